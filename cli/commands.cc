@@ -1,0 +1,202 @@
+#include "cli/commands.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "master/ga/genome.h"
+#include "master/ga/operators.h"
+#include "master/ga/presets.h"
+#include "master/ga/sim.h"
+#include "master/ga/space.h"
+#include "master/ga/spec.h"
+
+namespace deepevolve::cli {
+
+int RunHash(const std::vector<std::string>& assignments, bool verbose, std::ostream& out,
+            std::ostream& err) {
+  if (assignments.empty()) {
+    err << "deepevolve hash: give the genes as name=value, e.g. "
+           "nb_neurons=64 activation=relu nb_layers=2 optimizer=adam\n";
+    return 2;
+  }
+  ga::Assignment assignment;
+  for (const std::string& arg : assignments) {
+    const size_t eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) {
+      err << "deepevolve hash: '" << arg << "' is not name=value\n";
+      return 2;
+    }
+    const std::string name = arg.substr(0, eq);
+    for (const auto& [existing, unused] : assignment) {
+      if (existing == name) {
+        err << "deepevolve hash: gene '" << name << "' given twice\n";
+        return 2;
+      }
+    }
+    const std::string text = arg.substr(eq + 1);
+    int64_t i;
+    if (absl::SimpleAtoi(text, &i)) {
+      assignment.emplace_back(name, i);
+    } else {
+      assignment.emplace_back(name, text);
+    }
+  }
+  if (verbose) out << ga::IdentityString(assignment) << " ";
+  out << ga::GenomeHash(assignment) << "\n";
+  return 0;
+}
+
+int RunPresets(std::ostream& out) {
+  out << absl::StrFormat("%-18s %-14s %-4s %6s  %s\n", "preset", "dataset", "net", "size",
+                         "genes");
+  for (const ga::Preset& p : ga::Presets()) {
+    auto space = ga::SearchSpace::FromProto(p.space);
+    std::vector<std::string> genes;
+    for (const ga::Gene& g : space->genes()) {
+      std::vector<std::string> values;
+      for (const auto& v : g.values) values.push_back(ga::GeneValueToString(v));
+      genes.push_back(absl::StrCat(g.name, "=[", absl::StrJoin(values, ","), "]"));
+    }
+    out << absl::StrFormat("%-18s %-14s %-4s %6d  %s\n", p.name, p.task.dataset(),
+                           v1::NetKind_Name(p.task.net()), space->size(),
+                           absl::StrJoin(genes, " "));
+  }
+  return 0;
+}
+
+namespace {
+
+// The nearest-rank percentile of sorted values; infinity stands for "not reached".
+double Percentile(const std::vector<double>& sorted, double p) {
+  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * sorted.size()));
+  return sorted[std::max<size_t>(rank, 1) - 1];
+}
+
+std::string Evaluations(double v) {
+  return std::isinf(v) ? std::string("not reached") : absl::StrFormat("%.0f", v);
+}
+
+}  // namespace
+
+int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
+  std::ifstream file(o.table_path);
+  if (!file) {
+    err << "deepevolve sim: cannot open table '" << o.table_path << "'\n";
+    return 1;
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  auto table = ga::ParseFitnessTable(text.str(), o.table_path);
+  if (!table.ok()) {
+    err << "deepevolve sim: " << table.status().message() << "\n";
+    return 1;
+  }
+
+  double target;
+  if (absl::StartsWith(o.target, "best-")) {
+    double gap;
+    if (!absl::SimpleAtod(o.target.substr(5), &gap) || gap < 0) {
+      err << "deepevolve sim: --target '" << o.target << "': expected best-<gap>, e.g. best-0.005\n";
+      return 2;
+    }
+    target = table->best - gap;
+  } else if (!absl::SimpleAtod(o.target, &target) || !(target >= 0 && target <= 1)) {
+    err << "deepevolve sim: --target '" << o.target
+        << "': expected an accuracy in [0, 1] or best-<gap>\n";
+    return 2;
+  }
+  if (o.seeds < 1) {
+    err << "deepevolve sim: --seeds must be at least 1\n";
+    return 2;
+  }
+
+  v1::SearchSpec spec;
+  *spec.mutable_space() = table->space.ToProto();
+  spec.mutable_task()->set_dataset("fashion_mnist");  // only to satisfy resolution
+  spec.mutable_task()->set_net(v1::MLP);
+  if (o.strategy == "generational" || o.strategy == "generational_compat") {
+    auto* p = spec.mutable_generational();
+    if (o.population > 0) p->set_population(o.population);
+    if (o.generations > 0) p->set_generations(o.generations);
+    spec.set_deepevolve_compat(o.strategy == "generational_compat");
+  } else if (o.strategy == "steady_state") {
+    auto* p = spec.mutable_steady_state();
+    if (o.population > 0) p->set_population(o.population);
+    if (o.tournament_size > 0) p->set_tournament_size(o.tournament_size);
+    if (o.trials > 0) p->set_trials(o.trials);
+  } else if (o.strategy == "random") {
+    if (o.trials > 0) spec.mutable_random()->set_trials(o.trials);
+    else spec.mutable_random();
+  } else if (o.strategy == "grid") {
+    if (o.trials > 0) spec.mutable_grid()->set_trials(o.trials);
+    else spec.mutable_grid();
+  } else {
+    err << "deepevolve sim: unknown --strategy '" << o.strategy
+        << "' (known: generational, generational_compat, steady_state, random, grid)\n";
+    return 2;
+  }
+  // Tables may hold any genes, not only the trainable ones.
+  auto resolved = ga::ResolveSearchSpec(spec, ga::GeneNames::kAny);
+  if (!resolved.ok()) {
+    err << "deepevolve sim: " << resolved.status().message() << "\n";
+    return 2;
+  }
+
+  int64_t hits = 0;
+  for (const auto& [genome, fitness] : table->fitness) {
+    if (fitness.ok && fitness.accuracy >= target) ++hits;
+  }
+  int64_t grid_cost = 0;
+  for (uint64_t i = 0; i < table->space.size(); ++i) {
+    auto it = table->fitness.find(ga::GridGenome(table->space, i));
+    if (it != table->fitness.end() && it->second.ok && it->second.accuracy >= target) {
+      grid_cost = static_cast<int64_t>(i) + 1;
+      break;
+    }
+  }
+
+  out << absl::StrFormat("table %s: %d genomes, best %.4f, target %.4f (%d genomes reach it)\n",
+                         o.table_path, table->fitness.size(), table->best, target, hits);
+  std::vector<double> evaluations;
+  int reached = 0;
+  for (int s = 0; s < o.seeds; ++s) {
+    const uint64_t seed = o.first_seed + s;
+    auto run = ga::Simulate(*table, *resolved, target, seed);
+    if (!run.ok()) {
+      err << "deepevolve sim: seed " << seed << ": " << run.status().message() << "\n";
+      return 1;
+    }
+    evaluations.push_back(run->reached ? static_cast<double>(run->evaluations)
+                                       : std::numeric_limits<double>::infinity());
+    reached += run->reached;
+    if (o.per_seed) {
+      if (run->reached) {
+        out << absl::StrFormat("seed %d: %d evaluations\n", seed, run->evaluations);
+      } else {
+        out << absl::StrFormat("seed %d: not reached after %d evaluations (best %.4f)\n", seed,
+                               run->evaluations, run->best);
+      }
+    }
+  }
+  std::sort(evaluations.begin(), evaluations.end());
+  const double median = Percentile(evaluations, 50);
+  const double p90 = Percentile(evaluations, 90);
+  const double brute = ga::ExpectedRandomOrderCost(table->fitness.size(), hits);
+  out << absl::StrFormat("strategy %s: reached in %d of %d seeds; median %s, p90 %s evaluations\n",
+                         o.strategy, reached, o.seeds, Evaluations(median), Evaluations(p90));
+  out << absl::StrFormat("brute force: %s in grid order, %.1f expected in random order",
+                         grid_cost > 0 ? absl::StrCat(grid_cost) : "never", brute);
+  if (!std::isinf(median)) out << absl::StrFormat("; median speed-up %.2fx", brute / median);
+  out << "\n";
+  return 0;
+}
+
+}  // namespace deepevolve::cli

@@ -1,0 +1,41 @@
+// The `deepevolve` verbs, as functions that write to streams so tests can run them.
+// Each returns the process exit code: 0 on success, 1 on a failure it reported on `err`,
+// 2 for bad arguments.
+#ifndef DEEPEVOLVE_CLI_COMMANDS_H_
+#define DEEPEVOLVE_CLI_COMMANDS_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace deepevolve::cli {
+
+// `deepevolve hash name=value ...`: the genome's MD5 and the string it hashes.
+int RunHash(const std::vector<std::string>& assignments, bool verbose, std::ostream& out,
+            std::ostream& err);
+
+// `deepevolve presets`: each preset with its dataset, net kind, genes and space size.
+int RunPresets(std::ostream& out);
+
+struct SimOptions {
+  std::string table_path;
+  std::string strategy = "generational";  // generational, generational_compat, steady_state, random, grid
+  std::string target = "best-0.005";      // an accuracy, or "best-<gap>"
+  int seeds = 100;
+  uint64_t first_seed = 1;
+  // Strategy parameters; 0 keeps the strategy's default.
+  int population = 0;
+  int generations = 0;
+  int trials = 0;
+  int tournament_size = 0;
+  bool per_seed = true;
+};
+
+// `deepevolve sim`: evaluations to target per seed, the median and 90th percentile,
+// and brute force's expected cost beside them.
+int RunSim(const SimOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace deepevolve::cli
+
+#endif  // DEEPEVOLVE_CLI_COMMANDS_H_

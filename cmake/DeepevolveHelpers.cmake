@@ -1,0 +1,39 @@
+# Small helpers in the spirit of abseil's AbseilHelpers.cmake: every component is one
+# library with explicit dependencies, and every test registers itself with CTest.
+
+set(DEEPEVOLVE_WARNINGS -Wall -Wextra -Wpedantic -Wno-unused-parameter)
+
+# deepevolve_cc_library(NAME name SRCS ... DEPS ...)
+function(deepevolve_cc_library)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(${ARG_NAME} ${ARG_SRCS})
+  target_include_directories(${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_compile_options(${ARG_NAME} PRIVATE ${DEEPEVOLVE_WARNINGS})
+  target_link_libraries(${ARG_NAME} PUBLIC ${ARG_DEPS})
+endfunction()
+
+# deepevolve_cc_binary(NAME name SRCS ... DEPS ...)
+function(deepevolve_cc_binary)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_compile_options(${ARG_NAME} PRIVATE ${DEEPEVOLVE_WARNINGS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+endfunction()
+
+# deepevolve_cc_test(NAME name SRCS ... DEPS ... [LABELS ...])
+# Links gtest_main and registers each test with CTest through gtest_discover_tests.
+function(deepevolve_cc_test)
+  if(NOT DEEPEVOLVE_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_compile_options(${ARG_NAME} PRIVATE ${DEEPEVOLVE_WARNINGS})
+  target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  include(GoogleTest)
+  gtest_discover_tests(${ARG_NAME}
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
+    PROPERTIES LABELS "${ARG_LABELS}"
+    DISCOVERY_TIMEOUT 60)
+endfunction()

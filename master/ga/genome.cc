@@ -1,0 +1,120 @@
+#include "master/ga/genome.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/md5.h"
+
+namespace deepevolve::ga {
+namespace {
+
+bool IsDeepEvolveName(const GeneValue& value) {
+  const auto* s = std::get_if<std::string>(&value);
+  // A name that starts or ends with a digit would blur into the numbers around it.
+  return s != nullptr && !s->empty() && !std::isdigit(static_cast<unsigned char>(s->front())) &&
+         !std::isdigit(static_cast<unsigned char>(s->back()));
+}
+
+}  // namespace
+
+Assignment ToAssignment(const SearchSpace& space, const Genome& genome) {
+  Assignment assignment;
+  assignment.reserve(space.num_genes());
+  for (int g = 0; g < space.num_genes(); ++g) {
+    assignment.emplace_back(space.gene(g).name, space.value(g, genome.choice[g]));
+  }
+  return assignment;
+}
+
+absl::StatusOr<Genome> FromAssignment(const SearchSpace& space, const Assignment& assignment) {
+  Genome genome;
+  genome.choice.assign(space.num_genes(), -1);
+  for (const auto& [name, value] : assignment) {
+    const std::optional<int> g = space.FindGene(name);
+    if (!g) return absl::InvalidArgumentError(absl::StrCat("unknown gene '", name, "'"));
+    const std::optional<int> v = space.FindValue(*g, value);
+    if (!v) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "gene '", name, "': value '", GeneValueToString(value), "' is not in its list"));
+    }
+    genome.choice[*g] = *v;
+  }
+  for (int g = 0; g < space.num_genes(); ++g) {
+    if (genome.choice[g] < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gene '", space.gene(g).name, "' has no value"));
+    }
+  }
+  return genome;
+}
+
+std::string IdentityString(const Assignment& assignment) {
+  std::map<std::string, const GeneValue*> by_name;
+  for (const auto& [name, value] : assignment) by_name[name] = &value;
+
+  if (by_name.size() == 4 && assignment.size() == 4 && by_name.count("nb_neurons") &&
+      by_name.count("nb_layers") && by_name.count("activation") &&
+      by_name.count("optimizer") &&
+      std::holds_alternative<int64_t>(*by_name["nb_neurons"]) &&
+      std::holds_alternative<int64_t>(*by_name["nb_layers"]) &&
+      IsDeepEvolveName(*by_name["activation"]) && IsDeepEvolveName(*by_name["optimizer"])) {
+    return absl::StrCat(GeneValueToString(*by_name["nb_neurons"]),
+                        GeneValueToString(*by_name["activation"]),
+                        GeneValueToString(*by_name["nb_layers"]),
+                        GeneValueToString(*by_name["optimizer"]));
+  }
+
+  std::string out = "dv1;";
+  for (const auto& [name, value] : by_name) {
+    if (const auto* i = std::get_if<int64_t>(value)) {
+      absl::StrAppend(&out, name, "=i:", *i, ";");
+    } else {
+      const auto& s = std::get<std::string>(*value);
+      absl::StrAppend(&out, name, "=s", s.size(), ":", s, ";");
+    }
+  }
+  return out;
+}
+
+std::string GenomeHash(const Assignment& assignment) {
+  return Md5Hex(IdentityString(assignment));
+}
+
+std::string GenomeHash(const SearchSpace& space, const Genome& genome) {
+  return GenomeHash(ToAssignment(space, genome));
+}
+
+std::string DescribeGenome(const SearchSpace& space, const Genome& genome) {
+  std::vector<std::string> parts;
+  parts.reserve(space.num_genes());
+  for (int g = 0; g < space.num_genes(); ++g) {
+    parts.push_back(absl::StrCat(space.gene(g).name, "=",
+                                 GeneValueToString(space.value(g, genome.choice[g]))));
+  }
+  return absl::StrJoin(parts, " ");
+}
+
+std::string TaskIdentity(const v1::TaskSpec& task) {
+  // Every field is written, in a fixed order and with fixed formatting, so the same
+  // task always gives the same text. Bump the version tag when the trainer's meaning
+  // of a field changes.
+  return absl::StrCat(
+      "task-v1;dataset=", task.dataset(), ";net=", v1::NetKind_Name(task.net()),
+      ";epochs=", task.epochs(), ";batch=", task.batch_size(),
+      ";validation=", v1::ValidationMode_Name(task.validation()),
+      ";validation_fraction=", task.validation_fraction(),
+      ";train_limit=", task.train_limit(), ";test_limit=", task.test_limit(),
+      ";min_delta=", task.early_stop_min_delta(),
+      ";patience=", task.early_stop_patience(), ";");
+}
+
+LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome,
+                        const v1::TaskSpec& task) {
+  return LedgerKey{GenomeHash(space, genome), Md5Hex(TaskIdentity(task))};
+}
+
+}  // namespace deepevolve::ga

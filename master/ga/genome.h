@@ -1,0 +1,78 @@
+// Genomes and their identity: the MD5 hash DeepEvolve logs, and the ledger key.
+#ifndef DEEPEVOLVE_MASTER_GA_GENOME_H_
+#define DEEPEVOLVE_MASTER_GA_GENOME_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/hash/hash.h"
+#include "absl/status/statusor.h"
+#include "deepevolve/v1/search.pb.h"
+#include "master/ga/space.h"
+
+namespace deepevolve::ga {
+
+// A point of a search space: for each gene (in the space's declaration order), the
+// index of its value. Meaningful only together with its SearchSpace.
+struct Genome {
+  std::vector<int> choice;
+
+  friend bool operator==(const Genome& a, const Genome& b) { return a.choice == b.choice; }
+  friend bool operator!=(const Genome& a, const Genome& b) { return !(a == b); }
+  template <typename H>
+  friend H AbslHashValue(H h, const Genome& g) {
+    return H::combine(std::move(h), g.choice);
+  }
+};
+
+// A genome as (gene name, value) pairs, independent of any space.
+using Assignment = std::vector<std::pair<std::string, GeneValue>>;
+
+Assignment ToAssignment(const SearchSpace& space, const Genome& genome);
+
+// Looks each gene of `space` up in `assignment`. INVALID_ARGUMENT names the gene that
+// is missing, unknown to the space, or holds a value outside its list.
+absl::StatusOr<Genome> FromAssignment(const SearchSpace& space, const Assignment& assignment);
+
+// The string whose MD5 identifies a genome.
+//
+// For DeepEvolve's four genes it is the original's: nb_neurons, activation, nb_layers,
+// optimizer concatenated ("64relu2adam"), so hashes match the original's logs. Every
+// other assignment gets a canonical, unambiguous encoding: "dv1;" then, for each gene in
+// name order, "name=i:<decimal>;" or "name=s<length>:<text>;".
+std::string IdentityString(const Assignment& assignment);
+
+// Lowercase hex MD5 of IdentityString.
+std::string GenomeHash(const Assignment& assignment);
+std::string GenomeHash(const SearchSpace& space, const Genome& genome);
+
+// "nb_neurons=64 nb_layers=2 activation=relu optimizer=adam", in space order.
+std::string DescribeGenome(const SearchSpace& space, const Genome& genome);
+
+// A canonical text for every TaskSpec field that changes what training produces.
+// `task` must be resolved (defaults filled in).
+std::string TaskIdentity(const v1::TaskSpec& task);
+
+// The ledger key: a genome trained on a task. The same genome on another task (other
+// dataset, net kind, epochs, batch size, validation mode, ...) is another entry.
+struct LedgerKey {
+  std::string genome_hash;  // GenomeHash
+  std::string task_hash;    // MD5 of TaskIdentity
+
+  std::string ToString() const { return genome_hash + "@" + task_hash; }
+  friend bool operator==(const LedgerKey& a, const LedgerKey& b) {
+    return a.genome_hash == b.genome_hash && a.task_hash == b.task_hash;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const LedgerKey& k) {
+    return H::combine(std::move(h), k.genome_hash, k.task_hash);
+  }
+};
+
+LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome,
+                        const v1::TaskSpec& task);
+
+}  // namespace deepevolve::ga
+
+#endif  // DEEPEVOLVE_MASTER_GA_GENOME_H_

@@ -1,0 +1,21 @@
+#include "master/ga/ledger.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace deepevolve::ga {
+
+std::optional<TrialResult> InMemoryLedger::Lookup(const LedgerKey& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::Status InMemoryLedger::Insert(const LedgerKey& key, const TrialResult& result) {
+  if (!entries_.try_emplace(key, result).second) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("ledger already holds a result for ", key.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace deepevolve::ga

@@ -1,0 +1,59 @@
+// The genome ledger: every genome ever trained on a task, with its result.
+#ifndef DEEPEVOLVE_MASTER_GA_LEDGER_H_
+#define DEEPEVOLVE_MASTER_GA_LEDGER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "master/ga/genome.h"
+
+namespace deepevolve::ga {
+
+// What one training of a genome produced.
+struct TrialResult {
+  // False when the genome could not be built or trained; `error` says why.
+  bool ok = true;
+  // The fitness: accuracy on the validation data, in [0, 1].
+  double accuracy = 0;
+  // Accuracy on the test set, reported beside the fitness.
+  double test_accuracy = 0;
+  double train_seconds = 0;
+  int epochs_run = 0;
+  std::string error;
+};
+
+// A store of results by LedgerKey. Implementations say whether they are thread-safe.
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+
+  // The recorded result for `key`, or nullopt when the genome was never trained on
+  // that task.
+  virtual std::optional<TrialResult> Lookup(const LedgerKey& key) const = 0;
+
+  // Records `result` under `key`. ALREADY_EXISTS when `key` holds a result: a ledger
+  // entry is written once. Other errors come from the storage.
+  virtual absl::Status Insert(const LedgerKey& key, const TrialResult& result) = 0;
+
+  // The number of entries.
+  virtual int64_t Count() const = 0;
+};
+
+// A Ledger in memory, for simulations, tests and one-process searches.
+// Thread-compatible: callers serialise access.
+class InMemoryLedger : public Ledger {
+ public:
+  std::optional<TrialResult> Lookup(const LedgerKey& key) const override;
+  absl::Status Insert(const LedgerKey& key, const TrialResult& result) override;
+  int64_t Count() const override { return static_cast<int64_t>(entries_.size()); }
+
+ private:
+  absl::flat_hash_map<LedgerKey, TrialResult> entries_;
+};
+
+}  // namespace deepevolve::ga
+
+#endif  // DEEPEVOLVE_MASTER_GA_LEDGER_H_

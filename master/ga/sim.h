@@ -1,0 +1,55 @@
+// Running a strategy against a table of known fitnesses, without training: how
+// strategies are compared.
+#ifndef DEEPEVOLVE_MASTER_GA_SIM_H_
+#define DEEPEVOLVE_MASTER_GA_SIM_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "deepevolve/v1/search.pb.h"
+#include "master/ga/genome.h"
+#include "master/ga/space.h"
+#include "master/ga/strategy.h"
+
+namespace deepevolve::ga {
+
+// The fitness of every genome of a space, as a grid run records it.
+struct FitnessTable {
+  SearchSpace space;
+  absl::flat_hash_map<Genome, Fitness> fitness;
+  double best = 0;  // the best accuracy of a successful row
+};
+
+// Columns of a results CSV that are not genes.
+bool IsResultColumn(absl::string_view column);
+
+// Parses a CSV with a header row: one column per gene, an `accuracy` column (empty,
+// "nan" or a `status` other than "ok" marks a failed genome), and optionally the other
+// result columns `deepevolve local` writes, which are ignored. The space is built from
+// the gene columns in order, each gene's values in order of first appearance (integers
+// sorted). `source` names the file in errors, which say the line and column.
+absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
+                                               absl::string_view source);
+
+// Trains nothing: runs the strategy `spec` selects (resolved, on table.space) with one
+// worker, looking each genome up in the table, until a genome reaches `target` or the
+// strategy is done.
+struct SimRun {
+  int64_t evaluations = 0;  // genomes "trained" up to and including the first hit
+  bool reached = false;
+  double best = 0;          // best accuracy seen
+};
+absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
+                                double target, uint64_t seed);
+
+// The expected number of evaluations for brute force in random order to hit one of
+// the `hits` genomes at or above the target among `total`: (total + 1) / (hits + 1).
+double ExpectedRandomOrderCost(int64_t total, int64_t hits);
+
+}  // namespace deepevolve::ga
+
+#endif  // DEEPEVOLVE_MASTER_GA_SIM_H_

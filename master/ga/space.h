@@ -1,0 +1,93 @@
+// Search spaces: named genes, each with an ordered list of allowed values.
+#ifndef DEEPEVOLVE_MASTER_GA_SPACE_H_
+#define DEEPEVOLVE_MASTER_GA_SPACE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "deepevolve/v1/genome.pb.h"
+
+namespace deepevolve::ga {
+
+// One allowed value of a gene: an integer or a name.
+using GeneValue = std::variant<int64_t, std::string>;
+
+// Decimal for integers, the name itself for strings.
+std::string GeneValueToString(const GeneValue& value);
+GeneValue GeneValueFromProto(const v1::GeneValue& value);
+v1::GeneValue GeneValueToProto(const GeneValue& value);
+
+struct Gene {
+  std::string name;
+  std::vector<GeneValue> values;
+};
+
+// Documented limits on a search space; a space beyond them is INVALID_ARGUMENT.
+inline constexpr int kMaxGenes = 32;
+inline constexpr int kMaxValuesPerGene = 256;
+inline constexpr int kMaxNameLength = 64;         // gene names: [a-z][a-z0-9_]*
+inline constexpr int kMaxStringValueLength = 64;  // string values: [A-Za-z0-9_.-]+
+
+// Which gene names a space may use.
+enum class GeneNames {
+  // Only the genes the trainer builds networks from (nb_neurons, nb_layers,
+  // activation, optimizer), with values it knows. The default for searches.
+  kTrainable,
+  // Any well-formed name and value (fitness tables, simulations).
+  kAny,
+};
+
+// The genes the trainer understands, with the values each accepts.
+inline constexpr absl::string_view kGeneNbNeurons = "nb_neurons";
+inline constexpr absl::string_view kGeneNbLayers = "nb_layers";
+inline constexpr absl::string_view kGeneActivation = "activation";
+inline constexpr absl::string_view kGeneOptimizer = "optimizer";
+const std::vector<std::string>& KnownActivations();
+const std::vector<std::string>& KnownOptimizers();
+inline constexpr int64_t kMaxNbNeurons = 65536;
+inline constexpr int64_t kMaxNbLayers = 64;
+
+// An immutable, validated search space. Cheap to copy; thread-compatible.
+class SearchSpace {
+ public:
+  // Validates `genes`. Returns INVALID_ARGUMENT whose message names the field
+  // ("space.genes[1].values[2]: ...") for: no genes, an empty or duplicate gene name,
+  // a malformed or (under kTrainable) unknown name, a gene with fewer than two values,
+  // a duplicate value, a value of the wrong type or out of range, or a count or length
+  // beyond the limits above.
+  static absl::StatusOr<SearchSpace> Create(std::vector<Gene> genes,
+                                            GeneNames names = GeneNames::kTrainable);
+  static absl::StatusOr<SearchSpace> FromProto(const v1::GeneSpace& proto,
+                                               GeneNames names = GeneNames::kTrainable);
+  v1::GeneSpace ToProto() const;
+
+  int num_genes() const { return static_cast<int>(genes_.size()); }
+  const Gene& gene(int index) const { return genes_[index]; }
+  const std::vector<Gene>& genes() const { return genes_; }
+  int num_values(int gene) const { return static_cast<int>(genes_[gene].values.size()); }
+  const GeneValue& value(int gene, int index) const { return genes_[gene].values[index]; }
+
+  // Gene indices ordered by gene name: the order crossover cuts over.
+  const std::vector<int>& alphabetical_order() const { return alphabetical_; }
+
+  // The number of genomes in the space, saturating at UINT64_MAX.
+  uint64_t size() const { return size_; }
+
+  std::optional<int> FindGene(absl::string_view name) const;
+  std::optional<int> FindValue(int gene, const GeneValue& value) const;
+
+ private:
+  SearchSpace() = default;
+  std::vector<Gene> genes_;
+  std::vector<int> alphabetical_;
+  uint64_t size_ = 0;
+};
+
+}  // namespace deepevolve::ga
+
+#endif  // DEEPEVOLVE_MASTER_GA_SPACE_H_

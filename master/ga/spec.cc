@@ -1,0 +1,173 @@
+#include "master/ga/spec.h"
+
+#include <cmath>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "master/ga/presets.h"
+#include "master/ga/space.h"
+
+namespace deepevolve::ga {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));
+}
+
+absl::Status CheckRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi) {
+  if (value < lo || value > hi) {
+    return Invalid(field, absl::StrCat("must be in [", lo, ", ", hi, "], got ", value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFraction(absl::string_view field, double value, bool allow_zero = true,
+                           double hi = 1.0) {
+  if (!std::isfinite(value) || value < 0 || (!allow_zero && value == 0) || value > hi) {
+    return Invalid(field, absl::StrCat("must be in ", allow_zero ? "[" : "(", "0, ", hi,
+                                       "], got ", value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveTask(const v1::SearchSpec& spec, const Preset* preset,
+                         v1::TaskSpec* task) {
+  if (preset != nullptr) {
+    if (task->dataset().empty()) task->set_dataset(preset->task.dataset());
+    if (task->net() == v1::NET_KIND_UNSPECIFIED) task->set_net(preset->task.net());
+    if (task->batch_size() == 0) task->set_batch_size(preset->task.batch_size());
+  }
+  if (task->dataset().empty()) return Invalid("task.dataset", "no dataset and no preset");
+  if (!IsKnownDataset(task->dataset())) {
+    return Invalid("task.dataset",
+                   absl::StrCat("unknown dataset '", task->dataset().substr(0, 256),
+                                "' (known: mnist, fashion_mnist, cifar10, csv:<path>)"));
+  }
+  if (task->net() == v1::NET_KIND_UNSPECIFIED) {
+    return Invalid("task.net", "no net kind (MLP or CNN) and no preset");
+  }
+  if (!v1::NetKind_IsValid(task->net())) return Invalid("task.net", "unknown net kind");
+  if (task->epochs() == 0) task->set_epochs(4);
+  RETURN_IF_ERROR(CheckRange("task.epochs", task->epochs(), 1, kMaxEpochs));
+  if (task->batch_size() == 0) task->set_batch_size(task->net() == v1::CNN ? 128 : 64);
+  RETURN_IF_ERROR(CheckRange("task.batch_size", task->batch_size(), 1, kMaxBatchSize));
+  if (task->validation() == v1::VALIDATION_MODE_UNSPECIFIED) {
+    task->set_validation(spec.deepevolve_compat() ? v1::TEST_SET : v1::HOLDOUT);
+  }
+  if (!v1::ValidationMode_IsValid(task->validation())) {
+    return Invalid("task.validation", "unknown validation mode");
+  }
+  if (task->validation() == v1::HOLDOUT) {
+    if (!task->has_validation_fraction()) task->set_validation_fraction(0.1);
+    RETURN_IF_ERROR(CheckFraction("task.validation_fraction", task->validation_fraction(),
+                                  /*allow_zero=*/false, 0.9));
+  } else {
+    task->clear_validation_fraction();  // meaningless without a holdout
+  }
+  RETURN_IF_ERROR(CheckRange("task.train_limit", task->train_limit(), 0, 1 << 30));
+  RETURN_IF_ERROR(CheckRange("task.test_limit", task->test_limit(), 0, 1 << 30));
+  if (!task->has_early_stop_min_delta()) task->set_early_stop_min_delta(0.1);
+  if (!std::isfinite(task->early_stop_min_delta()) || task->early_stop_min_delta() < 0) {
+    return Invalid("task.early_stop_min_delta",
+                   absl::StrCat("must be a number >= 0, got ", task->early_stop_min_delta()));
+  }
+  if (!task->has_early_stop_patience()) task->set_early_stop_patience(2);
+  return CheckRange("task.early_stop_patience", task->early_stop_patience(), 0, kMaxEpochs);
+}
+
+absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
+  switch (spec->strategy_case()) {
+    case v1::SearchSpec::STRATEGY_NOT_SET:
+      spec->mutable_generational();
+      [[fallthrough]];
+    case v1::SearchSpec::kGenerational: {
+      auto* p = spec->mutable_generational();
+      if (!p->has_population()) p->set_population(30);
+      if (!p->has_generations()) p->set_generations(8);
+      if (!p->has_retain()) p->set_retain(0.15);
+      if (!p->has_random_select()) p->set_random_select(0.1);
+      if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
+      RETURN_IF_ERROR(CheckRange("generational.population", p->population(), 2,
+                                 kMaxPopulation));
+      RETURN_IF_ERROR(CheckRange("generational.generations", p->generations(), 1,
+                                 kMaxGenerations));
+      RETURN_IF_ERROR(CheckFraction("generational.retain", p->retain()));
+      RETURN_IF_ERROR(CheckFraction("generational.random_select", p->random_select()));
+      RETURN_IF_ERROR(CheckFraction("generational.mutate_chance", p->mutate_chance()));
+      if (static_cast<uint64_t>(p->population()) > space_size) {
+        return Invalid("generational.population",
+                       absl::StrCat("population ", p->population(), " exceeds the ",
+                                    space_size, " genomes of the space"));
+      }
+      return absl::OkStatus();
+    }
+    case v1::SearchSpec::kSteadyState: {
+      auto* p = spec->mutable_steady_state();
+      if (!p->has_population()) p->set_population(30);
+      if (!p->has_tournament_size()) p->set_tournament_size(5);
+      if (!p->has_trials()) p->set_trials(240);
+      if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
+      RETURN_IF_ERROR(CheckRange("steady_state.population", p->population(), 2,
+                                 kMaxPopulation));
+      RETURN_IF_ERROR(CheckRange("steady_state.tournament_size", p->tournament_size(), 1,
+                                 p->population()));
+      RETURN_IF_ERROR(CheckRange("steady_state.trials", p->trials(), 1, kMaxTrials));
+      return CheckFraction("steady_state.mutate_chance", p->mutate_chance());
+    }
+    case v1::SearchSpec::kRandom: {
+      auto* p = spec->mutable_random();
+      if (!p->has_trials()) p->set_trials(240);
+      return CheckRange("random.trials", p->trials(), 1, kMaxTrials);
+    }
+    case v1::SearchSpec::kGrid: {
+      auto* p = spec->mutable_grid();
+      if (!p->has_trials()) {
+        if (space_size > static_cast<uint64_t>(kMaxTrials)) {
+          return Invalid("grid.trials", absl::StrCat("the space has ", space_size,
+                                                     " genomes, more than the limit of ",
+                                                     kMaxTrials, "; set a budget"));
+        }
+        p->set_trials(static_cast<int32_t>(space_size));
+      }
+      return CheckRange("grid.trials", p->trials(), 1, kMaxTrials);
+    }
+  }
+  return Invalid("strategy", "unknown strategy");
+}
+
+}  // namespace
+
+bool IsKnownDataset(const std::string& dataset) {
+  return dataset == "mnist" || dataset == "fashion_mnist" || dataset == "cifar10" ||
+         (absl::StartsWith(dataset, "csv:") && dataset.size() > 4);
+}
+
+absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
+                                                 GeneNames names) {
+  v1::SearchSpec spec = input;
+  if (spec.name().size() > static_cast<size_t>(kMaxSpecNameLength)) {
+    return Invalid("name", absl::StrCat("at most ", kMaxSpecNameLength, " characters, got ",
+                                        spec.name().size()));
+  }
+  const Preset* preset = nullptr;
+  if (!spec.preset().empty()) {
+    preset = FindPreset(spec.preset());
+    if (preset == nullptr) {
+      std::vector<std::string> names;
+      for (const Preset& p : Presets()) names.push_back(p.name);
+      return Invalid("preset", absl::StrCat("unknown preset '", spec.preset().substr(0, 256),
+                                            "' (known: ", absl::StrJoin(names, ", "), ")"));
+    }
+    if (spec.space().genes_size() == 0) *spec.mutable_space() = preset->space;
+  }
+  if (spec.space().genes_size() == 0) return Invalid("space", "no genes and no preset");
+  ASSIGN_OR_RETURN(SearchSpace space, SearchSpace::FromProto(spec.space(), names));
+  RETURN_IF_ERROR(ResolveTask(spec, preset, spec.mutable_task()));
+  RETURN_IF_ERROR(ResolveStrategy(&spec, space.size()));
+  return spec;
+}
+
+}  // namespace deepevolve::ga

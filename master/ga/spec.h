@@ -1,0 +1,37 @@
+// Turning a submitted SearchSpec into a complete, validated one.
+#ifndef DEEPEVOLVE_MASTER_GA_SPEC_H_
+#define DEEPEVOLVE_MASTER_GA_SPEC_H_
+
+#include "absl/status/statusor.h"
+#include "deepevolve/v1/search.pb.h"
+#include "master/ga/space.h"
+
+namespace deepevolve::ga {
+
+// Documented limits on a spec beyond those of the space (space.h).
+inline constexpr int kMaxSpecNameLength = 256;
+inline constexpr int kMaxPopulation = 10000;
+inline constexpr int kMaxGenerations = 10000;
+inline constexpr int kMaxTrials = 10000000;
+inline constexpr int kMaxEpochs = 1000;
+inline constexpr int kMaxBatchSize = 65536;
+
+// Returns `spec` with the preset applied (its space when `space` is empty, its task
+// fields where the spec's are unset), every default filled in (strategy generational,
+// epochs 4, batch 64/128, HOLDOUT validation of 0.1 — TEST_SET under
+// deepevolve_compat —, early stopping 0.1/2, ...), and everything checked.
+//
+// INVALID_ARGUMENT, with a message that starts with the field's path ("task.epochs:
+// ..."), for an unknown preset, dataset or gene, a bad space (see SearchSpace::Create),
+// a missing net kind, or any number outside its documented range. The seed is left as
+// given (0 means "pick one", which is the caller's business: this is a pure function).
+// `names` = kAny accepts any well-formed genes (simulations on fitness tables).
+absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& spec,
+                                                 GeneNames names = GeneNames::kTrainable);
+
+// True for "mnist", "fashion_mnist", "cifar10" and "csv:<path>".
+bool IsKnownDataset(const std::string& dataset);
+
+}  // namespace deepevolve::ga
+
+#endif  // DEEPEVOLVE_MASTER_GA_SPEC_H_

@@ -1,0 +1,80 @@
+#include "master/ga/steady_state.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/distributions.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace deepevolve::ga {
+
+SteadyStateStrategy::SteadyStateStrategy(SearchSpace space, SteadyStateOptions options)
+    : space_(std::move(space)),
+      options_(options),
+      planned_(static_cast<int64_t>(
+          std::min<uint64_t>(static_cast<uint64_t>(options.trials), space_.size()))) {}
+
+int SteadyStateStrategy::generation() const {
+  // No generations; report how many population-sized cohorts have been handed out.
+  return static_cast<int>((next_id_ - 2) / options_.population) + 1;
+}
+
+std::vector<Member> SteadyStateStrategy::Population() const {
+  return std::vector<Member>(population_.begin(), population_.end());
+}
+
+const Candidate& SteadyStateStrategy::Tournament(absl::BitGenRef rng) const {
+  const Member* best = nullptr;
+  for (int i = 0; i < options_.tournament_size; ++i) {
+    const Member& m = population_[absl::Uniform<size_t>(rng, 0, population_.size())];
+    if (best == nullptr || m.fitness->rank() > best->fitness->rank()) best = &m;
+  }
+  return best->candidate;
+}
+
+absl::StatusOr<std::vector<Candidate>> SteadyStateStrategy::Next(int max_count,
+                                                                 absl::BitGenRef rng) {
+  std::vector<Candidate> out;
+  while (static_cast<int>(out.size()) < max_count && next_id_ <= planned_) {
+    Candidate c;
+    Genome genome;
+    if (next_id_ <= options_.population) {
+      genome = RandomGenome(space_, rng);
+    } else {
+      if (population_.empty()) break;  // nothing trained to breed from yet
+      const Candidate& mom = Tournament(rng);
+      const Candidate& dad = Tournament(rng);
+      genome = Crossover(space_, mom.genome, dad.genome, rng).first;
+      c.parents = {mom.id, dad.id};
+      if (absl::Uniform<double>(rng, 0, 1) < options_.mutate_chance) {
+        genome = Mutate(space_, genome, rng);
+      }
+    }
+    ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, std::move(genome), seen_, rng));
+    seen_.insert(c.genome);
+    c.id = c.uid = next_id_++;
+    c.generation = static_cast<int>((c.id - 1) / options_.population) + 1;
+    pending_[c.id] = c;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::Status SteadyStateStrategy::Report(int64_t id, const Fitness& fitness) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) {
+    if (id >= 1 && id < next_id_) {
+      return absl::FailedPreconditionError(absl::StrCat("genome ", id, " already reported"));
+    }
+    return absl::NotFoundError(absl::StrCat("genome ", id, " was not handed out"));
+  }
+  population_.push_back(Member{std::move(it->second), fitness});
+  pending_.erase(it);
+  ++reported_;
+  // Aging: the oldest member leaves, whatever its fitness.
+  while (static_cast<int>(population_.size()) > options_.population) population_.pop_front();
+  return absl::OkStatus();
+}
+
+}  // namespace deepevolve::ga

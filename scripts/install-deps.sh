@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package deepevolve needs to build, test and train.
+# Idempotent: packages already present are left as they are.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ninja-build
+  # protocol and RPC
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  # core libraries
+  libabsl-dev libssl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
+  libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+  zlib1g-dev
+  # training: LibTorch (CPU) on OpenBLAS, never the reference BLAS
+  libtorch-dev libopenblas0-pthread libopenblas-dev
+  # the real Fashion-MNIST images (70 000) for training tests and the main search
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# LibTorch links libblas.so.3: make sure the alternative is OpenBLAS.
+arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+for alt in "libblas.so.3-$arch" "liblapack.so.3-$arch"; do
+  best=$(update-alternatives --list "$alt" 2>/dev/null | grep -m1 openblas-pthread || true)
+  if [[ -n "$best" ]]; then
+    current=$(readlink -f "/etc/alternatives/$alt" || true)
+    [[ "$current" == "$(readlink -f "$best")" ]] || update-alternatives --set "$alt" "$best"
+  fi
+done
