@@ -134,13 +134,14 @@ absl::Status GenerationalStrategy::Evolve(absl::BitGenRef rng) {
 
 absl::StatusOr<std::vector<Candidate>> GenerationalStrategy::Next(int max_count,
                                                                   absl::BitGenRef rng) {
-  if (generation_ == 0) {
-    RETURN_IF_ERROR(CreateInitialPopulation(rng));
-  } else if (GenerationComplete() && generation_ < options_.generations) {
-    RETURN_IF_ERROR(Evolve(rng));
-  }
+  if (generation_ == 0) RETURN_IF_ERROR(CreateInitialPopulation(rng));
   std::vector<Candidate> out;
-  while (static_cast<int>(out.size()) < max_count && next_to_hand_out_ < population_.size()) {
+  while (static_cast<int>(out.size()) < max_count) {
+    // A generation in which everyone was kept has nothing to train: breed the next.
+    if (GenerationComplete() && generation_ < options_.generations) {
+      RETURN_IF_ERROR(Evolve(rng));
+    }
+    if (next_to_hand_out_ >= population_.size()) break;
     const size_t index = next_to_hand_out_++;
     const Member& m = population_[index];
     if (m.fitness.has_value()) continue;  // elites and kept losers are not retrained

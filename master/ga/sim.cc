@@ -133,6 +133,7 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
   while (!strategy->Done()) {
     ASSIGN_OR_RETURN(std::vector<Candidate> next, strategy->Next(1, rng));
     if (next.empty()) {
+      if (strategy->Done()) break;  // a generation with nothing left to train
       return absl::InternalError("strategy is waiting with no genome in flight");
     }
     const Candidate& c = next.front();

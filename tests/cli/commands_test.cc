@@ -1,0 +1,70 @@
+#include "cli/commands.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace deepevolve::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(HashCommandTest, PrintsTheDeepEvolveMd5) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunHash({"nb_neurons=64", "activation=relu", "nb_layers=2", "optimizer=adam"}, false,
+                    out, err),
+            0);
+  EXPECT_EQ(out.str(), "53e7608376c791312050ef5ab4b95bf9\n");
+}
+
+TEST(HashCommandTest, RejectsMalformedAssignments) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunHash({"nb_neurons"}, false, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("'nb_neurons' is not name=value"));
+  EXPECT_EQ(RunHash({"a=1", "a=2"}, false, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("given twice"));
+}
+
+TEST(PresetsCommandTest, ListsSpaceSizes) {
+  std::ostringstream out;
+  EXPECT_EQ(RunPresets(out), 0);
+  EXPECT_THAT(out.str(), HasSubstr("cifar10_cnn"));
+  EXPECT_THAT(out.str(), ::testing::ContainsRegex("cifar10_mlp +cifar10 +MLP +1470"));
+  EXPECT_THAT(out.str(), ::testing::ContainsRegex("fashion_mnist_mlp +fashion_mnist +MLP +490"));
+}
+
+TEST(SimCommandTest, ReportsMedianAndP90) {
+  const std::string path = ::testing::TempDir() + "/sim_table.csv";
+  {
+    std::ofstream f(path);
+    f << "x,y,accuracy\n";
+    for (int x = 0; x < 10; ++x)
+      for (int y = 0; y < 10; ++y) f << x << "," << y << "," << (x * 10 + y) / 100.0 << "\n";
+  }
+  SimOptions o;
+  o.table_path = path;
+  o.strategy = "random";
+  o.target = "best-0.025";  // the top three genomes
+  o.seeds = 50;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunSim(o, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("100 genomes, best 0.9900, target 0.9650 (3 genomes"));
+  EXPECT_THAT(out.str(), HasSubstr("seed 1: "));
+  EXPECT_THAT(out.str(), HasSubstr("reached in 50 of 50 seeds; median"));
+  EXPECT_THAT(out.str(), HasSubstr("brute force: 98 in grid order, 25.2 expected in random order"));
+
+  o.strategy = "annealing";
+  EXPECT_EQ(RunSim(o, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("unknown --strategy 'annealing'"));
+  o.strategy = "random";
+  o.table_path = path + ".missing";
+  EXPECT_EQ(RunSim(o, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("cannot open table"));
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace deepevolve::cli

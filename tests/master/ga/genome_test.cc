@@ -1,0 +1,88 @@
+#include "master/ga/genome.h"
+
+#include "gtest/gtest.h"
+#include "tests/master/ga/test_util.h"
+
+namespace deepevolve::ga {
+namespace {
+
+Assignment DeepEvolveGenome(int64_t neurons, const char* activation, int64_t layers,
+                            const char* optimizer) {
+  return {{"nb_neurons", neurons},
+          {"nb_layers", layers},
+          {"activation", std::string(activation)},
+          {"optimizer", std::string(optimizer)}};
+}
+
+TEST(GenomeHashTest, MatchesDeepEvolveTestVectors) {
+  EXPECT_EQ(IdentityString(DeepEvolveGenome(64, "relu", 2, "adam")), "64relu2adam");
+  EXPECT_EQ(GenomeHash(DeepEvolveGenome(64, "relu", 2, "adam")),
+            "53e7608376c791312050ef5ab4b95bf9");
+  EXPECT_EQ(GenomeHash(DeepEvolveGenome(16, "relu", 1, "rmsprop")),
+            "e82083405a9ffb972797a4855f186c0b");
+  EXPECT_EQ(GenomeHash(DeepEvolveGenome(128, "hard_sigmoid", 5, "nadam")),
+            "9160bb7f9a2c9f9770236b79a04af16b");
+}
+
+TEST(GenomeHashTest, IndependentOfAssignmentOrder) {
+  Assignment a = DeepEvolveGenome(64, "relu", 2, "adam");
+  std::reverse(a.begin(), a.end());
+  EXPECT_EQ(GenomeHash(a), "53e7608376c791312050ef5ab4b95bf9");
+}
+
+TEST(GenomeHashTest, OtherSpacesUseAnUnambiguousEncoding) {
+  // Concatenation would make these two collide ("ab" + "c" vs "a" + "bc").
+  Assignment x = {{"p", std::string("ab")}, {"q", std::string("c")}};
+  Assignment y = {{"p", std::string("a")}, {"q", std::string("bc")}};
+  EXPECT_NE(IdentityString(x), IdentityString(y));
+  EXPECT_NE(GenomeHash(x), GenomeHash(y));
+  // An integer and a name that reads the same are different values.
+  EXPECT_NE(GenomeHash({{"p", int64_t{1}}}), GenomeHash({{"p", std::string("1")}}));
+  EXPECT_EQ(IdentityString({{"q", int64_t{3}}, {"p", std::string("ab")}}), "dv1;p=s2:ab;q=i:3;");
+  // A fifth gene leaves the DeepEvolve form.
+  Assignment five = DeepEvolveGenome(64, "relu", 2, "adam");
+  five.emplace_back("dropout", int64_t{2});
+  EXPECT_EQ(IdentityString(five).rfind("dv1;", 0), 0u);
+}
+
+TEST(GenomeTest, AssignmentRoundTripAndErrors) {
+  SearchSpace space = testing::PresetSpace("mnist_mlp");
+  auto genome = FromAssignment(space, DeepEvolveGenome(128, "tanh", 3, "sgd"));
+  ASSERT_TRUE(genome.ok()) << genome.status();
+  EXPECT_EQ(DescribeGenome(space, *genome),
+            "nb_neurons=128 nb_layers=3 activation=tanh optimizer=sgd");
+  EXPECT_EQ(GenomeHash(space, *genome), GenomeHash(DeepEvolveGenome(128, "tanh", 3, "sgd")));
+
+  auto bad = FromAssignment(space, DeepEvolveGenome(512, "tanh", 3, "sgd"));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("nb_neurons"), std::string::npos);
+  Assignment missing = DeepEvolveGenome(64, "tanh", 3, "sgd");
+  missing.pop_back();
+  EXPECT_NE(FromAssignment(space, missing).status().message().find("optimizer"),
+            std::string::npos);
+}
+
+TEST(LedgerKeyTest, SameGenomeOnAnotherTaskIsAnotherEntry) {
+  SearchSpace space = testing::PresetSpace("fashion_mnist_mlp");
+  Genome g = *FromAssignment(space, DeepEvolveGenome(64, "relu", 2, "adam"));
+  v1::TaskSpec task = testing::ResolvedPreset("fashion_mnist_mlp").task();
+  const LedgerKey base = MakeLedgerKey(space, g, task);
+  EXPECT_EQ(base.genome_hash, "53e7608376c791312050ef5ab4b95bf9");
+  EXPECT_EQ(base, MakeLedgerKey(space, g, task));
+
+  auto differs = [&](auto change) {
+    v1::TaskSpec other = task;
+    change(&other);
+    return !(MakeLedgerKey(space, g, other) == base);
+  };
+  EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_dataset("mnist"); }));
+  EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_net(v1::CNN); }));
+  EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_epochs(5); }));
+  EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_batch_size(32); }));
+  EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_validation(v1::TEST_SET); }));
+  EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_train_limit(1000); }));
+  EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_validation_fraction(0.2); }));
+}
+
+}  // namespace
+}  // namespace deepevolve::ga

@@ -1,0 +1,125 @@
+#include "master/ga/spec.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace deepevolve::ga {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+v1::SearchSpec Preset(const char* name) {
+  v1::SearchSpec spec;
+  spec.set_preset(name);
+  return spec;
+}
+
+void ExpectInvalid(const v1::SearchSpec& spec, const std::string& field,
+                   const std::string& words = "") {
+  auto r = ResolveSearchSpec(spec);
+  ASSERT_FALSE(r.ok()) << "accepted a bad " << field;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), StartsWith(field + ":"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr(words));
+}
+
+TEST(ResolveSearchSpecTest, FillsDeepEvolveDefaults) {
+  auto r = ResolveSearchSpec(Preset("cifar10_cnn"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->space().genes_size(), 4);
+  EXPECT_EQ(r->task().dataset(), "cifar10");
+  EXPECT_EQ(r->task().net(), v1::CNN);
+  EXPECT_EQ(r->task().epochs(), 4);
+  EXPECT_EQ(r->task().batch_size(), 128);
+  EXPECT_EQ(r->task().validation(), v1::HOLDOUT);
+  EXPECT_DOUBLE_EQ(r->task().validation_fraction(), 0.1);
+  EXPECT_DOUBLE_EQ(r->task().early_stop_min_delta(), 0.1);
+  EXPECT_EQ(r->task().early_stop_patience(), 2);
+  ASSERT_TRUE(r->has_generational());
+  EXPECT_EQ(r->generational().population(), 30);
+  EXPECT_EQ(r->generational().generations(), 8);
+  EXPECT_DOUBLE_EQ(r->generational().retain(), 0.15);
+  EXPECT_DOUBLE_EQ(r->generational().random_select(), 0.1);
+  EXPECT_DOUBLE_EQ(r->generational().mutate_chance(), 0.3);
+  EXPECT_EQ(ResolveSearchSpec(Preset("mnist_mlp"))->task().batch_size(), 64);
+}
+
+TEST(ResolveSearchSpecTest, CompatValidatesOnTheTestSet) {
+  v1::SearchSpec spec = Preset("mnist_mlp");
+  spec.set_deepevolve_compat(true);
+  EXPECT_EQ(ResolveSearchSpec(spec)->task().validation(), v1::TEST_SET);
+}
+
+TEST(ResolveSearchSpecTest, ExplicitFieldsWinOverThePreset) {
+  v1::SearchSpec spec = Preset("fashion_mnist_mlp");
+  spec.mutable_task()->set_epochs(2);
+  spec.mutable_task()->set_train_limit(5000);
+  spec.mutable_generational()->set_population(10);
+  spec.mutable_generational()->set_random_select(0);
+  auto r = ResolveSearchSpec(spec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->task().epochs(), 2);
+  EXPECT_EQ(r->task().train_limit(), 5000);
+  EXPECT_EQ(r->generational().population(), 10);
+  EXPECT_EQ(r->generational().random_select(), 0);  // explicit zero is kept
+  EXPECT_EQ(r->generational().generations(), 8);
+}
+
+TEST(ResolveSearchSpecTest, RejectsBadInputNamingTheField) {
+  ExpectInvalid(Preset("mnist_rnn"), "preset", "unknown preset 'mnist_rnn'");
+  ExpectInvalid(v1::SearchSpec(), "space", "no genes");
+
+  v1::SearchSpec s = Preset("mnist_mlp");
+  s.mutable_task()->set_dataset("imagenet");
+  ExpectInvalid(s, "task.dataset", "unknown dataset 'imagenet'");
+
+  s = Preset("mnist_mlp");
+  s.mutable_task()->set_epochs(-1);
+  ExpectInvalid(s, "task.epochs", "[1, 1000]");
+
+  s = Preset("mnist_mlp");
+  s.mutable_task()->set_validation_fraction(1.5);
+  ExpectInvalid(s, "task.validation_fraction");
+
+  s = Preset("mnist_mlp");
+  s.mutable_generational()->set_population(1);
+  ExpectInvalid(s, "generational.population");
+
+  s = Preset("mnist_mlp");
+  s.mutable_generational()->set_population(1000);
+  ExpectInvalid(s, "generational.population", "exceeds the 490 genomes");
+
+  s = Preset("mnist_mlp");
+  s.mutable_generational()->set_mutate_chance(std::nan(""));
+  ExpectInvalid(s, "generational.mutate_chance");
+
+  s = Preset("mnist_mlp");
+  s.mutable_steady_state()->set_tournament_size(50);
+  ExpectInvalid(s, "steady_state.tournament_size");
+
+  s = Preset("mnist_mlp");
+  s.mutable_random()->set_trials(0);
+  ExpectInvalid(s, "random.trials");
+
+  s = Preset("mnist_mlp");
+  s.mutable_space()->add_genes()->set_name("nb_neurons");
+  ExpectInvalid(s, "space.genes[0].values", "no values");
+
+  s = Preset("mnist_mlp");
+  s.set_name(std::string(300, 'x'));
+  ExpectInvalid(s, "name");
+
+  v1::SearchSpec no_net;
+  *no_net.mutable_space() = ResolveSearchSpec(Preset("mnist_mlp"))->space();
+  no_net.mutable_task()->set_dataset("mnist");
+  ExpectInvalid(no_net, "task.net");
+}
+
+TEST(ResolveSearchSpecTest, CsvDatasetsAreKnown) {
+  EXPECT_TRUE(IsKnownDataset("csv:/data/bank.csv"));
+  EXPECT_FALSE(IsKnownDataset("csv:"));
+}
+
+}  // namespace
+}  // namespace deepevolve::ga
