@@ -1,0 +1,30 @@
+// `deepevolve local`: a whole search in this process, trainers in threads.
+#ifndef DEEPEVOLVE_CLI_LOCAL_H_
+#define DEEPEVOLVE_CLI_LOCAL_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "deepevolve/v1/search.pb.h"
+
+namespace deepevolve::cli {
+
+struct LocalOptions {
+  v1::SearchSpec spec;                 // as submitted; resolved by RunLocal
+  int trainers = 0;                    // 0: chosen from the cores
+  int threads_per_trainer = 0;         // 0: cores / trainers
+  std::string device = "auto";
+  std::vector<std::string> data_dirs;  // searched before the defaults
+  std::string out_dir = "deepevolve-out";
+  bool live = true;                    // redraw a progress line on a terminal
+};
+
+// Runs the search to the end: progress on `err`, the top 5 on `out`, and every genome
+// in out_dir/genomes.csv and genomes.json, the best model in out_dir/best_model.pt.
+// Returns 0, or 1 after printing what went wrong (bad spec, missing dataset, ...).
+int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace deepevolve::cli
+
+#endif  // DEEPEVOLVE_CLI_LOCAL_H_

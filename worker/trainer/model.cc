@@ -1,0 +1,155 @@
+#include "worker/trainer/model.h"
+
+#include <cmath>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace deepevolve::trainer {
+namespace {
+
+// Spatial size after each conv block; a conv that receives less than 3x3 collapses.
+absl::StatusOr<std::pair<int64_t, int64_t>> ConvOutput(const NetConfig& c) {
+  int64_t h = c.input_shape[1], w = c.input_shape[2];
+  for (int64_t i = 0; i < c.nb_layers; ++i) {
+    if (i > 0) {  // 'valid' padding loses two rows and columns
+      if (h < 3 || w < 3) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "nb_layers=", c.nb_layers, " collapses a ", c.input_shape[1], "x", c.input_shape[2],
+            " input: conv layer ", i + 1, " gets ", h, "x", w, " and needs at least 3x3"));
+      }
+      h -= 2;
+      w -= 2;
+    }
+    if (i < 2) {
+      h /= 2;
+      w /= 2;
+    }
+    if (h < 1 || w < 1) {
+      return absl::InvalidArgumentError(absl::StrCat("nb_layers=", c.nb_layers,
+                                                     " pools the input away after layer ", i + 1));
+    }
+  }
+  return std::make_pair(h, w);
+}
+
+// Keras's glorot_uniform: U(+-sqrt(6 / (fan_in + fan_out))), fans including the
+// receptive field for convolutions; biases zero.
+void GlorotUniformZeroBias(torch::nn::Module& m, const MaybeGenerator& generator) {
+  for (auto& p : m.named_parameters(/*recurse=*/false)) {
+    torch::NoGradGuard no_grad;
+    torch::Tensor w = p.value();
+    if (p.key() == "weight") {
+      const int64_t receptive = w.dim() > 2 ? w[0][0].numel() : 1;
+      const double fan_in = static_cast<double>(w.size(1) * receptive);
+      const double fan_out = static_cast<double>(w.size(0) * receptive);
+      const double bound = std::sqrt(6.0 / (fan_in + fan_out));
+      w.uniform_(-bound, bound, generator);
+    } else {
+      p.value().zero_();
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<torch::Tensor> Activate(const std::string& name, const torch::Tensor& x) {
+  if (name == "relu") return torch::relu(x);
+  if (name == "elu") return torch::elu(x, 1.0);
+  if (name == "tanh") return torch::tanh(x);
+  if (name == "sigmoid") return torch::sigmoid(x);
+  if (name == "hard_sigmoid") return torch::clamp(x * 0.2 + 0.5, 0.0, 1.0);
+  if (name == "softplus") return torch::softplus(x);
+  if (name == "linear") return x;
+  return absl::InvalidArgumentError(absl::StrCat("unknown activation '", name, "'"));
+}
+
+absl::Status CheckShapes(const NetConfig& c) {
+  if (c.nb_layers < 1 || c.nb_neurons < 1) {
+    return absl::InvalidArgumentError("nb_layers and nb_neurons must be at least 1");
+  }
+  if (!Activate(c.activation, torch::zeros({1})).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown activation '", c.activation, "'"));
+  }
+  if (c.kind == v1::CNN) {
+    if (c.input_shape.size() != 3) {
+      return absl::InvalidArgumentError("a CNN needs image data (channels x height x width)");
+    }
+    return ConvOutput(c).status();
+  }
+  return absl::OkStatus();
+}
+
+int64_t ExpectedParameterCount(const NetConfig& c) {
+  const int64_t f = c.nb_neurons, l = c.nb_layers, k = c.num_classes;
+  if (c.kind == v1::MLP) {
+    int64_t in = 1;
+    for (int64_t d : c.input_shape) in *= d;
+    return in * f + f + (l - 1) * (f * f + f) + k * f + k;
+  }
+  auto hw = ConvOutput(c);
+  const int64_t s2 = hw.ok() ? hw->first * hw->second : 0;
+  return 9 * c.input_shape[0] * f + f + (l - 1) * (9 * f * f + f) + s2 * f * f + f + k * f + k;
+}
+
+KerasNetImpl::KerasNetImpl(const NetConfig& config, MaybeGenerator generator)
+    : config_(config), generator_(std::move(generator)) {
+  const int64_t f = config.nb_neurons;
+  int64_t flat = 1;
+  if (config.kind == v1::CNN) {
+    int64_t channels = config.input_shape[0];
+    for (int64_t i = 0; i < config.nb_layers; ++i) {
+      auto conv = torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(channels, f, 3).padding(i == 0 ? 1 : 0).bias(true));
+      convs_.push_back(register_module(absl::StrCat("conv", i), conv));
+      GlorotUniformZeroBias(*conv, generator_);
+      channels = f;
+    }
+    auto hw = ConvOutput(config);
+    flat = hw.ok() ? f * hw->first * hw->second : f;
+    dense_.push_back(register_module("dense0", torch::nn::Linear(flat, f)));
+  } else {
+    for (int64_t d : config.input_shape) flat *= d;
+    int64_t in = flat;
+    for (int64_t i = 0; i < config.nb_layers; ++i) {
+      dense_.push_back(register_module(absl::StrCat("dense", i), torch::nn::Linear(in, f)));
+      in = f;
+    }
+  }
+  for (auto& d : dense_) GlorotUniformZeroBias(*d, generator_);
+  head_ = register_module("head", torch::nn::Linear(f, config.num_classes));
+  GlorotUniformZeroBias(*head_, generator_);
+}
+
+torch::Tensor KerasNetImpl::forward(torch::Tensor x) {
+  const std::string& act = config_.activation;
+  // CheckShapes has vetted the activation name.
+  auto activate = [&](const torch::Tensor& t) { return *Activate(act, t); };
+  if (config_.kind == v1::CNN) {
+    for (size_t i = 0; i < convs_.size(); ++i) {
+      x = activate(convs_[i]->forward(x));
+      if (i < 2) x = torch::max_pool2d(x, 2);
+      x = Dropout(x, 0.2);
+    }
+    x = x.flatten(1);
+    x = Dropout(activate(dense_[0]->forward(x)), 0.5);
+  } else {
+    x = x.flatten(1);
+    for (auto& d : dense_) x = Dropout(activate(d->forward(x)), 0.2);
+  }
+  return head_->forward(x);
+}
+
+// Inverted dropout, active only in training, drawing from this net's generator.
+torch::Tensor KerasNetImpl::Dropout(const torch::Tensor& x, double rate) {
+  if (!is_training()) return x;
+  torch::Tensor keep = torch::empty_like(x).bernoulli_(1 - rate, generator_);
+  return x * keep.div_(1 - rate);
+}
+
+torch::Tensor KerasCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels) {
+  torch::Tensor p = torch::softmax(logits, 1).gather(1, labels.unsqueeze(1));
+  return -torch::log(p.clamp(1e-7, 1 - 1e-7)).mean();
+}
+
+}  // namespace deepevolve::trainer

@@ -1,0 +1,366 @@
+#include "worker/trainer/trainer.h"
+
+#include <sched.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <new>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+#include "worker/trainer/data.h"
+#include "worker/trainer/model.h"
+#include "worker/trainer/optim.h"
+
+namespace deepevolve::trainer {
+namespace {
+
+constexpr char kMetaKey[] = "deepevolve.meta";
+
+DatasetCache& ProcessCache(const std::vector<std::string>& dirs) {
+  static DatasetCache* cache = new DatasetCache(dirs);
+  return *cache;
+}
+
+absl::StatusOr<NetConfig> ConfigFor(const ga::Assignment& genome, const v1::TaskSpec& task,
+                                    const Dataset& data, std::string* optimizer) {
+  NetConfig c;
+  c.kind = task.net();
+  c.input_shape = data.shape;
+  c.num_classes = data.num_classes;
+  bool have[4] = {false, false, false, false};
+  for (const auto& [name, value] : genome) {
+    if (name == ga::kGeneNbNeurons && std::holds_alternative<int64_t>(value)) {
+      c.nb_neurons = std::get<int64_t>(value);
+      have[0] = true;
+    } else if (name == ga::kGeneNbLayers && std::holds_alternative<int64_t>(value)) {
+      c.nb_layers = std::get<int64_t>(value);
+      have[1] = true;
+    } else if (name == ga::kGeneActivation && std::holds_alternative<std::string>(value)) {
+      c.activation = std::get<std::string>(value);
+      have[2] = true;
+    } else if (name == ga::kGeneOptimizer && std::holds_alternative<std::string>(value)) {
+      *optimizer = std::get<std::string>(value);
+      have[3] = true;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("gene '", name, "' with value '",
+                                                     ga::GeneValueToString(value),
+                                                     "' is not one the trainer builds from"));
+    }
+  }
+  if (!(have[0] && have[1] && have[2] && have[3])) {
+    return absl::InvalidArgumentError(
+        "a genome needs nb_neurons, nb_layers, activation and optimizer");
+  }
+  return c;
+}
+
+Split Head(const Split& s, int64_t n) {
+  if (n <= 0 || n >= s.size()) return s;
+  return Split{s.x.slice(0, 0, n), s.y.slice(0, 0, n)};
+}
+
+struct Evaluation {
+  double loss = 0;
+  double accuracy = 0;
+};
+
+Evaluation Evaluate(KerasNet& model, const Split& split, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  double loss = 0;
+  int64_t correct = 0;
+  const int64_t n = split.size();
+  for (int64_t b = 0; b < n; b += 1024) {
+    const int64_t e = std::min(n, b + 1024);
+    torch::Tensor x = split.x.slice(0, b, e).to(device);
+    torch::Tensor y = split.y.slice(0, b, e).to(device);
+    torch::Tensor logits = model->forward(x);
+    loss += KerasCrossEntropy(logits, y).item<double>() * static_cast<double>(e - b);
+    // argmax takes the first maximum, as Keras's categorical accuracy.
+    correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+  }
+  model->train();
+  return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+}
+
+nlohmann::json GenomeJson(const ga::Assignment& genome) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, value] : genome) {
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      j[name] = *i;
+    } else {
+      j[name] = std::get<std::string>(value);
+    }
+  }
+  return j;
+}
+
+absl::Status SaveModel(KerasNet& model, const std::string& path, const ga::Assignment& genome,
+                       const v1::TaskSpec& task, const ga::TrialResult& result) {
+  std::string task_json;
+  if (!google::protobuf::util::MessageToJsonString(task, &task_json).ok()) {
+    return absl::InternalError("cannot write the task as JSON");
+  }
+  nlohmann::json meta = {{"format", "deepevolve-model-v1"},
+                         {"genome", GenomeJson(genome)},
+                         {"task", nlohmann::json::parse(task_json)},
+                         {"accuracy", result.accuracy},
+                         {"test_accuracy", result.test_accuracy}};
+  torch::serialize::OutputArchive archive;
+  for (const auto& p : model->named_parameters()) archive.write(p.key(), p.value().cpu());
+  archive.write(kMetaKey, c10::IValue(meta.dump()));
+  archive.save_to(path);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct Trainer::State {
+  TrainerOptions options;
+  torch::Device device{torch::kCPU};
+};
+
+Trainer::Trainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Trainer::~Trainer() = default;
+
+std::string Trainer::device() const { return state_->device.str(); }
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  const std::string& d = options.device;
+  if (d == "auto") {
+    state->device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)
+                                                : torch::Device(torch::kCPU);
+  } else if (d == "cpu") {
+    state->device = torch::Device(torch::kCPU);
+  } else if (absl::StartsWith(d, "cuda")) {
+    int index = 0;
+    if (d != "cuda" && (!absl::StartsWith(d, "cuda:") || !absl::SimpleAtoi(d.substr(5), &index) ||
+                        index < 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("device '", d, "': expected auto, cpu or cuda:N"));
+    }
+    if (!torch::cuda::is_available()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "device '", d, "': this LibTorch build or machine has no CUDA; use --device cpu"));
+    }
+    if (index >= static_cast<int>(torch::cuda::device_count())) {
+      return absl::FailedPreconditionError(absl::StrCat("device '", d, "': only ",
+                                                        torch::cuda::device_count(), " GPUs"));
+    }
+    state->device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("device '", d, "': expected auto, cpu or cuda:N"));
+  }
+  if (options.threads > 0) torch::set_num_threads(options.threads);
+  return std::unique_ptr<Trainer>(new Trainer(std::move(state)));
+}
+
+absl::StatusOr<ga::TrialResult> Trainer::Train(const ga::Assignment& genome,
+                                               const v1::TaskSpec& task, uint64_t seed,
+                                               const EpochCallback& on_epoch,
+                                               const std::string& model_path) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> data,
+                   ProcessCache(state_->options.data_dirs).Get(task.dataset()));
+  ga::TrialResult result;
+  std::string optimizer_name;
+  ASSIGN_OR_RETURN(NetConfig config, ConfigFor(genome, task, *data, &optimizer_name));
+  if (absl::Status s = CheckShapes(config); !s.ok()) {
+    result.ok = false;
+    result.error = std::string(s.message());
+    return result;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const torch::Device device = state_->device;
+  try {
+    // Every random draw of the trial comes from its own seed.
+    MaybeGenerator generator;
+    if (device.is_cpu()) {
+      generator = at::detail::createCPUGenerator(seed);
+    } else {
+      torch::manual_seed(seed);
+    }
+    Split train = Head(data->train, task.train_limit());
+    const Split test = Head(data->test, task.test_limit());
+    Split validation = test;
+    if (task.validation() == v1::HOLDOUT) {
+      // The last fraction of the training data, as Keras's validation_split.
+      const int64_t n = train.size();
+      const int64_t held = std::max<int64_t>(
+          1, static_cast<int64_t>(std::llround(task.validation_fraction() * n)));
+      if (held >= n) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "task.validation_fraction: holds out all ", n, " training examples"));
+      }
+      validation = Split{train.x.slice(0, n - held), train.y.slice(0, n - held)};
+      train = Split{train.x.slice(0, 0, n - held), train.y.slice(0, 0, n - held)};
+    }
+    if (!device.is_cpu()) {
+      train = Split{train.x.to(device), train.y.to(device)};
+    }
+
+    KerasNet model(config, generator);
+    model->to(device);
+    model->train();
+    ASSIGN_OR_RETURN(std::unique_ptr<KerasOptimizer> optimizer,
+                     MakeOptimizer(optimizer_name, model->parameters()));
+
+    const int64_t n = train.size();
+    const int64_t batch = task.batch_size();
+    double best_val_loss = std::numeric_limits<double>::infinity();
+    int wait = 0;
+    Evaluation val;
+    for (int epoch = 1; epoch <= task.epochs(); ++epoch) {
+      torch::Tensor order =
+          torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64)).to(device);
+      double loss_sum = 0;
+      int64_t batches = 0;
+      for (int64_t b = 0; b < n; b += batch) {
+        torch::Tensor index = order.slice(0, b, std::min(n, b + batch));
+        torch::Tensor x = train.x.index_select(0, index).to(device);
+        torch::Tensor y = train.y.index_select(0, index).to(device);
+        optimizer->ZeroGrad();
+        torch::Tensor loss = KerasCrossEntropy(model->forward(x), y);
+        loss.backward();
+        optimizer->Step();
+        const double l = loss.item<double>();
+        if (!std::isfinite(l)) {
+          result.ok = false;
+          result.error = absl::StrCat("loss became NaN at epoch ", epoch, ", batch ", batches + 1);
+          result.epochs_run = epoch;
+          result.train_seconds = elapsed();
+          return result;
+        }
+        loss_sum += l;
+        ++batches;
+      }
+      val = Evaluate(model, validation, device);
+      result.epochs_run = epoch;
+      EpochProgress progress{epoch,    task.epochs(), loss_sum / std::max<int64_t>(batches, 1),
+                             val.loss, val.accuracy,  elapsed()};
+      if (on_epoch && !on_epoch(progress)) {
+        return absl::CancelledError(absl::StrCat("cancelled after epoch ", epoch));
+      }
+      // Keras >= 2.0.9 EarlyStopping on val_loss: an improvement is a drop of more than
+      // min_delta; the wait counter is bumped before it is compared with patience.
+      if (val.loss + task.early_stop_min_delta() < best_val_loss) {
+        best_val_loss = val.loss;
+        wait = 0;
+      } else if (++wait >= task.early_stop_patience()) {
+        break;
+      }
+    }
+    result.accuracy = val.accuracy;
+    result.test_accuracy =
+        task.validation() == v1::TEST_SET ? val.accuracy : Evaluate(model, test, device).accuracy;
+    result.train_seconds = elapsed();
+    if (!model_path.empty()) RETURN_IF_ERROR(SaveModel(model, model_path, genome, task, result));
+    return result;
+  } catch (const std::bad_alloc&) {
+    result.ok = false;
+    result.error = "out of memory";
+  } catch (const c10::Error& e) {
+    const std::string what = e.what_without_backtrace();
+    if (absl::StrContains(what, "out of memory")) {
+      result.ok = false;
+      result.error = absl::StrCat("out of memory: ", what.substr(0, 200));
+    } else {
+      return absl::InternalError(absl::StrCat("LibTorch: ", what.substr(0, 500)));
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("training failed: ", e.what()));
+  }
+  result.train_seconds = elapsed();
+  return result;
+}
+
+absl::StatusOr<SavedModel> LoadModel(const std::string& path,
+                                     const std::vector<std::string>& data_dirs,
+                                     double* recomputed_test_accuracy) {
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    c10::IValue meta_value;
+    if (!archive.try_read(kMetaKey, meta_value) || !meta_value.isString()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": not a deepevolve model (no metadata)"));
+    }
+    nlohmann::json meta = nlohmann::json::parse(meta_value.toStringRef());
+    SavedModel saved;
+    for (const auto& [name, value] : meta.at("genome").items()) {
+      if (value.is_number_integer()) {
+        saved.genome.emplace_back(name, value.get<int64_t>());
+      } else {
+        saved.genome.emplace_back(name, value.get<std::string>());
+      }
+    }
+    if (!google::protobuf::util::JsonStringToMessage(meta.at("task").dump(), &saved.task).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": unreadable task in metadata"));
+    }
+    saved.accuracy = meta.at("accuracy").get<double>();
+    saved.test_accuracy = meta.at("test_accuracy").get<double>();
+    if (recomputed_test_accuracy != nullptr) {
+      ASSIGN_OR_RETURN(auto data, ProcessCache(data_dirs).Get(saved.task.dataset()));
+      std::string optimizer;
+      ASSIGN_OR_RETURN(NetConfig config, ConfigFor(saved.genome, saved.task, *data, &optimizer));
+      KerasNet model(config, at::detail::createCPUGenerator(0));
+      torch::NoGradGuard no_grad;
+      for (auto& p : model->named_parameters()) {
+        torch::Tensor t;
+        archive.read(p.key(), t);
+        p.value().copy_(t);
+      }
+      *recomputed_test_accuracy =
+          Evaluate(model, Head(data->test, saved.task.test_limit()), torch::kCPU).accuracy;
+    }
+    return saved;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read model: ", e.what()));
+  }
+}
+
+void PrepareProcessForTraining() {
+  // libgomp reads OMP_WAIT_POLICY when it loads, before main: set it and start again.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    std::ifstream cmdline("/proc/self/cmdline");
+    std::string raw((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    std::vector<std::string> args = absl::StrSplit(raw, '\0');
+    if (!args.empty() && args.back().empty()) args.pop_back();
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv("/proc/self/exe", argv.data());
+    // exec failed: go on with spinning threads rather than not at all.
+  }
+}
+
+int AvailableCores() {
+  cpu_set_t set;
+  int cores = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                            : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  std::ifstream max("/sys/fs/cgroup/cpu.max");  // cgroup v2: "<quota|max> <period>"
+  std::string quota, period;
+  if (max >> quota >> period && quota != "max") {
+    double q, p;
+    if (absl::SimpleAtod(quota, &q) && absl::SimpleAtod(period, &p) && p > 0) {
+      cores = std::min(cores, std::max(1, static_cast<int>(std::ceil(q / p))));
+    }
+  }
+  return std::max(1, cores);
+}
+
+}  // namespace deepevolve::trainer

@@ -1,0 +1,91 @@
+// Trains the network a genome describes on a task. The public face of worker/trainer:
+// this header does not include torch.
+#ifndef DEEPEVOLVE_WORKER_TRAINER_TRAINER_H_
+#define DEEPEVOLVE_WORKER_TRAINER_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "deepevolve/v1/search.pb.h"
+#include "master/ga/genome.h"
+#include "master/ga/ledger.h"
+
+namespace deepevolve::trainer {
+
+struct TrainerOptions {
+  // Extra directories searched for dataset files before the defaults (data.h).
+  std::vector<std::string> data_dirs;
+  // "auto" (CUDA when LibTorch and the machine have it, else CPU), "cpu", "cuda:N".
+  std::string device = "auto";
+  // Intra-op threads for this trainer; 0: every core available to the process.
+  int threads = 0;
+};
+
+struct EpochProgress {
+  int epoch = 0;  // 1-based
+  int epochs = 0;
+  double loss = 0;  // mean training loss of the epoch
+  double val_loss = 0;
+  double val_accuracy = 0;
+  double elapsed_seconds = 0;
+};
+
+// Return false to stop training (a cancelled trial).
+using EpochCallback = std::function<bool(const EpochProgress&)>;
+
+// Thread-compatible: one Trainer trains one genome at a time. Trainers may share a
+// process; each loads datasets through a process-wide cache.
+class Trainer {
+ public:
+  // INVALID_ARGUMENT for a device string that is not auto, cpu or cuda:N;
+  // FAILED_PRECONDITION for cuda when this LibTorch or machine has none.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainerOptions& options);
+  ~Trainer();
+
+  // Trains `genome` on resolved `task`, seeded by `seed`. A genome that cannot be built
+  // or trained (shapes collapse, loss becomes NaN, out of memory) is a result with
+  // ok = false and the reason, not an error. Errors are about the setup: NOT_FOUND or
+  // INVALID_ARGUMENT / DATA_LOSS for missing or corrupt dataset files (naming them),
+  // CANCELLED when `on_epoch` returned false. When `model_path` is not empty the trained
+  // weights are saved there with the genome and task as metadata.
+  absl::StatusOr<ga::TrialResult> Train(const ga::Assignment& genome, const v1::TaskSpec& task,
+                                        uint64_t seed, const EpochCallback& on_epoch = nullptr,
+                                        const std::string& model_path = "");
+
+  // The device training runs on ("cpu", "cuda:0").
+  std::string device() const;
+
+ private:
+  struct State;
+  explicit Trainer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// A saved model's metadata: the genome (name=value pairs), the task, the result.
+struct SavedModel {
+  ga::Assignment genome;
+  v1::TaskSpec task;
+  double accuracy = 0;
+  double test_accuracy = 0;
+};
+
+// Reads a model file written by Train and checks it by evaluating it on the task's
+// test set. Returns its metadata and the test accuracy recomputed.
+absl::StatusOr<SavedModel> LoadModel(const std::string& path,
+                                     const std::vector<std::string>& data_dirs,
+                                     double* recomputed_test_accuracy = nullptr);
+
+// Prepares the process for CPU training before any OpenMP thread starts: OpenMP waits
+// passively (spinning threads that share cores slowed training 24x). Call first in main.
+void PrepareProcessForTraining();
+
+// Cores this process may really use: the affinity mask, capped by a cgroup CPU quota.
+int AvailableCores();
+
+}  // namespace deepevolve::trainer
+
+#endif  // DEEPEVOLVE_WORKER_TRAINER_TRAINER_H_
