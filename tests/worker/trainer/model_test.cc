@@ -1,0 +1,92 @@
+#include "worker/trainer/model.h"
+
+#include "gtest/gtest.h"
+
+namespace deepevolve::trainer {
+namespace {
+
+int64_t CountParameters(KerasNet& net) {
+  int64_t n = 0;
+  for (const auto& p : net->parameters()) n += p.numel();
+  return n;
+}
+
+TEST(ModelTest, ParameterCountsMatchTheReferenceFormulasForEveryPreset) {
+  struct Case { v1::NetKind kind; std::vector<int64_t> shape; std::vector<int64_t> widths; int max_layers; };
+  const Case cases[] = {
+      {v1::MLP, {1, 28, 28}, {64, 128}, 5},                           // mnist / fashion MLP
+      {v1::MLP, {3, 32, 32}, {64, 128, 256, 512, 768, 1024}, 5},      // cifar10_mlp
+      {v1::CNN, {1, 28, 28}, {16, 32, 64, 128}, 4},                   // mnist / fashion CNN
+      {v1::CNN, {3, 32, 32}, {16, 32, 64, 128}, 5},                   // cifar10_cnn
+  };
+  for (const Case& c : cases) {
+    for (int64_t f : c.widths) {
+      for (int layers = 1; layers <= c.max_layers; ++layers) {
+        NetConfig config{c.kind, f, layers, "relu", c.shape, 10};
+        ASSERT_TRUE(CheckShapes(config).ok());
+        KerasNet net(config, at::detail::createCPUGenerator(1));
+        ASSERT_EQ(CountParameters(net), ExpectedParameterCount(config))
+            << v1::NetKind_Name(c.kind) << " F=" << f << " L=" << layers;
+        torch::Tensor out = net->forward(torch::zeros({2, c.shape[0], c.shape[1], c.shape[2]}));
+        EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 10}));
+      }
+    }
+  }
+  // Spot checks by hand: MLP 784-64-10 and CIFAR CNN F=16, L=2 (7x7 before Flatten).
+  EXPECT_EQ(ExpectedParameterCount({v1::MLP, 64, 1, "relu", {1, 28, 28}, 10}), 784 * 64 + 64 + 650);
+  EXPECT_EQ(ExpectedParameterCount({v1::CNN, 16, 2, "relu", {3, 32, 32}, 10}),
+            (27 * 16 + 16) + (9 * 256 + 16) + (49 * 16 * 16 + 16) + (160 + 10));
+}
+
+TEST(ModelTest, AFiveLayerMnistCnnIsRefusedWithTheReason) {
+  NetConfig config{v1::CNN, 32, 5, "relu", {1, 28, 28}, 10};
+  absl::Status s = CheckShapes(config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "nb_layers=5 collapses a 28x28 input: conv layer 5 gets 2x2 and needs at least 3x3");
+  EXPECT_TRUE(CheckShapes({v1::CNN, 32, 5, "relu", {3, 32, 32}, 10}).ok());  // CIFAR: 1x1
+}
+
+TEST(ActivationTest, MatchKerasDefinitions) {
+  torch::Tensor x = torch::tensor({-3.0, -1.0, 0.0, 0.5, 3.0}, torch::kFloat64);
+  auto values = [&](const char* name) {
+    torch::Tensor y = *Activate(name, x);
+    return std::vector<double>(y.data_ptr<double>(), y.data_ptr<double>() + 5);
+  };
+  const std::vector<double> hard = {0.0, 0.3, 0.5, 0.6, 1.0};  // clip(0.2x + 0.5, 0, 1)
+  const auto got = values("hard_sigmoid");
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(got[i], hard[i], 1e-12);
+  EXPECT_NEAR(values("elu")[1], std::exp(-1.0) - 1, 1e-12);
+  EXPECT_NEAR(values("elu")[4], 3.0, 1e-12);
+  EXPECT_NEAR(values("softplus")[2], std::log(2.0), 1e-12);
+  EXPECT_NEAR(values("sigmoid")[3], 1 / (1 + std::exp(-0.5)), 1e-12);
+  EXPECT_NEAR(values("tanh")[0], std::tanh(-3.0), 1e-12);
+  EXPECT_EQ(values("relu")[1], 0.0);
+  EXPECT_EQ(values("linear")[0], -3.0);
+  EXPECT_FALSE(Activate("swish", x).ok());
+}
+
+TEST(InitTest, GlorotUniformWeightsAndZeroBiases) {
+  KerasNet net(NetConfig{v1::MLP, 128, 1, "relu", {1, 28, 28}, 10}, at::detail::createCPUGenerator(5));
+  for (const auto& p : net->named_parameters()) {
+    if (p.key().find("bias") != std::string::npos) {
+      EXPECT_EQ(p.value().abs().max().item<float>(), 0.0f);
+    } else {
+      const double bound = std::sqrt(6.0 / (p.value().size(0) + p.value().size(1)));
+      EXPECT_LE(p.value().abs().max().item<float>(), bound);
+      EXPECT_GT(p.value().abs().max().item<float>(), 0.9 * bound);
+      // Uniform on [-b, b] has variance b^2 / 3.
+      EXPECT_NEAR(p.value().var().item<float>(), bound * bound / 3, 0.1 * bound * bound / 3);
+    }
+  }
+}
+
+TEST(LossTest, KerasCrossEntropyClipsProbabilities) {
+  torch::Tensor logits = torch::tensor({{0.0, 0.0}, {100.0, -100.0}}, torch::kFloat64);
+  torch::Tensor labels = torch::tensor({0, 1}, torch::kInt64);
+  // -log(0.5) and -log(1e-7) (clipped, not -log(e^-200)), averaged.
+  EXPECT_NEAR(KerasCrossEntropy(logits, labels).item<double>(), (std::log(2.0) - std::log(1e-7)) / 2,
+              1e-9);
+}
+
+}  // namespace
+}  // namespace deepevolve::trainer

@@ -1,0 +1,110 @@
+#include "worker/trainer/optim.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+
+namespace deepevolve::trainer {
+namespace {
+
+// Two steps on one parameter p = 1 with gradient 0.5, then 0.25, computed by hand from
+// Keras 2.0's update rules (keras/optimizers.py) in double precision.
+std::vector<double> TwoSteps(const std::string& name) {
+  torch::Tensor p = torch::ones({1}, torch::kFloat64).requires_grad_(true);
+  auto opt = MakeOptimizer(name, {p});
+  EXPECT_TRUE(opt.ok());
+  std::vector<double> out;
+  for (double g : {0.5, 0.25}) {
+    p.mutable_grad() = torch::full({1}, g, torch::kFloat64);
+    (*opt)->Step();
+    out.push_back(p.item<double>());
+  }
+  return out;
+}
+
+void ExpectSteps(const std::string& name, double first, double second) {
+  const auto got = TwoSteps(name);
+  EXPECT_NEAR(got[0], first, 1e-12) << name << " step 1";
+  EXPECT_NEAR(got[1], second, 1e-12) << name << " step 2";
+}
+
+constexpr double e = 1e-8;
+
+TEST(KerasOptimizerTest, Sgd) { ExpectSteps("sgd", 1 - 0.01 * 0.5, 1 - 0.01 * 0.5 - 0.01 * 0.25); }
+
+TEST(KerasOptimizerTest, RmsProp) {
+  const double a1 = 0.1 * 0.25, p1 = 1 - 0.001 * 0.5 / (std::sqrt(a1) + e);
+  const double a2 = 0.9 * a1 + 0.1 * 0.0625, p2 = p1 - 0.001 * 0.25 / (std::sqrt(a2) + e);
+  ExpectSteps("rmsprop", p1, p2);
+}
+
+TEST(KerasOptimizerTest, Adagrad) {
+  const double a1 = 0.25, p1 = 1 - 0.01 * 0.5 / (std::sqrt(a1) + e);
+  const double a2 = a1 + 0.0625, p2 = p1 - 0.01 * 0.25 / (std::sqrt(a2) + e);
+  ExpectSteps("adagrad", p1, p2);
+}
+
+TEST(KerasOptimizerTest, Adadelta) {
+  double a = 0, d = 0, p = 1;
+  std::vector<double> want;
+  for (double g : {0.5, 0.25}) {
+    a = 0.95 * a + 0.05 * g * g;
+    const double u = g * std::sqrt(d + e) / std::sqrt(a + e);
+    p -= 1.0 * u;
+    d = 0.95 * d + 0.05 * u * u;
+    want.push_back(p);
+  }
+  ExpectSteps("adadelta", want[0], want[1]);
+}
+
+TEST(KerasOptimizerTest, Adam) {
+  double m = 0, v = 0, p = 1;
+  std::vector<double> want;
+  int t = 0;
+  for (double g : {0.5, 0.25}) {
+    ++t;
+    const double lr_t = 0.001 * std::sqrt(1 - std::pow(0.999, t)) / (1 - std::pow(0.9, t));
+    m = 0.9 * m + 0.1 * g;
+    v = 0.999 * v + 0.001 * g * g;
+    p -= lr_t * m / (std::sqrt(v) + e);
+    want.push_back(p);
+  }
+  ExpectSteps("adam", want[0], want[1]);
+}
+
+TEST(KerasOptimizerTest, Adamax) {
+  // Step 1: lr_t = 0.002 / 0.1, m = 0.05, u = 0.5.
+  const double p1 = 1 - 0.02 * 0.05 / (0.5 + e);
+  const double m2 = 0.9 * 0.05 + 0.1 * 0.25, u2 = std::max(0.999 * 0.5, 0.25);
+  const double p2 = p1 - 0.002 / (1 - 0.81) * m2 / (u2 + e);
+  ExpectSteps("adamax", p1, p2);
+}
+
+TEST(KerasOptimizerTest, Nadam) {
+  double m = 0, v = 0, p = 1, schedule = 1;
+  std::vector<double> want;
+  int t = 0;
+  for (double g : {0.5, 0.25}) {
+    ++t;
+    const double mc = 0.9 * (1 - 0.5 * std::pow(0.96, t * 0.004));
+    const double mc1 = 0.9 * (1 - 0.5 * std::pow(0.96, (t + 1) * 0.004));
+    const double s_new = schedule * mc, s_next = schedule * mc * mc1;
+    schedule = s_new;
+    const double g_prime = g / (1 - s_new);
+    m = 0.9 * m + 0.1 * g;
+    const double m_prime = m / (1 - s_next);
+    v = 0.999 * v + 0.001 * g * g;
+    const double v_prime = v / (1 - std::pow(0.999, t));
+    const double m_bar = (1 - mc) * g_prime + mc1 * m_prime;
+    p -= 0.002 * m_bar / (std::sqrt(v_prime) + e);
+    want.push_back(p);
+  }
+  ExpectSteps("nadam", want[0], want[1]);
+}
+
+TEST(KerasOptimizerTest, UnknownName) {
+  EXPECT_EQ(MakeOptimizer("lamb", {}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace deepevolve::trainer

@@ -1,0 +1,132 @@
+// Short real trainings on the Fashion-MNIST images Debian ships.
+#include "worker/trainer/trainer.h"
+
+#include <filesystem>
+
+#include "gtest/gtest.h"
+#include "master/ga/presets.h"
+#include "master/ga/spec.h"
+
+namespace deepevolve::trainer {
+namespace {
+
+ga::Assignment Genome(int64_t neurons, int64_t layers, const char* activation, const char* optimizer) {
+  return {{"nb_neurons", neurons}, {"nb_layers", layers},
+          {"activation", std::string(activation)}, {"optimizer", std::string(optimizer)}};
+}
+
+v1::TaskSpec Task(const char* preset, int train_limit, int epochs) {
+  v1::SearchSpec spec;
+  spec.set_preset(preset);
+  spec.mutable_task()->set_train_limit(train_limit);
+  spec.mutable_task()->set_test_limit(2000);
+  spec.mutable_task()->set_epochs(epochs);
+  return ga::ResolveSearchSpec(spec)->task();
+}
+
+std::unique_ptr<Trainer> CpuTrainer() {
+  TrainerOptions o;
+  o.device = "cpu";
+  auto t = Trainer::Create(o);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return *std::move(t);
+}
+
+TEST(TrainTest, AnMlpLearnsFashionMnistWellAboveChance) {
+  auto trainer = CpuTrainer();
+  std::vector<EpochProgress> epochs;
+  auto r = trainer->Train(Genome(128, 1, "relu", "adam"), Task("fashion_mnist_mlp", 8000, 2), 1,
+                          [&](const EpochProgress& p) { epochs.push_back(p); return true; });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->ok) << r->error;
+  EXPECT_GT(r->accuracy, 0.7);
+  EXPECT_GT(r->test_accuracy, 0.7);
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_EQ(epochs[1].epoch, 2);
+  EXPECT_LT(epochs[1].loss, epochs[0].loss);
+  EXPECT_EQ(epochs[1].val_accuracy, r->accuracy);
+}
+
+TEST(TrainTest, ACnnLearnsToo) {
+  auto trainer = CpuTrainer();
+  auto r = trainer->Train(Genome(16, 2, "relu", "adam"), Task("fashion_mnist_cnn", 10000, 2), 2);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->ok) << r->error;
+  EXPECT_GT(r->accuracy, 0.5);
+}
+
+TEST(TrainTest, SameSeedSameResultOnCpu) {
+  auto trainer = CpuTrainer();
+  const v1::TaskSpec task = Task("fashion_mnist_mlp", 3000, 1);
+  auto a = trainer->Train(Genome(64, 2, "tanh", "nadam"), task, 42);
+  auto b = trainer->Train(Genome(64, 2, "tanh", "nadam"), task, 42);
+  auto c = trainer->Train(Genome(64, 2, "tanh", "nadam"), task, 43);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->accuracy, b->accuracy);
+  EXPECT_EQ(a->test_accuracy, b->test_accuracy);
+  EXPECT_NE(a->test_accuracy, c->test_accuracy);
+}
+
+TEST(TrainTest, ACollapsingCnnIsAFailedTrialNotACrash) {
+  auto trainer = CpuTrainer();
+  auto r = trainer->Train(Genome(16, 5, "relu", "adam"), Task("fashion_mnist_cnn", 1000, 1), 1);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->ok);
+  EXPECT_NE(r->error.find("conv layer 5 gets 2x2"), std::string::npos) << r->error;
+}
+
+TEST(TrainTest, CompatValidatesOnTheTestSet) {
+  auto trainer = CpuTrainer();
+  v1::TaskSpec task = Task("fashion_mnist_mlp", 2000, 1);
+  task.set_validation(v1::TEST_SET);
+  auto r = trainer->Train(Genome(64, 1, "relu", "adam"), task, 1);
+  ASSERT_TRUE(r.ok() && r->ok);
+  EXPECT_EQ(r->accuracy, r->test_accuracy);
+}
+
+TEST(TrainTest, CancelStopsAfterTheEpoch) {
+  auto trainer = CpuTrainer();
+  auto r = trainer->Train(Genome(64, 1, "relu", "adam"), Task("fashion_mnist_mlp", 2000, 3), 1,
+                          [](const EpochProgress&) { return false; });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST(TrainTest, SavedModelLoadsWithItsMetadataAndSameAccuracy) {
+  auto trainer = CpuTrainer();
+  const std::string path = ::testing::TempDir() + "/model_test.pt";
+  const v1::TaskSpec task = Task("fashion_mnist_mlp", 3000, 1);
+  auto r = trainer->Train(Genome(64, 2, "relu", "rmsprop"), task, 5, nullptr, path);
+  ASSERT_TRUE(r.ok() && r->ok);
+  double recomputed = -1;
+  auto saved = LoadModel(path, {}, &recomputed);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_EQ(saved->task.SerializeAsString(), task.SerializeAsString());
+  EXPECT_EQ(saved->genome.size(), 4u);
+  EXPECT_DOUBLE_EQ(saved->test_accuracy, r->test_accuracy);
+  EXPECT_NEAR(recomputed, r->test_accuracy, 1e-9);
+  std::filesystem::remove(path);
+  EXPECT_FALSE(LoadModel(path, {}).ok());
+}
+
+TEST(TrainTest, MissingDatasetNamesTheDirectories) {
+  TrainerOptions o;
+  o.device = "cpu";
+  auto trainer = *Trainer::Create(o);
+  v1::TaskSpec task = Task("mnist_mlp", 100, 1);
+  auto r = trainer->Train(Genome(64, 1, "relu", "adam"), task, 1);
+  if (r.ok()) GTEST_SKIP() << "MNIST files are installed on this machine";
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("dataset 'mnist'"), std::string::npos);
+}
+
+TEST(TrainerTest, DeviceStrings) {
+  TrainerOptions o;
+  o.device = "tpu";
+  EXPECT_EQ(Trainer::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.device = "cpu";
+  EXPECT_EQ((*Trainer::Create(o))->device(), "cpu");
+  EXPECT_GE(AvailableCores(), 1);
+}
+
+}  // namespace
+}  // namespace deepevolve::trainer
