@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# End to end: a tiny `deepevolve local` search on real Fashion-MNIST, then its outputs.
+set -euo pipefail
+bin=$1
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+"$bin" local --preset fashion_mnist_mlp --population 4 --generations 2 --epochs 1 \
+  --train-limit 3000 --test-limit 1000 --seed 11 --trainers 2 --threads 1 --no-live \
+  --out "$out" >"$out/stdout" 2>"$out/stderr" || { cat "$out/stderr"; exit 1; }
+
+fail() { echo "FAIL: $*"; cat "$out/stdout" "$out/stderr"; exit 1; }
+grep -q "Top 5 of" "$out/stdout" || fail "no leaderboard"
+grep -q "^1 " "$out/stdout" || fail "no first place"
+[ -s "$out/best_model.pt" ] || fail "no best model"
+rows=$(($(wc -l <"$out/genomes.csv") - 1))
+# 4 random genomes, then 2 elites kept, each other member kept with p 0.1, children for
+# the rest: 5 or 6 trainings.
+[ "$rows" -ge 5 ] && [ "$rows" -le 6 ] || fail "expected 5-6 genomes in genomes.csv, got $rows"
+head -1 "$out/genomes.csv" | grep -q "^nb_neurons,nb_layers,activation,optimizer,hash,id" || fail "csv header"
+python3 -c "import json,sys; d=json.load(open('$out/genomes.json')); assert len(d)==$rows and len({r['hash'] for r in d})==len(d) and all(r['status']=='ok' for r in d), d" \
+  || fail "genomes.json"
+# The same seed reproduces the same leaderboard.
+"$bin" local --preset fashion_mnist_mlp --population 4 --generations 2 --epochs 1 \
+  --train-limit 3000 --test-limit 1000 --seed 11 --trainers 2 --threads 1 --no-live \
+  --out "$out/again" >"$out/stdout2" 2>/dev/null
+diff <(grep -A6 "Top 5" "$out/stdout") <(grep -A6 "Top 5" "$out/stdout2") || fail "not reproducible"
+# A bad spec is refused with the field named, and nothing runs.
+if "$bin" local --preset nope --out "$out/bad" 2>"$out/err3"; then fail "accepted a bad preset"; fi
+grep -q "preset: unknown preset 'nope'" "$out/err3" || fail "bad preset message"
+echo "local search end to end: ok"
