@@ -59,6 +59,7 @@ class LocalSearch {
               std::unique_ptr<ga::Strategy> strategy, const LocalOptions& options,
               std::ostream& err)
       : spec_(spec), space_(std::move(space)), options_(options), err_(err),
+        task_hash_(Md5Hex(ga::TaskIdentity(spec.task()))),
         strategy_(std::move(strategy)), rng_(spec.seed()),
         start_(std::chrono::steady_clock::now()) {}
 
@@ -72,7 +73,7 @@ class LocalSearch {
       const ga::Assignment genome = ga::ToAssignment(space_, candidate->genome);
       row.hash = ga::GenomeHash(genome);
       row.seed = TrialSeed(spec_.seed(), row.hash);
-      const ga::LedgerKey key = ga::MakeLedgerKey(space_, candidate->genome, spec_.task());
+      const ga::LedgerKey key{row.hash, task_hash_};
       std::optional<ga::TrialResult> cached;
       {
         absl::MutexLock lock(&mu_);
@@ -183,6 +184,7 @@ class LocalSearch {
   const ga::SearchSpace space_;
   const LocalOptions& options_;
   std::ostream& err_;
+  const std::string task_hash_;  // the task half of every ledger key of this search
   mutable absl::Mutex mu_;
   std::unique_ptr<ga::Strategy> strategy_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);

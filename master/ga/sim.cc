@@ -4,7 +4,6 @@
 #include <cmath>
 #include <random>
 
-
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
