@@ -38,13 +38,6 @@ struct Row {
   uint64_t seed = 0;
 };
 
-// The trial seed: derived from the search seed and the genome, so a genome trains the
-// same way whichever worker gets it and in whatever order.
-uint64_t TrialSeed(uint64_t search_seed, const std::string& genome_hash) {
-  const std::string digest = Md5Hex(absl::StrCat(search_seed, ":", genome_hash));
-  return std::stoull(digest.substr(0, 15), nullptr, 16);
-}
-
 std::string FormatDuration(double seconds) {
   const int64_t s = static_cast<int64_t>(seconds);
   if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s / 60) % 60);
@@ -72,7 +65,7 @@ class LocalSearch {
       row.candidate = *candidate;
       const ga::Assignment genome = ga::ToAssignment(space_, candidate->genome);
       row.hash = ga::GenomeHash(genome);
-      row.seed = TrialSeed(spec_.seed(), row.hash);
+      row.seed = ga::TrialSeed(spec_.seed(), row.hash);
       const ga::LedgerKey key{row.hash, task_hash_};
       std::optional<ga::TrialResult> cached;
       {

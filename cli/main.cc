@@ -1,13 +1,88 @@
 // deepevolve: the command-line tool.
+#include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
 #include "cli/local.h"
+#include "cli/remote.h"
 #include "common/spec_file.h"
 #include "worker/trainer/trainer.h"
+
+namespace {
+
+// The flags that describe a search, shared by `local` and `submit`.
+struct SpecFlags {
+  std::string spec_file, preset = "fashion_mnist_mlp", strategy, name;
+  int population = 0, generations = 0, trials = 0, epochs = 0, train_limit = 0, test_limit = 0;
+  uint64_t seed = 0;
+  bool compat = false, retrain = false;
+};
+
+void AddSpecFlags(CLI::App* app, SpecFlags& f) {
+  app->add_option("--spec", f.spec_file, "search spec file (YAML or JSON); flags override it");
+  app->add_option("--preset", f.preset, "preset when no spec file names one (deepevolve presets)")
+      ->capture_default_str();
+  app->add_option("--name", f.name, "a name for the search");
+  app->add_option("--strategy", f.strategy, "generational, steady_state, random or grid");
+  app->add_option("--population", f.population, "population size");
+  app->add_option("--generations", f.generations, "generations (generational)");
+  app->add_option("--trials", f.trials, "genomes to train (steady_state, random, grid)");
+  app->add_option("--epochs", f.epochs, "epochs per genome (default 4)");
+  app->add_option("--train-limit", f.train_limit, "train on the first N examples only");
+  app->add_option("--test-limit", f.test_limit, "test on the first N examples only");
+  app->add_option("--seed", f.seed, "search seed (default: random, printed)");
+  app->add_flag("--compat", f.compat, "reproduce DeepEvolve's accidents (see README)");
+  app->add_flag("--retrain", f.retrain, "train genomes the ledger already holds");
+}
+
+// The spec the flags describe; nullopt after telling `err` what is wrong.
+std::optional<deepevolve::v1::SearchSpec> BuildSpec(const SpecFlags& f, const std::string& verb) {
+  deepevolve::v1::SearchSpec spec;
+  if (!f.spec_file.empty()) {
+    auto loaded = deepevolve::LoadSearchSpecFile(f.spec_file);
+    if (!loaded.ok()) {
+      std::cerr << "deepevolve " << verb << ": " << loaded.status().message() << "\n";
+      return std::nullopt;
+    }
+    spec = *loaded;
+  }
+  if (spec.preset().empty() && spec.space().genes_size() == 0) spec.set_preset(f.preset);
+  if (!f.name.empty()) spec.set_name(f.name);
+  if (!f.strategy.empty()) {
+    if (f.strategy == "generational") spec.mutable_generational();
+    else if (f.strategy == "steady_state") spec.mutable_steady_state();
+    else if (f.strategy == "random") spec.mutable_random();
+    else if (f.strategy == "grid") spec.mutable_grid();
+    else {
+      std::cerr << "deepevolve " << verb << ": unknown --strategy '" << f.strategy
+                << "' (known: generational, steady_state, random, grid)\n";
+      return std::nullopt;
+    }
+  }
+  if (f.population > 0) {
+    if (spec.has_steady_state()) spec.mutable_steady_state()->set_population(f.population);
+    else spec.mutable_generational()->set_population(f.population);
+  }
+  if (f.generations > 0) spec.mutable_generational()->set_generations(f.generations);
+  if (f.trials > 0) {
+    if (spec.has_steady_state()) spec.mutable_steady_state()->set_trials(f.trials);
+    else if (spec.has_random()) spec.mutable_random()->set_trials(f.trials);
+    else if (spec.has_grid()) spec.mutable_grid()->set_trials(f.trials);
+  }
+  if (f.epochs > 0) spec.mutable_task()->set_epochs(f.epochs);
+  if (f.train_limit > 0) spec.mutable_task()->set_train_limit(f.train_limit);
+  if (f.test_limit > 0) spec.mutable_task()->set_test_limit(f.test_limit);
+  if (f.seed > 0) spec.set_seed(f.seed);
+  if (f.compat) spec.set_deepevolve_compat(true);
+  if (f.retrain) spec.set_retrain(true);
+  return spec;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   deepevolve::trainer::PrepareProcessForTraining();
@@ -51,25 +126,11 @@ int main(int argc, char** argv) {
 
   // deepevolve local: a whole search on this machine.
   deepevolve::cli::LocalOptions local_options;
-  std::string spec_file, preset = "fashion_mnist_mlp", strategy;
-  int population = 0, generations = 0, trials = 0, epochs = 0, train_limit = 0, test_limit = 0;
-  uint64_t seed = 0;
-  bool compat = false, retrain = false, no_live = false;
+  SpecFlags local_flags;
+  bool no_live = false;
   CLI::App* local = app.add_subcommand(
       "local", "Run a whole search on this machine: trainers in threads, no servers");
-  local->add_option("--spec", spec_file, "search spec file (YAML or JSON); flags override it");
-  local->add_option("--preset", preset, "preset when no spec file names one (deepevolve presets)")
-      ->capture_default_str();
-  local->add_option("--strategy", strategy, "generational, steady_state, random or grid");
-  local->add_option("--population", population, "population size");
-  local->add_option("--generations", generations, "generations (generational)");
-  local->add_option("--trials", trials, "genomes to train (steady_state, random, grid)");
-  local->add_option("--epochs", epochs, "epochs per genome (default 4)");
-  local->add_option("--train-limit", train_limit, "train on the first N examples only");
-  local->add_option("--test-limit", test_limit, "test on the first N examples only");
-  local->add_option("--seed", seed, "search seed (default: random, printed)");
-  local->add_flag("--compat", compat, "reproduce DeepEvolve's accidents (see README)");
-  local->add_flag("--retrain", retrain, "train genomes the ledger already holds");
+  AddSpecFlags(local, local_flags);
   local->add_option("--trainers", local_options.trainers, "parallel trainers (default: cores/2)");
   local->add_option("--threads", local_options.threads_per_trainer, "threads per trainer");
   local->add_option("--device", local_options.device, "auto, cpu or cuda:N")->capture_default_str();
@@ -77,48 +138,67 @@ int main(int argc, char** argv) {
   local->add_option("--out", local_options.out_dir, "output directory")->capture_default_str();
   local->add_flag("--no-live", no_live, "print a line per genome instead of a live bar");
 
+  // The verbs that talk to a master.
+  deepevolve::cli::RemoteOptions remote;
+  if (const char* env = std::getenv("DEEPEVOLVE_MASTER")) remote.master = env;
+  auto add_remote = [&](CLI::App* cmd) {
+    cmd->add_option("--master", remote.master, "master address host:port ($DEEPEVOLVE_MASTER)")
+        ->capture_default_str();
+    cmd->add_flag("--json", remote.json, "print protobuf JSON");
+  };
+  int64_t search_id = 0;
+  SpecFlags submit_flags;
+  bool submit_watch = false;
+  CLI::App* submit = app.add_subcommand("submit", "Submit a search to a master");
+  AddSpecFlags(submit, submit_flags);
+  add_remote(submit);
+  submit->add_flag("--watch", submit_watch, "then watch it until it ends");
+  submit->add_flag("--no-live", no_live, "watch: a line per genome instead of a live bar");
+  CLI::App* watch = app.add_subcommand("watch", "Follow a search live until it ends");
+  watch->add_option("search", search_id, "search id")->required();
+  add_remote(watch);
+  watch->add_flag("--no-live", no_live, "a line per genome instead of a live bar");
+  CLI::App* status_cmd = app.add_subcommand("status", "Show a search's state and best genome");
+  status_cmd->add_option("search", search_id, "search id")->required();
+  add_remote(status_cmd);
+  CLI::App* list = app.add_subcommand("list", "List the master's searches");
+  add_remote(list);
+  int top_limit = 10;
+  CLI::App* top = app.add_subcommand("top", "Show a search's best genomes");
+  top->add_option("search", search_id, "search id")->required();
+  top->add_option("-n,--limit", top_limit, "how many")->capture_default_str();
+  add_remote(top);
+  CLI::App* cancel = app.add_subcommand("cancel", "Cancel a search");
+  cancel->add_option("search", search_id, "search id")->required();
+  add_remote(cancel);
+  std::string export_path = "best_model.pt";
+  CLI::App* export_cmd = app.add_subcommand("export", "Download a search's best model");
+  export_cmd->add_option("search", search_id, "search id")->required();
+  export_cmd->add_option("-o,--out", export_path, "file to write")->capture_default_str();
+  add_remote(export_cmd);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*local) {
-    deepevolve::v1::SearchSpec& spec = local_options.spec;
-    if (!spec_file.empty()) {
-      auto loaded = deepevolve::LoadSearchSpecFile(spec_file);
-      if (!loaded.ok()) {
-        std::cerr << "deepevolve local: " << loaded.status().message() << "\n";
-        return 1;
-      }
-      spec = *loaded;
-    }
-    if (spec.preset().empty() && spec.space().genes_size() == 0) spec.set_preset(preset);
-    if (!strategy.empty()) {
-      if (strategy == "generational") spec.mutable_generational();
-      else if (strategy == "steady_state") spec.mutable_steady_state();
-      else if (strategy == "random") spec.mutable_random();
-      else if (strategy == "grid") spec.mutable_grid();
-      else {
-        std::cerr << "deepevolve local: unknown --strategy '" << strategy
-                  << "' (known: generational, steady_state, random, grid)\n";
-        return 2;
-      }
-    }
-    if (population > 0) {
-      if (spec.has_steady_state()) spec.mutable_steady_state()->set_population(population);
-      else spec.mutable_generational()->set_population(population);
-    }
-    if (generations > 0) spec.mutable_generational()->set_generations(generations);
-    if (trials > 0) {
-      if (spec.has_steady_state()) spec.mutable_steady_state()->set_trials(trials);
-      else if (spec.has_random()) spec.mutable_random()->set_trials(trials);
-      else if (spec.has_grid()) spec.mutable_grid()->set_trials(trials);
-    }
-    if (epochs > 0) spec.mutable_task()->set_epochs(epochs);
-    if (train_limit > 0) spec.mutable_task()->set_train_limit(train_limit);
-    if (test_limit > 0) spec.mutable_task()->set_test_limit(test_limit);
-    if (seed > 0) spec.set_seed(seed);
-    if (compat) spec.set_deepevolve_compat(true);
-    if (retrain) spec.set_retrain(true);
+    auto spec = BuildSpec(local_flags, "local");
+    if (!spec.has_value()) return 2;
+    local_options.spec = *spec;
     local_options.live = !no_live;
     return deepevolve::cli::RunLocal(local_options, std::cout, std::cerr);
+  }
+  remote.live = !no_live;
+  if (*submit) {
+    auto spec = BuildSpec(submit_flags, "submit");
+    if (!spec.has_value()) return 2;
+    return deepevolve::cli::RunSubmit(remote, *spec, submit_watch, std::cout, std::cerr);
+  }
+  if (*watch) return deepevolve::cli::RunWatch(remote, search_id, std::cout, std::cerr);
+  if (*status_cmd) return deepevolve::cli::RunStatus(remote, search_id, std::cout, std::cerr);
+  if (*list) return deepevolve::cli::RunList(remote, std::cout, std::cerr);
+  if (*top) return deepevolve::cli::RunTop(remote, search_id, top_limit, std::cout, std::cerr);
+  if (*cancel) return deepevolve::cli::RunCancel(remote, search_id, std::cout, std::cerr);
+  if (*export_cmd) {
+    return deepevolve::cli::RunExport(remote, search_id, export_path, std::cout, std::cerr);
   }
 
   if (*hash) return deepevolve::cli::RunHash(genes, verbose, std::cout, std::cerr);

@@ -30,6 +30,11 @@ Assignment ToAssignment(const SearchSpace& space, const Genome& genome) {
   return assignment;
 }
 
+uint64_t TrialSeed(uint64_t search_seed, const std::string& genome_hash) {
+  const std::string digest = Md5Hex(absl::StrCat(search_seed, ":", genome_hash));
+  return std::stoull(digest.substr(0, 15), nullptr, 16);
+}
+
 absl::StatusOr<Genome> FromAssignment(const SearchSpace& space, const Assignment& assignment) {
   Genome genome;
   genome.choice.assign(space.num_genes(), -1);

@@ -31,6 +31,10 @@ using Assignment = std::vector<std::pair<std::string, GeneValue>>;
 
 Assignment ToAssignment(const SearchSpace& space, const Genome& genome);
 
+// The trial seed: derived from the search seed and the genome hash, so a genome trains
+// the same way whichever worker gets it and in whatever order.
+uint64_t TrialSeed(uint64_t search_seed, const std::string& genome_hash);
+
 // Looks each gene of `space` up in `assignment`. INVALID_ARGUMENT names the gene that
 // is missing, unknown to the space, or holds a value outside its list.
 absl::StatusOr<Genome> FromAssignment(const SearchSpace& space, const Assignment& assignment);

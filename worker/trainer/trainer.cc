@@ -1,5 +1,7 @@
 #include "worker/trainer/trainer.h"
 
+#include <dlfcn.h>
+
 #include <sched.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -163,7 +165,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
   } else {
     return absl::InvalidArgumentError(absl::StrCat("device '", d, "': expected auto, cpu or cuda:N"));
   }
-  if (options.threads > 0) torch::set_num_threads(options.threads);
+  if (options.threads > 0) SetThreads(options.threads);
   return std::unique_ptr<Trainer>(new Trainer(std::move(state)));
 }
 
@@ -329,6 +331,16 @@ absl::StatusOr<SavedModel> LoadModel(const std::string& path,
     return saved;
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read model: ", e.what()));
+  }
+}
+
+void SetThreads(int threads) {
+  if (threads < 1) return;
+  torch::set_num_threads(threads);
+  // Present when libblas.so.3 is OpenBLAS.
+  using SetFn = void (*)(int);
+  if (auto set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    set(threads);
   }
 }
 

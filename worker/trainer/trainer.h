@@ -83,6 +83,10 @@ absl::StatusOr<SavedModel> LoadModel(const std::string& path,
 // passively (spinning threads that share cores slowed training 24x). Call first in main.
 void PrepareProcessForTraining();
 
+// Sets the threads LibTorch and the BLAS (OpenBLAS keeps its own pool, which
+// torch::set_num_threads does not size) use for the trainings that follow.
+void SetThreads(int threads);
+
 // Cores this process may really use: the affinity mask, capped by a cgroup CPU quota.
 int AvailableCores();
 

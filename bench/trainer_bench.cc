@@ -1,0 +1,115 @@
+// Trainer throughput: the training step deepevolve's worker runs (Keras network, Keras
+// loss, Keras optimizer, shuffled mini-batches), timed on synthetic Fashion-MNIST-shaped
+// data. trainer_compare.py runs it beside the same loop in python3-torch.
+//
+//   trainer_bench --net mlp|cnn --threads N --steps S [--warmup W]
+//
+// Prints one JSON object: samples per second, the parameter count, the GFLOP/s the
+// step achieves at 6 FLOPs per parameter per sample, and the sgemm rate of this BLAS.
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "worker/trainer/model.h"
+#include "worker/trainer/optim.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// GFLOP/s of a square float GEMM, the best of a few runs.
+double SgemmRate(int64_t n) {
+  torch::Tensor a = torch::rand({n, n}), b = torch::rand({n, n});
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto start = Clock::now();
+    torch::Tensor c = torch::mm(a, b);
+    const double s = Seconds(start);
+    best = std::max(best, 2.0 * n * n * n / s / 1e9);
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Times deepevolve's training step"};
+  std::string net = "mlp";
+  int threads = 1, steps = 300, warmup = 30;
+  app.add_option("--net", net, "mlp (784-512-512-10, batch 64) or cnn (2x32 conv, batch 128)")
+      ->check(CLI::IsMember({"mlp", "cnn"}));
+  app.add_option("--threads", threads, "intra-op threads")->check(CLI::PositiveNumber);
+  app.add_option("--steps", steps, "timed steps")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", warmup, "untimed steps first");
+  CLI11_PARSE(app, argc, argv);
+
+  torch::manual_seed(1);
+  torch::set_num_threads(threads);
+  deepevolve::trainer::NetConfig config;
+  int64_t batch = 64;
+  if (net == "mlp") {
+    config.kind = deepevolve::v1::MLP;
+    config.nb_neurons = 512;
+    config.nb_layers = 2;
+    config.input_shape = {784};
+  } else {
+    config.kind = deepevolve::v1::CNN;
+    config.nb_neurons = 32;
+    config.nb_layers = 2;
+    config.input_shape = {1, 28, 28};
+    batch = 128;
+  }
+  config.activation = "relu";
+  const int64_t n = 8192;
+  std::vector<int64_t> shape{n};
+  shape.insert(shape.end(), config.input_shape.begin(), config.input_shape.end());
+  torch::Tensor x = torch::rand(shape);
+  torch::Tensor y = torch::randint(0, 10, {n}, torch::TensorOptions().dtype(torch::kInt64));
+
+  at::Generator generator = at::detail::createCPUGenerator(1);
+  deepevolve::trainer::KerasNet model(config, generator);
+  model->train();
+  auto optimizer = deepevolve::trainer::MakeOptimizer("adam", model->parameters());
+  if (!optimizer.ok()) {
+    std::fprintf(stderr, "%s\n", optimizer.status().ToString().c_str());
+    return 1;
+  }
+  int64_t params = 0;
+  for (const auto& p : model->parameters()) params += p.numel();
+
+  torch::Tensor order = torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
+  int64_t cursor = 0;
+  double loss_sum = 0;
+  auto step = [&] {
+    if (cursor + batch > n) {
+      order = torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
+      cursor = 0;
+    }
+    torch::Tensor index = order.slice(0, cursor, cursor + batch);
+    cursor += batch;
+    torch::Tensor bx = x.index_select(0, index), by = y.index_select(0, index);
+    (*optimizer)->ZeroGrad();
+    torch::Tensor loss = deepevolve::trainer::KerasCrossEntropy(model->forward(bx), by);
+    loss.backward();
+    (*optimizer)->Step();
+    loss_sum += loss.item<double>();
+  };
+  for (int i = 0; i < warmup; ++i) step();
+  auto start = Clock::now();
+  for (int i = 0; i < steps; ++i) step();
+  const double seconds = Seconds(start);
+  const double samples_per_s = steps * batch / seconds;
+  std::printf(
+      "{\"impl\": \"deepevolve\", \"net\": \"%s\", \"threads\": %d, \"batch\": %lld, "
+      "\"params\": %lld, \"samples_per_s\": %.1f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, "
+      "\"mean_loss\": %.4f}\n",
+      net.c_str(), threads, static_cast<long long>(batch), static_cast<long long>(params),
+      samples_per_s, 6.0 * params * samples_per_s / 1e9, SgemmRate(1024),
+      loss_sum / (steps + warmup));
+  return 0;
+}

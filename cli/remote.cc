@@ -1,0 +1,284 @@
+#include "cli/remote.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "deepevolve/v1/service.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace deepevolve::cli {
+namespace {
+
+std::unique_ptr<v1::SearchService::Stub> Connect(const RemoteOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  return v1::SearchService::NewStub(
+      grpc::CreateCustomChannel(options.master, grpc::InsecureChannelCredentials(), args));
+}
+
+// Reports a failed call in words that name the master; returns the exit code.
+int Fail(const RemoteOptions& options, const std::string& verb, const grpc::Status& status,
+         std::ostream& err) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    err << "deepevolve " << verb << ": cannot reach the master at " << options.master << " ("
+        << status.error_message() << ")\n";
+  } else {
+    err << "deepevolve " << verb << ": " << status.error_message() << "\n";
+  }
+  return 1;
+}
+
+void Deadline(grpc::ClientContext& context, absl::Duration d) {
+  context.set_deadline(absl::ToChronoTime(absl::Now() + d));
+}
+
+std::string Json(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = false;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+const char* StateName(v1::SearchState s) {
+  switch (s) {
+    case v1::RUNNING: return "running";
+    case v1::SUCCEEDED: return "succeeded";
+    case v1::CANCELLED: return "cancelled";
+    case v1::FAILED: return "failed";
+    default: return "unknown";
+  }
+}
+
+std::string StrategyName(const v1::SearchSpec& spec) {
+  if (spec.has_steady_state()) return "steady_state";
+  if (spec.has_random()) return "random";
+  if (spec.has_grid()) return "grid";
+  return spec.deepevolve_compat() ? "generational (compat)" : "generational";
+}
+
+void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
+  out << absl::StrFormat("search %d \"%s\": %s, %s on %s, generation %d\n", s.search_id(),
+                         s.name(), StateName(s.state()), StrategyName(s.spec()),
+                         s.spec().task().dataset(), s.generation());
+  out << absl::StrFormat("  genomes: %d done of ~%d planned, %d running, %d ledger hits, %d failed\n",
+                         s.trials_done(), s.trials_planned(), s.trials_running(), s.ledger_hits(),
+                         s.failed());
+  if (s.has_best()) {
+    out << absl::StrFormat("  best: %.2f%% val, %.2f%% test — %s (genome %d, %s)\n",
+                           100 * s.best().accuracy(), 100 * s.best().test_accuracy(),
+                           s.best().description(), s.best().genome().id(),
+                           s.best().genome().hash());
+  }
+  if (!s.error().empty()) out << "  error: " << s.error() << "\n";
+}
+
+void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials, std::ostream& out) {
+  out << absl::StrFormat("%-4s %-8s %-8s %-7s %-34s %s\n", "rank", "val", "test", "genome", "hash",
+                         "genes");
+  int rank = 0;
+  for (const v1::Trial& t : trials) {
+    out << absl::StrFormat("%-4d %-8s %-8s %-7d %-34s %s%s\n", ++rank,
+                           absl::StrFormat("%.2f%%", 100 * t.accuracy()),
+                           absl::StrFormat("%.2f%%", 100 * t.test_accuracy()), t.genome().id(),
+                           t.genome().hash(), t.description(),
+                           t.state() == v1::CACHED ? "  (ledger)" : "");
+  }
+}
+
+}  // namespace
+
+int RunSubmit(const RemoteOptions& options, const v1::SearchSpec& spec, bool watch,
+              std::ostream& out, std::ostream& err) {
+  auto stub = Connect(options);
+  grpc::ClientContext context;
+  Deadline(context, absl::Seconds(30));
+  v1::SubmitRequest request;
+  *request.mutable_spec() = spec;
+  v1::SubmitResponse response;
+  grpc::Status status = stub->Submit(&context, request, &response);
+  if (!status.ok()) return Fail(options, "submit", status, err);
+  if (options.json) {
+    out << Json(response.search()) << "\n";
+  } else {
+    out << "submitted search " << response.search_id() << "\n";
+    PrintSummary(response.search(), out);
+  }
+  if (!watch) return 0;
+  return RunWatch(options, response.search_id(), out, err);
+}
+
+int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
+             std::ostream& err) {
+  auto stub = Connect(options);
+  int64_t after = 0;
+  int64_t done = 0, planned = 0;
+  double best = -1;
+  std::string best_genes;
+  const absl::Time start = absl::Now();
+  for (int attempt = 0; attempt < 60; ++attempt) {
+    grpc::ClientContext context;
+    v1::WatchRequest request;
+    request.set_search_id(search_id);
+    request.set_after_sequence(after);
+    auto reader = stub->Watch(&context, request);
+    v1::Event e;
+    while (reader->Read(&e)) {
+      attempt = 0;
+      after = e.sequence();
+      if (options.json) {
+        out << Json(e) << "\n" << std::flush;
+      }
+      const v1::Trial& t = e.trial();
+      if (e.kind() == v1::Event::GENOME_FINISHED || e.kind() == v1::Event::GENOME_CACHED ||
+          (e.kind() == v1::Event::GENOME_FAILED && t.state() == v1::TRIAL_FAILED)) {
+        ++done;
+        if (t.error().empty() && t.accuracy() > best) {
+          best = t.accuracy();
+          best_genes = t.description();
+        }
+      }
+      if (e.kind() == v1::Event::SEARCH_DONE) {
+        if (options.live && !options.json) err << "\n";
+        if (!options.json) {
+          PrintSummary(e.search(), out);
+        }
+        return e.search().state() == v1::SUCCEEDED ? 0 : 3;
+      }
+      if (options.json) continue;
+      const std::string line = absl::StrFormat(
+          "search %d: %d genomes done, best %s %s [%s]", search_id, done,
+          best < 0 ? "-" : absl::StrFormat("%.2f%%", 100 * best), best_genes,
+          absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))));
+      if (options.live) {
+        err << "\r\033[K" << line << std::flush;
+      } else if (e.kind() != v1::Event::GENOME_PROGRESS && e.kind() != v1::Event::GENOME_QUEUED) {
+        out << line << "\n";
+      }
+    }
+    grpc::Status status = reader->Finish();
+    if (!status.ok() && status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      return Fail(options, "watch", status, err);
+    }
+    if (status.ok()) {
+      // The stream ended without SEARCH_DONE: the search had already ended.
+      return RunStatus(options, search_id, out, err);
+    }
+    // The master went away: resume from the last event once it is back.
+    if (attempt % 5 == 0) {
+      err << "\ndeepevolve watch: lost the master at " << options.master << ", retrying\n";
+    }
+    absl::SleepFor(absl::Seconds(1));
+  }
+  err << "deepevolve watch: gave up on the master at " << options.master << "\n";
+  (void)planned;
+  return 1;
+}
+
+int RunStatus(const RemoteOptions& options, int64_t search_id, std::ostream& out,
+              std::ostream& err) {
+  auto stub = Connect(options);
+  grpc::ClientContext context;
+  Deadline(context, absl::Seconds(30));
+  v1::GetRequest request;
+  request.set_search_id(search_id);
+  v1::SearchSummary summary;
+  grpc::Status status = stub->Get(&context, request, &summary);
+  if (!status.ok()) return Fail(options, "status", status, err);
+  if (options.json) {
+    out << Json(summary) << "\n";
+  } else {
+    PrintSummary(summary, out);
+  }
+  return 0;
+}
+
+int RunList(const RemoteOptions& options, std::ostream& out, std::ostream& err) {
+  auto stub = Connect(options);
+  grpc::ClientContext context;
+  Deadline(context, absl::Seconds(30));
+  v1::ListResponse response;
+  grpc::Status status = stub->List(&context, v1::ListRequest(), &response);
+  if (!status.ok()) return Fail(options, "list", status, err);
+  if (options.json) {
+    out << Json(response) << "\n";
+    return 0;
+  }
+  out << absl::StrFormat("%-6s %-10s %-22s %-14s %-10s %s\n", "id", "state", "name", "strategy",
+                         "done", "best");
+  for (const v1::SearchSummary& s : response.searches()) {
+    out << absl::StrFormat("%-6d %-10s %-22s %-14s %-10s %s\n", s.search_id(), StateName(s.state()),
+                           s.name(), StrategyName(s.spec()),
+                           absl::StrCat(s.trials_done(), "/", s.trials_planned()),
+                           s.has_best() ? absl::StrFormat("%.2f%%", 100 * s.best().accuracy())
+                                        : std::string("-"));
+  }
+  return 0;
+}
+
+int RunTop(const RemoteOptions& options, int64_t search_id, int limit, std::ostream& out,
+           std::ostream& err) {
+  auto stub = Connect(options);
+  grpc::ClientContext context;
+  Deadline(context, absl::Seconds(30));
+  v1::LeaderboardRequest request;
+  request.set_search_id(search_id);
+  request.set_limit(limit);
+  v1::LeaderboardResponse response;
+  grpc::Status status = stub->Leaderboard(&context, request, &response);
+  if (!status.ok()) return Fail(options, "top", status, err);
+  if (options.json) {
+    out << Json(response) << "\n";
+  } else {
+    PrintTrials(response.trials(), out);
+  }
+  return 0;
+}
+
+int RunCancel(const RemoteOptions& options, int64_t search_id, std::ostream& out,
+              std::ostream& err) {
+  auto stub = Connect(options);
+  grpc::ClientContext context;
+  Deadline(context, absl::Seconds(30));
+  v1::CancelRequest request;
+  request.set_search_id(search_id);
+  v1::SearchSummary summary;
+  grpc::Status status = stub->Cancel(&context, request, &summary);
+  if (!status.ok()) return Fail(options, "cancel", status, err);
+  if (options.json) {
+    out << Json(summary) << "\n";
+  } else {
+    PrintSummary(summary, out);
+  }
+  return 0;
+}
+
+int RunExport(const RemoteOptions& options, int64_t search_id, const std::string& path,
+              std::ostream& out, std::ostream& err) {
+  auto stub = Connect(options);
+  grpc::ClientContext context;
+  Deadline(context, absl::Seconds(120));
+  v1::GetModelRequest request;
+  request.set_search_id(search_id);
+  v1::Model model;
+  grpc::Status status = stub->GetModel(&context, request, &model);
+  if (!status.ok()) return Fail(options, "export", status, err);
+  std::ofstream file(path, std::ios::binary);
+  file.write(model.data().data(), static_cast<std::streamsize>(model.data().size()));
+  if (!file.good()) {
+    err << "deepevolve export: cannot write " << path << "\n";
+    return 1;
+  }
+  out << absl::StrFormat("wrote %s (%d bytes): genome %d, %s, %.2f%% val, %.2f%% test\n", path,
+                         model.data().size(), model.trial().genome().id(),
+                         model.trial().description(), 100 * model.trial().accuracy(),
+                         100 * model.trial().test_accuracy());
+  return 0;
+}
+
+}  // namespace deepevolve::cli

@@ -1,0 +1,37 @@
+// The `deepevolve` verbs that talk to a master over gRPC: submit, watch, status, list,
+// top, cancel, export. Each returns the exit code (0 ok, 1 failure reported on `err`,
+// 3 a watched search that ended cancelled or failed).
+#ifndef DEEPEVOLVE_CLI_REMOTE_H_
+#define DEEPEVOLVE_CLI_REMOTE_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "deepevolve/v1/search.pb.h"
+
+namespace deepevolve::cli {
+
+struct RemoteOptions {
+  std::string master = "127.0.0.1:50051";
+  bool json = false;  // print protobuf JSON instead of text
+  bool live = true;   // watch: a live progress line (else a line per event)
+};
+
+int RunSubmit(const RemoteOptions& options, const v1::SearchSpec& spec, bool watch,
+              std::ostream& out, std::ostream& err);
+int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
+             std::ostream& err);
+int RunStatus(const RemoteOptions& options, int64_t search_id, std::ostream& out,
+              std::ostream& err);
+int RunList(const RemoteOptions& options, std::ostream& out, std::ostream& err);
+int RunTop(const RemoteOptions& options, int64_t search_id, int limit, std::ostream& out,
+           std::ostream& err);
+int RunCancel(const RemoteOptions& options, int64_t search_id, std::ostream& out,
+              std::ostream& err);
+int RunExport(const RemoteOptions& options, int64_t search_id, const std::string& path,
+              std::ostream& out, std::ostream& err);
+
+}  // namespace deepevolve::cli
+
+#endif  // DEEPEVOLVE_CLI_REMOTE_H_

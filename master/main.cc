@@ -1,0 +1,99 @@
+// deepevolve-master: serves SearchService and WorkerService from one SQLite file.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/synchronization/notification.h"
+#include "master/scheduler/master.h"
+#include "master/service/service.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"deepevolve-master: runs searches and hands their genomes to workers"};
+  std::string db_path = "deepevolve.db", listen = "127.0.0.1:50051", port_file, durability = "full";
+  double lease_seconds = 30;
+  deepevolve::master::MasterOptions options;
+  app.add_option("--db", db_path, "SQLite database (created when missing)")->capture_default_str();
+  app.add_option("--listen", listen, "gRPC address; port 0 picks a free port")
+      ->capture_default_str();
+  app.add_option("--port-file", port_file, "write the port actually bound to this file");
+  app.add_option("--lease-seconds", lease_seconds, "how long a lease lasts without a heartbeat")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  app.add_option("--max-attempts", options.max_genome_attempts,
+                 "failures caused by a genome before it is recorded failed")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--durability", durability,
+                 "full: a commit survives power loss; process: it survives any crash of a "
+                 "process (faster)")
+      ->check(CLI::IsMember({"full", "process"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  options.lease_ms = static_cast<int64_t>(lease_seconds * 1000);
+
+  // Signals are taken by a thread below, not by handlers.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto store = deepevolve::store::Store::Open(
+      db_path, durability == "full" ? deepevolve::store::Durability::kFull
+                                    : deepevolve::store::Durability::kProcess);
+  if (!store.ok()) {
+    spdlog::error("cannot open the database {}: {}", db_path, store.status().ToString());
+    return 1;
+  }
+  auto master = deepevolve::master::Master::Create(std::move(*store),
+                                                   deepevolve::RealClock::Get(), options);
+  if (!master.ok()) {
+    spdlog::error("cannot recover from {}: {}", db_path, master.status().ToString());
+    return 1;
+  }
+  deepevolve::master::SearchServiceImpl search_service(master->get());
+  deepevolve::master::WorkerServiceImpl worker_service(master->get());
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(deepevolve::master::kMaxRequestBytes);
+  builder.SetMaxSendMessageSize(deepevolve::master::kMaxRequestBytes);
+  builder.RegisterService(&search_service);
+  builder.RegisterService(&worker_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    spdlog::error("cannot listen on {}", listen);
+    return 1;
+  }
+  if (!port_file.empty()) {
+    const std::string tmp = port_file + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::rename(tmp.c_str(), port_file.c_str());
+  }
+  spdlog::info("deepevolve-master listening on port {} (database {}, leases {} s)", port, db_path,
+               lease_seconds);
+
+  absl::Notification stopping;
+  std::thread ticker([&] {
+    const absl::Duration period = absl::Milliseconds(std::max<int64_t>(20, options.lease_ms / 4));
+    while (!stopping.WaitForNotificationWithTimeout(period)) {
+      if (absl::Status s = (*master)->Tick(); !s.ok()) {
+        spdlog::error("expiring leases failed: {}", s.ToString());
+      }
+    }
+  });
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("signal {}: draining", signal);
+  stopping.Notify();
+  (*master)->Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ticker.join();
+  spdlog::info("stopped; every acknowledged result is in {}", db_path);
+  return 0;
+}

@@ -1,0 +1,726 @@
+#include "master/scheduler/master.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/md5.h"
+#include "common/status_macros.h"
+#include "master/ga/genome.h"
+#include "master/ga/presets.h"
+#include "master/ga/spec.h"
+
+namespace deepevolve::master {
+
+using v1::Event;
+using v1::SearchState;
+using v1::Trial;
+using v1::TrialState;
+
+struct Master::SearchRun {
+  v1::SearchSummary summary;  // the persisted part: id, name, spec, state, times, error
+  std::optional<ga::SearchSpace> space;
+  std::unique_ptr<ga::Strategy> strategy;
+  std::mt19937_64 rng;
+  std::string task_hash;
+  int64_t op_seq = 0;
+  int generation_emitted = 0;
+  std::map<int64_t, Trial> trials;  // by genome id
+  std::deque<int64_t> queue;        // queued genome ids
+
+  bool running() const { return summary.state() == v1::RUNNING; }
+};
+
+namespace {
+
+bool Finished(TrialState s) {
+  return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::CACHED || s == v1::ABANDONED;
+}
+
+bool ValidFraction(double x) { return std::isfinite(x) && x >= 0 && x <= 1; }
+
+v1::Genome GenomeProto(const ga::SearchSpace& space, const ga::Candidate& c) {
+  v1::Genome g;
+  for (int i = 0; i < space.num_genes(); ++i) {
+    *g.add_values() = ga::GeneValueToProto(space.value(i, c.genome.choice[i]));
+  }
+  g.set_hash(ga::GenomeHash(space, c.genome));
+  g.set_id(c.id);
+  g.add_parents(c.parents[0]);
+  g.add_parents(c.parents[1]);
+  g.set_generation(c.generation);
+  return g;
+}
+
+}  // namespace
+
+Master::Master(std::unique_ptr<store::Store> store, const Clock* clock, MasterOptions options)
+    : clock_(clock), options_(options), store_(std::move(store)) {
+  ledger_ = std::make_unique<store::SqliteLedger>(store_.get());
+}
+
+Master::~Master() = default;
+
+absl::StatusOr<std::unique_ptr<Master>> Master::Create(std::unique_ptr<store::Store> store,
+                                                       const Clock* clock,
+                                                       MasterOptions options) {
+  std::unique_ptr<Master> master(new Master(std::move(store), clock, options));
+  absl::MutexLock lock(&master->mu_);
+  RETURN_IF_ERROR(master->Recover());
+  return master;
+}
+
+absl::StatusOr<std::unique_ptr<Master::SearchRun>> Master::BuildRun(
+    const v1::SearchSummary& summary) {
+  auto run = std::make_unique<SearchRun>();
+  run->summary = summary;
+  ASSIGN_OR_RETURN(ga::SearchSpace space, ga::SearchSpace::FromProto(summary.spec().space()));
+  run->space = std::move(space);
+  ASSIGN_OR_RETURN(run->strategy, ga::MakeStrategy(*run->space, summary.spec()));
+  run->rng.seed(summary.spec().seed());
+  run->task_hash = Md5Hex(ga::TaskIdentity(summary.spec().task()));
+  return run;
+}
+
+absl::Status Master::Recover() {
+  ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> searches, store_->LoadSearches());
+  const int64_t now = clock_->NowMs();
+  for (const v1::SearchSummary& summary : searches) {
+    ASSIGN_OR_RETURN(std::unique_ptr<SearchRun> run, BuildRun(summary));
+    ASSIGN_OR_RETURN(std::vector<Trial> trials, store_->LoadTrials(summary.search_id()));
+    for (Trial& t : trials) run->trials[t.genome().id()] = std::move(t);
+    if (run->running()) {
+      ASSIGN_OR_RETURN(std::vector<store::StrategyOp> ops, store_->LoadOps(summary.search_id()));
+      for (const store::StrategyOp& op : ops) {
+        if (op.kind == store::StrategyOp::kNext) {
+          ASSIGN_OR_RETURN(std::vector<ga::Candidate> next, run->strategy->Next(1, run->rng));
+          if (next.size() != 1 || next[0].id != op.genome_id) {
+            return absl::DataLossError(absl::StrCat("search ", summary.search_id(),
+                                                    ": replaying its strategy log diverged at "
+                                                    "operation ",
+                                                    op.seq));
+          }
+        } else {
+          RETURN_IF_ERROR(run->strategy->Report(op.genome_id, ga::Fitness{op.ok, op.accuracy}));
+        }
+        run->op_seq = op.seq;
+      }
+    }
+    run->generation_emitted = run->strategy->generation();
+    for (auto& [id, t] : run->trials) {
+      if (t.lease_id() > 0 && Finished(t.state())) {
+        reported_[t.lease_id()] = {summary.search_id(), id};
+      }
+      if (!run->running()) continue;
+      if (t.state() == v1::QUEUED) run->queue.push_back(id);
+      if (t.state() == v1::LEASED) {
+        // Its worker may still be training: give it a full lease to report.
+        leases_[t.lease_id()] =
+            Lease{t.lease_id(), summary.search_id(), id, t.worker_id(), now + options_.lease_ms};
+      }
+    }
+    runs_[summary.search_id()] = std::move(run);
+  }
+  ASSIGN_OR_RETURN(next_lease_id_, store_->Counter("next_lease_id"));
+  next_lease_id_ = std::max<int64_t>(next_lease_id_, 1);
+  ASSIGN_OR_RETURN(stats_.reports_fenced, store_->Counter("reports_fenced"));
+  ASSIGN_OR_RETURN(stats_.leases_expired, store_->Counter("leases_expired"));
+  ASSIGN_OR_RETURN(last_event_, store_->LastEventSequence());
+  return absl::OkStatus();
+}
+
+absl::Status Master::Broken(const absl::Status& status) {
+  if (broken_.ok()) {
+    broken_ = absl::UnavailableError(
+        absl::StrCat("the master's database failed (", status.message(),
+                     "); restart the master to recover from it"));
+  }
+  work_cv_.SignalAll();
+  events_cv_.SignalAll();
+  return status;
+}
+
+// Runs `body` in one transaction; a failure of the store breaks the master.
+#define DEEPEVOLVE_IN_TRANSACTION(...)                            \
+  do {                                                             \
+    if (!broken_.ok()) return broken_;                             \
+    store::Transaction tx(&store_->db());                          \
+    if (absl::Status s = tx.Begin(); !s.ok()) return Broken(s);    \
+    absl::Status s = [&]() -> absl::Status { __VA_ARGS__ }();             \
+    if (!s.ok()) return absl::IsInvalidArgument(s) ? s : Broken(s); \
+    if (absl::Status c = tx.Commit(); !c.ok()) return Broken(c);   \
+  } while (0)
+
+absl::Status Master::Emit(Event event) {
+  event.set_unix_ms(clock_->NowMs());
+  ASSIGN_OR_RETURN(last_event_, store_->AppendEvent(std::move(event)));
+  events_cv_.SignalAll();
+  return absl::OkStatus();
+}
+
+absl::Status Master::PutTrial(const Trial& trial) { return store_->PutTrial(trial); }
+
+absl::StatusOr<Master::SearchRun*> Master::FindRun(int64_t search_id) {
+  auto it = runs_.find(search_id);
+  if (it == runs_.end()) return absl::NotFoundError(absl::StrCat("no search with id ", search_id));
+  return it->second.get();
+}
+
+absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted) {
+  ASSIGN_OR_RETURN(v1::SearchSpec spec, ga::ResolveSearchSpec(submitted));
+  absl::MutexLock lock(&mu_);
+  if (spec.seed() == 0) spec.set_seed(static_cast<uint64_t>(clock_->NowMs()) * 2654435761u | 1);
+  v1::SearchSummary summary;
+  summary.set_name(spec.name().empty() ? spec.preset() : spec.name());
+  *summary.mutable_spec() = spec;
+  summary.set_state(v1::RUNNING);
+  summary.set_created_unix_ms(clock_->NowMs());
+  ASSIGN_OR_RETURN(std::unique_ptr<SearchRun> run, BuildRun(summary));
+  SearchRun* r = run.get();
+  DEEPEVOLVE_IN_TRANSACTION({
+    ASSIGN_OR_RETURN(int64_t id, store_->InsertSearch(r->summary));
+    r->summary.set_search_id(id);
+    runs_[id] = std::move(run);
+    // A generation is handed out whole; other strategies breed when a worker asks.
+    return FillQueue(*r, r->summary.spec().has_generational() ? SIZE_MAX : 1);
+  });
+  work_cv_.SignalAll();
+  return Summarize(*r);
+}
+
+absl::Status Master::FillQueue(SearchRun& run, size_t want) {
+  while (run.running() && run.queue.size() < want) {
+    absl::StatusOr<std::vector<ga::Candidate>> next = run.strategy->Next(1, run.rng);
+    if (!next.ok()) return FailSearch(run, next.status());
+    if (next->empty()) break;
+    const ga::Candidate& c = next->front();
+    const int64_t search_id = run.summary.search_id();
+    RETURN_IF_ERROR(store_->AppendOp(search_id, {++run.op_seq, store::StrategyOp::kNext, c.id}));
+    if (run.strategy->generation() > run.generation_emitted) {
+      for (int g = run.generation_emitted; g < run.strategy->generation(); ++g) {
+        if (g == 0) continue;
+        Event e;
+        e.set_search_id(search_id);
+        e.set_kind(Event::GENERATION_DONE);
+        e.set_generation(g);
+        RETURN_IF_ERROR(Emit(std::move(e)));
+      }
+      run.generation_emitted = run.strategy->generation();
+    }
+    Trial& t = run.trials[c.id];
+    t.set_search_id(search_id);
+    *t.mutable_genome() = GenomeProto(*run.space, c);
+    t.set_description(ga::DescribeGenome(*run.space, c.genome));
+    t.set_seed(ga::TrialSeed(run.summary.spec().seed(), t.genome().hash()));
+    std::optional<ga::TrialResult> hit;
+    if (!run.summary.spec().retrain()) {
+      hit = ledger_->Lookup(ga::LedgerKey{t.genome().hash(), run.task_hash});
+    }
+    Event e;
+    e.set_search_id(search_id);
+    if (hit.has_value()) {
+      t.set_state(v1::CACHED);
+      t.set_accuracy(hit->accuracy);
+      t.set_test_accuracy(hit->test_accuracy);
+      t.set_train_seconds(hit->train_seconds);
+      t.set_epochs_run(hit->epochs_run);
+      t.set_error(hit->error);
+      t.set_finished_unix_ms(clock_->NowMs());
+      ++stats_.ledger_hits;
+      e.set_kind(Event::GENOME_CACHED);
+      *e.mutable_trial() = t;
+      RETURN_IF_ERROR(PutTrial(t));
+      RETURN_IF_ERROR(Emit(std::move(e)));
+      RETURN_IF_ERROR(ReportToStrategy(run, t, hit->ok, hit->accuracy));
+    } else {
+      t.set_state(v1::QUEUED);
+      run.queue.push_back(c.id);
+      e.set_kind(Event::GENOME_QUEUED);
+      *e.mutable_trial() = t;
+      RETURN_IF_ERROR(PutTrial(t));
+      RETURN_IF_ERROR(Emit(std::move(e)));
+    }
+  }
+  return CheckDone(run);
+}
+
+absl::Status Master::ReportToStrategy(SearchRun& run, Trial& trial, bool ok, double accuracy) {
+  if (!run.running()) return absl::OkStatus();
+  const int64_t id = trial.genome().id();
+  RETURN_IF_ERROR(run.strategy->Report(id, ga::Fitness{ok, accuracy}));
+  return store_->AppendOp(run.summary.search_id(),
+                          {++run.op_seq, store::StrategyOp::kReport, id, ok, accuracy});
+}
+
+absl::Status Master::CheckDone(SearchRun& run) {
+  if (!run.running() || !run.strategy->Done()) return absl::OkStatus();
+  run.summary.set_state(v1::SUCCEEDED);
+  run.summary.set_finished_unix_ms(clock_->NowMs());
+  RETURN_IF_ERROR(store_->UpdateSearch(run.summary));
+  Event g;
+  g.set_search_id(run.summary.search_id());
+  g.set_kind(Event::GENERATION_DONE);
+  g.set_generation(run.strategy->generation());
+  RETURN_IF_ERROR(Emit(std::move(g)));
+  Event e;
+  e.set_search_id(run.summary.search_id());
+  e.set_kind(Event::SEARCH_DONE);
+  *e.mutable_search() = Summarize(run);
+  return Emit(std::move(e));
+}
+
+absl::Status Master::FailSearch(SearchRun& run, const absl::Status& why) {
+  run.summary.set_state(v1::FAILED);
+  run.summary.set_error(std::string(why.message()));
+  run.summary.set_finished_unix_ms(clock_->NowMs());
+  for (int64_t id : run.queue) {
+    Trial& t = run.trials[id];
+    t.set_state(v1::ABANDONED);
+    RETURN_IF_ERROR(PutTrial(t));
+  }
+  run.queue.clear();
+  RETURN_IF_ERROR(store_->UpdateSearch(run.summary));
+  Event e;
+  e.set_search_id(run.summary.search_id());
+  e.set_kind(Event::SEARCH_DONE);
+  e.set_message(run.summary.error());
+  *e.mutable_search() = Summarize(run);
+  return Emit(std::move(e));
+}
+
+v1::SearchSummary Master::Summarize(const SearchRun& run) const {
+  v1::SearchSummary s = run.summary;
+  s.set_generation(run.strategy->generation());
+  s.set_trials_planned(run.strategy->PlannedTrials());
+  const Trial* best = nullptr;
+  for (const auto& [id, t] : run.trials) {
+    switch (t.state()) {
+      case v1::LEASED:
+        s.set_trials_running(s.trials_running() + 1);
+        break;
+      case v1::CACHED:
+        s.set_ledger_hits(s.ledger_hits() + 1);
+        s.set_trials_done(s.trials_done() + 1);
+        break;
+      case v1::TRIAL_FAILED:
+        s.set_failed(s.failed() + 1);
+        s.set_trials_done(s.trials_done() + 1);
+        break;
+      case v1::DONE:
+        s.set_trials_done(s.trials_done() + 1);
+        break;
+      default:
+        break;
+    }
+    if ((t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty() &&
+        (best == nullptr || t.accuracy() > best->accuracy())) {
+      best = &t;
+    }
+  }
+  if (best != nullptr) *s.mutable_best() = *best;
+  return s;
+}
+
+absl::StatusOr<v1::SearchSummary> Master::Get(int64_t search_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
+  return Summarize(*run);
+}
+
+std::vector<v1::SearchSummary> Master::List() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::SearchSummary> out;
+  for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) out.push_back(Summarize(*it->second));
+  return out;
+}
+
+absl::StatusOr<v1::SearchSummary> Master::Cancel(int64_t search_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
+  if (!run->running()) return Summarize(*run);
+  DEEPEVOLVE_IN_TRANSACTION({
+    run->summary.set_state(v1::CANCELLED);
+    run->summary.set_finished_unix_ms(clock_->NowMs());
+    for (int64_t id : run->queue) {
+      Trial& t = run->trials[id];
+      t.set_state(v1::ABANDONED);
+      RETURN_IF_ERROR(PutTrial(t));
+    }
+    run->queue.clear();
+    RETURN_IF_ERROR(store_->UpdateSearch(run->summary));
+    Event e;
+    e.set_search_id(search_id);
+    e.set_kind(Event::SEARCH_DONE);
+    e.set_message("cancelled");
+    *e.mutable_search() = Summarize(*run);
+    return Emit(std::move(e));
+  });
+  return Summarize(*run);
+}
+
+absl::StatusOr<std::vector<Trial>> Master::Trials(int64_t search_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
+  std::vector<Trial> out;
+  for (const auto& [id, t] : run->trials) out.push_back(t);
+  return out;
+}
+
+absl::StatusOr<std::vector<Trial>> Master::Leaderboard(int64_t search_id, int limit) {
+  ASSIGN_OR_RETURN(std::vector<Trial> trials, Trials(search_id));
+  std::vector<Trial> out;
+  for (Trial& t : trials) {
+    if ((t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty()) {
+      out.push_back(std::move(t));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Trial& a, const Trial& b) { return a.accuracy() > b.accuracy(); });
+  if (limit <= 0) limit = 10;
+  if (static_cast<int>(out.size()) > limit) out.resize(limit);
+  return out;
+}
+
+absl::StatusOr<v1::Model> Master::GetModel(int64_t search_id, int64_t genome_id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
+  ASSIGN_OR_RETURN(auto model, store_->LoadModel(search_id));
+  if (!model.has_value() || (genome_id != 0 && model->first != genome_id)) {
+    return absl::NotFoundError(
+        genome_id == 0
+            ? absl::StrCat("search ", search_id, " has no stored model yet")
+            : absl::StrCat("search ", search_id, " keeps the model of its best genome only, "
+                                                 "not of genome ",
+                           genome_id));
+  }
+  v1::Model out;
+  *out.mutable_trial() = run->trials[model->first];
+  out.set_data(std::move(model->second));
+  return out;
+}
+
+absl::StatusOr<std::vector<Event>> Master::WaitEvents(int64_t search_id, int64_t after_sequence,
+                                                      absl::Duration timeout, bool* finished) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  *finished = false;
+  for (;;) {
+    if (!broken_.ok()) return broken_;
+    ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
+    ASSIGN_OR_RETURN(std::vector<Event> events, store_->LoadEvents(search_id, after_sequence, 1000));
+    if (!events.empty()) return events;
+    if (!run->running()) {
+      *finished = true;
+      return events;
+    }
+    if (shutdown_) return absl::UnavailableError("the master is shutting down");
+    if (events_cv_.WaitWithDeadline(&mu_, deadline)) return events;
+  }
+}
+
+absl::StatusOr<v1::RegisterResponse> Master::Register(const v1::RegisterRequest& request) {
+  if (request.worker_id().empty() || request.worker_id().size() > 256) {
+    return absl::InvalidArgumentError("worker_id: must be 1 to 256 characters");
+  }
+  absl::MutexLock lock(&mu_);
+  if (!broken_.ok()) return broken_;
+  WorkerInfo& w = workers_[request.worker_id()];
+  if (w.incarnation != request.incarnation()) {
+    // A restarted worker: the leases its previous life held are lost.
+    std::vector<Lease> lost;
+    for (const auto& [id, lease] : leases_) {
+      if (lease.worker_id == request.worker_id()) lost.push_back(lease);
+    }
+    if (!lost.empty()) {
+      DEEPEVOLVE_IN_TRANSACTION({
+        for (Lease& lease : lost) RETURN_IF_ERROR(Requeue(lease, /*lost=*/true));
+        return absl::OkStatus();
+      });
+    }
+  }
+  w.worker_id = request.worker_id();
+  w.incarnation = request.incarnation();
+  w.devices.clear();
+  for (const v1::Device& d : request.devices()) w.devices.push_back(d.name());
+  w.last_seen_ms = clock_->NowMs();
+  v1::RegisterResponse response;
+  response.set_lease_ms(options_.lease_ms);
+  return response;
+}
+
+absl::Status Master::Requeue(Lease lease, bool lost) {
+  leases_.erase(lease.id);
+  SearchRun* run = runs_[lease.search_id].get();
+  Trial& t = run->trials[lease.genome_id];
+  if (t.state() != v1::LEASED || t.lease_id() != lease.id) return absl::OkStatus();
+  ++stats_.leases_expired;
+  RETURN_IF_ERROR(store_->SetCounter("leases_expired", stats_.leases_expired));
+  if (lost) t.set_lost(t.lost() + 1);
+  Event e;
+  e.set_search_id(lease.search_id);
+  e.set_kind(Event::LEASE_EXPIRED);
+  e.set_message(absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id, " expired"));
+  if (!run->running()) {
+    t.set_state(v1::ABANDONED);
+  } else if (t.lost() >= options_.max_lost_leases) {
+    t.set_state(v1::TRIAL_FAILED);
+    t.set_error(absl::StrCat("lost ", t.lost(), " workers while training it"));
+    t.set_finished_unix_ms(clock_->NowMs());
+    ++stats_.genomes_failed;
+  } else {
+    t.set_state(v1::QUEUED);
+    run->queue.push_front(lease.genome_id);
+    work_cv_.Signal();
+  }
+  *e.mutable_trial() = t;
+  RETURN_IF_ERROR(PutTrial(t));
+  RETURN_IF_ERROR(Emit(std::move(e)));
+  if (t.state() == v1::TRIAL_FAILED) {
+    RETURN_IF_ERROR(ReportToStrategy(*run, t, false, 0));
+    RETURN_IF_ERROR(FillQueue(*run, run->summary.spec().has_generational() ? SIZE_MAX : 0));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Master::ExpireLeases() {
+  const int64_t now = clock_->NowMs();
+  std::vector<Lease> expired;
+  for (const auto& [id, lease] : leases_) {
+    if (lease.deadline_ms <= now) expired.push_back(lease);
+  }
+  for (Lease& lease : expired) RETURN_IF_ERROR(Requeue(lease, /*lost=*/true));
+  return absl::OkStatus();
+}
+
+absl::Status Master::Tick() {
+  absl::MutexLock lock(&mu_);
+  DEEPEVOLVE_IN_TRANSACTION({ return ExpireLeases(); });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<v1::Assignment>> Master::TryAssign(const std::string& worker_id) {
+  if (runs_.empty()) return std::optional<v1::Assignment>();
+  // Round robin over running searches, so that one search does not starve the others.
+  std::vector<SearchRun*> order;
+  for (auto& [id, run] : runs_) {
+    if (run->running()) order.push_back(run.get());
+  }
+  if (order.empty()) return std::optional<v1::Assignment>();
+  for (size_t i = 0; i < order.size(); ++i) {
+    SearchRun& run = *order[(round_robin_ + i) % order.size()];
+    if (run.queue.empty()) RETURN_IF_ERROR(FillQueue(run, 1));
+    if (run.queue.empty()) continue;
+    round_robin_ = (round_robin_ + i + 1) % order.size();
+    const int64_t genome_id = run.queue.front();
+    run.queue.pop_front();
+    Trial& t = run.trials[genome_id];
+    const int64_t lease_id = next_lease_id_++;
+    RETURN_IF_ERROR(store_->SetCounter("next_lease_id", next_lease_id_));
+    const int64_t deadline = clock_->NowMs() + options_.lease_ms;
+    leases_[lease_id] = Lease{lease_id, run.summary.search_id(), genome_id, worker_id, deadline};
+    t.set_state(v1::LEASED);
+    t.set_lease_id(lease_id);
+    t.set_lease_deadline_unix_ms(deadline);
+    t.set_worker_id(worker_id);
+    RETURN_IF_ERROR(PutTrial(t));
+    Event e;
+    e.set_search_id(run.summary.search_id());
+    e.set_kind(Event::GENOME_STARTED);
+    *e.mutable_trial() = t;
+    RETURN_IF_ERROR(Emit(std::move(e)));
+    v1::Assignment a;
+    a.set_lease_id(lease_id);
+    a.set_search_id(run.summary.search_id());
+    *a.mutable_genome() = t.genome();
+    *a.mutable_space() = run.summary.spec().space();
+    *a.mutable_task() = run.summary.spec().task();
+    a.set_seed(t.seed());
+    a.set_lease_deadline_unix_ms(deadline);
+    a.set_upload_model(true);
+    return std::make_optional(std::move(a));
+  }
+  return std::optional<v1::Assignment>();
+}
+
+absl::StatusOr<v1::AcquireResponse> Master::Acquire(const v1::AcquireRequest& request) {
+  const int64_t wait_ms = std::clamp<int64_t>(request.wait_ms(), 0, options_.max_wait_ms);
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(wait_ms);
+  absl::MutexLock lock(&mu_);
+  for (;;) {
+    if (shutdown_) return absl::UnavailableError("the master is shutting down");
+    auto w = workers_.find(request.worker_id());
+    if (w == workers_.end() || w->second.incarnation != request.incarnation()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "worker ", request.worker_id(), " is not registered (register, then acquire)"));
+    }
+    w->second.last_seen_ms = clock_->NowMs();
+    std::optional<v1::Assignment> assignment;
+    DEEPEVOLVE_IN_TRANSACTION({
+      RETURN_IF_ERROR(ExpireLeases());
+      ASSIGN_OR_RETURN(assignment, TryAssign(request.worker_id()));
+      return absl::OkStatus();
+    });
+    if (assignment.has_value()) {
+      v1::AcquireResponse response;
+      *response.mutable_assignment() = std::move(*assignment);
+      return response;
+    }
+    if (work_cv_.WaitWithDeadline(&mu_, deadline)) return v1::AcquireResponse();
+  }
+}
+
+absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (!broken_.ok()) return broken_;
+  v1::HeartbeatResponse response;
+  auto it = leases_.find(request.lease_id());
+  if (it == leases_.end()) {
+    if (request.lease_id() <= 0 || request.lease_id() >= next_lease_id_) {
+      return absl::NotFoundError(absl::StrCat("no lease with id ", request.lease_id()));
+    }
+    response.set_stop(true);  // expired, handed to another worker, or already reported
+    return response;
+  }
+  Lease& lease = it->second;
+  SearchRun& run = *runs_[lease.search_id];
+  lease.deadline_ms = clock_->NowMs() + options_.lease_ms;
+  response.set_lease_deadline_unix_ms(lease.deadline_ms);
+  if (!run.running()) {
+    response.set_stop(true);
+    return response;
+  }
+  if (request.epoch() > 0) {
+    Trial& t = run.trials[lease.genome_id];
+    t.set_lease_deadline_unix_ms(lease.deadline_ms);
+    DEEPEVOLVE_IN_TRANSACTION({
+      Event e;
+      e.set_search_id(lease.search_id);
+      e.set_kind(Event::GENOME_PROGRESS);
+      *e.mutable_trial() = t;
+      e.set_epoch(request.epoch());
+      e.set_epochs(request.epochs());
+      e.set_loss(request.loss());
+      e.set_val_accuracy(request.val_accuracy());
+      return Emit(std::move(e));
+    });
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& request) {
+  if (!ValidFraction(request.accuracy())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("accuracy: ", request.accuracy(), " is not a number in [0, 1]"));
+  }
+  if (!ValidFraction(request.test_accuracy())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("test_accuracy: ", request.test_accuracy(), " is not a number in [0, 1]"));
+  }
+  if (!std::isfinite(request.train_seconds()) || request.train_seconds() < 0) {
+    return absl::InvalidArgumentError("train_seconds: must be a finite number >= 0");
+  }
+  if (request.error().size() > 4096) {
+    return absl::InvalidArgumentError("error: longer than 4096 characters");
+  }
+  absl::MutexLock lock(&mu_);
+  if (!broken_.ok()) return broken_;
+  v1::ReportResponse response;
+  auto it = leases_.find(request.lease_id());
+  if (it == leases_.end()) {
+    if (reported_.contains(request.lease_id())) {
+      response.set_accepted(true);  // a repeated report of a recorded result
+      return response;
+    }
+    if (request.lease_id() <= 0 || request.lease_id() >= next_lease_id_) {
+      return absl::NotFoundError(absl::StrCat("no lease with id ", request.lease_id()));
+    }
+    // Fenced: the lease expired and the genome went back to the queue.
+    DEEPEVOLVE_IN_TRANSACTION({
+      ++stats_.reports_fenced;
+      return store_->SetCounter("reports_fenced", stats_.reports_fenced);
+    });
+    response.set_accepted(false);
+    return response;
+  }
+  const Lease lease = it->second;
+  SearchRun& run = *runs_[lease.search_id];
+  Trial& t = run.trials[lease.genome_id];
+  DEEPEVOLVE_IN_TRANSACTION({
+    leases_.erase(lease.id);
+    t.set_train_seconds(request.train_seconds());
+    t.set_epochs_run(request.epochs_run());
+    t.set_worker_id(request.worker_id());
+    Event e;
+    e.set_search_id(lease.search_id);
+    if (!request.ok()) {
+      t.set_attempts(t.attempts() + 1);
+      t.set_error(request.error().empty() ? "training failed" : request.error());
+      if (t.attempts() < options_.max_genome_attempts && run.running()) {
+        t.set_state(v1::QUEUED);
+        run.queue.push_back(lease.genome_id);
+        work_cv_.Signal();
+        e.set_kind(Event::GENOME_FAILED);
+        e.set_message(absl::StrCat("attempt ", t.attempts(), " failed, retrying: ", t.error()));
+        *e.mutable_trial() = t;
+        RETURN_IF_ERROR(PutTrial(t));
+        reported_[lease.id] = {lease.search_id, lease.genome_id};
+        return Emit(std::move(e));
+      }
+    } else {
+      t.set_error("");
+      t.set_accuracy(request.accuracy());
+      t.set_test_accuracy(request.test_accuracy());
+    }
+    t.set_state(request.ok() ? v1::DONE : v1::TRIAL_FAILED);
+    t.set_finished_unix_ms(clock_->NowMs());
+    request.ok() ? ++stats_.genomes_done : ++stats_.genomes_failed;
+    ga::TrialResult result{request.ok(), request.accuracy(), request.test_accuracy(),
+                           request.train_seconds(), request.epochs_run(), t.error()};
+    absl::Status inserted = ledger_->Insert({t.genome().hash(), run.task_hash}, result);
+    if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
+    if (request.ok() && !request.model().empty()) {
+      const v1::SearchSummary before = Summarize(run);
+      if (!before.has_best() || request.accuracy() > before.best().accuracy() ||
+          before.best().genome().id() == t.genome().id()) {
+        RETURN_IF_ERROR(store_->PutModel(lease.search_id, lease.genome_id, request.model()));
+      }
+    }
+    RETURN_IF_ERROR(PutTrial(t));
+    reported_[lease.id] = {lease.search_id, lease.genome_id};
+    e.set_kind(request.ok() ? Event::GENOME_FINISHED : Event::GENOME_FAILED);
+    *e.mutable_trial() = t;
+    RETURN_IF_ERROR(Emit(std::move(e)));
+    RETURN_IF_ERROR(ReportToStrategy(run, t, request.ok(), request.accuracy()));
+    // Generational searches breed the next generation as soon as this one is in.
+    return FillQueue(run, run.summary.spec().has_generational() ? SIZE_MAX : 0);
+  });
+  if (!run.queue.empty()) work_cv_.SignalAll();
+  response.set_accepted(true);
+  return response;
+}
+
+void Master::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shutdown_ = true;
+  work_cv_.SignalAll();
+  events_cv_.SignalAll();
+}
+
+MasterStats Master::Stats() {
+  absl::MutexLock lock(&mu_);
+  MasterStats s = stats_;
+  s.leases_active = static_cast<int64_t>(leases_.size());
+  for (const auto& [id, run] : runs_) s.queued += static_cast<int64_t>(run->queue.size());
+  s.ledger_entries = ledger_->Count();
+  s.workers = static_cast<int64_t>(workers_.size());
+  return s;
+}
+
+std::vector<WorkerInfo> Master::Workers() {
+  absl::MutexLock lock(&mu_);
+  std::vector<WorkerInfo> out;
+  for (const auto& [id, w] : workers_) out.push_back(w);
+  return out;
+}
+
+}  // namespace deepevolve::master

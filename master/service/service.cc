@@ -1,0 +1,109 @@
+#include "master/service/service.h"
+
+#include <algorithm>
+
+namespace deepevolve::master {
+namespace {
+
+// Sets `*out` from a StatusOr, or returns its error.
+template <typename T, typename Out>
+grpc::Status Answer(absl::StatusOr<T> result, Out* out) {
+  if (!result.ok()) return ToGrpc(result.status());
+  *out = std::move(*result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status SearchServiceImpl::Submit(grpc::ServerContext*, const v1::SubmitRequest* request,
+                                       v1::SubmitResponse* response) {
+  absl::StatusOr<v1::SearchSummary> summary = master_->Submit(request->spec());
+  if (!summary.ok()) return ToGrpc(summary.status());
+  response->set_search_id(summary->search_id());
+  *response->mutable_search() = std::move(*summary);
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::Get(grpc::ServerContext*, const v1::GetRequest* request,
+                                    v1::SearchSummary* response) {
+  return Answer(master_->Get(request->search_id()), response);
+}
+
+grpc::Status SearchServiceImpl::List(grpc::ServerContext*, const v1::ListRequest*,
+                                     v1::ListResponse* response) {
+  for (v1::SearchSummary& s : master_->List()) *response->add_searches() = std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context,
+                                      const v1::WatchRequest* request,
+                                      grpc::ServerWriter<v1::Event>* writer) {
+  int64_t after = request->after_sequence();
+  for (;;) {
+    if (context->IsCancelled()) return grpc::Status::CANCELLED;
+    bool finished = false;
+    absl::StatusOr<std::vector<v1::Event>> events =
+        master_->WaitEvents(request->search_id(), after, absl::Seconds(1), &finished);
+    if (!events.ok()) return ToGrpc(events.status());
+    for (const v1::Event& e : *events) {
+      if (!writer->Write(e)) return grpc::Status::CANCELLED;
+      after = e.sequence();
+    }
+    if (finished) return grpc::Status::OK;
+  }
+}
+
+grpc::Status SearchServiceImpl::Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
+                                       v1::SearchSummary* response) {
+  return Answer(master_->Cancel(request->search_id()), response);
+}
+
+grpc::Status SearchServiceImpl::Leaderboard(grpc::ServerContext*,
+                                            const v1::LeaderboardRequest* request,
+                                            v1::LeaderboardResponse* response) {
+  absl::StatusOr<std::vector<v1::Trial>> trials =
+      master_->Leaderboard(request->search_id(), request->limit());
+  if (!trials.ok()) return ToGrpc(trials.status());
+  for (v1::Trial& t : *trials) *response->add_trials() = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext*, const v1::GetModelRequest* request,
+                                         v1::Model* response) {
+  return Answer(master_->GetModel(request->search_id(), request->genome_id()), response);
+}
+
+grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::RegisterRequest* request,
+                                         v1::RegisterResponse* response) {
+  return Answer(master_->Register(*request), response);
+}
+
+grpc::Status WorkerServiceImpl::Acquire(grpc::ServerContext* context,
+                                        const v1::AcquireRequest* request,
+                                        v1::AcquireResponse* response) {
+  // Never hold the call past the client's own deadline.
+  v1::AcquireRequest bounded = *request;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        context->deadline() - std::chrono::system_clock::now())
+                        .count();
+  bounded.set_wait_ms(std::min<int64_t>(request->wait_ms(), std::max<int64_t>(0, left - 200)));
+  return Answer(master_->Acquire(bounded), response);
+}
+
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,
+                                          const v1::HeartbeatRequest* request,
+                                          v1::HeartbeatResponse* response) {
+  return Answer(master_->Heartbeat(*request), response);
+}
+
+grpc::Status WorkerServiceImpl::Report(grpc::ServerContext*, const v1::ReportRequest* request,
+                                       v1::ReportResponse* response) {
+  return Answer(master_->Report(*request), response);
+}
+
+}  // namespace deepevolve::master

@@ -1,0 +1,55 @@
+// The gRPC face of the master: SearchService and WorkerService over master::Master.
+// Converting messages and statuses is all they do.
+#ifndef DEEPEVOLVE_MASTER_SERVICE_SERVICE_H_
+#define DEEPEVOLVE_MASTER_SERVICE_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "deepevolve/v1/service.grpc.pb.h"
+#include "master/scheduler/master.h"
+
+namespace deepevolve::master {
+
+// The one place where absl::Status becomes grpc::Status.
+grpc::Status ToGrpc(const absl::Status& status);
+
+class SearchServiceImpl final : public v1::SearchService::Service {
+ public:
+  explicit SearchServiceImpl(Master* master) : master_(master) {}
+  grpc::Status Submit(grpc::ServerContext*, const v1::SubmitRequest*, v1::SubmitResponse*) override;
+  grpc::Status Get(grpc::ServerContext*, const v1::GetRequest*, v1::SearchSummary*) override;
+  grpc::Status List(grpc::ServerContext*, const v1::ListRequest*, v1::ListResponse*) override;
+  grpc::Status Watch(grpc::ServerContext*, const v1::WatchRequest*,
+                     grpc::ServerWriter<v1::Event>*) override;
+  grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest*, v1::SearchSummary*) override;
+  grpc::Status Leaderboard(grpc::ServerContext*, const v1::LeaderboardRequest*,
+                           v1::LeaderboardResponse*) override;
+  grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest*, v1::Model*) override;
+
+ private:
+  Master* master_;
+};
+
+class WorkerServiceImpl final : public v1::WorkerService::Service {
+ public:
+  explicit WorkerServiceImpl(Master* master) : master_(master) {}
+  grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
+                        v1::RegisterResponse*) override;
+  grpc::Status Acquire(grpc::ServerContext*, const v1::AcquireRequest*,
+                       v1::AcquireResponse*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
+                         v1::HeartbeatResponse*) override;
+  grpc::Status Report(grpc::ServerContext*, const v1::ReportRequest*,
+                      v1::ReportResponse*) override;
+
+ private:
+  Master* master_;
+};
+
+// Message size limits (service.proto).
+inline constexpr int kMaxRequestBytes = 256 << 20;
+
+}  // namespace deepevolve::master
+
+#endif  // DEEPEVOLVE_MASTER_SERVICE_SERVICE_H_

@@ -1,0 +1,248 @@
+#include "master/store/store.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace deepevolve::store {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS searches (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  summary BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+  search_id INTEGER NOT NULL REFERENCES searches(id),
+  genome_id INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  trial BLOB NOT NULL,
+  PRIMARY KEY (search_id, genome_id));
+CREATE TABLE IF NOT EXISTS strategy_ops (
+  search_id INTEGER NOT NULL REFERENCES searches(id),
+  seq INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  genome_id INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  accuracy REAL NOT NULL,
+  PRIMARY KEY (search_id, seq));
+CREATE TABLE IF NOT EXISTS ledger (
+  genome_hash TEXT NOT NULL,
+  task_hash TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  accuracy REAL NOT NULL,
+  test_accuracy REAL NOT NULL,
+  train_seconds REAL NOT NULL,
+  epochs_run INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  PRIMARY KEY (genome_hash, task_hash));
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  search_id INTEGER NOT NULL,
+  event BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_search ON events (search_id, seq);
+CREATE TABLE IF NOT EXISTS models (
+  search_id INTEGER PRIMARY KEY REFERENCES searches(id),
+  genome_id INTEGER NOT NULL,
+  data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL);
+)sql";
+
+template <typename Message>
+absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what) {
+  Message m;
+  if (!m.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("corrupt ", what, " record in the database"));
+  }
+  return m;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                   Durability durability) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, durability));
+  RETURN_IF_ERROR(db->Exec(kSchema));
+  return std::unique_ptr<Store>(new Store(std::move(db)));
+}
+
+absl::StatusOr<int64_t> Store::InsertSearch(const v1::SearchSummary& summary) {
+  ASSIGN_OR_RETURN(Statement * s, db_->Cached("INSERT INTO searches (summary) VALUES (?)"));
+  RETURN_IF_ERROR(s->BindBlob(1, summary.SerializeAsString()).Run());
+  return db_->LastInsertId();
+}
+
+absl::Status Store::UpdateSearch(const v1::SearchSummary& summary) {
+  ASSIGN_OR_RETURN(Statement * s, db_->Cached("UPDATE searches SET summary = ? WHERE id = ?"));
+  return s->BindBlob(1, summary.SerializeAsString()).Bind(2, summary.search_id()).Run();
+}
+
+absl::StatusOr<std::vector<v1::SearchSummary>> Store::LoadSearches() {
+  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT id, summary FROM searches ORDER BY id"));
+  std::vector<v1::SearchSummary> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::SearchSummary summary, Parse<v1::SearchSummary>(s->Text(1), "search"));
+    summary.set_search_id(s->Int(0));
+    out.push_back(std::move(summary));
+  }
+  return out;
+}
+
+absl::Status Store::PutTrial(const v1::Trial& trial) {
+  ASSIGN_OR_RETURN(Statement * s,
+                   db_->Cached("INSERT OR REPLACE INTO trials (search_id, genome_id, state, trial) "
+                               "VALUES (?, ?, ?, ?)"));
+  return s->Bind(1, trial.search_id())
+      .Bind(2, trial.genome().id())
+      .Bind(3, static_cast<int64_t>(trial.state()))
+      .BindBlob(4, trial.SerializeAsString())
+      .Run();
+}
+
+absl::StatusOr<std::vector<v1::Trial>> Store::LoadTrials(int64_t search_id) {
+  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT trial FROM trials WHERE search_id = ? "
+                                              "ORDER BY genome_id"));
+  s->Bind(1, search_id);
+  std::vector<v1::Trial> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::Trial trial, Parse<v1::Trial>(s->Text(0), "trial"));
+    out.push_back(std::move(trial));
+  }
+  return out;
+}
+
+absl::Status Store::AppendOp(int64_t search_id, const StrategyOp& op) {
+  ASSIGN_OR_RETURN(Statement * s,
+                   db_->Cached("INSERT INTO strategy_ops (search_id, seq, kind, genome_id, ok, "
+                               "accuracy) VALUES (?, ?, ?, ?, ?, ?)"));
+  return s->Bind(1, search_id)
+      .Bind(2, op.seq)
+      .Bind(3, static_cast<int64_t>(op.kind))
+      .Bind(4, op.genome_id)
+      .Bind(5, static_cast<int64_t>(op.ok))
+      .Bind(6, op.accuracy)
+      .Run();
+}
+
+absl::StatusOr<std::vector<StrategyOp>> Store::LoadOps(int64_t search_id) {
+  ASSIGN_OR_RETURN(Statement * s,
+                   db_->Cached("SELECT seq, kind, genome_id, ok, accuracy FROM strategy_ops "
+                               "WHERE search_id = ? ORDER BY seq"));
+  s->Bind(1, search_id);
+  std::vector<StrategyOp> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(StrategyOp{s->Int(0), static_cast<StrategyOp::Kind>(s->Int(1)), s->Int(2),
+                             s->Int(3) != 0, s->Double(4)});
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> Store::AppendEvent(v1::Event event) {
+  ASSIGN_OR_RETURN(int64_t last, LastEventSequence());
+  event.set_sequence(last + 1);
+  ASSIGN_OR_RETURN(Statement * s,
+                   db_->Cached("INSERT INTO events (seq, search_id, event) VALUES (?, ?, ?)"));
+  RETURN_IF_ERROR(
+      s->Bind(1, event.sequence()).Bind(2, event.search_id()).BindBlob(3, event.SerializeAsString()).Run());
+  return event.sequence();
+}
+
+absl::StatusOr<std::vector<v1::Event>> Store::LoadEvents(int64_t search_id,
+                                                         int64_t after_sequence, int limit) {
+  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT seq, event FROM events WHERE search_id = ? "
+                                              "AND seq > ? ORDER BY seq LIMIT ?"));
+  s->Bind(1, search_id).Bind(2, after_sequence).Bind(3, static_cast<int64_t>(limit));
+  std::vector<v1::Event> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::Event event, Parse<v1::Event>(s->Text(1), "event"));
+    event.set_sequence(s->Int(0));
+    out.push_back(std::move(event));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> Store::LastEventSequence() {
+  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT COALESCE(MAX(seq), 0) FROM events"));
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? s->Int(0) : 0;
+}
+
+absl::Status Store::PutModel(int64_t search_id, int64_t genome_id, const std::string& data) {
+  ASSIGN_OR_RETURN(Statement * s, db_->Cached("INSERT OR REPLACE INTO models (search_id, "
+                                              "genome_id, data) VALUES (?, ?, ?)"));
+  return s->Bind(1, search_id).Bind(2, genome_id).BindBlob(3, data).Run();
+}
+
+absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Store::LoadModel(
+    int64_t search_id) {
+  ASSIGN_OR_RETURN(Statement * s,
+                   db_->Cached("SELECT genome_id, data FROM models WHERE search_id = ?"));
+  s->Bind(1, search_id);
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<std::pair<int64_t, std::string>>();
+  return std::make_optional(std::make_pair(s->Int(0), s->Text(1)));
+}
+
+absl::StatusOr<int64_t> Store::Counter(const std::string& name) {
+  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT value FROM counters WHERE name = ?"));
+  s->Bind(1, name);
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? s->Int(0) : 0;
+}
+
+absl::Status Store::SetCounter(const std::string& name, int64_t value) {
+  ASSIGN_OR_RETURN(Statement * s,
+                   db_->Cached("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)"));
+  return s->Bind(1, name).Bind(2, value).Run();
+}
+
+std::optional<ga::TrialResult> SqliteLedger::Lookup(const ga::LedgerKey& key) const {
+  absl::StatusOr<Statement*> s = store_->db().Cached(
+      "SELECT ok, accuracy, test_accuracy, train_seconds, epochs_run, error FROM ledger "
+      "WHERE genome_hash = ? AND task_hash = ?");
+  if (!s.ok()) return std::nullopt;
+  (*s)->Bind(1, key.genome_hash).Bind(2, key.task_hash);
+  absl::StatusOr<bool> row = (*s)->Step();
+  if (!row.ok() || !*row) return std::nullopt;
+  ga::TrialResult r;
+  r.ok = (*s)->Int(0) != 0;
+  r.accuracy = (*s)->Double(1);
+  r.test_accuracy = (*s)->Double(2);
+  r.train_seconds = (*s)->Double(3);
+  r.epochs_run = static_cast<int>((*s)->Int(4));
+  r.error = (*s)->Text(5);
+  return r;
+}
+
+absl::Status SqliteLedger::Insert(const ga::LedgerKey& key, const ga::TrialResult& r) {
+  ASSIGN_OR_RETURN(Statement * s,
+                   store_->db().Cached("INSERT INTO ledger (genome_hash, task_hash, ok, accuracy, "
+                                       "test_accuracy, train_seconds, epochs_run, error) VALUES "
+                                       "(?, ?, ?, ?, ?, ?, ?, ?)"));
+  return s->Bind(1, key.genome_hash)
+      .Bind(2, key.task_hash)
+      .Bind(3, static_cast<int64_t>(r.ok))
+      .Bind(4, r.accuracy)
+      .Bind(5, r.test_accuracy)
+      .Bind(6, r.train_seconds)
+      .Bind(7, static_cast<int64_t>(r.epochs_run))
+      .Bind(8, r.error)
+      .Run();
+}
+
+int64_t SqliteLedger::Count() const {
+  absl::StatusOr<Statement*> s = store_->db().Cached("SELECT COUNT(*) FROM ledger");
+  if (!s.ok()) return 0;
+  absl::StatusOr<bool> row = (*s)->Step();
+  return row.ok() && *row ? (*s)->Int(0) : 0;
+}
+
+}  // namespace deepevolve::store

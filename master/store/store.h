@@ -1,0 +1,86 @@
+// The master's durable state in one SQLite file (WAL): searches, their trials, the log
+// of strategy operations that rebuilds each search's GA state after a restart, the
+// global genome ledger, events, the best model of each search, and counters.
+//
+// Not thread-safe: the master serialises access. Mutations outside a Transaction are
+// committed one statement at a time.
+#ifndef DEEPEVOLVE_MASTER_STORE_STORE_H_
+#define DEEPEVOLVE_MASTER_STORE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "deepevolve/v1/service.pb.h"
+#include "master/ga/ledger.h"
+#include "master/store/sqlite.h"
+
+namespace deepevolve::store {
+
+// One step of a search's strategy, in the order it happened: a genome handed out by
+// Next, or a result given to Report. Replaying them rebuilds the strategy.
+struct StrategyOp {
+  enum Kind { kNext = 0, kReport = 1 };
+  int64_t seq = 0;
+  Kind kind = kNext;
+  int64_t genome_id = 0;
+  bool ok = true;
+  double accuracy = 0;
+};
+
+class Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
+                                                     Durability durability = Durability::kFull);
+
+  Database& db() { return *db_; }
+
+  // Searches: the summary holds the resolved spec, name, state and times.
+  absl::StatusOr<int64_t> InsertSearch(const v1::SearchSummary& summary);
+  absl::Status UpdateSearch(const v1::SearchSummary& summary);
+  absl::StatusOr<std::vector<v1::SearchSummary>> LoadSearches();
+
+  // Trials, keyed by (search_id, genome.id).
+  absl::Status PutTrial(const v1::Trial& trial);
+  absl::StatusOr<std::vector<v1::Trial>> LoadTrials(int64_t search_id);
+
+  absl::Status AppendOp(int64_t search_id, const StrategyOp& op);
+  absl::StatusOr<std::vector<StrategyOp>> LoadOps(int64_t search_id);
+
+  // Events get the next global sequence number, which is returned.
+  absl::StatusOr<int64_t> AppendEvent(v1::Event event);
+  absl::StatusOr<std::vector<v1::Event>> LoadEvents(int64_t search_id, int64_t after_sequence,
+                                                    int limit);
+  absl::StatusOr<int64_t> LastEventSequence();
+
+  // The best model of a search (one per search, replaced).
+  absl::Status PutModel(int64_t search_id, int64_t genome_id, const std::string& data);
+  absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> LoadModel(int64_t search_id);
+
+  // Named counters (lease ids, fenced reports).
+  absl::StatusOr<int64_t> Counter(const std::string& name);
+  absl::Status SetCounter(const std::string& name, int64_t value);
+
+ private:
+  explicit Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  std::unique_ptr<Database> db_;
+};
+
+// The global ledger in the same database: every genome trained on a task, once.
+class SqliteLedger : public ga::Ledger {
+ public:
+  explicit SqliteLedger(Store* store) : store_(store) {}
+  std::optional<ga::TrialResult> Lookup(const ga::LedgerKey& key) const override;
+  absl::Status Insert(const ga::LedgerKey& key, const ga::TrialResult& result) override;
+  int64_t Count() const override;
+
+ private:
+  Store* store_;
+};
+
+}  // namespace deepevolve::store
+
+#endif  // DEEPEVOLVE_MASTER_STORE_STORE_H_

@@ -1,0 +1,85 @@
+// fake-worker: the real worker loop and gRPC client with a trainer that only pretends.
+// Its accuracy is a fixed function of the genome hash, each epoch takes --epoch-ms, and
+// genomes whose hash starts with --fail-prefix fail like a NaN loss. Fault tests kill,
+// stop and restart these processes for real.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+#include "worker/daemon/worker_loop.h"
+
+namespace {
+
+// A fixed accuracy in [0.5, 0.9) from the hash.
+double FakeAccuracy(const std::string& hash) {
+  return 0.5 + 0.4 * static_cast<double>(std::stoul(hash.substr(0, 6), nullptr, 16)) / (1 << 24);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fake-worker: a deepevolve worker whose trainer pretends"};
+  std::string master, worker_id, fail_prefix;
+  int epoch_ms = 0, max_trials = 0;
+  app.add_option("--master", master)->required();
+  app.add_option("--id", worker_id)->required();
+  app.add_option("--epoch-ms", epoch_ms, "pretended time per epoch");
+  app.add_option("--fail-prefix", fail_prefix, "genomes whose hash starts so fail");
+  app.add_option("--max-trials", max_trials);
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto train = [&](const deepevolve::v1::Assignment& a,
+                   const deepevolve::worker::ProgressFn& progress,
+                   std::string* model) -> absl::StatusOr<deepevolve::ga::TrialResult> {
+    deepevolve::ga::TrialResult r;
+    const int epochs = std::max(1, a.task().epochs());
+    for (int e = 1; e <= epochs; ++e) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(epoch_ms));
+      if (!progress({e, epochs, 1.0 / e, FakeAccuracy(a.genome().hash()), e * epoch_ms / 1e3})) {
+        return absl::CancelledError("stopped");
+      }
+    }
+    if (!fail_prefix.empty() && absl::StartsWith(a.genome().hash(), fail_prefix)) {
+      r.ok = false;
+      r.error = "loss became NaN at epoch 1, batch 1";
+    } else {
+      r.accuracy = FakeAccuracy(a.genome().hash());
+      r.test_accuracy = r.accuracy - 0.01;
+      if (model != nullptr) *model = absl::StrCat("fake model of ", a.genome().hash());
+    }
+    r.epochs_run = epochs;
+    r.train_seconds = epochs * epoch_ms / 1e3;
+    return r;
+  };
+  auto client = deepevolve::worker::MakeGrpcMasterClient(master);
+  deepevolve::worker::WorkerOptions options;
+  options.worker_id = worker_id;
+  options.incarnation = getpid();
+  options.max_trials = max_trials;
+  options.acquire_wait = absl::Seconds(2);
+  options.max_backoff = absl::Milliseconds(500);
+  deepevolve::worker::WorkerLoop loop(client.get(), train, options);
+  std::thread([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    loop.Stop();
+  }).detach();
+  absl::Status s = loop.Run();
+  if (!s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,204 @@
+#include "worker/daemon/worker_loop.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "spdlog/spdlog.h"
+
+namespace deepevolve::worker {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& address) {
+  if (status.ok()) return absl::OkStatus();
+  std::string message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    message = absl::StrCat("master at ", address, " is unreachable: ", message);
+  }
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), message);
+}
+
+class GrpcMasterClient : public MasterClient {
+ public:
+  explicit GrpcMasterClient(const std::string& address) : address_(address) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(256 << 20);
+    args.SetMaxSendMessageSize(256 << 20);
+    // Reconnect quickly after a master restart.
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    stub_ = v1::WorkerService::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  }
+
+  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r) override {
+    return Call(&v1::WorkerService::Stub::Register, r, absl::Seconds(10));
+  }
+  absl::StatusOr<v1::AcquireResponse> Acquire(const v1::AcquireRequest& r) override {
+    return Call(&v1::WorkerService::Stub::Acquire, r,
+                absl::Milliseconds(r.wait_ms()) + absl::Seconds(5));
+  }
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& r) override {
+    return Call(&v1::WorkerService::Stub::Heartbeat, r, absl::Seconds(10));
+  }
+  absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& r) override {
+    return Call(&v1::WorkerService::Stub::Report, r, absl::Seconds(60));
+  }
+
+ private:
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(
+      grpc::Status (v1::WorkerService::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                      Response*),
+      const Request& request, absl::Duration deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    Response response;
+    grpc::Status status = ((*stub_).*method)(&context, request, &response);
+    if (!status.ok()) return FromGrpc(status, address_);
+    return response;
+  }
+
+  std::string address_;
+  std::unique_ptr<v1::WorkerService::Stub> stub_;
+};
+
+}  // namespace
+
+std::unique_ptr<MasterClient> MakeGrpcMasterClient(const std::string& address) {
+  return std::make_unique<GrpcMasterClient>(address);
+}
+
+WorkerLoop::WorkerLoop(MasterClient* master, TrainFn train, WorkerOptions options)
+    : master_(master), train_(std::move(train)), options_(std::move(options)) {}
+
+void WorkerLoop::Backoff(int attempt) {
+  const absl::Duration wait = std::min(options_.max_backoff, absl::Milliseconds(100) * (1 << std::min(attempt, 10)));
+  absl::SleepFor(wait);
+}
+
+absl::Status WorkerLoop::RegisterWithBackoff() {
+  v1::RegisterRequest request;
+  request.set_worker_id(options_.worker_id);
+  request.set_incarnation(options_.incarnation);
+  for (const v1::Device& d : options_.devices) *request.add_devices() = d;
+  for (int attempt = 0; !stop_; ++attempt) {
+    absl::StatusOr<v1::RegisterResponse> response = master_->Register(request);
+    if (response.ok()) {
+      lease_ms_ = response->lease_ms();
+      return absl::OkStatus();
+    }
+    if (absl::IsInvalidArgument(response.status())) return response.status();
+    if (attempt % 10 == 0) spdlog::warn("register: {}", response.status().ToString());
+    Backoff(attempt);
+  }
+  return absl::CancelledError("stopped");
+}
+
+absl::Status WorkerLoop::Run() {
+  if (absl::Status s = RegisterWithBackoff(); !s.ok()) return absl::IsCancelled(s) ? absl::OkStatus() : s;
+  spdlog::info("worker {} registered (leases of {} ms)", options_.worker_id, lease_ms_);
+  int failures = 0;
+  while (!stop_) {
+    v1::AcquireRequest request;
+    request.set_worker_id(options_.worker_id);
+    request.set_incarnation(options_.incarnation);
+    request.set_wait_ms(absl::ToInt64Milliseconds(options_.acquire_wait));
+    absl::StatusOr<v1::AcquireResponse> response = master_->Acquire(request);
+    if (!response.ok()) {
+      if (absl::IsFailedPrecondition(response.status())) {
+        // The master restarted and forgot us: register again.
+        if (absl::Status s = RegisterWithBackoff(); !s.ok()) {
+          return absl::IsCancelled(s) ? absl::OkStatus() : s;
+        }
+        continue;
+      }
+      if (failures++ % 10 == 0) spdlog::warn("acquire: {}", response.status().ToString());
+      Backoff(failures);
+      continue;
+    }
+    failures = 0;
+    if (!response->has_assignment()) continue;
+    if (absl::Status s = RunTrial(response->assignment()); !s.ok()) {
+      spdlog::warn("trial of lease {}: {}", response->assignment().lease_id(), s.ToString());
+    }
+    ++trials_done_;
+    if (options_.max_trials > 0 && trials_done_ >= options_.max_trials) break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment) {
+  const int64_t lease_id = assignment.lease_id();
+  spdlog::info("lease {}: search {} genome {} ({})", lease_id, assignment.search_id(),
+               assignment.genome().id(), assignment.genome().hash());
+  std::atomic<bool> cancelled{false};
+  auto beat = [&](const EpochReport* epoch) {
+    v1::HeartbeatRequest request;
+    request.set_lease_id(lease_id);
+    request.set_worker_id(options_.worker_id);
+    if (epoch != nullptr) {
+      request.set_epoch(epoch->epoch);
+      request.set_epochs(epoch->epochs);
+      request.set_loss(epoch->loss);
+      request.set_val_accuracy(epoch->val_accuracy);
+      request.set_elapsed_seconds(epoch->elapsed_seconds);
+    }
+    absl::StatusOr<v1::HeartbeatResponse> response = master_->Heartbeat(request);
+    if (response.ok() && response->stop()) cancelled = true;
+    if (!response.ok() && absl::IsNotFound(response.status())) cancelled = true;
+  };
+  // Epochs can outlast a lease: a thread renews it in between.
+  absl::Notification trained;
+  std::thread heartbeats([&] {
+    const absl::Duration period = absl::Milliseconds(std::max<int64_t>(10, lease_ms_ / 3));
+    while (!trained.WaitForNotificationWithTimeout(period)) beat(nullptr);
+  });
+  std::string model;
+  absl::StatusOr<ga::TrialResult> result = train_(
+      assignment,
+      [&](const EpochReport& epoch) {
+        beat(&epoch);
+        return !cancelled && !abort_;
+      },
+      assignment.upload_model() ? &model : nullptr);
+  trained.Notify();
+  heartbeats.join();
+  if (abort_) return absl::CancelledError("worker stopped before the trial ended");
+  if (!result.ok() && absl::IsCancelled(result.status())) {
+    return absl::CancelledError("the master asked to stop (search cancelled or lease lost)");
+  }
+  v1::ReportRequest report;
+  report.set_lease_id(lease_id);
+  report.set_worker_id(options_.worker_id);
+  if (result.ok()) {
+    report.set_ok(result->ok);
+    report.set_accuracy(result->accuracy);
+    report.set_test_accuracy(result->test_accuracy);
+    report.set_train_seconds(result->train_seconds);
+    report.set_epochs_run(result->epochs_run);
+    report.set_error(result->error);
+    if (result->ok) report.set_model(std::move(model));
+  } else {
+    report.set_ok(false);
+    report.set_error(absl::StrCat("worker ", options_.worker_id, ": ", result.status().ToString()));
+  }
+  // Reports are idempotent per lease: retry through a master restart.
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<v1::ReportResponse> response = master_->Report(report);
+    if (response.ok()) {
+      if (!response->accepted()) spdlog::warn("lease {}: report came too late, not counted", lease_id);
+      return absl::OkStatus();
+    }
+    if (!absl::IsUnavailable(response.status()) && !absl::IsDeadlineExceeded(response.status())) {
+      return response.status();
+    }
+    if (abort_ || attempt > 200) return response.status();
+    Backoff(attempt);
+  }
+}
+
+}  // namespace deepevolve::worker

@@ -1,0 +1,89 @@
+// The worker daemon's loop: register with the master, pull a genome, train it with
+// heartbeats, report, and again — reconnecting with backoff whenever the master is
+// away. Training is a function, so tests run the loop with a fake trainer.
+#ifndef DEEPEVOLVE_WORKER_DAEMON_WORKER_LOOP_H_
+#define DEEPEVOLVE_WORKER_DAEMON_WORKER_LOOP_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "deepevolve/v1/service.grpc.pb.h"
+#include "master/ga/ledger.h"
+
+namespace deepevolve::worker {
+
+// The master as the worker sees it. Implementations are thread-safe.
+class MasterClient {
+ public:
+  virtual ~MasterClient() = default;
+  virtual absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r) = 0;
+  virtual absl::StatusOr<v1::AcquireResponse> Acquire(const v1::AcquireRequest& r) = 0;
+  virtual absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& r) = 0;
+  virtual absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& r) = 0;
+};
+
+// A client over a gRPC channel to `address` (host:port).
+std::unique_ptr<MasterClient> MakeGrpcMasterClient(const std::string& address);
+
+struct EpochReport {
+  int epoch = 0;
+  int epochs = 0;
+  double loss = 0;
+  double val_accuracy = 0;
+  double elapsed_seconds = 0;
+};
+
+// Called after each epoch; false: stop training (the search was cancelled).
+using ProgressFn = std::function<bool(const EpochReport&)>;
+
+// Trains the assignment. A genome that cannot be trained is a result with ok = false.
+// An error is about the worker's setup (a missing dataset): it is reported as a failed
+// trial with the error's text. `model` receives the trained model's bytes (may stay
+// empty).
+using TrainFn = std::function<absl::StatusOr<ga::TrialResult>(
+    const v1::Assignment& assignment, const ProgressFn& progress, std::string* model)>;
+
+struct WorkerOptions {
+  std::string worker_id;
+  int64_t incarnation = 0;
+  std::vector<v1::Device> devices;
+  absl::Duration acquire_wait = absl::Seconds(10);
+  absl::Duration max_backoff = absl::Seconds(5);
+  // Stop after this many trials (0: never), for tests and one-shot runs.
+  int max_trials = 0;
+};
+
+class WorkerLoop {
+ public:
+  WorkerLoop(MasterClient* master, TrainFn train, WorkerOptions options);
+
+  // Runs until Stop() (or max_trials); returns once the trial in hand is reported.
+  absl::Status Run();
+  // Asks Run to return after the current trial. Async-signal-unsafe: call from a thread.
+  void Stop() { stop_ = true; }
+  // Also abandons the trial in hand (its lease will expire and it runs elsewhere).
+  void Abort() { stop_ = abort_ = true; }
+  int trials_done() const { return trials_done_; }
+
+ private:
+  absl::Status RegisterWithBackoff();
+  absl::Status RunTrial(const v1::Assignment& assignment);
+  void Backoff(int attempt);
+
+  MasterClient* master_;
+  TrainFn train_;
+  WorkerOptions options_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> abort_{false};
+  int trials_done_ = 0;
+  int64_t lease_ms_ = 30'000;
+};
+
+}  // namespace deepevolve::worker
+
+#endif  // DEEPEVOLVE_WORKER_DAEMON_WORKER_LOOP_H_

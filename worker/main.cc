@@ -1,0 +1,183 @@
+// deepevolve-worker: dials a master, pulls genomes, trains them with LibTorch, reports.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "master/ga/genome.h"
+#include "master/ga/space.h"
+#include "spdlog/spdlog.h"
+#include "worker/daemon/worker_loop.h"
+#include "worker/trainer/trainer.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Workers on one host share its cores: each holds a lock on one slot file, and a
+// trainer takes cores / (slots held) threads when its trial starts.
+class HostSlots {
+ public:
+  explicit HostSlots(fs::path dir) : dir_(std::move(dir)) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    for (int i = 0; i < 1024 && fd_ < 0; ++i) {
+      const int fd = open(Slot(i).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+      if (fd < 0) break;
+      if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        fd_ = fd;
+        slot_ = i;
+      } else {
+        close(fd);
+      }
+    }
+  }
+  ~HostSlots() {
+    if (fd_ >= 0) close(fd_);
+  }
+  // Workers alive on this host, this one included.
+  int Live() const {
+    int live = 0;
+    for (int i = 0; i < 1024; ++i) {
+      if (i == slot_) {
+        ++live;
+        continue;
+      }
+      const int fd = open(Slot(i).c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0) {
+        if (i > slot_ + 64) break;
+        continue;
+      }
+      if (flock(fd, LOCK_EX | LOCK_NB) != 0) ++live;
+      close(fd);
+    }
+    return std::max(live, 1);
+  }
+  int slot() const { return slot_; }
+
+ private:
+  fs::path Slot(int i) const { return dir_ / absl::StrCat("slot-", i, ".lock"); }
+  fs::path dir_;
+  int fd_ = -1;
+  int slot_ = -1;
+};
+
+std::string Hostname() {
+  char name[256] = {0};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  deepevolve::trainer::PrepareProcessForTraining();
+  CLI::App app{"deepevolve-worker: trains the genomes a deepevolve master hands out"};
+  std::string master = "127.0.0.1:50051", worker_id, device = "auto", slots_dir = "/tmp/deepevolve-slots";
+  std::vector<std::string> data_dirs;
+  int threads = 0, max_trials = 0;
+  app.add_option("--master", master, "master address host:port")->capture_default_str();
+  app.add_option("--id", worker_id, "worker id, stable across restarts (default: host-slot)");
+  app.add_option("--device", device, "auto, cpu or cuda:N")->capture_default_str();
+  app.add_option("--threads", threads,
+                 "threads per trial (0: this host's available cores split between its workers)");
+  app.add_option("--data-dir", data_dirs, "extra directories to look for dataset files in");
+  app.add_option("--slots-dir", slots_dir, "where workers of this host coordinate core sharing")
+      ->capture_default_str();
+  app.add_option("--max-trials", max_trials, "exit after this many trials (0: never)");
+  CLI11_PARSE(app, argc, argv);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  HostSlots slots(slots_dir);
+  if (worker_id.empty()) worker_id = absl::StrCat(Hostname(), "-", std::max(slots.slot(), 0));
+  deepevolve::trainer::TrainerOptions trainer_options;
+  trainer_options.device = device;
+  trainer_options.data_dirs = data_dirs;
+  auto trainer = deepevolve::trainer::Trainer::Create(trainer_options);
+  if (!trainer.ok()) {
+    spdlog::error("{}", trainer.status().ToString());
+    return 2;
+  }
+  const int cores = deepevolve::trainer::AvailableCores();
+
+  auto train = [&](const deepevolve::v1::Assignment& a,
+                   const deepevolve::worker::ProgressFn& progress,
+                   std::string* model) -> absl::StatusOr<deepevolve::ga::TrialResult> {
+    auto space = deepevolve::ga::SearchSpace::FromProto(a.space());
+    if (!space.ok()) return space.status();
+    deepevolve::ga::Assignment genome;
+    for (int i = 0; i < space->num_genes() && i < a.genome().values_size(); ++i) {
+      genome.emplace_back(space->gene(i).name,
+                          deepevolve::ga::GeneValueFromProto(a.genome().values(i)));
+    }
+    const int n = threads > 0 ? threads : std::max(1, cores / slots.Live());
+    deepevolve::trainer::SetThreads(n);
+    std::string path;
+    if (model != nullptr) {
+      path = (fs::temp_directory_path() / absl::StrCat("deepevolve-model-", getpid(), ".pt")).string();
+    }
+    auto result = (*trainer)->Train(
+        genome, a.task(), a.seed(),
+        [&](const deepevolve::trainer::EpochProgress& p) {
+          return progress({p.epoch, p.epochs, p.loss, p.val_accuracy, p.elapsed_seconds});
+        },
+        path);
+    if (!path.empty()) {
+      std::ifstream in(path, std::ios::binary);
+      if (in) {
+        std::ostringstream bytes;
+        bytes << in.rdbuf();
+        *model = bytes.str();
+      }
+      std::error_code ec;
+      fs::remove(path, ec);
+    }
+    return result;
+  };
+
+  auto client = deepevolve::worker::MakeGrpcMasterClient(master);
+  deepevolve::worker::WorkerOptions options;
+  options.worker_id = worker_id;
+  options.incarnation = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() ^ getpid();
+  deepevolve::v1::Device d;
+  d.set_name((*trainer)->device());
+  d.set_description(absl::StrCat(cores, " cores available"));
+  options.devices.push_back(d);
+  options.max_trials = max_trials;
+  deepevolve::worker::WorkerLoop loop(client.get(), train, options);
+
+  std::thread signal_thread([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    spdlog::info("signal {}: finishing the trial in hand, then exiting (again to abort)", signal);
+    loop.Stop();
+    sigwait(&signals, &signal);
+    loop.Abort();
+  });
+  signal_thread.detach();
+  spdlog::info("worker {} on {} ({} cores) dialing {}", worker_id, (*trainer)->device(), cores, master);
+  absl::Status status = loop.Run();
+  if (!status.ok()) {
+    spdlog::error("{}", status.ToString());
+    return 1;
+  }
+  spdlog::info("worker {} stopped after {} trials", worker_id, loop.trials_done());
+  return 0;
+}
