@@ -1,0 +1,400 @@
+#include "master/scheduler/master.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace deepevolve::master {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// A fixed accuracy in [0.5, 0.9) from the hash, like the fake worker's.
+double FakeAccuracy(const std::string& hash) {
+  return 0.5 + 0.4 * static_cast<double>(std::stoul(hash.substr(0, 6), nullptr, 16)) / (1 << 24);
+}
+
+class MasterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           absl::StrCat("master_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                        "_", getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    Open();
+  }
+  void TearDown() override {
+    master_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // (Re)opens the master on the test's database, as a restart would.
+  void Open() {
+    master_.reset();
+    auto store = store::Store::Open((dir_ / "m.db").string(), store::Durability::kProcess);
+    ASSERT_TRUE(store.ok()) << store.status();
+    MasterOptions options;
+    options.lease_ms = 1000;
+    auto master = Master::Create(std::move(*store), &clock_, options);
+    ASSERT_TRUE(master.ok()) << master.status();
+    master_ = std::move(*master);
+  }
+
+  void RegisterWorker(const std::string& id, int64_t incarnation = 1) {
+    v1::RegisterRequest r;
+    r.set_worker_id(id);
+    r.set_incarnation(incarnation);
+    ASSERT_TRUE(master_->Register(r).ok());
+  }
+
+  std::optional<v1::Assignment> Acquire(const std::string& worker, int64_t incarnation = 1) {
+    v1::AcquireRequest r;
+    r.set_worker_id(worker);
+    r.set_incarnation(incarnation);
+    r.set_wait_ms(0);
+    auto response = master_->Acquire(r);
+    EXPECT_TRUE(response.ok()) << response.status();
+    if (!response.ok() || !response->has_assignment()) return std::nullopt;
+    return response->assignment();
+  }
+
+  v1::ReportRequest Result(const v1::Assignment& a, const std::string& worker) {
+    v1::ReportRequest r;
+    r.set_lease_id(a.lease_id());
+    r.set_worker_id(worker);
+    r.set_ok(true);
+    r.set_accuracy(FakeAccuracy(a.genome().hash()));
+    r.set_test_accuracy(r.accuracy() - 0.01);
+    r.set_train_seconds(1);
+    r.set_epochs_run(4);
+    return r;
+  }
+
+  // Trains every genome handed out until the search ends or `max_trials` ran.
+  int RunWorker(const std::string& worker, int max_trials = 1 << 30) {
+    int n = 0;
+    while (n < max_trials) {
+      auto a = Acquire(worker);
+      if (!a.has_value()) break;
+      auto response = master_->Report(Result(*a, worker));
+      EXPECT_TRUE(response.ok() && response->accepted());
+      ++n;
+    }
+    return n;
+  }
+
+  static v1::SearchSpec SmallSpec(uint64_t seed = 7) {
+    v1::SearchSpec spec;
+    spec.set_preset("fashion_mnist_mlp");
+    spec.mutable_generational()->set_population(10);
+    spec.mutable_generational()->set_generations(3);
+    spec.set_seed(seed);
+    return spec;
+  }
+
+  int64_t Rows(const std::string& table) {
+    auto store = store::Store::Open((dir_ / "m.db").string(), store::Durability::kProcess);
+    auto s = (*store)->db().Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table));
+    EXPECT_TRUE(s.ok());
+    EXPECT_TRUE(*s->Step());
+    return s->Int(0);
+  }
+
+  fs::path dir_;
+  FakeClock clock_;
+  std::unique_ptr<Master> master_;
+};
+
+TEST_F(MasterTest, RunsASearchToTheEndAndRecordsEveryGenomeOnce) {
+  auto submitted = master_->Submit(SmallSpec());
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  RegisterWorker("w1");
+  const int trained = RunWorker("w1");
+  auto summary = master_->Get(submitted->search_id());
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->state(), v1::SUCCEEDED);
+  EXPECT_EQ(summary->trials_done(), trained);
+  EXPECT_EQ(master_->Stats().ledger_entries, trained);
+  EXPECT_GE(trained, 10);
+  auto top = master_->Leaderboard(submitted->search_id(), 3);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->size(), 3u);
+  EXPECT_GE((*top)[0].accuracy(), (*top)[1].accuracy());
+  EXPECT_EQ((*top)[0].genome().hash(), summary->best().genome().hash());
+}
+
+TEST_F(MasterTest, ARestartAnywhereGivesTheSameSearchAsNoRestart) {
+  // The uninterrupted search.
+  auto first = master_->Submit(SmallSpec(11));
+  ASSERT_TRUE(first.ok());
+  RegisterWorker("w1");
+  RunWorker("w1");
+  auto uninterrupted = master_->Leaderboard(first->search_id(), 100);
+  ASSERT_TRUE(uninterrupted.ok());
+
+  // The same search on a fresh database, restarted after every third result.
+  master_.reset();
+  fs::remove(dir_ / "m.db");
+  Open();
+  auto second = master_->Submit(SmallSpec(11));
+  ASSERT_TRUE(second.ok());
+  for (int round = 0; round < 100; ++round) {
+    RegisterWorker("w1");
+    if (RunWorker("w1", 3) == 0) break;
+    Open();
+  }
+  auto summary = master_->Get(second->search_id());
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->state(), v1::SUCCEEDED);
+  auto restarted = master_->Leaderboard(second->search_id(), 100);
+  ASSERT_TRUE(restarted.ok());
+  ASSERT_EQ(restarted->size(), uninterrupted->size());
+  for (size_t i = 0; i < restarted->size(); ++i) {
+    EXPECT_EQ((*restarted)[i].genome().hash(), (*uninterrupted)[i].genome().hash()) << i;
+  }
+}
+
+TEST_F(MasterTest, AnExpiredLeaseIsHandedOutAgainAndItsLateReportIsFenced) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("slow");
+  RegisterWorker("fast");
+  auto a = Acquire("slow");
+  ASSERT_TRUE(a.has_value());
+  clock_.AdvanceMs(1500);  // past the 1 s lease, no heartbeat
+  ASSERT_TRUE(master_->Tick().ok());
+  // The genome goes to the front of the queue: the next worker gets it.
+  auto b = Acquire("fast");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->genome().hash(), a->genome().hash());
+  EXPECT_NE(b->lease_id(), a->lease_id());
+
+  auto late = master_->Report(Result(*a, "slow"));
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(late->accepted());
+  EXPECT_EQ(master_->Stats().reports_fenced, 1);
+  auto on_time = master_->Report(Result(*b, "fast"));
+  ASSERT_TRUE(on_time.ok());
+  EXPECT_TRUE(on_time->accepted());
+  // Repeating an accepted report is harmless.
+  auto again = master_->Report(Result(*b, "fast"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->accepted());
+  EXPECT_EQ(master_->Stats().ledger_entries, 1);
+  EXPECT_EQ(master_->Stats().genomes_done, 1);
+}
+
+TEST_F(MasterTest, HeartbeatsKeepALeaseAlive) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  for (int i = 0; i < 5; ++i) {
+    clock_.AdvanceMs(800);
+    v1::HeartbeatRequest h;
+    h.set_lease_id(a->lease_id());
+    h.set_epoch(i + 1);
+    h.set_epochs(5);
+    auto response = master_->Heartbeat(h);
+    ASSERT_TRUE(response.ok());
+    EXPECT_FALSE(response->stop());
+    ASSERT_TRUE(master_->Tick().ok());
+  }
+  EXPECT_EQ(master_->Stats().leases_expired, 0);
+  EXPECT_TRUE(master_->Report(Result(*a, "w1"))->accepted());
+}
+
+TEST_F(MasterTest, ASecondSearchOnTheSameTaskIsAnsweredFromTheLedger) {
+  auto first = master_->Submit(SmallSpec(3));
+  ASSERT_TRUE(first.ok());
+  RegisterWorker("w1");
+  const int trained = RunWorker("w1");
+  // Same seed, same task: every genome it proposes is already in the ledger.
+  auto second = master_->Submit(SmallSpec(3));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(RunWorker("w1"), 0);
+  auto summary = master_->Get(second->search_id());
+  EXPECT_EQ(summary->state(), v1::SUCCEEDED);
+  EXPECT_EQ(summary->ledger_hits(), trained);
+  EXPECT_EQ(master_->Stats().ledger_entries, trained);
+  // Asking to retrain trains again.
+  v1::SearchSpec retrain = SmallSpec(3);
+  retrain.set_retrain(true);
+  ASSERT_TRUE(master_->Submit(retrain).ok());
+  EXPECT_EQ(RunWorker("w1"), trained);
+}
+
+TEST_F(MasterTest, GenomeFailuresAreRetriedThenRecordedFailed) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  v1::ReportRequest nan = Result(*a, "w1");
+  nan.set_ok(false);
+  nan.set_accuracy(0);
+  nan.set_error("loss became NaN");
+  EXPECT_TRUE(master_->Report(nan)->accepted());
+  // Retried once (max_genome_attempts = 2): it comes back at the end of the queue.
+  std::optional<v1::Assignment> retry;
+  for (int i = 0; i < 20 && !retry.has_value(); ++i) {
+    auto b = Acquire("w1");
+    ASSERT_TRUE(b.has_value());
+    if (b->genome().hash() == a->genome().hash()) {
+      retry = b;
+    } else {
+      ASSERT_TRUE(master_->Report(Result(*b, "w1"))->accepted());
+    }
+  }
+  ASSERT_TRUE(retry.has_value());
+  nan.set_lease_id(retry->lease_id());
+  EXPECT_TRUE(master_->Report(nan)->accepted());
+  auto trials = master_->Trials(a->search_id());
+  const v1::Trial& t = (*trials)[a->genome().id() - 1];
+  EXPECT_EQ(t.state(), v1::TRIAL_FAILED);
+  EXPECT_EQ(t.attempts(), 2);
+  EXPECT_EQ(t.error(), "loss became NaN");
+}
+
+TEST_F(MasterTest, BadInputIsRejectedAndStoresNothing) {
+  v1::SearchSpec bad = SmallSpec();
+  bad.mutable_task()->set_epochs(-1);
+  auto s = master_->Submit(bad);
+  EXPECT_TRUE(absl::IsInvalidArgument(s.status()));
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("task.epochs"));
+  bad = SmallSpec();
+  bad.set_preset("no_such_preset");
+  EXPECT_TRUE(absl::IsInvalidArgument(master_->Submit(bad).status()));
+  bad = SmallSpec();
+  bad.mutable_task()->set_dataset("imagenet");
+  EXPECT_TRUE(absl::IsInvalidArgument(master_->Submit(bad).status()));
+  EXPECT_EQ(Rows("searches"), 0);
+
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  const int64_t events = Rows("events");
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  const int64_t events_after_acquire = Rows("events");
+  EXPECT_GT(events_after_acquire, events);
+  for (double accuracy : {1.5, -0.1, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    v1::ReportRequest r = Result(*a, "w1");
+    r.set_accuracy(accuracy);
+    auto response = master_->Report(r);
+    EXPECT_TRUE(absl::IsInvalidArgument(response.status())) << accuracy;
+    EXPECT_THAT(std::string(response.status().message()), HasSubstr("accuracy"));
+  }
+  EXPECT_EQ(Rows("ledger"), 0);
+  EXPECT_EQ(Rows("events"), events_after_acquire);
+
+  v1::ReportRequest unknown = Result(*a, "w1");
+  unknown.set_lease_id(999);
+  EXPECT_TRUE(absl::IsNotFound(master_->Report(unknown).status()));
+  v1::HeartbeatRequest h;
+  h.set_lease_id(999);
+  EXPECT_TRUE(absl::IsNotFound(master_->Heartbeat(h).status()));
+  v1::AcquireRequest stranger;
+  stranger.set_worker_id("never-registered");
+  EXPECT_TRUE(absl::IsFailedPrecondition(master_->Acquire(stranger).status()));
+  EXPECT_TRUE(absl::IsNotFound(master_->Get(42).status()));
+  v1::RegisterRequest nameless;
+  EXPECT_TRUE(absl::IsInvalidArgument(master_->Register(nameless).status()));
+}
+
+TEST_F(MasterTest, CancelStopsWorkersAndAbandonsTheQueue) {
+  auto submitted = master_->Submit(SmallSpec());
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  auto cancelled = master_->Cancel(submitted->search_id());
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state(), v1::CANCELLED);
+  v1::HeartbeatRequest h;
+  h.set_lease_id(a->lease_id());
+  EXPECT_TRUE(master_->Heartbeat(h)->stop());
+  EXPECT_FALSE(Acquire("w1").has_value());
+  // Still cancelled after a restart, and cancelling again changes nothing.
+  Open();
+  EXPECT_EQ(master_->Get(submitted->search_id())->state(), v1::CANCELLED);
+  EXPECT_EQ(master_->Cancel(submitted->search_id())->state(), v1::CANCELLED);
+}
+
+TEST_F(MasterTest, ARestartedWorkerLosesTheLeasesOfItsPreviousLife) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1", 1);
+  auto a = Acquire("w1", 1);
+  ASSERT_TRUE(a.has_value());
+  RegisterWorker("w1", 2);
+  auto b = Acquire("w1", 2);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->genome().hash(), a->genome().hash());
+  EXPECT_FALSE(master_->Report(Result(*a, "w1"))->accepted());
+}
+
+TEST_F(MasterTest, LeasesOpenAtACrashCanStillReportAfterTheRestart) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  Open();  // the master restarts while w1 trains
+  EXPECT_TRUE(master_->Report(Result(*a, "w1"))->accepted());
+  EXPECT_EQ(master_->Stats().ledger_entries, 1);
+}
+
+TEST_F(MasterTest, WatchSeesEveryEventThroughTheEnd) {
+  auto submitted = master_->Submit(SmallSpec());
+  RegisterWorker("w1");
+  RunWorker("w1");
+  int64_t after = 0;
+  bool finished = false;
+  int finished_genomes = 0, generations = 0, done = 0;
+  while (!finished) {
+    auto events = master_->WaitEvents(submitted->search_id(), after, absl::ZeroDuration(), &finished);
+    ASSERT_TRUE(events.ok());
+    for (const v1::Event& e : *events) {
+      after = e.sequence();
+      finished_genomes += e.kind() == v1::Event::GENOME_FINISHED;
+      generations += e.kind() == v1::Event::GENERATION_DONE;
+      done += e.kind() == v1::Event::SEARCH_DONE;
+    }
+  }
+  EXPECT_EQ(finished_genomes, master_->Get(submitted->search_id())->trials_done());
+  EXPECT_EQ(generations, 3);
+  EXPECT_EQ(done, 1);
+}
+
+TEST_F(MasterTest, TheBestModelIsKept) {
+  auto submitted = master_->Submit(SmallSpec());
+  RegisterWorker("w1");
+  std::string best_hash;
+  double best = -1;
+  for (;;) {
+    auto a = Acquire("w1");
+    if (!a.has_value()) break;
+    v1::ReportRequest r = Result(*a, "w1");
+    r.set_model("weights of " + a->genome().hash());
+    if (r.accuracy() > best) {
+      best = r.accuracy();
+      best_hash = a->genome().hash();
+    }
+    ASSERT_TRUE(master_->Report(r)->accepted());
+  }
+  auto model = master_->GetModel(submitted->search_id(), 0);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->data(), "weights of " + best_hash);
+  EXPECT_EQ(model->trial().genome().hash(), best_hash);
+}
+
+TEST_F(MasterTest, ACorruptDatabaseIsNamed) {
+  master_.reset();
+  const fs::path path = dir_ / "junk.db";
+  { std::ofstream(path) << std::string(8192, 'x'); }
+  auto store = store::Store::Open(path.string());
+  ASSERT_FALSE(store.ok());
+  EXPECT_TRUE(absl::IsDataLoss(store.status())) << store.status();
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("junk.db"));
+}
+
+}  // namespace
+}  // namespace deepevolve::master
