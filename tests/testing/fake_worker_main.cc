@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -25,13 +26,17 @@ double FakeAccuracy(const std::string& hash) {
 
 int main(int argc, char** argv) {
   CLI::App app{"fake-worker: a deepevolve worker whose trainer pretends"};
-  std::string master, worker_id, fail_prefix;
-  int epoch_ms = 0, max_trials = 0;
+  std::string master, worker_id, fail_prefix, trace_path;
+  int epoch_ms = 0, max_trials = 0, freeze_after = 0;
   app.add_option("--master", master)->required();
   app.add_option("--id", worker_id)->required();
   app.add_option("--epoch-ms", epoch_ms, "pretended time per epoch");
   app.add_option("--fail-prefix", fail_prefix, "genomes whose hash starts so fail");
   app.add_option("--max-trials", max_trials);
+  app.add_option("--trace", trace_path,
+                 "append 'start <hash> <worker>' to this file as each training starts");
+  app.add_option("--freeze-after", freeze_after,
+                 "SIGSTOP itself after training this many genomes, before reporting the last");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
@@ -40,10 +45,15 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  int trained = 0;
   auto train = [&](const deepevolve::v1::Assignment& a,
                    const deepevolve::worker::ProgressFn& progress,
                    std::string* model) -> absl::StatusOr<deepevolve::ga::TrialResult> {
     deepevolve::ga::TrialResult r;
+    if (!trace_path.empty()) {
+      std::ofstream(trace_path, std::ios::app) << "start " << a.genome().hash() << " " << worker_id
+                                               << "\n";
+    }
     const int epochs = std::max(1, a.task().epochs());
     for (int e = 1; e <= epochs; ++e) {
       std::this_thread::sleep_for(std::chrono::milliseconds(epoch_ms));
@@ -61,6 +71,7 @@ int main(int argc, char** argv) {
     }
     r.epochs_run = epochs;
     r.train_seconds = epochs * epoch_ms / 1e3;
+    if (freeze_after > 0 && ++trained == freeze_after) raise(SIGSTOP);
     return r;
   };
   auto client = deepevolve::worker::MakeGrpcMasterClient(master);

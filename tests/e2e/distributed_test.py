@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""Multi-process tests of the master and workers on 127.0.0.1: real processes, real
+gRPC, a real SQLite file, real SIGKILL/SIGSTOP. Workers are fake-worker (the real worker
+loop and client with a pretend trainer) except in the end-to-end Fashion-MNIST test.
+
+  distributed_test.py BUILD_DIR [unittest args, e.g. DistributedTest.test_kill_master]
+
+Waits are bounded polls of the database or of process state, never fixed sleeps."""
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BUILD = None
+
+
+def binary(*parts):
+    return os.path.join(BUILD, *parts)
+
+
+def wait_for(condition, what, timeout=60.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def process_state(pid):
+    """The state letter of /proc/PID/stat: R running, S sleeping, T stopped, ..."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+class Cluster:
+    """A master and its workers in a temporary directory."""
+
+    def __init__(self, test, lease_seconds=2.0):
+        self.test = test
+        self.dir = tempfile.mkdtemp(prefix="deepevolve-dist-")
+        self.db = os.path.join(self.dir, "master.db")
+        self.lease_seconds = lease_seconds
+        self.port = 0
+        self.master = None
+        self.workers = {}
+        self.trace = os.path.join(self.dir, "trace.txt")
+        self.start_master()
+
+    def start_master(self):
+        port_file = os.path.join(self.dir, "port")
+        if os.path.exists(port_file):
+            os.remove(port_file)
+        with open(os.path.join(self.dir, "master.log"), "a") as log:
+            self.master = subprocess.Popen(
+                [binary("master", "deepevolve-master"), "--db", self.db,
+                 "--listen", f"127.0.0.1:{self.port}", "--port-file", port_file,
+                 "--lease-seconds", str(self.lease_seconds), "--durability", "process"],
+                stdout=log, stderr=log)
+        wait_for(lambda: os.path.exists(port_file) or self.master.poll() is not None,
+                 "the master to listen")
+        self.test.assertIsNone(self.master.poll(), self.log("master.log"))
+        with open(port_file) as f:
+            self.port = int(f.read())
+
+    def kill_master(self):
+        self.master.send_signal(signal.SIGKILL)
+        self.master.wait()
+
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start_worker(self, name, epoch_ms=5, extra=()):
+        with open(os.path.join(self.dir, f"{name}.log"), "a") as log:
+            self.workers[name] = subprocess.Popen(
+                [binary("tests", "testing", "fake-worker"), "--master", self.address(),
+                 "--id", name, "--epoch-ms", str(epoch_ms), "--trace", self.trace, *extra],
+                stdout=log, stderr=log)
+        return self.workers[name]
+
+    def cli(self, *args, check=True):
+        result = subprocess.run([binary("cli", "deepevolve"), *args, "--master", self.address()],
+                                capture_output=True, text=True, timeout=120)
+        if check:
+            self.test.assertEqual(result.returncode, 0, result.stderr + self.log("master.log"))
+        return result
+
+    def submit(self, *args):
+        out = self.cli("submit", "--json", *args).stdout
+        return int(json.loads(out.strip().splitlines()[0])["searchId"])
+
+    def query(self, sql, *params):
+        db = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
+
+    def open_trials(self, search_id):
+        """Genomes queued or leased. A generational search queues its next generation
+        in the same transaction that records the last result of the one before, so
+        none are open only once the search has ended."""
+        return self.query("SELECT COUNT(*) FROM trials WHERE search_id = ? AND state IN (1, 2)",
+                          search_id)[0][0]
+
+    def trace_text(self):
+        if not os.path.exists(self.trace):
+            return ""
+        with open(self.trace) as f:
+            return f.read()
+
+    def status(self, search_id):
+        return json.loads(self.cli("status", str(search_id), "--json").stdout)
+
+    def wait_done(self, search_id, timeout=120):
+        def done():
+            try:
+                return self.status(search_id).get("state") in ("SUCCEEDED", "FAILED", "CANCELLED")
+            except AssertionError:
+                return False
+        wait_for(done, f"search {search_id} to end", timeout=timeout, interval=0.1)
+        return self.status(search_id)
+
+    def log(self, name):
+        path = os.path.join(self.dir, name)
+        if not os.path.exists(path):
+            return ""
+        with open(path) as f:
+            return f.read()[-3000:]
+
+    def close(self):
+        for p in list(self.workers.values()) + [self.master]:
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class DistributedTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(self)
+
+    def tearDown(self):
+        self.cluster.close()
+
+    def test_four_workers_finish_and_the_ledger_holds_each_genome_once(self):
+        c = self.cluster
+        for i in range(4):
+            c.start_worker(f"w{i}")
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "20",
+                          "--generations", "4", "--seed", "5")
+        watch = c.cli("watch", str(search), "--no-live")
+        self.assertIn("succeeded", watch.stdout)
+        status = c.status(search)
+        done = int(status["trialsDone"])
+        self.assertGreaterEqual(done, 20)
+        hashes = [h for (h,) in c.query("SELECT genome_hash FROM ledger")]
+        self.assertEqual(len(hashes), done)
+        self.assertEqual(len(set(hashes)), done)
+        started = c.trace_text().split("\n")
+        trained = [line.split()[1] for line in started if line]
+        self.assertEqual(sorted(trained), sorted(hashes), "a genome was trained twice")
+        self.assertTrue(all(c.workers[w].poll() is None for w in c.workers))
+
+    def test_a_killed_worker_s_genome_runs_elsewhere(self):
+        c = self.cluster
+        c.start_worker("doomed", epoch_ms=300)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "6",
+                          "--generations", "2", "--seed", "9")
+        held = wait_for(lambda: c.trace_text().split(),
+                        "the doomed worker to start a genome")[1]
+        c.workers["doomed"].kill()
+        c.workers["doomed"].wait()
+        c.start_worker("survivor", epoch_ms=5)
+        status = c.wait_done(search)
+        self.assertEqual(status["state"], "SUCCEEDED")
+        self.assertEqual(c.query("SELECT COUNT(*) FROM ledger WHERE genome_hash = ?", held),
+                         [(1,)])
+        self.assertGreaterEqual(c.query("SELECT value FROM counters WHERE name = 'leases_expired'")[0][0], 1)
+
+    def test_kill_the_master_many_times_loses_nothing_and_trains_nothing_twice(self):
+        c = self.cluster
+        rng = random.Random(20261127)
+        for i in range(3):
+            c.start_worker(f"w{i}", epoch_ms=40)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "16",
+                          "--generations", "5", "--seed", "3")
+        recorded = {}
+        marks = []  # (trace length at the crash, genomes recorded at the crash)
+        kills = 0
+        for _ in range(8):
+            # Crash at a seeded random point: after 0 to 3 more results are recorded.
+            target = len(recorded) + rng.randint(0, 3)
+            wait_for(lambda: c.query("SELECT COUNT(*) FROM ledger")[0][0] >= target
+                     or not c.open_trials(search), f"{target} recorded results")
+            c.kill_master()
+            kills += 1
+            # Everything the master acknowledged is in the file it leaves behind.
+            now = dict(c.query("SELECT genome_hash, accuracy FROM ledger"))
+            for h, acc in recorded.items():
+                self.assertEqual(now.get(h), acc, f"result of {h} lost after kill {kills}")
+            recorded = now
+            marks.append((os.path.getsize(c.trace) if os.path.exists(c.trace) else 0, set(now)))
+            c.start_master()
+            if not c.open_trials(search):
+                break
+        status = c.wait_done(search)
+        self.assertEqual(status["state"], "SUCCEEDED")
+        final = dict(c.query("SELECT genome_hash, accuracy FROM ledger"))
+        for h, acc in recorded.items():
+            self.assertEqual(final.get(h), acc)
+        trace = c.trace_text()
+        for offset, snapshot in marks:
+            later = {line.split()[1] for line in trace[offset:].splitlines() if line}
+            self.assertFalse(later & snapshot, "a recorded genome was trained again")
+        self.assertGreaterEqual(kills, 4)
+
+    def test_a_stopped_worker_s_late_report_is_fenced(self):
+        c = self.cluster
+        c.close()
+        self.cluster = c = Cluster(self, lease_seconds=0.5)
+        # The sleeper stops itself (SIGSTOP) between training its first genome and
+        # reporting it: the worst moment, the one a lease must cover.
+        sleeper = c.start_worker("sleeper", epoch_ms=5, extra=("--freeze-after", "1"))
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "6",
+                          "--generations", "2", "--seed", "4")
+        held = wait_for(lambda: c.trace_text().split(), "the sleeper to start a genome")[1]
+        wait_for(lambda: process_state(sleeper.pid) == "T", "the sleeper to stop")
+        c.start_worker("helper", epoch_ms=5)
+        wait_for(lambda: c.query("SELECT COUNT(*) FROM ledger WHERE genome_hash = ?", held)[0][0],
+                 "the helper to train the stopped worker's genome")
+        sleeper.send_signal(signal.SIGCONT)
+        wait_for(lambda: c.query("SELECT value FROM counters WHERE name = 'reports_fenced' "
+                                 "AND value > 0"),
+                 "the late report to arrive and be fenced")
+        self.assertEqual(c.wait_done(search)["state"], "SUCCEEDED")
+        self.assertEqual(c.query("SELECT COUNT(*) FROM ledger WHERE genome_hash = ?", held), [(1,)])
+        self.assertEqual(c.query("SELECT value FROM counters WHERE name = 'reports_fenced'"),
+                         [(1,)])
+        trained = [line.split()[1] for line in c.trace_text().splitlines()]
+        self.assertEqual(trained.count(held), 2, "trained by the sleeper, then by the helper")
+
+    def test_a_second_search_on_the_same_task_hits_the_ledger(self):
+        c = self.cluster
+        c.start_worker("w0")
+        first = c.submit("--preset", "fashion_mnist_mlp", "--population", "8",
+                         "--generations", "2", "--seed", "8")
+        trained = int(c.wait_done(first)["trialsDone"])
+        before = c.trace_text()
+        second = c.submit("--preset", "fashion_mnist_mlp", "--population", "8",
+                          "--generations", "2", "--seed", "8", "--name", "again")
+        status = c.wait_done(second)
+        self.assertEqual(int(status["ledgerHits"]), trained)
+        self.assertEqual(c.trace_text(), before, "the second search trained something")
+
+    def test_bad_input_is_rejected_and_leaves_the_database_unchanged(self):
+        c = self.cluster
+        spec = os.path.join(c.dir, "bad.yaml")
+        before = c.query("SELECT (SELECT COUNT(*) FROM searches), (SELECT COUNT(*) FROM events)")
+        cases = {
+            "task:\n  epochs: 5000\npreset: fashion_mnist_mlp\n": "task.epochs",
+            "preset: no_such\n": "preset",
+            "preset: fashion_mnist_mlp\ntask:\n  dataset: imagenet\n": "dataset",
+            "space:\n  genes:\n  - name: nb_neurons\n    values: [{int_value: 8}]\n"
+            "task: {dataset: fashion_mnist, net: MLP}\n": "space.genes[0]",
+            "preset: [1, 2\n": "bad.yaml",
+            "preset: fashion_mnist_mlp\nnot_a_field: 1\n": "not_a_field",
+        }
+        for text, named in cases.items():
+            with open(spec, "w") as f:
+                f.write(text)
+            result = c.cli("submit", "--spec", spec, check=False)
+            self.assertNotEqual(result.returncode, 0, text)
+            self.assertIn(named, result.stderr, text)
+        self.assertEqual(c.query("SELECT (SELECT COUNT(*) FROM searches), "
+                                 "(SELECT COUNT(*) FROM events)"), before)
+        missing = c.cli("status", "77", check=False)
+        self.assertNotEqual(missing.returncode, 0)
+        self.assertIn("no search with id 77", missing.stderr)
+        gone = subprocess.run([binary("cli", "deepevolve"), "list", "--master", "127.0.0.1:1"],
+                              capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(gone.returncode, 0)
+        self.assertIn("127.0.0.1:1", gone.stderr)
+
+    def test_real_training_on_a_fashion_mnist_slice(self):
+        c = self.cluster
+        worker = binary("worker", "deepevolve-worker")
+        if not os.path.exists(worker):
+            self.skipTest("built without LibTorch")
+        with open(os.path.join(c.dir, "real.log"), "a") as log:
+            c.workers["real"] = subprocess.Popen(
+                [worker, "--master", c.address(), "--id", "real", "--threads", "1",
+                 "--slots-dir", os.path.join(c.dir, "slots")], stdout=log, stderr=log)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "3",
+                          "--generations", "1", "--epochs", "1", "--train-limit", "3000",
+                          "--test-limit", "1000", "--seed", "2")
+        status = c.wait_done(search, timeout=300)
+        self.assertEqual(status["state"], "SUCCEEDED", c.log("real.log"))
+        self.assertGreater(status["best"]["accuracy"], 0.5)
+        model = os.path.join(c.dir, "best.pt")
+        out = c.cli("export", str(search), "-o", model).stdout
+        self.assertIn("wrote", out)
+        self.assertGreater(os.path.getsize(model), 10000)
+
+
+if __name__ == "__main__":
+    BUILD = os.path.abspath(sys.argv[1])
+    unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
