@@ -1,4 +1,6 @@
-// `deepevolve local`: a whole search in this process, trainers in threads.
+// `deepevolve local`: a whole search on this machine. It starts a real master and
+// worker processes on 127.0.0.1 (the same programs a cluster runs), submits the
+// search, watches it, writes the results, and stops them.
 #ifndef DEEPEVOLVE_CLI_LOCAL_H_
 #define DEEPEVOLVE_CLI_LOCAL_H_
 
@@ -22,6 +24,9 @@ struct LocalOptions {
 
 // Runs the search to the end: progress on `err`, the top 5 on `out`, and every genome
 // in out_dir/genomes.csv and genomes.json, the best model in out_dir/best_model.pt.
+// The master's database, out_dir/ledger.db, keeps the ledger: a later search with the
+// same out_dir gets its genomes from there instead of training them again. Logs of
+// the master and each worker are in out_dir/*.log.
 // Returns 0, or 1 after printing what went wrong (bad spec, missing dataset, ...).
 int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err);
 

@@ -10,7 +10,6 @@
 #include "cli/local.h"
 #include "cli/remote.h"
 #include "common/spec_file.h"
-#include "worker/trainer/trainer.h"
 
 namespace {
 
@@ -85,7 +84,6 @@ std::optional<deepevolve::v1::SearchSpec> BuildSpec(const SpecFlags& f, const st
 }  // namespace
 
 int main(int argc, char** argv) {
-  deepevolve::trainer::PrepareProcessForTraining();
   using deepevolve::cli::SimOptions;
   CLI::App app{"deepevolve: genetic search of neural-network hyperparameters"};
   app.require_subcommand(1);
@@ -129,10 +127,11 @@ int main(int argc, char** argv) {
   SpecFlags local_flags;
   bool no_live = false;
   CLI::App* local = app.add_subcommand(
-      "local", "Run a whole search on this machine: trainers in threads, no servers");
+      "local", "Run a whole search on this machine: starts a master and workers on 127.0.0.1, "
+               "no set-up");
   AddSpecFlags(local, local_flags);
-  local->add_option("--trainers", local_options.trainers, "parallel trainers (default: cores/2)");
-  local->add_option("--threads", local_options.threads_per_trainer, "threads per trainer");
+  local->add_option("--trainers", local_options.trainers, "worker processes (default: cores/2)");
+  local->add_option("--threads", local_options.threads_per_trainer, "threads per worker");
   local->add_option("--device", local_options.device, "auto, cpu or cuda:N")->capture_default_str();
   local->add_option("--data-dir", local_options.data_dirs, "directories with dataset files");
   local->add_option("--out", local_options.out_dir, "output directory")->capture_default_str();

@@ -37,6 +37,15 @@ void Deadline(grpc::ClientContext& context, absl::Duration d) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + d));
 }
 
+grpc::Status GetSummary(v1::SearchService::Stub& stub, int64_t search_id,
+                        v1::SearchSummary* summary) {
+  grpc::ClientContext context;
+  Deadline(context, absl::Seconds(30));
+  v1::GetRequest request;
+  request.set_search_id(search_id);
+  return stub.Get(&context, request, summary);
+}
+
 std::string Json(const google::protobuf::Message& m) {
   std::string out;
   google::protobuf::util::JsonPrintOptions o;
@@ -91,7 +100,88 @@ void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials, st
   }
 }
 
+std::string ShortDuration(absl::Duration d) {
+  const int64_t s = absl::ToInt64Seconds(d);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s / 60) % 60);
+  if (s >= 60) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  return absl::StrFormat("%ds", s);
+}
+
+// What `watch` shows: generation, a bar of genomes done out of planned, best so far,
+// elapsed time and an ETA from the rate seen since the watch began.
+class WatchProgress {
+ public:
+  explicit WatchProgress(int64_t search_id) : search_id_(search_id) {}
+
+  void Start(const v1::SearchSummary& s) {
+    Update(s);
+    done_at_start_ = done_;
+    if (s.has_best()) {
+      best_ = s.best().accuracy();
+      best_genes_ = s.best().description();
+    }
+  }
+
+  // Folds in an event; true when it finished a genome (trained, cached or given up).
+  bool Add(const v1::Event& e) {
+    if (e.has_search()) Update(e.search());
+    const v1::Trial& t = e.trial();
+    generation_ = std::max(generation_, t.genome().generation());
+    if (e.kind() == v1::Event::GENERATION_DONE) generation_ = std::max(generation_, e.generation() + 1);
+    const bool finished =
+        e.kind() == v1::Event::GENOME_FINISHED || e.kind() == v1::Event::GENOME_CACHED ||
+        (e.kind() == v1::Event::GENOME_FAILED && t.state() == v1::TRIAL_FAILED);
+    if (!finished) return false;
+    ++done_;
+    if (t.error().empty() && t.accuracy() > best_) {
+      best_ = t.accuracy();
+      best_genes_ = t.description();
+    }
+    last_ = absl::StrFormat("last %s %s", t.genome().hash().substr(0, 8),
+                            !t.error().empty() ? std::string("failed")
+                            : e.kind() == v1::Event::GENOME_CACHED
+                                ? absl::StrFormat("%.4f (ledger)", t.accuracy())
+                                : absl::StrFormat("%.4f", t.accuracy()));
+    return true;
+  }
+
+  std::string Line() const {
+    const int64_t planned = std::max(planned_, done_);
+    constexpr int kWidth = 24;
+    const int filled = static_cast<int>(kWidth * done_ / std::max<int64_t>(planned, 1));
+    const absl::Duration elapsed = absl::Now() - start_;
+    const int64_t seen = done_ - done_at_start_;
+    const std::string eta =
+        seen > 0 ? ShortDuration(elapsed / seen * (planned - done_)) : std::string("?");
+    return absl::StrFormat("search %d gen %d [%s%s] %d/%d genomes  best %s %s  %s  elapsed %s  ETA %s",
+                           search_id_, generation_, std::string(filled, '#'),
+                           std::string(kWidth - filled, '.'), done_, planned,
+                           best_ < 0 ? "-" : absl::StrFormat("%.4f", best_), best_genes_, last_,
+                           ShortDuration(elapsed), eta);
+  }
+
+ private:
+  void Update(const v1::SearchSummary& s) {
+    planned_ = s.trials_planned();
+    done_ = std::max(done_, s.trials_done());
+    generation_ = std::max(generation_, s.generation());
+  }
+
+  const int64_t search_id_;
+  const absl::Time start_ = absl::Now();
+  int64_t planned_ = 0, done_ = 0, done_at_start_ = 0;
+  int generation_ = 0;
+  double best_ = -1;
+  std::string best_genes_, last_;
+};
+
 }  // namespace
+
+std::unique_ptr<v1::SearchService::Stub> ConnectSearchService(const std::string& address) {
+  RemoteOptions options;
+  options.master = address;
+  return Connect(options);
+}
 
 int RunSubmit(const RemoteOptions& options, const v1::SearchSpec& spec, bool watch,
               std::ostream& out, std::ostream& err) {
@@ -117,10 +207,12 @@ int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
              std::ostream& err) {
   auto stub = Connect(options);
   int64_t after = 0;
-  int64_t done = 0, planned = 0;
-  double best = -1;
-  std::string best_genes;
-  const absl::Time start = absl::Now();
+  WatchProgress progress(search_id);
+  v1::SearchSummary summary;
+  if (grpc::Status s = GetSummary(*stub, search_id, &summary); !s.ok()) {
+    return Fail(options, "watch", s, err);
+  }
+  progress.Start(summary);
   for (int attempt = 0; attempt < 60; ++attempt) {
     grpc::ClientContext context;
     v1::WatchRequest request;
@@ -131,34 +223,18 @@ int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
     while (reader->Read(&e)) {
       attempt = 0;
       after = e.sequence();
-      if (options.json) {
-        out << Json(e) << "\n" << std::flush;
-      }
-      const v1::Trial& t = e.trial();
-      if (e.kind() == v1::Event::GENOME_FINISHED || e.kind() == v1::Event::GENOME_CACHED ||
-          (e.kind() == v1::Event::GENOME_FAILED && t.state() == v1::TRIAL_FAILED)) {
-        ++done;
-        if (t.error().empty() && t.accuracy() > best) {
-          best = t.accuracy();
-          best_genes = t.description();
-        }
-      }
+      if (options.json) out << Json(e) << "\n" << std::flush;
+      const bool finished = progress.Add(e);
       if (e.kind() == v1::Event::SEARCH_DONE) {
         if (options.live && !options.json) err << "\n";
-        if (!options.json) {
-          PrintSummary(e.search(), out);
-        }
+        if (!options.json) PrintSummary(e.search(), out);
         return e.search().state() == v1::SUCCEEDED ? 0 : 3;
       }
       if (options.json) continue;
-      const std::string line = absl::StrFormat(
-          "search %d: %d genomes done, best %s %s [%s]", search_id, done,
-          best < 0 ? "-" : absl::StrFormat("%.2f%%", 100 * best), best_genes,
-          absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))));
       if (options.live) {
-        err << "\r\033[K" << line << std::flush;
-      } else if (e.kind() != v1::Event::GENOME_PROGRESS && e.kind() != v1::Event::GENOME_QUEUED) {
-        out << line << "\n";
+        err << "\r\033[K" << progress.Line() << std::flush;
+      } else if (finished) {
+        out << progress.Line() << "\n";
       }
     }
     grpc::Status status = reader->Finish();
@@ -176,20 +252,16 @@ int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
     absl::SleepFor(absl::Seconds(1));
   }
   err << "deepevolve watch: gave up on the master at " << options.master << "\n";
-  (void)planned;
   return 1;
 }
 
 int RunStatus(const RemoteOptions& options, int64_t search_id, std::ostream& out,
               std::ostream& err) {
   auto stub = Connect(options);
-  grpc::ClientContext context;
-  Deadline(context, absl::Seconds(30));
-  v1::GetRequest request;
-  request.set_search_id(search_id);
   v1::SearchSummary summary;
-  grpc::Status status = stub->Get(&context, request, &summary);
-  if (!status.ok()) return Fail(options, "status", status, err);
+  if (grpc::Status s = GetSummary(*stub, search_id, &summary); !s.ok()) {
+    return Fail(options, "status", s, err);
+  }
   if (options.json) {
     out << Json(summary) << "\n";
   } else {

@@ -5,10 +5,12 @@
 #define DEEPEVOLVE_CLI_REMOTE_H_
 
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 
 #include "deepevolve/v1/search.pb.h"
+#include "deepevolve/v1/service.grpc.pb.h"
 
 namespace deepevolve::cli {
 
@@ -17,6 +19,9 @@ struct RemoteOptions {
   bool json = false;  // print protobuf JSON instead of text
   bool live = true;   // watch: a live progress line (else a line per event)
 };
+
+// A SearchService stub for `address` that accepts messages as large as a model file.
+std::unique_ptr<v1::SearchService::Stub> ConnectSearchService(const std::string& address);
 
 int RunSubmit(const RemoteOptions& options, const v1::SearchSpec& spec, bool watch,
               std::ostream& out, std::ostream& err);

@@ -203,6 +203,7 @@ absl::Status Master::FillQueue(SearchRun& run, size_t want) {
         e.set_search_id(search_id);
         e.set_kind(Event::GENERATION_DONE);
         e.set_generation(g);
+        *e.mutable_search() = Summarize(run);
         RETURN_IF_ERROR(Emit(std::move(e)));
       }
       run.generation_emitted = run.strategy->generation();
@@ -261,6 +262,7 @@ absl::Status Master::CheckDone(SearchRun& run) {
   g.set_search_id(run.summary.search_id());
   g.set_kind(Event::GENERATION_DONE);
   g.set_generation(run.strategy->generation());
+  *g.mutable_search() = Summarize(run);
   RETURN_IF_ERROR(Emit(std::move(g)));
   Event e;
   e.set_search_id(run.summary.search_id());

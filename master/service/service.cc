@@ -13,6 +13,15 @@ grpc::Status Answer(absl::StatusOr<T> result, Out* out) {
   return grpc::Status::OK;
 }
 
+// Moves a StatusOr's list into a repeated field, or returns its error.
+template <typename T>
+grpc::Status AnswerList(absl::StatusOr<std::vector<T>> result,
+                        google::protobuf::RepeatedPtrField<T>* out) {
+  if (!result.ok()) return ToGrpc(result.status());
+  for (T& item : *result) *out->Add() = std::move(item);
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 grpc::Status ToGrpc(const absl::Status& status) {
@@ -66,11 +75,14 @@ grpc::Status SearchServiceImpl::Cancel(grpc::ServerContext*, const v1::CancelReq
 grpc::Status SearchServiceImpl::Leaderboard(grpc::ServerContext*,
                                             const v1::LeaderboardRequest* request,
                                             v1::LeaderboardResponse* response) {
-  absl::StatusOr<std::vector<v1::Trial>> trials =
-      master_->Leaderboard(request->search_id(), request->limit());
-  if (!trials.ok()) return ToGrpc(trials.status());
-  for (v1::Trial& t : *trials) *response->add_trials() = std::move(t);
-  return grpc::Status::OK;
+  return AnswerList(master_->Leaderboard(request->search_id(), request->limit()),
+                    response->mutable_trials());
+}
+
+grpc::Status SearchServiceImpl::ListTrials(grpc::ServerContext*,
+                                           const v1::ListTrialsRequest* request,
+                                           v1::ListTrialsResponse* response) {
+  return AnswerList(master_->Trials(request->search_id()), response->mutable_trials());
 }
 
 grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext*, const v1::GetModelRequest* request,

@@ -25,6 +25,8 @@ class SearchServiceImpl final : public v1::SearchService::Service {
   grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest*, v1::SearchSummary*) override;
   grpc::Status Leaderboard(grpc::ServerContext*, const v1::LeaderboardRequest*,
                            v1::LeaderboardResponse*) override;
+  grpc::Status ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest*,
+                          v1::ListTrialsResponse*) override;
   grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest*, v1::Model*) override;
 
  private:
