@@ -158,7 +158,9 @@ int main(int argc, char** argv) {
                             .count() ^ getpid();
   deepevolve::v1::Device d;
   d.set_name((*trainer)->device());
-  d.set_description(absl::StrCat(cores, " cores available"));
+  const std::string blas = deepevolve::trainer::OpenBlasCore();
+  d.set_description(absl::StrCat(cores, " cores available",
+                                 blas.empty() ? "" : absl::StrCat(", OpenBLAS ", blas)));
   options.devices.push_back(d);
   options.max_trials = max_trials;
   deepevolve::worker::WorkerLoop loop(client.get(), train, options);
@@ -172,7 +174,8 @@ int main(int argc, char** argv) {
     loop.Abort();
   });
   signal_thread.detach();
-  spdlog::info("worker {} on {} ({} cores) dialing {}", worker_id, (*trainer)->device(), cores, master);
+  spdlog::info("worker {} on {} ({}) dialing {}", worker_id, (*trainer)->device(), d.description(),
+               master);
   absl::Status status = loop.Run();
   if (!status.ok()) {
     spdlog::error("{}", status.ToString());

@@ -6,13 +6,17 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cfloat>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <new>
+#include <tuple>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -344,19 +348,125 @@ void SetThreads(int threads) {
   }
 }
 
+namespace {
+
+// Starts this program again with the environment as it is now.
+void Reexec() {
+  std::ifstream cmdline("/proc/self/cmdline");
+  std::string raw((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args = absl::StrSplit(raw, '\0');
+  if (!args.empty() && args.back().empty()) args.pop_back();
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv("/proc/self/exe", argv.data());
+  // exec failed: go on as we are rather than not at all.
+}
+
+// Set to the kernel this process asked OpenBLAS for, so the child checks it once.
+constexpr char kChosenCoreEnv[] = "DEEPEVOLVE_OPENBLAS_CORE";
+
+}  // namespace
+
+std::string OpenBlasCore() {
+  using CoreFn = char* (*)();
+  auto core = reinterpret_cast<CoreFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (core == nullptr) return "";
+  const char* name = core();
+  return name == nullptr ? "" : name;
+}
+
+std::string BetterOpenBlasCore(const std::string& detected, bool avx512, bool avx2_fma) {
+  if (detected.empty()) return "";
+  const std::string core = absl::AsciiStrToLower(detected);
+  const bool has_avx512_kernels =
+      core == "skylakex" || core == "cooperlake" || core == "sapphirerapids";
+  const bool has_avx2_kernels = has_avx512_kernels || core == "haswell" || core == "zen";
+  if (avx512 && !has_avx512_kernels) return "SkylakeX";
+  if (avx2_fma && !has_avx2_kernels) return "Haswell";
+  return "";
+}
+
+bool BlasMatchesReference() {
+  using SgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*,
+                           const float*, const float*, const int*, const float*, const int*,
+                           const float*, float*, const int*);
+  auto sgemm = reinterpret_cast<SgemmFn>(dlsym(RTLD_DEFAULT, "sgemm_"));
+  if (sgemm == nullptr) return true;  // nothing of ours to check
+  uint32_t state = 12345;
+  auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<float>(state >> 8) / static_cast<float>(1u << 24) - 0.5f;
+  };
+  // Odd sizes reach the edge paths of the kernels, large ones the packed main loop.
+  for (const auto& [m, n, k] : std::vector<std::tuple<int, int, int>>{
+           {1, 1, 1}, {7, 5, 3}, {67, 45, 33}, {128, 96, 200}, {257, 129, 65}}) {
+    std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(k) * n),
+        c(static_cast<size_t>(m) * n, 0.0f);
+    for (float& x : a) x = next();
+    for (float& x : b) x = next();
+    const float one = 1.0f, zero = 0.0f;
+    // Column-major: C (m x n) = A (m x k) * B (k x n).
+    sgemm("N", "N", &m, &n, &k, &one, a.data(), &m, b.data(), &k, &zero, c.data(), &m);
+    for (int i = 0; i < m; ++i) {
+      for (int j = 0; j < n; ++j) {
+        double exact = 0, scale = 0;
+        for (int p = 0; p < k; ++p) {
+          const double term = static_cast<double>(a[i + static_cast<size_t>(p) * m]) *
+                              b[p + static_cast<size_t>(j) * k];
+          exact += term;
+          scale += std::abs(term);
+        }
+        // Float rounding moves a k-term dot product by at most about k * eps * scale.
+        if (std::abs(c[i + static_cast<size_t>(j) * m] - exact) > 2.0 * k * FLT_EPSILON * scale) {
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
 void PrepareProcessForTraining() {
-  // libgomp reads OMP_WAIT_POLICY when it loads, before main: set it and start again.
+  if (const char* chosen = std::getenv(kChosenCoreEnv); chosen != nullptr) {
+    // Started again by the code below: check the kernel asked for; if it is wrong,
+    // start once more on OpenBLAS's own choice.
+    if (*chosen != '\0' && !BlasMatchesReference()) {
+      std::fprintf(stderr,
+                   "deepevolve: OpenBLAS kernel %s gave wrong sgemm results; using OpenBLAS's "
+                   "own choice\n",
+                   chosen);
+      unsetenv("OPENBLAS_CORETYPE");
+      setenv(kChosenCoreEnv, "", 1);
+      Reexec();
+    }
+    unsetenv(kChosenCoreEnv);  // programs this one starts choose for themselves
+    return;
+  }
+  bool again = false;
+  // libgomp reads OMP_WAIT_POLICY when it loads, before main.
   if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    std::ifstream cmdline("/proc/self/cmdline");
-    std::string raw((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    std::vector<std::string> args = absl::StrSplit(raw, '\0');
-    if (!args.empty() && args.back().empty()) args.pop_back();
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
-    // exec failed: go on with spinning threads rather than not at all.
+    again = true;
+  }
+  // OpenBLAS picks its kernels when it loads, from OPENBLAS_CORETYPE or cpuid.
+  std::string better;
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    __builtin_cpu_init();
+    better = BetterOpenBlasCore(
+        OpenBlasCore(),
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"),
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+  }
+  if (!better.empty()) {
+    setenv("OPENBLAS_CORETYPE", better.c_str(), 1);
+    again = true;
+  }
+  if (again) {
+    setenv(kChosenCoreEnv, better.c_str(), 1);
+    Reexec();
+    unsetenv(kChosenCoreEnv);
   }
 }
 

@@ -128,5 +128,25 @@ TEST(TrainerTest, DeviceStrings) {
   EXPECT_GE(AvailableCores(), 1);
 }
 
+TEST(OpenBlasTest, AsksForTheBestKernelTheCpuHas) {
+  // OpenBLAS's fallback on CPUs it does not recognise.
+  EXPECT_EQ(BetterOpenBlasCore("Prescott", /*avx512=*/true, /*avx2_fma=*/true), "SkylakeX");
+  EXPECT_EQ(BetterOpenBlasCore("Prescott", false, true), "Haswell");
+  EXPECT_EQ(BetterOpenBlasCore("Sandybridge", false, true), "Haswell");
+  EXPECT_EQ(BetterOpenBlasCore("Prescott", false, false), "");
+  // Already as good as the CPU allows.
+  EXPECT_EQ(BetterOpenBlasCore("Cooperlake", true, true), "");
+  EXPECT_EQ(BetterOpenBlasCore("SkylakeX", true, true), "");
+  EXPECT_EQ(BetterOpenBlasCore("Zen", false, true), "");
+  EXPECT_EQ(BetterOpenBlasCore("Haswell", false, true), "");
+  // Not OpenBLAS.
+  EXPECT_EQ(BetterOpenBlasCore("", true, true), "");
+}
+
+TEST(OpenBlasTest, LoadedBlasMatchesTheReference) {
+  // Whatever kernel this process runs (OPENBLAS_CORETYPE may be set), its sgemm is right.
+  EXPECT_TRUE(BlasMatchesReference()) << "kernel " << OpenBlasCore();
+}
+
 }  // namespace
 }  // namespace deepevolve::trainer
