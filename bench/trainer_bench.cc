@@ -13,6 +13,7 @@
 #include "CLI/CLI.hpp"
 #include "worker/trainer/model.h"
 #include "worker/trainer/optim.h"
+#include "worker/trainer/trainer.h"
 
 namespace {
 
@@ -38,6 +39,8 @@ double SgemmRate(int64_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the worker does: passive OpenMP waits and the best OpenBLAS kernel that checks out.
+  deepevolve::trainer::PrepareProcessForTraining();
   CLI::App app{"Times deepevolve's training step"};
   std::string net = "mlp";
   int threads = 1, steps = 300, warmup = 30;
@@ -107,9 +110,9 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"impl\": \"deepevolve\", \"net\": \"%s\", \"threads\": %d, \"batch\": %lld, "
       "\"params\": %lld, \"samples_per_s\": %.1f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, "
-      "\"mean_loss\": %.4f}\n",
+      "\"mean_loss\": %.4f, \"blas_core\": \"%s\"}\n",
       net.c_str(), threads, static_cast<long long>(batch), static_cast<long long>(params),
       samples_per_s, 6.0 * params * samples_per_s / 1e9, SgemmRate(1024),
-      loss_sum / (steps + warmup));
+      loss_sum / (steps + warmup), deepevolve::trainer::OpenBlasCore().c_str());
   return 0;
 }

@@ -7,7 +7,10 @@ the medians, the ratio and the share of the GEMM-bound floor as a Markdown table
 
 Both run with OMP_WAIT_POLICY=PASSIVE (what the worker sets for itself), the same BLAS
 (whatever libblas.so.3 points to) and OPENBLAS_NUM_THREADS equal to the thread count
-(OpenBLAS keeps its own pool, which torch.set_num_threads does not size)."""
+(OpenBLAS keeps its own pool, which torch.set_num_threads does not size).
+python3-torch runs twice: as a user would run it (OpenBLAS's own kernel choice) and
+with OPENBLAS_CORETYPE set to the kernel deepevolve chose, which separates the gain of
+the kernel choice from the rest."""
 import argparse
 import json
 import os
@@ -31,25 +34,28 @@ def main():
     args = parser.parse_args()
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
     cores = os.cpu_count() or 1
-    print("| net | threads | deepevolve samples/s | python3-torch samples/s | ratio "
-          "| deepevolve GFLOP/s | sgemm GFLOP/s | share of GEMM floor |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| net | threads | deepevolve samples/s (kernel) | python3-torch samples/s | ratio "
+          "| python3-torch, same kernel | ratio | deepevolve GFLOP/s | sgemm GFLOP/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for net in ("mlp", "cnn"):
         for threads in sorted({1, cores}):
-            ours, theirs, gflops, sgemm = [], [], [], []
+            ours, theirs, same, gflops, sgemm = [], [], [], [], []
             env = dict(env, OPENBLAS_NUM_THREADS=str(threads))
             common = ["--net", net, "--threads", str(threads), "--steps", str(args.steps)]
             for _ in range(args.repeats):
                 a = run([args.bin] + common, env)
                 b = run([sys.executable, os.path.join(HERE, "trainer_bench.py")] + common, env)
+                c = run([sys.executable, os.path.join(HERE, "trainer_bench.py")] + common,
+                        dict(env, OPENBLAS_CORETYPE=a["blas_core"]) if a["blas_core"] else env)
+                same.append(c["samples_per_s"])
                 ours.append(a["samples_per_s"])
                 gflops.append(a["gflops"])
                 sgemm.append(a["sgemm_gflops"])
                 theirs.append(b["samples_per_s"])
-            mo, mt = statistics.median(ours), statistics.median(theirs)
+            mo, mt, mss = (statistics.median(x) for x in (ours, theirs, same))
             mg, ms = statistics.median(gflops), statistics.median(sgemm)
-            print(f"| {net} | {threads} | {mo:.0f} | {mt:.0f} | {mo / mt:.2f}x "
-                  f"| {mg:.1f} | {ms:.0f} | {100 * mg / ms:.0f} % |", flush=True)
+            print(f"| {net} | {threads} | {mo:.0f} ({a['blas_core']}) | {mt:.0f} | {mo / mt:.2f}x "
+                  f"| {mss:.0f} | {mo / mss:.2f}x | {mg:.1f} | {ms:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package deepevolve needs to build, test and train.
 # Idempotent: packages already present are left as they are.
+#   --bench   also the Python tools the benchmarks compare with (bench/README.md)
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,10 @@ packages=(
   # the real Fashion-MNIST images (70 000) for training tests and the main search
   dataset-fashion-mnist
 )
+
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch python3-optuna)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
