@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   const std::string port_file = (dir / "port").string();
   auto master = Subprocess::Start({*program, "--db", (dir / "master.db").string(), "--listen",
-                                   "127.0.0.1:0", "--port-file", port_file, "--lease-seconds",
+                                   "127.0.0.1:0", "--port-file", port_file, "--insecure", "--lease-seconds",
                                    "60", "--durability", durability},
                                   (dir / "master.log").string());
   if (!master.ok()) {
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&, w] {
-      auto client = deepevolve::worker::MakeGrpcMasterClient(address);
+      auto client = deepevolve::worker::MakeGrpcMasterClient(address, grpc::InsecureChannelCredentials());
       const std::string id = absl::StrCat("bench-", w);
       v1::RegisterRequest reg;
       reg.set_worker_id(id);

@@ -155,7 +155,8 @@ class LocalCluster {
     fs::remove(port_file, ignored);
     ASSIGN_OR_RETURN(Subprocess master,
                      Subprocess::Start({master_program, "--db", (dir / "ledger.db").string(),
-                                        "--listen", "127.0.0.1:0", "--port-file", port_file},
+                                        "--listen", "127.0.0.1:0", "--port-file", port_file,
+                                        "--insecure"},
                                        (dir / "master.log").string()));
     master_.emplace(std::move(master));
     ASSIGN_OR_RETURN(std::string port, WaitForLine(port_file, *master_, absl::Minutes(1)));
@@ -164,6 +165,7 @@ class LocalCluster {
       std::vector<std::string> argv = {worker_program, "--master", address_, "--id",
                                        absl::StrCat("local-", i), "--threads",
                                        absl::StrCat(threads), "--device", options.device,
+                                       "--insecure",
                                        "--slots-dir", (dir / ".slots").string()};
       for (const std::string& d : options.data_dirs) {
         argv.push_back("--data-dir");
@@ -271,7 +273,13 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
       spec.seed(), cluster.address(), trainers, trainers == 1 ? "" : "s", threads,
       threads == 1 ? "" : "s", options.device, options.out_dir);
 
-  auto stub = ConnectSearchService(cluster.address());
+  // Plaintext on 127.0.0.1 only: the master listens on no other address.
+  RemoteOptions remote;
+  remote.master = cluster.address();
+  remote.security.insecure = true;
+  remote.live = options.live && isatty(STDERR_FILENO);
+  auto stub = ConnectSearchService(remote, err);
+  if (stub == nullptr) return 1;
   int64_t search_id = 0;
   {
     grpc::ClientContext context;
@@ -303,9 +311,6 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
       return;
     }
   });
-  RemoteOptions remote;
-  remote.master = cluster.address();
-  remote.live = options.live && isatty(STDERR_FILENO);
   const int watched = RunWatch(remote, search_id, err, err);
   search_over.Notify();
   monitor.join();

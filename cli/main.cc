@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cli/certs.h"
 #include "cli/commands.h"
 #include "cli/local.h"
 #include "cli/remote.h"
+#include "common/security_flags.h"
 #include "common/spec_file.h"
 
 namespace {
@@ -137,13 +139,28 @@ int main(int argc, char** argv) {
   local->add_option("--out", local_options.out_dir, "output directory")->capture_default_str();
   local->add_flag("--no-live", no_live, "print a line per genome instead of a live bar");
 
+  deepevolve::cli::CertsOptions certs_options;
+  CLI::App* certs = app.add_subcommand(
+      "certs", "Make a development CA, master and worker certificates and a token (OpenSSL)");
+  certs->add_option("--out", certs_options.out_dir, "directory to write them to")
+      ->capture_default_str();
+  certs->add_option("--hosts", certs_options.hosts,
+                    "names and addresses of the master (its certificate's subjectAltName)")
+      ->delimiter(',')
+      ->capture_default_str();
+  certs->add_option("--days", certs_options.days, "validity")->capture_default_str();
+
   // The verbs that talk to a master.
   deepevolve::cli::RemoteOptions remote;
   if (const char* env = std::getenv("DEEPEVOLVE_MASTER")) remote.master = env;
+  std::string token_file;
   auto add_remote = [&](CLI::App* cmd) {
     cmd->add_option("--master", remote.master, "master address host:port ($DEEPEVOLVE_MASTER)")
         ->capture_default_str();
     cmd->add_flag("--json", remote.json, "print protobuf JSON");
+    cmd->add_option("--token-file", token_file,
+                    "file with the master's bearer token (default: $DEEPEVOLVE_TOKEN)");
+    deepevolve::AddClientSecurityFlags(cmd, &remote.security, /*worker=*/false);
   };
   int64_t search_id = 0;
   SpecFlags submit_flags;
@@ -186,6 +203,16 @@ int main(int argc, char** argv) {
     return deepevolve::cli::RunLocal(local_options, std::cout, std::cerr);
   }
   remote.live = !no_live;
+  if (!token_file.empty()) {
+    auto token = deepevolve::ReadTokenFile(token_file);
+    if (!token.ok()) {
+      std::cerr << "deepevolve: " << token.status().message() << "\n";
+      return 2;
+    }
+    remote.security.token = *token;
+  } else if (const char* env = std::getenv("DEEPEVOLVE_TOKEN")) {
+    remote.security.token = env;
+  }
   if (*submit) {
     auto spec = BuildSpec(submit_flags, "submit");
     if (!spec.has_value()) return 2;
@@ -200,6 +227,20 @@ int main(int argc, char** argv) {
     return deepevolve::cli::RunExport(remote, search_id, export_path, std::cout, std::cerr);
   }
 
+  if (*certs) {
+    if (absl::Status s = deepevolve::cli::MakeCerts(certs_options); !s.ok()) {
+      std::cerr << "deepevolve certs: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "wrote ca.pem, master.pem/.key, worker.pem/.key and token in "
+              << certs_options.out_dir << "\n"
+              << "  master: deepevolve-master --tls-cert master.pem --tls-key master.key "
+                 "--tls-client-ca ca.pem --token-file token\n"
+              << "  worker: deepevolve-worker --tls-ca ca.pem --tls-cert worker.pem --tls-key "
+                 "worker.key\n"
+              << "  client: deepevolve list --tls-ca ca.pem --token-file token\n";
+    return 0;
+  }
   if (*hash) return deepevolve::cli::RunHash(genes, verbose, std::cout, std::cerr);
   if (*presets) return deepevolve::cli::RunPresets(std::cout);
   if (*sim) {

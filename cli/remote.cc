@@ -13,12 +13,6 @@
 namespace deepevolve::cli {
 namespace {
 
-std::unique_ptr<v1::SearchService::Stub> Connect(const RemoteOptions& options) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(256 << 20);
-  return v1::SearchService::NewStub(
-      grpc::CreateCustomChannel(options.master, grpc::InsecureChannelCredentials(), args));
-}
 
 // Reports a failed call in words that name the master; returns the exit code.
 int Fail(const RemoteOptions& options, const std::string& verb, const grpc::Status& status,
@@ -27,20 +21,20 @@ int Fail(const RemoteOptions& options, const std::string& verb, const grpc::Stat
       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     err << "deepevolve " << verb << ": cannot reach the master at " << options.master << " ("
         << status.error_message() << ")\n";
+  } else if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    err << "deepevolve " << verb << ": the master at " << options.master
+        << " refused the call (UNAUTHENTICATED): " << status.error_message() << "\n";
   } else {
     err << "deepevolve " << verb << ": " << status.error_message() << "\n";
   }
   return 1;
 }
 
-void Deadline(grpc::ClientContext& context, absl::Duration d) {
-  context.set_deadline(absl::ToChronoTime(absl::Now() + d));
-}
 
-grpc::Status GetSummary(v1::SearchService::Stub& stub, int64_t search_id,
-                        v1::SearchSummary* summary) {
+grpc::Status GetSummary(v1::SearchService::Stub& stub, const RemoteOptions& options,
+                        int64_t search_id, v1::SearchSummary* summary) {
   grpc::ClientContext context;
-  Deadline(context, absl::Seconds(30));
+  PrepareCall(context, options, absl::Seconds(30));
   v1::GetRequest request;
   request.set_search_id(search_id);
   return stub.Get(&context, request, summary);
@@ -177,17 +171,31 @@ class WatchProgress {
 
 }  // namespace
 
-std::unique_ptr<v1::SearchService::Stub> ConnectSearchService(const std::string& address) {
-  RemoteOptions options;
-  options.master = address;
-  return Connect(options);
+std::unique_ptr<v1::SearchService::Stub> ConnectSearchService(const RemoteOptions& options,
+                                                              std::ostream& err) {
+  auto credentials = MakeChannelCredentials(options.security);
+  if (!credentials.ok()) {
+    err << "deepevolve: " << credentials.status().message() << "\n";
+    return nullptr;
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  return v1::SearchService::NewStub(
+      grpc::CreateCustomChannel(options.master, *credentials, args));
+}
+
+void PrepareCall(grpc::ClientContext& context, const RemoteOptions& options,
+                 absl::Duration deadline) {
+  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  AddToken(context, options.security.token);
 }
 
 int RunSubmit(const RemoteOptions& options, const v1::SearchSpec& spec, bool watch,
               std::ostream& out, std::ostream& err) {
-  auto stub = Connect(options);
+  auto stub = ConnectSearchService(options, err);
+  if (stub == nullptr) return 1;
   grpc::ClientContext context;
-  Deadline(context, absl::Seconds(30));
+  PrepareCall(context, options, absl::Seconds(30));
   v1::SubmitRequest request;
   *request.mutable_spec() = spec;
   v1::SubmitResponse response;
@@ -205,16 +213,18 @@ int RunSubmit(const RemoteOptions& options, const v1::SearchSpec& spec, bool wat
 
 int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
              std::ostream& err) {
-  auto stub = Connect(options);
+  auto stub = ConnectSearchService(options, err);
+  if (stub == nullptr) return 1;
   int64_t after = 0;
   WatchProgress progress(search_id);
   v1::SearchSummary summary;
-  if (grpc::Status s = GetSummary(*stub, search_id, &summary); !s.ok()) {
+  if (grpc::Status s = GetSummary(*stub, options, search_id, &summary); !s.ok()) {
     return Fail(options, "watch", s, err);
   }
   progress.Start(summary);
   for (int attempt = 0; attempt < 60; ++attempt) {
     grpc::ClientContext context;
+    AddToken(context, options.security.token);
     v1::WatchRequest request;
     request.set_search_id(search_id);
     request.set_after_sequence(after);
@@ -257,9 +267,10 @@ int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
 
 int RunStatus(const RemoteOptions& options, int64_t search_id, std::ostream& out,
               std::ostream& err) {
-  auto stub = Connect(options);
+  auto stub = ConnectSearchService(options, err);
+  if (stub == nullptr) return 1;
   v1::SearchSummary summary;
-  if (grpc::Status s = GetSummary(*stub, search_id, &summary); !s.ok()) {
+  if (grpc::Status s = GetSummary(*stub, options, search_id, &summary); !s.ok()) {
     return Fail(options, "status", s, err);
   }
   if (options.json) {
@@ -271,9 +282,10 @@ int RunStatus(const RemoteOptions& options, int64_t search_id, std::ostream& out
 }
 
 int RunList(const RemoteOptions& options, std::ostream& out, std::ostream& err) {
-  auto stub = Connect(options);
+  auto stub = ConnectSearchService(options, err);
+  if (stub == nullptr) return 1;
   grpc::ClientContext context;
-  Deadline(context, absl::Seconds(30));
+  PrepareCall(context, options, absl::Seconds(30));
   v1::ListResponse response;
   grpc::Status status = stub->List(&context, v1::ListRequest(), &response);
   if (!status.ok()) return Fail(options, "list", status, err);
@@ -295,9 +307,10 @@ int RunList(const RemoteOptions& options, std::ostream& out, std::ostream& err) 
 
 int RunTop(const RemoteOptions& options, int64_t search_id, int limit, std::ostream& out,
            std::ostream& err) {
-  auto stub = Connect(options);
+  auto stub = ConnectSearchService(options, err);
+  if (stub == nullptr) return 1;
   grpc::ClientContext context;
-  Deadline(context, absl::Seconds(30));
+  PrepareCall(context, options, absl::Seconds(30));
   v1::LeaderboardRequest request;
   request.set_search_id(search_id);
   request.set_limit(limit);
@@ -314,9 +327,10 @@ int RunTop(const RemoteOptions& options, int64_t search_id, int limit, std::ostr
 
 int RunCancel(const RemoteOptions& options, int64_t search_id, std::ostream& out,
               std::ostream& err) {
-  auto stub = Connect(options);
+  auto stub = ConnectSearchService(options, err);
+  if (stub == nullptr) return 1;
   grpc::ClientContext context;
-  Deadline(context, absl::Seconds(30));
+  PrepareCall(context, options, absl::Seconds(30));
   v1::CancelRequest request;
   request.set_search_id(search_id);
   v1::SearchSummary summary;
@@ -332,9 +346,10 @@ int RunCancel(const RemoteOptions& options, int64_t search_id, std::ostream& out
 
 int RunExport(const RemoteOptions& options, int64_t search_id, const std::string& path,
               std::ostream& out, std::ostream& err) {
-  auto stub = Connect(options);
+  auto stub = ConnectSearchService(options, err);
+  if (stub == nullptr) return 1;
   grpc::ClientContext context;
-  Deadline(context, absl::Seconds(120));
+  PrepareCall(context, options, absl::Seconds(120));
   v1::GetModelRequest request;
   request.set_search_id(search_id);
   v1::Model model;

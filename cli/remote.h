@@ -9,6 +9,8 @@
 #include <ostream>
 #include <string>
 
+#include "absl/time/time.h"
+#include "common/grpc_security.h"
 #include "deepevolve/v1/search.pb.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 
@@ -16,12 +18,19 @@ namespace deepevolve::cli {
 
 struct RemoteOptions {
   std::string master = "127.0.0.1:50051";
+  ClientSecurity security;  // TLS roots or plaintext, and the bearer token
   bool json = false;  // print protobuf JSON instead of text
   bool live = true;   // watch: a live progress line (else a line per event)
 };
 
-// A SearchService stub for `address` that accepts messages as large as a model file.
-std::unique_ptr<v1::SearchService::Stub> ConnectSearchService(const std::string& address);
+// A SearchService stub for the options' master that accepts messages as large as a
+// model file; null after telling `err` why the credentials could not be made.
+std::unique_ptr<v1::SearchService::Stub> ConnectSearchService(const RemoteOptions& options,
+                                                              std::ostream& err);
+
+// Sets a call's deadline and adds the bearer token.
+void PrepareCall(grpc::ClientContext& context, const RemoteOptions& options,
+                 absl::Duration deadline);
 
 int RunSubmit(const RemoteOptions& options, const v1::SearchSpec& spec, bool watch,
               std::ostream& out, std::ostream& err);

@@ -2,12 +2,15 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/notification.h"
 #include "master/scheduler/master.h"
+#include "common/grpc_security.h"
+#include "master/service/auth.h"
 #include "master/service/service.h"
 #include "spdlog/spdlog.h"
 
@@ -32,6 +35,16 @@ int main(int argc, char** argv) {
                  "process (faster)")
       ->check(CLI::IsMember({"full", "process"}))
       ->capture_default_str();
+  deepevolve::ServerSecurity security;
+  std::string token_file;
+  app.add_option("--tls-cert", security.cert_file, "the master's TLS certificate (PEM)");
+  app.add_option("--tls-key", security.key_file, "its private key (PEM)");
+  app.add_option("--tls-client-ca", security.client_ca_file,
+                 "CA certificate (PEM) that signs worker certificates (mutual TLS)");
+  app.add_option("--token-file", token_file,
+                 "bearer token clients must send (default: $DEEPEVOLVE_TOKEN, if set)");
+  app.add_flag("--insecure", security.insecure,
+               "serve plaintext gRPC: anyone who reaches the port may submit and report");
   CLI11_PARSE(app, argc, argv);
   options.lease_ms = static_cast<int64_t>(lease_seconds * 1000);
 
@@ -55,11 +68,36 @@ int main(int argc, char** argv) {
     spdlog::error("cannot recover from {}: {}", db_path, master.status().ToString());
     return 1;
   }
-  deepevolve::master::SearchServiceImpl search_service(master->get());
-  deepevolve::master::WorkerServiceImpl worker_service(master->get());
+  auto credentials = deepevolve::MakeServerCredentials(security);
+  if (!credentials.ok()) {
+    spdlog::error("{}", std::string(credentials.status().message()));
+    return 2;
+  }
+  std::string token;
+  if (!token_file.empty()) {
+    auto read = deepevolve::ReadTokenFile(token_file);
+    if (!read.ok()) {
+      spdlog::error("{}", std::string(read.status().message()));
+      return 2;
+    }
+    token = *read;
+  } else if (const char* env = std::getenv("DEEPEVOLVE_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  if (security.insecure) {
+    spdlog::warn("serving plaintext gRPC on {} (--insecure): traffic is readable{}", listen,
+                 token.empty() ? " and anyone who reaches the port may submit and report"
+                               : ", tokens included, and workers are not authenticated");
+  } else if (token.empty()) {
+    spdlog::error("TLS serving needs a client token: --token-file (or $DEEPEVOLVE_TOKEN)");
+    return 2;
+  }
+  const deepevolve::master::Authorizer auth(token, !security.insecure);
+  deepevolve::master::SearchServiceImpl search_service(master->get(), &auth);
+  deepevolve::master::WorkerServiceImpl worker_service(master->get(), &auth);
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(deepevolve::master::kMaxRequestBytes);
   builder.SetMaxSendMessageSize(deepevolve::master::kMaxRequestBytes);
   builder.RegisterService(&search_service);
@@ -74,8 +112,9 @@ int main(int argc, char** argv) {
     std::ofstream(tmp) << port << "\n";
     std::rename(tmp.c_str(), port_file.c_str());
   }
-  spdlog::info("deepevolve-master listening on port {} (database {}, leases {} s)", port, db_path,
-               lease_seconds);
+  spdlog::info("deepevolve-master listening on port {} ({}; database {}, leases {} s)", port,
+               security.insecure ? "plaintext" : "TLS, workers by certificate, clients by token",
+               db_path, lease_seconds);
 
   absl::Notification stopping;
   std::thread ticker([&] {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "common/security_flags.h"
 #include "absl/strings/str_cat.h"
 #include "master/ga/genome.h"
 #include "master/ga/space.h"
@@ -95,7 +96,14 @@ int main(int argc, char** argv) {
   app.add_option("--slots-dir", slots_dir, "where workers of this host coordinate core sharing")
       ->capture_default_str();
   app.add_option("--max-trials", max_trials, "exit after this many trials (0: never)");
+  deepevolve::ClientSecurity security;
+  deepevolve::AddClientSecurityFlags(&app, &security, /*worker=*/true);
   CLI11_PARSE(app, argc, argv);
+  auto credentials = deepevolve::MakeChannelCredentials(security);
+  if (!credentials.ok()) {
+    spdlog::error("{}", std::string(credentials.status().message()));
+    return 2;
+  }
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -150,7 +158,7 @@ int main(int argc, char** argv) {
     return result;
   };
 
-  auto client = deepevolve::worker::MakeGrpcMasterClient(master);
+  auto client = deepevolve::worker::MakeGrpcMasterClient(master, *credentials);
   deepevolve::worker::WorkerOptions options;
   options.worker_id = worker_id;
   options.incarnation = std::chrono::duration_cast<std::chrono::microseconds>(

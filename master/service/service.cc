@@ -22,6 +22,13 @@ grpc::Status AnswerList(absl::StatusOr<std::vector<T>> result,
   return grpc::Status::OK;
 }
 
+// Runs one of the authorizer's checks, when there is an authorizer.
+grpc::Status Check(const Authorizer* auth,
+                   grpc::Status (Authorizer::*check)(const grpc::ServerContext*) const,
+                   const grpc::ServerContext* context) {
+  return auth == nullptr ? grpc::Status::OK : (auth->*check)(context);
+}
+
 }  // namespace
 
 grpc::Status ToGrpc(const absl::Status& status) {
@@ -29,8 +36,10 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-grpc::Status SearchServiceImpl::Submit(grpc::ServerContext*, const v1::SubmitRequest* request,
+grpc::Status SearchServiceImpl::Submit(grpc::ServerContext* context,
+                                       const v1::SubmitRequest* request,
                                        v1::SubmitResponse* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   absl::StatusOr<v1::SearchSummary> summary = master_->Submit(request->spec());
   if (!summary.ok()) return ToGrpc(summary.status());
   response->set_search_id(summary->search_id());
@@ -38,20 +47,22 @@ grpc::Status SearchServiceImpl::Submit(grpc::ServerContext*, const v1::SubmitReq
   return grpc::Status::OK;
 }
 
-grpc::Status SearchServiceImpl::Get(grpc::ServerContext*, const v1::GetRequest* request,
+grpc::Status SearchServiceImpl::Get(grpc::ServerContext* context, const v1::GetRequest* request,
                                     v1::SearchSummary* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return Answer(master_->Get(request->search_id()), response);
 }
 
-grpc::Status SearchServiceImpl::List(grpc::ServerContext*, const v1::ListRequest*,
+grpc::Status SearchServiceImpl::List(grpc::ServerContext* context, const v1::ListRequest*,
                                      v1::ListResponse* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   for (v1::SearchSummary& s : master_->List()) *response->add_searches() = std::move(s);
   return grpc::Status::OK;
 }
 
-grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context,
-                                      const v1::WatchRequest* request,
+grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
                                       grpc::ServerWriter<v1::Event>* writer) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   int64_t after = request->after_sequence();
   for (;;) {
     if (context->IsCancelled()) return grpc::Status::CANCELLED;
@@ -67,37 +78,45 @@ grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context,
   }
 }
 
-grpc::Status SearchServiceImpl::Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
+grpc::Status SearchServiceImpl::Cancel(grpc::ServerContext* context,
+                                       const v1::CancelRequest* request,
                                        v1::SearchSummary* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return Answer(master_->Cancel(request->search_id()), response);
 }
 
-grpc::Status SearchServiceImpl::Leaderboard(grpc::ServerContext*,
+grpc::Status SearchServiceImpl::Leaderboard(grpc::ServerContext* context,
                                             const v1::LeaderboardRequest* request,
                                             v1::LeaderboardResponse* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return AnswerList(master_->Leaderboard(request->search_id(), request->limit()),
                     response->mutable_trials());
 }
 
-grpc::Status SearchServiceImpl::ListTrials(grpc::ServerContext*,
+grpc::Status SearchServiceImpl::ListTrials(grpc::ServerContext* context,
                                            const v1::ListTrialsRequest* request,
                                            v1::ListTrialsResponse* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return AnswerList(master_->Trials(request->search_id()), response->mutable_trials());
 }
 
-grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext*, const v1::GetModelRequest* request,
-                                         v1::Model* response) {
+grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext* context,
+                                         const v1::GetModelRequest* request, v1::Model* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return Answer(master_->GetModel(request->search_id(), request->genome_id()), response);
 }
 
-grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::RegisterRequest* request,
+grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context,
+                                         const v1::RegisterRequest* request,
                                          v1::RegisterResponse* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
   return Answer(master_->Register(*request), response);
 }
 
 grpc::Status WorkerServiceImpl::Acquire(grpc::ServerContext* context,
                                         const v1::AcquireRequest* request,
                                         v1::AcquireResponse* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
   // Never hold the call past the client's own deadline.
   v1::AcquireRequest bounded = *request;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -107,14 +126,17 @@ grpc::Status WorkerServiceImpl::Acquire(grpc::ServerContext* context,
   return Answer(master_->Acquire(bounded), response);
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
   return Answer(master_->Heartbeat(*request), response);
 }
 
-grpc::Status WorkerServiceImpl::Report(grpc::ServerContext*, const v1::ReportRequest* request,
+grpc::Status WorkerServiceImpl::Report(grpc::ServerContext* context,
+                                       const v1::ReportRequest* request,
                                        v1::ReportResponse* response) {
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
   return Answer(master_->Report(*request), response);
 }
 

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "master/scheduler/master.h"
+#include "master/service/auth.h"
 
 namespace deepevolve::master {
 
@@ -16,7 +17,8 @@ grpc::Status ToGrpc(const absl::Status& status);
 
 class SearchServiceImpl final : public v1::SearchService::Service {
  public:
-  explicit SearchServiceImpl(Master* master) : master_(master) {}
+  // `auth` may be null: no checks.
+  SearchServiceImpl(Master* master, const Authorizer* auth) : master_(master), auth_(auth) {}
   grpc::Status Submit(grpc::ServerContext*, const v1::SubmitRequest*, v1::SubmitResponse*) override;
   grpc::Status Get(grpc::ServerContext*, const v1::GetRequest*, v1::SearchSummary*) override;
   grpc::Status List(grpc::ServerContext*, const v1::ListRequest*, v1::ListResponse*) override;
@@ -31,11 +33,12 @@ class SearchServiceImpl final : public v1::SearchService::Service {
 
  private:
   Master* master_;
+  const Authorizer* auth_;
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  explicit WorkerServiceImpl(Master* master) : master_(master) {}
+  WorkerServiceImpl(Master* master, const Authorizer* auth) : master_(master), auth_(auth) {}
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
                         v1::RegisterResponse*) override;
   grpc::Status Acquire(grpc::ServerContext*, const v1::AcquireRequest*,
@@ -47,6 +50,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
 
  private:
   Master* master_;
+  const Authorizer* auth_;
 };
 
 // Message size limits (service.proto).

@@ -63,7 +63,8 @@ class Cluster:
             self.master = subprocess.Popen(
                 [binary("master", "deepevolve-master"), "--db", self.db,
                  "--listen", f"127.0.0.1:{self.port}", "--port-file", port_file,
-                 "--lease-seconds", str(self.lease_seconds), "--durability", "process"],
+                 "--lease-seconds", str(self.lease_seconds), "--durability", "process",
+                 "--insecure"],
                 stdout=log, stderr=log)
         wait_for(lambda: os.path.exists(port_file) or self.master.poll() is not None,
                  "the master to listen")
@@ -82,12 +83,14 @@ class Cluster:
         with open(os.path.join(self.dir, f"{name}.log"), "a") as log:
             self.workers[name] = subprocess.Popen(
                 [binary("tests", "testing", "fake-worker"), "--master", self.address(),
-                 "--id", name, "--epoch-ms", str(epoch_ms), "--trace", self.trace, *extra],
+                 "--id", name, "--epoch-ms", str(epoch_ms), "--trace", self.trace, "--insecure",
+                 *extra],
                 stdout=log, stderr=log)
         return self.workers[name]
 
     def cli(self, *args, check=True):
-        result = subprocess.run([binary("cli", "deepevolve"), *args, "--master", self.address()],
+        result = subprocess.run([binary("cli", "deepevolve"), *args, "--master", self.address(),
+                                 "--insecure"],
                                 capture_output=True, text=True, timeout=120)
         if check:
             self.test.assertEqual(result.returncode, 0, result.stderr + self.log("master.log"))
@@ -286,7 +289,8 @@ class DistributedTest(unittest.TestCase):
         missing = c.cli("status", "77", check=False)
         self.assertNotEqual(missing.returncode, 0)
         self.assertIn("no search with id 77", missing.stderr)
-        gone = subprocess.run([binary("cli", "deepevolve"), "list", "--master", "127.0.0.1:1"],
+        gone = subprocess.run([binary("cli", "deepevolve"), "list", "--master", "127.0.0.1:1",
+                               "--insecure"],
                               capture_output=True, text=True, timeout=60)
         self.assertNotEqual(gone.returncode, 0)
         self.assertIn("127.0.0.1:1", gone.stderr)
@@ -298,7 +302,7 @@ class DistributedTest(unittest.TestCase):
             self.skipTest("built without LibTorch")
         with open(os.path.join(c.dir, "real.log"), "a") as log:
             c.workers["real"] = subprocess.Popen(
-                [worker, "--master", c.address(), "--id", "real", "--threads", "1",
+                [worker, "--master", c.address(), "--insecure", "--id", "real", "--threads", "1",
                  "--slots-dir", os.path.join(c.dir, "slots")], stdout=log, stderr=log)
         search = c.submit("--preset", "fashion_mnist_mlp", "--population", "3",
                           "--generations", "1", "--epochs", "1", "--train-limit", "3000",

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "common/security_flags.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -37,7 +38,14 @@ int main(int argc, char** argv) {
                  "append 'start <hash> <worker>' to this file as each training starts");
   app.add_option("--freeze-after", freeze_after,
                  "SIGSTOP itself after training this many genomes, before reporting the last");
+  deepevolve::ClientSecurity security;
+  deepevolve::AddClientSecurityFlags(&app, &security, /*worker=*/true);
   CLI11_PARSE(app, argc, argv);
+  auto credentials = deepevolve::MakeChannelCredentials(security);
+  if (!credentials.ok()) {
+    spdlog::error("{}", std::string(credentials.status().message()));
+    return 2;
+  }
   spdlog::set_level(spdlog::level::warn);
 
   sigset_t signals;
@@ -74,7 +82,7 @@ int main(int argc, char** argv) {
     if (freeze_after > 0 && ++trained == freeze_after) raise(SIGSTOP);
     return r;
   };
-  auto client = deepevolve::worker::MakeGrpcMasterClient(master);
+  auto client = deepevolve::worker::MakeGrpcMasterClient(master, *credentials);
   deepevolve::worker::WorkerOptions options;
   options.worker_id = worker_id;
   options.incarnation = getpid();

@@ -24,14 +24,16 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& address) {
 
 class GrpcMasterClient : public MasterClient {
  public:
-  explicit GrpcMasterClient(const std::string& address) : address_(address) {
+  GrpcMasterClient(const std::string& address,
+                   std::shared_ptr<grpc::ChannelCredentials> credentials)
+      : address_(address) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(256 << 20);
     args.SetMaxSendMessageSize(256 << 20);
     // Reconnect quickly after a master restart.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     stub_ = v1::WorkerService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+        grpc::CreateCustomChannel(address, std::move(credentials), args));
   }
 
   absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r) override {
@@ -68,8 +70,9 @@ class GrpcMasterClient : public MasterClient {
 
 }  // namespace
 
-std::unique_ptr<MasterClient> MakeGrpcMasterClient(const std::string& address) {
-  return std::make_unique<GrpcMasterClient>(address);
+std::unique_ptr<MasterClient> MakeGrpcMasterClient(
+    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  return std::make_unique<GrpcMasterClient>(address, std::move(credentials));
 }
 
 WorkerLoop::WorkerLoop(MasterClient* master, TrainFn train, WorkerOptions options)
@@ -91,7 +94,12 @@ absl::Status WorkerLoop::RegisterWithBackoff() {
       lease_ms_ = response->lease_ms();
       return absl::OkStatus();
     }
-    if (absl::IsInvalidArgument(response.status())) return response.status();
+    // Retrying cannot mend a refusal.
+    if (absl::IsInvalidArgument(response.status()) ||
+        absl::IsUnauthenticated(response.status()) ||
+        absl::IsPermissionDenied(response.status())) {
+      return response.status();
+    }
     if (attempt % 10 == 0) spdlog::warn("register: {}", response.status().ToString());
     Backoff(attempt);
   }

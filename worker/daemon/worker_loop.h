@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "master/ga/ledger.h"
 
@@ -27,8 +28,10 @@ class MasterClient {
   virtual absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& r) = 0;
 };
 
-// A client over a gRPC channel to `address` (host:port).
-std::unique_ptr<MasterClient> MakeGrpcMasterClient(const std::string& address);
+// A client over a gRPC channel to `address` (host:port) with these credentials
+// (see common/grpc_security.h).
+std::unique_ptr<MasterClient> MakeGrpcMasterClient(
+    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials);
 
 struct EpochReport {
   int epoch = 0;

@@ -1,0 +1,43 @@
+#include "master/service/auth.h"
+
+#include <openssl/crypto.h>
+
+#include "absl/strings/match.h"
+
+namespace deepevolve::master {
+
+bool Authorizer::TokenMatches(const std::string& presented) const {
+  if (token_.empty()) return true;
+  // Compared in constant time, so the answer's timing does not reveal the token.
+  return presented.size() == token_.size() &&
+         CRYPTO_memcmp(presented.data(), token_.data(), token_.size()) == 0;
+}
+
+grpc::Status Authorizer::CheckClient(const grpc::ServerContext* context) const {
+  if (token_.empty()) return grpc::Status::OK;
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this master needs a bearer token (--token-file or $DEEPEVOLVE_TOKEN)");
+  }
+  const std::string value(it->second.data(), it->second.size());
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (!absl::StartsWith(value, kBearer) || !TokenMatches(value.substr(kBearer.size()))) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Authorizer::CheckWorker(const grpc::ServerContext* context) const {
+  if (!require_worker_certificate_) return grpc::Status::OK;
+  const auto auth = context->auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "workers need a client certificate signed by the master's CA "
+                        "(--tls-cert and --tls-key)");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace deepevolve::master

@@ -1,0 +1,32 @@
+// Who may call the master: clients with the bearer token, workers with a client
+// certificate the master's TLS layer verified against its CA (mutual TLS).
+#ifndef DEEPEVOLVE_MASTER_SERVICE_AUTH_H_
+#define DEEPEVOLVE_MASTER_SERVICE_AUTH_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+namespace deepevolve::master {
+
+class Authorizer {
+ public:
+  // An empty token lets any client in; require_worker_certificate is for TLS ports.
+  Authorizer(std::string token, bool require_worker_certificate)
+      : token_(std::move(token)), require_worker_certificate_(require_worker_certificate) {}
+
+  // OK, or UNAUTHENTICATED saying what is missing (never echoing a token).
+  grpc::Status CheckClient(const grpc::ServerContext* context) const;
+  grpc::Status CheckWorker(const grpc::ServerContext* context) const;
+  // For HTTP: the value of an Authorization header (or a token from elsewhere).
+  bool TokenMatches(const std::string& presented) const;
+  bool needs_token() const { return !token_.empty(); }
+
+ private:
+  const std::string token_;
+  const bool require_worker_certificate_;
+};
+
+}  // namespace deepevolve::master
+
+#endif  // DEEPEVOLVE_MASTER_SERVICE_AUTH_H_

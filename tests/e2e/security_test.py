@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""TLS, mutual TLS for workers and the bearer token, with real processes on 127.0.0.1:
+certificates from `deepevolve certs`, a master serving TLS, the CLI and fake workers.
+
+  security_test.py BUILD_DIR [unittest args]"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import distributed_test  # noqa: E402  (its wait_for and binaries)
+from distributed_test import wait_for  # noqa: E402
+
+BUILD = None
+
+
+def binary(*parts):
+    return os.path.join(BUILD, *parts)
+
+
+class SecurityTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="deepevolve-sec-")
+        cls.certs = os.path.join(cls.dir, "certs")
+        made = subprocess.run([binary("cli", "deepevolve"), "certs", "--out", cls.certs,
+                               "--hosts", "127.0.0.1,localhost"],
+                              capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        with open(os.path.join(cls.certs, "token")) as f:
+            cls.token = f.read().strip()
+        cls.log_path = os.path.join(cls.dir, "master.log")
+        port_file = os.path.join(cls.dir, "port")
+        with open(cls.log_path, "a") as log:
+            cls.master = subprocess.Popen(
+                [binary("master", "deepevolve-master"), "--db", os.path.join(cls.dir, "m.db"),
+                 "--listen", "127.0.0.1:0", "--port-file", port_file, "--durability", "process",
+                 "--tls-cert", cls.cert("master.pem"), "--tls-key", cls.cert("master.key"),
+                 "--tls-client-ca", cls.cert("ca.pem"), "--token-file", cls.cert("token")],
+                stdout=log, stderr=log)
+        wait_for(lambda: os.path.exists(port_file) or cls.master.poll() is not None,
+                 "the master to listen")
+        assert cls.master.poll() is None, open(cls.log_path).read()
+        with open(port_file) as f:
+            cls.address = f"127.0.0.1:{int(f.read())}"
+        cls.workers = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.workers + [cls.master]:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    @classmethod
+    def cert(cls, name):
+        return os.path.join(cls.certs, name)
+
+    def cli(self, *args, token=True, ca=True, extra_env=None):
+        command = [binary("cli", "deepevolve"), *args, "--master", self.address]
+        if ca:
+            command += ["--tls-ca", self.cert("ca.pem")]
+        if token:
+            command += ["--token-file", self.cert("token")]
+        env = dict(os.environ)
+        env.pop("DEEPEVOLVE_TOKEN", None)
+        env.update(extra_env or {})
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+
+    def worker(self, name, *flags):
+        log_path = os.path.join(self.dir, f"{name}.log")
+        with open(log_path, "a") as log:
+            p = subprocess.Popen([binary("tests", "testing", "fake-worker"), "--master",
+                                  self.address, "--id", name, "--epoch-ms", "1", *flags],
+                                 stdout=log, stderr=log)
+        self.workers.append(p)
+        return p, log_path
+
+    def master_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def test_a_client_with_the_token_over_tls_is_served(self):
+        result = self.cli("list")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("state", result.stdout)
+
+    def test_a_missing_or_wrong_token_is_unauthenticated(self):
+        missing = self.cli("list", token=False)
+        self.assertNotEqual(missing.returncode, 0)
+        self.assertIn("UNAUTHENTICATED", missing.stderr)
+        self.assertIn("bearer token", missing.stderr)
+        wrong = self.cli("list", token=False, extra_env={"DEEPEVOLVE_TOKEN": "not-the-token"})
+        self.assertNotEqual(wrong.returncode, 0)
+        self.assertIn("UNAUTHENTICATED", wrong.stderr)
+        self.assertIn("wrong bearer token", wrong.stderr)
+        self.assertNotIn("not-the-token", wrong.stderr + self.master_log())
+
+    def test_a_plaintext_client_against_the_tls_port_fails(self):
+        result = self.cli("list", ca=False, extra_env={"DEEPEVOLVE_INSECURE": "1"})
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(f"cannot reach the master at {self.address}", result.stderr)
+
+    def test_a_client_that_does_not_trust_the_master_s_certificate_fails(self):
+        result = self.cli("list", ca=False)  # the system's roots do not hold our CA
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("cannot reach the master", result.stderr)
+
+    def test_a_worker_without_a_client_certificate_is_refused(self):
+        p, log_path = self.worker("nocert", "--tls-ca", self.cert("ca.pem"))
+        self.assertEqual(p.wait(timeout=60), 1)
+        with open(log_path) as f:
+            self.assertIn("workers need a client certificate", f.read())
+
+    def test_workers_with_certificates_run_a_search_over_tls(self):
+        self.worker("good", "--tls-ca", self.cert("ca.pem"), "--tls-cert", self.cert("worker.pem"),
+                    "--tls-key", self.cert("worker.key"))
+        submitted = self.cli("submit", "--preset", "fashion_mnist_mlp", "--population", "4",
+                             "--generations", "2", "--seed", "3", "--watch", "--no-live")
+        self.assertEqual(submitted.returncode, 0, submitted.stderr + self.master_log())
+        self.assertIn("succeeded", submitted.stdout)
+
+    def test_the_token_never_appears_in_logs(self):
+        self.cli("list")
+        self.cli("list", token=False, extra_env={"DEEPEVOLVE_TOKEN": self.token[:-1] + "x"})
+        logs = self.master_log()
+        for name in os.listdir(self.dir):
+            if name.endswith(".log"):
+                with open(os.path.join(self.dir, name)) as f:
+                    logs += f.read()
+        self.assertNotIn(self.token, logs)
+        self.assertNotIn(self.token[:-1], logs)
+
+    def test_the_master_refuses_to_serve_plaintext_unless_asked(self):
+        result = subprocess.run([binary("master", "deepevolve-master"), "--db",
+                                 os.path.join(self.dir, "other.db"), "--listen", "127.0.0.1:0"],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--insecure", result.stdout + result.stderr)
+
+
+if __name__ == "__main__":
+    BUILD = os.path.abspath(sys.argv[1])
+    distributed_test.BUILD = BUILD
+    unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
