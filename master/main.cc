@@ -7,12 +7,26 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "absl/synchronization/notification.h"
-#include "master/scheduler/master.h"
 #include "common/grpc_security.h"
+#include "master/scheduler/master.h"
 #include "master/service/auth.h"
+#include "master/service/http.h"
 #include "master/service/service.h"
 #include "spdlog/spdlog.h"
+
+namespace {
+
+// Writes `port` to `path` (when given) so that it appears whole or not at all.
+void WritePortFile(const std::string& path, int port) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << port << "\n";
+  std::rename(tmp.c_str(), path.c_str());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"deepevolve-master: runs searches and hands their genomes to workers"};
@@ -45,6 +59,11 @@ int main(int argc, char** argv) {
                  "bearer token clients must send (default: $DEEPEVOLVE_TOKEN, if set)");
   app.add_flag("--insecure", security.insecure,
                "serve plaintext gRPC: anyone who reaches the port may submit and report");
+  std::string http_listen, http_port_file;
+  app.add_option("--http-listen", http_listen,
+                 "host:port for /healthz, /metrics and the JSON API (HTTPS with TLS); port 0 "
+                 "picks a free port; empty: no HTTP");
+  app.add_option("--http-port-file", http_port_file, "write the HTTP port bound to this file");
   CLI11_PARSE(app, argc, argv);
   options.lease_ms = static_cast<int64_t>(lease_seconds * 1000);
 
@@ -93,8 +112,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const deepevolve::master::Authorizer auth(token, !security.insecure);
-  deepevolve::master::SearchServiceImpl search_service(master->get(), &auth);
-  deepevolve::master::WorkerServiceImpl worker_service(master->get(), &auth);
+  deepevolve::master::RpcMetrics rpc_metrics;
+  deepevolve::master::SearchServiceImpl search_service(master->get(), &auth, &rpc_metrics);
+  deepevolve::master::WorkerServiceImpl worker_service(master->get(), &auth, &rpc_metrics);
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, *credentials, &port);
@@ -107,11 +127,27 @@ int main(int argc, char** argv) {
     spdlog::error("cannot listen on {}", listen);
     return 1;
   }
-  if (!port_file.empty()) {
-    const std::string tmp = port_file + ".tmp";
-    std::ofstream(tmp) << port << "\n";
-    std::rename(tmp.c_str(), port_file.c_str());
+  deepevolve::master::HttpFrontend http(master->get(), &auth, &rpc_metrics,
+                                        security.insecure ? "" : security.cert_file,
+                                        security.insecure ? "" : security.key_file);
+  if (!http_listen.empty()) {
+    const size_t colon = http_listen.rfind(':');
+    int http_port = 0;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(http_listen.substr(colon + 1), &http_port)) {
+      spdlog::error("--http-listen: expected host:port, got '{}'", http_listen);
+      return 2;
+    }
+    auto bound = http.Start(http_listen.substr(0, colon), http_port);
+    if (!bound.ok()) {
+      spdlog::error("{}", std::string(bound.status().message()));
+      return 1;
+    }
+    spdlog::info("HTTP{} on port {}: /healthz, /metrics, /api/", security.insecure ? "" : "S",
+                 *bound);
+    WritePortFile(http_port_file, *bound);
   }
+  WritePortFile(port_file, port);
   spdlog::info("deepevolve-master listening on port {} ({}; database {}, leases {} s)", port,
                security.insecure ? "plaintext" : "TLS, workers by certificate, clients by token",
                db_path, lease_seconds);
@@ -133,6 +169,7 @@ int main(int argc, char** argv) {
   (*master)->Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   ticker.join();
+  http.Stop();
   spdlog::info("stopped; every acknowledged result is in {}", db_path);
   return 0;
 }

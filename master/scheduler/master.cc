@@ -718,6 +718,13 @@ MasterStats Master::Stats() {
   return s;
 }
 
+absl::Status Master::Health() {
+  absl::MutexLock lock(&mu_);
+  if (!broken_.ok()) return broken_;
+  if (shutdown_) return absl::UnavailableError("the master is shutting down");
+  return absl::OkStatus();
+}
+
 std::vector<WorkerInfo> Master::Workers() {
   absl::MutexLock lock(&mu_);
   std::vector<WorkerInfo> out;

@@ -99,6 +99,8 @@ class Master {
 
   MasterStats Stats();
   std::vector<WorkerInfo> Workers();
+  // OK while the master serves; UNAVAILABLE once its store failed or it is shutting down.
+  absl::Status Health();
 
  private:
   struct SearchRun;

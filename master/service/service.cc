@@ -39,6 +39,7 @@ grpc::Status ToGrpc(const absl::Status& status) {
 grpc::Status SearchServiceImpl::Submit(grpc::ServerContext* context,
                                        const v1::SubmitRequest* request,
                                        v1::SubmitResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kSubmit);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   absl::StatusOr<v1::SearchSummary> summary = master_->Submit(request->spec());
   if (!summary.ok()) return ToGrpc(summary.status());
@@ -49,12 +50,14 @@ grpc::Status SearchServiceImpl::Submit(grpc::ServerContext* context,
 
 grpc::Status SearchServiceImpl::Get(grpc::ServerContext* context, const v1::GetRequest* request,
                                     v1::SearchSummary* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kGet);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return Answer(master_->Get(request->search_id()), response);
 }
 
 grpc::Status SearchServiceImpl::List(grpc::ServerContext* context, const v1::ListRequest*,
                                      v1::ListResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kList);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   for (v1::SearchSummary& s : master_->List()) *response->add_searches() = std::move(s);
   return grpc::Status::OK;
@@ -62,6 +65,7 @@ grpc::Status SearchServiceImpl::List(grpc::ServerContext* context, const v1::Lis
 
 grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
                                       grpc::ServerWriter<v1::Event>* writer) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kWatch);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   int64_t after = request->after_sequence();
   for (;;) {
@@ -81,6 +85,7 @@ grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context, const v1::Wa
 grpc::Status SearchServiceImpl::Cancel(grpc::ServerContext* context,
                                        const v1::CancelRequest* request,
                                        v1::SearchSummary* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kCancel);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return Answer(master_->Cancel(request->search_id()), response);
 }
@@ -88,6 +93,7 @@ grpc::Status SearchServiceImpl::Cancel(grpc::ServerContext* context,
 grpc::Status SearchServiceImpl::Leaderboard(grpc::ServerContext* context,
                                             const v1::LeaderboardRequest* request,
                                             v1::LeaderboardResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kLeaderboard);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return AnswerList(master_->Leaderboard(request->search_id(), request->limit()),
                     response->mutable_trials());
@@ -96,12 +102,14 @@ grpc::Status SearchServiceImpl::Leaderboard(grpc::ServerContext* context,
 grpc::Status SearchServiceImpl::ListTrials(grpc::ServerContext* context,
                                            const v1::ListTrialsRequest* request,
                                            v1::ListTrialsResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kListTrials);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return AnswerList(master_->Trials(request->search_id()), response->mutable_trials());
 }
 
 grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext* context,
                                          const v1::GetModelRequest* request, v1::Model* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kGetModel);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
   return Answer(master_->GetModel(request->search_id(), request->genome_id()), response);
 }
@@ -109,6 +117,7 @@ grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context,
                                          const v1::RegisterRequest* request,
                                          v1::RegisterResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kRegister);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
   return Answer(master_->Register(*request), response);
 }
@@ -116,6 +125,7 @@ grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::Acquire(grpc::ServerContext* context,
                                         const v1::AcquireRequest* request,
                                         v1::AcquireResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kAcquire);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
   // Never hold the call past the client's own deadline.
   v1::AcquireRequest bounded = *request;
@@ -129,6 +139,7 @@ grpc::Status WorkerServiceImpl::Acquire(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kHeartbeat);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
   return Answer(master_->Heartbeat(*request), response);
 }
@@ -136,6 +147,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::Report(grpc::ServerContext* context,
                                        const v1::ReportRequest* request,
                                        v1::ReportResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kReport);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
   return Answer(master_->Report(*request), response);
 }

@@ -9,6 +9,7 @@
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "master/scheduler/master.h"
 #include "master/service/auth.h"
+#include "master/service/metrics.h"
 
 namespace deepevolve::master {
 
@@ -17,8 +18,9 @@ grpc::Status ToGrpc(const absl::Status& status);
 
 class SearchServiceImpl final : public v1::SearchService::Service {
  public:
-  // `auth` may be null: no checks.
-  SearchServiceImpl(Master* master, const Authorizer* auth) : master_(master), auth_(auth) {}
+  // `auth` may be null (no checks), and `metrics` (no timing).
+  SearchServiceImpl(Master* master, const Authorizer* auth, RpcMetrics* metrics = nullptr)
+      : master_(master), auth_(auth), metrics_(metrics) {}
   grpc::Status Submit(grpc::ServerContext*, const v1::SubmitRequest*, v1::SubmitResponse*) override;
   grpc::Status Get(grpc::ServerContext*, const v1::GetRequest*, v1::SearchSummary*) override;
   grpc::Status List(grpc::ServerContext*, const v1::ListRequest*, v1::ListResponse*) override;
@@ -34,11 +36,13 @@ class SearchServiceImpl final : public v1::SearchService::Service {
  private:
   Master* master_;
   const Authorizer* auth_;
+  RpcMetrics* metrics_;
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  WorkerServiceImpl(Master* master, const Authorizer* auth) : master_(master), auth_(auth) {}
+  WorkerServiceImpl(Master* master, const Authorizer* auth, RpcMetrics* metrics = nullptr)
+      : master_(master), auth_(auth), metrics_(metrics) {}
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
                         v1::RegisterResponse*) override;
   grpc::Status Acquire(grpc::ServerContext*, const v1::AcquireRequest*,
@@ -51,6 +55,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
  private:
   Master* master_;
   const Authorizer* auth_;
+  RpcMetrics* metrics_;
 };
 
 // Message size limits (service.proto).

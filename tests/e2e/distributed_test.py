@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 BUILD = None
 
@@ -57,20 +59,33 @@ class Cluster:
 
     def start_master(self):
         port_file = os.path.join(self.dir, "port")
-        if os.path.exists(port_file):
-            os.remove(port_file)
+        http_file = os.path.join(self.dir, "http-port")
+        for f in (port_file, http_file):
+            if os.path.exists(f):
+                os.remove(f)
         with open(os.path.join(self.dir, "master.log"), "a") as log:
             self.master = subprocess.Popen(
                 [binary("master", "deepevolve-master"), "--db", self.db,
                  "--listen", f"127.0.0.1:{self.port}", "--port-file", port_file,
                  "--lease-seconds", str(self.lease_seconds), "--durability", "process",
-                 "--insecure"],
+                 "--insecure", "--http-listen", "127.0.0.1:0", "--http-port-file", http_file],
                 stdout=log, stderr=log)
         wait_for(lambda: os.path.exists(port_file) or self.master.poll() is not None,
                  "the master to listen")
         self.test.assertIsNone(self.master.poll(), self.log("master.log"))
         with open(port_file) as f:
             self.port = int(f.read())
+        with open(http_file) as f:
+            self.http_port = int(f.read())
+
+    def http(self, path):
+        """GET on the master's HTTP port: (status, body)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}",
+                                        timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
     def kill_master(self):
         self.master.send_signal(signal.SIGKILL)
@@ -173,6 +188,37 @@ class DistributedTest(unittest.TestCase):
         trained = [line.split()[1] for line in started if line]
         self.assertEqual(sorted(trained), sorted(hashes), "a genome was trained twice")
         self.assertTrue(all(c.workers[w].poll() is None for w in c.workers))
+
+    def test_metrics_and_the_json_api_show_the_search(self):
+        c = self.cluster
+        self.assertEqual(c.http("/healthz"), (200, "ok\n"))
+        for i in range(2):
+            c.start_worker(f"w{i}")
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "6",
+                          "--generations", "2", "--seed", "12", "--name", "watched")
+        status = c.wait_done(search)
+        code, metrics = c.http("/metrics")
+        self.assertEqual(code, 200)
+        lines = {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1]
+                 for line in metrics.splitlines() if line and not line.startswith("#")}
+        self.assertEqual(int(lines["deepevolve_genomes_done_total"]), int(status["trialsDone"]))
+        self.assertEqual(int(lines["deepevolve_ledger_entries"]), int(status["trialsDone"]))
+        self.assertEqual(int(lines["deepevolve_queue_depth"]), 0)
+        self.assertEqual(int(lines["deepevolve_workers"]), 2)
+        best = float(lines[f'deepevolve_search_best_accuracy{{search="{search}",name="watched"}}'])
+        self.assertAlmostEqual(best, status["best"]["accuracy"], places=5)
+        reports = int(lines['deepevolve_rpc_duration_seconds_count{method="Report"}'])
+        self.assertEqual(reports, int(status["trialsDone"]))
+        self.assertEqual(lines['deepevolve_rpc_duration_seconds_bucket{method="Report",le="+Inf"}'],
+                         str(reports))
+        code, body = c.http(f"/api/searches/{search}/trials")
+        self.assertEqual(code, 200)
+        trials = json.loads(body)["trials"]
+        self.assertEqual(len(trials), int(status["trialsDone"]))
+        self.assertTrue(all(t["state"] == "DONE" for t in trials))
+        code, body = c.http("/api/workers")
+        self.assertEqual(sorted(w["worker_id"] for w in json.loads(body)["workers"]), ["w0", "w1"])
+        self.assertEqual(c.http("/api/searches/99")[0], 404)
 
     def test_a_killed_worker_s_genome_runs_elsewhere(self):
         c = self.cluster

@@ -3,13 +3,17 @@
 certificates from `deepevolve certs`, a master serving TLS, the CLI and fake workers.
 
   security_test.py BUILD_DIR [unittest args]"""
+import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import distributed_test  # noqa: E402  (its wait_for and binaries)
@@ -35,18 +39,22 @@ class SecurityTest(unittest.TestCase):
             cls.token = f.read().strip()
         cls.log_path = os.path.join(cls.dir, "master.log")
         port_file = os.path.join(cls.dir, "port")
+        http_file = os.path.join(cls.dir, "http-port")
         with open(cls.log_path, "a") as log:
             cls.master = subprocess.Popen(
                 [binary("master", "deepevolve-master"), "--db", os.path.join(cls.dir, "m.db"),
                  "--listen", "127.0.0.1:0", "--port-file", port_file, "--durability", "process",
                  "--tls-cert", cls.cert("master.pem"), "--tls-key", cls.cert("master.key"),
-                 "--tls-client-ca", cls.cert("ca.pem"), "--token-file", cls.cert("token")],
+                 "--tls-client-ca", cls.cert("ca.pem"), "--token-file", cls.cert("token"),
+                 "--http-listen", "127.0.0.1:0", "--http-port-file", http_file],
                 stdout=log, stderr=log)
         wait_for(lambda: os.path.exists(port_file) or cls.master.poll() is not None,
                  "the master to listen")
         assert cls.master.poll() is None, open(cls.log_path).read()
         with open(port_file) as f:
             cls.address = f"127.0.0.1:{int(f.read())}"
+        with open(http_file) as f:
+            cls.http_port = int(f.read())
         cls.workers = []
 
     @classmethod
@@ -135,6 +143,32 @@ class SecurityTest(unittest.TestCase):
                     logs += f.read()
         self.assertNotIn(self.token, logs)
         self.assertNotIn(self.token[:-1], logs)
+
+    def https(self, path, token=None, trust=True):
+        context = ssl.create_default_context(cafile=self.cert("ca.pem") if trust else None)
+        request = urllib.request.Request(f"https://127.0.0.1:{self.http_port}{path}")
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_the_http_port_is_https_and_its_api_needs_the_token(self):
+        self.assertEqual(self.https("/healthz"), (200, "ok\n"))
+        code, metrics = self.https("/metrics")
+        self.assertEqual(code, 200)
+        self.assertIn("deepevolve_queue_depth", metrics)
+        self.assertEqual(self.https("/api/searches")[0], 401)
+        code, body = self.https("/api/searches", token="wrong")
+        self.assertEqual(code, 401)
+        self.assertIn("wrong bearer token", body)
+        code, body = self.https("/api/searches", token=self.token)
+        self.assertEqual(code, 200, body)
+        self.assertIsInstance(json.loads(body)["searches"], list)
+        with self.assertRaises(urllib.error.URLError):  # our CA is not in the system's roots
+            self.https("/healthz", trust=False)
 
     def test_the_master_refuses_to_serve_plaintext_unless_asked(self):
         result = subprocess.run([binary("master", "deepevolve-master"), "--db",

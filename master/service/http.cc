@@ -1,0 +1,178 @@
+#include "master/service/http.h"
+
+#include <httplib.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+
+namespace deepevolve::master {
+namespace {
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+void Error(httplib::Response& res, int code, const std::string& message) {
+  res.status = code;
+  res.set_content(nlohmann::json{{"error", message}}.dump(), "application/json");
+}
+
+int HttpCode(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kInvalidArgument: return 400;
+    case absl::StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+std::string EscapeLabel(const std::string& v) {
+  return absl::StrReplaceAll(v, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
+}
+
+void Metric(std::string* out, const char* name, const char* type, const char* help,
+            int64_t value) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ",
+                  value, "\n");
+}
+
+}  // namespace
+
+HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetrics* metrics,
+                           const std::string& tls_cert_file, const std::string& tls_key_file)
+    : master_(master),
+      auth_(auth),
+      metrics_(metrics),
+      server_(tls_cert_file.empty()
+                  ? std::make_unique<httplib::Server>()
+                  : std::make_unique<httplib::SSLServer>(tls_cert_file.c_str(),
+                                                         tls_key_file.c_str())) {
+  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    const absl::Status health = master_->Health();
+    res.status = health.ok() ? 200 : 503;
+    res.set_content(health.ok() ? "ok\n" : absl::StrCat(health.message(), "\n"), "text/plain");
+  });
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(RenderMetrics(), "text/plain; version=0.0.4");
+  });
+  // Everything under /api/ needs the token.
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.path.rfind("/api/", 0) != 0 || auth_ == nullptr || !auth_->needs_token()) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    const std::string header = req.get_header_value("Authorization");
+    constexpr char kBearer[] = "Bearer ";
+    if (header.rfind(kBearer, 0) != 0 || !auth_->TokenMatches(header.substr(sizeof(kBearer) - 1))) {
+      Error(res, 401, header.empty() ? "this master needs a bearer token" : "wrong bearer token");
+      res.set_header("WWW-Authenticate", "Bearer");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  server_->Get("/api/searches", [this](const httplib::Request&, httplib::Response& res) {
+    v1::ListResponse list;
+    for (v1::SearchSummary& s : master_->List()) *list.add_searches() = std::move(s);
+    res.set_content(ToJson(list), "application/json");
+  });
+  server_->Get(R"(/api/searches/(\d+))", [this](const httplib::Request& req,
+                                                 httplib::Response& res) {
+    int64_t id = 0;
+    (void)absl::SimpleAtoi(req.matches[1].str(), &id);
+    absl::StatusOr<v1::SearchSummary> s = master_->Get(id);
+    if (!s.ok()) return Error(res, HttpCode(s.status()), std::string(s.status().message()));
+    res.set_content(ToJson(*s), "application/json");
+  });
+  server_->Get(R"(/api/searches/(\d+)/trials)", [this](const httplib::Request& req,
+                                                        httplib::Response& res) {
+    int64_t id = 0;
+    (void)absl::SimpleAtoi(req.matches[1].str(), &id);
+    absl::StatusOr<std::vector<v1::Trial>> trials = master_->Trials(id);
+    if (!trials.ok()) {
+      return Error(res, HttpCode(trials.status()), std::string(trials.status().message()));
+    }
+    v1::ListTrialsResponse out;
+    for (v1::Trial& t : *trials) *out.add_trials() = std::move(t);
+    res.set_content(ToJson(out), "application/json");
+  });
+  server_->Get("/api/workers", [this](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json workers = nlohmann::json::array();
+    for (const WorkerInfo& w : master_->Workers()) {
+      workers.push_back({{"worker_id", w.worker_id},
+                         {"incarnation", w.incarnation},
+                         {"devices", w.devices},
+                         {"last_seen_unix_ms", w.last_seen_ms}});
+    }
+    res.set_content(nlohmann::json{{"workers", workers}}.dump(), "application/json");
+  });
+}
+
+HttpFrontend::~HttpFrontend() { Stop(); }
+
+absl::StatusOr<int> HttpFrontend::Start(const std::string& host, int port) {
+  if (!server_->is_valid()) {
+    return absl::InvalidArgumentError("cannot serve HTTPS: the certificate or key is not usable");
+  }
+  const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", host, ":", port));
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return bound;
+}
+
+void HttpFrontend::Stop() {
+  if (thread_.joinable()) {
+    server_->stop();
+    thread_.join();
+  }
+}
+
+std::string HttpFrontend::RenderMetrics() const {
+  const MasterStats s = master_->Stats();
+  std::string out;
+  Metric(&out, "deepevolve_queue_depth", "gauge", "Genomes waiting for a worker.", s.queued);
+  Metric(&out, "deepevolve_leases_active", "gauge", "Genomes being trained under a lease.",
+         s.leases_active);
+  Metric(&out, "deepevolve_leases_expired_total", "counter",
+         "Leases that ran out (their genome went back to the queue).", s.leases_expired);
+  Metric(&out, "deepevolve_reports_fenced_total", "counter",
+         "Reports refused because their lease was no longer current.", s.reports_fenced);
+  Metric(&out, "deepevolve_genomes_done_total", "counter", "Genomes trained and recorded.",
+         s.genomes_done);
+  Metric(&out, "deepevolve_genomes_failed_total", "counter",
+         "Genomes recorded failed (NaN loss, out of memory, a collapsing shape).",
+         s.genomes_failed);
+  Metric(&out, "deepevolve_ledger_hits_total", "counter",
+         "Genomes answered from the ledger instead of trained.", s.ledger_hits);
+  Metric(&out, "deepevolve_ledger_entries", "gauge", "Genome results in the ledger.",
+         s.ledger_entries);
+  Metric(&out, "deepevolve_workers", "gauge", "Workers registered.", s.workers);
+  absl::StrAppend(&out,
+                  "# HELP deepevolve_search_best_accuracy Best fitness found so far, per "
+                  "search.\n# TYPE deepevolve_search_best_accuracy gauge\n");
+  std::string done = "# HELP deepevolve_search_genomes_done Genomes finished, per search.\n"
+                     "# TYPE deepevolve_search_genomes_done gauge\n";
+  for (const v1::SearchSummary& search : master_->List()) {
+    const std::string labels = absl::StrCat("search=\"", search.search_id(), "\",name=\"",
+                                            EscapeLabel(search.name()), "\"");
+    if (search.has_best()) {
+      absl::StrAppend(&out, "deepevolve_search_best_accuracy{", labels, "} ",
+                      absl::StrFormat("%.6f", search.best().accuracy()), "\n");
+    }
+    absl::StrAppend(&done, "deepevolve_search_genomes_done{", labels, "} ", search.trials_done(),
+                    "\n");
+  }
+  out += done;
+  if (metrics_ != nullptr) metrics_->Render(&out);
+  return out;
+}
+
+}  // namespace deepevolve::master

@@ -1,0 +1,51 @@
+// The master's HTTP port (cpp-httplib): /healthz, /metrics in the Prometheus text
+// format, and a read-only JSON API over the same state the gRPC services show:
+//   GET /api/searches                 every search (SearchSummary as protobuf JSON)
+//   GET /api/searches/{id}            one search
+//   GET /api/searches/{id}/trials     every genome of it, with results
+//   GET /api/workers                  the worker pool
+// /api/ takes the same bearer token as the gRPC clients (Authorization: Bearer ...);
+// /healthz and /metrics are open, for probes and scrapers.
+#ifndef DEEPEVOLVE_MASTER_SERVICE_HTTP_H_
+#define DEEPEVOLVE_MASTER_SERVICE_HTTP_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "master/scheduler/master.h"
+#include "master/service/auth.h"
+#include "master/service/metrics.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace deepevolve::master {
+
+class HttpFrontend {
+ public:
+  // With a certificate and key (PEM files), it serves HTTPS.
+  HttpFrontend(Master* master, const Authorizer* auth, const RpcMetrics* metrics,
+               const std::string& tls_cert_file = "", const std::string& tls_key_file = "");
+  ~HttpFrontend();
+
+  // Binds host:port (0: a free port) and serves on a thread; returns the port.
+  absl::StatusOr<int> Start(const std::string& host, int port);
+  void Stop();
+
+  // The /metrics page.
+  std::string RenderMetrics() const;
+
+ private:
+  Master* master_;
+  const Authorizer* auth_;
+  const RpcMetrics* metrics_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+}  // namespace deepevolve::master
+
+#endif  // DEEPEVOLVE_MASTER_SERVICE_HTTP_H_
