@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
                  "host:port for /healthz, /metrics and the JSON API (HTTPS with TLS); port 0 "
                  "picks a free port; empty: no HTTP");
   app.add_option("--http-port-file", http_port_file, "write the HTTP port bound to this file");
+  std::string dashboard_dir = deepevolve::master::HttpFrontend::FindDashboardDir();
+  app.add_option("--dashboard-dir", dashboard_dir, "the dashboard's files (served at /dashboard/)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   options.lease_ms = static_cast<int64_t>(lease_seconds * 1000);
 
@@ -129,7 +132,8 @@ int main(int argc, char** argv) {
   }
   deepevolve::master::HttpFrontend http(master->get(), &auth, &rpc_metrics,
                                         security.insecure ? "" : security.cert_file,
-                                        security.insecure ? "" : security.key_file);
+                                        security.insecure ? "" : security.key_file,
+                                        dashboard_dir);
   if (!http_listen.empty()) {
     const size_t colon = http_listen.rfind(':');
     int http_port = 0;

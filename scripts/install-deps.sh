@@ -16,7 +16,11 @@ packages=(
   libtorch-dev libopenblas0-pthread libopenblas-dev
   # the real Fashion-MNIST images (70 000) for training tests and the main search
   dataset-fashion-mnist
+  # the dashboard's browser test
+  chromium
 )
+# The dashboard's charting library comes from the npm registry.
+command -v npm >/dev/null || packages+=(npm)
 
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-optuna)
@@ -43,3 +47,9 @@ for alt in "libblas.so.3-$arch" "liblapack.so.3-$arch"; do
     [[ "$current" == "$(readlink -f "$best")" ]] || update-alternatives --set "$alt" "$best"
   fi
 done
+
+# The dashboard's charting library (ECharts), pinned by dashboard/package-lock.json.
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [[ -f "$here/dashboard/package-lock.json" ]]; then
+  (cd "$here/dashboard" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -603,6 +603,7 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
       e.set_epochs(request.epochs());
       e.set_loss(request.loss());
       e.set_val_accuracy(request.val_accuracy());
+      e.set_elapsed_seconds(request.elapsed_seconds());
       return Emit(std::move(e));
     });
   }

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <filesystem>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -47,7 +49,8 @@ void Metric(std::string* out, const char* name, const char* type, const char* he
 }  // namespace
 
 HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetrics* metrics,
-                           const std::string& tls_cert_file, const std::string& tls_key_file)
+                           const std::string& tls_cert_file, const std::string& tls_key_file,
+                           const std::string& dashboard_dir)
     : master_(master),
       auth_(auth),
       metrics_(metrics),
@@ -102,6 +105,41 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
     for (v1::Trial& t : *trials) *out.add_trials() = std::move(t);
     res.set_content(ToJson(out), "application/json");
   });
+  server_->Get(R"(/api/searches/(\d+)/events)", [this](const httplib::Request& req,
+                                                        httplib::Response& res) {
+    int64_t id = 0, after = 0;
+    (void)absl::SimpleAtoi(req.matches[1].str(), &id);
+    if (req.has_param("after")) (void)absl::SimpleAtoi(req.get_param_value("after"), &after);
+    bool finished = false;
+    absl::StatusOr<std::vector<v1::Event>> events =
+        master_->WaitEvents(id, after, absl::ZeroDuration(), &finished);
+    if (!events.ok()) {
+      return Error(res, HttpCode(events.status()), std::string(events.status().message()));
+    }
+    // compact=1 keeps only the genome id of each event's trial: what a client that
+    // already holds the trials needs, at a tenth of the size.
+    const bool compact = req.get_param_value("compact") == "1";
+    std::string body = "{\"events\":[";
+    for (size_t i = 0; i < events->size(); ++i) {
+      v1::Event& e = (*events)[i];
+      if (compact && e.has_trial()) {
+        const int64_t genome_id = e.trial().genome().id();
+        e.clear_trial();
+        e.mutable_trial()->mutable_genome()->set_id(genome_id);
+      }
+      if (compact) e.clear_search();
+      absl::StrAppend(&body, i == 0 ? "" : ",", ToJson(e));
+    }
+    absl::StrAppend(&body, "],\"finished\":", finished ? "true" : "false", "}");
+    res.set_content(body, "application/json");
+  });
+  if (!dashboard_dir.empty()) {
+    server_->set_mount_point("/dashboard", dashboard_dir);
+    server_->set_mount_point("/dashboard/echarts", dashboard_dir + "/node_modules/echarts/dist");
+    server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_redirect("/dashboard/");
+    });
+  }
   server_->Get("/api/workers", [this](const httplib::Request&, httplib::Response& res) {
     nlohmann::json workers = nlohmann::json::array();
     for (const WorkerInfo& w : master_->Workers()) {
@@ -115,6 +153,18 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
 }
 
 HttpFrontend::~HttpFrontend() { Stop(); }
+
+std::string HttpFrontend::FindDashboardDir() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  for (const std::filesystem::path& dir :
+       {self.parent_path().parent_path() / "share" / "deepevolve" / "dashboard",
+        self.parent_path().parent_path().parent_path() / "dashboard"}) {
+    if (std::filesystem::exists(dir / "index.html")) return dir.string();
+  }
+  return "";
+}
 
 absl::StatusOr<int> HttpFrontend::Start(const std::string& host, int port) {
   if (!server_->is_valid()) {

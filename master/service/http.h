@@ -3,7 +3,9 @@
 //   GET /api/searches                 every search (SearchSummary as protobuf JSON)
 //   GET /api/searches/{id}            one search
 //   GET /api/searches/{id}/trials     every genome of it, with results
+//   GET /api/searches/{id}/events?after=N[&compact=1]   up to 1000 events after sequence N
 //   GET /api/workers                  the worker pool
+//   GET /dashboard/                   the live dashboard (static files; it asks /api/)
 // /api/ takes the same bearer token as the gRPC clients (Authorization: Bearer ...);
 // /healthz and /metrics are open, for probes and scrapers.
 #ifndef DEEPEVOLVE_MASTER_SERVICE_HTTP_H_
@@ -26,9 +28,11 @@ namespace deepevolve::master {
 
 class HttpFrontend {
  public:
-  // With a certificate and key (PEM files), it serves HTTPS.
+  // With a certificate and key (PEM files), it serves HTTPS. `dashboard_dir` holds the
+  // dashboard's files (empty: no dashboard).
   HttpFrontend(Master* master, const Authorizer* auth, const RpcMetrics* metrics,
-               const std::string& tls_cert_file = "", const std::string& tls_key_file = "");
+               const std::string& tls_cert_file = "", const std::string& tls_key_file = "",
+               const std::string& dashboard_dir = "");
   ~HttpFrontend();
 
   // Binds host:port (0: a free port) and serves on a thread; returns the port.
@@ -37,6 +41,10 @@ class HttpFrontend {
 
   // The /metrics page.
   std::string RenderMetrics() const;
+
+  // Where the dashboard's files are: next to an installed master
+  // (../share/deepevolve/dashboard) or in the source tree beside a build directory.
+  static std::string FindDashboardDir();
 
  private:
   Master* master_;

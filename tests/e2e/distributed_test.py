@@ -46,8 +46,9 @@ def process_state(pid):
 class Cluster:
     """A master and its workers in a temporary directory."""
 
-    def __init__(self, test, lease_seconds=2.0):
+    def __init__(self, test, lease_seconds=2.0, token=None):
         self.test = test
+        self.token = token
         self.dir = tempfile.mkdtemp(prefix="deepevolve-dist-")
         self.db = os.path.join(self.dir, "master.db")
         self.lease_seconds = lease_seconds
@@ -63,12 +64,19 @@ class Cluster:
         for f in (port_file, http_file):
             if os.path.exists(f):
                 os.remove(f)
+        token_args = []
+        if self.token:
+            token_file = os.path.join(self.dir, "token")
+            with open(token_file, "w") as f:
+                f.write(self.token + "\n")
+            token_args = ["--token-file", token_file]
         with open(os.path.join(self.dir, "master.log"), "a") as log:
             self.master = subprocess.Popen(
                 [binary("master", "deepevolve-master"), "--db", self.db,
                  "--listen", f"127.0.0.1:{self.port}", "--port-file", port_file,
                  "--lease-seconds", str(self.lease_seconds), "--durability", "process",
-                 "--insecure", "--http-listen", "127.0.0.1:0", "--http-port-file", http_file],
+                 "--insecure", "--http-listen", "127.0.0.1:0", "--http-port-file", http_file,
+                 *token_args],
                 stdout=log, stderr=log)
         wait_for(lambda: os.path.exists(port_file) or self.master.poll() is not None,
                  "the master to listen")
@@ -104,9 +112,10 @@ class Cluster:
         return self.workers[name]
 
     def cli(self, *args, check=True):
+        env = dict(os.environ, DEEPEVOLVE_TOKEN=self.token) if self.token else None
         result = subprocess.run([binary("cli", "deepevolve"), *args, "--master", self.address(),
                                  "--insecure"],
-                                capture_output=True, text=True, timeout=120)
+                                capture_output=True, text=True, timeout=120, env=env)
         if check:
             self.test.assertEqual(result.returncode, 0, result.stderr + self.log("master.log"))
         return result

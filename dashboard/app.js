@@ -1,0 +1,330 @@
+// deepevolve's live dashboard: polls the master's JSON API and draws each panel with
+// ECharts. Each panel records what it drew in data-rendered (a count), which the browser
+// test reads. Kept responsive at 10 000 genomes: charts are canvas, the lineage draws the
+// ancestry of the best genomes when a search is large, the leaderboard shows 200 rows.
+"use strict";
+
+const POLL_MS = 2000;
+const LINEAGE_FULL_LIMIT = 1500;   // above this many genomes, draw the best ones' ancestry
+const LINEAGE_BEST = 60;
+const CURVES_BEST = 30;
+const TABLE_ROWS = 200;
+
+const state = {
+  token: null, searchId: null, search: null, trials: [], workers: [],
+  events: new Map(),        // genome id -> [[elapsed_seconds, val_accuracy], ...]
+  afterSequence: 0, sort: { key: "accuracy", asc: false }, charts: {}, gene: 0,
+};
+
+// --- the token: from #token=..., else sessionStorage, else asked for ---
+(function readToken() {
+  const m = location.hash.match(/token=([^&]+)/);
+  if (m) {
+    sessionStorage.setItem("deepevolve-token", decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  state.token = sessionStorage.getItem("deepevolve-token");
+})();
+
+async function api(path) {
+  const headers = state.token ? { Authorization: "Bearer " + state.token } : {};
+  const res = await fetch("/api" + path, { headers });
+  if (res.status === 401) {
+    document.getElementById("token-form").hidden = false;
+    throw new Error("the master wants its bearer token");
+  }
+  if (!res.ok) throw new Error(path + ": HTTP " + res.status);
+  return res.json();
+}
+
+document.getElementById("token-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  state.token = document.getElementById("token-input").value.trim();
+  sessionStorage.setItem("deepevolve-token", state.token);
+  document.getElementById("token-form").hidden = true;
+  refresh();
+});
+
+function chart(id) {
+  if (!state.charts[id]) {
+    state.charts[id] = echarts.init(document.querySelector("#" + id + " .chart"), null,
+                                    { renderer: "canvas" });
+  }
+  return state.charts[id];
+}
+window.addEventListener("resize", () => Object.values(state.charts).forEach((c) => c.resize()));
+
+function rendered(id, count) {
+  document.getElementById(id).dataset.rendered = String(count);
+}
+
+const ok = (t) => (t.state === "DONE" || t.state === "CACHED") && !t.error;
+const pct = (x) => (100 * x).toFixed(2) + "%";
+const geneNames = () => (state.search?.spec?.space?.genes || []).map((g) => g.name);
+const geneValue = (v) => (v.intValue !== undefined ? String(v.intValue) : v.stringValue);
+
+// --- panels ---
+
+function drawFitness() {
+  const byGen = new Map();
+  for (const t of state.trials) {
+    if (!ok(t)) continue;
+    const g = t.genome.generation || 1;
+    if (!byGen.has(g)) byGen.set(g, []);
+    byGen.get(g).push(t.accuracy);
+  }
+  const gens = [...byGen.keys()].sort((a, b) => a - b);
+  const best = gens.map((g) => Math.max(...byGen.get(g)));
+  const mean = gens.map((g) => byGen.get(g).reduce((a, b) => a + b, 0) / byGen.get(g).length);
+  chart("fitness").setOption({
+    tooltip: { trigger: "axis" }, legend: { data: ["best", "mean"] },
+    xAxis: { type: "category", name: "generation", data: gens },
+    yAxis: { type: "value", scale: true, name: "accuracy" },
+    series: [{ name: "best", type: "line", data: best }, { name: "mean", type: "line", data: mean }],
+  }, true);
+  rendered("fitness", gens.length);
+
+  const done = state.trials.filter((t) => ok(t) && t.finishedUnixMs)
+    .sort((a, b) => Number(a.finishedUnixMs) - Number(b.finishedUnixMs));
+  let top = -1;
+  const points = [];
+  for (const t of done) {
+    if (t.accuracy > top) top = t.accuracy;
+    points.push([Number(t.finishedUnixMs), top]);
+  }
+  chart("fitness-time").setOption({
+    tooltip: { trigger: "axis" },
+    xAxis: { type: "time" }, yAxis: { type: "value", scale: true, name: "best accuracy" },
+    series: [{ type: "line", step: "end", showSymbol: false, data: points, sampling: "lttb" }],
+  }, true);
+  rendered("fitness-time", points.length);
+}
+
+function drawGenes() {
+  const names = geneNames();
+  const select = document.getElementById("gene-select");
+  if (select.options.length !== names.length) {
+    select.innerHTML = names.map((n, i) => `<option value="${i}">${n}</option>`).join("");
+    select.onchange = () => { state.gene = Number(select.value); drawGenes(); };
+  }
+  const counts = new Map();   // value -> Map(generation -> count)
+  const gens = new Set();
+  for (const t of state.trials) {
+    const v = t.genome.values?.[state.gene];
+    if (!v) continue;
+    const g = t.genome.generation || 1;
+    gens.add(g);
+    const key = geneValue(v);
+    if (!counts.has(key)) counts.set(key, new Map());
+    counts.get(key).set(g, (counts.get(key).get(g) || 0) + 1);
+  }
+  const xs = [...gens].sort((a, b) => a - b);
+  const series = [...counts.entries()].map(([value, perGen]) => ({
+    name: value, type: "line", stack: "all", areaStyle: {}, showSymbol: false,
+    data: xs.map((g) => perGen.get(g) || 0),
+  }));
+  chart("genes").setOption({
+    tooltip: { trigger: "axis" }, legend: { type: "scroll" },
+    xAxis: { type: "category", name: "generation", data: xs },
+    yAxis: { type: "value", name: "genomes" }, series,
+  }, true);
+  rendered("genes", series.length);
+}
+
+function drawCurves() {
+  const byId = new Map(state.trials.map((t) => [String(t.genome.id), t]));
+  const best = [...state.events.keys()]
+    .map((id) => byId.get(id)).filter(Boolean)
+    .sort((a, b) => (b.accuracy || 0) - (a.accuracy || 0)).slice(0, CURVES_BEST);
+  const series = best.map((t) => ({
+    name: `#${t.genome.id} ${t.description || ""}`, type: "line", showSymbol: true,
+    data: state.events.get(String(t.genome.id)),
+  }));
+  chart("curves").setOption({
+    tooltip: { trigger: "item", formatter: (p) => `${p.seriesName}<br>${p.value[0].toFixed(1)} s: ${pct(p.value[1])}` },
+    xAxis: { type: "value", name: "seconds" }, yAxis: { type: "value", scale: true, name: "val accuracy" },
+    series,
+  }, true);
+  rendered("curves", series.length);
+}
+
+function drawLineage() {
+  const byId = new Map(state.trials.map((t) => [t.genome.id, t]));
+  let shown = state.trials;
+  const note = document.getElementById("lineage-note");
+  if (state.trials.length > LINEAGE_FULL_LIMIT) {
+    // The ancestry of the best genomes: what led to them is what a reader looks for.
+    const keep = new Set();
+    const stack = state.trials.filter(ok).sort((a, b) => b.accuracy - a.accuracy)
+      .slice(0, LINEAGE_BEST).map((t) => t.genome.id);
+    while (stack.length) {
+      const id = stack.pop();
+      if (keep.has(id) || !byId.has(id)) continue;
+      keep.add(id);
+      for (const p of byId.get(id).genome.parents || []) if (p !== "0" && p !== 0) stack.push(p);
+    }
+    shown = [...keep].map((id) => byId.get(id));
+    note.textContent = `ancestry of the best ${LINEAGE_BEST} of ${state.trials.length} genomes`;
+  } else {
+    note.textContent = `${state.trials.length} genomes`;
+  }
+  // Generations left to right, better genomes higher up.
+  const ids = new Set(shown.map((t) => t.genome.id));
+  const nodes = shown.map((t) => ({
+    id: String(t.genome.id), name: `#${t.genome.id}`,
+    x: (t.genome.generation || 1) * 400, y: (1 - (ok(t) ? t.accuracy : 0)) * 2000,
+    value: ok(t) ? t.accuracy : 0, symbolSize: 6,
+    itemStyle: { color: ok(t) ? undefined : "#bbb" },
+    tooltip: { formatter: `#${t.genome.id} ${t.description || ""}<br>${ok(t) ? pct(t.accuracy) : t.state}` },
+  }));
+  const links = [];
+  for (const t of shown) {
+    for (const p of t.genome.parents || []) {
+      if (ids.has(p)) links.push({ source: String(p), target: String(t.genome.id) });
+    }
+  }
+  chart("lineage").setOption({
+    tooltip: {},
+    visualMap: { show: false, min: 0, max: 1, dimension: 0, inRange: { color: ["#c6dbef", "#08519c"] } },
+    series: [{ type: "graph", layout: "none", roam: true, data: nodes, links, large: true,
+               edgeSymbol: ["none", "arrow"], edgeSymbolSize: 4,
+               lineStyle: { opacity: 0.35, width: 0.6 }, emphasis: { focus: "adjacency" } }],
+  }, true);
+  rendered("lineage", nodes.length);
+}
+
+const COLUMNS = [
+  ["rank", (t, i) => i + 1], ["accuracy", (t) => t.accuracy], ["test", (t) => t.testAccuracy],
+  ["genome", (t) => Number(t.genome.id)], ["generation", (t) => t.genome.generation || 1],
+  ["genes", (t) => t.description || ""], ["seconds", (t) => t.trainSeconds || 0],
+  ["state", (t) => t.state], ["hash", (t) => t.genome.hash],
+];
+
+function drawLeaderboard() {
+  const table = document.querySelector("#leaderboard table");
+  const head = table.tHead;
+  if (!head.rows.length) {
+    head.innerHTML = "<tr>" + COLUMNS.map(([name]) => `<th data-key="${name}">${name}</th>`).join("") + "</tr>";
+    head.onclick = (e) => {
+      const key = e.target.dataset.key;
+      if (!key || key === "rank") return;
+      state.sort = { key, asc: state.sort.key === key ? !state.sort.asc : key === "genes" };
+      drawLeaderboard();
+    };
+  }
+  for (const th of head.rows[0].cells) {
+    th.className = th.dataset.key === state.sort.key ? "sorted" + (state.sort.asc ? " asc" : "") : "";
+  }
+  const ranked = state.trials.filter(ok).sort((a, b) => b.accuracy - a.accuracy);
+  const col = COLUMNS.find(([name]) => name === state.sort.key)[1];
+  const rows = ranked.map((t, i) => ({ t, i }));
+  rows.sort((a, b) => {
+    const x = col(a.t, a.i), y = col(b.t, b.i);
+    const c = typeof x === "string" ? x.localeCompare(y) : x - y;
+    return state.sort.asc ? c : -c;
+  });
+  const fmt = { accuracy: pct, test: pct, seconds: (x) => x.toFixed(1) };
+  table.tBodies[0].innerHTML = rows.slice(0, TABLE_ROWS).map(({ t, i }) =>
+    "<tr>" + COLUMNS.map(([name, get]) => {
+      const v = get(t, i);
+      return `<td>${fmt[name] ? fmt[name](v) : v}</td>`;
+    }).join("") + "</tr>").join("");
+  document.getElementById("leaderboard-note").textContent =
+    `${ranked.length} trained${ranked.length > TABLE_ROWS ? `, showing ${TABLE_ROWS}` : ""}`;
+  rendered("leaderboard", Math.min(rows.length, TABLE_ROWS));
+}
+
+function drawWorkers() {
+  const training = new Map();
+  for (const t of state.trials) {
+    if (t.state === "LEASED" && t.workerId) training.set(t.workerId, t);
+  }
+  const now = Date.now();
+  document.querySelector("#workers tbody").innerHTML = state.workers.map((w) => {
+    const t = training.get(w.worker_id);
+    const seen = Math.max(0, Math.round((now - w.last_seen_unix_ms) / 1000));
+    return `<tr><td>${w.worker_id}</td><td>${(w.devices || []).join(", ")}</td>` +
+      `<td>${t ? `#${t.genome.id} ${t.description || ""}` : "idle"}</td><td>${seen} s ago</td></tr>`;
+  }).join("");
+  rendered("workers", state.workers.length);
+}
+
+function drawSummary() {
+  const s = state.search;
+  if (!s) return;
+  document.getElementById("summary").textContent =
+    `${s.name || "search " + s.searchId}: ${s.state.toLowerCase()}, generation ${s.generation}, ` +
+    `${s.trialsDone}/${s.trialsPlanned} genomes, ${s.trialsRunning} running, ` +
+    `${s.ledgerHits} ledger hits` + (s.best ? `, best ${pct(s.best.accuracy)}` : "");
+}
+
+// --- data ---
+
+async function loadEvents() {
+  for (let page = 0; page < 50; ++page) {   // at most 50 000 events per poll
+    const { events } = await api(`/searches/${state.searchId}/events?compact=1&after=${state.afterSequence}`);
+    for (const e of events) {
+      state.afterSequence = Math.max(state.afterSequence, Number(e.sequence));
+      if (e.kind === "GENOME_STARTED") state.events.set(String(e.trial.genome.id), []);
+      if (e.kind === "GENOME_PROGRESS") {
+        const id = String(e.trial.genome.id);
+        if (!state.events.has(id)) state.events.set(id, []);
+        state.events.get(id).push([e.elapsedSeconds || 0, e.valAccuracy || 0]);
+      }
+    }
+    if (events.length < 1000) return;
+  }
+}
+
+async function refresh() {
+  const status = document.getElementById("status");
+  try {
+    const { searches } = await api("/searches");
+    const select = document.getElementById("search-select");
+    const wanted = new URLSearchParams(location.search).get("search");
+    if (select.options.length !== searches.length) {
+      select.innerHTML = searches.map((s) =>
+        `<option value="${s.searchId}">${s.searchId} ${s.name || ""}</option>`).join("");
+      select.onchange = () => { switchTo(select.value); };
+    }
+    if (!state.searchId && searches.length) switchTo(wanted || searches[0].searchId);
+    if (!state.searchId) { status.textContent = "no searches yet"; return; }
+    select.value = state.searchId;
+    const [search, workers] = await Promise.all([api(`/searches/${state.searchId}`), api("/workers")]);
+    state.workers = workers.workers || [];
+    // A finished search whose genomes are all here changes no more: draw only the workers.
+    const settled = state.loaded === state.searchId && search.state !== "RUNNING" &&
+                    state.search?.state === search.state;
+    state.search = search;
+    if (settled) {
+      drawWorkers();
+      status.textContent = `updated ${new Date().toLocaleTimeString()}`;
+      return;
+    }
+    state.trials = (await api(`/searches/${state.searchId}/trials`)).trials || [];
+    await loadEvents();
+    state.loaded = state.searchId;
+    const started = performance.now();
+    drawSummary(); drawFitness(); drawGenes(); drawCurves(); drawLineage(); drawLeaderboard(); drawWorkers();
+    document.body.dataset.renderMs = String(Math.round(performance.now() - started));
+    document.body.dataset.trials = String(state.trials.length);
+    status.textContent = `updated ${new Date().toLocaleTimeString()}`;
+  } catch (err) {
+    status.textContent = String(err.message || err);
+  }
+}
+
+function switchTo(id) {
+  if (String(id) === String(state.searchId)) return;
+  state.searchId = String(id);
+  state.loaded = null;
+  state.events = new Map();
+  state.afterSequence = 0;
+}
+
+async function loop() {
+  await refresh();
+  // A finished search changes no more: look less often (another may start).
+  setTimeout(loop, state.search && state.search.state !== "RUNNING" ? 5 * POLL_MS : POLL_MS);
+}
+loop();

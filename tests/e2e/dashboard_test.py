@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""The dashboard in a real browser: headless Chromium (Debian's `chromium`) loads
+/dashboard/ from a master holding recorded searches — a generational one, and a
+steady-state one of 10 000 genomes — and each panel must have drawn its data. The
+screenshots are kept as test artefacts.
+
+  dashboard_test.py BUILD_DIR [unittest args]"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import distributed_test  # noqa: E402
+from distributed_test import Cluster  # noqa: E402
+
+TOKEN = "dashboard-test-token"
+PANELS = ("fitness", "fitness-time", "genes", "curves", "lineage", "leaderboard", "workers")
+
+BIG_SPACE = """name: ten thousand
+task: {dataset: fashion_mnist, net: MLP, epochs: 1}
+steady_state: {population: 50, trials: 10000}
+seed: 17
+space:
+  genes:
+  - name: nb_neurons
+    values: [%s]
+  - name: nb_layers
+    values: [%s]
+  - name: activation
+    values: [{string_value: relu}, {string_value: elu}, {string_value: tanh}, {string_value: sigmoid}]
+  - name: optimizer
+    values: [{string_value: adam}, {string_value: sgd}, {string_value: nadam}, {string_value: rmsprop}]
+""" % (", ".join("{int_value: %d}" % v for v in range(1, 201)),
+       ", ".join("{int_value: %d}" % v for v in range(1, 41)))
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+class DashboardTest(unittest.TestCase):
+    def setUp(self):
+        if chromium() is None:
+            self.skipTest("chromium is not installed (scripts/install-deps.sh installs it)")
+        self.cluster = Cluster(self, token=TOKEN)
+        self.artefacts = os.path.join(distributed_test.BUILD, "test-artefacts")
+        os.makedirs(self.artefacts, exist_ok=True)
+
+    def tearDown(self):
+        self.cluster.close()
+
+    def browse(self, search, shot):
+        """Loads the dashboard for `search`: the DOM after its scripts ran, and a screenshot."""
+        url = (f"http://127.0.0.1:{self.cluster.http_port}/dashboard/?search={search}"
+               f"#token={TOKEN}")
+        flags = [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--hide-scrollbars", "--window-size=1400,2400", "--virtual-time-budget=8000",
+                 f"--user-data-dir={os.path.join(self.cluster.dir, 'chrome-' + shot)}"]
+        dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True,
+                             timeout=180).stdout
+        path = os.path.join(self.artefacts, shot)
+        subprocess.run(flags + [f"--screenshot={path}", url], capture_output=True, timeout=180)
+        self.assertTrue(os.path.getsize(path) > 10000, f"no screenshot at {path}")
+        return dom
+
+    def rendered(self, dom):
+        return {m.group(1): int(m.group(2))
+                for m in re.finditer(r'id="([a-z-]+)"[^>]*data-rendered="(\d+)"', dom)}
+
+    def test_each_panel_draws_a_recorded_search(self):
+        c = self.cluster
+        for i in range(2):
+            c.start_worker(f"w{i}", epoch_ms=1)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "12",
+                          "--generations", "4", "--seed", "21", "--name", "panels")
+        status = c.wait_done(search)
+        done = int(status["trialsDone"])
+        dom = self.browse(search, "dashboard-generational.png")
+        drawn = self.rendered(dom)
+        self.assertEqual(set(drawn), set(PANELS), dom[-2000:])
+        self.assertEqual(drawn["fitness"], 4)           # one point per generation
+        self.assertEqual(drawn["fitness-time"], done)   # one step per recorded genome
+        self.assertEqual(drawn["genes"], 2)             # nb_neurons takes 64 or 128
+        self.assertEqual(drawn["curves"], min(30, done))
+        self.assertEqual(drawn["lineage"], done)
+        self.assertEqual(drawn["leaderboard"], done)
+        self.assertEqual(drawn["workers"], 2)
+        self.assertIn("panels: succeeded", dom)
+        self.assertIn(status["best"]["genome"]["hash"], dom)  # the leader is in the table
+
+    def test_the_dashboard_needs_the_token(self):
+        url = f"http://127.0.0.1:{self.cluster.http_port}/dashboard/"
+        dom = subprocess.run([chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",
+                              "--virtual-time-budget=5000",
+                              f"--user-data-dir={os.path.join(self.cluster.dir, 'chrome-nt')}",
+                              "--dump-dom", url], capture_output=True, text=True,
+                             timeout=180).stdout
+        self.assertRegex(dom, r'<form id="token-form"(?! hidden)')
+        self.assertNotIn("data-rendered", dom)
+
+    def test_ten_thousand_genomes_stay_drawable(self):
+        c = self.cluster
+        spec = os.path.join(c.dir, "big.yaml")
+        with open(spec, "w") as f:
+            f.write(BIG_SPACE)
+        for i in range(4):
+            c.start_worker(f"w{i}", epoch_ms=0)
+        search = c.submit("--spec", spec)
+        status = c.wait_done(search, timeout=400)
+        self.assertEqual(int(status["trialsDone"]), 10000)
+        dom = self.browse(search, "dashboard-10000.png")
+        drawn = self.rendered(dom)
+        self.assertEqual(set(drawn), set(PANELS), dom[-2000:])
+        self.assertRegex(dom, r'data-trials="10000"')
+        self.assertEqual(drawn["leaderboard"], 200)     # the table shows the best 200
+        self.assertLess(drawn["lineage"], 10000)       # the best genomes' ancestry only
+        self.assertGreaterEqual(drawn["lineage"], 60)
+
+
+if __name__ == "__main__":
+    distributed_test.BUILD = os.path.abspath(sys.argv[1])
+    unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
