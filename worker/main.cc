@@ -96,6 +96,9 @@ int main(int argc, char** argv) {
   app.add_option("--slots-dir", slots_dir, "where workers of this host coordinate core sharing")
       ->capture_default_str();
   app.add_option("--max-trials", max_trials, "exit after this many trials (0: never)");
+  std::string health_file;
+  app.add_option("--health-file", health_file,
+                 "touch this file whenever the master answers (for container health checks)");
   deepevolve::ClientSecurity security;
   deepevolve::AddClientSecurityFlags(&app, &security, /*worker=*/true);
   CLI11_PARSE(app, argc, argv);
@@ -159,6 +162,9 @@ int main(int argc, char** argv) {
   };
 
   auto client = deepevolve::worker::MakeGrpcMasterClient(master, *credentials);
+  if (!health_file.empty()) {
+    client = deepevolve::worker::WithHealthFile(std::move(client), health_file);
+  }
   deepevolve::worker::WorkerOptions options;
   options.worker_id = worker_id;
   options.incarnation = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -52,10 +53,9 @@ class GrpcMasterClient : public MasterClient {
 
  private:
   template <typename Request, typename Response>
-  absl::StatusOr<Response> Call(
-      grpc::Status (v1::WorkerService::Stub::*method)(grpc::ClientContext*, const Request&,
-                                                      Response*),
-      const Request& request, absl::Duration deadline) {
+  absl::StatusOr<Response> Call(grpc::Status (v1::WorkerService::Stub::*method)(
+                                    grpc::ClientContext*, const Request&, Response*),
+                                const Request& request, absl::Duration deadline) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     Response response;
@@ -68,7 +68,42 @@ class GrpcMasterClient : public MasterClient {
   std::unique_ptr<v1::WorkerService::Stub> stub_;
 };
 
+class HealthFileClient : public MasterClient {
+ public:
+  HealthFileClient(std::unique_ptr<MasterClient> inner, std::string path)
+      : inner_(std::move(inner)), path_(std::move(path)) {}
+
+  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r) override {
+    return Touch(inner_->Register(r));
+  }
+  absl::StatusOr<v1::AcquireResponse> Acquire(const v1::AcquireRequest& r) override {
+    return Touch(inner_->Acquire(r));
+  }
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& r) override {
+    return Touch(inner_->Heartbeat(r));
+  }
+  absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& r) override {
+    return Touch(inner_->Report(r));
+  }
+
+ private:
+  template <typename T>
+  T Touch(T result) {
+    if (result.ok())
+      std::ofstream(path_, std::ios::trunc) << absl::ToUnixSeconds(absl::Now()) << "\n";
+    return result;
+  }
+
+  std::unique_ptr<MasterClient> inner_;
+  const std::string path_;
+};
+
 }  // namespace
+
+std::unique_ptr<MasterClient> WithHealthFile(std::unique_ptr<MasterClient> inner,
+                                             std::string path) {
+  return std::make_unique<HealthFileClient>(std::move(inner), std::move(path));
+}
 
 std::unique_ptr<MasterClient> MakeGrpcMasterClient(
     const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials) {
@@ -79,7 +114,8 @@ WorkerLoop::WorkerLoop(MasterClient* master, TrainFn train, WorkerOptions option
     : master_(master), train_(std::move(train)), options_(std::move(options)) {}
 
 void WorkerLoop::Backoff(int attempt) {
-  const absl::Duration wait = std::min(options_.max_backoff, absl::Milliseconds(100) * (1 << std::min(attempt, 10)));
+  const absl::Duration wait =
+      std::min(options_.max_backoff, absl::Milliseconds(100) * (1 << std::min(attempt, 10)));
   absl::SleepFor(wait);
 }
 
@@ -95,8 +131,7 @@ absl::Status WorkerLoop::RegisterWithBackoff() {
       return absl::OkStatus();
     }
     // Retrying cannot mend a refusal.
-    if (absl::IsInvalidArgument(response.status()) ||
-        absl::IsUnauthenticated(response.status()) ||
+    if (absl::IsInvalidArgument(response.status()) || absl::IsUnauthenticated(response.status()) ||
         absl::IsPermissionDenied(response.status())) {
       return response.status();
     }
@@ -107,7 +142,8 @@ absl::Status WorkerLoop::RegisterWithBackoff() {
 }
 
 absl::Status WorkerLoop::Run() {
-  if (absl::Status s = RegisterWithBackoff(); !s.ok()) return absl::IsCancelled(s) ? absl::OkStatus() : s;
+  if (absl::Status s = RegisterWithBackoff(); !s.ok())
+    return absl::IsCancelled(s) ? absl::OkStatus() : s;
   spdlog::info("worker {} registered (leases of {} ms)", options_.worker_id, lease_ms_);
   int failures = 0;
   while (!stop_) {
@@ -198,7 +234,8 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment) {
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<v1::ReportResponse> response = master_->Report(report);
     if (response.ok()) {
-      if (!response->accepted()) spdlog::warn("lease {}: report came too late, not counted", lease_id);
+      if (!response->accepted())
+        spdlog::warn("lease {}: report came too late, not counted", lease_id);
       return absl::OkStatus();
     }
     if (!absl::IsUnavailable(response.status()) && !absl::IsDeadlineExceeded(response.status())) {

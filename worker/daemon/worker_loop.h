@@ -33,6 +33,12 @@ class MasterClient {
 std::unique_ptr<MasterClient> MakeGrpcMasterClient(
     const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials);
 
+// Wraps a client so that every call the master answers touches `path`: a container's
+// health check reads its age (a worker that has not reached its master for a minute is
+// unhealthy).
+std::unique_ptr<MasterClient> WithHealthFile(std::unique_ptr<MasterClient> inner,
+                                             std::string path);
+
 struct EpochReport {
   int epoch = 0;
   int epochs = 0;
