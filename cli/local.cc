@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -277,13 +278,15 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   RemoteOptions remote;
   remote.master = cluster.address();
   remote.security.insecure = true;
+  // The master reads $DEEPEVOLVE_TOKEN too: send it when it is set.
+  if (const char* token = std::getenv("DEEPEVOLVE_TOKEN")) remote.security.token = token;
   remote.live = options.live && isatty(STDERR_FILENO);
   auto stub = ConnectSearchService(remote, err);
   if (stub == nullptr) return 1;
   int64_t search_id = 0;
   {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    PrepareCall(context, remote, absl::Seconds(30));
     v1::SubmitRequest request;
     *request.mutable_spec() = spec;
     v1::SubmitResponse response;
@@ -303,7 +306,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
       trouble = cluster.Trouble();
       if (trouble.empty()) continue;
       grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+      PrepareCall(context, remote, absl::Seconds(5));
       v1::CancelRequest request;
       request.set_search_id(search_id);
       v1::SearchSummary ignored;
@@ -322,7 +325,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   std::vector<v1::Trial> trials;
   {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    PrepareCall(context, remote, absl::Seconds(60));
     v1::ListTrialsRequest request;
     request.set_search_id(search_id);
     v1::ListTrialsResponse response;
@@ -336,7 +339,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   WriteResults(*space, trials, options.out_dir);
   {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    PrepareCall(context, remote, absl::Seconds(60));
     v1::GetModelRequest request;
     request.set_search_id(search_id);
     v1::Model model;
