@@ -18,13 +18,12 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "cli/remote.h"
+#include "common/cores.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "master/ga/space.h"
 #include "master/ga/spec.h"
 #include "nlohmann/json.hpp"
-#include "worker/trainer/data.h"
-#include "worker/trainer/trainer.h"
 
 namespace deepevolve::cli {
 namespace {
@@ -142,6 +141,29 @@ void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, st
   }
 }
 
+// Has the worker program load the dataset once, so that a missing or corrupt file is one
+// clear error here rather than every genome failing on the workers.
+absl::Status CheckDataset(const LocalOptions& options, const std::string& dataset) {
+  ASSIGN_OR_RETURN(std::string worker_program, FindProgram("deepevolve-worker"));
+  std::vector<std::string> argv = {worker_program, "--check-dataset", dataset};
+  for (const std::string& d : options.data_dirs) {
+    argv.push_back("--data-dir");
+    argv.push_back(fs::absolute(d).string());
+  }
+  const std::string log = (fs::path(options.out_dir) / "check-dataset.log").string();
+  std::error_code ignored;
+  fs::remove(log, ignored);
+  ASSIGN_OR_RETURN(Subprocess check, Subprocess::Start(argv, log));
+  const std::optional<int> status = check.Wait(absl::Minutes(10));
+  if (!status) return absl::DeadlineExceededError("loading the dataset took over 10 minutes");
+  if (*status != 0) {
+    std::string why = check.LogTail();
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return absl::NotFoundError(why);
+  }
+  return absl::OkStatus();
+}
+
 // The master and workers of one local search, stopped when this goes out of scope.
 class LocalCluster {
  public:
@@ -238,17 +260,12 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
         << "': " << ec.message() << "\n";
     return 1;
   }
-  {
-    // Look for the data here first, so a missing file is one clear error rather than
-    // every genome failing on the workers.
-    auto data = trainer::DatasetCache(options.data_dirs).Get(spec.task().dataset());
-    if (!data.ok()) {
-      err << "deepevolve local: " << data.status().message() << "\n";
-      return 1;
-    }
+  if (absl::Status s = CheckDataset(options, spec.task().dataset()); !s.ok()) {
+    err << "deepevolve local: " << s.message() << "\n";
+    return 1;
   }
 
-  const int cores = trainer::AvailableCores();
+  const int cores = AvailableCores();
   const int trainers = options.trainers > 0 ? options.trainers : std::max(1, cores / 2);
   const int threads = options.threads_per_trainer > 0 ? options.threads_per_trainer
                                                        : std::max(1, cores / trainers);

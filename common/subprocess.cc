@@ -73,13 +73,17 @@ std::optional<int> Subprocess::Poll() {
   return exit_status_;
 }
 
+std::optional<int> Subprocess::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!Poll() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  return exit_status_;
+}
+
 int Subprocess::Stop(absl::Duration grace) {
   if (pid_ <= 0) return 0;
   if (Poll()) return *exit_status_;
   kill(pid_, SIGTERM);
-  const absl::Time deadline = absl::Now() + grace;
-  while (!Poll() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
-  if (!exit_status_) {
+  if (!Wait(grace)) {
     kill(pid_, SIGKILL);
     int status = 0;
     waitpid(pid_, &status, 0);

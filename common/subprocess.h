@@ -33,6 +33,9 @@ class Subprocess {
   const std::string& log_path() const { return log_path_; }
   // The wait status once the child has exited; nullopt while it runs. Never blocks.
   std::optional<int> Poll();
+  // Waits up to `timeout` for the child to exit on its own: its wait status, or nullopt
+  // if it still runs.
+  std::optional<int> Wait(absl::Duration timeout);
   // SIGTERM, then SIGKILL if it is still running after `grace`; returns the wait status.
   int Stop(absl::Duration grace = absl::Seconds(10));
   // "exited with code 2", "killed by signal 9".

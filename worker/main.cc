@@ -13,12 +13,13 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
-#include "common/security_flags.h"
 #include "absl/strings/str_cat.h"
+#include "common/security_flags.h"
 #include "master/ga/genome.h"
 #include "master/ga/space.h"
 #include "spdlog/spdlog.h"
 #include "worker/daemon/worker_loop.h"
+#include "worker/trainer/data.h"
 #include "worker/trainer/trainer.h"
 
 namespace {
@@ -96,6 +97,10 @@ int main(int argc, char** argv) {
   app.add_option("--slots-dir", slots_dir, "where workers of this host coordinate core sharing")
       ->capture_default_str();
   app.add_option("--max-trials", max_trials, "exit after this many trials (0: never)");
+  std::string check_dataset;
+  app.add_option("--check-dataset", check_dataset,
+                 "load this dataset from the data directories, say what is wrong if it cannot "
+                 "be, and exit");
   std::string health_file;
   app.add_option("--health-file", health_file,
                  "touch this file whenever the master answers (for container health checks)");
@@ -114,6 +119,17 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (!check_dataset.empty()) {
+    auto data = deepevolve::trainer::DatasetCache(data_dirs).Get(check_dataset);
+    if (!data.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(data.status().message()).c_str());
+      return 1;
+    }
+    std::printf("%s: %lld training and %lld test examples\n", check_dataset.c_str(),
+                static_cast<long long>((*data)->train.size()),
+                static_cast<long long>((*data)->test.size()));
+    return 0;
+  }
   HostSlots slots(slots_dir);
   if (worker_id.empty()) worker_id = absl::StrCat(Hostname(), "-", std::max(slots.slot(), 0));
   deepevolve::trainer::TrainerOptions trainer_options;

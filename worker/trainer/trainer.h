@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/cores.h"
 #include "deepevolve/v1/search.pb.h"
 #include "master/ga/genome.h"
 #include "master/ga/ledger.h"
@@ -106,8 +107,8 @@ bool BlasMatchesReference();
 // torch::set_num_threads does not size) use for the trainings that follow.
 void SetThreads(int threads);
 
-// Cores this process may really use: the affinity mask, capped by a cgroup CPU quota.
-int AvailableCores();
+// Cores this process may really use (common/cores.h).
+using ::deepevolve::AvailableCores;
 
 }  // namespace deepevolve::trainer
 
