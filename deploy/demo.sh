@@ -60,7 +60,13 @@ cli submit --preset fashion_mnist_mlp --population 6 --generations 2 --epochs 1 
 cli top 1 -n 5
 
 for name in "${names[@]}"; do
-  echo "demo: $name is $(docker inspect -f '{{.State.Health.Status}}' "$name")"
+  health=starting
+  for _ in $(seq 1 60); do   # the first checks run a few seconds after start
+    health=$(docker inspect -f '{{.State.Health.Status}}' "$name")
+    [ "$health" = starting ] || break
+    sleep 1
+  done
+  echo "demo: $name is $health"
 done
 echo "demo: metrics"
 curl -fs --cacert "$run/certs/ca.pem" "https://127.0.0.1:$(cat "$run/http-port")/metrics" \
