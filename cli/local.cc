@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -295,8 +294,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   RemoteOptions remote;
   remote.master = cluster.address();
   remote.security.insecure = true;
-  // The master reads $DEEPEVOLVE_TOKEN too: send it when it is set.
-  if (const char* token = std::getenv("DEEPEVOLVE_TOKEN")) remote.security.token = token;
+  remote.security.token = options.token;
   remote.live = options.live && isatty(STDERR_FILENO);
   auto stub = ConnectSearchService(remote, err);
   if (stub == nullptr) return 1;

@@ -20,6 +20,7 @@ struct LocalOptions {
   std::vector<std::string> data_dirs;  // searched before the defaults
   std::string out_dir = "deepevolve-out";
   bool live = true;                    // redraw a progress line on a terminal
+  std::string token;                   // bearer token the master is started with ("" none)
 };
 
 // Runs the search to the end: progress on `err`, the top 5 on `out`, and every genome

@@ -200,6 +200,8 @@ int main(int argc, char** argv) {
     if (!spec.has_value()) return 2;
     local_options.spec = *spec;
     local_options.live = !no_live;
+    // Its master reads $DEEPEVOLVE_TOKEN as any master does: send it when it is set.
+    if (const char* token = std::getenv("DEEPEVOLVE_TOKEN")) local_options.token = token;
     return deepevolve::cli::RunLocal(local_options, std::cout, std::cerr);
   }
   remote.live = !no_live;
