@@ -70,26 +70,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.lease_ms = static_cast<int64_t>(lease_seconds * 1000);
 
-  // Signals are taken by a thread below, not by handlers.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  auto store = deepevolve::store::Store::Open(
-      db_path, durability == "full" ? deepevolve::store::Durability::kFull
-                                    : deepevolve::store::Durability::kProcess);
-  if (!store.ok()) {
-    spdlog::error("cannot open the database {}: {}", db_path, store.status().ToString());
-    return 1;
-  }
-  auto master = deepevolve::master::Master::Create(std::move(*store),
-                                                   deepevolve::RealClock::Get(), options);
-  if (!master.ok()) {
-    spdlog::error("cannot recover from {}: {}", db_path, master.status().ToString());
-    return 1;
-  }
+  // Refuse a bad security set-up before touching the database.
   auto credentials = deepevolve::MakeServerCredentials(security);
   if (!credentials.ok()) {
     spdlog::error("{}", std::string(credentials.status().message()));
@@ -113,6 +94,27 @@ int main(int argc, char** argv) {
   } else if (token.empty()) {
     spdlog::error("TLS serving needs a client token: --token-file (or $DEEPEVOLVE_TOKEN)");
     return 2;
+  }
+
+  // Signals are taken by a thread below, not by handlers.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto store = deepevolve::store::Store::Open(
+      db_path, durability == "full" ? deepevolve::store::Durability::kFull
+                                    : deepevolve::store::Durability::kProcess);
+  if (!store.ok()) {
+    spdlog::error("cannot open the database {}: {}", db_path, store.status().ToString());
+    return 1;
+  }
+  auto master = deepevolve::master::Master::Create(std::move(*store),
+                                                   deepevolve::RealClock::Get(), options);
+  if (!master.ok()) {
+    spdlog::error("cannot recover from {}: {}", db_path, master.status().ToString());
+    return 1;
   }
   const deepevolve::master::Authorizer auth(token, !security.insecure);
   deepevolve::master::RpcMetrics rpc_metrics;
