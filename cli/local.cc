@@ -20,6 +20,7 @@
 #include "common/cores.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
+#include "master/ga/sim.h"
 #include "master/ga/space.h"
 #include "master/ga/spec.h"
 #include "nlohmann/json.hpp"
@@ -53,11 +54,7 @@ void WriteResults(const ga::SearchSpace& space, const std::vector<v1::Trial>& tr
   std::ofstream csv(fs::path(dir) / "genomes.csv");
   std::vector<std::string> header;
   for (const ga::Gene& g : space.genes()) header.push_back(g.name);
-  for (const char* c : {"hash", "id", "mom", "dad", "generation", "accuracy", "test_accuracy",
-                        "train_seconds", "epochs_run", "status", "ledger_hit", "seed", "worker",
-                        "error"}) {
-    header.push_back(c);
-  }
+  for (const std::string& c : ga::ResultColumns()) header.push_back(c);
   csv << absl::StrJoin(header, ",") << "\n";
   nlohmann::json json = nlohmann::json::array();
   for (const v1::Trial& t : trials) {

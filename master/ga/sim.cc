@@ -22,12 +22,17 @@ GeneValue ParseGeneValue(absl::string_view text) {
 
 }  // namespace
 
+const std::vector<std::string>& ResultColumns() {
+  static const std::vector<std::string> kColumns = {
+      "hash",          "id",         "mom",    "dad",        "generation", "accuracy", "test_accuracy",
+      "train_seconds", "epochs_run", "status", "ledger_hit", "seed",       "worker",   "error"};
+  return kColumns;
+}
+
 bool IsResultColumn(absl::string_view column) {
-  static const char* const kColumns[] = {
-      "accuracy",   "test_accuracy", "val_accuracy", "hash",  "id",     "uid",
-      "parents",    "mom",           "dad",          "generation", "status", "error",
-      "train_seconds", "epochs_run", "ledger_hit",   "seed",  "search"};
-  for (const char* c : kColumns) {
+  const std::vector<std::string>& written = ResultColumns();
+  if (std::find(written.begin(), written.end(), column) != written.end()) return true;
+  for (const char* c : {"val_accuracy", "uid", "parents", "search"}) {
     if (column == c) return true;
   }
   return false;

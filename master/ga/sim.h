@@ -24,7 +24,10 @@ struct FitnessTable {
   double best = 0;  // the best accuracy of a successful row
 };
 
-// Columns of a results CSV that are not genes.
+// The columns `deepevolve local` writes to genomes.csv after the genes, in order.
+const std::vector<std::string>& ResultColumns();
+// Columns of a results CSV that are not genes: ResultColumns() and a few other names
+// tables made by hand use (val_accuracy, uid, parents, search).
 bool IsResultColumn(absl::string_view column);
 
 // Parses a CSV with a header row: one column per gene, an `accuracy` column (empty,

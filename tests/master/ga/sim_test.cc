@@ -40,6 +40,41 @@ TEST(FitnessTableTest, ParsesAGridTable) {
   EXPECT_EQ(table->space.gene(0).name, "nb_neurons");
 }
 
+// The layout `deepevolve local` writes: genes, then every result column, with a worker
+// and a seed column that hold one value each and must not be taken for genes.
+TEST(FitnessTableTest, ParsesTheLayoutLocalWrites) {
+  std::ostringstream csv;
+  csv << "nb_neurons,optimizer";
+  for (const std::string& c : ResultColumns()) csv << "," << c;
+  csv << "\n";
+  int id = 0;
+  for (const char* neurons : {"64", "128"}) {
+    for (const char* optimizer : {"adam", "sgd"}) {
+      ++id;
+      csv << neurons << "," << optimizer;
+      for (const std::string& c : ResultColumns()) {
+        if (c == "accuracy") {
+          csv << "," << 0.5 + 0.1 * id;
+        } else if (c == "status") {
+          csv << ",ok";
+        } else if (c == "worker") {
+          csv << ",local-0";
+        } else if (c == "error") {
+          csv << ",";
+        } else {
+          csv << "," << id;
+        }
+      }
+      csv << "\n";
+    }
+  }
+  auto table = ParseFitnessTable(csv.str(), "genomes.csv");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->space.num_genes(), 2);
+  EXPECT_EQ(table->space.size(), 4u);
+  EXPECT_NEAR(table->best, 0.9, 1e-9);
+}
+
 TEST(FitnessTableTest, BadTablesNameTheLine) {
   EXPECT_THAT(std::string(ParseFitnessTable("a,b\n1,2\n", "t.csv").status().message()),
               HasSubstr("no 'accuracy' column"));
