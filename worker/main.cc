@@ -145,12 +145,14 @@ int main(int argc, char** argv) {
   auto train = [&](const deepevolve::v1::Assignment& a,
                    const deepevolve::worker::ProgressFn& progress,
                    std::string* model) -> absl::StatusOr<deepevolve::ga::TrialResult> {
-    auto space = deepevolve::ga::SearchSpace::FromProto(a.space());
-    if (!space.ok()) return space.status();
+    if (a.gene_names_size() != a.genome().values_size()) {
+      return absl::InvalidArgumentError(absl::StrCat("the assignment names ", a.gene_names_size(),
+                                                     " genes for ", a.genome().values_size(),
+                                                     " values"));
+    }
     deepevolve::ga::Assignment genome;
-    for (int i = 0; i < space->num_genes() && i < a.genome().values_size(); ++i) {
-      genome.emplace_back(space->gene(i).name,
-                          deepevolve::ga::GeneValueFromProto(a.genome().values(i)));
+    for (int i = 0; i < a.gene_names_size(); ++i) {
+      genome.emplace_back(a.gene_names(i), deepevolve::ga::GeneValueFromProto(a.genome().values(i)));
     }
     const int n = threads > 0 ? threads : std::max(1, cores / slots.Live());
     deepevolve::trainer::SetThreads(n);

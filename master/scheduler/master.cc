@@ -1,6 +1,7 @@
 #include "master/scheduler/master.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -27,11 +28,36 @@ struct Master::SearchRun {
   int generation_emitted = 0;
   std::map<int64_t, Trial> trials;  // by genome id
   std::deque<int64_t> queue;        // queued genome ids
+  // Kept as trials change state, so that a summary costs the same at any size.
+  std::array<int64_t, v1::TrialState_ARRAYSIZE> count{};
+  int64_t best_id = 0;  // the successful trial with the highest accuracy, 0 for none
 
   bool running() const { return summary.state() == v1::RUNNING; }
+
+  void SetState(Trial& t, TrialState state) {
+    --count[t.state()];
+    t.set_state(state);
+    Counted(t);
+  }
+  // Counts a trial in its state (a new trial, or one loaded from the store).
+  void Counted(const Trial& t) {
+    ++count[t.state()];
+    if ((t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty()) {
+      const int64_t id = t.genome().id();
+      if (best_id == 0) {
+        best_id = id;
+        return;
+      }
+      const double best = trials.at(best_id).accuracy();
+      // Ties go to the older genome.
+      if (t.accuracy() > best || (t.accuracy() == best && id < best_id)) best_id = id;
+    }
+  }
 };
 
 namespace {
+
+constexpr int64_t kLeaseIdBlock = 1024;
 
 bool Finished(TrialState s) {
   return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::CACHED || s == v1::ABANDONED;
@@ -59,7 +85,11 @@ Master::Master(std::unique_ptr<store::Store> store, const Clock* clock, MasterOp
   ledger_ = std::make_unique<store::SqliteLedger>(store_.get());
 }
 
-Master::~Master() = default;
+Master::~Master() {
+  absl::MutexLock lock(&mu_);
+  // Only steps that failed and were rolled back can be left in an open batch.
+  if (batch_open_ && broken_.ok()) (void)store_->db().ExecCached("COMMIT");
+}
 
 absl::StatusOr<std::unique_ptr<Master>> Master::Create(std::unique_ptr<store::Store> store,
                                                        const Clock* clock,
@@ -89,6 +119,7 @@ absl::Status Master::Recover() {
     ASSIGN_OR_RETURN(std::unique_ptr<SearchRun> run, BuildRun(summary));
     ASSIGN_OR_RETURN(std::vector<Trial> trials, store_->LoadTrials(summary.search_id()));
     for (Trial& t : trials) run->trials[t.genome().id()] = std::move(t);
+    for (const auto& [id, t] : run->trials) run->Counted(t);
     if (run->running()) {
       ASSIGN_OR_RETURN(std::vector<store::StrategyOp> ops, store_->LoadOps(summary.search_id()));
       for (const store::StrategyOp& op : ops) {
@@ -123,9 +154,11 @@ absl::Status Master::Recover() {
   }
   ASSIGN_OR_RETURN(next_lease_id_, store_->Counter("next_lease_id"));
   next_lease_id_ = std::max<int64_t>(next_lease_id_, 1);
+  lease_ids_reserved_ = next_lease_id_;
   ASSIGN_OR_RETURN(stats_.reports_fenced, store_->Counter("reports_fenced"));
   ASSIGN_OR_RETURN(stats_.leases_expired, store_->Counter("leases_expired"));
   ASSIGN_OR_RETURN(last_event_, store_->LastEventSequence());
+  durable_event_ = written_event_ = last_event_;
   return absl::OkStatus();
 }
 
@@ -137,24 +170,82 @@ absl::Status Master::Broken(const absl::Status& status) {
   }
   work_cv_.SignalAll();
   events_cv_.SignalAll();
+  sync_cv_.SignalAll();
   return status;
 }
 
-// Runs `body` in one transaction; a failure of the store breaks the master.
-#define DEEPEVOLVE_IN_TRANSACTION(...)                            \
-  do {                                                             \
-    if (!broken_.ok()) return broken_;                             \
-    store::Transaction tx(&store_->db());                          \
-    if (absl::Status s = tx.Begin(); !s.ok()) return Broken(s);    \
-    absl::Status s = [&]() -> absl::Status { __VA_ARGS__ }();             \
-    if (!s.ok()) return absl::IsInvalidArgument(s) ? s : Broken(s); \
-    if (absl::Status c = tx.Commit(); !c.ok()) return Broken(c);   \
+absl::Status Master::BeginStep() {
+  store::Database& db = store_->db();
+  if (!batch_open_) {
+    RETURN_IF_ERROR(db.ExecCached("BEGIN IMMEDIATE"));
+    batch_open_ = true;
+    ++batch_;
+  }
+  ++stats_.store_steps;
+  return db.ExecCached("SAVEPOINT step");
+}
+
+absl::Status Master::EndStep(bool keep) {
+  store::Database& db = store_->db();
+  if (!keep) RETURN_IF_ERROR(db.ExecCached("ROLLBACK TO step"));
+  return db.ExecCached("RELEASE step");
+}
+
+absl::Status Master::AwaitDurable() {
+  const int64_t want = batch_;
+  while (synced_batch_ < want) {
+    if (!broken_.ok()) return broken_;
+    if (syncing_) {
+      sync_cv_.Wait(&mu_);
+      continue;
+    }
+    if (batch_open_) {
+      if (absl::Status c = store_->db().ExecCached("COMMIT"); !c.ok()) return Broken(c);
+      batch_open_ = false;
+      written_batch_ = batch_;
+      written_event_ = last_event_;
+      ++stats_.store_commits;
+      // Between two transactions, now and then: keeps the WAL from growing for ever
+      // (a failure only means the WAL stays long until the next try).
+      if (store_->db().WalWantsRestart() && store_->db().RestartWal().ok()) {
+        ++stats_.store_wal_restarts;
+      }
+    }
+    const int64_t batch = written_batch_;
+    const int64_t event = written_event_;
+    store::Database* db = &store_->db();
+    syncing_ = true;
+    mu_.Unlock();
+    const absl::Status synced = db->SyncWal();
+    mu_.Lock();
+    syncing_ = false;
+    sync_cv_.SignalAll();
+    if (!synced.ok()) return Broken(synced);
+    ++stats_.store_syncs;
+    synced_batch_ = std::max(synced_batch_, batch);
+    durable_event_ = std::max(durable_event_, event);
+    events_cv_.SignalAll();
+  }
+  return broken_;
+}
+
+// Runs `body` as one step of the open batch. A step that fails with INVALID_ARGUMENT
+// is rolled back alone; any other failure breaks the master. The caller answers only
+// after AwaitDurable().
+#define DEEPEVOLVE_IN_TRANSACTION(...)                                 \
+  do {                                                                  \
+    if (!broken_.ok()) return broken_;                                  \
+    if (absl::Status b = BeginStep(); !b.ok()) return Broken(b);        \
+    absl::Status s = [&]() -> absl::Status { __VA_ARGS__ }();           \
+    if (absl::Status e = EndStep(s.ok()); !e.ok()) return Broken(e);    \
+    if (!s.ok()) return absl::IsInvalidArgument(s) ? s : Broken(s);     \
   } while (0)
 
 absl::Status Master::Emit(Event event) {
   event.set_unix_ms(clock_->NowMs());
-  ASSIGN_OR_RETURN(last_event_, store_->AppendEvent(std::move(event)));
-  events_cv_.SignalAll();
+  event.set_sequence(last_event_ + 1);
+  RETURN_IF_ERROR(store_->AppendEvent(event));
+  ++last_event_;
   return absl::OkStatus();
 }
 
@@ -184,6 +275,7 @@ absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted
     // A generation is handed out whole; other strategies breed when a worker asks.
     return FillQueue(*r, r->summary.spec().has_generational() ? SIZE_MAX : 1);
   });
+  RETURN_IF_ERROR(AwaitDurable());
   work_cv_.SignalAll();
   return Summarize(*r);
 }
@@ -209,6 +301,7 @@ absl::Status Master::FillQueue(SearchRun& run, size_t want) {
       run.generation_emitted = run.strategy->generation();
     }
     Trial& t = run.trials[c.id];
+    run.Counted(t);  // as TRIAL_STATE_UNSPECIFIED until it is queued or answered
     t.set_search_id(search_id);
     *t.mutable_genome() = GenomeProto(*run.space, c);
     t.set_description(ga::DescribeGenome(*run.space, c.genome));
@@ -220,7 +313,7 @@ absl::Status Master::FillQueue(SearchRun& run, size_t want) {
     Event e;
     e.set_search_id(search_id);
     if (hit.has_value()) {
-      t.set_state(v1::CACHED);
+      run.SetState(t, v1::CACHED);
       t.set_accuracy(hit->accuracy);
       t.set_test_accuracy(hit->test_accuracy);
       t.set_train_seconds(hit->train_seconds);
@@ -234,7 +327,7 @@ absl::Status Master::FillQueue(SearchRun& run, size_t want) {
       RETURN_IF_ERROR(Emit(std::move(e)));
       RETURN_IF_ERROR(ReportToStrategy(run, t, hit->ok, hit->accuracy));
     } else {
-      t.set_state(v1::QUEUED);
+      run.SetState(t, v1::QUEUED);
       run.queue.push_back(c.id);
       e.set_kind(Event::GENOME_QUEUED);
       *e.mutable_trial() = t;
@@ -277,7 +370,7 @@ absl::Status Master::FailSearch(SearchRun& run, const absl::Status& why) {
   run.summary.set_finished_unix_ms(clock_->NowMs());
   for (int64_t id : run.queue) {
     Trial& t = run.trials[id];
-    t.set_state(v1::ABANDONED);
+    run.SetState(t, v1::ABANDONED);
     RETURN_IF_ERROR(PutTrial(t));
   }
   run.queue.clear();
@@ -294,32 +387,11 @@ v1::SearchSummary Master::Summarize(const SearchRun& run) const {
   v1::SearchSummary s = run.summary;
   s.set_generation(run.strategy->generation());
   s.set_trials_planned(run.strategy->PlannedTrials());
-  const Trial* best = nullptr;
-  for (const auto& [id, t] : run.trials) {
-    switch (t.state()) {
-      case v1::LEASED:
-        s.set_trials_running(s.trials_running() + 1);
-        break;
-      case v1::CACHED:
-        s.set_ledger_hits(s.ledger_hits() + 1);
-        s.set_trials_done(s.trials_done() + 1);
-        break;
-      case v1::TRIAL_FAILED:
-        s.set_failed(s.failed() + 1);
-        s.set_trials_done(s.trials_done() + 1);
-        break;
-      case v1::DONE:
-        s.set_trials_done(s.trials_done() + 1);
-        break;
-      default:
-        break;
-    }
-    if ((t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty() &&
-        (best == nullptr || t.accuracy() > best->accuracy())) {
-      best = &t;
-    }
-  }
-  if (best != nullptr) *s.mutable_best() = *best;
+  s.set_trials_running(run.count[v1::LEASED]);
+  s.set_ledger_hits(run.count[v1::CACHED]);
+  s.set_failed(run.count[v1::TRIAL_FAILED]);
+  s.set_trials_done(run.count[v1::DONE] + run.count[v1::CACHED] + run.count[v1::TRIAL_FAILED]);
+  if (run.best_id != 0) *s.mutable_best() = run.trials.at(run.best_id);
   return s;
 }
 
@@ -345,7 +417,7 @@ absl::StatusOr<v1::SearchSummary> Master::Cancel(int64_t search_id) {
     run->summary.set_finished_unix_ms(clock_->NowMs());
     for (int64_t id : run->queue) {
       Trial& t = run->trials[id];
-      t.set_state(v1::ABANDONED);
+      run->SetState(t, v1::ABANDONED);
       RETURN_IF_ERROR(PutTrial(t));
     }
     run->queue.clear();
@@ -357,6 +429,7 @@ absl::StatusOr<v1::SearchSummary> Master::Cancel(int64_t search_id) {
     *e.mutable_search() = Summarize(*run);
     return Emit(std::move(e));
   });
+  RETURN_IF_ERROR(AwaitDurable());
   return Summarize(*run);
 }
 
@@ -409,9 +482,10 @@ absl::StatusOr<std::vector<Event>> Master::WaitEvents(int64_t search_id, int64_t
   for (;;) {
     if (!broken_.ok()) return broken_;
     ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
-    ASSIGN_OR_RETURN(std::vector<Event> events, store_->LoadEvents(search_id, after_sequence, 1000));
+    ASSIGN_OR_RETURN(std::vector<Event> events,
+                     store_->LoadEvents(search_id, after_sequence, durable_event_, 1000));
     if (!events.empty()) return events;
-    if (!run->running()) {
+    if (!run->running() && durable_event_ == last_event_) {
       *finished = true;
       return events;
     }
@@ -445,6 +519,7 @@ absl::StatusOr<v1::RegisterResponse> Master::Register(const v1::RegisterRequest&
   w.devices.clear();
   for (const v1::Device& d : request.devices()) w.devices.push_back(d.name());
   w.last_seen_ms = clock_->NowMs();
+  RETURN_IF_ERROR(AwaitDurable());
   v1::RegisterResponse response;
   response.set_lease_ms(options_.lease_ms);
   return response;
@@ -463,14 +538,14 @@ absl::Status Master::Requeue(Lease lease, bool lost) {
   e.set_kind(Event::LEASE_EXPIRED);
   e.set_message(absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id, " expired"));
   if (!run->running()) {
-    t.set_state(v1::ABANDONED);
+    run->SetState(t, v1::ABANDONED);
   } else if (t.lost() >= options_.max_lost_leases) {
-    t.set_state(v1::TRIAL_FAILED);
     t.set_error(absl::StrCat("lost ", t.lost(), " workers while training it"));
     t.set_finished_unix_ms(clock_->NowMs());
+    run->SetState(t, v1::TRIAL_FAILED);
     ++stats_.genomes_failed;
   } else {
-    t.set_state(v1::QUEUED);
+    run->SetState(t, v1::QUEUED);
     run->queue.push_front(lease.genome_id);
     work_cv_.Signal();
   }
@@ -496,8 +571,13 @@ absl::Status Master::ExpireLeases() {
 
 absl::Status Master::Tick() {
   absl::MutexLock lock(&mu_);
+  const int64_t now = clock_->NowMs();
+  if (std::none_of(leases_.begin(), leases_.end(),
+                   [now](const auto& l) { return l.second.deadline_ms <= now; })) {
+    return absl::OkStatus();
+  }
   DEEPEVOLVE_IN_TRANSACTION({ return ExpireLeases(); });
-  return absl::OkStatus();
+  return AwaitDurable();
 }
 
 absl::StatusOr<std::optional<v1::Assignment>> Master::TryAssign(const std::string& worker_id) {
@@ -517,10 +597,15 @@ absl::StatusOr<std::optional<v1::Assignment>> Master::TryAssign(const std::strin
     run.queue.pop_front();
     Trial& t = run.trials[genome_id];
     const int64_t lease_id = next_lease_id_++;
-    RETURN_IF_ERROR(store_->SetCounter("next_lease_id", next_lease_id_));
+    if (next_lease_id_ > lease_ids_reserved_) {
+      // Lease ids are reserved in blocks: the stored counter is where a restarted master
+      // starts, above every id handed out, without a write per lease.
+      lease_ids_reserved_ = next_lease_id_ + kLeaseIdBlock;
+      RETURN_IF_ERROR(store_->SetCounter("next_lease_id", lease_ids_reserved_));
+    }
     const int64_t deadline = clock_->NowMs() + options_.lease_ms;
     leases_[lease_id] = Lease{lease_id, run.summary.search_id(), genome_id, worker_id, deadline};
-    t.set_state(v1::LEASED);
+    run.SetState(t, v1::LEASED);
     t.set_lease_id(lease_id);
     t.set_lease_deadline_unix_ms(deadline);
     t.set_worker_id(worker_id);
@@ -534,7 +619,7 @@ absl::StatusOr<std::optional<v1::Assignment>> Master::TryAssign(const std::strin
     a.set_lease_id(lease_id);
     a.set_search_id(run.summary.search_id());
     *a.mutable_genome() = t.genome();
-    *a.mutable_space() = run.summary.spec().space();
+    for (const v1::Gene& gene : run.summary.spec().space().genes()) a.add_gene_names(gene.name());
     *a.mutable_task() = run.summary.spec().task();
     a.set_seed(t.seed());
     a.set_lease_deadline_unix_ms(deadline);
@@ -562,6 +647,7 @@ absl::StatusOr<v1::AcquireResponse> Master::Acquire(const v1::AcquireRequest& re
       ASSIGN_OR_RETURN(assignment, TryAssign(request.worker_id()));
       return absl::OkStatus();
     });
+    RETURN_IF_ERROR(AwaitDurable());
     if (assignment.has_value()) {
       v1::AcquireResponse response;
       *response.mutable_assignment() = std::move(*assignment);
@@ -606,6 +692,7 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
       e.set_elapsed_seconds(request.elapsed_seconds());
       return Emit(std::move(e));
     });
+    RETURN_IF_ERROR(AwaitDurable());
   }
   return response;
 }
@@ -628,10 +715,25 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
   absl::MutexLock lock(&mu_);
   if (!broken_.ok()) return broken_;
   v1::ReportResponse response;
+  // The reporting worker's next genome, when it asked for one.
+  auto assign_next = [&]() -> absl::Status {
+    if (!request.acquire_next()) return absl::OkStatus();
+    auto w = workers_.find(request.worker_id());
+    if (w == workers_.end() || w->second.incarnation != request.incarnation()) {
+      return absl::OkStatus();  // its next Acquire tells it to register
+    }
+    w->second.last_seen_ms = clock_->NowMs();
+    ASSIGN_OR_RETURN(std::optional<v1::Assignment> next, TryAssign(request.worker_id()));
+    if (next.has_value()) *response.mutable_next() = std::move(*next);
+    return absl::OkStatus();
+  };
   auto it = leases_.find(request.lease_id());
   if (it == leases_.end()) {
     if (reported_.contains(request.lease_id())) {
-      response.set_accepted(true);  // a repeated report of a recorded result
+      // A repeated report of a recorded result, answered once that result is durable.
+      if (request.acquire_next()) DEEPEVOLVE_IN_TRANSACTION({ return assign_next(); });
+      RETURN_IF_ERROR(AwaitDurable());
+      response.set_accepted(true);
       return response;
     }
     if (request.lease_id() <= 0 || request.lease_id() >= next_lease_id_) {
@@ -640,8 +742,10 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
     // Fenced: the lease expired and the genome went back to the queue.
     DEEPEVOLVE_IN_TRANSACTION({
       ++stats_.reports_fenced;
-      return store_->SetCounter("reports_fenced", stats_.reports_fenced);
+      RETURN_IF_ERROR(store_->SetCounter("reports_fenced", stats_.reports_fenced));
+      return assign_next();
     });
+    RETURN_IF_ERROR(AwaitDurable());
     response.set_accepted(false);
     return response;
   }
@@ -659,7 +763,7 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
       t.set_attempts(t.attempts() + 1);
       t.set_error(request.error().empty() ? "training failed" : request.error());
       if (t.attempts() < options_.max_genome_attempts && run.running()) {
-        t.set_state(v1::QUEUED);
+        run.SetState(t, v1::QUEUED);
         run.queue.push_back(lease.genome_id);
         work_cv_.Signal();
         e.set_kind(Event::GENOME_FAILED);
@@ -667,14 +771,15 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
         *e.mutable_trial() = t;
         RETURN_IF_ERROR(PutTrial(t));
         reported_[lease.id] = {lease.search_id, lease.genome_id};
-        return Emit(std::move(e));
+        RETURN_IF_ERROR(Emit(std::move(e)));
+        return assign_next();
       }
     } else {
       t.set_error("");
       t.set_accuracy(request.accuracy());
       t.set_test_accuracy(request.test_accuracy());
     }
-    t.set_state(request.ok() ? v1::DONE : v1::TRIAL_FAILED);
+    run.SetState(t, request.ok() ? v1::DONE : v1::TRIAL_FAILED);
     t.set_finished_unix_ms(clock_->NowMs());
     request.ok() ? ++stats_.genomes_done : ++stats_.genomes_failed;
     ga::TrialResult result{request.ok(), request.accuracy(), request.test_accuracy(),
@@ -695,9 +800,11 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
     RETURN_IF_ERROR(Emit(std::move(e)));
     RETURN_IF_ERROR(ReportToStrategy(run, t, request.ok(), request.accuracy()));
     // Generational searches breed the next generation as soon as this one is in.
-    return FillQueue(run, run.summary.spec().has_generational() ? SIZE_MAX : 0);
+    RETURN_IF_ERROR(FillQueue(run, run.summary.spec().has_generational() ? SIZE_MAX : 0));
+    return assign_next();
   });
   if (!run.queue.empty()) work_cv_.SignalAll();
+  RETURN_IF_ERROR(AwaitDurable());
   response.set_accepted(true);
   return response;
 }
@@ -715,6 +822,7 @@ MasterStats Master::Stats() {
   s.leases_active = static_cast<int64_t>(leases_.size());
   for (const auto& [id, run] : runs_) s.queued += static_cast<int64_t>(run->queue.size());
   s.ledger_entries = ledger_->Count();
+  s.store_checkpoints = store_->db().checkpoints();
   s.workers = static_cast<int64_t>(workers_.size());
   return s;
 }

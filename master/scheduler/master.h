@@ -4,6 +4,14 @@
 //
 // Thread-safe: one mutex serialises every operation (the store is one SQLite
 // connection); Acquire and WaitEvents wait on condition variables without holding it.
+//
+// Group commit: each operation that changes state runs as one step (a SAVEPOINT) of the
+// open batch transaction and then waits, without the mutex, until its batch is durable.
+// The first waiter while no sync is running commits the batch and syncs the WAL for
+// every batch written so far; operations that arrive meanwhile fill the next batch. An
+// acknowledged result is durable as --durability says, with one commit and one sync
+// shared by all the operations of a batch. Readers may see a step before it is durable;
+// WaitEvents returns only durable events.
 #ifndef DEEPEVOLVE_MASTER_SCHEDULER_MASTER_H_
 #define DEEPEVOLVE_MASTER_SCHEDULER_MASTER_H_
 
@@ -50,6 +58,11 @@ struct MasterStats {
   int64_t ledger_hits = 0;
   int64_t ledger_entries = 0;
   int64_t workers = 0;
+  int64_t store_steps = 0;    // operations written to the store
+  int64_t store_commits = 0;  // batches committed (several steps each under load)
+  int64_t store_syncs = 0;    // WAL syncs (each covers every commit before it)
+  int64_t store_checkpoints = 0;  // WAL copied back into the database (in the background)
+  int64_t store_wal_restarts = 0;  // the WAL started again from its beginning
 };
 
 // What a worker registered with, and what it is doing.
@@ -133,6 +146,13 @@ class Master {
   absl::Status PutTrial(const v1::Trial& trial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::SearchSummary Summarize(const SearchRun& run) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<SearchRun*> FindRun(int64_t search_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens the batch transaction if none is open, then a savepoint for one step.
+  absl::Status BeginStep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Releases the step's savepoint, or rolls the step back alone.
+  absl::Status EndStep(bool keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns once every step so far is durable, committing and syncing as the leader
+  // when no other thread is; releases mu_ while it syncs or waits.
+  absl::Status AwaitDurable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A failure of the store leaves memory ahead of the database: the master refuses
   // every later call (restart it to recover from the database).
   absl::Status Broken(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -141,7 +161,8 @@ class Master {
   const MasterOptions options_;
   absl::Mutex mu_;
   absl::CondVar work_cv_;    // a genome was queued, or shutdown
-  absl::CondVar events_cv_;  // an event was recorded
+  absl::CondVar events_cv_;  // an event became durable
+  absl::CondVar sync_cv_;    // a sync finished
   std::unique_ptr<store::Store> store_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<store::SqliteLedger> ledger_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, std::unique_ptr<SearchRun>> runs_ ABSL_GUARDED_BY(mu_);
@@ -150,7 +171,17 @@ class Master {
   absl::flat_hash_map<int64_t, std::pair<int64_t, int64_t>> reported_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
   int64_t next_lease_id_ ABSL_GUARDED_BY(mu_) = 1;
-  int64_t last_event_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t lease_ids_reserved_ ABSL_GUARDED_BY(mu_) = 1;  // ids below are stored as used
+  int64_t last_event_ ABSL_GUARDED_BY(mu_) = 0;     // written to the store
+  int64_t durable_event_ ABSL_GUARDED_BY(mu_) = 0;  // and synced
+  // Batches: the last one begun, whether it is still open, the last committed and the
+  // last synced, and the last event of the last committed one.
+  int64_t batch_ ABSL_GUARDED_BY(mu_) = 0;
+  bool batch_open_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t written_batch_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t synced_batch_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t written_event_ ABSL_GUARDED_BY(mu_) = 0;
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
   int64_t round_robin_ ABSL_GUARDED_BY(mu_) = 0;
   MasterStats stats_ ABSL_GUARDED_BY(mu_);
   absl::Status broken_ ABSL_GUARDED_BY(mu_);

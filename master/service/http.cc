@@ -205,6 +205,15 @@ std::string HttpFrontend::RenderMetrics() const {
   Metric(&out, "deepevolve_ledger_entries", "gauge", "Genome results in the ledger.",
          s.ledger_entries);
   Metric(&out, "deepevolve_workers", "gauge", "Workers registered.", s.workers);
+  Metric(&out, "deepevolve_store_steps_total", "counter",
+         "Operations written to the database.", s.store_steps);
+  Metric(&out, "deepevolve_store_commits_total", "counter",
+         "Transactions committed (group commit: several operations each under load).",
+         s.store_commits);
+  Metric(&out, "deepevolve_store_syncs_total", "counter",
+         "WAL syncs to disk (each covers every commit before it).", s.store_syncs);
+  Metric(&out, "deepevolve_store_checkpoints_total", "counter",
+         "WAL checkpoints into the database file (in the background).", s.store_checkpoints);
   absl::StrAppend(&out,
                   "# HELP deepevolve_search_best_accuracy Best fitness found so far, per "
                   "search.\n# TYPE deepevolve_search_best_accuracy gauge\n");

@@ -1,9 +1,24 @@
 #include "master/store/sqlite.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 
 namespace deepevolve::store {
 namespace {
+
+// WAL pages after which the background checkpointer runs (SQLite's default automatic
+// checkpoint size).
+constexpr int kCheckpointPages = 1000;
+// WAL pages after which the master restarts the WAL between two batches (16 MiB with
+// 4 KiB pages).
+constexpr int kRestartPages = 4 * kCheckpointPages;
 
 absl::Status Error(sqlite3* db, int code, absl::string_view what) {
   const std::string message =
@@ -85,22 +100,136 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
     sqlite3_close(db);
     return status;
   }
-  std::unique_ptr<Database> out(new Database(db, path));
+  std::unique_ptr<Database> out(new Database(db, path, durability));
   sqlite3_busy_timeout(db, 5000);
   // The first statements read the header: a file that is not a database fails here.
-  absl::Status status = out->Exec(absl::StrCat(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=",
-      durability == Durability::kFull ? "FULL" : "NORMAL", "; PRAGMA foreign_keys=ON;"));
+  absl::Status status =
+      out->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
   if (!status.ok()) {
     return Error(db, sqlite3_errcode(db),
                  absl::StrCat("database ", path, " cannot be used (", status.message(), ")"));
   }
+  absl::StatusOr<std::unique_ptr<Checkpointer>> checkpointer = Checkpointer::Start(path);
+  if (!checkpointer.ok()) return checkpointer.status();
+  out->checkpointer_ = *std::move(checkpointer);
+  // Replaces SQLite's automatic checkpoint, which would run inside a commit.
+  sqlite3_wal_hook(
+      db,
+      [](void* arg, sqlite3*, const char*, int pages) {
+        static_cast<Checkpointer*>(arg)->Committed(pages);
+        return SQLITE_OK;
+      },
+      out->checkpointer_.get());
   return out;
+}
+
+absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Start(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status status = Error(db, rc, absl::StrCat("cannot open database ", path));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_exec(db, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+  std::unique_ptr<Checkpointer> out(new Checkpointer(db));
+  out->thread_ = std::thread([c = out.get()] { c->Loop(); });
+  return out;
+}
+
+Checkpointer::~Checkpointer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  sqlite3_close(db_);
+}
+
+void Checkpointer::Committed(int pages) {
+  // Once per kCheckpointPages the WAL grew (it starts again from 0 after a checkpoint
+  // that copied everything).
+  const int last = last_pages_.exchange(pages);
+  if (pages >= kCheckpointPages && (pages < last || pages / kCheckpointPages != last / kCheckpointPages)) {
+    Poke();
+  }
+}
+
+void Checkpointer::Poke() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    poked_ = true;
+  }
+  cv_.notify_one();
+}
+
+void Checkpointer::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return poked_ || stop_; });
+    if (stop_) return;
+    poked_ = false;
+    lock.unlock();
+    // PASSIVE: copies what no reader needs, never blocks the writer. A failure leaves
+    // the WAL longer, nothing else; the next poke tries again.
+    if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+        SQLITE_OK) {
+      ++checkpoints_;
+    }
+    lock.lock();
+  }
 }
 
 Database::~Database() {
   cache_.clear();
+  checkpointer_.reset();
   sqlite3_close(db_);
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+}
+
+bool Database::WalWantsRestart() const {
+  return checkpointer_ != nullptr && checkpointer_->wal_pages() >= kRestartPages;
+}
+
+absl::Status Database::RestartWal() {
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                           nullptr);
+  if (rc != SQLITE_OK) return Error(db_, rc, "checkpoint");
+  return absl::OkStatus();
+}
+
+absl::Status Database::SyncWal() {
+  if (sync_hook_) sync_hook_();
+  if (durability_ != Durability::kFull) return absl::OkStatus();
+  const std::string wal = path_ + "-wal";
+  struct stat st;
+  if (::stat(wal.c_str(), &st) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot sync ", wal, ": ", std::strerror(errno)));
+  }
+  if (wal_fd_ < 0 || static_cast<uint64_t>(st.st_ino) != wal_inode_) {
+    if (wal_fd_ >= 0) ::close(wal_fd_);
+    wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd_ < 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot open ", wal, " to sync it: ", std::strerror(errno)));
+    }
+    wal_inode_ = static_cast<uint64_t>(st.st_ino);
+    // A new WAL file: its directory entry must reach the disk too.
+    std::string dir = std::filesystem::path(wal).parent_path().string();
+    if (dir.empty()) dir = ".";
+    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) {
+      ::fsync(dir_fd);
+      ::close(dir_fd);
+    }
+  }
+  if (::fdatasync(wal_fd_) != 0) {
+    return absl::InternalError(absl::StrCat("cannot sync ", wal, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
@@ -111,7 +240,7 @@ absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
   return Statement(db_, stmt);
 }
 
-absl::StatusOr<Statement*> Database::Cached(const std::string& sql) {
+absl::StatusOr<ScopedStatement> Database::Cached(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     absl::StatusOr<Statement> stmt = Prepare(sql);
@@ -119,7 +248,13 @@ absl::StatusOr<Statement*> Database::Cached(const std::string& sql) {
     it = cache_.emplace(sql, std::make_unique<Statement>(std::move(*stmt))).first;
   }
   it->second->Reset();
-  return it->second.get();
+  return ScopedStatement(it->second.get());
+}
+
+absl::Status Database::ExecCached(const std::string& sql) {
+  absl::StatusOr<ScopedStatement> s = Cached(sql);
+  if (!s.ok()) return s.status();
+  return (*s)->Run();
 }
 
 absl::Status Database::Exec(absl::string_view sql) {

@@ -6,6 +6,8 @@
 namespace deepevolve::store {
 namespace {
 
+// Tables keyed by their primary key are WITHOUT ROWID: one B-tree each, so that a write
+// touches one page instead of a table page and an index page.
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS searches (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -15,7 +17,7 @@ CREATE TABLE IF NOT EXISTS trials (
   genome_id INTEGER NOT NULL,
   state INTEGER NOT NULL,
   trial BLOB NOT NULL,
-  PRIMARY KEY (search_id, genome_id));
+  PRIMARY KEY (search_id, genome_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS strategy_ops (
   search_id INTEGER NOT NULL REFERENCES searches(id),
   seq INTEGER NOT NULL,
@@ -23,7 +25,7 @@ CREATE TABLE IF NOT EXISTS strategy_ops (
   genome_id INTEGER NOT NULL,
   ok INTEGER NOT NULL,
   accuracy REAL NOT NULL,
-  PRIMARY KEY (search_id, seq));
+  PRIMARY KEY (search_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger (
   genome_hash TEXT NOT NULL,
   task_hash TEXT NOT NULL,
@@ -33,9 +35,9 @@ CREATE TABLE IF NOT EXISTS ledger (
   train_seconds REAL NOT NULL,
   epochs_run INTEGER NOT NULL,
   error TEXT NOT NULL,
-  PRIMARY KEY (genome_hash, task_hash));
+  PRIMARY KEY (genome_hash, task_hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER PRIMARY KEY,  -- assigned by the master, never reused
   search_id INTEGER NOT NULL,
   event BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_search ON events (search_id, seq);
@@ -67,18 +69,18 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
 }
 
 absl::StatusOr<int64_t> Store::InsertSearch(const v1::SearchSummary& summary) {
-  ASSIGN_OR_RETURN(Statement * s, db_->Cached("INSERT INTO searches (summary) VALUES (?)"));
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("INSERT INTO searches (summary) VALUES (?)"));
   RETURN_IF_ERROR(s->BindBlob(1, summary.SerializeAsString()).Run());
   return db_->LastInsertId();
 }
 
 absl::Status Store::UpdateSearch(const v1::SearchSummary& summary) {
-  ASSIGN_OR_RETURN(Statement * s, db_->Cached("UPDATE searches SET summary = ? WHERE id = ?"));
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("UPDATE searches SET summary = ? WHERE id = ?"));
   return s->BindBlob(1, summary.SerializeAsString()).Bind(2, summary.search_id()).Run();
 }
 
 absl::StatusOr<std::vector<v1::SearchSummary>> Store::LoadSearches() {
-  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT id, summary FROM searches ORDER BY id"));
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT id, summary FROM searches ORDER BY id"));
   std::vector<v1::SearchSummary> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
@@ -91,7 +93,7 @@ absl::StatusOr<std::vector<v1::SearchSummary>> Store::LoadSearches() {
 }
 
 absl::Status Store::PutTrial(const v1::Trial& trial) {
-  ASSIGN_OR_RETURN(Statement * s,
+  ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("INSERT OR REPLACE INTO trials (search_id, genome_id, state, trial) "
                                "VALUES (?, ?, ?, ?)"));
   return s->Bind(1, trial.search_id())
@@ -102,7 +104,7 @@ absl::Status Store::PutTrial(const v1::Trial& trial) {
 }
 
 absl::StatusOr<std::vector<v1::Trial>> Store::LoadTrials(int64_t search_id) {
-  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT trial FROM trials WHERE search_id = ? "
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT trial FROM trials WHERE search_id = ? "
                                               "ORDER BY genome_id"));
   s->Bind(1, search_id);
   std::vector<v1::Trial> out;
@@ -116,7 +118,7 @@ absl::StatusOr<std::vector<v1::Trial>> Store::LoadTrials(int64_t search_id) {
 }
 
 absl::Status Store::AppendOp(int64_t search_id, const StrategyOp& op) {
-  ASSIGN_OR_RETURN(Statement * s,
+  ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("INSERT INTO strategy_ops (search_id, seq, kind, genome_id, ok, "
                                "accuracy) VALUES (?, ?, ?, ?, ?, ?)"));
   return s->Bind(1, search_id)
@@ -129,7 +131,7 @@ absl::Status Store::AppendOp(int64_t search_id, const StrategyOp& op) {
 }
 
 absl::StatusOr<std::vector<StrategyOp>> Store::LoadOps(int64_t search_id) {
-  ASSIGN_OR_RETURN(Statement * s,
+  ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("SELECT seq, kind, genome_id, ok, accuracy FROM strategy_ops "
                                "WHERE search_id = ? ORDER BY seq"));
   s->Bind(1, search_id);
@@ -143,21 +145,21 @@ absl::StatusOr<std::vector<StrategyOp>> Store::LoadOps(int64_t search_id) {
   return out;
 }
 
-absl::StatusOr<int64_t> Store::AppendEvent(v1::Event event) {
-  ASSIGN_OR_RETURN(int64_t last, LastEventSequence());
-  event.set_sequence(last + 1);
-  ASSIGN_OR_RETURN(Statement * s,
+absl::Status Store::AppendEvent(const v1::Event& event) {
+  ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("INSERT INTO events (seq, search_id, event) VALUES (?, ?, ?)"));
-  RETURN_IF_ERROR(
-      s->Bind(1, event.sequence()).Bind(2, event.search_id()).BindBlob(3, event.SerializeAsString()).Run());
-  return event.sequence();
+  return s->Bind(1, event.sequence())
+      .Bind(2, event.search_id())
+      .BindBlob(3, event.SerializeAsString())
+      .Run();
 }
 
 absl::StatusOr<std::vector<v1::Event>> Store::LoadEvents(int64_t search_id,
-                                                         int64_t after_sequence, int limit) {
-  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT seq, event FROM events WHERE search_id = ? "
-                                              "AND seq > ? ORDER BY seq LIMIT ?"));
-  s->Bind(1, search_id).Bind(2, after_sequence).Bind(3, static_cast<int64_t>(limit));
+                                                         int64_t after_sequence, int64_t up_to,
+                                                         int limit) {
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT seq, event FROM events WHERE search_id = ? "
+                                              "AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"));
+  s->Bind(1, search_id).Bind(2, after_sequence).Bind(3, up_to).Bind(4, static_cast<int64_t>(limit));
   std::vector<v1::Event> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
@@ -170,20 +172,20 @@ absl::StatusOr<std::vector<v1::Event>> Store::LoadEvents(int64_t search_id,
 }
 
 absl::StatusOr<int64_t> Store::LastEventSequence() {
-  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT COALESCE(MAX(seq), 0) FROM events"));
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT COALESCE(MAX(seq), 0) FROM events"));
   ASSIGN_OR_RETURN(bool row, s->Step());
   return row ? s->Int(0) : 0;
 }
 
 absl::Status Store::PutModel(int64_t search_id, int64_t genome_id, const std::string& data) {
-  ASSIGN_OR_RETURN(Statement * s, db_->Cached("INSERT OR REPLACE INTO models (search_id, "
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("INSERT OR REPLACE INTO models (search_id, "
                                               "genome_id, data) VALUES (?, ?, ?)"));
   return s->Bind(1, search_id).Bind(2, genome_id).BindBlob(3, data).Run();
 }
 
 absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Store::LoadModel(
     int64_t search_id) {
-  ASSIGN_OR_RETURN(Statement * s,
+  ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("SELECT genome_id, data FROM models WHERE search_id = ?"));
   s->Bind(1, search_id);
   ASSIGN_OR_RETURN(bool row, s->Step());
@@ -192,20 +194,20 @@ absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Store::LoadModel(
 }
 
 absl::StatusOr<int64_t> Store::Counter(const std::string& name) {
-  ASSIGN_OR_RETURN(Statement * s, db_->Cached("SELECT value FROM counters WHERE name = ?"));
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT value FROM counters WHERE name = ?"));
   s->Bind(1, name);
   ASSIGN_OR_RETURN(bool row, s->Step());
   return row ? s->Int(0) : 0;
 }
 
 absl::Status Store::SetCounter(const std::string& name, int64_t value) {
-  ASSIGN_OR_RETURN(Statement * s,
+  ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)"));
   return s->Bind(1, name).Bind(2, value).Run();
 }
 
 std::optional<ga::TrialResult> SqliteLedger::Lookup(const ga::LedgerKey& key) const {
-  absl::StatusOr<Statement*> s = store_->db().Cached(
+  absl::StatusOr<ScopedStatement> s = store_->db().Cached(
       "SELECT ok, accuracy, test_accuracy, train_seconds, epochs_run, error FROM ledger "
       "WHERE genome_hash = ? AND task_hash = ?");
   if (!s.ok()) return std::nullopt;
@@ -223,7 +225,7 @@ std::optional<ga::TrialResult> SqliteLedger::Lookup(const ga::LedgerKey& key) co
 }
 
 absl::Status SqliteLedger::Insert(const ga::LedgerKey& key, const ga::TrialResult& r) {
-  ASSIGN_OR_RETURN(Statement * s,
+  ASSIGN_OR_RETURN(ScopedStatement s,
                    store_->db().Cached("INSERT INTO ledger (genome_hash, task_hash, ok, accuracy, "
                                        "test_accuracy, train_seconds, epochs_run, error) VALUES "
                                        "(?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -239,7 +241,7 @@ absl::Status SqliteLedger::Insert(const ga::LedgerKey& key, const ga::TrialResul
 }
 
 int64_t SqliteLedger::Count() const {
-  absl::StatusOr<Statement*> s = store_->db().Cached("SELECT COUNT(*) FROM ledger");
+  absl::StatusOr<ScopedStatement> s = store_->db().Cached("SELECT COUNT(*) FROM ledger");
   if (!s.ok()) return 0;
   absl::StatusOr<bool> row = (*s)->Step();
   return row.ok() && *row ? (*s)->Int(0) : 0;

@@ -50,10 +50,12 @@ class Store {
   absl::Status AppendOp(int64_t search_id, const StrategyOp& op);
   absl::StatusOr<std::vector<StrategyOp>> LoadOps(int64_t search_id);
 
-  // Events get the next global sequence number, which is returned.
-  absl::StatusOr<int64_t> AppendEvent(v1::Event event);
+  // Events carry their global sequence number, which the caller assigns (one more
+  // than the last, see LastEventSequence).
+  absl::Status AppendEvent(const v1::Event& event);
+  // A search's events with after_sequence < sequence <= up_to, in order, at most `limit`.
   absl::StatusOr<std::vector<v1::Event>> LoadEvents(int64_t search_id, int64_t after_sequence,
-                                                    int limit);
+                                                    int64_t up_to, int limit);
   absl::StatusOr<int64_t> LastEventSequence();
 
   // The best model of a search (one per search, replaced).

@@ -146,7 +146,18 @@ absl::Status WorkerLoop::Run() {
     return absl::IsCancelled(s) ? absl::OkStatus() : s;
   spdlog::info("worker {} registered (leases of {} ms)", options_.worker_id, lease_ms_);
   int failures = 0;
+  std::optional<v1::Assignment> next;  // handed over with the last report
   while (!stop_) {
+    if (next.has_value()) {
+      v1::Assignment assignment = *std::move(next);
+      next.reset();
+      if (absl::Status s = RunTrial(assignment, &next); !s.ok()) {
+        spdlog::warn("trial of lease {}: {}", assignment.lease_id(), s.ToString());
+      }
+      ++trials_done_;
+      if (options_.max_trials > 0 && trials_done_ >= options_.max_trials) break;
+      continue;
+    }
     v1::AcquireRequest request;
     request.set_worker_id(options_.worker_id);
     request.set_incarnation(options_.incarnation);
@@ -166,16 +177,21 @@ absl::Status WorkerLoop::Run() {
     }
     failures = 0;
     if (!response->has_assignment()) continue;
-    if (absl::Status s = RunTrial(response->assignment()); !s.ok()) {
+    if (absl::Status s = RunTrial(response->assignment(), &next); !s.ok()) {
       spdlog::warn("trial of lease {}: {}", response->assignment().lease_id(), s.ToString());
     }
     ++trials_done_;
     if (options_.max_trials > 0 && trials_done_ >= options_.max_trials) break;
   }
+  if (next.has_value()) {
+    spdlog::info("stopping with lease {} untouched; it expires and runs elsewhere",
+                 next->lease_id());
+  }
   return absl::OkStatus();
 }
 
-absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment) {
+absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
+                                  std::optional<v1::Assignment>* next) {
   const int64_t lease_id = assignment.lease_id();
   spdlog::info("lease {}: search {} genome {} ({})", lease_id, assignment.search_id(),
                assignment.genome().id(), assignment.genome().hash());
@@ -230,12 +246,16 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment) {
     report.set_ok(false);
     report.set_error(absl::StrCat("worker ", options_.worker_id, ": ", result.status().ToString()));
   }
+  report.set_incarnation(options_.incarnation);
+  report.set_acquire_next(!stop_ && (options_.max_trials == 0 ||
+                                     trials_done_ + 1 < options_.max_trials));
   // Reports are idempotent per lease: retry through a master restart.
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<v1::ReportResponse> response = master_->Report(report);
     if (response.ok()) {
       if (!response->accepted())
         spdlog::warn("lease {}: report came too late, not counted", lease_id);
+      if (response->has_next()) *next = std::move(*response->mutable_next());
       return absl::OkStatus();
     }
     if (!absl::IsUnavailable(response.status()) && !absl::IsDeadlineExceeded(response.status())) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,7 +82,9 @@ class WorkerLoop {
 
  private:
   absl::Status RegisterWithBackoff();
-  absl::Status RunTrial(const v1::Assignment& assignment);
+  // Trains and reports; the report asks for the next genome unless this worker is
+  // stopping or at max_trials, and `*next` receives it when the master had one.
+  absl::Status RunTrial(const v1::Assignment& assignment, std::optional<v1::Assignment>* next);
   void Backoff(int attempt);
 
   MasterClient* master_;

@@ -3,9 +3,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <limits>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -36,10 +39,11 @@ class MasterTest : public ::testing::Test {
   }
 
   // (Re)opens the master on the test's database, as a restart would.
-  void Open() {
+  void Open(store::Durability durability = store::Durability::kProcess) {
     master_.reset();
-    auto store = store::Store::Open((dir_ / "m.db").string(), store::Durability::kProcess);
+    auto store = store::Store::Open((dir_ / "m.db").string(), durability);
     ASSERT_TRUE(store.ok()) << store.status();
+    db_ = &(*store)->db();
     MasterOptions options;
     options.lease_ms = 1000;
     auto master = Master::Create(std::move(*store), &clock_, options);
@@ -108,6 +112,7 @@ class MasterTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  store::Database* db_ = nullptr;  // the master's, for its sync hook
   FakeClock clock_;
   std::unique_ptr<Master> master_;
 };
@@ -128,6 +133,109 @@ TEST_F(MasterTest, RunsASearchToTheEndAndRecordsEveryGenomeOnce) {
   ASSERT_EQ(top->size(), 3u);
   EXPECT_GE((*top)[0].accuracy(), (*top)[1].accuracy());
   EXPECT_EQ((*top)[0].genome().hash(), summary->best().genome().hash());
+}
+
+// Reports that arrive while a sync is running wait for it, then share one commit and
+// one sync; each is acknowledged only after the sync that covers it.
+TEST_F(MasterTest, ReportsArrivingDuringASyncShareTheNextCommitAndSync) {
+  Open(store::Durability::kFull);
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  std::vector<v1::Assignment> leases;
+  for (int w = 0; w < 4; ++w) {
+    RegisterWorker(absl::StrCat("w", w));
+    auto a = Acquire(absl::StrCat("w", w));
+    ASSERT_TRUE(a.has_value());
+    leases.push_back(*a);
+  }
+  absl::Notification in_sync, release;
+  std::atomic<int> syncs{0};
+  db_->SetSyncHookForTesting([&] {
+    if (syncs++ == 0) {
+      in_sync.Notify();
+      release.WaitForNotification();
+    }
+  });
+  const MasterStats before = master_->Stats();
+  std::atomic<int> accepted{0};
+  auto report = [&](int w) {
+    auto r = master_->Report(Result(leases[w], absl::StrCat("w", w)));
+    if (r.ok() && r->accepted()) ++accepted;
+  };
+  std::thread leader(report, 0);
+  in_sync.WaitForNotification();  // report 0 is committed and being synced
+  EXPECT_EQ(accepted.load(), 0);
+  std::vector<std::thread> followers;
+  for (int w = 1; w < 4; ++w) followers.emplace_back(report, w);
+  // Bounded: the three followers write their steps and then wait for the sync.
+  for (int spin = 0; spin < 10'000'000 && master_->Stats().store_steps < before.store_steps + 4;
+       ++spin) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(master_->Stats().store_steps, before.store_steps + 4);
+  EXPECT_EQ(accepted.load(), 0);
+  release.Notify();
+  leader.join();
+  for (std::thread& t : followers) t.join();
+  db_->SetSyncHookForTesting(nullptr);
+  const MasterStats after = master_->Stats();
+  EXPECT_EQ(accepted.load(), 4);
+  EXPECT_EQ(after.store_commits - before.store_commits, 2);
+  EXPECT_EQ(after.store_syncs - before.store_syncs, 2);
+  EXPECT_EQ(after.genomes_done, 4);
+}
+
+// A worker hands in a result and gets its next genome in the same call.
+TEST_F(MasterTest, AReportCanHandOutTheNextGenome) {
+  auto submitted = master_->Submit(SmallSpec());
+  ASSERT_TRUE(submitted.ok());
+  RegisterWorker("w1");
+  auto first = Acquire("w1");
+  ASSERT_TRUE(first.has_value());
+  v1::ReportRequest report = Result(*first, "w1");
+  report.set_acquire_next(true);
+  report.set_incarnation(1);
+  auto response = master_->Report(report);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_TRUE(response->accepted());
+  ASSERT_TRUE(response->has_next());
+  EXPECT_NE(response->next().lease_id(), first->lease_id());
+  EXPECT_NE(response->next().genome().id(), first->genome().id());
+  ASSERT_EQ(response->next().gene_names_size(), 4);
+  EXPECT_EQ(response->next().gene_names(0), "nb_neurons");
+  EXPECT_EQ(master_->Stats().leases_active, 1);
+
+  // The repeated report is answered again, with another genome; a worker that is not
+  // the registered incarnation gets none (its next Acquire tells it to register).
+  auto again = master_->Report(report);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->accepted());
+  EXPECT_TRUE(again->has_next());
+  v1::ReportRequest stale = Result(response->next(), "w1");
+  stale.set_acquire_next(true);
+  stale.set_incarnation(2);
+  auto refused = master_->Report(stale);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_TRUE(refused->accepted());
+  EXPECT_FALSE(refused->has_next());
+
+  // Run to the end on handed-over genomes only: the search finishes as with Acquire.
+  std::optional<v1::Assignment> next = again->next();
+  int trained = 2;  // the first genome and the one reported by the stale incarnation
+  while (next.has_value()) {
+    v1::ReportRequest r = Result(*next, "w1");
+    r.set_acquire_next(true);
+    r.set_incarnation(1);
+    auto done = master_->Report(r);
+    ASSERT_TRUE(done.ok());
+    ++trained;
+    next.reset();
+    if (done->has_next()) next = done->next();
+  }
+  trained += RunWorker("w1");
+  auto summary = master_->Get(submitted->search_id());
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->state(), v1::SUCCEEDED);
+  EXPECT_EQ(summary->trials_done(), trained);
 }
 
 TEST_F(MasterTest, ARestartAnywhereGivesTheSameSearchAsNoRestart) {
