@@ -1,6 +1,10 @@
 #include "worker/trainer/model.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+
 #include <cmath>
+#include <mutex>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -143,8 +147,53 @@ torch::Tensor KerasNetImpl::forward(torch::Tensor x) {
 // Inverted dropout, active only in training, drawing from this net's generator.
 torch::Tensor KerasNetImpl::Dropout(const torch::Tensor& x, double rate) {
   if (!is_training()) return x;
-  torch::Tensor keep = torch::empty_like(x).bernoulli_(1 - rate, generator_);
-  return x * keep.div_(1 - rate);
+  if (!x.device().is_cpu()) {
+    torch::Tensor keep = torch::empty_like(x).bernoulli_(1 - rate, generator_);
+    return x * keep.div_(1 - rate);
+  }
+  // On the CPU one draw from the generator seeds a counter-based stream for the whole
+  // mask (SplitMix64 of seed + index): reproducible from the trial's seed like the
+  // generator itself, and one cheap pass where bernoulli_ calls the generator once
+  // per element.
+  uint64_t seed;
+  {
+    at::Generator gen = generator_.has_value() ? *generator_ : at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    seed = at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
+  }
+  torch::Tensor mask = torch::empty(x.sizes(), x.options().dtype(torch::kFloat)
+                                                   .memory_format(torch::MemoryFormat::Contiguous));
+  FillDropoutMask(mask.data_ptr<float>(), mask.numel(), seed, 1 - rate);
+  return x * (x.scalar_type() == torch::kFloat ? mask : mask.to(x.scalar_type()));
+}
+
+namespace {
+
+// Compiled for AVX-512 (64-bit multiplies in vectors), AVX2 and plain x86-64, chosen
+// at load time.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
+#endif
+void DropoutMaskKernel(float* __restrict mask, int64_t begin, int64_t end, uint64_t seed,
+                       uint64_t threshold, float scale) {
+  for (int64_t i = begin; i < end; ++i) {
+    uint64_t z = seed + static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    mask[i] = (z >> 40) < threshold ? scale : 0.0f;
+  }
+}
+
+}  // namespace
+
+void FillDropoutMask(float* mask, int64_t n, uint64_t seed, double keep) {
+  // Keep when the top 24 bits of the draw fall below keep x 2^24.
+  const uint64_t threshold = static_cast<uint64_t>(keep * 16777216.0);
+  const float scale = static_cast<float>(1 / keep);
+  at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
+    DropoutMaskKernel(mask, begin, end, seed, threshold, scale);
+  });
 }
 
 torch::Tensor KerasCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels) {

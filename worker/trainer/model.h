@@ -59,6 +59,10 @@ int64_t ExpectedParameterCount(const NetConfig& config);
 
 // Keras's categorical cross-entropy on softmax outputs: probabilities clipped to
 // [1e-7, 1 - 1e-7], -log of the true class, averaged over the batch.
+// A dropout mask in place: each element `1 / keep` with probability `keep`, else 0,
+// from a counter-based stream that `seed` fixes.
+void FillDropoutMask(float* mask, int64_t n, uint64_t seed, double keep);
+
 torch::Tensor KerasCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels);
 
 }  // namespace deepevolve::trainer

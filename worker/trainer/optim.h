@@ -28,16 +28,26 @@ class KerasOptimizer {
   // Applies one update to every parameter from its .grad(). Parameters without a
   // gradient are left alone.
   virtual void Step() = 0;
+  // Drops every gradient (backward then sets fresh ones).
   void ZeroGrad();
+  // Parameter updates made by the fused path so far.
+  int64_t fused_updates() const { return fused_updates_; }
 
  protected:
   explicit KerasOptimizer(std::vector<torch::Tensor> params) : params_(std::move(params)) {}
   std::vector<torch::Tensor> params_;
+  int64_t fused_updates_ = 0;
 };
 
+// kFused updates each float32 CPU parameter in one pass over it, its gradient and its
+// state (the same arithmetic in float); kTensorOps composes LibTorch tensor operations,
+// several passes, and is what every other parameter (float64, CUDA) gets either way.
+enum class OptimizerPath { kFused, kTensorOps };
+
 // INVALID_ARGUMENT for a name that is not one of the seven.
-absl::StatusOr<std::unique_ptr<KerasOptimizer>> MakeOptimizer(const std::string& name,
-                                                              std::vector<torch::Tensor> params);
+absl::StatusOr<std::unique_ptr<KerasOptimizer>> MakeOptimizer(
+    const std::string& name, std::vector<torch::Tensor> params,
+    OptimizerPath path = OptimizerPath::kFused);
 
 }  // namespace deepevolve::trainer
 

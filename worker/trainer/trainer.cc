@@ -1,5 +1,7 @@
 #include "worker/trainer/trainer.h"
 
+#include <malloc.h>
+
 #include <dlfcn.h>
 
 #include <sched.h>
@@ -428,6 +430,14 @@ bool BlasMatchesReference() {
 }
 
 void PrepareProcessForTraining() {
+  // Every training step frees and allocates the same few megabytes of tensors. With
+  // glibc's defaults the larger ones are fresh mmaps, paid for in page faults and page
+  // zeroing each step; kept in the heap they are reused (measured: MLP 784-512-512-10
+  // at batch 64, ~11 000 -> ~14 500 samples/s on one core). The heap keeps up to
+  // 512 MiB free, which a training worker can spare.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  mallopt(M_TOP_PAD, 64 << 20);
   if (const char* chosen = std::getenv(kChosenCoreEnv); chosen != nullptr) {
     // Started again by the code below: check the kernel asked for; if it is wrong,
     // start once more on OpenBLAS's own choice.
@@ -447,6 +457,13 @@ void PrepareProcessForTraining() {
   // libgomp reads OMP_WAIT_POLICY when it loads, before main.
   if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    again = true;
+  }
+  // OpenBLAS's idle threads spin on sched_yield between calls; after this many
+  // (2^4 x 1024) cycles they sleep instead, which frees the core for the rest of the
+  // step (measured: sys time 1.6 -> 0.45 s in a bench run at equal throughput).
+  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") == nullptr) {
+    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
     again = true;
   }
   // OpenBLAS picks its kernels when it loads, from OPENBLAS_CORETYPE or cpuid.

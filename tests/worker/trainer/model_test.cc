@@ -88,5 +88,29 @@ TEST(LossTest, KerasCrossEntropyClipsProbabilities) {
               1e-9);
 }
 
+// The dropout mask: the kept fraction is `keep`, kept elements are scaled by 1 / keep,
+// and the seed alone fixes it.
+TEST(DropoutMaskTest, KeepsTheRightFractionScaledAndIsFixedByItsSeed) {
+  const int64_t n = 1'000'003;
+  std::vector<float> a(n), b(n), c(n);
+  FillDropoutMask(a.data(), n, 42, 0.8);
+  FillDropoutMask(b.data(), n, 42, 0.8);
+  FillDropoutMask(c.data(), n, 43, 0.8);
+  int64_t kept = 0, same_as_other_seed = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(a[i] == 0.0f || a[i] == 1.25f) << a[i];
+    kept += a[i] != 0;
+    same_as_other_seed += a[i] == c[i];
+  }
+  EXPECT_EQ(a, b);
+  EXPECT_NEAR(static_cast<double>(kept) / n, 0.8, 0.002);
+  // Independent masks agree on 0.8^2 + 0.2^2 = 68 % of the elements.
+  EXPECT_NEAR(static_cast<double>(same_as_other_seed) / n, 0.68, 0.003);
+  FillDropoutMask(a.data(), n, 7, 0.5);
+  kept = 0;
+  for (int64_t i = 0; i < n; ++i) kept += a[i] != 0;
+  EXPECT_NEAR(static_cast<double>(kept) / n, 0.5, 0.002);
+}
+
 }  // namespace
 }  // namespace deepevolve::trainer

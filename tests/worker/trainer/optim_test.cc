@@ -102,6 +102,65 @@ TEST(KerasOptimizerTest, Nadam) {
   ExpectSteps("nadam", want[0], want[1]);
 }
 
+// The fused float32 path against the tensor-operation path (itself checked against
+// Keras's rules above) on random parameters and gradients, several steps, a size that
+// spans several chunks and ends mid-vector: equal within float rounding.
+TEST(KerasOptimizerTest, FusedStepsEqualTensorSteps) {
+  for (const char* name : {"sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam"}) {
+    torch::manual_seed(3);
+    const int64_t n = 100'003;
+    torch::Tensor a = torch::randn({n}), b = a.clone(), start = a.clone(),
+                  bias_a = torch::randn({7}), bias_b = bias_a.clone();
+    auto fused = MakeOptimizer(name, {a, bias_a}, OptimizerPath::kFused);
+    auto tensor = MakeOptimizer(name, {b, bias_b}, OptimizerPath::kTensorOps);
+    ASSERT_TRUE(fused.ok() && tensor.ok());
+    for (int step = 0; step < 5; ++step) {
+      torch::Tensor g = torch::randn({n}) * (step + 1), gb = torch::randn({7});
+      a.mutable_grad() = g.clone();
+      b.mutable_grad() = g.clone();
+      bias_a.mutable_grad() = gb.clone();
+      bias_b.mutable_grad() = gb.clone();
+      (*fused)->Step();
+      (*tensor)->Step();
+    }
+    EXPECT_GT((a - start).abs().max().item<double>(), 1e-4) << name << " did not move";
+    EXPECT_EQ((*fused)->fused_updates(), 10) << name;
+    EXPECT_EQ((*tensor)->fused_updates(), 0) << name;
+    EXPECT_TRUE(torch::allclose(a, b, /*rtol=*/1e-5, /*atol=*/1e-6)) << name;
+    EXPECT_TRUE(torch::allclose(bias_a, bias_b, 1e-5, 1e-6)) << name;
+  }
+}
+
+// Fused, in float32, against Keras's rules computed in double.
+TEST(KerasOptimizerTest, FusedFloatStepsFollowKeras) {
+  for (const char* name : {"rmsprop", "adam", "nadam"}) {
+    torch::Tensor p = torch::ones({1}, torch::kFloat32).requires_grad_(true);
+    auto opt = MakeOptimizer(name, {p});
+    ASSERT_TRUE(opt.ok());
+    torch::Tensor q = torch::ones({1}, torch::kFloat64).requires_grad_(true);
+    auto reference = MakeOptimizer(name, {q});
+    for (double g : {0.5, 0.25}) {
+      p.mutable_grad() = torch::full({1}, g, torch::kFloat32);
+      q.mutable_grad() = torch::full({1}, g, torch::kFloat64);
+      (*opt)->Step();
+      (*reference)->Step();
+    }
+    EXPECT_NEAR(p.item<double>(), q.item<double>(), 1e-6) << name;
+  }
+}
+
+// ZeroGrad drops gradients, and the next backward sets them afresh (not accumulated).
+TEST(KerasOptimizerTest, ZeroGradThenBackwardGivesFreshGradients) {
+  torch::Tensor p = torch::ones({3}).requires_grad_(true);
+  auto opt = MakeOptimizer("sgd", {p});
+  ASSERT_TRUE(opt.ok());
+  (p * 2).sum().backward();
+  (*opt)->ZeroGrad();
+  EXPECT_FALSE(p.grad().defined());
+  (p * 3).sum().backward();
+  EXPECT_TRUE(torch::allclose(p.grad(), torch::full({3}, 3.0)));
+}
+
 TEST(KerasOptimizerTest, UnknownName) {
   EXPECT_EQ(MakeOptimizer("lamb", {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
