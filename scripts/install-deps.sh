@@ -23,7 +23,7 @@ packages=(
 command -v npm >/dev/null || packages+=(npm)
 
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-optuna)
+  packages+=(python3-torch python3-optuna python3-deap)
 fi
 
 missing=()
