@@ -223,10 +223,12 @@ int main(int argc, char** argv) {
   std::cout << absl::StrFormat(
       "{\"tool\": \"deepevolve-master\", \"workers\": %d, \"trials\": %d, \"durability\": "
       "\"%s\", \"separate_acquire\": %s, \"seconds\": %.3f, \"per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
-      "\"p99_at_1000_ms\": %.3f, \"p99_at_last_ms\": %.3f, \"last_history\": %d, "
+      "\"p99_at_1000_ms\": %.3f, \"p99_at_5000_ms\": %.3f, \"p99_at_25000_ms\": %.3f, "
+      "\"p99_at_last_ms\": %.3f, \"last_history\": %d, "
       "\"db_mb\": %.1f, \"wal_mb\": %.1f}\n",
       workers, total, durability, separate_acquire ? "true" : "false", seconds, total / seconds, Percentile(latencies_ms, 0.5),
-      Percentile(latencies_ms, 0.99), window_p99(1000, 2000),
+      Percentile(latencies_ms, 0.99), window_p99(1000, 2000), window_p99(5000, 6000),
+      window_p99(25000, 26000),
       window_p99(std::max(0, total - 1000), total), std::max(0, total - 1000),
       static_cast<double>(db_bytes) / 1e6, static_cast<double>(wal_bytes) / 1e6);
   return 0;
