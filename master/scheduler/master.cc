@@ -30,6 +30,7 @@ struct Master::SearchRun {
   std::deque<int64_t> queue;        // queued genome ids
   // Kept as trials change state, so that a summary costs the same at any size.
   std::array<int64_t, v1::TrialState_ARRAYSIZE> count{};
+  int64_t last_event = 0;  // sequence of this search's last event
   int64_t best_id = 0;  // the successful trial with the highest accuracy, 0 for none
 
   bool running() const { return summary.state() == v1::RUNNING; }
@@ -246,6 +247,9 @@ absl::Status Master::Emit(Event event) {
   event.set_sequence(last_event_ + 1);
   RETURN_IF_ERROR(store_->AppendEvent(event));
   ++last_event_;
+  if (auto it = runs_.find(event.search_id()); it != runs_.end()) {
+    it->second->last_event = last_event_;
+  }
   return absl::OkStatus();
 }
 
@@ -485,7 +489,8 @@ absl::StatusOr<std::vector<Event>> Master::WaitEvents(int64_t search_id, int64_t
     ASSIGN_OR_RETURN(std::vector<Event> events,
                      store_->LoadEvents(search_id, after_sequence, durable_event_, 1000));
     if (!events.empty()) return events;
-    if (!run->running() && durable_event_ == last_event_) {
+    // Finished once its last event is durable (other searches' events may still not be).
+    if (!run->running() && run->last_event <= durable_event_) {
       *finished = true;
       return events;
     }

@@ -238,6 +238,64 @@ TEST_F(MasterTest, AReportCanHandOutTheNextGenome) {
   EXPECT_EQ(summary->trials_done(), trained);
 }
 
+// A watcher of a finished search is told it finished even while another search's
+// newer events wait for their sync; and it never sees an event before it is durable.
+TEST_F(MasterTest, WatchersSeeOnlyDurableEventsAndAFinishedSearchEnds) {
+  auto first = master_->Submit(SmallSpec(1));
+  ASSERT_TRUE(first.ok());
+  RegisterWorker("w1");
+  RunWorker("w1");
+  ASSERT_EQ(master_->Get(first->search_id())->state(), v1::SUCCEEDED);
+  auto second = master_->Submit(SmallSpec(2));
+  ASSERT_TRUE(second.ok());
+  auto lease = Acquire("w1");
+  ASSERT_TRUE(lease.has_value());
+  ASSERT_EQ(lease->search_id(), second->search_id());
+  int64_t before_report = 0;
+  {
+    bool finished = false;
+    for (;;) {
+      auto events = master_->WaitEvents(second->search_id(), before_report,
+                                        absl::ZeroDuration(), &finished);
+      ASSERT_TRUE(events.ok());
+      if (events->empty()) break;
+      before_report = events->back().sequence();
+    }
+  }
+  absl::Notification in_sync, release;
+  std::atomic<int> syncs{0};
+  db_->SetSyncHookForTesting([&] {
+    if (syncs++ == 0) {
+      in_sync.Notify();
+      release.WaitForNotification();
+    }
+  });
+  std::thread reporter([&] { (void)master_->Report(Result(*lease, "w1")); });
+  in_sync.WaitForNotification();  // the report's events are written, not yet durable
+
+  bool finished = false;
+  int64_t after = 0;
+  for (int i = 0; i < 1000 && !finished; ++i) {
+    auto events = master_->WaitEvents(first->search_id(), after, absl::ZeroDuration(), &finished);
+    ASSERT_TRUE(events.ok());
+    if (!events->empty()) after = events->back().sequence();
+  }
+  EXPECT_TRUE(finished);
+  bool second_finished = false;
+  auto pending = master_->WaitEvents(second->search_id(), before_report, absl::ZeroDuration(),
+                                     &second_finished);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty()) << "an event was visible before its sync";
+
+  release.Notify();
+  reporter.join();
+  db_->SetSyncHookForTesting(nullptr);
+  auto durable = master_->WaitEvents(second->search_id(), before_report, absl::ZeroDuration(),
+                                     &second_finished);
+  ASSERT_TRUE(durable.ok());
+  EXPECT_FALSE(durable->empty());
+}
+
 TEST_F(MasterTest, ARestartAnywhereGivesTheSameSearchAsNoRestart) {
   // The uninterrupted search.
   auto first = master_->Submit(SmallSpec(11));
