@@ -111,8 +111,21 @@ class MasterTest : public ::testing::Test {
     return s->Int(0);
   }
 
+  // Makes the next sync of the master's WAL wait: in_sync_ is notified when it starts,
+  // and it goes on once release_ is notified. Later syncs run as usual.
+  void HoldNextSync() {
+    db_->SetSyncHookForTesting([this] {
+      if (syncs_held_++ == 0) {
+        in_sync_.Notify();
+        release_.WaitForNotification();
+      }
+    });
+  }
+
   fs::path dir_;
   store::Database* db_ = nullptr;  // the master's, for its sync hook
+  absl::Notification in_sync_, release_;
+  std::atomic<int> syncs_held_{0};
   FakeClock clock_;
   std::unique_ptr<Master> master_;
 };
@@ -147,14 +160,7 @@ TEST_F(MasterTest, ReportsArrivingDuringASyncShareTheNextCommitAndSync) {
     ASSERT_TRUE(a.has_value());
     leases.push_back(*a);
   }
-  absl::Notification in_sync, release;
-  std::atomic<int> syncs{0};
-  db_->SetSyncHookForTesting([&] {
-    if (syncs++ == 0) {
-      in_sync.Notify();
-      release.WaitForNotification();
-    }
-  });
+  HoldNextSync();
   const MasterStats before = master_->Stats();
   std::atomic<int> accepted{0};
   auto report = [&](int w) {
@@ -162,7 +168,7 @@ TEST_F(MasterTest, ReportsArrivingDuringASyncShareTheNextCommitAndSync) {
     if (r.ok() && r->accepted()) ++accepted;
   };
   std::thread leader(report, 0);
-  in_sync.WaitForNotification();  // report 0 is committed and being synced
+  in_sync_.WaitForNotification();  // report 0 is committed and being synced
   EXPECT_EQ(accepted.load(), 0);
   std::vector<std::thread> followers;
   for (int w = 1; w < 4; ++w) followers.emplace_back(report, w);
@@ -173,7 +179,7 @@ TEST_F(MasterTest, ReportsArrivingDuringASyncShareTheNextCommitAndSync) {
   }
   EXPECT_EQ(master_->Stats().store_steps, before.store_steps + 4);
   EXPECT_EQ(accepted.load(), 0);
-  release.Notify();
+  release_.Notify();
   leader.join();
   for (std::thread& t : followers) t.join();
   db_->SetSyncHookForTesting(nullptr);
@@ -262,16 +268,9 @@ TEST_F(MasterTest, WatchersSeeOnlyDurableEventsAndAFinishedSearchEnds) {
       before_report = events->back().sequence();
     }
   }
-  absl::Notification in_sync, release;
-  std::atomic<int> syncs{0};
-  db_->SetSyncHookForTesting([&] {
-    if (syncs++ == 0) {
-      in_sync.Notify();
-      release.WaitForNotification();
-    }
-  });
+  HoldNextSync();
   std::thread reporter([&] { (void)master_->Report(Result(*lease, "w1")); });
-  in_sync.WaitForNotification();  // the report's events are written, not yet durable
+  in_sync_.WaitForNotification();  // the report's events are written, not yet durable
 
   bool finished = false;
   int64_t after = 0;
@@ -287,7 +286,7 @@ TEST_F(MasterTest, WatchersSeeOnlyDurableEventsAndAFinishedSearchEnds) {
   ASSERT_TRUE(pending.ok());
   EXPECT_TRUE(pending->empty()) << "an event was visible before its sync";
 
-  release.Notify();
+  release_.Notify();
   reporter.join();
   db_->SetSyncHookForTesting(nullptr);
   auto durable = master_->WaitEvents(second->search_id(), before_report, absl::ZeroDuration(),
