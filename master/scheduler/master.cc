@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -59,6 +60,10 @@ struct Master::SearchRun {
 namespace {
 
 constexpr int64_t kLeaseIdBlock = 1024;
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 bool Finished(TrialState s) {
   return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::CACHED || s == v1::ABANDONED;
@@ -201,6 +206,7 @@ absl::Status Master::AwaitDurable() {
       continue;
     }
     if (batch_open_) {
+      const auto commit_start = std::chrono::steady_clock::now();
       if (absl::Status c = store_->db().ExecCached("COMMIT"); !c.ok()) return Broken(c);
       batch_open_ = false;
       written_batch_ = batch_;
@@ -211,13 +217,16 @@ absl::Status Master::AwaitDurable() {
       if (store_->db().WalWantsRestart() && store_->db().RestartWal().ok()) {
         ++stats_.store_wal_restarts;
       }
+      commit_seconds_.Observe(SecondsSince(commit_start));
     }
     const int64_t batch = written_batch_;
     const int64_t event = written_event_;
     store::Database* db = &store_->db();
     syncing_ = true;
     mu_.Unlock();
+    const auto sync_start = std::chrono::steady_clock::now();
     const absl::Status synced = db->SyncWal();
+    sync_seconds_.Observe(SecondsSince(sync_start));
     mu_.Lock();
     syncing_ = false;
     sync_cv_.SignalAll();

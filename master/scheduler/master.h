@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/histogram.h"
 #include "deepevolve/v1/service.pb.h"
 #include "master/ga/space.h"
 #include "master/ga/strategy.h"
@@ -111,6 +112,9 @@ class Master {
   void Shutdown();
 
   MasterStats Stats();
+  // How long commits (under the master's lock) and WAL syncs (outside it) take.
+  const Histogram& commit_seconds() const { return commit_seconds_; }
+  const Histogram& sync_seconds() const { return sync_seconds_; }
   std::vector<WorkerInfo> Workers();
   // OK while the master serves; UNAVAILABLE once its store failed or it is shutting down.
   absl::Status Health();
@@ -182,6 +186,8 @@ class Master {
   int64_t synced_batch_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t written_event_ ABSL_GUARDED_BY(mu_) = 0;
   bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  Histogram commit_seconds_;
+  Histogram sync_seconds_;
   int64_t round_robin_ ABSL_GUARDED_BY(mu_) = 0;
   MasterStats stats_ ABSL_GUARDED_BY(mu_);
   absl::Status broken_ ABSL_GUARDED_BY(mu_);

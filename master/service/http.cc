@@ -215,6 +215,15 @@ std::string HttpFrontend::RenderMetrics() const {
   Metric(&out, "deepevolve_store_checkpoints_total", "counter",
          "WAL checkpoints into the database file (in the background).", s.store_checkpoints);
   absl::StrAppend(&out,
+                  "# HELP deepevolve_store_commit_seconds Time to commit a batch (under the "
+                  "master's lock).\n# TYPE deepevolve_store_commit_seconds histogram\n");
+  master_->commit_seconds().Render("deepevolve_store_commit_seconds", "", &out);
+  absl::StrAppend(&out,
+                  "# HELP deepevolve_store_sync_seconds Time to sync the WAL to disk (outside "
+                  "the lock; each covers every commit before it).\n"
+                  "# TYPE deepevolve_store_sync_seconds histogram\n");
+  master_->sync_seconds().Render("deepevolve_store_sync_seconds", "", &out);
+  absl::StrAppend(&out,
                   "# HELP deepevolve_search_best_accuracy Best fitness found so far, per "
                   "search.\n# TYPE deepevolve_search_best_accuracy gauge\n");
   std::string done = "# HELP deepevolve_search_genomes_done Genomes finished, per search.\n"

@@ -9,23 +9,11 @@
 #include <cstdint>
 #include <string>
 
+#include "common/histogram.h"
+
 namespace deepevolve::master {
 
-// A Prometheus-style histogram with fixed buckets (seconds).
-class Histogram {
- public:
-  static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                     0.025,  0.05,  0.1,    0.25,  0.5,
-                                                     1,      2.5,   5,      10};
-  void Observe(double seconds);
-  // Appends `name{labels,le="..."}` bucket, _sum and _count lines.
-  void Render(const std::string& name, const std::string& labels, std::string* out) const;
-
- private:
-  std::array<std::atomic<int64_t>, kBounds.size() + 1> buckets_{};
-  std::atomic<int64_t> count_{0};
-  std::atomic<int64_t> sum_micros_{0};
-};
+using ::deepevolve::Histogram;
 
 // One histogram per RPC method of the two services.
 class RpcMetrics {

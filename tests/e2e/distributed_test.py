@@ -220,6 +220,14 @@ class DistributedTest(unittest.TestCase):
         self.assertEqual(reports, int(status["trialsDone"]))
         self.assertEqual(lines['deepevolve_rpc_duration_seconds_bucket{method="Report",le="+Inf"}'],
                          str(reports))
+        # Every commit and every WAL sync is timed; a sync covers one or more commits.
+        commits = int(lines["deepevolve_store_commits_total"])
+        syncs = int(lines["deepevolve_store_syncs_total"])
+        self.assertEqual(int(lines["deepevolve_store_commit_seconds_count{}"]), commits)
+        self.assertEqual(int(lines["deepevolve_store_sync_seconds_count{}"]), syncs)
+        self.assertEqual(lines['deepevolve_store_sync_seconds_bucket{le="+Inf"}'], str(syncs))
+        self.assertGreaterEqual(int(lines["deepevolve_store_steps_total"]), commits)
+        self.assertGreater(commits, 0)
         code, body = c.http(f"/api/searches/{search}/trials")
         self.assertEqual(code, 200)
         trials = json.loads(body)["trials"]

@@ -187,6 +187,8 @@ TEST_F(MasterTest, ReportsArrivingDuringASyncShareTheNextCommitAndSync) {
   EXPECT_EQ(accepted.load(), 4);
   EXPECT_EQ(after.store_commits - before.store_commits, 2);
   EXPECT_EQ(after.store_syncs - before.store_syncs, 2);
+  EXPECT_EQ(master_->sync_seconds().count(), after.store_syncs);
+  EXPECT_EQ(master_->commit_seconds().count(), after.store_commits);
   EXPECT_EQ(after.genomes_done, 4);
 }
 
