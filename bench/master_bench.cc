@@ -19,10 +19,15 @@
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
+
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/subprocess.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -97,9 +102,11 @@ int main(int argc, char** argv) {
   const fs::path dir = fs::temp_directory_path() / absl::StrCat("master-bench-", getpid());
   fs::create_directories(dir);
   const std::string port_file = (dir / "port").string();
+  const std::string http_port_file = (dir / "http-port").string();
   auto master = Subprocess::Start({*program, "--db", (dir / "master.db").string(), "--listen",
                                    "127.0.0.1:0", "--port-file", port_file, "--insecure", "--lease-seconds",
-                                   "60", "--durability", durability},
+                                   "60", "--durability", durability, "--http-listen",
+                                   "127.0.0.1:0", "--http-port-file", http_port_file},
                                   (dir / "master.log").string());
   if (!master.ok()) {
     std::cerr << master.status().message() << "\n";
@@ -111,6 +118,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string address = absl::StrCat("127.0.0.1:", *port);
+  auto http_port = deepevolve::WaitForLine(http_port_file, *master, absl::Minutes(1));
+  if (!http_port.ok()) {
+    std::cerr << http_port.status().message() << "\n";
+    return 1;
+  }
 
   auto search = v1::SearchService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
@@ -131,6 +143,36 @@ int main(int argc, char** argv) {
   // Latency by the number of results recorded before the cycle ended (its ledger size).
   std::vector<std::pair<int, double>> by_history;
   std::atomic<bool> failed{false};
+  // The master's own WAL-sync histogram, read every 100 ms: the mean sync time around
+  // each window, to tell disk time from the rest of a cycle.
+  struct SyncSample {
+    int reported;
+    double sum_s;
+    int64_t count;
+    int64_t fast;  // syncs of at most 2.5 ms
+  };
+  std::vector<SyncSample> sync_samples;
+  std::atomic<bool> done{false};
+  std::thread sampler([&] {
+    httplib::Client http("127.0.0.1", std::stoi(*http_port));
+    while (!done) {
+      if (auto res = http.Get("/metrics"); res && res->status == 200) {
+        SyncSample sample{reported.load(), 0, 0, 0};
+        for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
+          if (absl::ConsumePrefix(&line, "deepevolve_store_sync_seconds_sum{} ")) {
+            (void)absl::SimpleAtod(line, &sample.sum_s);
+          } else if (absl::ConsumePrefix(&line, "deepevolve_store_sync_seconds_count{} ")) {
+            (void)absl::SimpleAtoi(line, &sample.count);
+          } else if (absl::ConsumePrefix(&line,
+                                         "deepevolve_store_sync_seconds_bucket{le=\"0.0025\"} ")) {
+            (void)absl::SimpleAtoi(line, &sample.fast);
+          }
+        }
+        sync_samples.push_back(sample);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
@@ -197,6 +239,8 @@ int main(int argc, char** argv) {
     });
   }
   for (auto& t : threads) t.join();
+  done = true;
+  sampler.join();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::error_code size_ec;
@@ -220,16 +264,35 @@ int main(int argc, char** argv) {
     return Percentile(v, 0.99);
   };
   const int total = reported.load();
+  // Mean sync time between the samples around [from, to) results.
+  // Mean sync time, and the share of syncs over 2.5 ms, in [from, to) results.
+  auto window_sync = [&](int from, int to) -> std::pair<double, double> {
+    const SyncSample* a = nullptr;
+    const SyncSample* b = nullptr;
+    for (const SyncSample& x : sync_samples) {
+      if (x.reported <= from) a = &x;
+      if (b == nullptr && x.reported >= to) b = &x;
+    }
+    if (a == nullptr || b == nullptr || b->count <= a->count) return {0.0, 0.0};
+    const double n = static_cast<double>(b->count - a->count);
+    return {1000 * (b->sum_s - a->sum_s) / n,
+            static_cast<double>((b->count - b->fast) - (a->count - a->fast)) / n};
+  };
   std::cout << absl::StrFormat(
       "{\"tool\": \"deepevolve-master\", \"workers\": %d, \"trials\": %d, \"durability\": "
       "\"%s\", \"separate_acquire\": %s, \"seconds\": %.3f, \"per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
       "\"p99_at_1000_ms\": %.3f, \"p99_at_5000_ms\": %.3f, \"p99_at_25000_ms\": %.3f, "
-      "\"p99_at_last_ms\": %.3f, \"last_history\": %d, "
+      "\"p99_at_last_ms\": %.3f, \"last_history\": %d, \"sync_ms_at_1000\": %.3f, "
+      "\"sync_ms_at_25000\": %.3f, \"sync_ms_at_last\": %.3f, \"slow_syncs_at_1000\": %.4f, "
+      "\"slow_syncs_at_25000\": %.4f, \"slow_syncs_at_last\": %.4f, "
       "\"db_mb\": %.1f, \"wal_mb\": %.1f}\n",
       workers, total, durability, separate_acquire ? "true" : "false", seconds, total / seconds, Percentile(latencies_ms, 0.5),
       Percentile(latencies_ms, 0.99), window_p99(1000, 2000), window_p99(5000, 6000),
       window_p99(25000, 26000),
       window_p99(std::max(0, total - 1000), total), std::max(0, total - 1000),
+      window_sync(1000, 2000).first, window_sync(25000, 26000).first,
+      window_sync(std::max(0, total - 1000), total).first, window_sync(1000, 2000).second,
+      window_sync(25000, 26000).second, window_sync(std::max(0, total - 1000), total).second,
       static_cast<double>(db_bytes) / 1e6, static_cast<double>(wal_bytes) / 1e6);
   return 0;
 }

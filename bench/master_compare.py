@@ -65,13 +65,16 @@ def main():
                    "--durability", "full"]) for _ in range(args.repeats)]
         med = lambda key: statistics.median(r[key] for r in rs)
         print(f"\n| workers | trials | cycles/s | p99 ms at 1 000 entries | at 5 000 | at 25 000 "
-              f"| at {rs[0]['last_history']} | ratio last / 1 000 | database MB | WAL MB |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              f"| at {rs[0]['last_history']} | ratio last / 1 000 | database MB | WAL MB "
+              f"| mean WAL sync ms at 1 000 / last | syncs over 2.5 ms at 1 000 / last |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         print(f"| 4 | {rs[0]['trials']} | {med('per_s'):.1f} | {med('p99_at_1000_ms'):.2f} "
               f"| {med('p99_at_5000_ms'):.2f} | {med('p99_at_25000_ms'):.2f} "
               f"| {med('p99_at_last_ms'):.2f} | "
               f"{med('p99_at_last_ms') / med('p99_at_1000_ms'):.2f}x | {med('db_mb'):.1f} "
-              f"| {med('wal_mb'):.1f} |", flush=True)
+              f"| {med('wal_mb'):.1f} | {med('sync_ms_at_1000'):.2f} / "
+              f"{med('sync_ms_at_last'):.2f} | {100 * med('slow_syncs_at_1000'):.2f} % / "
+              f"{100 * med('slow_syncs_at_last'):.2f} % |", flush=True)
 
 
 if __name__ == "__main__":
