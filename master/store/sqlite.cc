@@ -266,20 +266,4 @@ absl::Status Database::Exec(absl::string_view sql) {
   return absl::OkStatus();
 }
 
-Transaction::~Transaction() {
-  if (open_) (void)db_->Exec("ROLLBACK");
-}
-
-absl::Status Transaction::Begin() {
-  absl::Status s = db_->Exec("BEGIN IMMEDIATE");
-  open_ = s.ok();
-  return s;
-}
-
-absl::Status Transaction::Commit() {
-  absl::Status s = db_->Exec("COMMIT");
-  if (s.ok()) open_ = false;
-  return s;
-}
-
 }  // namespace deepevolve::store

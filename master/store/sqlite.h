@@ -93,14 +93,14 @@ class Checkpointer {
   // Told by the main connection after each commit, with the WAL's length in pages; asks
   // for a checkpoint each time the WAL grew by the checkpoint size.
   void Committed(int pages);
-  // Asks for a checkpoint (cheap).
-  void Poke();
   int64_t checkpoints() const { return checkpoints_.load(); }
   // The WAL's length in pages after the last commit.
   int wal_pages() const { return last_pages_.load(); }
 
  private:
   explicit Checkpointer(sqlite3* db) : db_(db) {}
+  // Asks for a checkpoint (cheap).
+  void Poke();
   void Loop();
 
   sqlite3* db_;
@@ -162,20 +162,6 @@ class Database {
   std::function<void()> sync_hook_;
   std::unique_ptr<Checkpointer> checkpointer_;
   absl::flat_hash_map<std::string, std::unique_ptr<Statement>> cache_;
-};
-
-// BEGIN IMMEDIATE ... COMMIT; rolls back unless Commit() succeeded. Commit does not
-// call SyncWal.
-class Transaction {
- public:
-  explicit Transaction(Database* db) : db_(db) {}
-  ~Transaction();
-  absl::Status Begin();
-  absl::Status Commit();
-
- private:
-  Database* db_;
-  bool open_ = false;
 };
 
 }  // namespace deepevolve::store

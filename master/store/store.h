@@ -2,8 +2,8 @@
 // of strategy operations that rebuilds each search's GA state after a restart, the
 // global genome ledger, events, the best model of each search, and counters.
 //
-// Not thread-safe: the master serialises access. Mutations outside a Transaction are
-// committed one statement at a time.
+// Not thread-safe: the master serialises access. Mutations outside a transaction (the
+// master's batches) are committed one statement at a time.
 #ifndef DEEPEVOLVE_MASTER_STORE_STORE_H_
 #define DEEPEVOLVE_MASTER_STORE_STORE_H_
 
