@@ -193,7 +193,10 @@ absl::Status Master::BeginStep() {
 
 absl::Status Master::EndStep(bool keep) {
   store::Database& db = store_->db();
-  if (!keep) RETURN_IF_ERROR(db.ExecCached("ROLLBACK TO step"));
+  if (!keep) {
+    RETURN_IF_ERROR(db.ExecCached("ROLLBACK TO step"));
+    ledger_->Recount();
+  }
   return db.ExecCached("RELEASE step");
 }
 

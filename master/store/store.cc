@@ -229,22 +229,27 @@ absl::Status SqliteLedger::Insert(const ga::LedgerKey& key, const ga::TrialResul
                    store_->db().Cached("INSERT INTO ledger (genome_hash, task_hash, ok, accuracy, "
                                        "test_accuracy, train_seconds, epochs_run, error) VALUES "
                                        "(?, ?, ?, ?, ?, ?, ?, ?)"));
-  return s->Bind(1, key.genome_hash)
-      .Bind(2, key.task_hash)
-      .Bind(3, static_cast<int64_t>(r.ok))
-      .Bind(4, r.accuracy)
-      .Bind(5, r.test_accuracy)
-      .Bind(6, r.train_seconds)
-      .Bind(7, static_cast<int64_t>(r.epochs_run))
-      .Bind(8, r.error)
-      .Run();
+  RETURN_IF_ERROR(s->Bind(1, key.genome_hash)
+                      .Bind(2, key.task_hash)
+                      .Bind(3, static_cast<int64_t>(r.ok))
+                      .Bind(4, r.accuracy)
+                      .Bind(5, r.test_accuracy)
+                      .Bind(6, r.train_seconds)
+                      .Bind(7, static_cast<int64_t>(r.epochs_run))
+                      .Bind(8, r.error)
+                      .Run());
+  if (count_) ++*count_;
+  return absl::OkStatus();
 }
 
 int64_t SqliteLedger::Count() const {
+  if (count_) return *count_;
   absl::StatusOr<ScopedStatement> s = store_->db().Cached("SELECT COUNT(*) FROM ledger");
   if (!s.ok()) return 0;
   absl::StatusOr<bool> row = (*s)->Step();
-  return row.ok() && *row ? (*s)->Int(0) : 0;
+  if (!row.ok() || !*row) return 0;
+  count_ = (*s)->Int(0);
+  return *count_;
 }
 
 }  // namespace deepevolve::store

@@ -77,10 +77,15 @@ class SqliteLedger : public ga::Ledger {
   explicit SqliteLedger(Store* store) : store_(store) {}
   std::optional<ga::TrialResult> Lookup(const ga::LedgerKey& key) const override;
   absl::Status Insert(const ga::LedgerKey& key, const ga::TrialResult& result) override;
+  // Counted once, then kept as entries are inserted: a count of a large ledger reads
+  // every page of it, and the master's metrics ask for it under the master's lock.
   int64_t Count() const override;
+  // Counts again on the next Count(): after a rollback that may have undone an Insert.
+  void Recount() { count_.reset(); }
 
  private:
   Store* store_;
+  mutable std::optional<int64_t> count_;
 };
 
 }  // namespace deepevolve::store
