@@ -13,12 +13,13 @@
 namespace deepevolve::store {
 namespace {
 
-// WAL pages after which the background checkpointer runs (SQLite's default automatic
-// checkpoint size).
-constexpr int kCheckpointPages = 1000;
-// WAL pages after which the master restarts the WAL between two batches (16 MiB with
-// 4 KiB pages).
-constexpr int kRestartPages = 4 * kCheckpointPages;
+// WAL pages after which the background checkpointer runs again (1 MiB with 4 KiB
+// pages). Often, so that what is left to copy when the WAL restarts — under the
+// master's lock — stays small.
+constexpr int kCheckpointPages = 256;
+// WAL pages after which the master restarts the WAL between two batches (64 MiB). Each
+// restart holds every worker for a copy of the last pages and two syncs.
+constexpr int kRestartPages = 64 * kCheckpointPages;
 
 absl::Status Error(sqlite3* db, int code, absl::string_view what) {
   const std::string message =
