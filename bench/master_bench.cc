@@ -79,11 +79,16 @@ double Percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   CLI::App app{"master_bench: genomes dispatched and reported per second through one master"};
-  int workers = 4, trials = 2000;
+  int workers = 4, trials = 2000, window = 1000;
   std::string durability = "full";
   app.add_option("--workers", workers, "no-op workers (threads, one channel each)")
       ->capture_default_str();
   app.add_option("--trials", trials, "genomes to dispatch and report")->capture_default_str();
+  app.add_option("--window", window,
+                 "cycles in each history window (p99 and syncs at 1 000, 5 000, 25 000 "
+                 "results and at the end)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--durability", durability, "the master's --durability")->capture_default_str();
   bool keep_log = false, separate_acquire = false;
   app.add_flag("--separate-acquire", separate_acquire,
@@ -249,13 +254,14 @@ int main(int argc, char** argv) {
   const int exit_status = master->Stop();
   if (keep_log) std::cerr << master->LogTail(400);
   std::error_code ec;
-  fs::remove_all(dir, ec);
+  if (!getenv("KEEP_DIR"))   fs::remove_all(dir, ec);
   if (failed) {
     std::cerr << "the benchmark failed; master " << Subprocess::DescribeExit(exit_status) << "\n";
     return 1;
   }
-  // p99 of the 1 000 cycles after the first 1 000 results, and of the last 1 000: does a
-  // cycle cost more once the ledger holds tens of thousands of results?
+  // p99 of the `window` cycles after the first 1 000 results, after 5 000 and 25 000,
+  // and of the last `window`: does a cycle cost more once the ledger holds tens of
+  // thousands of results?
   auto window_p99 = [&](int from, int to) {
     std::vector<double> v;
     for (const auto& [history, ms] : by_history) {
@@ -264,6 +270,7 @@ int main(int argc, char** argv) {
     return Percentile(v, 0.99);
   };
   const int total = reported.load();
+  const int last = std::max(0, total - window);
   // Mean sync time between the samples around [from, to) results.
   // Mean sync time, and the share of syncs over 2.5 ms, in [from, to) results.
   auto window_sync = [&](int from, int to) -> std::pair<double, double> {
@@ -282,17 +289,17 @@ int main(int argc, char** argv) {
       "{\"tool\": \"deepevolve-master\", \"workers\": %d, \"trials\": %d, \"durability\": "
       "\"%s\", \"separate_acquire\": %s, \"seconds\": %.3f, \"per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
       "\"p99_at_1000_ms\": %.3f, \"p99_at_5000_ms\": %.3f, \"p99_at_25000_ms\": %.3f, "
-      "\"p99_at_last_ms\": %.3f, \"last_history\": %d, \"sync_ms_at_1000\": %.3f, "
+      "\"p99_at_last_ms\": %.3f, \"last_history\": %d, \"window\": %d, \"sync_ms_at_1000\": %.3f, "
       "\"sync_ms_at_25000\": %.3f, \"sync_ms_at_last\": %.3f, \"slow_syncs_at_1000\": %.4f, "
       "\"slow_syncs_at_25000\": %.4f, \"slow_syncs_at_last\": %.4f, "
       "\"db_mb\": %.1f, \"wal_mb\": %.1f}\n",
       workers, total, durability, separate_acquire ? "true" : "false", seconds, total / seconds, Percentile(latencies_ms, 0.5),
-      Percentile(latencies_ms, 0.99), window_p99(1000, 2000), window_p99(5000, 6000),
-      window_p99(25000, 26000),
-      window_p99(std::max(0, total - 1000), total), std::max(0, total - 1000),
-      window_sync(1000, 2000).first, window_sync(25000, 26000).first,
-      window_sync(std::max(0, total - 1000), total).first, window_sync(1000, 2000).second,
-      window_sync(25000, 26000).second, window_sync(std::max(0, total - 1000), total).second,
+      Percentile(latencies_ms, 0.99), window_p99(1000, 1000 + window),
+      window_p99(5000, 5000 + window), window_p99(25000, 25000 + window),
+      window_p99(last, total), last, window, window_sync(1000, 1000 + window).first,
+      window_sync(25000, 25000 + window).first, window_sync(last, total).first,
+      window_sync(1000, 1000 + window).second, window_sync(25000, 25000 + window).second,
+      window_sync(last, total).second,
       static_cast<double>(db_bytes) / 1e6, static_cast<double>(wal_bytes) / 1e6);
   return 0;
 }
