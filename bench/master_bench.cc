@@ -90,11 +90,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--durability", durability, "the master's --durability")->capture_default_str();
-  bool keep_log = false, separate_acquire = false;
+  bool keep_log = false, separate_acquire = false, keep_dir = false;
   app.add_flag("--separate-acquire", separate_acquire,
                "Acquire each genome in its own call (workers hand in a result and get the "
                "next genome in one Report call by default)");
   app.add_flag("--master-log", keep_log, "print the end of the master's log (commits, syncs)");
+  app.add_flag("--keep-dir", keep_dir, "keep the master's database and log afterwards");
   CLI11_PARSE(app, argc, argv);
   // As the master does: see master/main.cc.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -254,7 +255,11 @@ int main(int argc, char** argv) {
   const int exit_status = master->Stop();
   if (keep_log) std::cerr << master->LogTail(400);
   std::error_code ec;
-  if (!getenv("KEEP_DIR"))   fs::remove_all(dir, ec);
+  if (keep_dir) {
+    std::cerr << "kept " << dir.string() << "\n";
+  } else {
+    fs::remove_all(dir, ec);
+  }
   if (failed) {
     std::cerr << "the benchmark failed; master " << Subprocess::DescribeExit(exit_status) << "\n";
     return 1;
