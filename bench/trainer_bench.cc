@@ -5,7 +5,8 @@
 //   trainer_bench --net mlp|cnn --threads N --steps S [--warmup W]
 //
 // Prints one JSON object: samples per second, the parameter count, the GFLOP/s the
-// step achieves at 6 FLOPs per parameter per sample, and the sgemm rate of this BLAS.
+// step achieves at 6 FLOPs per parameter per sample, the sgemm rate of this BLAS, and
+// the milliseconds of a step and of its optimizer update.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -88,6 +89,8 @@ int main(int argc, char** argv) {
   torch::Tensor order = torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
   int64_t cursor = 0;
   double loss_sum = 0;
+  double optimizer_s = 0;  // of the timed steps: the optimizer's share of a step
+  bool timed = false;
   auto step = [&] {
     if (cursor + batch > n) {
       order = torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
@@ -99,10 +102,13 @@ int main(int argc, char** argv) {
     (*optimizer)->ZeroGrad();
     torch::Tensor loss = deepevolve::trainer::KerasCrossEntropy(model->forward(bx), by);
     loss.backward();
+    const auto optimizer_start = Clock::now();
     (*optimizer)->Step();
+    if (timed) optimizer_s += Seconds(optimizer_start);
     loss_sum += loss.item<double>();
   };
   for (int i = 0; i < warmup; ++i) step();
+  timed = true;
   auto start = Clock::now();
   for (int i = 0; i < steps; ++i) step();
   const double seconds = Seconds(start);
@@ -110,9 +116,9 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"impl\": \"deepevolve\", \"net\": \"%s\", \"threads\": %d, \"batch\": %lld, "
       "\"params\": %lld, \"samples_per_s\": %.1f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, "
-      "\"mean_loss\": %.4f, \"blas_core\": \"%s\"}\n",
+      "\"step_ms\": %.3f, \"optimizer_ms\": %.3f, \"mean_loss\": %.4f, \"blas_core\": \"%s\"}\n",
       net.c_str(), threads, static_cast<long long>(batch), static_cast<long long>(params),
       samples_per_s, 6.0 * params * samples_per_s / 1e9, SgemmRate(1024),
-      loss_sum / (steps + warmup), deepevolve::trainer::OpenBlasCore().c_str());
+      1000 * seconds / steps, 1000 * optimizer_s / steps, loss_sum / (steps + warmup), deepevolve::trainer::OpenBlasCore().c_str());
   return 0;
 }
