@@ -13,13 +13,16 @@
 namespace deepevolve::store {
 namespace {
 
-// WAL pages after which the background checkpointer runs again (1 MiB with 4 KiB
-// pages). Often, so that what is left to copy when the WAL restarts — under the
-// master's lock — stays small.
-constexpr int kCheckpointPages = 256;
-// WAL pages after which the master restarts the WAL between two batches (64 MiB). Each
-// restart holds every worker for a copy of the last pages and two syncs.
-constexpr int kRestartPages = 64 * kCheckpointPages;
+// WAL pages after which the background checkpointer runs again (SQLite's automatic
+// checkpoint size).
+constexpr int kCheckpointPages = 1000;
+// WAL pages after which the master restarts the WAL between two batches (64 MiB with
+// 4 KiB pages), once the background checkpointer has copied all but kRestartBacklog
+// pages of it. The restart copies what is left under the master's lock, with two
+// syncs: it holds every worker for a few milliseconds (more once the database is
+// large), so it comes rarely and with little to copy.
+constexpr int kRestartPages = 16 * 1024;
+constexpr int kRestartBacklog = 256;
 
 absl::Status Error(sqlite3* db, int code, absl::string_view what) {
   const std::string message =
@@ -153,6 +156,7 @@ void Checkpointer::Committed(int pages) {
   // Once per kCheckpointPages the WAL grew (it starts again from 0 after a checkpoint
   // that copied everything).
   const int last = last_pages_.exchange(pages);
+  if (pages < last) copied_.store(0);
   if (pages >= kCheckpointPages && (pages < last || pages / kCheckpointPages != last / kCheckpointPages)) {
     Poke();
   }
@@ -175,10 +179,15 @@ void Checkpointer::Loop() {
     lock.unlock();
     // PASSIVE: copies what no reader needs, never blocks the writer. A failure leaves
     // the WAL longer, nothing else; the next poke tries again.
-    if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+    int pages = 0, copied = 0;
+    std::unique_lock<std::mutex> running(running_);
+    if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &pages, &copied) ==
         SQLITE_OK) {
+      // Unless the WAL started again meanwhile (then this count is of the old one).
+      if (copied <= last_pages_.load()) copied_.store(copied);
       ++checkpoints_;
     }
+    running.unlock();
     lock.lock();
   }
 }
@@ -191,11 +200,20 @@ Database::~Database() {
 }
 
 bool Database::WalWantsRestart() const {
-  return checkpointer_ != nullptr && checkpointer_->wal_pages() >= kRestartPages;
+  if (checkpointer_ == nullptr) return false;
+  const int pages = checkpointer_->wal_pages();
+  // At twice the size whatever is left: the background checkpointer is not catching up.
+  return pages >= kRestartPages &&
+         (pages - checkpointer_->copied_pages() <= kRestartBacklog || pages >= 2 * kRestartPages);
 }
 
 absl::Status Database::RestartWal() {
-  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+  // Waits for a background checkpoint still running (else this one fails BUSY, and
+  // under a fast writer the WAL grew without bound), copies the rest and waits until
+  // no reader needs the WAL (RESTART), so that the next transaction starts it again.
+  std::unique_lock<std::mutex> running;
+  if (checkpointer_) running = std::unique_lock<std::mutex>(checkpointer_->running());
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr,
                                            nullptr);
   if (rc != SQLITE_OK) return Error(db_, rc, "checkpoint");
   return absl::OkStatus();

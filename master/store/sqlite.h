@@ -96,6 +96,11 @@ class Checkpointer {
   int64_t checkpoints() const { return checkpoints_.load(); }
   // The WAL's length in pages after the last commit.
   int wal_pages() const { return last_pages_.load(); }
+  // Pages of the WAL that the last checkpoint copied into the database.
+  int copied_pages() const { return copied_.load(); }
+  // Held while this checkpointer runs a checkpoint: SQLite runs one at a time and
+  // answers BUSY, without waiting, to a second.
+  std::mutex& running() { return running_; }
 
  private:
   explicit Checkpointer(sqlite3* db) : db_(db) {}
@@ -106,9 +111,11 @@ class Checkpointer {
   sqlite3* db_;
   std::thread thread_;
   std::mutex mu_;
+  std::mutex running_;
   std::condition_variable cv_;
   bool poked_ = false;
   std::atomic<int> last_pages_{0};
+  std::atomic<int> copied_{0};
   bool stop_ = false;
   std::atomic<int64_t> checkpoints_{0};
 };
@@ -143,7 +150,8 @@ class Database {
   bool WalWantsRestart() const;
   // Copies the rest of the WAL into the database on this connection, so that the next
   // transaction starts the WAL again. Call with no transaction open; it blocks this
-  // connection for the copy and two syncs. BUSY while the background one runs.
+  // connection for the copy and two syncs, after waiting for a background checkpoint
+  // that is running.
   absl::Status RestartWal();
   // Called at the start of every SyncWal, on the syncing thread.
   void SetSyncHookForTesting(std::function<void()> hook) { sync_hook_ = std::move(hook); }

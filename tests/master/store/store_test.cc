@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -61,6 +62,42 @@ TEST_F(SqliteLedgerTest, TheCountIsKeptThroughInsertsDuplicatesRollbacksAndReope
   EXPECT_EQ(reopened.Count(), 3);
   ASSERT_TRUE(reopened.Lookup(Key(2)).has_value());
   EXPECT_DOUBLE_EQ(reopened.Lookup(Key(2))->accuracy, 0.8);
+}
+
+// The master restarts the WAL between transactions when it asks for it: the WAL file
+// stays bounded however much is written (at most twice the restart size, where the
+// background checkpointer has not caught up).
+TEST(DatabaseTest, TheWalStaysBoundedWhenRestartedBetweenTransactions) {
+  const fs::path dir = fs::temp_directory_path() / absl::StrCat("wal_test_", getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "w.db").string();
+  {
+    auto db = Database::Open(path, Durability::kProcess);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)").ok());
+    int restarts = 0;
+    uintmax_t largest = 0;
+    // Over 160 MB through the WAL: 32 768 transactions that each replace one of 16
+    // rows of 16 000 bytes (five or more 4 KiB pages).
+    for (int i = 0; i < 32768; ++i) {
+      ASSERT_TRUE((*db)->Exec(absl::StrCat("INSERT OR REPLACE INTO t VALUES (", i % 16,
+                                           ", zeroblob(16000))"))
+                      .ok());
+      // As the master does.
+      if ((*db)->WalWantsRestart()) {
+        absl::Status restarted = (*db)->RestartWal();
+        ASSERT_TRUE(restarted.ok()) << restarted;
+        ++restarts;
+      }
+      largest = std::max(largest, fs::file_size(path + "-wal"));
+    }
+    EXPECT_GE(restarts, 1);
+    // 2 x 16 384 pages of 4 KiB, each with its 24-byte frame header, and one
+    // transaction more.
+    EXPECT_LE(largest, (2 * 16384 + 16) * (4096 + 24));
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
