@@ -23,6 +23,7 @@ constexpr int kCheckpointPages = 1000;
 // large), so it comes rarely and with little to copy.
 constexpr int kRestartPages = 16 * 1024;
 constexpr int kRestartBacklog = 256;
+constexpr int kBusyTimeoutMs = 5000;
 
 absl::Status Error(sqlite3* db, int code, absl::string_view what) {
   const std::string message =
@@ -105,7 +106,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
     return status;
   }
   std::unique_ptr<Database> out(new Database(db, path, durability));
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // The first statements read the header: a file that is not a database fails here.
   absl::Status status =
       out->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
@@ -213,8 +214,12 @@ absl::Status Database::RestartWal() {
   // no reader needs the WAL (RESTART), so that the next transaction starts it again.
   std::unique_lock<std::mutex> running;
   if (checkpointer_) running = std::unique_lock<std::mutex>(checkpointer_->running());
+  // Not for long: another process reading the database (someone's sqlite3 shell) would
+  // hold every worker; a restart that fails is tried again later.
+  sqlite3_busy_timeout(db_, 50);
   const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr,
                                            nullptr);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   if (rc != SQLITE_OK) return Error(db_, rc, "checkpoint");
   return absl::OkStatus();
 }
