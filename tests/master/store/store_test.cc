@@ -13,13 +13,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class SqliteLedgerTest : public ::testing::Test {
+class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / absl::StrCat("store_test_", getpid());
+    dir_ = fs::temp_directory_path() /
+           absl::StrCat("store_test_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
+                        getpid());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    Open();
   }
   void TearDown() override {
     store_.reset();
@@ -37,7 +39,8 @@ class SqliteLedgerTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(SqliteLedgerTest, TheCountIsKeptThroughInsertsDuplicatesRollbacksAndReopening) {
+TEST_F(StoreTest, TheLedgerCountIsKeptThroughInsertsDuplicatesRollbacksAndReopening) {
+  Open();
   {
     SqliteLedger ledger(store_.get());
     EXPECT_EQ(ledger.Count(), 0);
@@ -67,11 +70,8 @@ TEST_F(SqliteLedgerTest, TheCountIsKeptThroughInsertsDuplicatesRollbacksAndReope
 // The master restarts the WAL between transactions when it asks for it: the WAL file
 // stays bounded however much is written (at most twice the restart size, where the
 // background checkpointer has not caught up).
-TEST(DatabaseTest, TheWalStaysBoundedWhenRestartedBetweenTransactions) {
-  const fs::path dir = fs::temp_directory_path() / absl::StrCat("wal_test_", getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const std::string path = (dir / "w.db").string();
+TEST_F(StoreTest, TheWalStaysBoundedWhenRestartedBetweenTransactions) {
+  const std::string path = (dir_ / "w.db").string();
   {
     auto db = Database::Open(path, Durability::kProcess);
     ASSERT_TRUE(db.ok()) << db.status();
@@ -97,7 +97,6 @@ TEST(DatabaseTest, TheWalStaysBoundedWhenRestartedBetweenTransactions) {
     // transaction more.
     EXPECT_LE(largest, (2 * 16384 + 16) * (4096 + 24));
   }
-  fs::remove_all(dir);
 }
 
 }  // namespace
