@@ -28,6 +28,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
+#include "tests/testing/fake_clock.h"
 #include "master/ga/genome.h"
 #include "master/ga/sim.h"
 #include "master/ga/spec.h"
@@ -75,7 +76,7 @@ absl::StatusOr<Outcome> RunOne(const v1::SearchSpec& spec,
                                const fs::path& dir) {
   fs::remove_all(dir);
   fs::create_directories(dir);
-  deepevolve::FakeClock clock(0);
+  deepevolve::testing::FakeClock clock(0);
   auto store = deepevolve::store::Store::Open((dir / "sim.db").string(),
                                               deepevolve::store::Durability::kProcess);
   if (!store.ok()) return store.status();

@@ -2,7 +2,6 @@
 #ifndef DEEPEVOLVE_COMMON_CLOCK_H_
 #define DEEPEVOLVE_COMMON_CLOCK_H_
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -26,17 +25,6 @@ class RealClock : public Clock {
     static RealClock clock;
     return &clock;
   }
-};
-
-// A clock that moves only when told. Thread-safe.
-class FakeClock : public Clock {
- public:
-  explicit FakeClock(int64_t now_ms = 1'700'000'000'000) : now_ms_(now_ms) {}
-  int64_t NowMs() const override { return now_ms_.load(); }
-  void AdvanceMs(int64_t ms) { now_ms_ += ms; }
-
- private:
-  std::atomic<int64_t> now_ms_;
 };
 
 }  // namespace deepevolve

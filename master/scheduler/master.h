@@ -2,24 +2,22 @@
 // registry and the ledger, with each change committed to the Store before it is
 // acknowledged. The gRPC layer (master/service) only converts messages.
 //
+// It ties named parts together under one mutex: SearchRun (one search's strategy,
+// trials and queue), LeaseTable (who holds which genome until when), WorkerRegistry
+// (who registered) and GroupCommit (operations as steps of a batch transaction,
+// committed and synced together; it releases the mutex only while it syncs).
+//
 // Thread-safe: one mutex serialises every operation (the store is one SQLite
 // connection); Acquire and WaitEvents wait on condition variables without holding it.
-//
-// Group commit: each operation that changes state runs as one step (a SAVEPOINT) of the
-// open batch transaction and then waits, without the mutex, until its batch is durable.
-// The first waiter while no sync is running commits the batch and syncs the WAL for
-// every batch written so far; operations that arrive meanwhile fill the next batch. An
-// acknowledged result is durable as --durability says, with one commit and one sync
-// shared by all the operations of a batch. Readers may see a step before it is durable;
-// WaitEvents returns only durable events.
+// An acknowledged result is durable as --durability says. Readers may see a step
+// before it is durable; WaitEvents returns only durable events.
 #ifndef DEEPEVOLVE_MASTER_SCHEDULER_MASTER_H_
 #define DEEPEVOLVE_MASTER_SCHEDULER_MASTER_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
-#include <random>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,8 +29,10 @@
 #include "common/clock.h"
 #include "common/histogram.h"
 #include "deepevolve/v1/service.pb.h"
-#include "master/ga/space.h"
-#include "master/ga/strategy.h"
+#include "master/scheduler/group_commit.h"
+#include "master/scheduler/lease_table.h"
+#include "master/scheduler/search_run.h"
+#include "master/scheduler/worker_registry.h"
 #include "master/store/store.h"
 
 namespace deepevolve::master {
@@ -64,14 +64,6 @@ struct MasterStats {
   int64_t store_syncs = 0;    // WAL syncs (each covers every commit before it)
   int64_t store_checkpoints = 0;  // WAL copied back into the database (in the background)
   int64_t store_wal_restarts = 0;  // the WAL started again from its beginning
-};
-
-// What a worker registered with, and what it is doing.
-struct WorkerInfo {
-  std::string worker_id;
-  int64_t incarnation = 0;
-  std::vector<std::string> devices;
-  int64_t last_seen_ms = 0;
 };
 
 class Master {
@@ -113,85 +105,76 @@ class Master {
 
   MasterStats Stats();
   // How long commits (under the master's lock) and WAL syncs (outside it) take.
-  const Histogram& commit_seconds() const { return commit_seconds_; }
-  const Histogram& sync_seconds() const { return sync_seconds_; }
+  const Histogram& commit_seconds() const { return commit_.commit_seconds(); }
+  const Histogram& sync_seconds() const { return commit_.sync_seconds(); }
   std::vector<WorkerInfo> Workers();
   // OK while the master serves; UNAVAILABLE once its store failed or it is shutting down.
   absl::Status Health();
 
  private:
-  struct SearchRun;
-  struct Lease {
-    int64_t id = 0;
-    int64_t search_id = 0;
-    int64_t genome_id = 0;
-    std::string worker_id;
-    int64_t deadline_ms = 0;
-  };
-
   Master(std::unique_ptr<store::Store> store, const Clock* clock, MasterOptions options);
-  absl::Status Recover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::unique_ptr<SearchRun>> BuildRun(const v1::SearchSummary& summary);
+  absl::Status Recover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::Mutex* mu() const ABSL_LOCK_RETURNED(commit_.mu()) { return commit_.mu(); }
 
   // Asks the search's strategy for genomes until `want` are queued or it has none to
   // give now; answers ledger hits on the spot.
-  absl::Status FillQueue(SearchRun& run, size_t want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Gives the strategy a result and moves the search on (generation and search done).
-  absl::Status ReportToStrategy(SearchRun& run, v1::Trial& trial, bool ok, double accuracy)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status CheckDone(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status FailSearch(SearchRun& run, const absl::Status& why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status FillQueue(SearchRun& run, size_t want) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // After a result: a generational search breeds its next generation as soon as this
+  // one is in; the others breed when a worker asks.
+  absl::Status Refill(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Answers a genome the ledger already holds a result for.
+  absl::Status AnswerFromLedger(SearchRun& run, v1::Trial& t, const ga::TrialResult& hit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Gives the strategy a result and logs it.
+  absl::Status ReportToStrategy(SearchRun& run, const v1::Trial& trial, bool ok,
+                                double accuracy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::Status CheckDone(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Ends a running search in `state`, abandoning its queue.
+  absl::Status EndSearch(SearchRun& run, v1::SearchState state, const std::string& message)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::StatusOr<std::optional<v1::Assignment>> TryAssign(const std::string& worker_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ExpireLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Requeue(Lease lease, bool lost) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Emit(v1::Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status PutTrial(const v1::Trial& trial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::SearchSummary Summarize(const SearchRun& run) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<SearchRun*> FindRun(int64_t search_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Opens the batch transaction if none is open, then a savepoint for one step.
-  absl::Status BeginStep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Releases the step's savepoint, or rolls the step back alone.
-  absl::Status EndStep(bool keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Returns once every step so far is durable, committing and syncing as the leader
-  // when no other thread is; releases mu_ while it syncs or waits.
-  absl::Status AwaitDurable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A failure of the store leaves memory ahead of the database: the master refuses
-  // every later call (restart it to recover from the database).
-  absl::Status Broken(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::StatusOr<v1::Assignment> Assign(SearchRun& run, int64_t genome_id,
+                                        const std::string& worker_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // The next genome for the worker that reported, when it asked for one and is
+  // registered in the incarnation it reports from.
+  absl::Status AssignNext(const v1::ReportRequest& request, v1::ReportResponse* response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::Status ExpireLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Puts the genome of a lease that ended without a result back in the queue, or
+  // gives it up after max_lost_leases.
+  absl::Status Requeue(const Lease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // The stages of Report, for a live lease: a failed attempt to retry, or a result.
+  absl::Status RecordRetry(SearchRun& run, v1::Trial& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::Status RecordResult(SearchRun& run, v1::Trial& t, const v1::ReportRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+
+  // The one event builder: an event of `run` of this kind, with the trial (when
+  // given) or the search's summary (for search and generation events).
+  v1::Event NewEvent(const SearchRun& run, v1::Event::Kind kind, const v1::Trial* trial,
+                     std::string message = "") const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::Status Emit(SearchRun& run, v1::Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Stores the trial and emits its event.
+  absl::Status PutTrial(SearchRun& run, const v1::Trial& t, v1::Event::Kind kind,
+                        std::string message = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::StatusOr<SearchRun*> FindRun(int64_t search_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::Status CountIn(const char* counter, int64_t* value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
 
   const Clock* clock_;
   const MasterOptions options_;
+  std::unique_ptr<store::Store> store_ ABSL_PT_GUARDED_BY(mu());
+  std::unique_ptr<store::SqliteLedger> ledger_ ABSL_PT_GUARDED_BY(mu());
+  // Held only through commit_.mu(), so that the analysis sees one lock.
   absl::Mutex mu_;
-  absl::CondVar work_cv_;    // a genome was queued, or shutdown
-  absl::CondVar events_cv_;  // an event became durable
-  absl::CondVar sync_cv_;    // a sync finished
-  std::unique_ptr<store::Store> store_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<store::SqliteLedger> ledger_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, std::unique_ptr<SearchRun>> runs_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<int64_t, Lease> leases_ ABSL_GUARDED_BY(mu_);
-  // Leases whose report was accepted, for idempotent repeats: lease id -> (search, genome).
-  absl::flat_hash_map<int64_t, std::pair<int64_t, int64_t>> reported_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
-  int64_t next_lease_id_ ABSL_GUARDED_BY(mu_) = 1;
-  int64_t lease_ids_reserved_ ABSL_GUARDED_BY(mu_) = 1;  // ids below are stored as used
-  int64_t last_event_ ABSL_GUARDED_BY(mu_) = 0;     // written to the store
-  int64_t durable_event_ ABSL_GUARDED_BY(mu_) = 0;  // and synced
-  // Batches: the last one begun, whether it is still open, the last committed and the
-  // last synced, and the last event of the last committed one.
-  int64_t batch_ ABSL_GUARDED_BY(mu_) = 0;
-  bool batch_open_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t written_batch_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t synced_batch_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t written_event_ ABSL_GUARDED_BY(mu_) = 0;
-  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
-  Histogram commit_seconds_;
-  Histogram sync_seconds_;
-  int64_t round_robin_ ABSL_GUARDED_BY(mu_) = 0;
-  MasterStats stats_ ABSL_GUARDED_BY(mu_);
-  absl::Status broken_ ABSL_GUARDED_BY(mu_);
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  GroupCommit commit_;
+  absl::CondVar work_cv_;  // a genome was queued, the store broke, or shutdown
+  std::map<int64_t, std::unique_ptr<SearchRun>> runs_ ABSL_GUARDED_BY(mu());
+  LeaseTable leases_ ABSL_GUARDED_BY(mu());
+  WorkerRegistry workers_ ABSL_GUARDED_BY(mu());
+  int64_t round_robin_ ABSL_GUARDED_BY(mu()) = 0;
+  MasterStats stats_ ABSL_GUARDED_BY(mu());
+  bool shutdown_ ABSL_GUARDED_BY(mu()) = false;
 };
 
 }  // namespace deepevolve::master

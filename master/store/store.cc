@@ -193,6 +193,11 @@ absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Store::LoadModel(
   return std::make_optional(std::make_pair(s->Int(0), s->Text(1)));
 }
 
+absl::Status Store::EndStep(bool keep) {
+  if (!keep) RETURN_IF_ERROR(db_->ExecCached("ROLLBACK TO step"));
+  return db_->ExecCached("RELEASE step");
+}
+
 absl::StatusOr<int64_t> Store::Counter(const std::string& name) {
   ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT value FROM counters WHERE name = ?"));
   s->Bind(1, name);

@@ -38,6 +38,14 @@ class Store {
 
   Database& db() { return *db_; }
 
+  // The master's batches (master/scheduler/group_commit.h): one transaction holding
+  // many operations, each a savepoint that can be rolled back alone.
+  absl::Status BeginBatch() { return db_->ExecCached("BEGIN IMMEDIATE"); }
+  absl::Status BeginStep() { return db_->ExecCached("SAVEPOINT step"); }
+  // Releases the step's savepoint, after rolling the step back unless `keep`.
+  absl::Status EndStep(bool keep);
+  absl::Status CommitBatch() { return db_->ExecCached("COMMIT"); }
+
   // Searches: the summary holds the resolved spec, name, state and times.
   absl::StatusOr<int64_t> InsertSearch(const v1::SearchSummary& summary);
   absl::Status UpdateSearch(const v1::SearchSummary& summary);

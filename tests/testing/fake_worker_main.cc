@@ -14,16 +14,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+#include "tests/testing/fake_accuracy.h"
 #include "worker/daemon/worker_loop.h"
 
-namespace {
-
-// A fixed accuracy in [0.5, 0.9) from the hash.
-double FakeAccuracy(const std::string& hash) {
-  return 0.5 + 0.4 * static_cast<double>(std::stoul(hash.substr(0, 6), nullptr, 16)) / (1 << 24);
-}
-
-}  // namespace
+using ::deepevolve::testing::FakeAccuracy;
 
 int main(int argc, char** argv) {
   CLI::App app{"fake-worker: a deepevolve worker whose trainer pretends"};

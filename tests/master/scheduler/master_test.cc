@@ -11,6 +11,9 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_accuracy.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/temp_dir.h"
 
 namespace deepevolve::master {
 namespace {
@@ -18,30 +21,19 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-// A fixed accuracy in [0.5, 0.9) from the hash, like the fake worker's.
-double FakeAccuracy(const std::string& hash) {
-  return 0.5 + 0.4 * static_cast<double>(std::stoul(hash.substr(0, 6), nullptr, 16)) / (1 << 24);
-}
+using ::deepevolve::testing::FakeAccuracy;
+using ::deepevolve::testing::FakeClock;
+using ::deepevolve::testing::TempDir;
 
 class MasterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("master_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                        "_", getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    Open();
-  }
-  void TearDown() override {
-    master_.reset();
-    fs::remove_all(dir_);
-  }
+  void SetUp() override { Open(); }
+  void TearDown() override { master_.reset(); }
 
   // (Re)opens the master on the test's database, as a restart would.
   void Open(store::Durability durability = store::Durability::kProcess) {
     master_.reset();
-    auto store = store::Store::Open((dir_ / "m.db").string(), durability);
+    auto store = store::Store::Open(dir_.File("m.db"), durability);
     ASSERT_TRUE(store.ok()) << store.status();
     db_ = &(*store)->db();
     MasterOptions options;
@@ -104,7 +96,7 @@ class MasterTest : public ::testing::Test {
   }
 
   int64_t Rows(const std::string& table) {
-    auto store = store::Store::Open((dir_ / "m.db").string(), store::Durability::kProcess);
+    auto store = store::Store::Open(dir_.File("m.db"), store::Durability::kProcess);
     auto s = (*store)->db().Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table));
     EXPECT_TRUE(s.ok());
     EXPECT_TRUE(*s->Step());
@@ -122,7 +114,7 @@ class MasterTest : public ::testing::Test {
     });
   }
 
-  fs::path dir_;
+  TempDir dir_;
   store::Database* db_ = nullptr;  // the master's, for its sync hook
   absl::Notification in_sync_, release_;
   std::atomic<int> syncs_held_{0};
@@ -308,7 +300,7 @@ TEST_F(MasterTest, ARestartAnywhereGivesTheSameSearchAsNoRestart) {
 
   // The same search on a fresh database, restarted after every third result.
   master_.reset();
-  fs::remove(dir_ / "m.db");
+  fs::remove(dir_.File("m.db"));
   Open();
   auto second = master_->Submit(SmallSpec(11));
   ASSERT_TRUE(second.ok());
@@ -555,7 +547,7 @@ TEST_F(MasterTest, TheBestModelIsKept) {
 
 TEST_F(MasterTest, ACorruptDatabaseIsNamed) {
   master_.reset();
-  const fs::path path = dir_ / "junk.db";
+  const fs::path path = dir_.path() / "junk.db";
   { std::ofstream(path) << std::string(8192, 'x'); }
   auto store = store::Store::Open(path.string());
   ASSERT_FALSE(store.ok());

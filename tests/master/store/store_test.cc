@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace deepevolve::store {
 namespace {
@@ -15,27 +16,16 @@ namespace fs = std::filesystem;
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("store_test_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
-                        getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
   void Open() {
     store_.reset();
-    auto store = Store::Open((dir_ / "s.db").string(), Durability::kProcess);
+    auto store = Store::Open(dir_.File("s.db"), Durability::kProcess);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
   static ga::LedgerKey Key(int i) { return {absl::StrCat("genome", i), "task"}; }
 
-  fs::path dir_;
+  ::deepevolve::testing::TempDir dir_;
   std::unique_ptr<Store> store_;
 };
 
@@ -71,7 +61,7 @@ TEST_F(StoreTest, TheLedgerCountIsKeptThroughInsertsDuplicatesRollbacksAndReopen
 // stays bounded however much is written (at most twice the restart size, where the
 // background checkpointer has not caught up).
 TEST_F(StoreTest, TheWalStaysBoundedWhenRestartedBetweenTransactions) {
-  const std::string path = (dir_ / "w.db").string();
+  const std::string path = dir_.File("w.db");
   {
     auto db = Database::Open(path, Durability::kProcess);
     ASSERT_TRUE(db.ok()) << db.status();

@@ -1,0 +1,83 @@
+#include "master/scheduler/lease_table.h"
+
+#include <algorithm>
+
+namespace deepevolve::master {
+namespace {
+
+std::vector<Lease> ById(std::vector<Lease> leases) {
+  std::sort(leases.begin(), leases.end(),
+            [](const Lease& a, const Lease& b) { return a.id < b.id; });
+  return leases;
+}
+
+}  // namespace
+
+void LeaseTable::StartIdsAt(int64_t next_id) {
+  next_id_ = std::max<int64_t>(next_id, 1);
+  reserved_ = next_id_;
+}
+
+void LeaseTable::Restore(const Lease& lease, int64_t now_ms) {
+  Lease& l = live_[lease.id] = lease;
+  Renew(l, now_ms);
+}
+
+void LeaseTable::RestoreReported(int64_t lease_id, int64_t search_id, int64_t genome_id) {
+  reported_[lease_id] = {search_id, genome_id};
+}
+
+const Lease& LeaseTable::Grant(int64_t search_id, int64_t genome_id,
+                               const std::string& worker_id, int64_t now_ms,
+                               int64_t* reserve_up_to) {
+  const int64_t id = next_id_++;
+  *reserve_up_to = 0;
+  if (next_id_ > reserved_) {
+    reserved_ = next_id_ + id_block_;
+    *reserve_up_to = reserved_;
+  }
+  return live_[id] = Lease{id, search_id, genome_id, worker_id, now_ms + lease_ms_};
+}
+
+LeaseTable::Kind LeaseTable::Classify(int64_t lease_id) const {
+  if (live_.contains(lease_id)) return Kind::kLive;
+  if (reported_.contains(lease_id)) return Kind::kReported;
+  if (lease_id > 0 && lease_id < next_id_) return Kind::kFenced;
+  return Kind::kUnknown;
+}
+
+Lease* LeaseTable::Find(int64_t lease_id) {
+  auto it = live_.find(lease_id);
+  return it == live_.end() ? nullptr : &it->second;
+}
+
+Lease LeaseTable::Reported(int64_t lease_id) {
+  auto it = live_.find(lease_id);
+  Lease lease = it->second;
+  live_.erase(it);
+  reported_[lease_id] = {lease.search_id, lease.genome_id};
+  return lease;
+}
+
+std::vector<Lease> LeaseTable::Expired(int64_t now_ms) const {
+  std::vector<Lease> out;
+  for (const auto& [id, lease] : live_) {
+    if (lease.deadline_ms <= now_ms) out.push_back(lease);
+  }
+  return ById(std::move(out));
+}
+
+bool LeaseTable::AnyExpired(int64_t now_ms) const {
+  return std::any_of(live_.begin(), live_.end(),
+                     [now_ms](const auto& l) { return l.second.deadline_ms <= now_ms; });
+}
+
+std::vector<Lease> LeaseTable::HeldBy(const std::string& worker_id) const {
+  std::vector<Lease> out;
+  for (const auto& [id, lease] : live_) {
+    if (lease.worker_id == worker_id) out.push_back(lease);
+  }
+  return ById(std::move(out));
+}
+
+}  // namespace deepevolve::master

@@ -1,0 +1,132 @@
+#include "master/scheduler/search_run.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/md5.h"
+#include "common/status_macros.h"
+#include "master/ga/genome.h"
+
+namespace deepevolve::master {
+namespace {
+
+v1::Genome GenomeProto(const ga::SearchSpace& space, const ga::Candidate& c) {
+  v1::Genome g;
+  for (int i = 0; i < space.num_genes(); ++i) {
+    *g.add_values() = ga::GeneValueToProto(space.value(i, c.genome.choice[i]));
+  }
+  g.set_hash(ga::GenomeHash(space, c.genome));
+  g.set_id(c.id);
+  g.add_parents(c.parents[0]);
+  g.add_parents(c.parents[1]);
+  g.set_generation(c.generation);
+  return g;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SearchRun>> SearchRun::Create(const v1::SearchSummary& summary) {
+  std::unique_ptr<SearchRun> run(new SearchRun());
+  run->summary_ = summary;
+  ASSIGN_OR_RETURN(ga::SearchSpace space, ga::SearchSpace::FromProto(summary.spec().space()));
+  run->space_ = std::move(space);
+  ASSIGN_OR_RETURN(run->strategy_, ga::MakeStrategy(*run->space_, summary.spec()));
+  run->rng_.seed(summary.spec().seed());
+  run->task_hash_ = Md5Hex(ga::TaskIdentity(summary.spec().task()));
+  return run;
+}
+
+void SearchRun::LoadTrials(std::vector<v1::Trial> trials) {
+  for (v1::Trial& t : trials) {
+    const int64_t id = t.genome().id();
+    trials_[id] = std::move(t);
+  }
+  for (const auto& [id, t] : trials_) Counted(t);
+  if (!running()) return;
+  for (const auto& [id, t] : trials_) {
+    if (t.state() == v1::QUEUED) queue_.push_back(id);
+  }
+}
+
+absl::Status SearchRun::Replay(const std::vector<store::StrategyOp>& ops) {
+  for (const store::StrategyOp& op : ops) {
+    if (op.kind == store::StrategyOp::kNext) {
+      ASSIGN_OR_RETURN(std::vector<ga::Candidate> next, strategy_->Next(1, rng_));
+      if (next.size() != 1 || next[0].id != op.genome_id) {
+        return absl::DataLossError(absl::StrCat("search ", id(),
+                                                ": replaying its strategy log diverged at "
+                                                "operation ",
+                                                op.seq));
+      }
+    } else {
+      RETURN_IF_ERROR(strategy_->Report(op.genome_id, ga::Fitness{op.ok, op.accuracy}));
+    }
+    op_seq_ = op.seq;
+  }
+  generation_emitted = strategy_->generation();
+  return absl::OkStatus();
+}
+
+std::vector<v1::Trial*> SearchRun::End(v1::SearchState state, int64_t now_ms,
+                                       const std::string& error) {
+  summary_.set_state(state);
+  summary_.set_finished_unix_ms(now_ms);
+  if (!error.empty()) summary_.set_error(error);
+  std::vector<v1::Trial*> abandoned;
+  for (int64_t id : queue_) {
+    v1::Trial& t = trials_.at(id);
+    SetState(t, v1::ABANDONED);
+    abandoned.push_back(&t);
+  }
+  queue_.clear();
+  return abandoned;
+}
+
+v1::SearchSummary SearchRun::Summarize() const {
+  v1::SearchSummary s = summary_;
+  s.set_generation(strategy_->generation());
+  s.set_trials_planned(strategy_->PlannedTrials());
+  s.set_trials_running(count_[v1::LEASED]);
+  s.set_ledger_hits(count_[v1::CACHED]);
+  s.set_failed(count_[v1::TRIAL_FAILED]);
+  s.set_trials_done(count_[v1::DONE] + count_[v1::CACHED] + count_[v1::TRIAL_FAILED]);
+  if (best_id_ != 0) *s.mutable_best() = trials_.at(best_id_);
+  return s;
+}
+
+v1::Trial& SearchRun::AddTrial(const ga::Candidate& c) {
+  v1::Trial& t = trials_[c.id];
+  Counted(t);  // as TRIAL_STATE_UNSPECIFIED until it is queued or answered
+  t.set_search_id(id());
+  *t.mutable_genome() = GenomeProto(*space_, c);
+  t.set_description(ga::DescribeGenome(*space_, c.genome));
+  t.set_seed(ga::TrialSeed(summary_.spec().seed(), t.genome().hash()));
+  return t;
+}
+
+void SearchRun::SetState(v1::Trial& t, v1::TrialState state) {
+  --count_[t.state()];
+  t.set_state(state);
+  Counted(t);
+}
+
+std::optional<int64_t> SearchRun::PopQueued() {
+  if (queue_.empty()) return std::nullopt;
+  const int64_t id = queue_.front();
+  queue_.pop_front();
+  return id;
+}
+
+void SearchRun::Counted(const v1::Trial& t) {
+  ++count_[t.state()];
+  if ((t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty()) {
+    const int64_t id = t.genome().id();
+    if (best_id_ == 0) {
+      best_id_ = id;
+      return;
+    }
+    const double best = trials_.at(best_id_).accuracy();
+    // Ties go to the older genome.
+    if (t.accuracy() > best || (t.accuracy() == best && id < best_id_)) best_id_ = id;
+  }
+}
+
+}  // namespace deepevolve::master

@@ -1,0 +1,99 @@
+// One search as the master runs it: its summary, space and strategy, its trials and
+// queue, and the counts and best trial its summary shows.
+#ifndef DEEPEVOLVE_MASTER_SCHEDULER_SEARCH_RUN_H_
+#define DEEPEVOLVE_MASTER_SCHEDULER_SEARCH_RUN_H_
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "deepevolve/v1/service.pb.h"
+#include "master/ga/space.h"
+#include "master/ga/strategy.h"
+#include "master/store/store.h"
+
+namespace deepevolve::master {
+
+// In memory only; the master writes what changes to the store. State is rebuilt, not
+// serialised: Create from the stored summary, LoadTrials, then Replay the strategy log.
+//
+// Thread-compatible: the master serialises access.
+class SearchRun {
+ public:
+  // INVALID_ARGUMENT when the summary's space or strategy is not valid.
+  static absl::StatusOr<std::unique_ptr<SearchRun>> Create(const v1::SearchSummary& summary);
+
+  // Takes the search's stored trials (at recovery).
+  void LoadTrials(std::vector<v1::Trial> trials);
+  // Replays the strategy's logged operations. DATA_LOSS, naming the search and the
+  // operation, when the strategy does not hand out the genome the log says it did.
+  absl::Status Replay(const std::vector<store::StrategyOp>& ops);
+
+  int64_t id() const { return summary_.search_id(); }
+  void set_id(int64_t id) { summary_.set_search_id(id); }
+  bool running() const { return summary_.state() == v1::RUNNING; }
+  // Generational searches hand out a generation whole; the others breed on demand.
+  bool generational() const { return summary_.spec().has_generational(); }
+  const v1::SearchSpec& spec() const { return summary_.spec(); }
+  // The persisted part: id, name, spec, state, times, error.
+  const v1::SearchSummary& stored_summary() const { return summary_; }
+  // Ends the search in `state` at now_ms, with `error` for a failed one. Every queued
+  // trial is ABANDONED; returns them, for the caller to store.
+  std::vector<v1::Trial*> End(v1::SearchState state, int64_t now_ms, const std::string& error);
+  // The summary with its counts, generation and best trial.
+  v1::SearchSummary Summarize() const;
+
+  ga::Strategy& strategy() { return *strategy_; }
+  std::mt19937_64& rng() { return rng_; }
+  const ga::SearchSpace& space() const { return *space_; }
+  const std::string& task_hash() const { return task_hash_; }
+  // The sequence number for the next logged strategy operation.
+  int64_t NextOpSeq() { return ++op_seq_; }
+  // Generations whose GENERATION_DONE event was written.
+  int generation_emitted = 0;
+  // The sequence of this search's last event.
+  int64_t last_event = 0;
+
+  // A new trial for a candidate the strategy handed out (not yet in any state).
+  v1::Trial& AddTrial(const ga::Candidate& candidate);
+  // The trial of `genome_id`, which must exist.
+  v1::Trial& trial(int64_t genome_id) { return trials_.at(genome_id); }
+  const std::map<int64_t, v1::Trial>& trials() const { return trials_; }
+  void SetState(v1::Trial& t, v1::TrialState state);
+  // The successful trial with the highest accuracy (ties: the older), 0 for none.
+  int64_t best_genome_id() const { return best_id_; }
+
+  // The queue of genomes waiting for a worker. Requeued genomes go to the front.
+  void Enqueue(int64_t genome_id) { queue_.push_back(genome_id); }
+  void EnqueueFront(int64_t genome_id) { queue_.push_front(genome_id); }
+  std::optional<int64_t> PopQueued();
+  size_t queued() const { return queue_.size(); }
+
+ private:
+  SearchRun() = default;
+  // Counts a trial in its state (a new trial, or one loaded from the store).
+  void Counted(const v1::Trial& t);
+
+  v1::SearchSummary summary_;
+  std::optional<ga::SearchSpace> space_;
+  std::unique_ptr<ga::Strategy> strategy_;
+  std::mt19937_64 rng_;
+  std::string task_hash_;
+  int64_t op_seq_ = 0;
+  std::map<int64_t, v1::Trial> trials_;  // by genome id
+  std::deque<int64_t> queue_;            // queued genome ids
+  // Kept as trials change state, so that a summary costs the same at any size.
+  std::array<int64_t, v1::TrialState_ARRAYSIZE> count_{};
+  int64_t best_id_ = 0;  // the successful trial with the highest accuracy, 0 for none
+};
+
+}  // namespace deepevolve::master
+
+#endif  // DEEPEVOLVE_MASTER_SCHEDULER_SEARCH_RUN_H_

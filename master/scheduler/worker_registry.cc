@@ -1,0 +1,36 @@
+#include "master/scheduler/worker_registry.h"
+
+#include <algorithm>
+
+namespace deepevolve::master {
+
+bool WorkerRegistry::NewIncarnation(const std::string& worker_id, int64_t incarnation) const {
+  auto it = workers_.find(worker_id);
+  return it == workers_.end() || it->second.incarnation != incarnation;
+}
+
+void WorkerRegistry::Register(const v1::RegisterRequest& request, int64_t now_ms) {
+  WorkerInfo& w = workers_[request.worker_id()];
+  w.worker_id = request.worker_id();
+  w.incarnation = request.incarnation();
+  w.devices.clear();
+  for (const v1::Device& d : request.devices()) w.devices.push_back(d.name());
+  w.last_seen_ms = now_ms;
+}
+
+bool WorkerRegistry::Touch(const std::string& worker_id, int64_t incarnation, int64_t now_ms) {
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || it->second.incarnation != incarnation) return false;
+  it->second.last_seen_ms = now_ms;
+  return true;
+}
+
+std::vector<WorkerInfo> WorkerRegistry::List() const {
+  std::vector<WorkerInfo> out;
+  for (const auto& [id, w] : workers_) out.push_back(w);
+  std::sort(out.begin(), out.end(),
+            [](const WorkerInfo& a, const WorkerInfo& b) { return a.worker_id < b.worker_id; });
+  return out;
+}
+
+}  // namespace deepevolve::master

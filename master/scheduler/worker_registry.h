@@ -1,0 +1,48 @@
+// The workers the master knows: who registered, in which incarnation, on which
+// devices, and when each was last heard from.
+#ifndef DEEPEVOLVE_MASTER_SCHEDULER_WORKER_REGISTRY_H_
+#define DEEPEVOLVE_MASTER_SCHEDULER_WORKER_REGISTRY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "deepevolve/v1/service.pb.h"
+
+namespace deepevolve::master {
+
+// What a worker registered with, and what it is doing.
+struct WorkerInfo {
+  std::string worker_id;
+  int64_t incarnation = 0;
+  std::vector<std::string> devices;
+  int64_t last_seen_ms = 0;
+};
+
+// Pure (time comes in as `now_ms`) and in memory only: a restarted master learns its
+// workers again as they register. Thread-compatible: the master serialises access.
+class WorkerRegistry {
+ public:
+  // True unless `worker_id` is registered in this incarnation already. A worker
+  // registers only with no genome in hand, so a new incarnation (a restarted worker, or
+  // any worker after a master restart) has lost every lease still held under its id.
+  bool NewIncarnation(const std::string& worker_id, int64_t incarnation) const;
+
+  // Records the registration (replacing a previous incarnation's).
+  void Register(const v1::RegisterRequest& request, int64_t now_ms);
+
+  // True when `worker_id` is registered in this incarnation; then it counts as seen
+  // at now_ms. False: the caller must register (again) first.
+  bool Touch(const std::string& worker_id, int64_t incarnation, int64_t now_ms);
+
+  std::vector<WorkerInfo> List() const;
+  int64_t size() const { return static_cast<int64_t>(workers_.size()); }
+
+ private:
+  absl::flat_hash_map<std::string, WorkerInfo> workers_;
+};
+
+}  // namespace deepevolve::master
+
+#endif  // DEEPEVOLVE_MASTER_SCHEDULER_WORKER_REGISTRY_H_

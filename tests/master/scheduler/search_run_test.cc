@@ -1,0 +1,139 @@
+#include "master/scheduler/search_run.h"
+
+#include "absl/random/random.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "master/ga/spec.h"
+#include "tests/testing/status_matchers.h"
+
+namespace deepevolve::master {
+namespace {
+
+using ::deepevolve::testing::IsOk;
+using ::deepevolve::testing::StatusIs;
+using ::testing::HasSubstr;
+
+v1::SearchSummary Summary(int population = 4) {
+  v1::SearchSpec spec;
+  spec.set_preset("fashion_mnist_mlp");
+  spec.mutable_generational()->set_population(population);
+  spec.mutable_generational()->set_generations(2);
+  spec.set_seed(11);
+  auto resolved = ga::ResolveSearchSpec(spec);
+  EXPECT_THAT(resolved, IsOk());
+  v1::SearchSummary summary;
+  summary.set_search_id(3);
+  summary.set_state(v1::RUNNING);
+  *summary.mutable_spec() = *resolved;
+  return summary;
+}
+
+// Hands out the strategy's next genome as a new trial.
+v1::Trial& Next(SearchRun& run) {
+  auto next = run.strategy().Next(1, run.rng());
+  EXPECT_THAT(next, IsOk());
+  EXPECT_EQ(next->size(), 1u);
+  return run.AddTrial(next->front());
+}
+
+TEST(SearchRunTest, ANewTrialCarriesItsGenomeSeedAndDescription) {
+  auto run = SearchRun::Create(Summary());
+  ASSERT_THAT(run, IsOk());
+  v1::Trial& t = Next(**run);
+  EXPECT_EQ(t.search_id(), 3);
+  EXPECT_EQ(t.genome().values_size(), 4);
+  EXPECT_EQ(t.genome().hash().size(), 32u);
+  EXPECT_NE(t.seed(), 0u);
+  EXPECT_THAT(t.description(), HasSubstr("nb_neurons="));
+  EXPECT_EQ(&(*run)->trial(t.genome().id()), &t);
+}
+
+TEST(SearchRunTest, TheSummaryCountsTrialsByStateAndNamesTheBest) {
+  auto created = SearchRun::Create(Summary());
+  ASSERT_THAT(created, IsOk());
+  SearchRun& run = **created;
+  v1::Trial& a = Next(run);
+  v1::Trial& b = Next(run);
+  v1::Trial& c = Next(run);
+  run.SetState(a, v1::LEASED);
+  b.set_accuracy(0.8);
+  run.SetState(b, v1::DONE);
+  c.set_accuracy(0.9);
+  run.SetState(c, v1::CACHED);
+  v1::SearchSummary s = run.Summarize();
+  EXPECT_EQ(s.trials_running(), 1);
+  EXPECT_EQ(s.trials_done(), 2);
+  EXPECT_EQ(s.ledger_hits(), 1);
+  EXPECT_EQ(s.best().genome().id(), c.genome().id());
+  EXPECT_EQ(run.best_genome_id(), c.genome().id());
+  // A failed genome is never the best.
+  run.SetState(a, v1::TRIAL_FAILED);
+  s = run.Summarize();
+  EXPECT_EQ(s.failed(), 1);
+  EXPECT_EQ(s.trials_done(), 3);
+  EXPECT_EQ(s.best().genome().id(), c.genome().id());
+}
+
+TEST(SearchRunTest, RequeuedGenomesGoFirstAndEndingAbandonsTheQueue) {
+  auto created = SearchRun::Create(Summary());
+  ASSERT_THAT(created, IsOk());
+  SearchRun& run = **created;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    v1::Trial& t = Next(run);
+    run.SetState(t, v1::QUEUED);
+    run.Enqueue(t.genome().id());
+    ids.push_back(t.genome().id());
+  }
+  EXPECT_EQ(run.PopQueued(), ids[0]);
+  run.EnqueueFront(ids[0]);
+  EXPECT_EQ(run.PopQueued(), ids[0]);
+  EXPECT_EQ(run.queued(), 2u);
+  std::vector<v1::Trial*> abandoned = run.End(v1::FAILED, 1234, "strategy broke");
+  ASSERT_EQ(abandoned.size(), 2u);
+  for (v1::Trial* t : abandoned) EXPECT_EQ(t->state(), v1::ABANDONED);
+  EXPECT_EQ(run.queued(), 0u);
+  EXPECT_FALSE(run.running());
+  EXPECT_EQ(run.stored_summary().error(), "strategy broke");
+  EXPECT_EQ(run.stored_summary().finished_unix_ms(), 1234);
+  EXPECT_EQ(run.PopQueued(), std::nullopt);
+}
+
+TEST(SearchRunTest, ReplayingTheLogRebuildsTheStrategyAndADivergenceIsDataLoss) {
+  // The log of a run: two genomes handed out, one reported.
+  auto original = SearchRun::Create(Summary());
+  ASSERT_THAT(original, IsOk());
+  std::vector<store::StrategyOp> ops;
+  const int64_t first = Next(**original).genome().id();
+  ops.push_back({(*original)->NextOpSeq(), store::StrategyOp::kNext, first});
+  const int64_t second = Next(**original).genome().id();
+  ops.push_back({(*original)->NextOpSeq(), store::StrategyOp::kNext, second});
+  ASSERT_THAT((*original)->strategy().Report(first, ga::Fitness{true, 0.7}), IsOk());
+  ops.push_back({(*original)->NextOpSeq(), store::StrategyOp::kReport, first, true, 0.7});
+
+  auto replayed = SearchRun::Create(Summary());
+  ASSERT_THAT(replayed, IsOk());
+  ASSERT_THAT((*replayed)->Replay(ops), IsOk());
+  // Both hand out the same genome next, and number operations on from the log.
+  auto a = (*original)->strategy().Next(1, (*original)->rng());
+  auto b = (*replayed)->strategy().Next(1, (*replayed)->rng());
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ(a->front().id, b->front().id);
+  EXPECT_EQ((*replayed)->NextOpSeq(), (*original)->NextOpSeq());
+
+  ops[1].genome_id = 999;
+  auto diverged = SearchRun::Create(Summary());
+  ASSERT_THAT(diverged, IsOk());
+  EXPECT_THAT((*diverged)->Replay(ops),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("search 3")));
+}
+
+TEST(SearchRunTest, AnInvalidSpaceIsRefused) {
+  v1::SearchSummary summary = Summary();
+  summary.mutable_spec()->mutable_space()->clear_genes();
+  EXPECT_THAT(SearchRun::Create(summary), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+}
+
+}  // namespace
+}  // namespace deepevolve::master

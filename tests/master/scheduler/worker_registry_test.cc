@@ -1,0 +1,51 @@
+#include "master/scheduler/worker_registry.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace deepevolve::master {
+namespace {
+
+v1::RegisterRequest Registration(const std::string& id, int64_t incarnation,
+                                 const std::string& device = "cpu") {
+  v1::RegisterRequest r;
+  r.set_worker_id(id);
+  r.set_incarnation(incarnation);
+  r.add_devices()->set_name(device);
+  return r;
+}
+
+TEST(WorkerRegistryTest, AWorkerIsNewUntilItRegistersInThatIncarnation) {
+  WorkerRegistry workers;
+  EXPECT_TRUE(workers.NewIncarnation("w1", 1));
+  workers.Register(Registration("w1", 1), 100);
+  EXPECT_FALSE(workers.NewIncarnation("w1", 1));
+  // Restarted: another incarnation under the same id.
+  EXPECT_TRUE(workers.NewIncarnation("w1", 2));
+  workers.Register(Registration("w1", 2, "cuda:0"), 200);
+  EXPECT_FALSE(workers.NewIncarnation("w1", 2));
+  ASSERT_EQ(workers.size(), 1);
+  EXPECT_EQ(workers.List()[0].incarnation, 2);
+  EXPECT_THAT(workers.List()[0].devices, ::testing::ElementsAre("cuda:0"));
+}
+
+TEST(WorkerRegistryTest, TouchAcceptsOnlyTheRegisteredIncarnationAndRecordsTheTime) {
+  WorkerRegistry workers;
+  EXPECT_FALSE(workers.Touch("w1", 1, 100));
+  workers.Register(Registration("w1", 1), 100);
+  EXPECT_FALSE(workers.Touch("w1", 2, 150));
+  EXPECT_TRUE(workers.Touch("w1", 1, 300));
+  EXPECT_EQ(workers.List()[0].last_seen_ms, 300);
+}
+
+TEST(WorkerRegistryTest, ListsWorkersById) {
+  WorkerRegistry workers;
+  workers.Register(Registration("w2", 1), 0);
+  workers.Register(Registration("w1", 1), 0);
+  std::vector<std::string> ids;
+  for (const WorkerInfo& w : workers.List()) ids.push_back(w.worker_id);
+  EXPECT_THAT(ids, ::testing::ElementsAre("w1", "w2"));
+}
+
+}  // namespace
+}  // namespace deepevolve::master

@@ -1,0 +1,16 @@
+// The accuracy pretend trainers give a genome: a fixed function of its hash.
+#ifndef DEEPEVOLVE_TESTS_TESTING_FAKE_ACCURACY_H_
+#define DEEPEVOLVE_TESTS_TESTING_FAKE_ACCURACY_H_
+
+#include <string>
+
+namespace deepevolve::testing {
+
+// A fixed accuracy in [0.5, 0.9) from the first six hex digits of `hash`.
+inline double FakeAccuracy(const std::string& hash) {
+  return 0.5 + 0.4 * static_cast<double>(std::stoul(hash.substr(0, 6), nullptr, 16)) / (1 << 24);
+}
+
+}  // namespace deepevolve::testing
+
+#endif  // DEEPEVOLVE_TESTS_TESTING_FAKE_ACCURACY_H_
