@@ -29,7 +29,7 @@
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
 #include "tests/testing/fake_clock.h"
-#include "master/ga/genome.h"
+#include "genome/genome.h"
 #include "master/ga/sim.h"
 #include "master/ga/spec.h"
 #include "master/scheduler/master.h"
@@ -40,6 +40,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = deepevolve::v1;
 namespace ga = deepevolve::ga;
+namespace genome = deepevolve::genome;
 using deepevolve::master::Master;
 
 struct Options {
@@ -211,8 +212,8 @@ int main(int argc, char** argv) {
   }
   absl::flat_hash_map<std::string, ga::Fitness> fitness;
   std::vector<double> accuracies;
-  for (const auto& [genome, f] : table->fitness) {
-    fitness[ga::GenomeHash(table->space, genome)] = f;
+  for (const auto& [g, f] : table->fitness) {
+    fitness[genome::GenomeHash(table->space, g)] = f;
     if (f.ok) accuracies.push_back(f.accuracy);
   }
   std::sort(accuracies.rbegin(), accuracies.rend());
@@ -242,7 +243,7 @@ int main(int argc, char** argv) {
     } else {
       spec.mutable_steady_state()->set_trials(240);
     }
-    auto resolved = ga::ResolveSearchSpec(spec, ga::GeneNames::kAny);
+    auto resolved = ga::ResolveSearchSpec(spec, genome::GeneNames::kAny);
     if (!resolved.ok()) {
       std::cerr << "scaling_sim: " << resolved.status().message() << "\n";
       return 1;

@@ -11,11 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "master/ga/genome.h"
+#include "genome/genome.h"
 #include "master/ga/operators.h"
 #include "master/ga/presets.h"
 #include "master/ga/sim.h"
-#include "master/ga/space.h"
+#include "genome/space.h"
 #include "master/ga/spec.h"
 
 namespace deepevolve::cli {
@@ -27,7 +27,7 @@ int RunHash(const std::vector<std::string>& assignments, bool verbose, std::ostr
            "nb_neurons=64 activation=relu nb_layers=2 optimizer=adam\n";
     return 2;
   }
-  ga::Assignment assignment;
+  genome::NamedGenome assignment;
   for (const std::string& arg : assignments) {
     const size_t eq = arg.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) {
@@ -49,8 +49,8 @@ int RunHash(const std::vector<std::string>& assignments, bool verbose, std::ostr
       assignment.emplace_back(name, text);
     }
   }
-  if (verbose) out << ga::IdentityString(assignment) << " ";
-  out << ga::GenomeHash(assignment) << "\n";
+  if (verbose) out << genome::IdentityString(assignment) << " ";
+  out << genome::GenomeHash(assignment) << "\n";
   return 0;
 }
 
@@ -58,11 +58,11 @@ int RunPresets(std::ostream& out) {
   out << absl::StrFormat("%-18s %-14s %-4s %6s  %s\n", "preset", "dataset", "net", "size",
                          "genes");
   for (const ga::Preset& p : ga::Presets()) {
-    auto space = ga::SearchSpace::FromProto(p.space);
+    auto space = genome::SearchSpace::FromProto(p.space);
     std::vector<std::string> genes;
-    for (const ga::Gene& g : space->genes()) {
+    for (const genome::Gene& g : space->genes()) {
       std::vector<std::string> values;
-      for (const auto& v : g.values) values.push_back(ga::GeneValueToString(v));
+      for (const auto& v : g.values) values.push_back(genome::GeneValueToString(v));
       genes.push_back(absl::StrCat(g.name, "=[", absl::StrJoin(values, ","), "]"));
     }
     out << absl::StrFormat("%-18s %-14s %-4s %6d  %s\n", p.name, p.task.dataset(),
@@ -144,7 +144,7 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     return 2;
   }
   // Tables may hold any genes, not only the trainable ones.
-  auto resolved = ga::ResolveSearchSpec(spec, ga::GeneNames::kAny);
+  auto resolved = ga::ResolveSearchSpec(spec, genome::GeneNames::kAny);
   if (!resolved.ok()) {
     err << "deepevolve sim: " << resolved.status().message() << "\n";
     return 2;

@@ -21,7 +21,7 @@
 #include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "master/ga/sim.h"
-#include "master/ga/space.h"
+#include "genome/space.h"
 #include "master/ga/spec.h"
 #include "nlohmann/json.hpp"
 
@@ -49,11 +49,11 @@ const char* TrialStatus(const v1::Trial& t) {
 }
 
 // genomes.csv and genomes.json: every genome of the search, in creation order.
-void WriteResults(const ga::SearchSpace& space, const std::vector<v1::Trial>& trials,
+void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>& trials,
                   const std::string& dir) {
   std::ofstream csv(fs::path(dir) / "genomes.csv");
   std::vector<std::string> header;
-  for (const ga::Gene& g : space.genes()) header.push_back(g.name);
+  for (const genome::Gene& g : space.genes()) header.push_back(g.name);
   for (const std::string& c : ga::ResultColumns()) header.push_back(c);
   csv << absl::StrJoin(header, ",") << "\n";
   nlohmann::json json = nlohmann::json::array();
@@ -244,7 +244,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   }
   v1::SearchSpec spec = *std::move(resolved);
   if (spec.seed() == 0) spec.set_seed(std::random_device{}() | 1);
-  auto space = ga::SearchSpace::FromProto(spec.space());
+  auto space = genome::SearchSpace::FromProto(spec.space());
   if (!space.ok()) {
     err << "deepevolve local: bad search spec: " << space.status().message() << "\n";
     return 1;

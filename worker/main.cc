@@ -15,8 +15,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "common/security_flags.h"
-#include "master/ga/genome.h"
-#include "master/ga/space.h"
+#include "genome/genome.h"
+#include "genome/space.h"
 #include "spdlog/spdlog.h"
 #include "worker/daemon/worker_loop.h"
 #include "worker/trainer/data.h"
@@ -144,15 +144,15 @@ int main(int argc, char** argv) {
 
   auto train = [&](const deepevolve::v1::Assignment& a,
                    const deepevolve::worker::ProgressFn& progress,
-                   std::string* model) -> absl::StatusOr<deepevolve::ga::TrialResult> {
+                   std::string* model) -> absl::StatusOr<deepevolve::genome::TrialResult> {
     if (a.gene_names_size() != a.genome().values_size()) {
       return absl::InvalidArgumentError(absl::StrCat("the assignment names ", a.gene_names_size(),
                                                      " genes for ", a.genome().values_size(),
                                                      " values"));
     }
-    deepevolve::ga::Assignment genome;
+    deepevolve::genome::NamedGenome genome;
     for (int i = 0; i < a.gene_names_size(); ++i) {
-      genome.emplace_back(a.gene_names(i), deepevolve::ga::GeneValueFromProto(a.genome().values(i)));
+      genome.emplace_back(a.gene_names(i), deepevolve::genome::GeneValueFromProto(a.genome().values(i)));
     }
     const int n = threads > 0 ? threads : std::max(1, cores / slots.Live());
     deepevolve::trainer::SetThreads(n);

@@ -8,7 +8,7 @@
 
 namespace deepevolve::ga {
 
-EnumeratingStrategy::EnumeratingStrategy(SearchSpace space, Order order, int64_t trials)
+EnumeratingStrategy::EnumeratingStrategy(genome::SearchSpace space, Order order, int64_t trials)
     : space_(std::move(space)),
       order_(order),
       planned_(static_cast<int64_t>(
@@ -26,7 +26,7 @@ absl::StatusOr<std::vector<Candidate>> EnumeratingStrategy::Next(int max_count,
     } else {
       // Redraw while the draw was seen; a nearly used-up space falls back to MakeNovel,
       // which picks among the unseen genomes.
-      Genome genome = RandomGenome(space_, rng);
+      genome::Genome genome = RandomGenome(space_, rng);
       for (int i = 0; i < 64 && seen_.contains(genome); ++i) genome = RandomGenome(space_, rng);
       ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, std::move(genome), seen_, rng));
       seen_.insert(c.genome);

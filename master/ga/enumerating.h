@@ -18,7 +18,7 @@ class EnumeratingStrategy : public Strategy {
     kRandom,  // uniform draws without replacement
     kGrid,    // GridGenome(0), GridGenome(1), ...: DeepEvolve's brute.py order
   };
-  EnumeratingStrategy(SearchSpace space, Order order, int64_t trials);
+  EnumeratingStrategy(genome::SearchSpace space, Order order, int64_t trials);
 
   absl::StatusOr<std::vector<Candidate>> Next(int max_count, absl::BitGenRef rng) override;
   absl::Status Report(int64_t id, const Fitness& fitness) override;
@@ -28,7 +28,7 @@ class EnumeratingStrategy : public Strategy {
   std::vector<Member> Population() const override;
 
  private:
-  const SearchSpace space_;
+  const genome::SearchSpace space_;
   const Order order_;
   const int64_t planned_;
   int64_t next_id_ = 1;

@@ -10,7 +10,7 @@
 
 namespace deepevolve::ga {
 
-GenerationalStrategy::GenerationalStrategy(SearchSpace space, GenerationalOptions options)
+GenerationalStrategy::GenerationalStrategy(genome::SearchSpace space, GenerationalOptions options)
     : space_(std::move(space)), options_(options) {}
 
 bool GenerationalStrategy::GenerationComplete() const {
@@ -32,7 +32,7 @@ int64_t GenerationalStrategy::PlannedTrials() const {
   return n + std::llround((options_.generations - 1) * std::max(0.0, trained_per_generation));
 }
 
-absl::StatusOr<Genome> GenerationalStrategy::Admit(Genome genome, absl::BitGenRef rng) {
+absl::StatusOr<genome::Genome> GenerationalStrategy::Admit(genome::Genome genome, absl::BitGenRef rng) {
   ASSIGN_OR_RETURN(genome, MakeNovel(space_, std::move(genome), seen_, rng));
   seen_.insert(genome);
   return genome;
@@ -109,7 +109,7 @@ absl::Status GenerationalStrategy::Evolve(absl::BitGenRef rng) {
     auto [first, second] = Crossover(space_, mom.genome, dad.genome, rng);
     // The cap: without it (compat) both children of the last pair are kept.
     const bool keep_second = compat || static_cast<int>(children.size()) + 2 <= desired;
-    Genome* genomes[2] = {&first, &second};
+    genome::Genome* genomes[2] = {&first, &second};
     for (int c = 0; c < (keep_second ? 2 : 1); ++c) {
       if (absl::Uniform<double>(rng, 0, 1) < options_.mutate_chance) {
         *genomes[c] = Mutate(space_, *genomes[c], rng);

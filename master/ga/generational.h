@@ -42,7 +42,7 @@ struct GenerationalOptions {
 //  - the elite count is at least two, so a small population always has two parents.
 class GenerationalStrategy : public Strategy {
  public:
-  GenerationalStrategy(SearchSpace space, GenerationalOptions options);
+  GenerationalStrategy(genome::SearchSpace space, GenerationalOptions options);
 
   absl::StatusOr<std::vector<Candidate>> Next(int max_count, absl::BitGenRef rng) override;
   absl::Status Report(int64_t id, const Fitness& fitness) override;
@@ -57,9 +57,9 @@ class GenerationalStrategy : public Strategy {
   absl::Status Evolve(absl::BitGenRef rng);
   // Draws two distinct parent indices from a pool of `pool_size`.
   absl::StatusOr<std::pair<int, int>> PickParents(int pool_size, absl::BitGenRef rng) const;
-  absl::StatusOr<Genome> Admit(Genome genome, absl::BitGenRef rng);
+  absl::StatusOr<genome::Genome> Admit(genome::Genome genome, absl::BitGenRef rng);
 
-  const SearchSpace space_;
+  const genome::SearchSpace space_;
   const GenerationalOptions options_;
   int generation_ = 0;
   int64_t next_id_ = 1;   // Candidate::id

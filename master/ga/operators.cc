@@ -16,8 +16,8 @@ constexpr uint64_t kMaxListedSpace = uint64_t{1} << 22;
 
 }  // namespace
 
-Genome RandomGenome(const SearchSpace& space, absl::BitGenRef rng) {
-  Genome genome;
+genome::Genome RandomGenome(const genome::SearchSpace& space, absl::BitGenRef rng) {
+  genome::Genome genome;
   genome.choice.resize(space.num_genes());
   for (int g = 0; g < space.num_genes(); ++g) {
     genome.choice[g] = absl::Uniform<int>(rng, 0, space.num_values(g));
@@ -25,8 +25,8 @@ Genome RandomGenome(const SearchSpace& space, absl::BitGenRef rng) {
   return genome;
 }
 
-Genome Mutate(const SearchSpace& space, const Genome& genome, absl::BitGenRef rng) {
-  Genome child = genome;
+genome::Genome Mutate(const genome::SearchSpace& space, const genome::Genome& genome, absl::BitGenRef rng) {
+  genome::Genome child = genome;
   const int g = absl::Uniform<int>(rng, 0, space.num_genes());
   // Uniform over the other values: draw from n-1 and skip the current one.
   int v = absl::Uniform<int>(rng, 0, space.num_values(g) - 1);
@@ -35,11 +35,11 @@ Genome Mutate(const SearchSpace& space, const Genome& genome, absl::BitGenRef rn
   return child;
 }
 
-std::pair<Genome, Genome> Crossover(const SearchSpace& space, const Genome& mom,
-                                    const Genome& dad, absl::BitGenRef rng, int* cut) {
+std::pair<genome::Genome, genome::Genome> Crossover(const genome::SearchSpace& space, const genome::Genome& mom,
+                                    const genome::Genome& dad, absl::BitGenRef rng, int* cut) {
   const int n = space.num_genes();
-  Genome first = mom;
-  Genome second = dad;
+  genome::Genome first = mom;
+  genome::Genome second = dad;
   int at = n;
   if (n >= 2) {
     at = absl::Uniform<int>(absl::IntervalClosed, rng, 1, n - 1);
@@ -53,7 +53,7 @@ std::pair<Genome, Genome> Crossover(const SearchSpace& space, const Genome& mom,
   return {std::move(first), std::move(second)};
 }
 
-absl::StatusOr<Genome> MakeNovel(const SearchSpace& space, Genome genome,
+absl::StatusOr<genome::Genome> MakeNovel(const genome::SearchSpace& space, genome::Genome genome,
                                  const GenomeSet& seen, absl::BitGenRef rng) {
   if (seen.size() >= space.size()) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -78,8 +78,8 @@ absl::StatusOr<Genome> MakeNovel(const SearchSpace& space, Genome genome,
   return GridGenome(space, unseen[absl::Uniform<size_t>(rng, 0, unseen.size())]);
 }
 
-Genome GridGenome(const SearchSpace& space, uint64_t index) {
-  Genome genome;
+genome::Genome GridGenome(const genome::SearchSpace& space, uint64_t index) {
+  genome::Genome genome;
   genome.choice.resize(space.num_genes());
   for (int g = space.num_genes() - 1; g >= 0; --g) {
     const uint64_t n = space.num_values(g);

@@ -1,25 +1,25 @@
 #include "master/ga/presets.h"
 
-#include "master/ga/space.h"
+#include "genome/space.h"
 
 namespace deepevolve::ga {
 namespace {
 
 v1::GeneSpace FourGeneSpace(const std::vector<int64_t>& nb_neurons) {
-  std::vector<Gene> genes;
-  genes.push_back({std::string(kGeneNbNeurons), {}});
+  std::vector<genome::Gene> genes;
+  genes.push_back({std::string(genome::kGeneNbNeurons), {}});
   for (int64_t n : nb_neurons) genes.back().values.emplace_back(n);
-  genes.push_back({std::string(kGeneNbLayers), {}});
+  genes.push_back({std::string(genome::kGeneNbLayers), {}});
   for (int64_t n = 1; n <= 5; ++n) genes.back().values.emplace_back(n);
-  genes.push_back({std::string(kGeneActivation), {}});
-  for (const auto& a : KnownActivations()) genes.back().values.emplace_back(a);
-  genes.push_back({std::string(kGeneOptimizer), {}});
-  for (const auto& o : KnownOptimizers()) genes.back().values.emplace_back(o);
+  genes.push_back({std::string(genome::kGeneActivation), {}});
+  for (const auto& a : genome::KnownActivations()) genes.back().values.emplace_back(a);
+  genes.push_back({std::string(genome::kGeneOptimizer), {}});
+  for (const auto& o : genome::KnownOptimizers()) genes.back().values.emplace_back(o);
   v1::GeneSpace space;
-  for (const Gene& gene : genes) {
+  for (const genome::Gene& gene : genes) {
     v1::Gene* g = space.add_genes();
     g->set_name(gene.name);
-    for (const auto& value : gene.values) *g->add_values() = GeneValueToProto(value);
+    for (const auto& value : gene.values) *g->add_values() = genome::GeneValueToProto(value);
   }
   return space;
 }

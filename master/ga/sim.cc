@@ -14,7 +14,7 @@
 namespace deepevolve::ga {
 namespace {
 
-GeneValue ParseGeneValue(absl::string_view text) {
+genome::GeneValue ParseGeneValue(absl::string_view text) {
   int64_t i;
   if (absl::SimpleAtoi(text, &i)) return i;
   return std::string(text);
@@ -64,10 +64,10 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
     return absl::InvalidArgumentError(absl::StrCat(source, ": line 1: no gene columns"));
   }
 
-  std::vector<Gene> genes(gene_cols.size());
+  std::vector<genome::Gene> genes(gene_cols.size());
   for (size_t g = 0; g < gene_cols.size(); ++g) genes[g].name = std::string(header[gene_cols[g]]);
   struct Row {
-    std::vector<GeneValue> values;
+    std::vector<genome::GeneValue> values;
     Fitness fitness;
   };
   std::vector<Row> rows;
@@ -80,7 +80,7 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
     }
     Row row;
     for (size_t g = 0; g < gene_cols.size(); ++g) {
-      GeneValue v = ParseGeneValue(cells[gene_cols[g]]);
+      genome::GeneValue v = ParseGeneValue(cells[gene_cols[g]]);
       if (std::find(genes[g].values.begin(), genes[g].values.end(), v) ==
           genes[g].values.end()) {
         genes[g].values.push_back(v);
@@ -102,13 +102,13 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
     }
     rows.push_back(std::move(row));
   }
-  for (Gene& gene : genes) {
+  for (genome::Gene& gene : genes) {
     if (std::all_of(gene.values.begin(), gene.values.end(),
-                    [](const GeneValue& v) { return std::holds_alternative<int64_t>(v); })) {
+                    [](const genome::GeneValue& v) { return std::holds_alternative<int64_t>(v); })) {
       std::sort(gene.values.begin(), gene.values.end());
     }
   }
-  auto space = SearchSpace::Create(genes, GeneNames::kAny);
+  auto space = genome::SearchSpace::Create(genes, genome::GeneNames::kAny);
   if (!space.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": the gene columns do not make a search space: ",
@@ -116,12 +116,12 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
   }
   FitnessTable table{*std::move(space), {}, 0};
   for (size_t r = 0; r < rows.size(); ++r) {
-    Assignment a;
+    genome::NamedGenome a;
     for (size_t g = 0; g < genes.size(); ++g) a.emplace_back(genes[g].name, rows[r].values[g]);
-    ASSIGN_OR_RETURN(Genome genome, FromAssignment(table.space, a));
+    ASSIGN_OR_RETURN(genome::Genome genome, genome::FromNamedGenome(table.space, a));
     if (!table.fitness.emplace(genome, rows[r].fitness).second) {
       return absl::InvalidArgumentError(absl::StrCat(
-          source, ": line ", r + 2, ": genome ", DescribeGenome(table.space, genome),
+          source, ": line ", r + 2, ": genome ", genome::DescribeGenome(table.space, genome),
           " appears twice"));
     }
     if (rows[r].fitness.ok) table.best = std::max(table.best, rows[r].fitness.accuracy);
@@ -144,7 +144,7 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
     auto it = table.fitness.find(c.genome);
     if (it == table.fitness.end()) {
       return absl::NotFoundError(absl::StrCat("the table has no row for genome ",
-                                              DescribeGenome(table.space, c.genome)));
+                                              genome::DescribeGenome(table.space, c.genome)));
     }
     ++run.evaluations;
     RETURN_IF_ERROR(strategy->Report(c.id, it->second));

@@ -11,16 +11,16 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "deepevolve/v1/search.pb.h"
-#include "master/ga/genome.h"
-#include "master/ga/space.h"
+#include "genome/genome.h"
+#include "genome/space.h"
 #include "master/ga/strategy.h"
 
 namespace deepevolve::ga {
 
 // The fitness of every genome of a space, as a grid run records it.
 struct FitnessTable {
-  SearchSpace space;
-  absl::flat_hash_map<Genome, Fitness> fitness;
+  genome::SearchSpace space;
+  absl::flat_hash_map<genome::Genome, Fitness> fitness;
   double best = 0;  // the best accuracy of a successful row
 };
 

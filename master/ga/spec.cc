@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "master/ga/presets.h"
-#include "master/ga/space.h"
+#include "genome/space.h"
 
 namespace deepevolve::ga {
 namespace {
@@ -146,7 +146,7 @@ bool IsKnownDataset(const std::string& dataset) {
 }
 
 absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
-                                                 GeneNames names) {
+                                                 genome::GeneNames names) {
   v1::SearchSpec spec = input;
   if (spec.name().size() > static_cast<size_t>(kMaxSpecNameLength)) {
     return Invalid("name", absl::StrCat("at most ", kMaxSpecNameLength, " characters, got ",
@@ -164,7 +164,7 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
     if (spec.space().genes_size() == 0) *spec.mutable_space() = preset->space;
   }
   if (spec.space().genes_size() == 0) return Invalid("space", "no genes and no preset");
-  ASSIGN_OR_RETURN(SearchSpace space, SearchSpace::FromProto(spec.space(), names));
+  ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(spec.space(), names));
   RETURN_IF_ERROR(ResolveTask(spec, preset, spec.mutable_task()));
   RETURN_IF_ERROR(ResolveStrategy(&spec, space.size()));
   return spec;

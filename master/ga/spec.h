@@ -4,7 +4,7 @@
 
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/search.pb.h"
-#include "master/ga/space.h"
+#include "genome/space.h"
 
 namespace deepevolve::ga {
 
@@ -27,7 +27,7 @@ inline constexpr int kMaxBatchSize = 65536;
 // given (0 means "pick one", which is the caller's business: this is a pure function).
 // `names` = kAny accepts any well-formed genes (simulations on fitness tables).
 absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& spec,
-                                                 GeneNames names = GeneNames::kTrainable);
+                                                 genome::GeneNames names = genome::GeneNames::kTrainable);
 
 // True for "mnist", "fashion_mnist", "cifar10" and "csv:<path>".
 bool IsKnownDataset(const std::string& dataset);

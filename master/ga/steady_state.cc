@@ -9,7 +9,7 @@
 
 namespace deepevolve::ga {
 
-SteadyStateStrategy::SteadyStateStrategy(SearchSpace space, SteadyStateOptions options)
+SteadyStateStrategy::SteadyStateStrategy(genome::SearchSpace space, SteadyStateOptions options)
     : space_(std::move(space)),
       options_(options),
       planned_(static_cast<int64_t>(
@@ -38,7 +38,7 @@ absl::StatusOr<std::vector<Candidate>> SteadyStateStrategy::Next(int max_count,
   std::vector<Candidate> out;
   while (static_cast<int>(out.size()) < max_count && next_id_ <= planned_) {
     Candidate c;
-    Genome genome;
+    genome::Genome genome;
     if (next_id_ <= options_.population) {
       genome = RandomGenome(space_, rng);
     } else {

@@ -26,7 +26,7 @@ struct SteadyStateOptions {
 // population never exceeds `population` and no worker waits for a generation.
 class SteadyStateStrategy : public Strategy {
  public:
-  SteadyStateStrategy(SearchSpace space, SteadyStateOptions options);
+  SteadyStateStrategy(genome::SearchSpace space, SteadyStateOptions options);
 
   absl::StatusOr<std::vector<Candidate>> Next(int max_count, absl::BitGenRef rng) override;
   absl::Status Report(int64_t id, const Fitness& fitness) override;
@@ -38,7 +38,7 @@ class SteadyStateStrategy : public Strategy {
  private:
   const Candidate& Tournament(absl::BitGenRef rng) const;
 
-  const SearchSpace space_;
+  const genome::SearchSpace space_;
   const SteadyStateOptions options_;
   const int64_t planned_;
   int64_t next_id_ = 1;

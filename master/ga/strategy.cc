@@ -7,7 +7,7 @@
 
 namespace deepevolve::ga {
 
-absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const SearchSpace& space,
+absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const genome::SearchSpace& space,
                                                        const v1::SearchSpec& spec) {
   switch (spec.strategy_case()) {
     case v1::SearchSpec::kGenerational: {

@@ -12,8 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/search.pb.h"
-#include "master/ga/genome.h"
-#include "master/ga/space.h"
+#include "genome/genome.h"
+#include "genome/space.h"
 
 namespace deepevolve::ga {
 
@@ -24,7 +24,7 @@ struct Candidate {
   // The id DeepEvolve would log ("UniID"). Equal to `id`, except for the lucky losers
   // of deepevolve_compat mode, which keep the id of the genome they were copied from.
   int64_t uid = 0;
-  Genome genome;
+  genome::Genome genome;
   std::array<int64_t, 2> parents{};   // {0, 0} for a random genome
   int generation = 1;
 };
@@ -80,7 +80,7 @@ class Strategy {
 };
 
 // Builds the strategy that `spec` (resolved: defaults filled, see spec.h) selects.
-absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const SearchSpace& space,
+absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const genome::SearchSpace& space,
                                                        const v1::SearchSpec& spec);
 
 }  // namespace deepevolve::ga

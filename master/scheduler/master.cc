@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "master/ga/genome.h"
+#include "genome/genome.h"
 #include "master/ga/spec.h"
 
 namespace deepevolve::master {
@@ -169,7 +169,7 @@ absl::Status Master::FillQueue(SearchRun& run, size_t want) {
     }
     run.generation_emitted = std::max(run.generation_emitted, run.strategy().generation());
     Trial& t = run.AddTrial(c);
-    std::optional<ga::TrialResult> hit;
+    std::optional<genome::TrialResult> hit;
     if (!run.spec().retrain()) hit = ledger_->Lookup({t.genome().hash(), run.task_hash()});
     if (hit.has_value()) {
       RETURN_IF_ERROR(AnswerFromLedger(run, t, *hit));
@@ -186,7 +186,7 @@ absl::Status Master::Refill(SearchRun& run) {
   return FillQueue(run, run.generational() ? SIZE_MAX : 0);
 }
 
-absl::Status Master::AnswerFromLedger(SearchRun& run, Trial& t, const ga::TrialResult& hit) {
+absl::Status Master::AnswerFromLedger(SearchRun& run, Trial& t, const genome::TrialResult& hit) {
   run.SetState(t, v1::CACHED);
   t.set_accuracy(hit.accuracy);
   t.set_test_accuracy(hit.test_accuracy);
@@ -553,7 +553,7 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
   run.SetState(t, request.ok() ? v1::DONE : v1::TRIAL_FAILED);
   t.set_finished_unix_ms(clock_->NowMs());
   request.ok() ? ++stats_.genomes_done : ++stats_.genomes_failed;
-  const ga::TrialResult result{request.ok(),           request.accuracy(),
+  const genome::TrialResult result{request.ok(),           request.accuracy(),
                                request.test_accuracy(), request.train_seconds(),
                                request.epochs_run(),    t.error()};
   const absl::Status inserted = ledger_->Insert({t.genome().hash(), run.task_hash()}, result);

@@ -123,7 +123,7 @@ class Master {
   // one is in; the others breed when a worker asks.
   absl::Status Refill(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Answers a genome the ledger already holds a result for.
-  absl::Status AnswerFromLedger(SearchRun& run, v1::Trial& t, const ga::TrialResult& hit)
+  absl::Status AnswerFromLedger(SearchRun& run, v1::Trial& t, const genome::TrialResult& hit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Gives the strategy a result and logs it.
   absl::Status ReportToStrategy(SearchRun& run, const v1::Trial& trial, bool ok,

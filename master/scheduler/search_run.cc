@@ -3,17 +3,17 @@
 #include "absl/strings/str_cat.h"
 #include "common/md5.h"
 #include "common/status_macros.h"
-#include "master/ga/genome.h"
+#include "genome/genome.h"
 
 namespace deepevolve::master {
 namespace {
 
-v1::Genome GenomeProto(const ga::SearchSpace& space, const ga::Candidate& c) {
+v1::Genome GenomeProto(const genome::SearchSpace& space, const ga::Candidate& c) {
   v1::Genome g;
   for (int i = 0; i < space.num_genes(); ++i) {
-    *g.add_values() = ga::GeneValueToProto(space.value(i, c.genome.choice[i]));
+    *g.add_values() = genome::GeneValueToProto(space.value(i, c.genome.choice[i]));
   }
-  g.set_hash(ga::GenomeHash(space, c.genome));
+  g.set_hash(genome::GenomeHash(space, c.genome));
   g.set_id(c.id);
   g.add_parents(c.parents[0]);
   g.add_parents(c.parents[1]);
@@ -26,11 +26,11 @@ v1::Genome GenomeProto(const ga::SearchSpace& space, const ga::Candidate& c) {
 absl::StatusOr<std::unique_ptr<SearchRun>> SearchRun::Create(const v1::SearchSummary& summary) {
   std::unique_ptr<SearchRun> run(new SearchRun());
   run->summary_ = summary;
-  ASSIGN_OR_RETURN(ga::SearchSpace space, ga::SearchSpace::FromProto(summary.spec().space()));
+  ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(summary.spec().space()));
   run->space_ = std::move(space);
   ASSIGN_OR_RETURN(run->strategy_, ga::MakeStrategy(*run->space_, summary.spec()));
   run->rng_.seed(summary.spec().seed());
-  run->task_hash_ = Md5Hex(ga::TaskIdentity(summary.spec().task()));
+  run->task_hash_ = Md5Hex(genome::TaskIdentity(summary.spec().task()));
   return run;
 }
 
@@ -97,8 +97,8 @@ v1::Trial& SearchRun::AddTrial(const ga::Candidate& c) {
   Counted(t);  // as TRIAL_STATE_UNSPECIFIED until it is queued or answered
   t.set_search_id(id());
   *t.mutable_genome() = GenomeProto(*space_, c);
-  t.set_description(ga::DescribeGenome(*space_, c.genome));
-  t.set_seed(ga::TrialSeed(summary_.spec().seed(), t.genome().hash()));
+  t.set_description(genome::DescribeGenome(*space_, c.genome));
+  t.set_seed(genome::TrialSeed(summary_.spec().seed(), t.genome().hash()));
   return t;
 }
 

@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/service.pb.h"
-#include "master/ga/space.h"
+#include "genome/space.h"
 #include "master/ga/strategy.h"
 #include "master/store/store.h"
 
@@ -52,7 +52,7 @@ class SearchRun {
 
   ga::Strategy& strategy() { return *strategy_; }
   std::mt19937_64& rng() { return rng_; }
-  const ga::SearchSpace& space() const { return *space_; }
+  const genome::SearchSpace& space() const { return *space_; }
   const std::string& task_hash() const { return task_hash_; }
   // The sequence number for the next logged strategy operation.
   int64_t NextOpSeq() { return ++op_seq_; }
@@ -82,7 +82,7 @@ class SearchRun {
   void Counted(const v1::Trial& t);
 
   v1::SearchSummary summary_;
-  std::optional<ga::SearchSpace> space_;
+  std::optional<genome::SearchSpace> space_;
   std::unique_ptr<ga::Strategy> strategy_;
   std::mt19937_64 rng_;
   std::string task_hash_;

@@ -211,7 +211,7 @@ absl::Status Store::SetCounter(const std::string& name, int64_t value) {
   return s->Bind(1, name).Bind(2, value).Run();
 }
 
-std::optional<ga::TrialResult> SqliteLedger::Lookup(const ga::LedgerKey& key) const {
+std::optional<genome::TrialResult> SqliteLedger::Lookup(const genome::LedgerKey& key) const {
   absl::StatusOr<ScopedStatement> s = store_->db().Cached(
       "SELECT ok, accuracy, test_accuracy, train_seconds, epochs_run, error FROM ledger "
       "WHERE genome_hash = ? AND task_hash = ?");
@@ -219,7 +219,7 @@ std::optional<ga::TrialResult> SqliteLedger::Lookup(const ga::LedgerKey& key) co
   (*s)->Bind(1, key.genome_hash).Bind(2, key.task_hash);
   absl::StatusOr<bool> row = (*s)->Step();
   if (!row.ok() || !*row) return std::nullopt;
-  ga::TrialResult r;
+  genome::TrialResult r;
   r.ok = (*s)->Int(0) != 0;
   r.accuracy = (*s)->Double(1);
   r.test_accuracy = (*s)->Double(2);
@@ -229,7 +229,7 @@ std::optional<ga::TrialResult> SqliteLedger::Lookup(const ga::LedgerKey& key) co
   return r;
 }
 
-absl::Status SqliteLedger::Insert(const ga::LedgerKey& key, const ga::TrialResult& r) {
+absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::TrialResult& r) {
   ASSIGN_OR_RETURN(ScopedStatement s,
                    store_->db().Cached("INSERT INTO ledger (genome_hash, task_hash, ok, accuracy, "
                                        "test_accuracy, train_seconds, epochs_run, error) VALUES "

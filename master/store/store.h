@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/service.pb.h"
-#include "master/ga/ledger.h"
+#include "genome/ledger.h"
 #include "master/store/sqlite.h"
 
 namespace deepevolve::store {
@@ -80,11 +80,11 @@ class Store {
 };
 
 // The global ledger in the same database: every genome trained on a task, once.
-class SqliteLedger : public ga::Ledger {
+class SqliteLedger : public genome::Ledger {
  public:
   explicit SqliteLedger(Store* store) : store_(store) {}
-  std::optional<ga::TrialResult> Lookup(const ga::LedgerKey& key) const override;
-  absl::Status Insert(const ga::LedgerKey& key, const ga::TrialResult& result) override;
+  std::optional<genome::TrialResult> Lookup(const genome::LedgerKey& key) const override;
+  absl::Status Insert(const genome::LedgerKey& key, const genome::TrialResult& result) override;
   // Counted once, then kept as entries are inserted: a count of a large ledger reads
   // every page of it, and the master's metrics ask for it under the master's lock.
   int64_t Count() const override;

@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   int trained = 0;
   auto train = [&](const deepevolve::v1::Assignment& a,
                    const deepevolve::worker::ProgressFn& progress,
-                   std::string* model) -> absl::StatusOr<deepevolve::ga::TrialResult> {
-    deepevolve::ga::TrialResult r;
+                   std::string* model) -> absl::StatusOr<deepevolve::genome::TrialResult> {
+    deepevolve::genome::TrialResult r;
     if (!trace_path.empty()) {
       std::ofstream(trace_path, std::ios::app) << "start " << a.genome().hash() << " " << worker_id
                                                << "\n";

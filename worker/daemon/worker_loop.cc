@@ -218,7 +218,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     while (!trained.WaitForNotificationWithTimeout(period)) beat(nullptr);
   });
   std::string model;
-  absl::StatusOr<ga::TrialResult> result = train_(
+  absl::StatusOr<genome::TrialResult> result = train_(
       assignment,
       [&](const EpochReport& epoch) {
         beat(&epoch);

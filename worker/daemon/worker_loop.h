@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
 #include "deepevolve/v1/service.grpc.pb.h"
-#include "master/ga/ledger.h"
+#include "genome/ledger.h"
 
 namespace deepevolve::worker {
 
@@ -55,7 +55,7 @@ using ProgressFn = std::function<bool(const EpochReport&)>;
 // An error is about the worker's setup (a missing dataset): it is reported as a failed
 // trial with the error's text. `model` receives the trained model's bytes (may stay
 // empty).
-using TrainFn = std::function<absl::StatusOr<ga::TrialResult>(
+using TrainFn = std::function<absl::StatusOr<genome::TrialResult>(
     const v1::Assignment& assignment, const ProgressFn& progress, std::string* model)>;
 
 struct WorkerOptions {

@@ -40,7 +40,7 @@ DatasetCache& ProcessCache(const std::vector<std::string>& dirs) {
   return *cache;
 }
 
-absl::StatusOr<NetConfig> ConfigFor(const ga::Assignment& genome, const v1::TaskSpec& task,
+absl::StatusOr<NetConfig> ConfigFor(const genome::NamedGenome& genome, const v1::TaskSpec& task,
                                     const Dataset& data, std::string* optimizer) {
   NetConfig c;
   c.kind = task.net();
@@ -48,21 +48,21 @@ absl::StatusOr<NetConfig> ConfigFor(const ga::Assignment& genome, const v1::Task
   c.num_classes = data.num_classes;
   bool have[4] = {false, false, false, false};
   for (const auto& [name, value] : genome) {
-    if (name == ga::kGeneNbNeurons && std::holds_alternative<int64_t>(value)) {
+    if (name == genome::kGeneNbNeurons && std::holds_alternative<int64_t>(value)) {
       c.nb_neurons = std::get<int64_t>(value);
       have[0] = true;
-    } else if (name == ga::kGeneNbLayers && std::holds_alternative<int64_t>(value)) {
+    } else if (name == genome::kGeneNbLayers && std::holds_alternative<int64_t>(value)) {
       c.nb_layers = std::get<int64_t>(value);
       have[1] = true;
-    } else if (name == ga::kGeneActivation && std::holds_alternative<std::string>(value)) {
+    } else if (name == genome::kGeneActivation && std::holds_alternative<std::string>(value)) {
       c.activation = std::get<std::string>(value);
       have[2] = true;
-    } else if (name == ga::kGeneOptimizer && std::holds_alternative<std::string>(value)) {
+    } else if (name == genome::kGeneOptimizer && std::holds_alternative<std::string>(value)) {
       *optimizer = std::get<std::string>(value);
       have[3] = true;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("gene '", name, "' with value '",
-                                                     ga::GeneValueToString(value),
+                                                     genome::GeneValueToString(value),
                                                      "' is not one the trainer builds from"));
     }
   }
@@ -102,7 +102,7 @@ Evaluation Evaluate(KerasNet& model, const Split& split, const torch::Device& de
   return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
 }
 
-nlohmann::json GenomeJson(const ga::Assignment& genome) {
+nlohmann::json GenomeJson(const genome::NamedGenome& genome) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [name, value] : genome) {
     if (const auto* i = std::get_if<int64_t>(&value)) {
@@ -114,8 +114,8 @@ nlohmann::json GenomeJson(const ga::Assignment& genome) {
   return j;
 }
 
-absl::Status SaveModel(KerasNet& model, const std::string& path, const ga::Assignment& genome,
-                       const v1::TaskSpec& task, const ga::TrialResult& result) {
+absl::Status SaveModel(KerasNet& model, const std::string& path, const genome::NamedGenome& genome,
+                       const v1::TaskSpec& task, const genome::TrialResult& result) {
   std::string task_json;
   if (!google::protobuf::util::MessageToJsonString(task, &task_json).ok()) {
     return absl::InternalError("cannot write the task as JSON");
@@ -175,13 +175,13 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
   return std::unique_ptr<Trainer>(new Trainer(std::move(state)));
 }
 
-absl::StatusOr<ga::TrialResult> Trainer::Train(const ga::Assignment& genome,
+absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& genome,
                                                const v1::TaskSpec& task, uint64_t seed,
                                                const EpochCallback& on_epoch,
                                                const std::string& model_path) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> data,
                    ProcessCache(state_->options.data_dirs).Get(task.dataset()));
-  ga::TrialResult result;
+  genome::TrialResult result;
   std::string optimizer_name;
   ASSIGN_OR_RETURN(NetConfig config, ConfigFor(genome, task, *data, &optimizer_name));
   if (absl::Status s = CheckShapes(config); !s.ok()) {

@@ -12,8 +12,8 @@
 #include "absl/status/statusor.h"
 #include "common/cores.h"
 #include "deepevolve/v1/search.pb.h"
-#include "master/ga/genome.h"
-#include "master/ga/ledger.h"
+#include "genome/genome.h"
+#include "genome/ledger.h"
 
 namespace deepevolve::trainer {
 
@@ -53,7 +53,7 @@ class Trainer {
   // INVALID_ARGUMENT / DATA_LOSS for missing or corrupt dataset files (naming them),
   // CANCELLED when `on_epoch` returned false. When `model_path` is not empty the trained
   // weights are saved there with the genome and task as metadata.
-  absl::StatusOr<ga::TrialResult> Train(const ga::Assignment& genome, const v1::TaskSpec& task,
+  absl::StatusOr<genome::TrialResult> Train(const genome::NamedGenome& genome, const v1::TaskSpec& task,
                                         uint64_t seed, const EpochCallback& on_epoch = nullptr,
                                         const std::string& model_path = "");
 
@@ -68,7 +68,7 @@ class Trainer {
 
 // A saved model's metadata: the genome (name=value pairs), the task, the result.
 struct SavedModel {
-  ga::Assignment genome;
+  genome::NamedGenome genome;
   v1::TaskSpec task;
   double accuracy = 0;
   double test_accuracy = 0;

@@ -13,10 +13,10 @@ TEST(GridTest, YieldsExactly980GenomesForCifar10CnnInTheOriginalOrder) {
   spec.mutable_grid();
   v1::SearchSpec resolved = testing::ResolvedPreset("cifar10_cnn", spec);
   EXPECT_EQ(resolved.grid().trials(), 980);
-  SearchSpace space = testing::PresetSpace("cifar10_cnn");
+  genome::SearchSpace space = testing::PresetSpace("cifar10_cnn");
   auto strategy = MakeStrategy(space, resolved);
   ASSERT_TRUE(strategy.ok());
-  auto trained = testing::RunToCompletion(**strategy, [](const Genome&) { return Fitness{}; }, 1);
+  auto trained = testing::RunToCompletion(**strategy, [](const genome::Genome&) { return Fitness{}; }, 1);
   ASSERT_EQ(trained.size(), 980u);
   // brute.py's nested loops: nb_neurons -> nb_layers -> activation -> optimizer.
   size_t i = 0;
@@ -27,19 +27,19 @@ TEST(GridTest, YieldsExactly980GenomesForCifar10CnnInTheOriginalOrder) {
           ASSERT_EQ(trained[i].candidate.genome.choice, (std::vector<int>{n, l, a, o}));
           ++i;
         }
-  EXPECT_EQ(DescribeGenome(space, trained[0].candidate.genome),
+  EXPECT_EQ(genome::DescribeGenome(space, trained[0].candidate.genome),
             "nb_neurons=16 nb_layers=1 activation=relu optimizer=rmsprop");
-  EXPECT_EQ(DescribeGenome(space, trained[1].candidate.genome),
+  EXPECT_EQ(genome::DescribeGenome(space, trained[1].candidate.genome),
             "nb_neurons=16 nb_layers=1 activation=relu optimizer=adam");
 }
 
 TEST(RandomTest, DrawsWithoutReplacementUpToTheWholeSpace) {
-  SearchSpace space = testing::PresetSpace("mnist_mlp");
+  genome::SearchSpace space = testing::PresetSpace("mnist_mlp");
   EnumeratingStrategy s(space, EnumeratingStrategy::Order::kRandom, 10000);
   EXPECT_EQ(s.PlannedTrials(), 490);
-  auto trained = testing::RunToCompletion(s, [](const Genome&) { return Fitness{}; }, 3, 7);
+  auto trained = testing::RunToCompletion(s, [](const genome::Genome&) { return Fitness{}; }, 3, 7);
   ASSERT_EQ(trained.size(), 490u);
-  absl::flat_hash_set<Genome> distinct;
+  absl::flat_hash_set<genome::Genome> distinct;
   for (const auto& t : trained) distinct.insert(t.candidate.genome);
   EXPECT_EQ(distinct.size(), 490u);
 }

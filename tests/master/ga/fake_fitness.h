@@ -19,7 +19,7 @@ struct Trained {
 // Runs `strategy` with `workers` trainers that finish in a seeded random order.
 // `after_report` is called after every report (for invariants).
 inline std::vector<Trained> RunToCompletion(
-    Strategy& strategy, const std::function<Fitness(const Genome&)>& fitness, uint64_t seed,
+    Strategy& strategy, const std::function<Fitness(const genome::Genome&)>& fitness, uint64_t seed,
     int workers = 1, const std::function<void()>& after_report = [] {}) {
   std::mt19937_64 rng(seed);
   std::vector<Candidate> running;

@@ -16,7 +16,7 @@ using testing::RunToCompletion;
 using testing::Trained;
 
 // A deterministic fitness with structure: more neurons and adam score higher.
-Fitness StructuredFitness(const Genome& g) {
+Fitness StructuredFitness(const genome::Genome& g) {
   double a = 0.1 + 0.1 * g.choice[0] + 0.05 * g.choice[1] + (g.choice[3] == 1 ? 0.3 : 0.0) +
              0.01 * g.choice[2];
   return Fitness{true, std::min(a, 1.0)};
@@ -25,7 +25,7 @@ Fitness StructuredFitness(const Genome& g) {
 // Fitness drawn at random per genome (the replay of the original's statistics).
 struct RandomFitness {
   std::mt19937_64 rng;
-  Fitness operator()(const Genome&) {
+  Fitness operator()(const genome::Genome&) {
     return Fitness{true, std::uniform_real_distribution<double>(0, 1)(rng)};
   }
 };
@@ -38,7 +38,7 @@ TEST(GenerationalTest, NoGenomeIsTrainedTwiceInAFullRun) {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     GenerationalStrategy s = Make("cifar10_cnn");
     auto trained = RunToCompletion(s, StructuredFitness, seed);
-    absl::flat_hash_set<Genome> genomes;
+    absl::flat_hash_set<genome::Genome> genomes;
     std::set<int64_t> ids;
     for (const Trained& t : trained) {
       EXPECT_TRUE(genomes.insert(t.candidate.genome).second) << "seed " << seed;
@@ -243,7 +243,7 @@ TEST(GenerationalTest, FailedGenomesRankBelowEverySuccess) {
   o.random_select = 0;
   GenerationalStrategy s = Make("mnist_cnn", o);
   // 5-layer CNNs fail (the original crashed on them); they must never be elites.
-  auto fitness = [](const Genome& g) {
+  auto fitness = [](const genome::Genome& g) {
     return g.choice[1] == 4 ? Fitness{false, 0} : Fitness{true, 0.001};
   };
   RunToCompletion(s, fitness, 11);

@@ -15,16 +15,16 @@ using ::testing::HasSubstr;
 
 // A full table of the mnist_mlp space with one clear optimum.
 std::string MnistMlpTable() {
-  SearchSpace space = testing::PresetSpace("mnist_mlp");
+  genome::SearchSpace space = testing::PresetSpace("mnist_mlp");
   std::ostringstream csv;
   csv << "nb_neurons,nb_layers,activation,optimizer,accuracy,status\n";
   for (uint64_t i = 0; i < space.size(); ++i) {
-    Genome g = GridGenome(space, i);
+    genome::Genome g = GridGenome(space, i);
     double acc = 0.5 + 0.05 * g.choice[0] + 0.02 * g.choice[1] + (g.choice[3] == 1 ? 0.2 : 0) +
                  (g.choice[2] == 0 ? 0.1 : 0);
     const bool failed = g.choice[1] == 4 && g.choice[2] == 6;
     for (int k = 0; k < space.num_genes(); ++k) {
-      csv << GeneValueToString(space.value(k, g.choice[k])) << ",";
+      csv << genome::GeneValueToString(space.value(k, g.choice[k])) << ",";
     }
     csv << (failed ? "" : std::to_string(acc)) << "," << (failed ? "failed" : "ok") << "\n";
   }
@@ -101,7 +101,7 @@ TEST(SimulateTest, EveryStrategyReachesTheTargetOnAFullTable) {
     if (std::string(which) == "steady_state") spec.mutable_steady_state();
     if (std::string(which) == "random") spec.mutable_random()->set_trials(490);
     if (std::string(which) == "grid") spec.mutable_grid();
-    auto resolved = ResolveSearchSpec(spec, GeneNames::kAny);
+    auto resolved = ResolveSearchSpec(spec, genome::GeneNames::kAny);
     ASSERT_TRUE(resolved.ok()) << resolved.status();
     auto run = Simulate(*table, *resolved, table->best - 0.005, 42);
     ASSERT_TRUE(run.ok()) << which << ": " << run.status();

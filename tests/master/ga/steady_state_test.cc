@@ -8,7 +8,7 @@
 namespace deepevolve::ga {
 namespace {
 
-Fitness AdamIsBest(const Genome& g) { return {true, g.choice[3] == 1 ? 0.9 : 0.2 + 0.01 * g.choice[0]}; }
+Fitness AdamIsBest(const genome::Genome& g) { return {true, g.choice[3] == 1 ? 0.9 : 0.2 + 0.01 * g.choice[0]}; }
 
 TEST(SteadyStateTest, NeverExceedsItsPopulationAndTrainsItsBudget) {
   SteadyStateOptions o;
@@ -20,7 +20,7 @@ TEST(SteadyStateTest, NeverExceedsItsPopulationAndTrainsItsBudget) {
       ASSERT_LE(s.Population().size(), 20u);
     });
     EXPECT_EQ(trained.size(), 200u);
-    absl::flat_hash_set<Genome> distinct;
+    absl::flat_hash_set<genome::Genome> distinct;
     for (const auto& t : trained) EXPECT_TRUE(distinct.insert(t.candidate.genome).second);
   }
 }

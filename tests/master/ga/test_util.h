@@ -4,13 +4,13 @@
 
 #include "gtest/gtest.h"
 #include "master/ga/presets.h"
-#include "master/ga/space.h"
+#include "genome/space.h"
 #include "master/ga/spec.h"
 
 namespace deepevolve::ga::testing {
 
-inline SearchSpace PresetSpace(const char* name) {
-  auto space = SearchSpace::FromProto(FindPreset(name)->space);
+inline genome::SearchSpace PresetSpace(const char* name) {
+  auto space = genome::SearchSpace::FromProto(FindPreset(name)->space);
   EXPECT_TRUE(space.ok()) << space.status();
   return *space;
 }

@@ -23,7 +23,7 @@ class StoreTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
-  static ga::LedgerKey Key(int i) { return {absl::StrCat("genome", i), "task"}; }
+  static genome::LedgerKey Key(int i) { return {absl::StrCat("genome", i), "task"}; }
 
   ::deepevolve::testing::TempDir dir_;
   std::unique_ptr<Store> store_;
@@ -34,7 +34,7 @@ TEST_F(StoreTest, TheLedgerCountIsKeptThroughInsertsDuplicatesRollbacksAndReopen
   {
     SqliteLedger ledger(store_.get());
     EXPECT_EQ(ledger.Count(), 0);
-    ga::TrialResult result;
+    genome::TrialResult result;
     result.accuracy = 0.8;
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(ledger.Insert(Key(i), result).ok());
     EXPECT_EQ(ledger.Count(), 3);

@@ -10,7 +10,7 @@
 namespace deepevolve::trainer {
 namespace {
 
-ga::Assignment Genome(int64_t neurons, int64_t layers, const char* activation, const char* optimizer) {
+genome::NamedGenome Genome(int64_t neurons, int64_t layers, const char* activation, const char* optimizer) {
   return {{"nb_neurons", neurons}, {"nb_layers", layers},
           {"activation", std::string(activation)}, {"optimizer", std::string(optimizer)}};
 }

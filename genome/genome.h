@@ -1,6 +1,6 @@
 // Genomes and their identity: the MD5 hash DeepEvolve logs, and the ledger key.
-#ifndef DEEPEVOLVE_MASTER_GA_GENOME_H_
-#define DEEPEVOLVE_MASTER_GA_GENOME_H_
+#ifndef DEEPEVOLVE_GENOME_GENOME_H_
+#define DEEPEVOLVE_GENOME_GENOME_H_
 
 #include <string>
 #include <utility>
@@ -9,9 +9,9 @@
 #include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/search.pb.h"
-#include "master/ga/space.h"
+#include "genome/space.h"
 
-namespace deepevolve::ga {
+namespace deepevolve::genome {
 
 // A point of a search space: for each gene (in the space's declaration order), the
 // index of its value. Meaningful only together with its SearchSpace.
@@ -27,9 +27,9 @@ struct Genome {
 };
 
 // A genome as (gene name, value) pairs, independent of any space.
-using Assignment = std::vector<std::pair<std::string, GeneValue>>;
+using NamedGenome = std::vector<std::pair<std::string, GeneValue>>;
 
-Assignment ToAssignment(const SearchSpace& space, const Genome& genome);
+NamedGenome ToNamedGenome(const SearchSpace& space, const Genome& genome);
 
 // The trial seed: derived from the search seed and the genome hash, so a genome trains
 // the same way whichever worker gets it and in whatever order.
@@ -37,7 +37,7 @@ uint64_t TrialSeed(uint64_t search_seed, const std::string& genome_hash);
 
 // Looks each gene of `space` up in `assignment`. INVALID_ARGUMENT names the gene that
 // is missing, unknown to the space, or holds a value outside its list.
-absl::StatusOr<Genome> FromAssignment(const SearchSpace& space, const Assignment& assignment);
+absl::StatusOr<Genome> FromNamedGenome(const SearchSpace& space, const NamedGenome& assignment);
 
 // The string whose MD5 identifies a genome.
 //
@@ -45,10 +45,10 @@ absl::StatusOr<Genome> FromAssignment(const SearchSpace& space, const Assignment
 // optimizer concatenated ("64relu2adam"), so hashes match the original's logs. Every
 // other assignment gets a canonical, unambiguous encoding: "dv1;" then, for each gene in
 // name order, "name=i:<decimal>;" or "name=s<length>:<text>;".
-std::string IdentityString(const Assignment& assignment);
+std::string IdentityString(const NamedGenome& assignment);
 
 // Lowercase hex MD5 of IdentityString.
-std::string GenomeHash(const Assignment& assignment);
+std::string GenomeHash(const NamedGenome& assignment);
 std::string GenomeHash(const SearchSpace& space, const Genome& genome);
 
 // "nb_neurons=64 nb_layers=2 activation=relu optimizer=adam", in space order.
@@ -77,6 +77,6 @@ struct LedgerKey {
 LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome,
                         const v1::TaskSpec& task);
 
-}  // namespace deepevolve::ga
+}  // namespace deepevolve::genome
 
-#endif  // DEEPEVOLVE_MASTER_GA_GENOME_H_
+#endif  // DEEPEVOLVE_GENOME_GENOME_H_

@@ -1,4 +1,4 @@
-#include "master/ga/space.h"
+#include "genome/space.h"
 
 #include <algorithm>
 #include <limits>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace deepevolve::ga {
+namespace deepevolve::genome {
 namespace {
 
 bool IsGeneName(absl::string_view name) {
@@ -222,4 +222,4 @@ std::optional<int> SearchSpace::FindValue(int gene, const GeneValue& value) cons
   return std::nullopt;
 }
 
-}  // namespace deepevolve::ga
+}  // namespace deepevolve::genome

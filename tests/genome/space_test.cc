@@ -1,10 +1,10 @@
-#include "master/ga/space.h"
+#include "genome/space.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/master/ga/test_util.h"
 
-namespace deepevolve::ga {
+namespace deepevolve::genome {
 namespace {
 
 using ::testing::HasSubstr;
@@ -27,16 +27,16 @@ void ExpectRejected(std::vector<Gene> genes, const std::string& field,
 }
 
 TEST(SearchSpaceTest, AcceptsPresetsWithTheirSizes) {
-  EXPECT_EQ(testing::PresetSpace("mnist_mlp").size(), 490u);
-  EXPECT_EQ(testing::PresetSpace("mnist_cnn").size(), 980u);
-  EXPECT_EQ(testing::PresetSpace("cifar10_mlp").size(), 1470u);
-  EXPECT_EQ(testing::PresetSpace("cifar10_cnn").size(), 980u);
-  EXPECT_EQ(testing::PresetSpace("fashion_mnist_mlp").size(), 490u);
-  EXPECT_EQ(testing::PresetSpace("fashion_mnist_cnn").size(), 980u);
+  EXPECT_EQ(ga::testing::PresetSpace("mnist_mlp").size(), 490u);
+  EXPECT_EQ(ga::testing::PresetSpace("mnist_cnn").size(), 980u);
+  EXPECT_EQ(ga::testing::PresetSpace("cifar10_mlp").size(), 1470u);
+  EXPECT_EQ(ga::testing::PresetSpace("cifar10_cnn").size(), 980u);
+  EXPECT_EQ(ga::testing::PresetSpace("fashion_mnist_mlp").size(), 490u);
+  EXPECT_EQ(ga::testing::PresetSpace("fashion_mnist_cnn").size(), 980u);
 }
 
 TEST(SearchSpaceTest, AlphabeticalOrderIsCrossoverOrder) {
-  SearchSpace space = testing::PresetSpace("cifar10_cnn");
+  SearchSpace space = ga::testing::PresetSpace("cifar10_cnn");
   std::vector<std::string> names;
   for (int g : space.alphabetical_order()) names.push_back(space.gene(g).name);
   EXPECT_EQ(names, (std::vector<std::string>{"activation", "nb_layers", "nb_neurons",
@@ -127,7 +127,7 @@ TEST(SearchSpaceTest, AnyNamesAcceptsOtherGenes) {
 }
 
 TEST(SearchSpaceTest, ProtoRoundTrip) {
-  SearchSpace space = testing::PresetSpace("cifar10_mlp");
+  SearchSpace space = ga::testing::PresetSpace("cifar10_mlp");
   auto again = SearchSpace::FromProto(space.ToProto());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->ToProto().SerializeAsString(), space.ToProto().SerializeAsString());
@@ -138,4 +138,4 @@ TEST(SearchSpaceTest, ProtoRoundTrip) {
 }
 
 }  // namespace
-}  // namespace deepevolve::ga
+}  // namespace deepevolve::genome

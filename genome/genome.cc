@@ -1,4 +1,4 @@
-#include "master/ga/genome.h"
+#include "genome/genome.h"
 
 #include <algorithm>
 #include <cctype>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/md5.h"
 
-namespace deepevolve::ga {
+namespace deepevolve::genome {
 namespace {
 
 bool IsDeepEvolveName(const GeneValue& value) {
@@ -21,8 +21,8 @@ bool IsDeepEvolveName(const GeneValue& value) {
 
 }  // namespace
 
-Assignment ToAssignment(const SearchSpace& space, const Genome& genome) {
-  Assignment assignment;
+NamedGenome ToNamedGenome(const SearchSpace& space, const Genome& genome) {
+  NamedGenome assignment;
   assignment.reserve(space.num_genes());
   for (int g = 0; g < space.num_genes(); ++g) {
     assignment.emplace_back(space.gene(g).name, space.value(g, genome.choice[g]));
@@ -35,7 +35,7 @@ uint64_t TrialSeed(uint64_t search_seed, const std::string& genome_hash) {
   return std::stoull(digest.substr(0, 15), nullptr, 16);
 }
 
-absl::StatusOr<Genome> FromAssignment(const SearchSpace& space, const Assignment& assignment) {
+absl::StatusOr<Genome> FromNamedGenome(const SearchSpace& space, const NamedGenome& assignment) {
   Genome genome;
   genome.choice.assign(space.num_genes(), -1);
   for (const auto& [name, value] : assignment) {
@@ -57,7 +57,7 @@ absl::StatusOr<Genome> FromAssignment(const SearchSpace& space, const Assignment
   return genome;
 }
 
-std::string IdentityString(const Assignment& assignment) {
+std::string IdentityString(const NamedGenome& assignment) {
   std::map<std::string, const GeneValue*> by_name;
   for (const auto& [name, value] : assignment) by_name[name] = &value;
 
@@ -85,12 +85,12 @@ std::string IdentityString(const Assignment& assignment) {
   return out;
 }
 
-std::string GenomeHash(const Assignment& assignment) {
+std::string GenomeHash(const NamedGenome& assignment) {
   return Md5Hex(IdentityString(assignment));
 }
 
 std::string GenomeHash(const SearchSpace& space, const Genome& genome) {
-  return GenomeHash(ToAssignment(space, genome));
+  return GenomeHash(ToNamedGenome(space, genome));
 }
 
 std::string DescribeGenome(const SearchSpace& space, const Genome& genome) {
@@ -122,4 +122,4 @@ LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome,
   return LedgerKey{GenomeHash(space, genome), Md5Hex(TaskIdentity(task))};
 }
 
-}  // namespace deepevolve::ga
+}  // namespace deepevolve::genome

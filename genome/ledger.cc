@@ -1,8 +1,8 @@
-#include "master/ga/ledger.h"
+#include "genome/ledger.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace deepevolve::ga {
+namespace deepevolve::genome {
 
 std::optional<TrialResult> InMemoryLedger::Lookup(const LedgerKey& key) const {
   auto it = entries_.find(key);
@@ -18,4 +18,4 @@ absl::Status InMemoryLedger::Insert(const LedgerKey& key, const TrialResult& res
   return absl::OkStatus();
 }
 
-}  // namespace deepevolve::ga
+}  // namespace deepevolve::genome

@@ -1,12 +1,12 @@
-#include "master/ga/genome.h"
+#include "genome/genome.h"
 
 #include "gtest/gtest.h"
 #include "tests/master/ga/test_util.h"
 
-namespace deepevolve::ga {
+namespace deepevolve::genome {
 namespace {
 
-Assignment DeepEvolveGenome(int64_t neurons, const char* activation, int64_t layers,
+NamedGenome DeepEvolveGenome(int64_t neurons, const char* activation, int64_t layers,
                             const char* optimizer) {
   return {{"nb_neurons", neurons},
           {"nb_layers", layers},
@@ -25,47 +25,47 @@ TEST(GenomeHashTest, MatchesDeepEvolveTestVectors) {
 }
 
 TEST(GenomeHashTest, IndependentOfAssignmentOrder) {
-  Assignment a = DeepEvolveGenome(64, "relu", 2, "adam");
+  NamedGenome a = DeepEvolveGenome(64, "relu", 2, "adam");
   std::reverse(a.begin(), a.end());
   EXPECT_EQ(GenomeHash(a), "53e7608376c791312050ef5ab4b95bf9");
 }
 
 TEST(GenomeHashTest, OtherSpacesUseAnUnambiguousEncoding) {
   // Concatenation would make these two collide ("ab" + "c" vs "a" + "bc").
-  Assignment x = {{"p", std::string("ab")}, {"q", std::string("c")}};
-  Assignment y = {{"p", std::string("a")}, {"q", std::string("bc")}};
+  NamedGenome x = {{"p", std::string("ab")}, {"q", std::string("c")}};
+  NamedGenome y = {{"p", std::string("a")}, {"q", std::string("bc")}};
   EXPECT_NE(IdentityString(x), IdentityString(y));
   EXPECT_NE(GenomeHash(x), GenomeHash(y));
   // An integer and a name that reads the same are different values.
   EXPECT_NE(GenomeHash({{"p", int64_t{1}}}), GenomeHash({{"p", std::string("1")}}));
   EXPECT_EQ(IdentityString({{"q", int64_t{3}}, {"p", std::string("ab")}}), "dv1;p=s2:ab;q=i:3;");
   // A fifth gene leaves the DeepEvolve form.
-  Assignment five = DeepEvolveGenome(64, "relu", 2, "adam");
+  NamedGenome five = DeepEvolveGenome(64, "relu", 2, "adam");
   five.emplace_back("dropout", int64_t{2});
   EXPECT_EQ(IdentityString(five).rfind("dv1;", 0), 0u);
 }
 
 TEST(GenomeTest, AssignmentRoundTripAndErrors) {
-  SearchSpace space = testing::PresetSpace("mnist_mlp");
-  auto genome = FromAssignment(space, DeepEvolveGenome(128, "tanh", 3, "sgd"));
+  SearchSpace space = ga::testing::PresetSpace("mnist_mlp");
+  auto genome = FromNamedGenome(space, DeepEvolveGenome(128, "tanh", 3, "sgd"));
   ASSERT_TRUE(genome.ok()) << genome.status();
   EXPECT_EQ(DescribeGenome(space, *genome),
             "nb_neurons=128 nb_layers=3 activation=tanh optimizer=sgd");
   EXPECT_EQ(GenomeHash(space, *genome), GenomeHash(DeepEvolveGenome(128, "tanh", 3, "sgd")));
 
-  auto bad = FromAssignment(space, DeepEvolveGenome(512, "tanh", 3, "sgd"));
+  auto bad = FromNamedGenome(space, DeepEvolveGenome(512, "tanh", 3, "sgd"));
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("nb_neurons"), std::string::npos);
-  Assignment missing = DeepEvolveGenome(64, "tanh", 3, "sgd");
+  NamedGenome missing = DeepEvolveGenome(64, "tanh", 3, "sgd");
   missing.pop_back();
-  EXPECT_NE(FromAssignment(space, missing).status().message().find("optimizer"),
+  EXPECT_NE(FromNamedGenome(space, missing).status().message().find("optimizer"),
             std::string::npos);
 }
 
 TEST(LedgerKeyTest, SameGenomeOnAnotherTaskIsAnotherEntry) {
-  SearchSpace space = testing::PresetSpace("fashion_mnist_mlp");
-  Genome g = *FromAssignment(space, DeepEvolveGenome(64, "relu", 2, "adam"));
-  v1::TaskSpec task = testing::ResolvedPreset("fashion_mnist_mlp").task();
+  SearchSpace space = ga::testing::PresetSpace("fashion_mnist_mlp");
+  Genome g = *FromNamedGenome(space, DeepEvolveGenome(64, "relu", 2, "adam"));
+  v1::TaskSpec task = ga::testing::ResolvedPreset("fashion_mnist_mlp").task();
   const LedgerKey base = MakeLedgerKey(space, g, task);
   EXPECT_EQ(base.genome_hash, "53e7608376c791312050ef5ab4b95bf9");
   EXPECT_EQ(base, MakeLedgerKey(space, g, task));
@@ -85,4 +85,4 @@ TEST(LedgerKeyTest, SameGenomeOnAnotherTaskIsAnotherEntry) {
 }
 
 }  // namespace
-}  // namespace deepevolve::ga
+}  // namespace deepevolve::genome

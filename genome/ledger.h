@@ -1,6 +1,6 @@
 // The genome ledger: every genome ever trained on a task, with its result.
-#ifndef DEEPEVOLVE_MASTER_GA_LEDGER_H_
-#define DEEPEVOLVE_MASTER_GA_LEDGER_H_
+#ifndef DEEPEVOLVE_GENOME_LEDGER_H_
+#define DEEPEVOLVE_GENOME_LEDGER_H_
 
 #include <cstdint>
 #include <optional>
@@ -8,9 +8,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "master/ga/genome.h"
+#include "genome/genome.h"
 
-namespace deepevolve::ga {
+namespace deepevolve::genome {
 
 // What one training of a genome produced.
 struct TrialResult {
@@ -54,6 +54,6 @@ class InMemoryLedger : public Ledger {
   absl::flat_hash_map<LedgerKey, TrialResult> entries_;
 };
 
-}  // namespace deepevolve::ga
+}  // namespace deepevolve::genome
 
-#endif  // DEEPEVOLVE_MASTER_GA_LEDGER_H_
+#endif  // DEEPEVOLVE_GENOME_LEDGER_H_

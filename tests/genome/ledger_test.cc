@@ -1,8 +1,8 @@
-#include "master/ga/ledger.h"
+#include "genome/ledger.h"
 
 #include "gtest/gtest.h"
 
-namespace deepevolve::ga {
+namespace deepevolve::genome {
 namespace {
 
 TEST(InMemoryLedgerTest, LookupInsertCount) {
@@ -28,4 +28,4 @@ TEST(InMemoryLedgerTest, LookupInsertCount) {
 }
 
 }  // namespace
-}  // namespace deepevolve::ga
+}  // namespace deepevolve::genome

@@ -1,6 +1,6 @@
 // Search spaces: named genes, each with an ordered list of allowed values.
-#ifndef DEEPEVOLVE_MASTER_GA_SPACE_H_
-#define DEEPEVOLVE_MASTER_GA_SPACE_H_
+#ifndef DEEPEVOLVE_GENOME_SPACE_H_
+#define DEEPEVOLVE_GENOME_SPACE_H_
 
 #include <cstdint>
 #include <optional>
@@ -12,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "deepevolve/v1/genome.pb.h"
 
-namespace deepevolve::ga {
+namespace deepevolve::genome {
 
 // One allowed value of a gene: an integer or a name.
 using GeneValue = std::variant<int64_t, std::string>;
@@ -88,6 +88,6 @@ class SearchSpace {
   uint64_t size_ = 0;
 };
 
-}  // namespace deepevolve::ga
+}  // namespace deepevolve::genome
 
-#endif  // DEEPEVOLVE_MASTER_GA_SPACE_H_
+#endif  // DEEPEVOLVE_GENOME_SPACE_H_
