@@ -31,7 +31,7 @@
 #include "common/subprocess.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
-#include "worker/daemon/worker_loop.h"
+#include "worker/daemon/grpc_master_client.h"
 
 namespace {
 

@@ -18,6 +18,7 @@
 #include "genome/genome.h"
 #include "genome/space.h"
 #include "spdlog/spdlog.h"
+#include "worker/daemon/grpc_master_client.h"
 #include "worker/daemon/worker_loop.h"
 #include "worker/trainer/data.h"
 #include "worker/trainer/trainer.h"

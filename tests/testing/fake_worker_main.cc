@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "tests/testing/fake_accuracy.h"
+#include "worker/daemon/grpc_master_client.h"
 #include "worker/daemon/worker_loop.h"
 
 using ::deepevolve::testing::FakeAccuracy;

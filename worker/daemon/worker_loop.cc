@@ -1,114 +1,13 @@
 #include "worker/daemon/worker_loop.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <algorithm>
-#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "spdlog/spdlog.h"
 
 namespace deepevolve::worker {
-namespace {
-
-absl::Status FromGrpc(const grpc::Status& status, const std::string& address) {
-  if (status.ok()) return absl::OkStatus();
-  std::string message = status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    message = absl::StrCat("master at ", address, " is unreachable: ", message);
-  }
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), message);
-}
-
-class GrpcMasterClient : public MasterClient {
- public:
-  GrpcMasterClient(const std::string& address,
-                   std::shared_ptr<grpc::ChannelCredentials> credentials)
-      : address_(address) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(256 << 20);
-    args.SetMaxSendMessageSize(256 << 20);
-    // Reconnect quickly after a master restart.
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    stub_ = v1::WorkerService::NewStub(
-        grpc::CreateCustomChannel(address, std::move(credentials), args));
-  }
-
-  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r) override {
-    return Call(&v1::WorkerService::Stub::Register, r, absl::Seconds(10));
-  }
-  absl::StatusOr<v1::AcquireResponse> Acquire(const v1::AcquireRequest& r) override {
-    return Call(&v1::WorkerService::Stub::Acquire, r,
-                absl::Milliseconds(r.wait_ms()) + absl::Seconds(5));
-  }
-  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& r) override {
-    return Call(&v1::WorkerService::Stub::Heartbeat, r, absl::Seconds(10));
-  }
-  absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& r) override {
-    return Call(&v1::WorkerService::Stub::Report, r, absl::Seconds(60));
-  }
-
- private:
-  template <typename Request, typename Response>
-  absl::StatusOr<Response> Call(grpc::Status (v1::WorkerService::Stub::*method)(
-                                    grpc::ClientContext*, const Request&, Response*),
-                                const Request& request, absl::Duration deadline) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    Response response;
-    grpc::Status status = ((*stub_).*method)(&context, request, &response);
-    if (!status.ok()) return FromGrpc(status, address_);
-    return response;
-  }
-
-  std::string address_;
-  std::unique_ptr<v1::WorkerService::Stub> stub_;
-};
-
-class HealthFileClient : public MasterClient {
- public:
-  HealthFileClient(std::unique_ptr<MasterClient> inner, std::string path)
-      : inner_(std::move(inner)), path_(std::move(path)) {}
-
-  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r) override {
-    return Touch(inner_->Register(r));
-  }
-  absl::StatusOr<v1::AcquireResponse> Acquire(const v1::AcquireRequest& r) override {
-    return Touch(inner_->Acquire(r));
-  }
-  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& r) override {
-    return Touch(inner_->Heartbeat(r));
-  }
-  absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& r) override {
-    return Touch(inner_->Report(r));
-  }
-
- private:
-  template <typename T>
-  T Touch(T result) {
-    if (result.ok())
-      std::ofstream(path_, std::ios::trunc) << absl::ToUnixSeconds(absl::Now()) << "\n";
-    return result;
-  }
-
-  std::unique_ptr<MasterClient> inner_;
-  const std::string path_;
-};
-
-}  // namespace
-
-std::unique_ptr<MasterClient> WithHealthFile(std::unique_ptr<MasterClient> inner,
-                                             std::string path) {
-  return std::make_unique<HealthFileClient>(std::move(inner), std::move(path));
-}
-
-std::unique_ptr<MasterClient> MakeGrpcMasterClient(
-    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials) {
-  return std::make_unique<GrpcMasterClient>(address, std::move(credentials));
-}
 
 WorkerLoop::WorkerLoop(MasterClient* master, TrainFn train, WorkerOptions options)
     : master_(master), train_(std::move(train)), options_(std::move(options)) {}

@@ -13,32 +13,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "grpcpp/security/credentials.h"
-#include "deepevolve/v1/service.grpc.pb.h"
+#include "deepevolve/v1/service.pb.h"
 #include "genome/ledger.h"
+#include "worker/daemon/master_client.h"
 
 namespace deepevolve::worker {
-
-// The master as the worker sees it. Implementations are thread-safe.
-class MasterClient {
- public:
-  virtual ~MasterClient() = default;
-  virtual absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r) = 0;
-  virtual absl::StatusOr<v1::AcquireResponse> Acquire(const v1::AcquireRequest& r) = 0;
-  virtual absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& r) = 0;
-  virtual absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& r) = 0;
-};
-
-// A client over a gRPC channel to `address` (host:port) with these credentials
-// (see common/grpc_security.h).
-std::unique_ptr<MasterClient> MakeGrpcMasterClient(
-    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials);
-
-// Wraps a client so that every call the master answers touches `path`: a container's
-// health check reads its age (a worker that has not reached its master for a minute is
-// unhealthy).
-std::unique_ptr<MasterClient> WithHealthFile(std::unique_ptr<MasterClient> inner,
-                                             std::string path);
 
 struct EpochReport {
   int epoch = 0;

@@ -1,0 +1,190 @@
+#include "worker/daemon/worker_loop.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_master_client.h"
+
+namespace deepevolve::worker {
+namespace {
+
+using ::deepevolve::testing::FakeMasterClient;
+using ::testing::HasSubstr;
+
+v1::AcquireResponse Work(int64_t lease_id) {
+  v1::AcquireResponse r;
+  r.mutable_assignment()->set_lease_id(lease_id);
+  r.mutable_assignment()->mutable_task()->set_epochs(2);
+  return r;
+}
+
+class WorkerLoopTest : public ::testing::Test {
+ protected:
+  WorkerOptions Options() {
+    WorkerOptions options;
+    options.worker_id = "w1";
+    options.incarnation = 7;
+    options.acquire_wait = absl::ZeroDuration();
+    options.max_backoff = absl::ZeroDuration();  // retries without waiting
+    return options;
+  }
+  // Starts the loop with `train`; it stops the first time the master has no work.
+  absl::Status Run(TrainFn train, WorkerOptions options) {
+    loop_ = std::make_unique<WorkerLoop>(&master_, std::move(train), std::move(options));
+    master_.SetWhenIdle([this] { loop_->Stop(); });
+    return loop_->Run();
+  }
+  absl::Status Run(TrainFn train) { return Run(std::move(train), Options()); }
+
+  // Trains every epoch with a heartbeat, and gives up when the master says stop.
+  static absl::StatusOr<genome::TrialResult> TrainAll(const v1::Assignment& a,
+                                                      const ProgressFn& progress,
+                                                      std::string* model) {
+    for (int e = 1; e <= a.task().epochs(); ++e) {
+      if (!progress({e, a.task().epochs(), 0.5, 0.8, 0.1 * e})) {
+        return absl::CancelledError("stopped");
+      }
+    }
+    if (model != nullptr) *model = "weights";
+    genome::TrialResult r;
+    r.accuracy = 0.8;
+    r.epochs_run = a.task().epochs();
+    return r;
+  }
+
+  FakeMasterClient master_;
+  std::unique_ptr<WorkerLoop> loop_;
+};
+
+TEST_F(WorkerLoopTest, TrainsReportsAndHeartbeatsEachEpoch) {
+  master_.QueueAcquire(Work(5));
+  ASSERT_TRUE(Run(TrainAll).ok());
+  ASSERT_EQ(master_.registers().size(), 1u);
+  EXPECT_EQ(master_.registers()[0].worker_id(), "w1");
+  EXPECT_EQ(master_.registers()[0].incarnation(), 7);
+  ASSERT_EQ(master_.heartbeats().size(), 2u);
+  EXPECT_EQ(master_.heartbeats()[1].epoch(), 2);
+  EXPECT_EQ(master_.heartbeats()[1].lease_id(), 5);
+  ASSERT_EQ(master_.reports().size(), 1u);
+  const v1::ReportRequest& report = master_.reports()[0];
+  EXPECT_EQ(report.lease_id(), 5);
+  EXPECT_TRUE(report.ok());
+  EXPECT_DOUBLE_EQ(report.accuracy(), 0.8);
+  EXPECT_TRUE(report.acquire_next());
+  EXPECT_EQ(loop_->trials_done(), 1);
+}
+
+TEST_F(WorkerLoopTest, RegistersAgainWhenTheMasterForgotIt) {
+  master_.QueueAcquire(absl::FailedPreconditionError("worker w1 is not registered"));
+  master_.QueueAcquire(Work(5));
+  ASSERT_TRUE(Run(TrainAll).ok());
+  EXPECT_EQ(master_.registers().size(), 2u);
+  ASSERT_EQ(master_.reports().size(), 1u);
+  EXPECT_EQ(master_.reports()[0].lease_id(), 5);
+}
+
+TEST_F(WorkerLoopTest, RetriesARegistrationThroughUnavailableButNotARefusal) {
+  master_.QueueRegister(absl::UnavailableError("master at 127.0.0.1:1 is unreachable"));
+  master_.QueueRegister(absl::UnavailableError("master at 127.0.0.1:1 is unreachable"));
+  ASSERT_TRUE(Run(TrainAll).ok());
+  EXPECT_EQ(master_.registers().size(), 3u);
+
+  FakeMasterClient refusing;
+  refusing.QueueRegister(absl::PermissionDeniedError("no certificate"));
+  WorkerLoop loop(&refusing, TrainAll, Options());
+  EXPECT_TRUE(absl::IsPermissionDenied(loop.Run()));
+  EXPECT_EQ(refusing.registers().size(), 1u);
+  EXPECT_TRUE(refusing.acquires().empty());
+}
+
+TEST_F(WorkerLoopTest, RetriesAReportThroughUnavailable) {
+  master_.QueueAcquire(Work(5));
+  master_.QueueReport(absl::UnavailableError("master at 127.0.0.1:1 is unreachable"));
+  master_.QueueReport(absl::DeadlineExceededError("deadline"));
+  ASSERT_TRUE(Run(TrainAll).ok());
+  ASSERT_EQ(master_.reports().size(), 3u);
+  for (const v1::ReportRequest& r : master_.reports()) EXPECT_EQ(r.lease_id(), 5);
+  EXPECT_EQ(loop_->trials_done(), 1);
+}
+
+TEST_F(WorkerLoopTest, ANotFoundHeartbeatCancelsTraining) {
+  master_.QueueAcquire(Work(5));
+  master_.QueueHeartbeat(absl::NotFoundError("no lease with id 5"));
+  int epochs_trained = 0;
+  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model) {
+                ++epochs_trained;
+                return TrainAll(a, progress, model);
+              }).ok());
+  ASSERT_EQ(master_.heartbeats().size(), 1u);
+  EXPECT_EQ(master_.heartbeats()[0].epoch(), 1);
+  EXPECT_TRUE(master_.reports().empty());
+}
+
+TEST_F(WorkerLoopTest, AStopAnswerCancelsTraining) {
+  master_.QueueAcquire(Work(5));
+  v1::HeartbeatResponse stop;
+  stop.set_stop(true);
+  master_.QueueHeartbeat(stop);
+  ASSERT_TRUE(Run(TrainAll).ok());
+  EXPECT_EQ(master_.heartbeats().size(), 1u);
+  EXPECT_TRUE(master_.reports().empty());
+}
+
+TEST_F(WorkerLoopTest, StopFinishesTheTrialInHand) {
+  master_.QueueAcquire(Work(5));
+  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model) {
+                loop_->Stop();  // as SIGTERM would, mid-trial
+                return TrainAll(a, progress, model);
+              }).ok());
+  ASSERT_EQ(master_.reports().size(), 1u);
+  EXPECT_TRUE(master_.reports()[0].ok());
+  EXPECT_FALSE(master_.reports()[0].acquire_next());
+  EXPECT_EQ(master_.acquires().size(), 1u);
+}
+
+TEST_F(WorkerLoopTest, AbortAbandonsTheTrialInHand) {
+  master_.QueueAcquire(Work(5));
+  int epochs = 0;
+  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress,
+                      std::string*) -> absl::StatusOr<genome::TrialResult> {
+                loop_->Abort();  // a second SIGTERM
+                if (!progress({1, 2, 0.5, 0.8, 0.1})) return absl::CancelledError("stopped");
+                ++epochs;
+                return genome::TrialResult();
+              }).ok());
+  EXPECT_EQ(epochs, 0);
+  EXPECT_TRUE(master_.reports().empty());
+  EXPECT_EQ(master_.acquires().size(), 1u);
+}
+
+TEST_F(WorkerLoopTest, StopsAfterMaxTrialsTakingTheNextGenomeFromTheReport) {
+  master_.QueueAcquire(Work(5));
+  v1::ReportResponse with_next;
+  with_next.set_accepted(true);
+  *with_next.mutable_next() = Work(6).assignment();
+  master_.QueueReport(with_next);
+  WorkerOptions options = Options();
+  options.max_trials = 2;
+  ASSERT_TRUE(Run(TrainAll, options).ok());
+  ASSERT_EQ(master_.reports().size(), 2u);
+  EXPECT_EQ(master_.reports()[0].lease_id(), 5);
+  EXPECT_TRUE(master_.reports()[0].acquire_next());
+  EXPECT_EQ(master_.reports()[1].lease_id(), 6);
+  EXPECT_FALSE(master_.reports()[1].acquire_next());
+  EXPECT_EQ(master_.acquires().size(), 1u);
+  EXPECT_EQ(loop_->trials_done(), 2);
+}
+
+TEST_F(WorkerLoopTest, ASetupErrorIsReportedAsAFailedTrialNamingTheWorker) {
+  master_.QueueAcquire(Work(5));
+  ASSERT_TRUE(Run([](const v1::Assignment&, const ProgressFn&,
+                     std::string*) -> absl::StatusOr<genome::TrialResult> {
+                return absl::NotFoundError("dataset fashion_mnist: no file t10k-images-idx3-ubyte");
+              }).ok());
+  ASSERT_EQ(master_.reports().size(), 1u);
+  EXPECT_FALSE(master_.reports()[0].ok());
+  EXPECT_THAT(master_.reports()[0].error(), HasSubstr("worker w1"));
+  EXPECT_THAT(master_.reports()[0].error(), HasSubstr("t10k-images"));
+}
+
+}  // namespace
+}  // namespace deepevolve::worker
