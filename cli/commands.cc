@@ -122,26 +122,24 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   *spec.mutable_space() = table->space.ToProto();
   spec.mutable_task()->set_dataset("fashion_mnist");  // only to satisfy resolution
   spec.mutable_task()->set_net(v1::MLP);
-  if (o.strategy == "generational" || o.strategy == "generational_compat") {
+  if (!ga::SetStrategy(o.strategy, &spec).ok()) {
+    err << "deepevolve sim: unknown --strategy '" << o.strategy
+        << "' (known: " << absl::StrJoin(ga::StrategyNames(), ", ") << ")\n";
+    return 2;
+  }
+  if (spec.has_generational()) {
     auto* p = spec.mutable_generational();
     if (o.population > 0) p->set_population(o.population);
     if (o.generations > 0) p->set_generations(o.generations);
-    spec.set_deepevolve_compat(o.strategy == "generational_compat");
-  } else if (o.strategy == "steady_state") {
+  } else if (spec.has_steady_state()) {
     auto* p = spec.mutable_steady_state();
     if (o.population > 0) p->set_population(o.population);
     if (o.tournament_size > 0) p->set_tournament_size(o.tournament_size);
     if (o.trials > 0) p->set_trials(o.trials);
-  } else if (o.strategy == "random") {
+  } else if (spec.has_random()) {
     if (o.trials > 0) spec.mutable_random()->set_trials(o.trials);
-    else spec.mutable_random();
-  } else if (o.strategy == "grid") {
-    if (o.trials > 0) spec.mutable_grid()->set_trials(o.trials);
-    else spec.mutable_grid();
-  } else {
-    err << "deepevolve sim: unknown --strategy '" << o.strategy
-        << "' (known: generational, generational_compat, steady_state, random, grid)\n";
-    return 2;
+  } else if (o.trials > 0) {
+    spec.mutable_grid()->set_trials(o.trials);
   }
   // Tables may hold any genes, not only the trainable ones.
   auto resolved = ga::ResolveSearchSpec(spec, genome::GeneNames::kAny);

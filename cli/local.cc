@@ -281,9 +281,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
           ? absl::StrFormat("generational %dx%d%s", spec.generational().population(),
                             spec.generational().generations(),
                             spec.deepevolve_compat() ? " (compat)" : "")
-      : spec.has_steady_state() ? "steady_state"
-      : spec.has_random()       ? "random"
-                                : "grid",
+                            : ga::StrategyName(spec),
       spec.seed(), cluster.address(), trainers, trainers == 1 ? "" : "s", threads,
       threads == 1 ? "" : "s", options.device, options.out_dir);
 

@@ -6,12 +6,14 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_join.h"
 #include "cli/certs.h"
 #include "cli/commands.h"
 #include "cli/local.h"
 #include "cli/remote.h"
 #include "common/security_flags.h"
 #include "common/spec_file.h"
+#include "master/ga/spec.h"
 
 namespace {
 
@@ -54,13 +56,9 @@ std::optional<deepevolve::v1::SearchSpec> BuildSpec(const SpecFlags& f, const st
   if (spec.preset().empty() && spec.space().genes_size() == 0) spec.set_preset(f.preset);
   if (!f.name.empty()) spec.set_name(f.name);
   if (!f.strategy.empty()) {
-    if (f.strategy == "generational") spec.mutable_generational();
-    else if (f.strategy == "steady_state") spec.mutable_steady_state();
-    else if (f.strategy == "random") spec.mutable_random();
-    else if (f.strategy == "grid") spec.mutable_grid();
-    else {
+    if (!deepevolve::ga::SetStrategy(f.strategy, &spec).ok()) {
       std::cerr << "deepevolve " << verb << ": unknown --strategy '" << f.strategy
-                << "' (known: generational, steady_state, random, grid)\n";
+                << "' (known: " << absl::StrJoin(deepevolve::ga::StrategyNames(), ", ") << ")\n";
       return std::nullopt;
     }
   }

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "master/ga/spec.h"
 
 namespace deepevolve::cli {
 namespace {
@@ -58,16 +59,9 @@ const char* StateName(v1::SearchState s) {
   }
 }
 
-std::string StrategyName(const v1::SearchSpec& spec) {
-  if (spec.has_steady_state()) return "steady_state";
-  if (spec.has_random()) return "random";
-  if (spec.has_grid()) return "grid";
-  return spec.deepevolve_compat() ? "generational (compat)" : "generational";
-}
-
 void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
   out << absl::StrFormat("search %d \"%s\": %s, %s on %s, generation %d\n", s.search_id(),
-                         s.name(), StateName(s.state()), StrategyName(s.spec()),
+                         s.name(), StateName(s.state()), ga::StrategyName(s.spec()),
                          s.spec().task().dataset(), s.generation());
   out << absl::StrFormat("  genomes: %d done of ~%d planned, %d running, %d ledger hits, %d failed\n",
                          s.trials_done(), s.trials_planned(), s.trials_running(), s.ledger_hits(),
@@ -297,7 +291,7 @@ int RunList(const RemoteOptions& options, std::ostream& out, std::ostream& err) 
                          "done", "best");
   for (const v1::SearchSummary& s : response.searches()) {
     out << absl::StrFormat("%-6d %-10s %-22s %-14s %-10s %s\n", s.search_id(), StateName(s.state()),
-                           s.name(), StrategyName(s.spec()),
+                           s.name(), ga::StrategyName(s.spec()),
                            absl::StrCat(s.trials_done(), "/", s.trials_planned()),
                            s.has_best() ? absl::StrFormat("%.2f%%", 100 * s.best().accuracy())
                                         : std::string("-"));

@@ -1,7 +1,5 @@
 // deepevolve-worker: dials a master, pulls genomes, trains them with LibTorch, reports.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,6 +17,7 @@
 #include "genome/space.h"
 #include "spdlog/spdlog.h"
 #include "worker/daemon/grpc_master_client.h"
+#include "worker/daemon/host_slots.h"
 #include "worker/daemon/worker_loop.h"
 #include "worker/trainer/data.h"
 #include "worker/trainer/trainer.h"
@@ -26,54 +25,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-// Workers on one host share its cores: each holds a lock on one slot file, and a
-// trainer takes cores / (slots held) threads when its trial starts.
-class HostSlots {
- public:
-  explicit HostSlots(fs::path dir) : dir_(std::move(dir)) {
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    for (int i = 0; i < 1024 && fd_ < 0; ++i) {
-      const int fd = open(Slot(i).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
-      if (fd < 0) break;
-      if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-        fd_ = fd;
-        slot_ = i;
-      } else {
-        close(fd);
-      }
-    }
-  }
-  ~HostSlots() {
-    if (fd_ >= 0) close(fd_);
-  }
-  // Workers alive on this host, this one included.
-  int Live() const {
-    int live = 0;
-    for (int i = 0; i < 1024; ++i) {
-      if (i == slot_) {
-        ++live;
-        continue;
-      }
-      const int fd = open(Slot(i).c_str(), O_RDWR | O_CLOEXEC);
-      if (fd < 0) {
-        if (i > slot_ + 64) break;
-        continue;
-      }
-      if (flock(fd, LOCK_EX | LOCK_NB) != 0) ++live;
-      close(fd);
-    }
-    return std::max(live, 1);
-  }
-  int slot() const { return slot_; }
-
- private:
-  fs::path Slot(int i) const { return dir_ / absl::StrCat("slot-", i, ".lock"); }
-  fs::path dir_;
-  int fd_ = -1;
-  int slot_ = -1;
-};
 
 std::string Hostname() {
   char name[256] = {0};
@@ -131,7 +82,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>((*data)->test.size()));
     return 0;
   }
-  HostSlots slots(slots_dir);
+  deepevolve::worker::HostSlots slots(slots_dir);
   if (worker_id.empty()) worker_id = absl::StrCat(Hostname(), "-", std::max(slots.slot(), 0));
   deepevolve::trainer::TrainerOptions trainer_options;
   trainer_options.device = device;

@@ -170,4 +170,34 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
   return spec;
 }
 
+const std::vector<std::string>& StrategyNames() {
+  static const auto* names = new std::vector<std::string>{
+      "generational", "generational_compat", "steady_state", "random", "grid"};
+  return *names;
+}
+
+std::string StrategyName(const v1::SearchSpec& spec) {
+  if (spec.has_steady_state()) return "steady_state";
+  if (spec.has_random()) return "random";
+  if (spec.has_grid()) return "grid";
+  return spec.deepevolve_compat() ? "generational_compat" : "generational";
+}
+
+absl::Status SetStrategy(const std::string& name, v1::SearchSpec* spec) {
+  if (name == "generational" || name == "generational_compat") {
+    spec->mutable_generational();
+    spec->set_deepevolve_compat(name == "generational_compat");
+  } else if (name == "steady_state") {
+    spec->mutable_steady_state();
+  } else if (name == "random") {
+    spec->mutable_random();
+  } else if (name == "grid") {
+    spec->mutable_grid();
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unknown strategy '", name, "' (known: ",
+                                                   absl::StrJoin(StrategyNames(), ", "), ")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace deepevolve::ga

@@ -2,6 +2,9 @@
 #ifndef DEEPEVOLVE_MASTER_GA_SPEC_H_
 #define DEEPEVOLVE_MASTER_GA_SPEC_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/search.pb.h"
 #include "genome/space.h"
@@ -28,6 +31,16 @@ inline constexpr int kMaxBatchSize = 65536;
 // `names` = kAny accepts any well-formed genes (simulations on fitness tables).
 absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& spec,
                                                  genome::GeneNames names = genome::GeneNames::kTrainable);
+
+// The names strategies go by in flags, files and output, in one place:
+// "generational", "generational_compat" (DeepEvolve's accidents kept), "steady_state",
+// "random", "grid".
+const std::vector<std::string>& StrategyNames();
+// The name of `spec`'s strategy; "generational", the default, for a spec with none.
+std::string StrategyName(const v1::SearchSpec& spec);
+// Makes `name` the spec's strategy, keeping its settings when it is that strategy
+// already. INVALID_ARGUMENT listing the known names for any other name.
+absl::Status SetStrategy(const std::string& name, v1::SearchSpec* spec);
 
 // True for "mnist", "fashion_mnist", "cifar10" and "csv:<path>".
 bool IsKnownDataset(const std::string& dataset);

@@ -1,0 +1,94 @@
+// The whole master process behind one object: database, core, gRPC services, the HTTP
+// port and the lease timer, started and stopped in the right order. main.cc only turns
+// flags into Options (TensorFlow Serving's Server::Options shape).
+#ifndef DEEPEVOLVE_MASTER_SERVICE_SERVER_H_
+#define DEEPEVOLVE_MASTER_SERVICE_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "common/clock.h"
+#include "common/grpc_security.h"
+#include "master/scheduler/master.h"
+#include "master/store/sqlite.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace deepevolve::master {
+
+class Authorizer;
+class HttpFrontend;
+class RpcMetrics;
+class SearchServiceImpl;
+class WorkerServiceImpl;
+
+// Thread-safe.
+class MasterServer {
+ public:
+  struct Options {
+    // The SQLite database, created when missing.
+    std::string db_path = "deepevolve.db";
+    // kFull: an acknowledged result survives power loss; kProcess: any process crash.
+    store::Durability durability = store::Durability::kFull;
+    // gRPC address; port 0 picks a free port (see port()).
+    std::string listen = "127.0.0.1:50051";
+    // TLS files, or insecure = true for plaintext (default: TLS, no files: refused).
+    ServerSecurity security;
+    // The bearer token clients must send; required with TLS, optional in plaintext.
+    std::string token;
+    // host:port of /healthz, /metrics, the JSON API and the dashboard (HTTPS with
+    // TLS); port 0 picks a free one; empty (the default): no HTTP.
+    std::string http_listen;
+    // The dashboard's files (default: HttpFrontend::FindDashboardDir()).
+    std::string dashboard_dir;
+    // Leases, attempts, the longest Acquire wait.
+    MasterOptions master;
+    // Default: the real clock.
+    const Clock* clock = nullptr;
+  };
+
+  // Checks the security set-up before touching the database, opens and recovers it,
+  // and starts serving. INVALID_ARGUMENT for a bad security set-up or HTTP address
+  // (naming the flag's subject), FAILED_PRECONDITION for TLS without a token, the
+  // store's error (naming the file) when the database cannot be opened or recovered,
+  // UNAVAILABLE when a port cannot be bound.
+  static absl::StatusOr<std::unique_ptr<MasterServer>> Start(Options options);
+  // Shuts down if Shutdown was not called.
+  ~MasterServer();
+
+  // Drains: waiting calls are woken, the gRPC server gets up to `grace` to finish the
+  // calls in flight, the lease timer and the HTTP port stop. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+  int port() const { return port_; }
+  // 0 without HTTP.
+  int http_port() const { return http_port_; }
+  Master* master() { return master_.get(); }
+
+ private:
+  MasterServer() = default;
+
+  Options options_;
+  std::unique_ptr<Master> master_;
+  std::unique_ptr<Authorizer> auth_;
+  std::unique_ptr<RpcMetrics> rpc_metrics_;
+  std::unique_ptr<SearchServiceImpl> search_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpFrontend> http_;
+  std::thread ticker_;
+  absl::Notification stopping_;  // the lease timer stops
+  std::atomic<bool> shut_down_{false};
+  int port_ = 0;
+  int http_port_ = 0;
+};
+
+}  // namespace deepevolve::master
+
+#endif  // DEEPEVOLVE_MASTER_SERVICE_SERVER_H_
