@@ -2,6 +2,15 @@
 # library with explicit dependencies, and every test registers itself with CTest.
 
 set(DEEPEVOLVE_WARNINGS -Wall -Wextra -Wpedantic -Wno-unused-parameter)
+if(DEEPEVOLVE_THREAD_SAFETY)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "DEEPEVOLVE_THREAD_SAFETY needs clang (-DCMAKE_CXX_COMPILER=clang++)")
+  endif()
+  # -beta also checks the capabilities of pointers and references (Abseil's
+  # MutexLockMaybe, a borrowed mutex).
+  list(APPEND DEEPEVOLVE_WARNINGS -Wthread-safety -Wthread-safety-beta -Werror=thread-safety
+       -Werror=thread-safety-beta)
+endif()
 
 # deepevolve_cc_library(NAME name SRCS ... DEPS ...)
 function(deepevolve_cc_library)

@@ -6,6 +6,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ninja-build
+  # the thread-safety build (clang's -Wthread-safety) and the format check
+  clang-14 clang-format-14 git
   # protocol and RPC
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # core libraries

@@ -145,10 +145,9 @@ absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Start(const std::str
 
 Checkpointer::~Checkpointer() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
   thread_.join();
   sqlite3_close(db_);
 }
@@ -164,32 +163,32 @@ void Checkpointer::Committed(int pages) {
 }
 
 void Checkpointer::Poke() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    poked_ = true;
-  }
-  cv_.notify_one();
+  absl::MutexLock lock(&mu_);
+  poked_ = true;
 }
 
 void Checkpointer::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return poked_ || stop_; });
-    if (stop_) return;
-    poked_ = false;
-    lock.unlock();
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Checkpointer* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+            return c->poked_ || c->stop_;
+          },
+          this));
+      if (stop_) return;
+      poked_ = false;
+    }
     // PASSIVE: copies what no reader needs, never blocks the writer. A failure leaves
     // the WAL longer, nothing else; the next poke tries again.
     int pages = 0, copied = 0;
-    std::unique_lock<std::mutex> running(running_);
+    absl::MutexLock running(&running_);
     if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &pages, &copied) ==
         SQLITE_OK) {
       // Unless the WAL started again meanwhile (then this count is of the old one).
       if (copied <= last_pages_.load()) copied_.store(copied);
       ++checkpoints_;
     }
-    running.unlock();
-    lock.lock();
   }
 }
 
@@ -212,8 +211,7 @@ absl::Status Database::RestartWal() {
   // Waits for a background checkpoint still running (else this one fails BUSY, and
   // under a fast writer the WAL grew without bound), copies the rest and waits until
   // no reader needs the WAL (RESTART), so that the next transaction starts it again.
-  std::unique_lock<std::mutex> running;
-  if (checkpointer_) running = std::unique_lock<std::mutex>(checkpointer_->running());
+  absl::MutexLockMaybe running(checkpointer_ ? checkpointer_->running() : nullptr);
   // Not for long: another process reading the database (someone's sqlite3 shell) would
   // hold every worker; a restart that fails is tried again later.
   sqlite3_busy_timeout(db_, 50);

@@ -7,18 +7,18 @@
 #include <sqlite3.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 namespace deepevolve::store {
 
@@ -100,7 +100,7 @@ class Checkpointer {
   int copied_pages() const { return copied_.load(); }
   // Held while this checkpointer runs a checkpoint: SQLite runs one at a time and
   // answers BUSY, without waiting, to a second.
-  std::mutex& running() { return running_; }
+  absl::Mutex* running() ABSL_LOCK_RETURNED(running_) { return &running_; }
 
  private:
   explicit Checkpointer(sqlite3* db) : db_(db) {}
@@ -110,13 +110,12 @@ class Checkpointer {
 
   sqlite3* db_;
   std::thread thread_;
-  std::mutex mu_;
-  std::mutex running_;
-  std::condition_variable cv_;
-  bool poked_ = false;
+  absl::Mutex mu_;
+  absl::Mutex running_;
+  bool poked_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<int> last_pages_{0};
   std::atomic<int> copied_{0};
-  bool stop_ = false;
   std::atomic<int64_t> checkpoints_{0};
 };
 

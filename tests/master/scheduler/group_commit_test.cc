@@ -52,7 +52,7 @@ class GroupCommitTest : public ::testing::Test {
 };
 
 TEST_F(GroupCommitTest, StepsWrittenBeforeAWaitShareOneCommitAndOneSync) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(commit_->mu());
   for (int i = 1; i <= 3; ++i) {
     ASSERT_THAT(commit_->Step([&] { return store_->PutTrial(Trial(i)); }), IsOk());
   }
@@ -70,7 +70,7 @@ TEST_F(GroupCommitTest, StepsWrittenBeforeAWaitShareOneCommitAndOneSync) {
 }
 
 TEST_F(GroupCommitTest, ARefusedStepIsRolledBackAloneAndTheRestGoesOn) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(commit_->mu());
   ASSERT_THAT(commit_->Step([&] { return store_->PutTrial(Trial(1)); }), IsOk());
   EXPECT_THAT(commit_->Step([&]() -> absl::Status {
     EXPECT_THAT(store_->PutTrial(Trial(2)), IsOk());
@@ -85,7 +85,7 @@ TEST_F(GroupCommitTest, ARefusedStepIsRolledBackAloneAndTheRestGoesOn) {
 }
 
 TEST_F(GroupCommitTest, AnyOtherFailureBreaksItForGood) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(commit_->mu());
   EXPECT_THAT(commit_->Step([] { return absl::InternalError("disk on fire"); }),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("disk on fire")));
   EXPECT_EQ(broken_calls_, 1);
@@ -96,10 +96,10 @@ TEST_F(GroupCommitTest, AnyOtherFailureBreaksItForGood) {
 }
 
 TEST_F(GroupCommitTest, EventsBecomeVisibleOnlyOnceSynced) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(commit_->mu());
   commit_->StartEventsAfter(41);
   int64_t sequence = 0;
-  ASSERT_THAT(commit_->Step([&]() -> absl::Status {
+  ASSERT_THAT(commit_->Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_->mu()) -> absl::Status {
     v1::Event e;
     e.set_search_id(search_id_);
     auto appended = commit_->AppendEvent(e, /*now_ms=*/77);
