@@ -8,6 +8,8 @@
 // (the calls one genome needs) as a worker sees it.
 //
 //   master_bench --workers 4 --trials 2000 [--durability full|process]
+#include <httplib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,15 +21,13 @@
 #include <thread>
 #include <vector>
 
-#include <httplib.h>
-
 #include "CLI/CLI.hpp"
-#include "absl/synchronization/mutex.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "common/subprocess.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -109,11 +109,11 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   const std::string port_file = (dir / "port").string();
   const std::string http_port_file = (dir / "http-port").string();
-  auto master = Subprocess::Start({*program, "--db", (dir / "master.db").string(), "--listen",
-                                   "127.0.0.1:0", "--port-file", port_file, "--insecure", "--lease-seconds",
-                                   "60", "--durability", durability, "--http-listen",
-                                   "127.0.0.1:0", "--http-port-file", http_port_file},
-                                  (dir / "master.log").string());
+  auto master = Subprocess::Start(
+      {*program, "--db", (dir / "master.db").string(), "--listen", "127.0.0.1:0", "--port-file",
+       port_file, "--insecure", "--lease-seconds", "60", "--durability", durability,
+       "--http-listen", "127.0.0.1:0", "--http-port-file", http_port_file},
+      (dir / "master.log").string());
   if (!master.ok()) {
     std::cerr << master.status().message() << "\n";
     return 1;
@@ -130,8 +130,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto search = v1::SearchService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto search =
+      v1::SearchService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   {
     grpc::ClientContext context;
     v1::SubmitRequest request;
@@ -183,7 +183,8 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&, w] {
-      auto client = deepevolve::worker::MakeGrpcMasterClient(address, grpc::InsecureChannelCredentials());
+      auto client =
+          deepevolve::worker::MakeGrpcMasterClient(address, grpc::InsecureChannelCredentials());
       const std::string id = absl::StrCat("bench-", w);
       v1::RegisterRequest reg;
       reg.set_worker_id(id);
@@ -292,19 +293,20 @@ int main(int argc, char** argv) {
   };
   std::cout << absl::StrFormat(
       "{\"tool\": \"deepevolve-master\", \"workers\": %d, \"trials\": %d, \"durability\": "
-      "\"%s\", \"separate_acquire\": %s, \"seconds\": %.3f, \"per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
+      "\"%s\", \"separate_acquire\": %s, \"seconds\": %.3f, \"per_s\": %.1f, \"p50_ms\": %.3f, "
+      "\"p99_ms\": %.3f, "
       "\"p99_at_1000_ms\": %.3f, \"p99_at_5000_ms\": %.3f, \"p99_at_25000_ms\": %.3f, "
       "\"p99_at_last_ms\": %.3f, \"last_history\": %d, \"window\": %d, \"sync_ms_at_1000\": %.3f, "
       "\"sync_ms_at_25000\": %.3f, \"sync_ms_at_last\": %.3f, \"slow_syncs_at_1000\": %.4f, "
       "\"slow_syncs_at_25000\": %.4f, \"slow_syncs_at_last\": %.4f, "
       "\"db_mb\": %.1f, \"wal_mb\": %.1f}\n",
-      workers, total, durability, separate_acquire ? "true" : "false", seconds, total / seconds, Percentile(latencies_ms, 0.5),
-      Percentile(latencies_ms, 0.99), window_p99(1000, 1000 + window),
-      window_p99(5000, 5000 + window), window_p99(25000, 25000 + window),
-      window_p99(last, total), last, window, window_sync(1000, 1000 + window).first,
-      window_sync(25000, 25000 + window).first, window_sync(last, total).first,
-      window_sync(1000, 1000 + window).second, window_sync(25000, 25000 + window).second,
-      window_sync(last, total).second,
+      workers, total, durability, separate_acquire ? "true" : "false", seconds, total / seconds,
+      Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99),
+      window_p99(1000, 1000 + window), window_p99(5000, 5000 + window),
+      window_p99(25000, 25000 + window), window_p99(last, total), last, window,
+      window_sync(1000, 1000 + window).first, window_sync(25000, 25000 + window).first,
+      window_sync(last, total).first, window_sync(1000, 1000 + window).second,
+      window_sync(25000, 25000 + window).second, window_sync(last, total).second,
       static_cast<double>(db_bytes) / 1e6, static_cast<double>(wal_bytes) / 1e6);
   return 0;
 }

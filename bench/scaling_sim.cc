@@ -22,18 +22,18 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
-#include "tests/testing/fake_clock.h"
 #include "genome/genome.h"
 #include "master/ga/sim.h"
 #include "master/ga/spec.h"
 #include "master/scheduler/master.h"
 #include "master/store/store.h"
+#include "tests/testing/fake_clock.h"
 
 namespace {
 
@@ -160,16 +160,18 @@ absl::StatusOr<Outcome> RunOne(const v1::SearchSpec& spec,
   out.utilisation = out.makespan_s > 0 ? busy_ms / 1000 / (workers * out.makespan_s) : 0;
   double busy_dispatching_ms = 0;
   for (const auto& [start, end] : spans) {
-    busy_dispatching_ms += static_cast<double>(std::max<int64_t>(0, std::min(end, last_dispatch_ms) - start));
+    busy_dispatching_ms +=
+        static_cast<double>(std::max<int64_t>(0, std::min(end, last_dispatch_ms) - start));
   }
-  out.utilisation_dispatching =
-      last_dispatch_ms > 0
-          ? busy_dispatching_ms / (static_cast<double>(workers) * static_cast<double>(last_dispatch_ms))
-          : 1;
+  out.utilisation_dispatching = last_dispatch_ms > 0
+                                    ? busy_dispatching_ms / (static_cast<double>(workers) *
+                                                             static_cast<double>(last_dispatch_ms))
+                                    : 1;
   auto summary = (*master)->Get(submitted->search_id());
   if (!summary.ok()) return summary.status();
   if (summary->state() != v1::SUCCEEDED) {
-    return absl::InternalError(absl::StrCat("the search ended ", v1::SearchState_Name(summary->state())));
+    return absl::InternalError(
+        absl::StrCat("the search ended ", v1::SearchState_Name(summary->state())));
   }
   return out;
 }
@@ -217,8 +219,7 @@ int main(int argc, char** argv) {
     if (f.ok) accuracies.push_back(f.accuracy);
   }
   std::sort(accuracies.rbegin(), accuracies.rend());
-  const double target =
-      accuracies[std::clamp<size_t>(o.target_rank, 1, accuracies.size()) - 1];
+  const double target = accuracies[std::clamp<size_t>(o.target_rank, 1, accuracies.size()) - 1];
   std::vector<int> worker_counts;
   for (absl::string_view w : absl::StrSplit(o.workers, ',')) {
     int n = 0;
@@ -277,16 +278,13 @@ int main(int argc, char** argv) {
           *std::min_element(util_dispatching.begin(), util_dispatching.end()), Median(makespan),
           Median(trials), target, reached, Median(to_target));
       std::cout << line << std::endl;
-      rows.push_back(absl::StrFormat("| %s | %d | %.1f %% (min %.1f %%) | %.1f %% (min %.1f %%) | %.0f | %.0f | %d/%d | %s |",
-                                     strategy, workers, 100 * Median(util_dispatching),
-                                     100 * *std::min_element(util_dispatching.begin(),
-                                                             util_dispatching.end()),
-                                     100 * Median(util),
-                                     100 * *std::min_element(util.begin(), util.end()),
-                                     Median(trials), Median(makespan) / 60, reached, o.seeds,
-                                     to_target.empty()
-                                         ? std::string("-")
-                                         : absl::StrFormat("%.0f", Median(to_target) / 60)));
+      rows.push_back(absl::StrFormat(
+          "| %s | %d | %.1f %% (min %.1f %%) | %.1f %% (min %.1f %%) | %.0f | %.0f | %d/%d | %s |",
+          strategy, workers, 100 * Median(util_dispatching),
+          100 * *std::min_element(util_dispatching.begin(), util_dispatching.end()),
+          100 * Median(util), 100 * *std::min_element(util.begin(), util.end()), Median(trials),
+          Median(makespan) / 60, reached, o.seeds,
+          to_target.empty() ? std::string("-") : absl::StrFormat("%.0f", Median(to_target) / 60)));
     }
   }
   std::error_code ec;

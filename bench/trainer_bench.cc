@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
       "\"params\": %lld, \"samples_per_s\": %.1f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, "
       "\"step_ms\": %.3f, \"optimizer_ms\": %.3f, \"mean_loss\": %.4f, \"blas_core\": \"%s\"}\n",
       net.c_str(), threads, static_cast<long long>(batch), static_cast<long long>(params),
-      samples_per_s, 6.0 * params * samples_per_s / 1e9, SgemmRate(1024),
-      1000 * seconds / steps, 1000 * optimizer_s / steps, loss_sum / (steps + warmup), deepevolve::trainer::OpenBlasCore().c_str());
+      samples_per_s, 6.0 * params * samples_per_s / 1e9, SgemmRate(1024), 1000 * seconds / steps,
+      1000 * optimizer_s / steps, loss_sum / (steps + warmup),
+      deepevolve::trainer::OpenBlasCore().c_str());
   return 0;
 }

@@ -74,8 +74,8 @@ absl::StatusOr<Cert> NewCert(EVP_PKEY* key, const std::string& common_name, X509
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("deepevolve"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
-                             -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509* signer = issuer != nullptr ? issuer : cert.get();
   X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
   for (const auto& [nid, value] : extensions) {
@@ -87,10 +87,10 @@ absl::StatusOr<Cert> NewCert(EVP_PKEY* key, const std::string& common_name, X509
   return cert;
 }
 
-absl::Status WriteFile(const fs::path& path, bool secret,
-                       const std::function<int(FILE*)>& write) {
+absl::Status WriteFile(const fs::path& path, bool secret, const std::function<int(FILE*)>& write) {
   FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path.string()));
+  if (f == nullptr)
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path.string()));
   if (secret) chmod(path.c_str(), 0600);
   const int ok = write(f);
   std::fclose(f);
@@ -101,8 +101,7 @@ absl::Status WritePair(const fs::path& dir, const std::string& stem, EVP_PKEY* k
   RETURN_IF_ERROR(WriteFile(dir / (stem + ".key"), true, [&](FILE* f) {
     return PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
   }));
-  return WriteFile(dir / (stem + ".pem"), false,
-                   [&](FILE* f) { return PEM_write_X509(f, cert); });
+  return WriteFile(dir / (stem + ".pem"), false, [&](FILE* f) { return PEM_write_X509(f, cert); });
 }
 
 }  // namespace
@@ -113,8 +112,8 @@ absl::Status MakeCerts(const CertsOptions& options) {
   fs::create_directories(dir, ec);
   if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create ", dir.string()));
   if (fs::exists(dir / "ca.key")) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        (dir / "ca.key").string(), " exists; remove the directory to make a new set"));
+    return absl::AlreadyExistsError(
+        absl::StrCat((dir / "ca.key").string(), " exists; remove the directory to make a new set"));
   }
   std::string san;
   for (const std::string& host : options.hosts) {
@@ -127,11 +126,11 @@ absl::Status MakeCerts(const CertsOptions& options) {
   if (san.empty()) return absl::InvalidArgumentError("--hosts: at least one name or address");
 
   ASSIGN_OR_RETURN(Key ca_key, NewKey());
-  ASSIGN_OR_RETURN(Cert ca, NewCert(ca_key.get(), "deepevolve development CA", nullptr, nullptr,
-                                    options.days,
-                                    {{NID_basic_constraints, "critical,CA:TRUE"},
-                                     {NID_key_usage, "critical,keyCertSign,cRLSign"},
-                                     {NID_subject_key_identifier, "hash"}}));
+  ASSIGN_OR_RETURN(
+      Cert ca, NewCert(ca_key.get(), "deepevolve development CA", nullptr, nullptr, options.days,
+                       {{NID_basic_constraints, "critical,CA:TRUE"},
+                        {NID_key_usage, "critical,keyCertSign,cRLSign"},
+                        {NID_subject_key_identifier, "hash"}}));
   ASSIGN_OR_RETURN(Key master_key, NewKey());
   ASSIGN_OR_RETURN(Cert master, NewCert(master_key.get(), "deepevolve-master", ca.get(),
                                         ca_key.get(), options.days,
@@ -152,9 +151,8 @@ absl::Status MakeCerts(const CertsOptions& options) {
   if (RAND_bytes(random, sizeof(random)) != 1) return OpenSslError("no random bytes");
   const std::string token =
       absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(random), sizeof(random)));
-  return WriteFile(dir / "token", true, [&](FILE* f) {
-    return std::fprintf(f, "%s\n", token.c_str()) > 0 ? 1 : 0;
-  });
+  return WriteFile(dir / "token", true,
+                   [&](FILE* f) { return std::fprintf(f, "%s\n", token.c_str()) > 0 ? 1 : 0; });
 }
 
 }  // namespace deepevolve::cli

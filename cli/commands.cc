@@ -12,10 +12,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "genome/genome.h"
+#include "genome/space.h"
 #include "master/ga/operators.h"
 #include "master/ga/presets.h"
 #include "master/ga/sim.h"
-#include "genome/space.h"
 #include "master/ga/spec.h"
 
 namespace deepevolve::cli {
@@ -55,8 +55,7 @@ int RunHash(const std::vector<std::string>& assignments, bool verbose, std::ostr
 }
 
 int RunPresets(std::ostream& out) {
-  out << absl::StrFormat("%-18s %-14s %-4s %6s  %s\n", "preset", "dataset", "net", "size",
-                         "genes");
+  out << absl::StrFormat("%-18s %-14s %-4s %6s  %s\n", "preset", "dataset", "net", "size", "genes");
   for (const ga::Preset& p : ga::Presets()) {
     auto space = genome::SearchSpace::FromProto(p.space);
     std::vector<std::string> genes;
@@ -104,7 +103,8 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   if (absl::StartsWith(o.target, "best-")) {
     double gap;
     if (!absl::SimpleAtod(o.target.substr(5), &gap) || gap < 0) {
-      err << "deepevolve sim: --target '" << o.target << "': expected best-<gap>, e.g. best-0.005\n";
+      err << "deepevolve sim: --target '" << o.target
+          << "': expected best-<gap>, e.g. best-0.005\n";
       return 2;
     }
     target = table->best - gap;

@@ -20,8 +20,9 @@ int RunPresets(std::ostream& out);
 
 struct SimOptions {
   std::string table_path;
-  std::string strategy = "generational";  // generational, generational_compat, steady_state, random, grid
-  std::string target = "best-0.005";      // an accuracy, or "best-<gap>"
+  std::string strategy =
+      "generational";  // generational, generational_compat, steady_state, random, grid
+  std::string target = "best-0.005";  // an accuracy, or "best-<gap>"
   int seeds = 100;
   uint64_t first_seed = 1;
   // Strategy parameters; 0 keeps the strategy's default.

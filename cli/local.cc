@@ -20,8 +20,8 @@
 #include "common/cores.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
-#include "master/ga/sim.h"
 #include "genome/space.h"
+#include "master/ga/sim.h"
 #include "master/ga/spec.h"
 #include "nlohmann/json.hpp"
 
@@ -40,11 +40,16 @@ bool Succeeded(const v1::Trial& t) {
 
 const char* TrialStatus(const v1::Trial& t) {
   switch (t.state()) {
-    case v1::DONE: return t.error().empty() ? "ok" : "failed";
-    case v1::CACHED: return t.error().empty() ? "ok" : "failed";
-    case v1::TRIAL_FAILED: return "failed";
-    case v1::ABANDONED: return "abandoned";
-    default: return "unfinished";
+    case v1::DONE:
+      return t.error().empty() ? "ok" : "failed";
+    case v1::CACHED:
+      return t.error().empty() ? "ok" : "failed";
+    case v1::TRIAL_FAILED:
+      return "failed";
+    case v1::ABANDONED:
+      return "abandoned";
+    default:
+      return "unfinished";
   }
 }
 
@@ -124,8 +129,8 @@ void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, st
   const size_t shown = std::min<size_t>(5, ranked.size());
   size_t width = 6;
   for (size_t i = 0; i < shown; ++i) width = std::max(width, ranked[i]->description().size());
-  out << absl::StrFormat("%-4s %-*s %8s %8s %5s %9s %4s  %s\n", "rank", width, "genome",
-                         "accuracy", "test", "id", "parents", "gen", "hash");
+  out << absl::StrFormat("%-4s %-*s %8s %8s %5s %9s %4s  %s\n", "rank", width, "genome", "accuracy",
+                         "test", "id", "parents", "gen", "hash");
   for (size_t i = 0; i < shown; ++i) {
     const v1::Trial& t = *ranked[i];
     const v1::Genome& g = t.genome();
@@ -172,26 +177,34 @@ class LocalCluster {
     const std::string port_file = (dir / ".master-port").string();
     std::error_code ignored;
     fs::remove(port_file, ignored);
-    ASSIGN_OR_RETURN(Subprocess master,
-                     Subprocess::Start({master_program, "--db", (dir / "ledger.db").string(),
-                                        "--listen", "127.0.0.1:0", "--port-file", port_file,
-                                        "--insecure"},
-                                       (dir / "master.log").string()));
+    ASSIGN_OR_RETURN(
+        Subprocess master,
+        Subprocess::Start({master_program, "--db", (dir / "ledger.db").string(), "--listen",
+                           "127.0.0.1:0", "--port-file", port_file, "--insecure"},
+                          (dir / "master.log").string()));
     master_.emplace(std::move(master));
     ASSIGN_OR_RETURN(std::string port, WaitForLine(port_file, *master_, absl::Minutes(1)));
     address_ = absl::StrCat("127.0.0.1:", port);
     for (int i = 0; i < trainers; ++i) {
-      std::vector<std::string> argv = {worker_program, "--master", address_, "--id",
-                                       absl::StrCat("local-", i), "--threads",
-                                       absl::StrCat(threads), "--device", options.device,
+      std::vector<std::string> argv = {worker_program,
+                                       "--master",
+                                       address_,
+                                       "--id",
+                                       absl::StrCat("local-", i),
+                                       "--threads",
+                                       absl::StrCat(threads),
+                                       "--device",
+                                       options.device,
                                        "--insecure",
-                                       "--slots-dir", (dir / ".slots").string()};
+                                       "--slots-dir",
+                                       (dir / ".slots").string()};
       for (const std::string& d : options.data_dirs) {
         argv.push_back("--data-dir");
         argv.push_back(fs::absolute(d).string());
       }
-      ASSIGN_OR_RETURN(Subprocess worker,
-                       Subprocess::Start(argv, (dir / absl::StrCat("worker-", i, ".log")).string()));
+      ASSIGN_OR_RETURN(
+          Subprocess worker,
+          Subprocess::Start(argv, (dir / absl::StrCat("worker-", i, ".log")).string()));
       workers_.push_back(std::move(worker));
     }
     return absl::OkStatus();
@@ -263,8 +276,8 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
 
   const int cores = AvailableCores();
   const int trainers = options.trainers > 0 ? options.trainers : std::max(1, cores / 2);
-  const int threads = options.threads_per_trainer > 0 ? options.threads_per_trainer
-                                                       : std::max(1, cores / trainers);
+  const int threads =
+      options.threads_per_trainer > 0 ? options.threads_per_trainer : std::max(1, cores / trainers);
   LocalCluster cluster;
   if (absl::Status s = cluster.Start(options, trainers, threads); !s.ok()) {
     err << "deepevolve local: " << s.message() << "\n";
@@ -281,7 +294,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
           ? absl::StrFormat("generational %dx%d%s", spec.generational().population(),
                             spec.generational().generations(),
                             spec.deepevolve_compat() ? " (compat)" : "")
-                            : ga::StrategyName(spec),
+          : ga::StrategyName(spec),
       spec.seed(), cluster.address(), trainers, trainers == 1 ? "" : "s", threads,
       threads == 1 ? "" : "s", options.device, options.out_dir);
 
@@ -354,8 +367,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
     request.set_search_id(search_id);
     v1::Model model;
     if (stub->GetModel(&context, request, &model).ok()) {
-      std::ofstream(fs::path(options.out_dir) / "best_model.pt", std::ios::binary)
-          << model.data();
+      std::ofstream(fs::path(options.out_dir) / "best_model.pt", std::ios::binary) << model.data();
     }
   }
   cluster.Stop();

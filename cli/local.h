@@ -13,14 +13,14 @@
 namespace deepevolve::cli {
 
 struct LocalOptions {
-  v1::SearchSpec spec;                 // as submitted; resolved by RunLocal
-  int trainers = 0;                    // 0: chosen from the cores
-  int threads_per_trainer = 0;         // 0: cores / trainers
+  v1::SearchSpec spec;          // as submitted; resolved by RunLocal
+  int trainers = 0;             // 0: chosen from the cores
+  int threads_per_trainer = 0;  // 0: cores / trainers
   std::string device = "auto";
   std::vector<std::string> data_dirs;  // searched before the defaults
   std::string out_dir = "deepevolve-out";
-  bool live = true;                    // redraw a progress line on a terminal
-  std::string token;                   // bearer token the master is started with ("" none)
+  bool live = true;   // redraw a progress line on a terminal
+  std::string token;  // bearer token the master is started with ("" none)
 };
 
 // Runs the search to the end: progress on `err`, the top 5 on `out`, and every genome

@@ -63,14 +63,19 @@ std::optional<deepevolve::v1::SearchSpec> BuildSpec(const SpecFlags& f, const st
     }
   }
   if (f.population > 0) {
-    if (spec.has_steady_state()) spec.mutable_steady_state()->set_population(f.population);
-    else spec.mutable_generational()->set_population(f.population);
+    if (spec.has_steady_state())
+      spec.mutable_steady_state()->set_population(f.population);
+    else
+      spec.mutable_generational()->set_population(f.population);
   }
   if (f.generations > 0) spec.mutable_generational()->set_generations(f.generations);
   if (f.trials > 0) {
-    if (spec.has_steady_state()) spec.mutable_steady_state()->set_trials(f.trials);
-    else if (spec.has_random()) spec.mutable_random()->set_trials(f.trials);
-    else if (spec.has_grid()) spec.mutable_grid()->set_trials(f.trials);
+    if (spec.has_steady_state())
+      spec.mutable_steady_state()->set_trials(f.trials);
+    else if (spec.has_random())
+      spec.mutable_random()->set_trials(f.trials);
+    else if (spec.has_grid())
+      spec.mutable_grid()->set_trials(f.trials);
   }
   if (f.epochs > 0) spec.mutable_task()->set_epochs(f.epochs);
   if (f.train_limit > 0) spec.mutable_task()->set_train_limit(f.train_limit);
@@ -92,17 +97,19 @@ int main(int argc, char** argv) {
   std::vector<std::string> genes;
   bool verbose = false;
   CLI::App* hash = app.add_subcommand(
-      "hash", "Print the MD5 identity of a genome, e.g. "
-              "deepevolve hash nb_neurons=64 activation=relu nb_layers=2 optimizer=adam");
+      "hash",
+      "Print the MD5 identity of a genome, e.g. "
+      "deepevolve hash nb_neurons=64 activation=relu nb_layers=2 optimizer=adam");
   hash->add_option("genes", genes, "name=value for every gene")->required();
   hash->add_flag("-v,--verbose", verbose, "also print the string that is hashed");
 
   CLI::App* presets = app.add_subcommand("presets", "List the presets and their space sizes");
 
   SimOptions sim_options;
-  CLI::App* sim = app.add_subcommand(
-      "sim", "Run a strategy against a fitness table (no training) and count the "
-             "evaluations it needs to reach a target");
+  CLI::App* sim =
+      app.add_subcommand("sim",
+                         "Run a strategy against a fitness table (no training) and count the "
+                         "evaluations it needs to reach a target");
   sim->add_option("--table", sim_options.table_path,
                   "CSV: one column per gene and an accuracy column")
       ->required();
@@ -127,8 +134,9 @@ int main(int argc, char** argv) {
   SpecFlags local_flags;
   bool no_live = false;
   CLI::App* local = app.add_subcommand(
-      "local", "Run a whole search on this machine: starts a master and workers on 127.0.0.1, "
-               "no set-up");
+      "local",
+      "Run a whole search on this machine: starts a master and workers on 127.0.0.1, "
+      "no set-up");
   AddSpecFlags(local, local_flags);
   local->add_option("--trainers", local_options.trainers, "worker processes (default: cores/2)");
   local->add_option("--threads", local_options.threads_per_trainer, "threads per worker");
@@ -142,8 +150,9 @@ int main(int argc, char** argv) {
       "certs", "Make a development CA, master and worker certificates and a token (OpenSSL)");
   certs->add_option("--out", certs_options.out_dir, "directory to write them to")
       ->capture_default_str();
-  certs->add_option("--hosts", certs_options.hosts,
-                    "names and addresses of the master (its certificate's subjectAltName)")
+  certs
+      ->add_option("--hosts", certs_options.hosts,
+                   "names and addresses of the master (its certificate's subjectAltName)")
       ->delimiter(',')
       ->capture_default_str();
   certs->add_option("--days", certs_options.days, "validity")->capture_default_str();

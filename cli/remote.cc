@@ -14,7 +14,6 @@
 namespace deepevolve::cli {
 namespace {
 
-
 // Reports a failed call in words that name the master; returns the exit code.
 int Fail(const RemoteOptions& options, const std::string& verb, const grpc::Status& status,
          std::ostream& err) {
@@ -30,7 +29,6 @@ int Fail(const RemoteOptions& options, const std::string& verb, const grpc::Stat
   }
   return 1;
 }
-
 
 grpc::Status GetSummary(v1::SearchService::Stub& stub, const RemoteOptions& options,
                         int64_t search_id, v1::SearchSummary* summary) {
@@ -51,21 +49,26 @@ std::string Json(const google::protobuf::Message& m) {
 
 const char* StateName(v1::SearchState s) {
   switch (s) {
-    case v1::RUNNING: return "running";
-    case v1::SUCCEEDED: return "succeeded";
-    case v1::CANCELLED: return "cancelled";
-    case v1::FAILED: return "failed";
-    default: return "unknown";
+    case v1::RUNNING:
+      return "running";
+    case v1::SUCCEEDED:
+      return "succeeded";
+    case v1::CANCELLED:
+      return "cancelled";
+    case v1::FAILED:
+      return "failed";
+    default:
+      return "unknown";
   }
 }
 
 void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
-  out << absl::StrFormat("search %d \"%s\": %s, %s on %s, generation %d\n", s.search_id(),
-                         s.name(), StateName(s.state()), ga::StrategyName(s.spec()),
+  out << absl::StrFormat("search %d \"%s\": %s, %s on %s, generation %d\n", s.search_id(), s.name(),
+                         StateName(s.state()), ga::StrategyName(s.spec()),
                          s.spec().task().dataset(), s.generation());
-  out << absl::StrFormat("  genomes: %d done of ~%d planned, %d running, %d ledger hits, %d failed\n",
-                         s.trials_done(), s.trials_planned(), s.trials_running(), s.ledger_hits(),
-                         s.failed());
+  out << absl::StrFormat(
+      "  genomes: %d done of ~%d planned, %d running, %d ledger hits, %d failed\n", s.trials_done(),
+      s.trials_planned(), s.trials_running(), s.ledger_hits(), s.failed());
   if (s.has_best()) {
     out << absl::StrFormat("  best: %.2f%% val, %.2f%% test — %s (genome %d, %s)\n",
                            100 * s.best().accuracy(), 100 * s.best().test_accuracy(),
@@ -80,11 +83,10 @@ void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials, st
                          "genes");
   int rank = 0;
   for (const v1::Trial& t : trials) {
-    out << absl::StrFormat("%-4d %-8s %-8s %-7d %-34s %s%s\n", ++rank,
-                           absl::StrFormat("%.2f%%", 100 * t.accuracy()),
-                           absl::StrFormat("%.2f%%", 100 * t.test_accuracy()), t.genome().id(),
-                           t.genome().hash(), t.description(),
-                           t.state() == v1::CACHED ? "  (ledger)" : "");
+    out << absl::StrFormat(
+        "%-4d %-8s %-8s %-7d %-34s %s%s\n", ++rank, absl::StrFormat("%.2f%%", 100 * t.accuracy()),
+        absl::StrFormat("%.2f%%", 100 * t.test_accuracy()), t.genome().id(), t.genome().hash(),
+        t.description(), t.state() == v1::CACHED ? "  (ledger)" : "");
   }
 }
 
@@ -115,10 +117,11 @@ class WatchProgress {
     if (e.has_search()) Update(e.search());
     const v1::Trial& t = e.trial();
     generation_ = std::max(generation_, t.genome().generation());
-    if (e.kind() == v1::Event::GENERATION_DONE) generation_ = std::max(generation_, e.generation() + 1);
-    const bool finished =
-        e.kind() == v1::Event::GENOME_FINISHED || e.kind() == v1::Event::GENOME_CACHED ||
-        (e.kind() == v1::Event::GENOME_FAILED && t.state() == v1::TRIAL_FAILED);
+    if (e.kind() == v1::Event::GENERATION_DONE)
+      generation_ = std::max(generation_, e.generation() + 1);
+    const bool finished = e.kind() == v1::Event::GENOME_FINISHED ||
+                          e.kind() == v1::Event::GENOME_CACHED ||
+                          (e.kind() == v1::Event::GENOME_FAILED && t.state() == v1::TRIAL_FAILED);
     if (!finished) return false;
     ++done_;
     if (t.error().empty() && t.accuracy() > best_) {
@@ -141,11 +144,11 @@ class WatchProgress {
     const int64_t seen = done_ - done_at_start_;
     const std::string eta =
         seen > 0 ? ShortDuration(elapsed / seen * (planned - done_)) : std::string("?");
-    return absl::StrFormat("search %d gen %d [%s%s] %d/%d genomes  best %s %s  %s  elapsed %s  ETA %s",
-                           search_id_, generation_, std::string(filled, '#'),
-                           std::string(kWidth - filled, '.'), done_, planned,
-                           best_ < 0 ? "-" : absl::StrFormat("%.4f", best_), best_genes_, last_,
-                           ShortDuration(elapsed), eta);
+    return absl::StrFormat(
+        "search %d gen %d [%s%s] %d/%d genomes  best %s %s  %s  elapsed %s  ETA %s", search_id_,
+        generation_, std::string(filled, '#'), std::string(kWidth - filled, '.'), done_, planned,
+        best_ < 0 ? "-" : absl::StrFormat("%.4f", best_), best_genes_, last_,
+        ShortDuration(elapsed), eta);
   }
 
  private:
@@ -174,8 +177,7 @@ std::unique_ptr<v1::SearchService::Stub> ConnectSearchService(const RemoteOption
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
-  return v1::SearchService::NewStub(
-      grpc::CreateCustomChannel(options.master, *credentials, args));
+  return v1::SearchService::NewStub(grpc::CreateCustomChannel(options.master, *credentials, args));
 }
 
 void PrepareCall(grpc::ClientContext& context, const RemoteOptions& options,
@@ -290,11 +292,10 @@ int RunList(const RemoteOptions& options, std::ostream& out, std::ostream& err) 
   out << absl::StrFormat("%-6s %-10s %-22s %-14s %-10s %s\n", "id", "state", "name", "strategy",
                          "done", "best");
   for (const v1::SearchSummary& s : response.searches()) {
-    out << absl::StrFormat("%-6d %-10s %-22s %-14s %-10s %s\n", s.search_id(), StateName(s.state()),
-                           s.name(), ga::StrategyName(s.spec()),
-                           absl::StrCat(s.trials_done(), "/", s.trials_planned()),
-                           s.has_best() ? absl::StrFormat("%.2f%%", 100 * s.best().accuracy())
-                                        : std::string("-"));
+    out << absl::StrFormat(
+        "%-6d %-10s %-22s %-14s %-10s %s\n", s.search_id(), StateName(s.state()), s.name(),
+        ga::StrategyName(s.spec()), absl::StrCat(s.trials_done(), "/", s.trials_planned()),
+        s.has_best() ? absl::StrFormat("%.2f%%", 100 * s.best().accuracy()) : std::string("-"));
   }
   return 0;
 }

@@ -19,8 +19,8 @@ namespace deepevolve::cli {
 struct RemoteOptions {
   std::string master = "127.0.0.1:50051";
   ClientSecurity security;  // TLS roots or plaintext, and the bearer token
-  bool json = false;  // print protobuf JSON instead of text
-  bool live = true;   // watch: a live progress line (else a line per event)
+  bool json = false;        // print protobuf JSON instead of text
+  bool live = true;         // watch: a live progress line (else a line per event)
 };
 
 // A SearchService stub for the options' master that accepts messages as large as a
@@ -34,8 +34,7 @@ void PrepareCall(grpc::ClientContext& context, const RemoteOptions& options,
 
 int RunSubmit(const RemoteOptions& options, const v1::SearchSpec& spec, bool watch,
               std::ostream& out, std::ostream& err);
-int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
-             std::ostream& err);
+int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out, std::ostream& err);
 int RunStatus(const RemoteOptions& options, int64_t search_id, std::ostream& out,
               std::ostream& err);
 int RunList(const RemoteOptions& options, std::ostream& out, std::ostream& err);

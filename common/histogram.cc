@@ -13,8 +13,7 @@ void Histogram::Observe(double seconds) {
   sum_micros_.fetch_add(static_cast<int64_t>(seconds * 1e6), std::memory_order_relaxed);
 }
 
-void Histogram::Render(const std::string& name, const std::string& labels,
-                       std::string* out) const {
+void Histogram::Render(const std::string& name, const std::string& labels, std::string* out) const {
   const std::string sep = labels.empty() ? "" : ",";
   int64_t cumulative = 0;
   for (size_t i = 0; i < kBounds.size(); ++i) {
@@ -26,8 +25,7 @@ void Histogram::Render(const std::string& name, const std::string& labels,
   absl::StrAppend(out, name, "_bucket{", labels, sep, "le=\"+Inf\"} ", cumulative, "\n");
   absl::StrAppend(out, name, "_sum{", labels, "} ",
                   absl::StrFormat("%.6f", sum_micros_.load(std::memory_order_relaxed) / 1e6), "\n");
-  absl::StrAppend(out, name, "_count{", labels, "} ", count_.load(std::memory_order_relaxed),
-                  "\n");
+  absl::StrAppend(out, name, "_count{", labels, "} ", count_.load(std::memory_order_relaxed), "\n");
 }
 
 }  // namespace deepevolve

@@ -12,9 +12,8 @@ namespace deepevolve {
 
 class Histogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                     0.025,  0.05,  0.1,    0.25,  0.5,
-                                                     1,      2.5,   5,      10};
+  static constexpr std::array<double, 14> kBounds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   void Observe(double seconds);
   int64_t count() const { return count_.load(std::memory_order_relaxed); }
   // Appends `name{labels,le="..."}` bucket, _sum and _count lines.

@@ -9,10 +9,10 @@
 #define DEEPEVOLVE_CONCAT(a, b) DEEPEVOLVE_CONCAT_INNER(a, b)
 
 // Returns the status of `expr` from the enclosing function when it is not OK.
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status _status = (expr);           \
-    if (!_status.ok()) return _status;         \
+#define RETURN_IF_ERROR(expr)          \
+  do {                                 \
+    ::absl::Status _status = (expr);   \
+    if (!_status.ok()) return _status; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, StatusOrExpr());` declares x from the value, or returns

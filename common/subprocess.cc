@@ -45,7 +45,9 @@ absl::StatusOr<Subprocess> Subprocess::Start(const std::vector<std::string>& arg
 }
 
 Subprocess::Subprocess(Subprocess&& other) noexcept
-    : pid_(other.pid_), name_(std::move(other.name_)), log_path_(std::move(other.log_path_)),
+    : pid_(other.pid_),
+      name_(std::move(other.name_)),
+      log_path_(std::move(other.log_path_)),
       exit_status_(other.exit_status_) {
   other.pid_ = -1;
 }
@@ -115,8 +117,8 @@ absl::StatusOr<std::string> FindProgram(const std::string& name) {
   std::vector<std::string> looked;
   if (!ec) {
     const fs::path dir = self.parent_path();
-    for (const fs::path& candidate : {dir / name, dir.parent_path() / "master" / name,
-                                      dir.parent_path() / "worker" / name}) {
+    for (const fs::path& candidate :
+         {dir / name, dir.parent_path() / "master" / name, dir.parent_path() / "worker" / name}) {
       if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
       looked.push_back(candidate.string());
     }
@@ -133,9 +135,9 @@ absl::StatusOr<std::string> WaitForLine(const std::string& path, Subprocess& chi
     std::string line;
     if (in && std::getline(in, line) && !in.eof()) return line;
     if (std::optional<int> status = child.Poll()) {
-      return absl::UnavailableError(absl::StrCat(child.name(), " ", Subprocess::DescribeExit(*status),
-                                                 " before it was ready; its log (",
-                                                 child.log_path(), ") ends:\n", child.LogTail()));
+      return absl::UnavailableError(absl::StrCat(
+          child.name(), " ", Subprocess::DescribeExit(*status), " before it was ready; its log (",
+          child.log_path(), ") ends:\n", child.LogTail()));
     }
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(

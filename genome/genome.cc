@@ -62,15 +62,13 @@ std::string IdentityString(const NamedGenome& assignment) {
   for (const auto& [name, value] : assignment) by_name[name] = &value;
 
   if (by_name.size() == 4 && assignment.size() == 4 && by_name.count("nb_neurons") &&
-      by_name.count("nb_layers") && by_name.count("activation") &&
-      by_name.count("optimizer") &&
+      by_name.count("nb_layers") && by_name.count("activation") && by_name.count("optimizer") &&
       std::holds_alternative<int64_t>(*by_name["nb_neurons"]) &&
       std::holds_alternative<int64_t>(*by_name["nb_layers"]) &&
       IsDeepEvolveName(*by_name["activation"]) && IsDeepEvolveName(*by_name["optimizer"])) {
-    return absl::StrCat(GeneValueToString(*by_name["nb_neurons"]),
-                        GeneValueToString(*by_name["activation"]),
-                        GeneValueToString(*by_name["nb_layers"]),
-                        GeneValueToString(*by_name["optimizer"]));
+    return absl::StrCat(
+        GeneValueToString(*by_name["nb_neurons"]), GeneValueToString(*by_name["activation"]),
+        GeneValueToString(*by_name["nb_layers"]), GeneValueToString(*by_name["optimizer"]));
   }
 
   std::string out = "dv1;";
@@ -85,9 +83,7 @@ std::string IdentityString(const NamedGenome& assignment) {
   return out;
 }
 
-std::string GenomeHash(const NamedGenome& assignment) {
-  return Md5Hex(IdentityString(assignment));
-}
+std::string GenomeHash(const NamedGenome& assignment) { return Md5Hex(IdentityString(assignment)); }
 
 std::string GenomeHash(const SearchSpace& space, const Genome& genome) {
   return GenomeHash(ToNamedGenome(space, genome));
@@ -97,8 +93,8 @@ std::string DescribeGenome(const SearchSpace& space, const Genome& genome) {
   std::vector<std::string> parts;
   parts.reserve(space.num_genes());
   for (int g = 0; g < space.num_genes(); ++g) {
-    parts.push_back(absl::StrCat(space.gene(g).name, "=",
-                                 GeneValueToString(space.value(g, genome.choice[g]))));
+    parts.push_back(
+        absl::StrCat(space.gene(g).name, "=", GeneValueToString(space.value(g, genome.choice[g]))));
   }
   return absl::StrJoin(parts, " ");
 }
@@ -107,18 +103,16 @@ std::string TaskIdentity(const v1::TaskSpec& task) {
   // Every field is written, in a fixed order and with fixed formatting, so the same
   // task always gives the same text. Bump the version tag when the trainer's meaning
   // of a field changes.
-  return absl::StrCat(
-      "task-v1;dataset=", task.dataset(), ";net=", v1::NetKind_Name(task.net()),
-      ";epochs=", task.epochs(), ";batch=", task.batch_size(),
-      ";validation=", v1::ValidationMode_Name(task.validation()),
-      ";validation_fraction=", task.validation_fraction(),
-      ";train_limit=", task.train_limit(), ";test_limit=", task.test_limit(),
-      ";min_delta=", task.early_stop_min_delta(),
-      ";patience=", task.early_stop_patience(), ";");
+  return absl::StrCat("task-v1;dataset=", task.dataset(), ";net=", v1::NetKind_Name(task.net()),
+                      ";epochs=", task.epochs(), ";batch=", task.batch_size(),
+                      ";validation=", v1::ValidationMode_Name(task.validation()),
+                      ";validation_fraction=", task.validation_fraction(),
+                      ";train_limit=", task.train_limit(), ";test_limit=", task.test_limit(),
+                      ";min_delta=", task.early_stop_min_delta(),
+                      ";patience=", task.early_stop_patience(), ";");
 }
 
-LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome,
-                        const v1::TaskSpec& task) {
+LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome, const v1::TaskSpec& task) {
   return LedgerKey{GenomeHash(space, genome), Md5Hex(TaskIdentity(task))};
 }
 

@@ -74,8 +74,7 @@ struct LedgerKey {
   }
 };
 
-LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome,
-                        const v1::TaskSpec& task);
+LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome, const v1::TaskSpec& task);
 
 }  // namespace deepevolve::genome
 

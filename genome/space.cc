@@ -22,8 +22,8 @@ bool IsGeneName(absl::string_view name) {
 
 bool IsStringValue(absl::string_view value) {
   return !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 
@@ -39,8 +39,8 @@ absl::Status CheckTrainableValue(absl::string_view gene, const GeneValue& value,
     if (is_int) return Invalid(field, absl::StrCat("gene '", gene, "' takes names"));
     const auto& name = std::get<std::string>(value);
     if (std::find(known.begin(), known.end(), name) == known.end()) {
-      return Invalid(field, absl::StrCat("unknown ", gene, " '", name, "' (known: ",
-                                         absl::StrJoin(known, ", "), ")"));
+      return Invalid(field, absl::StrCat("unknown ", gene, " '", name,
+                                         "' (known: ", absl::StrJoin(known, ", "), ")"));
     }
     return absl::OkStatus();
   };
@@ -67,8 +67,8 @@ const std::vector<std::string>& KnownActivations() {
 }
 
 const std::vector<std::string>& KnownOptimizers() {
-  static const auto* names = new std::vector<std::string>{
-      "rmsprop", "adam", "sgd", "adagrad", "adadelta", "adamax", "nadam"};
+  static const auto* names = new std::vector<std::string>{"rmsprop",  "adam",   "sgd",  "adagrad",
+                                                          "adadelta", "adamax", "nadam"};
   return *names;
 }
 
@@ -95,8 +95,8 @@ v1::GeneValue GeneValueToProto(const GeneValue& value) {
 absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNames names) {
   if (genes.empty()) return Invalid("space.genes", "a search space needs at least one gene");
   if (genes.size() > static_cast<size_t>(kMaxGenes)) {
-    return Invalid("space.genes", absl::StrCat("at most ", kMaxGenes, " genes, got ",
-                                               genes.size()));
+    return Invalid("space.genes",
+                   absl::StrCat("at most ", kMaxGenes, " genes, got ", genes.size()));
   }
   absl::flat_hash_set<std::string> gene_names;
   for (size_t g = 0; g < genes.size(); ++g) {
@@ -106,8 +106,8 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
     if (gene.name.size() > static_cast<size_t>(kMaxNameLength) || !IsGeneName(gene.name)) {
       return Invalid(absl::StrCat(field, ".name"),
                      absl::StrCat("'", gene.name.substr(0, kMaxNameLength),
-                                  "' is not a gene name ([a-z][a-z0-9_]*, at most ",
-                                  kMaxNameLength, " characters)"));
+                                  "' is not a gene name ([a-z][a-z0-9_]*, at most ", kMaxNameLength,
+                                  " characters)"));
     }
     const bool trainable = gene.name == kGeneNbNeurons || gene.name == kGeneNbLayers ||
                            gene.name == kGeneActivation || gene.name == kGeneOptimizer;
@@ -130,9 +130,9 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
                                   "' has one value; a gene needs at least two to mutate"));
     }
     if (gene.values.size() > static_cast<size_t>(kMaxValuesPerGene)) {
-      return Invalid(absl::StrCat(field, ".values"),
-                     absl::StrCat("at most ", kMaxValuesPerGene, " values, got ",
-                                  gene.values.size()));
+      return Invalid(
+          absl::StrCat(field, ".values"),
+          absl::StrCat("at most ", kMaxValuesPerGene, " values, got ", gene.values.size()));
     }
     absl::flat_hash_set<std::string> seen;
     for (size_t v = 0; v < gene.values.size(); ++v) {
@@ -154,9 +154,8 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
       // Type-tagged so that 1 and "1" are different values.
       const std::string key = absl::StrCat(value.index(), ":", GeneValueToString(value));
       if (!seen.insert(key).second) {
-        return Invalid(value_field, absl::StrCat("duplicate value '",
-                                                 GeneValueToString(value), "' in gene '",
-                                                 gene.name, "'"));
+        return Invalid(value_field, absl::StrCat("duplicate value '", GeneValueToString(value),
+                                                 "' in gene '", gene.name, "'"));
       }
     }
   }
@@ -170,16 +169,14 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
   uint64_t size = 1;
   for (const Gene& gene : space.genes_) {
     const uint64_t n = gene.values.size();
-    size = size > std::numeric_limits<uint64_t>::max() / n
-               ? std::numeric_limits<uint64_t>::max()
-               : size * n;
+    size = size > std::numeric_limits<uint64_t>::max() / n ? std::numeric_limits<uint64_t>::max()
+                                                           : size * n;
   }
   space.size_ = size;
   return space;
 }
 
-absl::StatusOr<SearchSpace> SearchSpace::FromProto(const v1::GeneSpace& proto,
-                                                   GeneNames names) {
+absl::StatusOr<SearchSpace> SearchSpace::FromProto(const v1::GeneSpace& proto, GeneNames names) {
   std::vector<Gene> genes;
   genes.reserve(proto.genes_size());
   for (const v1::Gene& g : proto.genes()) {

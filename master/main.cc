@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   deepevolve::master::MasterServer::Options options;
   std::string port_file, durability = "full";
   double lease_seconds = 30;
-  app.add_option("--db", options.db_path, "SQLite database (created when missing)")->capture_default_str();
+  app.add_option("--db", options.db_path, "SQLite database (created when missing)")
+      ->capture_default_str();
   app.add_option("--listen", options.listen, "gRPC address; port 0 picks a free port")
       ->capture_default_str();
   app.add_option("--port-file", port_file, "write the port actually bound to this file");
@@ -65,7 +66,8 @@ int main(int argc, char** argv) {
                  "picks a free port; empty: no HTTP");
   app.add_option("--http-port-file", http_port_file, "write the HTTP port bound to this file");
   options.dashboard_dir = deepevolve::master::HttpFrontend::FindDashboardDir();
-  app.add_option("--dashboard-dir", options.dashboard_dir, "the dashboard's files (served at /dashboard/)")
+  app.add_option("--dashboard-dir", options.dashboard_dir,
+                 "the dashboard's files (served at /dashboard/)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   options.master.lease_ms = static_cast<int64_t>(lease_seconds * 1000);
@@ -82,8 +84,7 @@ int main(int argc, char** argv) {
     options.token = env;
   }
   if (security.insecure) {
-    spdlog::warn("serving plaintext gRPC on {} (--insecure): traffic is readable{}",
-                 options.listen,
+    spdlog::warn("serving plaintext gRPC on {} (--insecure): traffic is readable{}", options.listen,
                  options.token.empty() ? " and anyone who reaches the port may submit and report"
                                        : ", tokens included, and workers are not authenticated");
   }
@@ -99,8 +100,7 @@ int main(int argc, char** argv) {
   if (!server.ok()) {
     spdlog::error("{}", std::string(server.status().message()));
     // A set-up the user must change, or a database or port that failed.
-    return absl::IsInvalidArgument(server.status()) ||
-                   absl::IsFailedPrecondition(server.status())
+    return absl::IsInvalidArgument(server.status()) || absl::IsFailedPrecondition(server.status())
                ? 2
                : 1;
   }

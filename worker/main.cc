@@ -37,7 +37,8 @@ std::string Hostname() {
 int main(int argc, char** argv) {
   deepevolve::trainer::PrepareProcessForTraining();
   CLI::App app{"deepevolve-worker: trains the genomes a deepevolve master hands out"};
-  std::string master = "127.0.0.1:50051", worker_id, device = "auto", slots_dir = "/tmp/deepevolve-slots";
+  std::string master = "127.0.0.1:50051", worker_id, device = "auto",
+              slots_dir = "/tmp/deepevolve-slots";
   std::vector<std::string> data_dirs;
   int threads = 0, max_trials = 0;
   app.add_option("--master", master, "master address host:port")->capture_default_str();
@@ -104,13 +105,15 @@ int main(int argc, char** argv) {
     }
     deepevolve::genome::NamedGenome genome;
     for (int i = 0; i < a.gene_names_size(); ++i) {
-      genome.emplace_back(a.gene_names(i), deepevolve::genome::GeneValueFromProto(a.genome().values(i)));
+      genome.emplace_back(a.gene_names(i),
+                          deepevolve::genome::GeneValueFromProto(a.genome().values(i)));
     }
     const int n = threads > 0 ? threads : std::max(1, cores / slots.Live());
     deepevolve::trainer::SetThreads(n);
     std::string path;
     if (model != nullptr) {
-      path = (fs::temp_directory_path() / absl::StrCat("deepevolve-model-", getpid(), ".pt")).string();
+      path =
+          (fs::temp_directory_path() / absl::StrCat("deepevolve-model-", getpid(), ".pt")).string();
     }
     auto result = (*trainer)->Train(
         genome, a.task(), a.seed(),
@@ -139,7 +142,8 @@ int main(int argc, char** argv) {
   options.worker_id = worker_id;
   options.incarnation = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
-                            .count() ^ getpid();
+                            .count() ^
+                        getpid();
   deepevolve::v1::Device d;
   d.set_name((*trainer)->device());
   const std::string blas = deepevolve::trainer::OpenBlasCore();

@@ -11,8 +11,8 @@ namespace deepevolve::ga {
 EnumeratingStrategy::EnumeratingStrategy(genome::SearchSpace space, Order order, int64_t trials)
     : space_(std::move(space)),
       order_(order),
-      planned_(static_cast<int64_t>(
-          std::min<uint64_t>(static_cast<uint64_t>(trials), space_.size()))) {}
+      planned_(
+          static_cast<int64_t>(std::min<uint64_t>(static_cast<uint64_t>(trials), space_.size()))) {}
 
 std::vector<Member> EnumeratingStrategy::Population() const { return members_; }
 

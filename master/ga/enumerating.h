@@ -33,7 +33,7 @@ class EnumeratingStrategy : public Strategy {
   const int64_t planned_;
   int64_t next_id_ = 1;
   int64_t reported_ = 0;
-  std::vector<Member> members_;                   // by id - 1
+  std::vector<Member> members_;  // by id - 1
   GenomeSet seen_;
 };
 

@@ -14,9 +14,8 @@ GenerationalStrategy::GenerationalStrategy(genome::SearchSpace space, Generation
     : space_(std::move(space)), options_(options) {}
 
 bool GenerationalStrategy::GenerationComplete() const {
-  return generation_ > 0 &&
-         std::all_of(population_.begin(), population_.end(),
-                     [](const Member& m) { return m.fitness.has_value(); });
+  return generation_ > 0 && std::all_of(population_.begin(), population_.end(),
+                                        [](const Member& m) { return m.fitness.has_value(); });
 }
 
 bool GenerationalStrategy::Done() const {
@@ -32,7 +31,8 @@ int64_t GenerationalStrategy::PlannedTrials() const {
   return n + std::llround((options_.generations - 1) * std::max(0.0, trained_per_generation));
 }
 
-absl::StatusOr<genome::Genome> GenerationalStrategy::Admit(genome::Genome genome, absl::BitGenRef rng) {
+absl::StatusOr<genome::Genome> GenerationalStrategy::Admit(genome::Genome genome,
+                                                           absl::BitGenRef rng) {
   ASSIGN_OR_RETURN(genome, MakeNovel(space_, std::move(genome), seen_, rng));
   seen_.insert(genome);
   return genome;
@@ -51,8 +51,8 @@ absl::Status GenerationalStrategy::CreateInitialPopulation(absl::BitGenRef rng) 
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::pair<int, int>> GenerationalStrategy::PickParents(
-    int pool_size, absl::BitGenRef rng) const {
+absl::StatusOr<std::pair<int, int>> GenerationalStrategy::PickParents(int pool_size,
+                                                                      absl::BitGenRef rng) const {
   // The original samples two distinct indices from range(pool_size - 1).
   const int range = options_.deepevolve_compat ? pool_size - 1 : pool_size;
   if (range < 2) {

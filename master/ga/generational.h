@@ -68,7 +68,7 @@ class GenerationalStrategy : public Strategy {
   // Index into population_ of the next member to hand out in this generation.
   size_t next_to_hand_out_ = 0;
   absl::flat_hash_map<int64_t, size_t> pending_;  // id -> index in population_
-  GenomeSet seen_;                                 // every genome admitted in this search
+  GenomeSet seen_;                                // every genome admitted in this search
 };
 
 }  // namespace deepevolve::ga

@@ -25,7 +25,8 @@ genome::Genome RandomGenome(const genome::SearchSpace& space, absl::BitGenRef rn
   return genome;
 }
 
-genome::Genome Mutate(const genome::SearchSpace& space, const genome::Genome& genome, absl::BitGenRef rng) {
+genome::Genome Mutate(const genome::SearchSpace& space, const genome::Genome& genome,
+                      absl::BitGenRef rng) {
   genome::Genome child = genome;
   const int g = absl::Uniform<int>(rng, 0, space.num_genes());
   // Uniform over the other values: draw from n-1 and skip the current one.
@@ -35,8 +36,10 @@ genome::Genome Mutate(const genome::SearchSpace& space, const genome::Genome& ge
   return child;
 }
 
-std::pair<genome::Genome, genome::Genome> Crossover(const genome::SearchSpace& space, const genome::Genome& mom,
-                                    const genome::Genome& dad, absl::BitGenRef rng, int* cut) {
+std::pair<genome::Genome, genome::Genome> Crossover(const genome::SearchSpace& space,
+                                                    const genome::Genome& mom,
+                                                    const genome::Genome& dad, absl::BitGenRef rng,
+                                                    int* cut) {
   const int n = space.num_genes();
   genome::Genome first = mom;
   genome::Genome second = dad;
@@ -54,10 +57,10 @@ std::pair<genome::Genome, genome::Genome> Crossover(const genome::SearchSpace& s
 }
 
 absl::StatusOr<genome::Genome> MakeNovel(const genome::SearchSpace& space, genome::Genome genome,
-                                 const GenomeSet& seen, absl::BitGenRef rng) {
+                                         const GenomeSet& seen, absl::BitGenRef rng) {
   if (seen.size() >= space.size()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "search space exhausted: all ", space.size(), " genomes have been seen"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("search space exhausted: all ", space.size(), " genomes have been seen"));
   }
   for (int step = 0; step < kMaxMutationSteps; ++step) {
     if (!seen.contains(genome)) return genome;
@@ -65,9 +68,9 @@ absl::StatusOr<genome::Genome> MakeNovel(const genome::SearchSpace& space, genom
   }
   if (!seen.contains(genome)) return genome;
   if (space.size() > kMaxListedSpace) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "no unseen genome found after ", kMaxMutationSteps, " mutations (", seen.size(),
-        " of ", space.size(), " genomes seen)"));
+    return absl::ResourceExhaustedError(absl::StrCat("no unseen genome found after ",
+                                                     kMaxMutationSteps, " mutations (", seen.size(),
+                                                     " of ", space.size(), " genomes seen)"));
   }
   // The walk keeps landing on seen genomes: the space is nearly used up. Pick one of
   // the unseen genomes uniformly instead.

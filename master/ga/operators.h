@@ -20,22 +20,24 @@ genome::Genome RandomGenome(const genome::SearchSpace& space, absl::BitGenRef rn
 
 // Changes one uniformly chosen gene to a uniformly chosen *different* value, as
 // DeepEvolve's mutate_one_gene. Every gene of a valid space has at least two values.
-genome::Genome Mutate(const genome::SearchSpace& space, const genome::Genome& genome, absl::BitGenRef rng);
+genome::Genome Mutate(const genome::SearchSpace& space, const genome::Genome& genome,
+                      absl::BitGenRef rng);
 
 // Single-point crossover over the genes sorted by name, as DeepEvolve's breed: the cut
 // is uniform in 1..N-1; the first child takes `mom`'s genes before the cut and `dad`'s
 // from it on, the second child the complement. With one gene there is no cut and the
 // children are copies of the parents. Writes the cut to `*cut` when given.
-std::pair<genome::Genome, genome::Genome> Crossover(const genome::SearchSpace& space, const genome::Genome& mom,
-                                    const genome::Genome& dad, absl::BitGenRef rng,
-                                    int* cut = nullptr);
+std::pair<genome::Genome, genome::Genome> Crossover(const genome::SearchSpace& space,
+                                                    const genome::Genome& mom,
+                                                    const genome::Genome& dad, absl::BitGenRef rng,
+                                                    int* cut = nullptr);
 
 // DeepEvolve's duplicate blocking: mutates `genome` until `seen` does not hold it.
 // The walk is bounded; past the bound, a genome is drawn uniformly from the unseen ones
 // when the space is small enough to list. Returns RESOURCE_EXHAUSTED, naming the space
 // size, when every genome has been seen or no unseen one can be found.
 absl::StatusOr<genome::Genome> MakeNovel(const genome::SearchSpace& space, genome::Genome genome,
-                                 const GenomeSet& seen, absl::BitGenRef rng);
+                                         const GenomeSet& seen, absl::BitGenRef rng);
 
 // The genome at `index` of the grid enumeration: genes nested in declaration order, the
 // first gene outermost, each gene's values in list order (DeepEvolve's brute.py).

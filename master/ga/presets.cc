@@ -24,8 +24,8 @@ v1::GeneSpace FourGeneSpace(const std::vector<int64_t>& nb_neurons) {
   return space;
 }
 
-Preset MakePreset(std::string name, std::string description, std::string dataset,
-                  v1::NetKind net, const std::vector<int64_t>& nb_neurons) {
+Preset MakePreset(std::string name, std::string description, std::string dataset, v1::NetKind net,
+                  const std::vector<int64_t>& nb_neurons) {
   Preset p;
   p.name = std::move(name);
   p.description = std::move(description);
@@ -40,18 +40,17 @@ Preset MakePreset(std::string name, std::string description, std::string dataset
 
 const std::vector<Preset>& Presets() {
   static const auto* presets = new std::vector<Preset>{
-      MakePreset("mnist_mlp", "MNIST digits, MLP (DeepEvolve ds=1)", "mnist", v1::MLP,
-                 {64, 128}),
+      MakePreset("mnist_mlp", "MNIST digits, MLP (DeepEvolve ds=1)", "mnist", v1::MLP, {64, 128}),
       MakePreset("mnist_cnn", "MNIST digits, CNN (DeepEvolve ds=2)", "mnist", v1::CNN,
                  {16, 32, 64, 128}),
       MakePreset("cifar10_mlp", "CIFAR-10, MLP (DeepEvolve ds=3)", "cifar10", v1::MLP,
                  {64, 128, 256, 512, 768, 1024}),
-      MakePreset("cifar10_cnn", "CIFAR-10, CNN (DeepEvolve ds=4, its default)", "cifar10",
+      MakePreset("cifar10_cnn", "CIFAR-10, CNN (DeepEvolve ds=4, its default)", "cifar10", v1::CNN,
+                 {16, 32, 64, 128}),
+      MakePreset("fashion_mnist_mlp", "Fashion-MNIST, MLP (mnist_mlp's genes)", "fashion_mnist",
+                 v1::MLP, {64, 128}),
+      MakePreset("fashion_mnist_cnn", "Fashion-MNIST, CNN (mnist_cnn's genes)", "fashion_mnist",
                  v1::CNN, {16, 32, 64, 128}),
-      MakePreset("fashion_mnist_mlp", "Fashion-MNIST, MLP (mnist_mlp's genes)",
-                 "fashion_mnist", v1::MLP, {64, 128}),
-      MakePreset("fashion_mnist_cnn", "Fashion-MNIST, CNN (mnist_cnn's genes)",
-                 "fashion_mnist", v1::CNN, {16, 32, 64, 128}),
   };
   return *presets;
 }

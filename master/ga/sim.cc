@@ -24,8 +24,10 @@ genome::GeneValue ParseGeneValue(absl::string_view text) {
 
 const std::vector<std::string>& ResultColumns() {
   static const std::vector<std::string> kColumns = {
-      "hash",          "id",         "mom",    "dad",        "generation", "accuracy", "test_accuracy",
-      "train_seconds", "epochs_run", "status", "ledger_hit", "seed",       "worker",   "error"};
+      "hash",       "id",       "mom",           "dad",
+      "generation", "accuracy", "test_accuracy", "train_seconds",
+      "epochs_run", "status",   "ledger_hit",    "seed",
+      "worker",     "error"};
   return kColumns;
 }
 
@@ -38,8 +40,7 @@ bool IsResultColumn(absl::string_view column) {
   return false;
 }
 
-absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
-                                               absl::string_view source) {
+absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source) {
   std::vector<absl::string_view> lines = absl::StrSplit(csv, '\n', absl::SkipWhitespace());
   if (lines.empty()) return absl::InvalidArgumentError(absl::StrCat(source, ": empty table"));
 
@@ -75,14 +76,13 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
     const std::vector<absl::string_view> cells = split(lines[l]);
     const std::string where = absl::StrCat(source, ": line ", l + 1);
     if (cells.size() != header.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": ", cells.size(), " cells where the header has ", header.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": ", cells.size(), " cells where the header has ", header.size()));
     }
     Row row;
     for (size_t g = 0; g < gene_cols.size(); ++g) {
       genome::GeneValue v = ParseGeneValue(cells[gene_cols[g]]);
-      if (std::find(genes[g].values.begin(), genes[g].values.end(), v) ==
-          genes[g].values.end()) {
+      if (std::find(genes[g].values.begin(), genes[g].values.end(), v) == genes[g].values.end()) {
         genes[g].values.push_back(v);
       }
       row.values.push_back(std::move(v));
@@ -93,8 +93,8 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
     if (!failed) {
       double a;
       if (!absl::SimpleAtod(acc, &a) || !(a >= 0 && a <= 1)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ": accuracy '", acc, "' is not a number in [0, 1]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": accuracy '", acc, "' is not a number in [0, 1]"));
       }
       row.fitness = Fitness{true, a};
     } else {
@@ -103,16 +103,16 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
     rows.push_back(std::move(row));
   }
   for (genome::Gene& gene : genes) {
-    if (std::all_of(gene.values.begin(), gene.values.end(),
-                    [](const genome::GeneValue& v) { return std::holds_alternative<int64_t>(v); })) {
+    if (std::all_of(gene.values.begin(), gene.values.end(), [](const genome::GeneValue& v) {
+          return std::holds_alternative<int64_t>(v);
+        })) {
       std::sort(gene.values.begin(), gene.values.end());
     }
   }
   auto space = genome::SearchSpace::Create(genes, genome::GeneNames::kAny);
   if (!space.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": the gene columns do not make a search space: ",
-                     space.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": the gene columns do not make a search space: ", space.status().message()));
   }
   FitnessTable table{*std::move(space), {}, 0};
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -120,9 +120,9 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
     for (size_t g = 0; g < genes.size(); ++g) a.emplace_back(genes[g].name, rows[r].values[g]);
     ASSIGN_OR_RETURN(genome::Genome genome, genome::FromNamedGenome(table.space, a));
     if (!table.fitness.emplace(genome, rows[r].fitness).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": line ", r + 2, ": genome ", genome::DescribeGenome(table.space, genome),
-          " appears twice"));
+      return absl::InvalidArgumentError(absl::StrCat(source, ": line ", r + 2, ": genome ",
+                                                     genome::DescribeGenome(table.space, genome),
+                                                     " appears twice"));
     }
     if (rows[r].fitness.ok) table.best = std::max(table.best, rows[r].fitness.accuracy);
   }

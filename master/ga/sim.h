@@ -35,8 +35,7 @@ bool IsResultColumn(absl::string_view column);
 // result columns `deepevolve local` writes, which are ignored. The space is built from
 // the gene columns in order, each gene's values in order of first appearance (integers
 // sorted). `source` names the file in errors, which say the line and column.
-absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
-                                               absl::string_view source);
+absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source);
 
 // Trains nothing: runs the strategy `spec` selects (resolved, on table.space) with one
 // worker, looking each genome up in the table, until a genome reaches `target` or the
@@ -44,7 +43,7 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv,
 struct SimRun {
   int64_t evaluations = 0;  // genomes "trained" up to and including the first hit
   bool reached = false;
-  double best = 0;          // best accuracy seen
+  double best = 0;  // best accuracy seen
 };
 absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
                                 double target, uint64_t seed);

@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "master/ga/presets.h"
 #include "genome/space.h"
+#include "master/ga/presets.h"
 
 namespace deepevolve::ga {
 namespace {
@@ -27,14 +27,13 @@ absl::Status CheckRange(absl::string_view field, int64_t value, int64_t lo, int6
 absl::Status CheckFraction(absl::string_view field, double value, bool allow_zero = true,
                            double hi = 1.0) {
   if (!std::isfinite(value) || value < 0 || (!allow_zero && value == 0) || value > hi) {
-    return Invalid(field, absl::StrCat("must be in ", allow_zero ? "[" : "(", "0, ", hi,
-                                       "], got ", value));
+    return Invalid(
+        field, absl::StrCat("must be in ", allow_zero ? "[" : "(", "0, ", hi, "], got ", value));
   }
   return absl::OkStatus();
 }
 
-absl::Status ResolveTask(const v1::SearchSpec& spec, const Preset* preset,
-                         v1::TaskSpec* task) {
+absl::Status ResolveTask(const v1::SearchSpec& spec, const Preset* preset, v1::TaskSpec* task) {
   if (preset != nullptr) {
     if (task->dataset().empty()) task->set_dataset(preset->task.dataset());
     if (task->net() == v1::NET_KIND_UNSPECIFIED) task->set_net(preset->task.net());
@@ -90,17 +89,15 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
       if (!p->has_retain()) p->set_retain(0.15);
       if (!p->has_random_select()) p->set_random_select(0.1);
       if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
-      RETURN_IF_ERROR(CheckRange("generational.population", p->population(), 2,
-                                 kMaxPopulation));
-      RETURN_IF_ERROR(CheckRange("generational.generations", p->generations(), 1,
-                                 kMaxGenerations));
+      RETURN_IF_ERROR(CheckRange("generational.population", p->population(), 2, kMaxPopulation));
+      RETURN_IF_ERROR(CheckRange("generational.generations", p->generations(), 1, kMaxGenerations));
       RETURN_IF_ERROR(CheckFraction("generational.retain", p->retain()));
       RETURN_IF_ERROR(CheckFraction("generational.random_select", p->random_select()));
       RETURN_IF_ERROR(CheckFraction("generational.mutate_chance", p->mutate_chance()));
       if (static_cast<uint64_t>(p->population()) > space_size) {
         return Invalid("generational.population",
-                       absl::StrCat("population ", p->population(), " exceeds the ",
-                                    space_size, " genomes of the space"));
+                       absl::StrCat("population ", p->population(), " exceeds the ", space_size,
+                                    " genomes of the space"));
       }
       return absl::OkStatus();
     }
@@ -110,10 +107,9 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
       if (!p->has_tournament_size()) p->set_tournament_size(5);
       if (!p->has_trials()) p->set_trials(240);
       if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
-      RETURN_IF_ERROR(CheckRange("steady_state.population", p->population(), 2,
-                                 kMaxPopulation));
-      RETURN_IF_ERROR(CheckRange("steady_state.tournament_size", p->tournament_size(), 1,
-                                 p->population()));
+      RETURN_IF_ERROR(CheckRange("steady_state.population", p->population(), 2, kMaxPopulation));
+      RETURN_IF_ERROR(
+          CheckRange("steady_state.tournament_size", p->tournament_size(), 1, p->population()));
       RETURN_IF_ERROR(CheckRange("steady_state.trials", p->trials(), 1, kMaxTrials));
       return CheckFraction("steady_state.mutate_chance", p->mutate_chance());
     }
@@ -171,8 +167,8 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
 }
 
 const std::vector<std::string>& StrategyNames() {
-  static const auto* names = new std::vector<std::string>{
-      "generational", "generational_compat", "steady_state", "random", "grid"};
+  static const auto* names = new std::vector<std::string>{"generational", "generational_compat",
+                                                          "steady_state", "random", "grid"};
   return *names;
 }
 
@@ -194,8 +190,8 @@ absl::Status SetStrategy(const std::string& name, v1::SearchSpec* spec) {
   } else if (name == "grid") {
     spec->mutable_grid();
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("unknown strategy '", name, "' (known: ",
-                                                   absl::StrJoin(StrategyNames(), ", "), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown strategy '", name, "' (known: ", absl::StrJoin(StrategyNames(), ", "), ")"));
   }
   return absl::OkStatus();
 }

@@ -29,8 +29,8 @@ inline constexpr int kMaxBatchSize = 65536;
 // a missing net kind, or any number outside its documented range. The seed is left as
 // given (0 means "pick one", which is the caller's business: this is a pure function).
 // `names` = kAny accepts any well-formed genes (simulations on fitness tables).
-absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& spec,
-                                                 genome::GeneNames names = genome::GeneNames::kTrainable);
+absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(
+    const v1::SearchSpec& spec, genome::GeneNames names = genome::GeneNames::kTrainable);
 
 // The names strategies go by in flags, files and output, in one place:
 // "generational", "generational_compat" (DeepEvolve's accidents kept), "steady_state",

@@ -25,14 +25,14 @@ struct Candidate {
   // of deepevolve_compat mode, which keep the id of the genome they were copied from.
   int64_t uid = 0;
   genome::Genome genome;
-  std::array<int64_t, 2> parents{};   // {0, 0} for a random genome
+  std::array<int64_t, 2> parents{};  // {0, 0} for a random genome
   int generation = 1;
 };
 
 // The result of training a candidate, as far as selection cares.
 struct Fitness {
-  bool ok = true;         // false: the genome failed (it ranks below every success)
-  double accuracy = 0;    // in [0, 1]
+  bool ok = true;       // false: the genome failed (it ranks below every success)
+  double accuracy = 0;  // in [0, 1]
 
   double rank() const { return ok ? accuracy : -1.0; }
 };
@@ -58,8 +58,7 @@ class Strategy {
   // "wait for results" (a generation barrier, or nothing trained to breed from yet).
   // RESOURCE_EXHAUSTED when no unseen genome is left in the space; FAILED_PRECONDITION
   // in deepevolve_compat mode where the original raised (a breeding pool of two).
-  virtual absl::StatusOr<std::vector<Candidate>> Next(int max_count,
-                                                      absl::BitGenRef rng) = 0;
+  virtual absl::StatusOr<std::vector<Candidate>> Next(int max_count, absl::BitGenRef rng) = 0;
 
   // Records the result for a genome returned by Next. NOT_FOUND for an id that was not
   // handed out; FAILED_PRECONDITION for an id already reported.

@@ -94,8 +94,8 @@ class GroupCommit {
   store::Store* const store_;
   store::SqliteLedger* const ledger_;
   const std::function<void()> on_broken_;
-  absl::CondVar sync_cv_;    // a sync finished
-  absl::CondVar events_cv_;  // an event became durable
+  absl::CondVar sync_cv_;                           // a sync finished
+  absl::CondVar events_cv_;                         // an event became durable
   int64_t last_event_ ABSL_GUARDED_BY(mu_) = 0;     // written to the store
   int64_t durable_event_ ABSL_GUARDED_BY(mu_) = 0;  // and synced
   // Batches: the last one begun, whether it is still open, the last committed and the

@@ -27,9 +27,8 @@ void LeaseTable::RestoreReported(int64_t lease_id, int64_t search_id, int64_t ge
   reported_[lease_id] = {search_id, genome_id};
 }
 
-const Lease& LeaseTable::Grant(int64_t search_id, int64_t genome_id,
-                               const std::string& worker_id, int64_t now_ms,
-                               int64_t* reserve_up_to) {
+const Lease& LeaseTable::Grant(int64_t search_id, int64_t genome_id, const std::string& worker_id,
+                               int64_t now_ms, int64_t* reserve_up_to) {
   const int64_t id = next_id_++;
   *reserve_up_to = 0;
   if (next_id_ > reserved_) {

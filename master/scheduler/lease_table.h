@@ -37,8 +37,8 @@ class LeaseTable {
     kUnknown,   // never handed out
   };
 
-  explicit LeaseTable(int64_t lease_ms, int64_t id_block = 1024) : lease_ms_(lease_ms),
-                                                                    id_block_(id_block) {}
+  explicit LeaseTable(int64_t lease_ms, int64_t id_block = 1024)
+      : lease_ms_(lease_ms), id_block_(id_block) {}
 
   // Continues after a restart: ids from `next_id` (the stored reservation) on.
   void StartIdsAt(int64_t next_id);

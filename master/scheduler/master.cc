@@ -54,8 +54,7 @@ Master::Master(std::unique_ptr<store::Store> store, const Clock* clock, MasterOp
 Master::~Master() = default;
 
 absl::StatusOr<std::unique_ptr<Master>> Master::Create(std::unique_ptr<store::Store> store,
-                                                       const Clock* clock,
-                                                       MasterOptions options) {
+                                                       const Clock* clock, MasterOptions options) {
   std::unique_ptr<Master> master(new Master(std::move(store), clock, options));
   absl::MutexLock lock(master->mu());
   RETURN_IF_ERROR(master->Recover());
@@ -159,8 +158,7 @@ absl::Status Master::FillQueue(SearchRun& run, size_t want) {
     if (!next.ok()) return EndSearch(run, v1::FAILED, std::string(next.status().message()));
     if (next->empty()) break;
     const ga::Candidate& c = next->front();
-    RETURN_IF_ERROR(
-        store_->AppendOp(run.id(), {run.NextOpSeq(), store::StrategyOp::kNext, c.id}));
+    RETURN_IF_ERROR(store_->AppendOp(run.id(), {run.NextOpSeq(), store::StrategyOp::kNext, c.id}));
     for (int g = run.generation_emitted; g < run.strategy().generation(); ++g) {
       if (g == 0) continue;
       Event e = NewEvent(run, Event::GENERATION_DONE, nullptr);
@@ -213,8 +211,7 @@ absl::Status Master::CheckDone(SearchRun& run) {
   return EndSearch(run, v1::SUCCEEDED, "");
 }
 
-absl::Status Master::EndSearch(SearchRun& run, v1::SearchState state,
-                               const std::string& message) {
+absl::Status Master::EndSearch(SearchRun& run, v1::SearchState state, const std::string& message) {
   for (const Trial* t : run.End(state, clock_->NowMs(), state == v1::FAILED ? message : "")) {
     RETURN_IF_ERROR(store_->PutTrial(*t));
   }
@@ -280,12 +277,12 @@ absl::StatusOr<v1::Model> Master::GetModel(int64_t search_id, int64_t genome_id)
   ASSIGN_OR_RETURN(auto model, store_->LoadModel(search_id));
   if (!model.has_value() || (genome_id != 0 && model->first != genome_id) ||
       run->trials().count(model->first) == 0) {
-    return absl::NotFoundError(
-        genome_id == 0
-            ? absl::StrCat("search ", search_id, " has no stored model yet")
-            : absl::StrCat("search ", search_id, " keeps the model of its best genome only, "
-                                                 "not of genome ",
-                           genome_id));
+    return absl::NotFoundError(genome_id == 0
+                                   ? absl::StrCat("search ", search_id, " has no stored model yet")
+                                   : absl::StrCat("search ", search_id,
+                                                  " keeps the model of its best genome only, "
+                                                  "not of genome ",
+                                                  genome_id));
   }
   v1::Model out;
   *out.mutable_trial() = run->trial(model->first);
@@ -356,9 +353,9 @@ absl::Status Master::Requeue(const Lease& lease) {
     run.EnqueueFront(lease.genome_id);
     work_cv_.Signal();
   }
-  RETURN_IF_ERROR(PutTrial(run, t, Event::LEASE_EXPIRED,
-                           absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id,
-                                        " expired")));
+  RETURN_IF_ERROR(
+      PutTrial(run, t, Event::LEASE_EXPIRED,
+               absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id, " expired")));
   if (t.state() != v1::TRIAL_FAILED) return absl::OkStatus();
   RETURN_IF_ERROR(ReportToStrategy(run, t, false, 0));
   return Refill(run);
@@ -372,9 +369,8 @@ absl::Status Master::ExpireLeases() {
 absl::Status Master::Tick() {
   absl::MutexLock lock(mu());
   if (!leases_.AnyExpired(clock_->NowMs())) return absl::OkStatus();
-  RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) {
-    return ExpireLeases();
-  }));
+  RETURN_IF_ERROR(
+      commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) { return ExpireLeases(); }));
   return commit_.AwaitDurable();
 }
 
@@ -492,9 +488,8 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
     case LeaseTable::Kind::kReported:
       // A repeated report of a recorded result, answered once that result is durable.
       if (request.acquire_next()) {
-        RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) {
-          return AssignNext(request, &response);
-        }));
+        RETURN_IF_ERROR(commit_.Step(
+            [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) { return AssignNext(request, &response); }));
       }
       RETURN_IF_ERROR(commit_.AwaitDurable());
       response.set_accepted(true);
@@ -553,17 +548,16 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
   run.SetState(t, request.ok() ? v1::DONE : v1::TRIAL_FAILED);
   t.set_finished_unix_ms(clock_->NowMs());
   request.ok() ? ++stats_.genomes_done : ++stats_.genomes_failed;
-  const genome::TrialResult result{request.ok(),           request.accuracy(),
-                               request.test_accuracy(), request.train_seconds(),
-                               request.epochs_run(),    t.error()};
+  const genome::TrialResult result{
+      request.ok(),         request.accuracy(), request.test_accuracy(), request.train_seconds(),
+      request.epochs_run(), t.error()};
   const absl::Status inserted = ledger_->Insert({t.genome().hash(), run.task_hash()}, result);
   if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
   // Only the best genome's model is kept.
   if (request.ok() && !request.model().empty() && run.best_genome_id() == t.genome().id()) {
     RETURN_IF_ERROR(store_->PutModel(run.id(), t.genome().id(), request.model()));
   }
-  RETURN_IF_ERROR(
-      PutTrial(run, t, request.ok() ? Event::GENOME_FINISHED : Event::GENOME_FAILED));
+  RETURN_IF_ERROR(PutTrial(run, t, request.ok() ? Event::GENOME_FINISHED : Event::GENOME_FAILED));
   RETURN_IF_ERROR(ReportToStrategy(run, t, request.ok(), request.accuracy()));
   return Refill(run);
 }

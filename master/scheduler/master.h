@@ -59,10 +59,10 @@ struct MasterStats {
   int64_t ledger_hits = 0;
   int64_t ledger_entries = 0;
   int64_t workers = 0;
-  int64_t store_steps = 0;    // operations written to the store
-  int64_t store_commits = 0;  // batches committed (several steps each under load)
-  int64_t store_syncs = 0;    // WAL syncs (each covers every commit before it)
-  int64_t store_checkpoints = 0;  // WAL copied back into the database (in the background)
+  int64_t store_steps = 0;         // operations written to the store
+  int64_t store_commits = 0;       // batches committed (several steps each under load)
+  int64_t store_syncs = 0;         // WAL syncs (each covers every commit before it)
+  int64_t store_checkpoints = 0;   // WAL copied back into the database (in the background)
   int64_t store_wal_restarts = 0;  // the WAL started again from its beginning
 };
 
@@ -126,8 +126,8 @@ class Master {
   absl::Status AnswerFromLedger(SearchRun& run, v1::Trial& t, const genome::TrialResult& hit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Gives the strategy a result and logs it.
-  absl::Status ReportToStrategy(SearchRun& run, const v1::Trial& trial, bool ok,
-                                double accuracy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::Status ReportToStrategy(SearchRun& run, const v1::Trial& trial, bool ok, double accuracy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::Status CheckDone(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Ends a running search in `state`, abandoning its queue.
   absl::Status EndSearch(SearchRun& run, v1::SearchState state, const std::string& message)

@@ -26,7 +26,8 @@ v1::Genome GenomeProto(const genome::SearchSpace& space, const ga::Candidate& c)
 absl::StatusOr<std::unique_ptr<SearchRun>> SearchRun::Create(const v1::SearchSummary& summary) {
   std::unique_ptr<SearchRun> run(new SearchRun());
   run->summary_ = summary;
-  ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(summary.spec().space()));
+  ASSIGN_OR_RETURN(genome::SearchSpace space,
+                   genome::SearchSpace::FromProto(summary.spec().space()));
   run->space_ = std::move(space);
   ASSIGN_OR_RETURN(run->strategy_, ga::MakeStrategy(*run->space_, summary.spec()));
   run->rng_.seed(summary.spec().seed());

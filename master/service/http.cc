@@ -29,10 +29,14 @@ void Error(httplib::Response& res, int code, const std::string& message) {
 
 int HttpCode(const absl::Status& s) {
   switch (s.code()) {
-    case absl::StatusCode::kNotFound: return 404;
-    case absl::StatusCode::kInvalidArgument: return 400;
-    case absl::StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -40,8 +44,7 @@ std::string EscapeLabel(const std::string& v) {
   return absl::StrReplaceAll(v, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
 }
 
-void Metric(std::string* out, const char* name, const char* type, const char* help,
-            int64_t value) {
+void Metric(std::string* out, const char* name, const char* type, const char* help, int64_t value) {
   absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ",
                   value, "\n");
 }
@@ -54,10 +57,9 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
     : master_(master),
       auth_(auth),
       metrics_(metrics),
-      server_(tls_cert_file.empty()
-                  ? std::make_unique<httplib::Server>()
-                  : std::make_unique<httplib::SSLServer>(tls_cert_file.c_str(),
-                                                         tls_key_file.c_str())) {
+      server_(tls_cert_file.empty() ? std::make_unique<httplib::Server>()
+                                    : std::make_unique<httplib::SSLServer>(tls_cert_file.c_str(),
+                                                                           tls_key_file.c_str())) {
   server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const absl::Status health = master_->Health();
     res.status = health.ok() ? 200 : 503;
@@ -85,54 +87,55 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
     for (v1::SearchSummary& s : master_->List()) *list.add_searches() = std::move(s);
     res.set_content(ToJson(list), "application/json");
   });
-  server_->Get(R"(/api/searches/(\d+))", [this](const httplib::Request& req,
-                                                 httplib::Response& res) {
-    int64_t id = 0;
-    (void)absl::SimpleAtoi(req.matches[1].str(), &id);
-    absl::StatusOr<v1::SearchSummary> s = master_->Get(id);
-    if (!s.ok()) return Error(res, HttpCode(s.status()), std::string(s.status().message()));
-    res.set_content(ToJson(*s), "application/json");
-  });
-  server_->Get(R"(/api/searches/(\d+)/trials)", [this](const httplib::Request& req,
-                                                        httplib::Response& res) {
-    int64_t id = 0;
-    (void)absl::SimpleAtoi(req.matches[1].str(), &id);
-    absl::StatusOr<std::vector<v1::Trial>> trials = master_->Trials(id);
-    if (!trials.ok()) {
-      return Error(res, HttpCode(trials.status()), std::string(trials.status().message()));
-    }
-    v1::ListTrialsResponse out;
-    for (v1::Trial& t : *trials) *out.add_trials() = std::move(t);
-    res.set_content(ToJson(out), "application/json");
-  });
-  server_->Get(R"(/api/searches/(\d+)/events)", [this](const httplib::Request& req,
-                                                        httplib::Response& res) {
-    int64_t id = 0, after = 0;
-    (void)absl::SimpleAtoi(req.matches[1].str(), &id);
-    if (req.has_param("after")) (void)absl::SimpleAtoi(req.get_param_value("after"), &after);
-    bool finished = false;
-    absl::StatusOr<std::vector<v1::Event>> events =
-        master_->WaitEvents(id, after, absl::ZeroDuration(), &finished);
-    if (!events.ok()) {
-      return Error(res, HttpCode(events.status()), std::string(events.status().message()));
-    }
-    // compact=1 keeps only the genome id of each event's trial: what a client that
-    // already holds the trials needs, at a tenth of the size.
-    const bool compact = req.get_param_value("compact") == "1";
-    std::string body = "{\"events\":[";
-    for (size_t i = 0; i < events->size(); ++i) {
-      v1::Event& e = (*events)[i];
-      if (compact && e.has_trial()) {
-        const int64_t genome_id = e.trial().genome().id();
-        e.clear_trial();
-        e.mutable_trial()->mutable_genome()->set_id(genome_id);
-      }
-      if (compact) e.clear_search();
-      absl::StrAppend(&body, i == 0 ? "" : ",", ToJson(e));
-    }
-    absl::StrAppend(&body, "],\"finished\":", finished ? "true" : "false", "}");
-    res.set_content(body, "application/json");
-  });
+  server_->Get(R"(/api/searches/(\d+))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 int64_t id = 0;
+                 (void)absl::SimpleAtoi(req.matches[1].str(), &id);
+                 absl::StatusOr<v1::SearchSummary> s = master_->Get(id);
+                 if (!s.ok())
+                   return Error(res, HttpCode(s.status()), std::string(s.status().message()));
+                 res.set_content(ToJson(*s), "application/json");
+               });
+  server_->Get(
+      R"(/api/searches/(\d+)/trials)", [this](const httplib::Request& req, httplib::Response& res) {
+        int64_t id = 0;
+        (void)absl::SimpleAtoi(req.matches[1].str(), &id);
+        absl::StatusOr<std::vector<v1::Trial>> trials = master_->Trials(id);
+        if (!trials.ok()) {
+          return Error(res, HttpCode(trials.status()), std::string(trials.status().message()));
+        }
+        v1::ListTrialsResponse out;
+        for (v1::Trial& t : *trials) *out.add_trials() = std::move(t);
+        res.set_content(ToJson(out), "application/json");
+      });
+  server_->Get(
+      R"(/api/searches/(\d+)/events)", [this](const httplib::Request& req, httplib::Response& res) {
+        int64_t id = 0, after = 0;
+        (void)absl::SimpleAtoi(req.matches[1].str(), &id);
+        if (req.has_param("after")) (void)absl::SimpleAtoi(req.get_param_value("after"), &after);
+        bool finished = false;
+        absl::StatusOr<std::vector<v1::Event>> events =
+            master_->WaitEvents(id, after, absl::ZeroDuration(), &finished);
+        if (!events.ok()) {
+          return Error(res, HttpCode(events.status()), std::string(events.status().message()));
+        }
+        // compact=1 keeps only the genome id of each event's trial: what a client that
+        // already holds the trials needs, at a tenth of the size.
+        const bool compact = req.get_param_value("compact") == "1";
+        std::string body = "{\"events\":[";
+        for (size_t i = 0; i < events->size(); ++i) {
+          v1::Event& e = (*events)[i];
+          if (compact && e.has_trial()) {
+            const int64_t genome_id = e.trial().genome().id();
+            e.clear_trial();
+            e.mutable_trial()->mutable_genome()->set_id(genome_id);
+          }
+          if (compact) e.clear_search();
+          absl::StrAppend(&body, i == 0 ? "" : ",", ToJson(e));
+        }
+        absl::StrAppend(&body, "],\"finished\":", finished ? "true" : "false", "}");
+        res.set_content(body, "application/json");
+      });
   if (!dashboard_dir.empty()) {
     server_->set_mount_point("/dashboard", dashboard_dir);
     server_->set_mount_point("/dashboard/echarts", dashboard_dir + "/node_modules/echarts/dist");
@@ -170,7 +173,8 @@ absl::StatusOr<int> HttpFrontend::Start(const std::string& host, int port) {
   if (!server_->is_valid()) {
     return absl::InvalidArgumentError("cannot serve HTTPS: the certificate or key is not usable");
   }
-  const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  const int bound =
+      port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", host, ":", port));
   }
@@ -205,8 +209,8 @@ std::string HttpFrontend::RenderMetrics() const {
   Metric(&out, "deepevolve_ledger_entries", "gauge", "Genome results in the ledger.",
          s.ledger_entries);
   Metric(&out, "deepevolve_workers", "gauge", "Workers registered.", s.workers);
-  Metric(&out, "deepevolve_store_steps_total", "counter",
-         "Operations written to the database.", s.store_steps);
+  Metric(&out, "deepevolve_store_steps_total", "counter", "Operations written to the database.",
+         s.store_steps);
   Metric(&out, "deepevolve_store_commits_total", "counter",
          "Transactions committed (group commit: several operations each under load).",
          s.store_commits);
@@ -226,8 +230,9 @@ std::string HttpFrontend::RenderMetrics() const {
   absl::StrAppend(&out,
                   "# HELP deepevolve_search_best_accuracy Best fitness found so far, per "
                   "search.\n# TYPE deepevolve_search_best_accuracy gauge\n");
-  std::string done = "# HELP deepevolve_search_genomes_done Genomes finished, per search.\n"
-                     "# TYPE deepevolve_search_genomes_done gauge\n";
+  std::string done =
+      "# HELP deepevolve_search_genomes_done Genomes finished, per search.\n"
+      "# TYPE deepevolve_search_genomes_done gauge\n";
   for (const v1::SearchSummary& search : master_->List()) {
     const std::string labels = absl::StrCat("search=\"", search.search_id(), "\",name=\"",
                                             EscapeLabel(search.name()), "\"");

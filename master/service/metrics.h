@@ -18,8 +18,21 @@ using ::deepevolve::Histogram;
 // One histogram per RPC method of the two services.
 class RpcMetrics {
  public:
-  enum Method { kSubmit, kGet, kList, kWatch, kCancel, kLeaderboard, kListTrials, kGetModel,
-                kRegister, kAcquire, kHeartbeat, kReport, kNumMethods };
+  enum Method {
+    kSubmit,
+    kGet,
+    kList,
+    kWatch,
+    kCancel,
+    kLeaderboard,
+    kListTrials,
+    kGetModel,
+    kRegister,
+    kAcquire,
+    kHeartbeat,
+    kReport,
+    kNumMethods
+  };
   static const char* Name(Method m);
   Histogram& histogram(Method m) { return histograms_[m]; }
   void Render(std::string* out) const;

@@ -43,16 +43,16 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
   absl::StatusOr<std::unique_ptr<store::Store>> store =
       store::Store::Open(options.db_path, options.durability);
   if (!store.ok()) {
-    return absl::Status(store.status().code(), absl::StrCat("cannot open the database ",
-                                                            options.db_path, ": ",
-                                                            store.status().message()));
+    return absl::Status(
+        store.status().code(),
+        absl::StrCat("cannot open the database ", options.db_path, ": ", store.status().message()));
   }
   absl::StatusOr<std::unique_ptr<Master>> master =
       Master::Create(std::move(*store), options.clock, options.master);
   if (!master.ok()) {
-    return absl::Status(master.status().code(),
-                        absl::StrCat("cannot recover from ", options.db_path, ": ",
-                                     master.status().message()));
+    return absl::Status(
+        master.status().code(),
+        absl::StrCat("cannot recover from ", options.db_path, ": ", master.status().message()));
   }
 
   std::unique_ptr<MasterServer> s(new MasterServer());
@@ -74,10 +74,10 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
-  s->http_ = std::make_unique<HttpFrontend>(
-      s->master_.get(), s->auth_.get(), s->rpc_metrics_.get(),
-      tls ? options.security.cert_file : "", tls ? options.security.key_file : "",
-      options.dashboard_dir);
+  s->http_ =
+      std::make_unique<HttpFrontend>(s->master_.get(), s->auth_.get(), s->rpc_metrics_.get(),
+                                     tls ? options.security.cert_file : "",
+                                     tls ? options.security.key_file : "", options.dashboard_dir);
   if (!options.http_listen.empty()) {
     ASSIGN_OR_RETURN(s->http_port_, s->http_->Start(http_host, http_port));
   }

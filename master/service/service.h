@@ -49,8 +49,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                        v1::AcquireResponse*) override;
   grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
                          v1::HeartbeatResponse*) override;
-  grpc::Status Report(grpc::ServerContext*, const v1::ReportRequest*,
-                      v1::ReportResponse*) override;
+  grpc::Status Report(grpc::ServerContext*, const v1::ReportRequest*, v1::ReportResponse*) override;
 
  private:
   Master* master_;

@@ -97,9 +97,9 @@ std::string Statement::Text(int column) const {
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                          Durability durability) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status status = Error(db, rc, absl::StrCat("cannot open database ", path));
     sqlite3_close(db);
@@ -130,8 +130,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
 
 absl::StatusOr<std::unique_ptr<Checkpointer>> Checkpointer::Start(const std::string& path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status status = Error(db, rc, absl::StrCat("cannot open database ", path));
     sqlite3_close(db);
@@ -157,7 +157,8 @@ void Checkpointer::Committed(int pages) {
   // that copied everything).
   const int last = last_pages_.exchange(pages);
   if (pages < last) copied_.store(0);
-  if (pages >= kCheckpointPages && (pages < last || pages / kCheckpointPages != last / kCheckpointPages)) {
+  if (pages >= kCheckpointPages &&
+      (pages < last || pages / kCheckpointPages != last / kCheckpointPages)) {
     Poke();
   }
 }
@@ -172,9 +173,8 @@ void Checkpointer::Loop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Checkpointer* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
-            return c->poked_ || c->stop_;
-          },
+          +[](Checkpointer* c)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) { return c->poked_ || c->stop_; },
           this));
       if (stop_) return;
       poked_ = false;
@@ -215,8 +215,8 @@ absl::Status Database::RestartWal() {
   // Not for long: another process reading the database (someone's sqlite3 shell) would
   // hold every worker; a restart that fails is tried again later.
   sqlite3_busy_timeout(db_, 50);
-  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr,
-                                           nullptr);
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   if (rc != SQLITE_OK) return Error(db_, rc, "checkpoint");
   return absl::OkStatus();
@@ -228,8 +228,7 @@ absl::Status Database::SyncWal() {
   const std::string wal = path_ + "-wal";
   struct stat st;
   if (::stat(wal.c_str(), &st) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot sync ", wal, ": ", std::strerror(errno)));
+    return absl::InternalError(absl::StrCat("cannot sync ", wal, ": ", std::strerror(errno)));
   }
   if (wal_fd_ < 0 || static_cast<uint64_t>(st.st_ino) != wal_inode_) {
     if (wal_fd_ >= 0) ::close(wal_fd_);
@@ -256,8 +255,7 @@ absl::Status Database::SyncWal() {
 
 absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
-  const int rc =
-      sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return Error(db_, rc, sql);
   return Statement(db_, stmt);
 }

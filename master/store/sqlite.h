@@ -124,7 +124,7 @@ class Database {
   // Opens (creating) `path` in WAL mode. DATA_LOSS when the file is not a database or
   // is corrupt, naming the file.
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
-                                                         Durability durability);
+                                                        Durability durability);
   ~Database();
 
   absl::StatusOr<Statement> Prepare(absl::string_view sql);

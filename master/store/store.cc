@@ -61,8 +61,7 @@ absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what) 
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
-                                                   Durability durability) {
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Durability durability) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, durability));
   RETURN_IF_ERROR(db->Exec(kSchema));
   return std::unique_ptr<Store>(new Store(std::move(db)));
@@ -105,7 +104,7 @@ absl::Status Store::PutTrial(const v1::Trial& trial) {
 
 absl::StatusOr<std::vector<v1::Trial>> Store::LoadTrials(int64_t search_id) {
   ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT trial FROM trials WHERE search_id = ? "
-                                              "ORDER BY genome_id"));
+                                                  "ORDER BY genome_id"));
   s->Bind(1, search_id);
   std::vector<v1::Trial> out;
   for (;;) {
@@ -154,11 +153,11 @@ absl::Status Store::AppendEvent(const v1::Event& event) {
       .Run();
 }
 
-absl::StatusOr<std::vector<v1::Event>> Store::LoadEvents(int64_t search_id,
-                                                         int64_t after_sequence, int64_t up_to,
-                                                         int limit) {
-  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT seq, event FROM events WHERE search_id = ? "
-                                              "AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"));
+absl::StatusOr<std::vector<v1::Event>> Store::LoadEvents(int64_t search_id, int64_t after_sequence,
+                                                         int64_t up_to, int limit) {
+  ASSIGN_OR_RETURN(ScopedStatement s,
+                   db_->Cached("SELECT seq, event FROM events WHERE search_id = ? "
+                               "AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"));
   s->Bind(1, search_id).Bind(2, after_sequence).Bind(3, up_to).Bind(4, static_cast<int64_t>(limit));
   std::vector<v1::Event> out;
   for (;;) {
@@ -179,12 +178,11 @@ absl::StatusOr<int64_t> Store::LastEventSequence() {
 
 absl::Status Store::PutModel(int64_t search_id, int64_t genome_id, const std::string& data) {
   ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("INSERT OR REPLACE INTO models (search_id, "
-                                              "genome_id, data) VALUES (?, ?, ?)"));
+                                                  "genome_id, data) VALUES (?, ?, ?)"));
   return s->Bind(1, search_id).Bind(2, genome_id).BindBlob(3, data).Run();
 }
 
-absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Store::LoadModel(
-    int64_t search_id) {
+absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Store::LoadModel(int64_t search_id) {
   ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("SELECT genome_id, data FROM models WHERE search_id = ?"));
   s->Bind(1, search_id);

@@ -16,7 +16,8 @@ TEST(SpecFileTest, YamlAndJsonMapOntoTheProto) {
   EXPECT_EQ(yaml->generational().population(), 12);
   EXPECT_DOUBLE_EQ(yaml->generational().mutate_chance(), 0.5);
   EXPECT_EQ(yaml->seed(), 7u);
-  auto json = ParseSearchSpec(R"({"preset": "mnist_cnn", "steadyState": {"trials": 50}})", "s.json");
+  auto json =
+      ParseSearchSpec(R"({"preset": "mnist_cnn", "steadyState": {"trials": 50}})", "s.json");
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ(json->steady_state().trials(), 50);
 }
@@ -25,7 +26,8 @@ TEST(SpecFileTest, ErrorsNameTheFile) {
   auto unknown = ParseSearchSpec("preset: mnist_mlp\npopulaton: 3\n", "typo.yaml");
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(unknown.status().message().find("typo.yaml"), std::string::npos);
-  EXPECT_EQ(LoadSearchSpecFile("/nonexistent/spec.yaml").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadSearchSpecFile("/nonexistent/spec.yaml").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

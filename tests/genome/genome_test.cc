@@ -7,7 +7,7 @@ namespace deepevolve::genome {
 namespace {
 
 NamedGenome DeepEvolveGenome(int64_t neurons, const char* activation, int64_t layers,
-                            const char* optimizer) {
+                             const char* optimizer) {
   return {{"nb_neurons", neurons},
           {"nb_layers", layers},
           {"activation", std::string(activation)},

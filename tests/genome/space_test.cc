@@ -17,8 +17,8 @@ std::vector<Gene> FourGenes() {
           {"optimizer", {std::string("adam"), std::string("sgd")}}};
 }
 
-void ExpectRejected(std::vector<Gene> genes, const std::string& field,
-                    const std::string& words, GeneNames names = GeneNames::kTrainable) {
+void ExpectRejected(std::vector<Gene> genes, const std::string& field, const std::string& words,
+                    GeneNames names = GeneNames::kTrainable) {
   auto space = SearchSpace::Create(std::move(genes), names);
   ASSERT_FALSE(space.ok()) << "accepted a space that names " << field;
   EXPECT_EQ(space.status().code(), absl::StatusCode::kInvalidArgument);
@@ -39,8 +39,8 @@ TEST(SearchSpaceTest, AlphabeticalOrderIsCrossoverOrder) {
   SearchSpace space = ga::testing::PresetSpace("cifar10_cnn");
   std::vector<std::string> names;
   for (int g : space.alphabetical_order()) names.push_back(space.gene(g).name);
-  EXPECT_EQ(names, (std::vector<std::string>{"activation", "nb_layers", "nb_neurons",
-                                             "optimizer"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"activation", "nb_layers", "nb_neurons", "optimizer"}));
 }
 
 TEST(SearchSpaceTest, RejectsNoGenes) { ExpectRejected({}, "space.genes", "at least one"); }

@@ -72,8 +72,7 @@ absl::StatusOr<v1::AcquireResponse> FakeMasterClient::Acquire(const v1::AcquireR
   return v1::AcquireResponse();
 }
 
-absl::StatusOr<v1::HeartbeatResponse> FakeMasterClient::Heartbeat(
-    const v1::HeartbeatRequest& r) {
+absl::StatusOr<v1::HeartbeatResponse> FakeMasterClient::Heartbeat(const v1::HeartbeatRequest& r) {
   absl::MutexLock lock(&mu_);
   heartbeats_.push_back(r);
   return Next(heartbeat_answers_, v1::HeartbeatResponse());

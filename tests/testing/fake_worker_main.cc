@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
-#include "common/security_flags.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/security_flags.h"
 #include "spdlog/spdlog.h"
 #include "tests/testing/fake_accuracy.h"
 #include "worker/daemon/grpc_master_client.h"
@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
                    std::string* model) -> absl::StatusOr<deepevolve::genome::TrialResult> {
     deepevolve::genome::TrialResult r;
     if (!trace_path.empty()) {
-      std::ofstream(trace_path, std::ios::app) << "start " << a.genome().hash() << " " << worker_id
-                                               << "\n";
+      std::ofstream(trace_path, std::ios::app)
+          << "start " << a.genome().hash() << " " << worker_id << "\n";
     }
     const int epochs = std::max(1, a.task().epochs());
     for (int e = 1; e <= epochs; ++e) {

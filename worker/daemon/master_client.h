@@ -28,8 +28,7 @@ class MasterClient {
 // Wraps a client so that every call the master answers touches `path`: a container's
 // health check reads its age (a worker that has not reached its master for a minute is
 // unhealthy).
-std::unique_ptr<MasterClient> WithHealthFile(std::unique_ptr<MasterClient> inner,
-                                             std::string path);
+std::unique_ptr<MasterClient> WithHealthFile(std::unique_ptr<MasterClient> inner, std::string path);
 
 }  // namespace deepevolve::worker
 

@@ -146,8 +146,8 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     report.set_error(absl::StrCat("worker ", options_.worker_id, ": ", result.status().ToString()));
   }
   report.set_incarnation(options_.incarnation);
-  report.set_acquire_next(!stop_ && (options_.max_trials == 0 ||
-                                     trials_done_ + 1 < options_.max_trials));
+  report.set_acquire_next(!stop_ &&
+                          (options_.max_trials == 0 || trials_done_ + 1 < options_.max_trials));
   // Reports are idempotent per lease: retry through a master restart.
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<v1::ReportResponse> response = master_->Report(report);

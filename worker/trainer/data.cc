@@ -50,7 +50,8 @@ uint32_t BigEndian32(const std::string& data, size_t at) {
 absl::Status CheckLabels(const torch::Tensor& labels, int64_t classes, const std::string& path) {
   if (labels.numel() > 0 && labels.max().item<int64_t>() >= classes) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": label ", labels.max().item<int64_t>(),
-                                                   " out of range (expected 0..", classes - 1, ")"));
+                                                   " out of range (expected 0..", classes - 1,
+                                                   ")"));
   }
   return absl::OkStatus();
 }
@@ -84,7 +85,8 @@ absl::StatusOr<std::string> Locate(const std::string& dataset, const std::vector
   return found;
 }
 
-absl::StatusOr<Dataset> LoadIdxDataset(const std::string& name, const std::vector<std::string>& dirs) {
+absl::StatusOr<Dataset> LoadIdxDataset(const std::string& name,
+                                       const std::vector<std::string>& dirs) {
   Dataset d;
   d.name = name;
   Split* splits[2] = {&d.train, &d.test};
@@ -116,8 +118,8 @@ absl::StatusOr<Split> ReadCifarBatches(const std::vector<std::string>& paths) {
     ASSIGN_OR_RETURN(std::string data, ReadMaybeGzip(path));
     if (data.empty() || data.size() % kRecord != 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": ", data.size(), " bytes is not a whole number of CIFAR-10 records (",
-          kRecord, " bytes each: 1 label byte, 3072 pixel bytes)"));
+          path, ": ", data.size(), " bytes is not a whole number of CIFAR-10 records (", kRecord,
+          " bytes each: 1 label byte, 3072 pixel bytes)"));
     }
     const int64_t n = static_cast<int64_t>(data.size()) / kRecord;
     auto raw = torch::from_blob(data.data(), {n, kRecord}, torch::kUInt8).clone();
@@ -131,14 +133,15 @@ absl::StatusOr<Split> ReadCifarBatches(const std::vector<std::string>& paths) {
 
 absl::StatusOr<Dataset> LoadCifar10(const std::vector<std::string>& dirs) {
   std::vector<std::string> search = dirs;
-  for (const std::string& dir : dirs) search.push_back((fs::path(dir) / "cifar-10-batches-bin").string());
+  for (const std::string& dir : dirs)
+    search.push_back((fs::path(dir) / "cifar-10-batches-bin").string());
   std::vector<std::string> train_paths;
   for (int b = 1; b <= 5; ++b) {
     const std::string file = absl::StrCat("data_batch_", b, ".bin");
     std::string found = FindFile(search, {file, file + ".gz"});
     if (found.empty()) {
-      return absl::NotFoundError(absl::StrCat("dataset 'cifar10': ", file,
-                                              " not found in ", absl::StrJoin(search, ", ")));
+      return absl::NotFoundError(
+          absl::StrCat("dataset 'cifar10': ", file, " not found in ", absl::StrJoin(search, ", ")));
     }
     train_paths.push_back(found);
   }
@@ -164,7 +167,8 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path) {
   const bool has_header = !absl::SimpleAtod(absl::StripAsciiWhitespace(header[0]), &probe);
   const size_t columns = header.size();
   if (columns < 2) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": line 1: expected features and a label, got one column"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": line 1: expected features and a label, got one column"));
   }
   size_t label_col = columns - 1;
   if (has_header) {
@@ -177,8 +181,8 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path) {
   for (size_t l = has_header ? 1 : 0; l < lines.size(); ++l) {
     std::vector<absl::string_view> cells = absl::StrSplit(lines[l], ',');
     if (cells.size() != columns) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", l + 1, ": ", cells.size(),
-                                                     " columns, expected ", columns));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": line ", l + 1, ": ", cells.size(), " columns, expected ", columns));
     }
     for (size_t c = 0; c < columns; ++c) {
       const absl::string_view cell = absl::StripAsciiWhitespace(cells[c]);
@@ -220,15 +224,15 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path) {
 absl::StatusOr<torch::Tensor> ReadIdx(const std::string& path, int expected_dims) {
   ASSIGN_OR_RETURN(std::string data, ReadMaybeGzip(path));
   if (data.size() < 4) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": truncated: ", data.size(),
-                                                   " bytes, no IDX header"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": truncated: ", data.size(), " bytes, no IDX header"));
   }
   const uint32_t magic = BigEndian32(data, 0);
   const uint32_t expected_magic = 0x0800u | static_cast<uint32_t>(expected_dims);
   if (magic != expected_magic) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: wrong magic 0x%08x, expected 0x%08x (IDX unsigned bytes, %d dimensions)", path,
-        magic, expected_magic, expected_dims));
+        "%s: wrong magic 0x%08x, expected 0x%08x (IDX unsigned bytes, %d dimensions)", path, magic,
+        expected_magic, expected_dims));
   }
   const size_t header = 4 + 4 * static_cast<size_t>(expected_dims);
   if (data.size() < header) {

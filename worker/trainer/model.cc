@@ -30,8 +30,8 @@ absl::StatusOr<std::pair<int64_t, int64_t>> ConvOutput(const NetConfig& c) {
       w /= 2;
     }
     if (h < 1 || w < 1) {
-      return absl::InvalidArgumentError(absl::StrCat("nb_layers=", c.nb_layers,
-                                                     " pools the input away after layer ", i + 1));
+      return absl::InvalidArgumentError(
+          absl::StrCat("nb_layers=", c.nb_layers, " pools the input away after layer ", i + 1));
     }
   }
   return std::make_pair(h, w);
@@ -161,8 +161,8 @@ torch::Tensor KerasNetImpl::Dropout(const torch::Tensor& x, double rate) {
     std::lock_guard<std::mutex> lock(gen.mutex());
     seed = at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
   }
-  torch::Tensor mask = torch::empty(x.sizes(), x.options().dtype(torch::kFloat)
-                                                   .memory_format(torch::MemoryFormat::Contiguous));
+  torch::Tensor mask = torch::empty(
+      x.sizes(), x.options().dtype(torch::kFloat).memory_format(torch::MemoryFormat::Contiguous));
   FillDropoutMask(mask.data_ptr<float>(), mask.numel(), seed, 1 - rate);
   return x * (x.scalar_type() == torch::kFloat ? mask : mask.to(x.scalar_type()));
 }

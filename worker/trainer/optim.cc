@@ -42,8 +42,7 @@ DEEPEVOLVE_SIMD_CLONES void AdagradKernel(float* __restrict p, const float* __re
 }
 
 DEEPEVOLVE_SIMD_CLONES void AdadeltaKernel(float* __restrict p, const float* __restrict g,
-                                           float* __restrict a, float* __restrict d,
-                                           int64_t n) {
+                                           float* __restrict a, float* __restrict d, int64_t n) {
   constexpr float rho = 0.95f;
   for (int64_t i = 0; i < n; ++i) {
     const float ai = rho * a[i] + (1 - rho) * g[i] * g[i];
@@ -212,8 +211,7 @@ class Adam : public WithState {
   Adam(std::vector<torch::Tensor> p, bool fused) : WithState(std::move(p), 2, fused) {}
   void Step() override {
     ++t_;
-    const double lr_t =
-        0.001 * std::sqrt(1 - std::pow(0.999, t_)) / (1 - std::pow(0.9, t_));
+    const double lr_t = 0.001 * std::sqrt(1 - std::pow(0.999, t_)) / (1 - std::pow(0.9, t_));
     ForEach(
         [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
           s[0].mul_(0.9).add_(g, 0.1);

@@ -1,9 +1,7 @@
 #include "worker/trainer/trainer.h"
 
-#include <malloc.h>
-
 #include <dlfcn.h>
-
+#include <malloc.h>
 #include <sched.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -149,36 +147,38 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
   state->options = options;
   const std::string& d = options.device;
   if (d == "auto") {
-    state->device = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)
-                                                : torch::Device(torch::kCPU);
+    state->device =
+        torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   } else if (d == "cpu") {
     state->device = torch::Device(torch::kCPU);
   } else if (absl::StartsWith(d, "cuda")) {
     int index = 0;
-    if (d != "cuda" && (!absl::StartsWith(d, "cuda:") || !absl::SimpleAtoi(d.substr(5), &index) ||
-                        index < 0)) {
-      return absl::InvalidArgumentError(absl::StrCat("device '", d, "': expected auto, cpu or cuda:N"));
+    if (d != "cuda" &&
+        (!absl::StartsWith(d, "cuda:") || !absl::SimpleAtoi(d.substr(5), &index) || index < 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("device '", d, "': expected auto, cpu or cuda:N"));
     }
     if (!torch::cuda::is_available()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "device '", d, "': this LibTorch build or machine has no CUDA; use --device cpu"));
     }
     if (index >= static_cast<int>(torch::cuda::device_count())) {
-      return absl::FailedPreconditionError(absl::StrCat("device '", d, "': only ",
-                                                        torch::cuda::device_count(), " GPUs"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("device '", d, "': only ", torch::cuda::device_count(), " GPUs"));
     }
     state->device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("device '", d, "': expected auto, cpu or cuda:N"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("device '", d, "': expected auto, cpu or cuda:N"));
   }
   if (options.threads > 0) SetThreads(options.threads);
   return std::unique_ptr<Trainer>(new Trainer(std::move(state)));
 }
 
 absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& genome,
-                                               const v1::TaskSpec& task, uint64_t seed,
-                                               const EpochCallback& on_epoch,
-                                               const std::string& model_path) {
+                                                   const v1::TaskSpec& task, uint64_t seed,
+                                                   const EpochCallback& on_epoch,
+                                                   const std::string& model_path) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> data,
                    ProcessCache(state_->options.data_dirs).Get(task.dataset()));
   genome::TrialResult result;
@@ -208,11 +208,11 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     if (task.validation() == v1::HOLDOUT) {
       // The last fraction of the training data, as Keras's validation_split.
       const int64_t n = train.size();
-      const int64_t held = std::max<int64_t>(
-          1, static_cast<int64_t>(std::llround(task.validation_fraction() * n)));
+      const int64_t held =
+          std::max<int64_t>(1, static_cast<int64_t>(std::llround(task.validation_fraction() * n)));
       if (held >= n) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "task.validation_fraction: holds out all ", n, " training examples"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("task.validation_fraction: holds out all ", n, " training examples"));
       }
       validation = Split{train.x.slice(0, n - held), train.y.slice(0, n - held)};
       train = Split{train.x.slice(0, 0, n - held), train.y.slice(0, 0, n - held)};
@@ -304,7 +304,8 @@ absl::StatusOr<SavedModel> LoadModel(const std::string& path,
     archive.load_from(path);
     c10::IValue meta_value;
     if (!archive.try_read(kMetaKey, meta_value) || !meta_value.isString()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": not a deepevolve model (no metadata)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": not a deepevolve model (no metadata)"));
     }
     nlohmann::json meta = nlohmann::json::parse(meta_value.toStringRef());
     SavedModel saved;

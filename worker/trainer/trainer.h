@@ -53,9 +53,10 @@ class Trainer {
   // INVALID_ARGUMENT / DATA_LOSS for missing or corrupt dataset files (naming them),
   // CANCELLED when `on_epoch` returned false. When `model_path` is not empty the trained
   // weights are saved there with the genome and task as metadata.
-  absl::StatusOr<genome::TrialResult> Train(const genome::NamedGenome& genome, const v1::TaskSpec& task,
-                                        uint64_t seed, const EpochCallback& on_epoch = nullptr,
-                                        const std::string& model_path = "");
+  absl::StatusOr<genome::TrialResult> Train(const genome::NamedGenome& genome,
+                                            const v1::TaskSpec& task, uint64_t seed,
+                                            const EpochCallback& on_epoch = nullptr,
+                                            const std::string& model_path = "");
 
   // The device training runs on ("cpu", "cuda:0").
   std::string device() const;

@@ -16,7 +16,8 @@ TEST(GridTest, YieldsExactly980GenomesForCifar10CnnInTheOriginalOrder) {
   genome::SearchSpace space = testing::PresetSpace("cifar10_cnn");
   auto strategy = MakeStrategy(space, resolved);
   ASSERT_TRUE(strategy.ok());
-  auto trained = testing::RunToCompletion(**strategy, [](const genome::Genome&) { return Fitness{}; }, 1);
+  auto trained = testing::RunToCompletion(
+      **strategy, [](const genome::Genome&) { return Fitness{}; }, 1);
   ASSERT_EQ(trained.size(), 980u);
   // brute.py's nested loops: nb_neurons -> nb_layers -> activation -> optimizer.
   size_t i = 0;
@@ -37,7 +38,8 @@ TEST(RandomTest, DrawsWithoutReplacementUpToTheWholeSpace) {
   genome::SearchSpace space = testing::PresetSpace("mnist_mlp");
   EnumeratingStrategy s(space, EnumeratingStrategy::Order::kRandom, 10000);
   EXPECT_EQ(s.PlannedTrials(), 490);
-  auto trained = testing::RunToCompletion(s, [](const genome::Genome&) { return Fitness{}; }, 3, 7);
+  auto trained = testing::RunToCompletion(
+      s, [](const genome::Genome&) { return Fitness{}; }, 3, 7);
   ASSERT_EQ(trained.size(), 490u);
   absl::flat_hash_set<genome::Genome> distinct;
   for (const auto& t : trained) distinct.insert(t.candidate.genome);

@@ -74,7 +74,7 @@ TEST(CrossoverTest, CutsOverAlphabeticalNamesNotDeclarationOrder) {
       {{"z", {int64_t{0}, int64_t{1}}}, {"a", {int64_t{0}, int64_t{1}}}}, genome::GeneNames::kAny);
   std::mt19937_64 rng(4);
   auto [first, second] = Crossover(space, genome::Genome{{0, 0}}, genome::Genome{{1, 1}}, rng);
-  EXPECT_EQ(first.choice, (std::vector<int>{1, 0}));   // z from dad, a from mom
+  EXPECT_EQ(first.choice, (std::vector<int>{1, 0}));  // z from dad, a from mom
   EXPECT_EQ(second.choice, (std::vector<int>{0, 1}));
 }
 

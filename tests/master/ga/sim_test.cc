@@ -78,14 +78,14 @@ TEST(FitnessTableTest, ParsesTheLayoutLocalWrites) {
 TEST(FitnessTableTest, BadTablesNameTheLine) {
   EXPECT_THAT(std::string(ParseFitnessTable("a,b\n1,2\n", "t.csv").status().message()),
               HasSubstr("no 'accuracy' column"));
-  EXPECT_THAT(
-      std::string(ParseFitnessTable("g,accuracy\n1,0.5\n2\n", "t.csv").status().message()),
-      HasSubstr("t.csv: line 3: 1 cells where the header has 2"));
+  EXPECT_THAT(std::string(ParseFitnessTable("g,accuracy\n1,0.5\n2\n", "t.csv").status().message()),
+              HasSubstr("t.csv: line 3: 1 cells where the header has 2"));
   EXPECT_THAT(
       std::string(ParseFitnessTable("g,accuracy\n1,0.5\n2,1.5\n", "t.csv").status().message()),
       HasSubstr("line 3: accuracy '1.5'"));
   EXPECT_THAT(
-      std::string(ParseFitnessTable("g,accuracy\n1,0.5\n2,0.3\n1,0.4\n", "t.csv").status().message()),
+      std::string(
+          ParseFitnessTable("g,accuracy\n1,0.5\n2,0.3\n1,0.4\n", "t.csv").status().message()),
       HasSubstr("appears twice"));
 }
 
@@ -108,8 +108,7 @@ TEST(SimulateTest, EveryStrategyReachesTheTargetOnAFullTable) {
     EXPECT_TRUE(run->reached) << which;
     EXPECT_GE(run->evaluations, 1);
     // The same seed gives the same run.
-    EXPECT_EQ(Simulate(*table, *resolved, table->best - 0.005, 42)->evaluations,
-              run->evaluations);
+    EXPECT_EQ(Simulate(*table, *resolved, table->best - 0.005, 42)->evaluations, run->evaluations);
   }
 }
 

@@ -8,7 +8,9 @@
 namespace deepevolve::ga {
 namespace {
 
-Fitness AdamIsBest(const genome::Genome& g) { return {true, g.choice[3] == 1 ? 0.9 : 0.2 + 0.01 * g.choice[0]}; }
+Fitness AdamIsBest(const genome::Genome& g) {
+  return {true, g.choice[3] == 1 ? 0.9 : 0.2 + 0.01 * g.choice[0]};
+}
 
 TEST(SteadyStateTest, NeverExceedsItsPopulationAndTrainsItsBudget) {
   SteadyStateOptions o;
@@ -16,9 +18,8 @@ TEST(SteadyStateTest, NeverExceedsItsPopulationAndTrainsItsBudget) {
   o.trials = 200;
   for (int workers : {1, 3, 16}) {
     SteadyStateStrategy s(testing::PresetSpace("cifar10_cnn"), o);
-    auto trained = testing::RunToCompletion(s, AdamIsBest, workers, workers, [&] {
-      ASSERT_LE(s.Population().size(), 20u);
-    });
+    auto trained = testing::RunToCompletion(s, AdamIsBest, workers, workers,
+                                            [&] { ASSERT_LE(s.Population().size(), 20u); });
     EXPECT_EQ(trained.size(), 200u);
     absl::flat_hash_set<genome::Genome> distinct;
     for (const auto& t : trained) EXPECT_TRUE(distinct.insert(t.candidate.genome).second);
@@ -68,7 +69,8 @@ TEST(SteadyStateTest, FindsTheGoodRegion) {
   SteadyStateStrategy s(testing::PresetSpace("cifar10_mlp"), o);
   auto trained = testing::RunToCompletion(s, AdamIsBest, 5, 4);
   int adam_late = 0;
-  for (size_t i = 90; i < trained.size(); ++i) adam_late += trained[i].candidate.genome.choice[3] == 1;
+  for (size_t i = 90; i < trained.size(); ++i)
+    adam_late += trained[i].candidate.genome.choice[3] == 1;
   EXPECT_GT(adam_late, 10);  // far above the 1-in-7 of random draws
 }
 

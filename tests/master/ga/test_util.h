@@ -2,9 +2,9 @@
 #ifndef DEEPEVOLVE_TESTS_MASTER_GA_TEST_UTIL_H_
 #define DEEPEVOLVE_TESTS_MASTER_GA_TEST_UTIL_H_
 
+#include "genome/space.h"
 #include "gtest/gtest.h"
 #include "master/ga/presets.h"
-#include "genome/space.h"
 #include "master/ga/spec.h"
 
 namespace deepevolve::ga::testing {

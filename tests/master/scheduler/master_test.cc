@@ -1,9 +1,9 @@
 #include "master/scheduler/master.h"
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <atomic>
 #include <limits>
 #include <thread>
 
@@ -255,8 +255,8 @@ TEST_F(MasterTest, WatchersSeeOnlyDurableEventsAndAFinishedSearchEnds) {
   {
     bool finished = false;
     for (;;) {
-      auto events = master_->WaitEvents(second->search_id(), before_report,
-                                        absl::ZeroDuration(), &finished);
+      auto events =
+          master_->WaitEvents(second->search_id(), before_report, absl::ZeroDuration(), &finished);
       ASSERT_TRUE(events.ok());
       if (events->empty()) break;
       before_report = events->back().sequence();
@@ -509,7 +509,8 @@ TEST_F(MasterTest, WatchSeesEveryEventThroughTheEnd) {
   bool finished = false;
   int finished_genomes = 0, generations = 0, done = 0;
   while (!finished) {
-    auto events = master_->WaitEvents(submitted->search_id(), after, absl::ZeroDuration(), &finished);
+    auto events =
+        master_->WaitEvents(submitted->search_id(), after, absl::ZeroDuration(), &finished);
     ASSERT_TRUE(events.ok());
     for (const v1::Event& e : *events) {
       after = e.sequence();

@@ -132,7 +132,8 @@ TEST(SearchRunTest, ReplayingTheLogRebuildsTheStrategyAndADivergenceIsDataLoss) 
 TEST(SearchRunTest, AnInvalidSpaceIsRefused) {
   v1::SearchSummary summary = Summary();
   summary.mutable_spec()->mutable_space()->clear_genes();
-  EXPECT_THAT(SearchRun::Create(summary), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(SearchRun::Create(summary),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
 }
 
 }  // namespace

@@ -71,8 +71,9 @@ TEST_F(StoreTest, TheWalStaysBoundedWhenRestartedBetweenTransactions) {
     // Over 160 MB through the WAL: 32 768 transactions that each replace one of 16
     // rows of 16 000 bytes (five or more 4 KiB pages).
     for (int i = 0; i < 32768; ++i) {
-      ASSERT_TRUE((*db)->Exec(absl::StrCat("INSERT OR REPLACE INTO t VALUES (", i % 16,
-                                           ", zeroblob(16000))"))
+      ASSERT_TRUE((*db)
+                      ->Exec(absl::StrCat("INSERT OR REPLACE INTO t VALUES (", i % 16,
+                                          ", zeroblob(16000))"))
                       .ok());
       // As the master does.
       if ((*db)->WalWantsRestart()) {

@@ -35,7 +35,8 @@ class DataTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) /
-           ("data_test_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("data_test_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -78,17 +79,20 @@ TEST_F(DataTest, BadIdxFilesNameTheFileAndTheProblem) {
   WriteMnist(false);
   Write("train-images-idx3-ubyte", IdxImages(6, 4, 4, 0x801));
   auto s = LoadDataset("mnist", {dir_.string()}).status();
-  EXPECT_THAT(std::string(s.message()), HasSubstr("train-images-idx3-ubyte: wrong magic 0x00000801, expected 0x00000803"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("train-images-idx3-ubyte: wrong magic 0x00000801, expected 0x00000803"));
 
   Write("train-images-idx3-ubyte", IdxImages(6, 4, 4).substr(0, 40));
   s = LoadDataset("mnist", {dir_.string()}).status();
-  EXPECT_THAT(std::string(s.message()), HasSubstr("train-images-idx3-ubyte: 24 data bytes, expected 96"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("train-images-idx3-ubyte: 24 data bytes, expected 96"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("(truncated)"));
 
   Write("train-images-idx3-ubyte", IdxImages(6, 4, 4));
   Write("train-labels-idx1-ubyte", IdxLabels({0, 1, 2, 3, 4, 12}));
   s = LoadDataset("mnist", {dir_.string()}).status();
-  EXPECT_THAT(std::string(s.message()), HasSubstr("train-labels-idx1-ubyte: label 12 out of range (expected 0..9)"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("train-labels-idx1-ubyte: label 12 out of range (expected 0..9)"));
 
   Write("train-labels-idx1-ubyte", IdxLabels({0, 1, 2}));
   s = LoadDataset("mnist", {dir_.string()}).status();
@@ -98,7 +102,8 @@ TEST_F(DataTest, BadIdxFilesNameTheFileAndTheProblem) {
   fs::remove(dir_ / "t10k-labels-idx1-ubyte");
   s = LoadDataset("mnist", {dir_.string()}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("t10k-labels-idx1-ubyte[.gz] not found in " + dir_.string()));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("t10k-labels-idx1-ubyte[.gz] not found in " + dir_.string()));
 
   Write("bad.gz", "\x1f\x8b\x08\x00garbage", false);
   EXPECT_FALSE(ReadIdx((dir_ / "bad.gz").string(), 1).ok());
@@ -111,7 +116,8 @@ TEST_F(DataTest, LoadsCifarBatchesAndRejectsRaggedOnes) {
     r[1] = static_cast<char>(255);  // red channel, first pixel
     return r;
   };
-  for (int b = 1; b <= 5; ++b) Write("data_batch_" + std::to_string(b) + ".bin", record(b) + record(0));
+  for (int b = 1; b <= 5; ++b)
+    Write("data_batch_" + std::to_string(b) + ".bin", record(b) + record(0));
   Write("test_batch.bin", record(7));
   auto d = LoadDataset("cifar10", {dir_.string()});
   ASSERT_TRUE(d.ok()) << d.status();
@@ -130,7 +136,8 @@ TEST_F(DataTest, LoadsCifarBatchesAndRejectsRaggedOnes) {
 
 TEST_F(DataTest, LoadsCsvAndRejectsRaggedRows) {
   std::string csv = "a,b,label\n";
-  for (int i = 0; i < 10; ++i) csv += std::to_string(i) + ".5," + std::to_string(-i) + "," + std::to_string(i % 3) + "\n";
+  for (int i = 0; i < 10; ++i)
+    csv += std::to_string(i) + ".5," + std::to_string(-i) + "," + std::to_string(i % 3) + "\n";
   Write("d.csv", csv);
   const std::string name = "csv:" + (dir_ / "d.csv").string();
   auto d = LoadDataset(name, {});
@@ -147,7 +154,8 @@ TEST_F(DataTest, LoadsCsvAndRejectsRaggedRows) {
   EXPECT_THAT(std::string(LoadDataset(name, {}).status().message()),
               HasSubstr("line 2, column 2: 'x' is not a number"));
   Write("d.csv", "a,b,label\n1,2,-1\n3,1,1\n");
-  EXPECT_THAT(std::string(LoadDataset(name, {}).status().message()), HasSubstr("is not a class index"));
+  EXPECT_THAT(std::string(LoadDataset(name, {}).status().message()),
+              HasSubstr("is not a class index"));
   EXPECT_EQ(LoadDataset("csv:" + (dir_ / "none.csv").string(), {}).status().code(),
             absl::StatusCode::kNotFound);
 }

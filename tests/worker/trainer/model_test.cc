@@ -12,12 +12,17 @@ int64_t CountParameters(KerasNet& net) {
 }
 
 TEST(ModelTest, ParameterCountsMatchTheReferenceFormulasForEveryPreset) {
-  struct Case { v1::NetKind kind; std::vector<int64_t> shape; std::vector<int64_t> widths; int max_layers; };
+  struct Case {
+    v1::NetKind kind;
+    std::vector<int64_t> shape;
+    std::vector<int64_t> widths;
+    int max_layers;
+  };
   const Case cases[] = {
-      {v1::MLP, {1, 28, 28}, {64, 128}, 5},                           // mnist / fashion MLP
-      {v1::MLP, {3, 32, 32}, {64, 128, 256, 512, 768, 1024}, 5},      // cifar10_mlp
-      {v1::CNN, {1, 28, 28}, {16, 32, 64, 128}, 4},                   // mnist / fashion CNN
-      {v1::CNN, {3, 32, 32}, {16, 32, 64, 128}, 5},                   // cifar10_cnn
+      {v1::MLP, {1, 28, 28}, {64, 128}, 5},                       // mnist / fashion MLP
+      {v1::MLP, {3, 32, 32}, {64, 128, 256, 512, 768, 1024}, 5},  // cifar10_mlp
+      {v1::CNN, {1, 28, 28}, {16, 32, 64, 128}, 4},               // mnist / fashion CNN
+      {v1::CNN, {3, 32, 32}, {16, 32, 64, 128}, 5},               // cifar10_cnn
   };
   for (const Case& c : cases) {
     for (int64_t f : c.widths) {
@@ -42,7 +47,8 @@ TEST(ModelTest, AFiveLayerMnistCnnIsRefusedWithTheReason) {
   NetConfig config{v1::CNN, 32, 5, "relu", {1, 28, 28}, 10};
   absl::Status s = CheckShapes(config);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), "nb_layers=5 collapses a 28x28 input: conv layer 5 gets 2x2 and needs at least 3x3");
+  EXPECT_EQ(s.message(),
+            "nb_layers=5 collapses a 28x28 input: conv layer 5 gets 2x2 and needs at least 3x3");
   EXPECT_TRUE(CheckShapes({v1::CNN, 32, 5, "relu", {3, 32, 32}, 10}).ok());  // CIFAR: 1x1
 }
 
@@ -66,7 +72,8 @@ TEST(ActivationTest, MatchKerasDefinitions) {
 }
 
 TEST(InitTest, GlorotUniformWeightsAndZeroBiases) {
-  KerasNet net(NetConfig{v1::MLP, 128, 1, "relu", {1, 28, 28}, 10}, at::detail::createCPUGenerator(5));
+  KerasNet net(NetConfig{v1::MLP, 128, 1, "relu", {1, 28, 28}, 10},
+               at::detail::createCPUGenerator(5));
   for (const auto& p : net->named_parameters()) {
     if (p.key().find("bias") != std::string::npos) {
       EXPECT_EQ(p.value().abs().max().item<float>(), 0.0f);
@@ -84,8 +91,8 @@ TEST(LossTest, KerasCrossEntropyClipsProbabilities) {
   torch::Tensor logits = torch::tensor({{0.0, 0.0}, {100.0, -100.0}}, torch::kFloat64);
   torch::Tensor labels = torch::tensor({0, 1}, torch::kInt64);
   // -log(0.5) and -log(1e-7) (clipped, not -log(e^-200)), averaged.
-  EXPECT_NEAR(KerasCrossEntropy(logits, labels).item<double>(), (std::log(2.0) - std::log(1e-7)) / 2,
-              1e-9);
+  EXPECT_NEAR(KerasCrossEntropy(logits, labels).item<double>(),
+              (std::log(2.0) - std::log(1e-7)) / 2, 1e-9);
 }
 
 // The dropout mask: the kept fraction is `keep`, kept elements are scaled by 1 / keep,

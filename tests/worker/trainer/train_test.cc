@@ -1,18 +1,20 @@
 // Short real trainings on the Fashion-MNIST images Debian ships.
-#include "worker/trainer/trainer.h"
-
 #include <filesystem>
 
 #include "gtest/gtest.h"
 #include "master/ga/presets.h"
 #include "master/ga/spec.h"
+#include "worker/trainer/trainer.h"
 
 namespace deepevolve::trainer {
 namespace {
 
-genome::NamedGenome Genome(int64_t neurons, int64_t layers, const char* activation, const char* optimizer) {
-  return {{"nb_neurons", neurons}, {"nb_layers", layers},
-          {"activation", std::string(activation)}, {"optimizer", std::string(optimizer)}};
+genome::NamedGenome Genome(int64_t neurons, int64_t layers, const char* activation,
+                           const char* optimizer) {
+  return {{"nb_neurons", neurons},
+          {"nb_layers", layers},
+          {"activation", std::string(activation)},
+          {"optimizer", std::string(optimizer)}};
 }
 
 v1::TaskSpec Task(const char* preset, int train_limit, int epochs) {
@@ -36,7 +38,10 @@ TEST(TrainTest, AnMlpLearnsFashionMnistWellAboveChance) {
   auto trainer = CpuTrainer();
   std::vector<EpochProgress> epochs;
   auto r = trainer->Train(Genome(128, 1, "relu", "adam"), Task("fashion_mnist_mlp", 8000, 2), 1,
-                          [&](const EpochProgress& p) { epochs.push_back(p); return true; });
+                          [&](const EpochProgress& p) {
+                            epochs.push_back(p);
+                            return true;
+                          });
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->ok) << r->error;
   EXPECT_GT(r->accuracy, 0.7);
