@@ -29,7 +29,8 @@ def main():
     parser.add_argument("--bin", default=os.path.join(HERE, "..", "build", "bench", "master_bench"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--trials", type=int, default=2000)
-    parser.add_argument("--optuna-trials", type=int, default=500)
+    parser.add_argument("--optuna-trials", type=int, default=500,
+                        help="trials per Optuna run; 0: deepevolve's rows only")
     parser.add_argument("--workers", default="1,4", help="worker counts, comma-separated")
     parser.add_argument("--history-trials", type=int, default=0,
                         help="also run this many trials with 4 workers and compare the p99 "
@@ -51,7 +52,7 @@ def main():
                 r = run([args.bin, "--workers", str(workers), "--trials", str(args.trials),
                          "--durability", durability] + extra)
                 runs.setdefault(name, []).append(r)
-            for sampler in ("nsga2", "tpe"):
+            for sampler in ("nsga2", "tpe") if args.optuna_trials > 0 else ():
                 r = run([sys.executable, os.path.join(HERE, "optuna_bench.py"), "--workers",
                          str(workers), "--trials", str(args.optuna_trials), "--sampler", sampler])
                 runs.setdefault(r["tool"], []).append(r)
