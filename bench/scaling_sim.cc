@@ -143,6 +143,7 @@ absl::StatusOr<Outcome> RunOne(const v1::SearchSpec& spec,
     v1::ReportRequest report;
     report.set_lease_id(done.assignment.lease_id());
     report.set_worker_id(absl::StrCat("w", done.worker));
+    report.set_incarnation(1);
     report.set_ok(it->second.ok);
     report.set_accuracy(it->second.ok ? it->second.accuracy : 0);
     report.set_test_accuracy(report.accuracy());

@@ -28,14 +28,14 @@ void LeaseTable::RestoreReported(int64_t lease_id, int64_t search_id, int64_t ge
 }
 
 const Lease& LeaseTable::Grant(int64_t search_id, int64_t genome_id, const std::string& worker_id,
-                               int64_t now_ms, int64_t* reserve_up_to) {
+                               int64_t incarnation, int64_t now_ms, int64_t* reserve_up_to) {
   const int64_t id = next_id_++;
   *reserve_up_to = 0;
   if (next_id_ > reserved_) {
     reserved_ = next_id_ + id_block_;
     *reserve_up_to = reserved_;
   }
-  return live_[id] = Lease{id, search_id, genome_id, worker_id, now_ms + lease_ms_};
+  return live_[id] = Lease{id, search_id, genome_id, worker_id, incarnation, now_ms + lease_ms_};
 }
 
 LeaseTable::Kind LeaseTable::Classify(int64_t lease_id) const {

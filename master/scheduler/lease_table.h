@@ -16,8 +16,14 @@ struct Lease {
   int64_t id = 0;
   int64_t search_id = 0;
   int64_t genome_id = 0;
+  // The holder: the worker id and incarnation that acquired it.
   std::string worker_id;
+  int64_t incarnation = 0;
   int64_t deadline_ms = 0;
+
+  bool HeldBy(const std::string& worker, int64_t worker_incarnation) const {
+    return worker == worker_id && worker_incarnation == incarnation;
+  }
 };
 
 // The master's leases. Pure: time comes in as `now_ms`, and nothing here is durable;
@@ -51,7 +57,7 @@ class LeaseTable {
   // Hands out a new lease on the genome until now_ms + lease_ms. `*reserve_up_to` is
   // set to a new reservation the caller must store before acknowledging, else to 0.
   const Lease& Grant(int64_t search_id, int64_t genome_id, const std::string& worker_id,
-                     int64_t now_ms, int64_t* reserve_up_to);
+                     int64_t incarnation, int64_t now_ms, int64_t* reserve_up_to);
 
   Kind Classify(int64_t lease_id) const;
   // The live lease `lease_id`, or null.

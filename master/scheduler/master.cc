@@ -41,6 +41,12 @@ absl::Status ValidateReport(const v1::ReportRequest& request) {
   return absl::OkStatus();
 }
 
+// A heartbeat or report from someone other than the lease's holder.
+absl::Status NotTheHolder(const Lease& lease, const std::string& worker_id, int64_t incarnation) {
+  return absl::PermissionDeniedError(absl::StrCat("lease ", lease.id, " is not held by worker ",
+                                                  worker_id, " (incarnation ", incarnation, ")"));
+}
+
 }  // namespace
 
 Master::Master(std::unique_ptr<store::Store> store, const Clock* clock, MasterOptions options)
@@ -79,7 +85,9 @@ absl::Status Master::Recover() {
       }
       if (run->running() && t.state() == v1::LEASED) {
         // Its worker may still be training: give it a full lease to report.
-        leases_.Restore(Lease{t.lease_id(), summary.search_id(), id, t.worker_id()}, now);
+        leases_.Restore(
+            Lease{t.lease_id(), summary.search_id(), id, t.worker_id(), t.worker_incarnation()},
+            now);
       }
     }
     runs_[summary.search_id()] = std::move(run);
@@ -241,14 +249,16 @@ absl::StatusOr<v1::RegisterResponse> Master::Register(const v1::RegisterRequest&
   }
   absl::MutexLock lock(mu());
   if (!commit_.broken().ok()) return commit_.broken();
-  if (workers_.NewIncarnation(request.worker_id(), request.incarnation())) {
-    const std::vector<Lease> lost = leases_.HeldBy(request.worker_id());
-    if (!lost.empty()) {
-      RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
-        for (const Lease& lease : lost) RETURN_IF_ERROR(Requeue(lease));
-        return absl::OkStatus();
-      }));
-    }
+  // A worker in another incarnation (restarted) lost the leases of its previous life.
+  std::vector<Lease> lost;
+  for (const Lease& lease : leases_.HeldBy(request.worker_id())) {
+    if (lease.incarnation != request.incarnation()) lost.push_back(lease);
+  }
+  if (!lost.empty()) {
+    RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+      for (const Lease& lease : lost) RETURN_IF_ERROR(Requeue(lease));
+      return absl::OkStatus();
+    }));
   }
   workers_.Register(request, clock_->NowMs());
   RETURN_IF_ERROR(commit_.AwaitDurable());
@@ -297,7 +307,8 @@ absl::Status Master::Tick() {
   return commit_.AwaitDurable();
 }
 
-absl::StatusOr<std::optional<v1::Assignment>> Master::TryAssign(const std::string& worker_id) {
+absl::StatusOr<std::optional<v1::Assignment>> Master::TryAssign(const std::string& worker_id,
+                                                                int64_t incarnation) {
   // Round robin over running searches, so that one search does not starve the others.
   std::vector<SearchRun*> order;
   for (auto& [id, run] : runs_) {
@@ -305,26 +316,28 @@ absl::StatusOr<std::optional<v1::Assignment>> Master::TryAssign(const std::strin
   }
   for (size_t i = 0; i < order.size(); ++i) {
     SearchRun& run = *order[(round_robin_ + i) % order.size()];
+    if (run.Excludes(worker_id)) continue;
     if (run.queued() == 0) RETURN_IF_ERROR(FillQueue(run, 1));
     const std::optional<int64_t> genome_id = run.PopQueued();
     if (!genome_id.has_value()) continue;
     round_robin_ = (round_robin_ + i + 1) % order.size();
-    return Assign(run, *genome_id, worker_id);
+    return Assign(run, *genome_id, worker_id, incarnation);
   }
   return std::optional<v1::Assignment>();
 }
 
 absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
-                                              const std::string& worker_id) {
+                                              const std::string& worker_id, int64_t incarnation) {
   int64_t reserve_up_to = 0;
   const Lease lease =
-      leases_.Grant(run.id(), genome_id, worker_id, clock_->NowMs(), &reserve_up_to);
+      leases_.Grant(run.id(), genome_id, worker_id, incarnation, clock_->NowMs(), &reserve_up_to);
   if (reserve_up_to > 0) RETURN_IF_ERROR(store_->SetCounter("next_lease_id", reserve_up_to));
   Trial& t = run.trial(genome_id);
   run.SetState(t, v1::LEASED);
   t.set_lease_id(lease.id);
   t.set_lease_deadline_unix_ms(lease.deadline_ms);
   t.set_worker_id(worker_id);
+  t.set_worker_incarnation(incarnation);
   RETURN_IF_ERROR(PutTrial(run, t, Event::GENOME_STARTED));
   v1::Assignment a;
   a.set_lease_id(lease.id);
@@ -351,7 +364,7 @@ absl::StatusOr<v1::AcquireResponse> Master::Acquire(const v1::AcquireRequest& re
     std::optional<v1::Assignment> assignment;
     RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
       RETURN_IF_ERROR(ExpireLeases());
-      ASSIGN_OR_RETURN(assignment, TryAssign(request.worker_id()));
+      ASSIGN_OR_RETURN(assignment, TryAssign(request.worker_id(), request.incarnation()));
       return absl::OkStatus();
     }));
     RETURN_IF_ERROR(commit_.AwaitDurable());
@@ -375,6 +388,10 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
     }
     response.set_stop(true);  // expired, handed to another worker, or already reported
     return response;
+  }
+  if (!lease->HeldBy(request.worker_id(), request.incarnation())) {
+    ++stats_.heartbeats_refused;
+    return NotTheHolder(*lease, request.worker_id(), request.incarnation());
   }
   SearchRun& run = *runs_.at(lease->search_id);
   leases_.Renew(*lease, clock_->NowMs());
@@ -430,13 +447,21 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
       break;
   }
   const Lease lease = *leases_.Find(request.lease_id());
+  if (!lease.HeldBy(request.worker_id(), request.incarnation())) {
+    ++stats_.reports_refused;
+    return NotTheHolder(lease, request.worker_id(), request.incarnation());
+  }
   SearchRun& run = *runs_.at(lease.search_id);
   Trial& t = run.trial(lease.genome_id);
   RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
     leases_.Reported(lease.id);
     t.set_train_seconds(request.train_seconds());
     t.set_epochs_run(request.epochs_run());
-    t.set_worker_id(request.worker_id());
+    if (!request.ok() && request.failure_kind() == v1::FAILURE_KIND_SETUP) {
+      RETURN_IF_ERROR(RecordSetupFailure(run, t, lease.worker_id, request.error()));
+      return AssignNext(request, &response);
+    }
+    run.SetupWorked(lease.worker_id);
     if (!request.ok()) {
       t.set_attempts(t.attempts() + 1);
       t.set_error(request.error().empty() ? "training failed" : request.error());
@@ -452,6 +477,35 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
   RETURN_IF_ERROR(commit_.AwaitDurable());
   response.set_accepted(true);
   return response;
+}
+
+absl::Status Master::RecordSetupFailure(SearchRun& run, Trial& t, const std::string& worker_id,
+                                        const std::string& error) {
+  ++stats_.setup_failures;
+  t.set_setup_failures(t.setup_failures() + 1);
+  t.set_error(error.empty() ? "the worker could not set up the training" : error);
+  if (!run.running()) {
+    run.SetState(t, v1::ABANDONED);
+    return store_->PutTrial(t);
+  }
+  run.SetState(t, v1::QUEUED);
+  run.EnqueueFront(t.genome().id());
+  work_cv_.Signal();
+  const bool excluded = run.SetupFailed(worker_id);
+  RETURN_IF_ERROR(PutTrial(
+      run, t, Event::GENOME_FAILED,
+      absl::StrCat("worker ", worker_id, " could not set it up (not counted against the genome)",
+                   excluded ? absl::StrCat("; after ", SearchRun::kSetupFailuresToExclude,
+                                           " such failures in a row it gets no more of this "
+                                           "search's genomes")
+                            : "",
+                   ": ", t.error())));
+  for (const WorkerInfo& w : workers_.List()) {
+    if (!run.Excludes(w.worker_id)) return absl::OkStatus();
+  }
+  return EndSearch(run, v1::FAILED,
+                   absl::StrCat("no registered worker can set up this search's task (dataset ",
+                                run.spec().task().dataset(), "): ", t.error()));
 }
 
 absl::Status Master::RecordRetry(SearchRun& run, Trial& t) {
@@ -491,7 +545,8 @@ absl::Status Master::AssignNext(const v1::ReportRequest& request, v1::ReportResp
   if (!workers_.Touch(request.worker_id(), request.incarnation(), clock_->NowMs())) {
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::optional<v1::Assignment> next, TryAssign(request.worker_id()));
+  ASSIGN_OR_RETURN(std::optional<v1::Assignment> next,
+                   TryAssign(request.worker_id(), request.incarnation()));
   if (next.has_value()) *response->mutable_next() = std::move(*next);
   return absl::OkStatus();
 }

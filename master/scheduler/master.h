@@ -54,6 +54,9 @@ struct MasterStats {
   int64_t leases_active = 0;
   int64_t leases_expired = 0;
   int64_t reports_fenced = 0;
+  int64_t reports_refused = 0;     // from a caller that does not hold the lease
+  int64_t heartbeats_refused = 0;  // likewise
+  int64_t setup_failures = 0;      // trials a worker could not set up
   int64_t genomes_done = 0;
   int64_t genomes_failed = 0;
   int64_t ledger_hits = 0;
@@ -132,10 +135,13 @@ class Master {
   // Ends a running search in `state`, abandoning its queue.
   absl::Status EndSearch(SearchRun& run, v1::SearchState state, const std::string& message)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
-  absl::StatusOr<std::optional<v1::Assignment>> TryAssign(const std::string& worker_id)
+  // A genome for this worker (incarnation) from a running search that does not
+  // exclude it, round robin over the searches.
+  absl::StatusOr<std::optional<v1::Assignment>> TryAssign(const std::string& worker_id,
+                                                          int64_t incarnation)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::StatusOr<v1::Assignment> Assign(SearchRun& run, int64_t genome_id,
-                                        const std::string& worker_id)
+                                        const std::string& worker_id, int64_t incarnation)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // The next genome for the worker that reported, when it asked for one and is
   // registered in the incarnation it reports from.
@@ -147,6 +153,11 @@ class Master {
   absl::Status Requeue(const Lease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // The stages of Report, for a live lease: a failed attempt to retry, or a result.
   absl::Status RecordRetry(SearchRun& run, v1::Trial& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // The worker could not set the trial up: the genome goes back to the queue, the
+  // worker may be excluded from the search, and a search no registered worker can set
+  // up fails.
+  absl::Status RecordSetupFailure(SearchRun& run, v1::Trial& t, const std::string& worker_id,
+                                  const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::Status RecordResult(SearchRun& run, v1::Trial& t, const v1::ReportRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
 

@@ -109,6 +109,13 @@ void SearchRun::SetState(v1::Trial& t, v1::TrialState state) {
   Counted(t);
 }
 
+bool SearchRun::SetupFailed(const std::string& worker_id) {
+  if (excluded_.contains(worker_id)) return false;
+  if (++setup_failures_[worker_id] < kSetupFailuresToExclude) return false;
+  excluded_.insert(worker_id);
+  return true;
+}
+
 std::optional<int64_t> SearchRun::PopQueued() {
   if (queue_.empty()) return std::nullopt;
   const int64_t id = queue_.front();

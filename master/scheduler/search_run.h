@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/service.pb.h"
 #include "genome/space.h"
@@ -76,6 +78,16 @@ class SearchRun {
   std::optional<int64_t> PopQueued();
   size_t queued() const { return queue_.size(); }
 
+  // Set-up failures (the worker or the task failed, not the genome). A worker whose
+  // last kSetupFailuresToExclude trials of this search all failed so gets none of its
+  // genomes any more (in memory: a restarted master tries it again). True when this
+  // failure excluded the worker.
+  static constexpr int kSetupFailuresToExclude = 3;
+  bool SetupFailed(const std::string& worker_id);
+  // A trial of this search ran on the worker (with or without a result).
+  void SetupWorked(const std::string& worker_id) { setup_failures_.erase(worker_id); }
+  bool Excludes(const std::string& worker_id) const { return excluded_.contains(worker_id); }
+
  private:
   SearchRun() = default;
   // Counts a trial in its state (a new trial, or one loaded from the store).
@@ -92,6 +104,8 @@ class SearchRun {
   // Kept as trials change state, so that a summary costs the same at any size.
   std::array<int64_t, v1::TrialState_ARRAYSIZE> count_{};
   int64_t best_id_ = 0;  // the successful trial with the highest accuracy, 0 for none
+  absl::flat_hash_map<std::string, int> setup_failures_;  // in a row, by worker
+  absl::flat_hash_set<std::string> excluded_;
 };
 
 }  // namespace deepevolve::master

@@ -4,11 +4,6 @@
 
 namespace deepevolve::master {
 
-bool WorkerRegistry::NewIncarnation(const std::string& worker_id, int64_t incarnation) const {
-  auto it = workers_.find(worker_id);
-  return it == workers_.end() || it->second.incarnation != incarnation;
-}
-
 void WorkerRegistry::Register(const v1::RegisterRequest& request, int64_t now_ms) {
   WorkerInfo& w = workers_[request.worker_id()];
   w.worker_id = request.worker_id();

@@ -24,11 +24,6 @@ struct WorkerInfo {
 // workers again as they register. Thread-compatible: the master serialises access.
 class WorkerRegistry {
  public:
-  // True unless `worker_id` is registered in this incarnation already. A worker
-  // registers only with no genome in hand, so a new incarnation (a restarted worker, or
-  // any worker after a master restart) has lost every lease still held under its id.
-  bool NewIncarnation(const std::string& worker_id, int64_t incarnation) const;
-
   // Records the registration (replacing a previous incarnation's).
   void Register(const v1::RegisterRequest& request, int64_t now_ms);
 

@@ -199,6 +199,16 @@ std::string HttpFrontend::RenderMetrics() const {
          "Leases that ran out (their genome went back to the queue).", s.leases_expired);
   Metric(&out, "deepevolve_reports_fenced_total", "counter",
          "Reports refused because their lease was no longer current.", s.reports_fenced);
+  Metric(&out, "deepevolve_reports_refused_total", "counter",
+         "Reports refused because the caller does not hold their lease (since start).",
+         s.reports_refused);
+  Metric(&out, "deepevolve_heartbeats_refused_total", "counter",
+         "Heartbeats refused because the caller does not hold their lease (since start).",
+         s.heartbeats_refused);
+  Metric(&out, "deepevolve_setup_failures_total", "counter",
+         "Trials a worker could not set up (requeued, not counted against the genome; since "
+         "start).",
+         s.setup_failures);
   Metric(&out, "deepevolve_genomes_done_total", "counter", "Genomes trained and recorded.",
          s.genomes_done);
   Metric(&out, "deepevolve_genomes_failed_total", "counter",

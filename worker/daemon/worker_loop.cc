@@ -99,6 +99,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     v1::HeartbeatRequest request;
     request.set_lease_id(lease_id);
     request.set_worker_id(options_.worker_id);
+    request.set_incarnation(options_.incarnation);
     if (epoch != nullptr) {
       request.set_epoch(epoch->epoch);
       request.set_epochs(epoch->epochs);
@@ -142,7 +143,9 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     report.set_error(result->error);
     if (result->ok) report.set_model(std::move(model));
   } else {
+    // The trainer's errors are about this worker's set-up, not the genome (TrainFn).
     report.set_ok(false);
+    report.set_failure_kind(v1::FAILURE_KIND_SETUP);
     report.set_error(absl::StrCat("worker ", options_.worker_id, ": ", result.status().ToString()));
   }
   report.set_incarnation(options_.incarnation);

@@ -31,8 +31,9 @@ struct EpochReport {
 using ProgressFn = std::function<bool(const EpochReport&)>;
 
 // Trains the assignment. A genome that cannot be trained is a result with ok = false.
-// An error is about the worker's setup (a missing dataset): it is reported as a failed
-// trial with the error's text. `model` receives the trained model's bytes (may stay
+// An error is about the worker's set-up (a missing dataset): it is reported as a set-up
+// failure (FAILURE_KIND_SETUP) with the error's text, which the master never holds
+// against the genome. `model` receives the trained model's bytes (may stay
 // empty).
 using TrainFn = std::function<absl::StatusOr<genome::TrialResult>(
     const v1::Assignment& assignment, const ProgressFn& progress, std::string* model)>;

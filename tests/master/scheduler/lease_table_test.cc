@@ -13,8 +13,8 @@ using ::testing::Field;
 TEST(LeaseTableTest, GrantsIncreasingIdsWithADeadline) {
   LeaseTable leases(/*lease_ms=*/1000);
   int64_t reserve = 0;
-  const Lease a = leases.Grant(1, 10, "w1", /*now_ms=*/5000, &reserve);
-  const Lease b = leases.Grant(1, 11, "w2", 5100, &reserve);
+  const Lease a = leases.Grant(1, 10, "w1", /*incarnation=*/1, /*now_ms=*/5000, &reserve);
+  const Lease b = leases.Grant(1, 11, "w2", /*incarnation=*/1, 5100, &reserve);
   EXPECT_EQ(a.id, 1);
   EXPECT_EQ(b.id, 2);
   EXPECT_EQ(a.deadline_ms, 6000);
@@ -27,7 +27,7 @@ TEST(LeaseTableTest, ReservesIdsInBlocksAndContinuesAboveThemAfterARestart) {
   std::vector<int64_t> reservations;
   for (int i = 0; i < 10; ++i) {
     int64_t reserve = 0;
-    leases.Grant(1, i, "w", 0, &reserve);
+    leases.Grant(1, i, "w", /*incarnation=*/1, 0, &reserve);
     if (reserve > 0) reservations.push_back(reserve);
   }
   // Ids 1..10: a reservation at the first grant and whenever the block ran out.
@@ -35,16 +35,16 @@ TEST(LeaseTableTest, ReservesIdsInBlocksAndContinuesAboveThemAfterARestart) {
   LeaseTable restarted(1000, 4);
   restarted.StartIdsAt(reservations.back());
   int64_t reserve = 0;
-  EXPECT_EQ(restarted.Grant(1, 0, "w", 0, &reserve).id, 11);
+  EXPECT_EQ(restarted.Grant(1, 0, "w", /*incarnation=*/1, 0, &reserve).id, 11);
   EXPECT_EQ(reserve, 16);
 }
 
 TEST(LeaseTableTest, ClassifiesLiveReportedFencedAndUnknownLeases) {
   LeaseTable leases(1000);
   int64_t reserve = 0;
-  const int64_t live = leases.Grant(1, 10, "w1", 0, &reserve).id;
-  const int64_t reported = leases.Grant(1, 11, "w1", 0, &reserve).id;
-  const int64_t dropped = leases.Grant(1, 12, "w1", 0, &reserve).id;
+  const int64_t live = leases.Grant(1, 10, "w1", /*incarnation=*/1, 0, &reserve).id;
+  const int64_t reported = leases.Grant(1, 11, "w1", /*incarnation=*/1, 0, &reserve).id;
+  const int64_t dropped = leases.Grant(1, 12, "w1", /*incarnation=*/1, 0, &reserve).id;
   const Lease r = leases.Reported(reported);
   EXPECT_EQ(r.genome_id, 11);
   leases.Drop(dropped);
@@ -62,8 +62,8 @@ TEST(LeaseTableTest, ClassifiesLiveReportedFencedAndUnknownLeases) {
 TEST(LeaseTableTest, ExpiresByDeadlineAndRenewalMovesIt) {
   LeaseTable leases(1000);
   int64_t reserve = 0;
-  const int64_t a = leases.Grant(1, 10, "w1", 0, &reserve).id;
-  const int64_t b = leases.Grant(1, 11, "w2", 500, &reserve).id;
+  const int64_t a = leases.Grant(1, 10, "w1", /*incarnation=*/1, 0, &reserve).id;
+  const int64_t b = leases.Grant(1, 11, "w2", /*incarnation=*/1, 500, &reserve).id;
   EXPECT_FALSE(leases.AnyExpired(999));
   EXPECT_TRUE(leases.AnyExpired(1000));
   EXPECT_THAT(leases.Expired(1000), ElementsAre(Field(&Lease::id, a)));
@@ -72,12 +72,21 @@ TEST(LeaseTableTest, ExpiresByDeadlineAndRenewalMovesIt) {
   EXPECT_THAT(leases.Expired(1900), ElementsAre(Field(&Lease::id, a), Field(&Lease::id, b)));
 }
 
+TEST(LeaseTableTest, ALeaseKnowsItsHolder) {
+  LeaseTable leases(1000);
+  int64_t reserve = 0;
+  const Lease& lease = leases.Grant(1, 10, "w1", /*incarnation=*/3, 0, &reserve);
+  EXPECT_TRUE(lease.HeldBy("w1", 3));
+  EXPECT_FALSE(lease.HeldBy("w1", 4));  // a restarted w1
+  EXPECT_FALSE(lease.HeldBy("w2", 3));
+}
+
 TEST(LeaseTableTest, ListsTheLeasesOfOneWorker) {
   LeaseTable leases(1000);
   int64_t reserve = 0;
-  leases.Grant(1, 10, "w1", 0, &reserve);
-  leases.Grant(1, 11, "w2", 0, &reserve);
-  leases.Grant(2, 12, "w1", 0, &reserve);
+  leases.Grant(1, 10, "w1", /*incarnation=*/1, 0, &reserve);
+  leases.Grant(1, 11, "w2", /*incarnation=*/1, 0, &reserve);
+  leases.Grant(2, 12, "w1", /*incarnation=*/1, 0, &reserve);
   EXPECT_THAT(leases.HeldBy("w1"),
               ElementsAre(Field(&Lease::genome_id, 10), Field(&Lease::genome_id, 12)));
   EXPECT_TRUE(leases.HeldBy("w3").empty());
@@ -86,7 +95,7 @@ TEST(LeaseTableTest, ListsTheLeasesOfOneWorker) {
 TEST(LeaseTableTest, RestoredLeasesGetAFullLeaseAndReportedOnesAnswerRepeats) {
   LeaseTable leases(1000);
   leases.StartIdsAt(100);
-  leases.Restore(Lease{7, 1, 10, "w1", /*deadline_ms=*/0}, /*now_ms=*/5000);
+  leases.Restore(Lease{7, 1, 10, "w1", /*incarnation=*/1, /*deadline_ms=*/0}, /*now_ms=*/5000);
   leases.RestoreReported(8, 1, 11);
   ASSERT_NE(leases.Find(7), nullptr);
   EXPECT_EQ(leases.Find(7)->deadline_ms, 6000);

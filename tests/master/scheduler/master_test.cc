@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/fake_accuracy.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace deepevolve::master {
@@ -23,6 +24,8 @@ using ::testing::HasSubstr;
 
 using ::deepevolve::testing::FakeAccuracy;
 using ::deepevolve::testing::FakeClock;
+using ::deepevolve::testing::IsOk;
+using ::deepevolve::testing::StatusIs;
 using ::deepevolve::testing::TempDir;
 
 class MasterTest : public ::testing::Test {
@@ -61,10 +64,12 @@ class MasterTest : public ::testing::Test {
     return response->assignment();
   }
 
+  // A result from `worker`'s first incarnation, the one RegisterWorker registers.
   v1::ReportRequest Result(const v1::Assignment& a, const std::string& worker) {
     v1::ReportRequest r;
     r.set_lease_id(a.lease_id());
     r.set_worker_id(worker);
+    r.set_incarnation(1);
     r.set_ok(true);
     r.set_accuracy(FakeAccuracy(a.genome().hash()));
     r.set_test_accuracy(r.accuracy() - 0.01);
@@ -204,23 +209,25 @@ TEST_F(MasterTest, AReportCanHandOutTheNextGenome) {
   EXPECT_EQ(response->next().gene_names(0), "nb_neurons");
   EXPECT_EQ(master_->Stats().leases_active, 1);
 
-  // The repeated report is answered again, with another genome; a worker that is not
-  // the registered incarnation gets none (its next Acquire tells it to register).
+  // The repeated report is answered again, with another genome; a holder that is not
+  // registered (the master restarted meanwhile) gets none: its next Acquire tells it
+  // to register.
   auto again = master_->Report(report);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->accepted());
   EXPECT_TRUE(again->has_next());
+  Open();
   v1::ReportRequest stale = Result(response->next(), "w1");
   stale.set_acquire_next(true);
-  stale.set_incarnation(2);
   auto refused = master_->Report(stale);
   ASSERT_TRUE(refused.ok());
   EXPECT_TRUE(refused->accepted());
   EXPECT_FALSE(refused->has_next());
+  RegisterWorker("w1");
 
   // Run to the end on handed-over genomes only: the search finishes as with Acquire.
   std::optional<v1::Assignment> next = again->next();
-  int trained = 2;  // the first genome and the one reported by the stale incarnation
+  int trained = 2;  // the first genome and the one reported before registering again
   while (next.has_value()) {
     v1::ReportRequest r = Result(*next, "w1");
     r.set_acquire_next(true);
@@ -358,6 +365,8 @@ TEST_F(MasterTest, HeartbeatsKeepALeaseAlive) {
     clock_.AdvanceMs(800);
     v1::HeartbeatRequest h;
     h.set_lease_id(a->lease_id());
+    h.set_worker_id("w1");
+    h.set_incarnation(1);
     h.set_epoch(i + 1);
     h.set_epochs(5);
     auto response = master_->Heartbeat(h);
@@ -472,6 +481,8 @@ TEST_F(MasterTest, CancelStopsWorkersAndAbandonsTheQueue) {
   EXPECT_EQ(cancelled->state(), v1::CANCELLED);
   v1::HeartbeatRequest h;
   h.set_lease_id(a->lease_id());
+  h.set_worker_id("w1");
+  h.set_incarnation(1);
   EXPECT_TRUE(master_->Heartbeat(h)->stop());
   EXPECT_FALSE(Acquire("w1").has_value());
   // Still cancelled after a restart, and cancelling again changes nothing.
@@ -554,6 +565,120 @@ TEST_F(MasterTest, ACorruptDatabaseIsNamed) {
   ASSERT_FALSE(store.ok());
   EXPECT_TRUE(absl::IsDataLoss(store.status())) << store.status();
   EXPECT_THAT(std::string(store.status().message()), HasSubstr("junk.db"));
+}
+
+}  // namespace
+}  // namespace deepevolve::master
+
+namespace deepevolve::master {
+namespace {
+
+class MasterTrustTest : public MasterTest {
+ protected:
+  v1::ReportRequest SetupFailure(const v1::Assignment& a, const std::string& worker) {
+    v1::ReportRequest r = Result(a, worker);
+    r.set_ok(false);
+    r.set_accuracy(0);
+    r.set_test_accuracy(0);
+    r.set_failure_kind(v1::FAILURE_KIND_SETUP);
+    r.set_error(absl::StrCat("worker ", worker,
+                             ": NOT_FOUND: dataset fashion_mnist: no file "
+                             "train-images-idx3-ubyte"));
+    return r;
+  }
+  const v1::Trial& TrialOf(int64_t search_id, int64_t genome_id) {
+    trials_ = *master_->Trials(search_id);
+    for (const v1::Trial& t : trials_) {
+      if (t.genome().id() == genome_id) return t;
+    }
+    ADD_FAILURE() << "no trial for genome " << genome_id;
+    return trials_.front();
+  }
+  std::vector<v1::Trial> trials_;
+};
+
+TEST_F(MasterTrustTest, OnlyTheLeasesHolderMayReportOrHeartbeat) {
+  auto submitted = master_->Submit(SmallSpec());
+  ASSERT_TRUE(submitted.ok());
+  RegisterWorker("w1");
+  RegisterWorker("w2");
+  auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  const int64_t events = Rows("events");
+
+  v1::ReportRequest forged = Result(*a, "w2");
+  forged.set_accuracy(0.99);
+  EXPECT_THAT(master_->Report(forged),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("not held by worker w2")));
+  v1::ReportRequest other_life = Result(*a, "w1");
+  other_life.set_incarnation(9);
+  EXPECT_TRUE(absl::IsPermissionDenied(master_->Report(other_life).status()));
+  v1::HeartbeatRequest h;
+  h.set_lease_id(a->lease_id());
+  h.set_worker_id("w2");
+  h.set_incarnation(1);
+  h.set_epoch(1);
+  EXPECT_TRUE(absl::IsPermissionDenied(master_->Heartbeat(h).status()));
+
+  const MasterStats stats = master_->Stats();
+  EXPECT_EQ(stats.reports_refused, 2);
+  EXPECT_EQ(stats.heartbeats_refused, 1);
+  EXPECT_EQ(stats.ledger_entries, 0);
+  EXPECT_EQ(Rows("events"), events);
+  EXPECT_EQ(TrialOf(submitted->search_id(), a->genome().id()).state(), v1::LEASED);
+  // The holder's own report still counts, with its own accuracy.
+  auto own = master_->Report(Result(*a, "w1"));
+  ASSERT_THAT(own, IsOk());
+  EXPECT_TRUE(own->accepted());
+  EXPECT_DOUBLE_EQ(TrialOf(submitted->search_id(), a->genome().id()).accuracy(),
+                   FakeAccuracy(a->genome().hash()));
+}
+
+TEST_F(MasterTrustTest, ASetupFailureRequeuesTheGenomeUncountedAndOutOfTheLedger) {
+  auto submitted = master_->Submit(SmallSpec());
+  ASSERT_TRUE(submitted.ok());
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  auto response = master_->Report(SetupFailure(*a, "w1"));
+  ASSERT_THAT(response, IsOk());
+  EXPECT_TRUE(response->accepted());
+  const v1::Trial& t = TrialOf(submitted->search_id(), a->genome().id());
+  EXPECT_EQ(t.state(), v1::QUEUED);
+  EXPECT_EQ(t.attempts(), 0);
+  EXPECT_EQ(t.setup_failures(), 1);
+  EXPECT_THAT(t.error(), HasSubstr("train-images"));
+  EXPECT_EQ(master_->Stats().ledger_entries, 0);
+  EXPECT_EQ(master_->Stats().setup_failures, 1);
+  // Back at the front of the queue.
+  auto again = Acquire("w1");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->genome().id(), a->genome().id());
+}
+
+TEST_F(MasterTrustTest, AWorkerThatCannotSetUpIsLeftOutAndASearchNoWorkerCanRunFails) {
+  auto submitted = master_->Submit(SmallSpec());
+  ASSERT_TRUE(submitted.ok());
+  RegisterWorker("w1");
+  RegisterWorker("w2");
+  for (int i = 0; i < SearchRun::kSetupFailuresToExclude; ++i) {
+    auto a = Acquire("w1");
+    ASSERT_TRUE(a.has_value());
+    ASSERT_THAT(master_->Report(SetupFailure(*a, "w1")), IsOk());
+  }
+  EXPECT_FALSE(Acquire("w1").has_value());  // w1 gets no more of this search
+  EXPECT_EQ(master_->Get(submitted->search_id())->state(), v1::RUNNING);
+  for (int i = 0; i < SearchRun::kSetupFailuresToExclude; ++i) {
+    auto a = Acquire("w2");
+    ASSERT_TRUE(a.has_value());
+    ASSERT_THAT(master_->Report(SetupFailure(*a, "w2")), IsOk());
+  }
+  auto summary = master_->Get(submitted->search_id());
+  EXPECT_EQ(summary->state(), v1::FAILED);
+  EXPECT_THAT(summary->error(), HasSubstr("no registered worker can set up"));
+  EXPECT_THAT(summary->error(), HasSubstr("dataset fashion_mnist"));
+  EXPECT_EQ(summary->failed(), 0);  // no genome was blamed
+  EXPECT_EQ(master_->Stats().ledger_entries, 0);
 }
 
 }  // namespace

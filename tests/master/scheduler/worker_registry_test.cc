@@ -15,15 +15,12 @@ v1::RegisterRequest Registration(const std::string& id, int64_t incarnation,
   return r;
 }
 
-TEST(WorkerRegistryTest, AWorkerIsNewUntilItRegistersInThatIncarnation) {
+TEST(WorkerRegistryTest, ARegistrationReplacesThePreviousIncarnations) {
   WorkerRegistry workers;
-  EXPECT_TRUE(workers.NewIncarnation("w1", 1));
   workers.Register(Registration("w1", 1), 100);
-  EXPECT_FALSE(workers.NewIncarnation("w1", 1));
-  // Restarted: another incarnation under the same id.
-  EXPECT_TRUE(workers.NewIncarnation("w1", 2));
-  workers.Register(Registration("w1", 2, "cuda:0"), 200);
-  EXPECT_FALSE(workers.NewIncarnation("w1", 2));
+  workers.Register(Registration("w1", 2, "cuda:0"), 200);  // restarted
+  EXPECT_FALSE(workers.Touch("w1", 1, 300));
+  EXPECT_TRUE(workers.Touch("w1", 2, 300));
   ASSERT_EQ(workers.size(), 1);
   EXPECT_EQ(workers.List()[0].incarnation, 2);
   EXPECT_THAT(workers.List()[0].devices, ::testing::ElementsAre("cuda:0"));

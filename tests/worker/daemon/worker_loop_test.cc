@@ -64,6 +64,7 @@ TEST_F(WorkerLoopTest, TrainsReportsAndHeartbeatsEachEpoch) {
   ASSERT_EQ(master_.heartbeats().size(), 2u);
   EXPECT_EQ(master_.heartbeats()[1].epoch(), 2);
   EXPECT_EQ(master_.heartbeats()[1].lease_id(), 5);
+  EXPECT_EQ(master_.heartbeats()[1].incarnation(), 7);
   ASSERT_EQ(master_.reports().size(), 1u);
   const v1::ReportRequest& report = master_.reports()[0];
   EXPECT_EQ(report.lease_id(), 5);
@@ -182,6 +183,7 @@ TEST_F(WorkerLoopTest, ASetupErrorIsReportedAsAFailedTrialNamingTheWorker) {
               }).ok());
   ASSERT_EQ(master_.reports().size(), 1u);
   EXPECT_FALSE(master_.reports()[0].ok());
+  EXPECT_EQ(master_.reports()[0].failure_kind(), v1::FAILURE_KIND_SETUP);
   EXPECT_THAT(master_.reports()[0].error(), HasSubstr("worker w1"));
   EXPECT_THAT(master_.reports()[0].error(), HasSubstr("t10k-images"));
 }
