@@ -11,21 +11,14 @@
 #include "cli/commands.h"
 #include "cli/local.h"
 #include "cli/remote.h"
+#include "cli/spec_flags.h"
 #include "common/security_flags.h"
 #include "common/spec_file.h"
 #include "master/ga/spec.h"
 
 namespace {
 
-// The flags that describe a search, shared by `local` and `submit`.
-struct SpecFlags {
-  std::string spec_file, preset = "fashion_mnist_mlp", strategy, name;
-  int population = 0, generations = 0, trials = 0, epochs = 0, train_limit = 0, test_limit = 0;
-  uint64_t seed = 0;
-  bool compat = false, retrain = false;
-};
-
-void AddSpecFlags(CLI::App* app, SpecFlags& f) {
+void AddSpecFlags(CLI::App* app, deepevolve::cli::SpecFlags& f) {
   app->add_option("--spec", f.spec_file, "search spec file (YAML or JSON); flags override it");
   app->add_option("--preset", f.preset, "preset when no spec file names one (deepevolve presets)")
       ->capture_default_str();
@@ -42,48 +35,15 @@ void AddSpecFlags(CLI::App* app, SpecFlags& f) {
   app->add_flag("--retrain", f.retrain, "train genomes the ledger already holds");
 }
 
-// The spec the flags describe; nullopt after telling `err` what is wrong.
-std::optional<deepevolve::v1::SearchSpec> BuildSpec(const SpecFlags& f, const std::string& verb) {
-  deepevolve::v1::SearchSpec spec;
-  if (!f.spec_file.empty()) {
-    auto loaded = deepevolve::LoadSearchSpecFile(f.spec_file);
-    if (!loaded.ok()) {
-      std::cerr << "deepevolve " << verb << ": " << loaded.status().message() << "\n";
-      return std::nullopt;
-    }
-    spec = *loaded;
+// The spec the flags describe; nullopt after telling stderr what is wrong.
+std::optional<deepevolve::v1::SearchSpec> BuildSpec(const deepevolve::cli::SpecFlags& f,
+                                                    const std::string& verb) {
+  absl::StatusOr<deepevolve::v1::SearchSpec> spec = deepevolve::cli::SpecFromFlags(f);
+  if (!spec.ok()) {
+    std::cerr << "deepevolve " << verb << ": " << spec.status().message() << "\n";
+    return std::nullopt;
   }
-  if (spec.preset().empty() && spec.space().genes_size() == 0) spec.set_preset(f.preset);
-  if (!f.name.empty()) spec.set_name(f.name);
-  if (!f.strategy.empty()) {
-    if (!deepevolve::ga::SetStrategy(f.strategy, &spec).ok()) {
-      std::cerr << "deepevolve " << verb << ": unknown --strategy '" << f.strategy
-                << "' (known: " << absl::StrJoin(deepevolve::ga::StrategyNames(), ", ") << ")\n";
-      return std::nullopt;
-    }
-  }
-  if (f.population > 0) {
-    if (spec.has_steady_state())
-      spec.mutable_steady_state()->set_population(f.population);
-    else
-      spec.mutable_generational()->set_population(f.population);
-  }
-  if (f.generations > 0) spec.mutable_generational()->set_generations(f.generations);
-  if (f.trials > 0) {
-    if (spec.has_steady_state())
-      spec.mutable_steady_state()->set_trials(f.trials);
-    else if (spec.has_random())
-      spec.mutable_random()->set_trials(f.trials);
-    else if (spec.has_grid())
-      spec.mutable_grid()->set_trials(f.trials);
-  }
-  if (f.epochs > 0) spec.mutable_task()->set_epochs(f.epochs);
-  if (f.train_limit > 0) spec.mutable_task()->set_train_limit(f.train_limit);
-  if (f.test_limit > 0) spec.mutable_task()->set_test_limit(f.test_limit);
-  if (f.seed > 0) spec.set_seed(f.seed);
-  if (f.compat) spec.set_deepevolve_compat(true);
-  if (f.retrain) spec.set_retrain(true);
-  return spec;
+  return *std::move(spec);
 }
 
 }  // namespace
@@ -131,7 +91,7 @@ int main(int argc, char** argv) {
 
   // deepevolve local: a whole search on this machine.
   deepevolve::cli::LocalOptions local_options;
-  SpecFlags local_flags;
+  deepevolve::cli::SpecFlags local_flags;
   bool no_live = false;
   CLI::App* local = app.add_subcommand(
       "local",
@@ -170,7 +130,7 @@ int main(int argc, char** argv) {
     deepevolve::AddClientSecurityFlags(cmd, &remote.security, /*worker=*/false);
   };
   int64_t search_id = 0;
-  SpecFlags submit_flags;
+  deepevolve::cli::SpecFlags submit_flags;
   bool submit_watch = false;
   CLI::App* submit = app.add_subcommand("submit", "Submit a search to a master");
   AddSpecFlags(submit, submit_flags);

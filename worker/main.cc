@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   deepevolve::trainer::PrepareProcessForTraining();
   CLI::App app{"deepevolve-worker: trains the genomes a deepevolve master hands out"};
   std::string master = "127.0.0.1:50051", worker_id, device = "auto",
-              slots_dir = "/tmp/deepevolve-slots";
+              slots_dir = absl::StrCat("/tmp/deepevolve-slots-", getuid());
   std::vector<std::string> data_dirs;
   int threads = 0, max_trials = 0;
   app.add_option("--master", master, "master address host:port")->capture_default_str();
@@ -84,7 +84,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   deepevolve::worker::HostSlots slots(slots_dir);
-  if (worker_id.empty()) worker_id = absl::StrCat(Hostname(), "-", std::max(slots.slot(), 0));
+  if (worker_id.empty()) {
+    if (slots.slot() >= 0) {
+      worker_id = absl::StrCat(Hostname(), "-", slots.slot());
+    } else {
+      // Without a slot, host-slot ids could collide and knock each other's leases out.
+      worker_id = absl::StrCat(Hostname(), "-pid", getpid());
+      spdlog::warn(
+          "no slot in {} (not writable?): this worker is {}, and it does not share "
+          "the host's cores with the others; give --slots-dir or --id",
+          slots_dir, worker_id);
+    }
+  }
   deepevolve::trainer::TrainerOptions trainer_options;
   trainer_options.device = device;
   trainer_options.data_dirs = data_dirs;
