@@ -26,8 +26,7 @@ absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
   if (spec.preset().empty() && spec.space().genes_size() == 0) spec.set_preset(f.preset);
   if (!f.name.empty()) spec.set_name(f.name);
   if (!f.strategy.empty() && !ga::SetStrategy(f.strategy, &spec).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown --strategy '", f.strategy,
-                                                   "' (known: ",
+    return absl::InvalidArgumentError(absl::StrCat("unknown --strategy '", f.strategy, "' (known: ",
                                                    absl::StrJoin(ga::StrategyNames(), ", "), ")"));
   }
   // A spec without a strategy is generational.

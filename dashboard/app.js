@@ -104,7 +104,7 @@ function drawGenes() {
   const names = geneNames();
   const select = document.getElementById("gene-select");
   if (select.options.length !== names.length) {
-    select.innerHTML = names.map((n, i) => `<option value="${i}">${n}</option>`).join("");
+    select.replaceChildren(...names.map((n, i) => new Option(n, String(i))));
     select.onchange = () => { state.gene = Number(select.value); drawGenes(); };
   }
   const counts = new Map();   // value -> Map(generation -> count)
@@ -193,6 +193,14 @@ function drawLineage() {
   rendered("lineage", nodes.length);
 }
 
+// An element whose children are nodes or text: strings from the master (search names,
+// worker ids, devices) become text nodes, never markup.
+function el(tag, ...children) {
+  const e = document.createElement(tag);
+  e.append(...children.map((c) => (c instanceof Node ? c : String(c))));
+  return e;
+}
+
 const COLUMNS = [
   ["rank", (t, i) => i + 1], ["accuracy", (t) => t.accuracy], ["test", (t) => t.testAccuracy],
   ["genome", (t) => Number(t.genome.id)], ["generation", (t) => t.genome.generation || 1],
@@ -204,7 +212,11 @@ function drawLeaderboard() {
   const table = document.querySelector("#leaderboard table");
   const head = table.tHead;
   if (!head.rows.length) {
-    head.innerHTML = "<tr>" + COLUMNS.map(([name]) => `<th data-key="${name}">${name}</th>`).join("") + "</tr>";
+    head.replaceChildren(el("tr", ...COLUMNS.map(([name]) => {
+      const th = el("th", name);
+      th.dataset.key = name;
+      return th;
+    })));
     head.onclick = (e) => {
       const key = e.target.dataset.key;
       if (!key || key === "rank") return;
@@ -224,11 +236,11 @@ function drawLeaderboard() {
     return state.sort.asc ? c : -c;
   });
   const fmt = { accuracy: pct, test: pct, seconds: (x) => x.toFixed(1) };
-  table.tBodies[0].innerHTML = rows.slice(0, TABLE_ROWS).map(({ t, i }) =>
-    "<tr>" + COLUMNS.map(([name, get]) => {
+  table.tBodies[0].replaceChildren(...rows.slice(0, TABLE_ROWS).map(({ t, i }) =>
+    el("tr", ...COLUMNS.map(([name, get]) => {
       const v = get(t, i);
-      return `<td>${fmt[name] ? fmt[name](v) : v}</td>`;
-    }).join("") + "</tr>").join("");
+      return el("td", fmt[name] ? fmt[name](v) : v);
+    }))));
   document.getElementById("leaderboard-note").textContent =
     `${ranked.length} trained${ranked.length > TABLE_ROWS ? `, showing ${TABLE_ROWS}` : ""}`;
   rendered("leaderboard", Math.min(rows.length, TABLE_ROWS));
@@ -240,12 +252,13 @@ function drawWorkers() {
     if (t.state === "LEASED" && t.workerId) training.set(t.workerId, t);
   }
   const now = Date.now();
-  document.querySelector("#workers tbody").innerHTML = state.workers.map((w) => {
+  document.querySelector("#workers tbody").replaceChildren(...state.workers.map((w) => {
     const t = training.get(w.worker_id);
     const seen = Math.max(0, Math.round((now - w.last_seen_unix_ms) / 1000));
-    return `<tr><td>${w.worker_id}</td><td>${(w.devices || []).join(", ")}</td>` +
-      `<td>${t ? `#${t.genome.id} ${t.description || ""}` : "idle"}</td><td>${seen} s ago</td></tr>`;
-  }).join("");
+    return el("tr", el("td", w.worker_id), el("td", (w.devices || []).join(", ")),
+              el("td", t ? `#${t.genome.id} ${t.description || ""}` : "idle"),
+              el("td", `${seen} s ago`));
+  }));
   rendered("workers", state.workers.length);
 }
 
@@ -283,8 +296,8 @@ async function refresh() {
     const select = document.getElementById("search-select");
     const wanted = new URLSearchParams(location.search).get("search");
     if (select.options.length !== searches.length) {
-      select.innerHTML = searches.map((s) =>
-        `<option value="${s.searchId}">${s.searchId} ${s.name || ""}</option>`).join("");
+      select.replaceChildren(...searches.map((s) =>
+        new Option(`${s.searchId} ${s.name || ""}`, String(s.searchId))));
       select.onchange = () => { switchTo(select.value); };
     }
     if (!state.searchId && searches.length) switchTo(wanted || searches[0].searchId);

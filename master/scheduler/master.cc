@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "genome/genome.h"
@@ -37,6 +38,38 @@ absl::Status ValidateReport(const v1::ReportRequest& request) {
   }
   if (request.error().size() > 4096) {
     return absl::InvalidArgumentError("error: longer than 4096 characters");
+  }
+  return absl::OkStatus();
+}
+
+// Worker ids and device names are shown in the CLI, the dashboard and logs: plain
+// names only.
+bool IsPlainName(absl::string_view name) {
+  return !name.empty() && name.size() <= 256 && absl::ascii_isalnum(name[0]) &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-' || c == ':' ||
+                  c == '@' || c == '/';
+         });
+}
+
+absl::Status ValidateRegistration(const v1::RegisterRequest& request) {
+  if (!IsPlainName(request.worker_id())) {
+    return absl::InvalidArgumentError(
+        "worker_id: must be 1 to 256 characters of letters, digits and . _ - : @ /, "
+        "starting with a letter or digit");
+  }
+  if (request.devices_size() > 64) {
+    return absl::InvalidArgumentError("devices: more than 64");
+  }
+  for (int i = 0; i < request.devices_size(); ++i) {
+    if (!IsPlainName(request.devices(i).name())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "devices[", i, "].name: must be a plain name (letters, digits and . _ - : @ /)"));
+    }
+    if (request.devices(i).description().size() > 1024) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("devices[", i, "].description: longer than 1024 characters"));
+    }
   }
   return absl::OkStatus();
 }
@@ -244,9 +277,7 @@ absl::StatusOr<v1::SearchSummary> Master::Cancel(int64_t search_id) {
 }
 
 absl::StatusOr<v1::RegisterResponse> Master::Register(const v1::RegisterRequest& request) {
-  if (request.worker_id().empty() || request.worker_id().size() > 256) {
-    return absl::InvalidArgumentError("worker_id: must be 1 to 256 characters");
-  }
+  RETURN_IF_ERROR(ValidateRegistration(request));
   absl::MutexLock lock(mu());
   if (!commit_.broken().ok()) return commit_.broken();
   // A worker in another incarnation (restarted) lost the leases of its previous life.

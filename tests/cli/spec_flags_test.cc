@@ -59,9 +59,8 @@ TEST(SpecFlagsTest, AFlagThatDoesNotApplyIsRefusedNotTakenForAnotherStrategy) {
                        AllOf(HasSubstr("--generations"), HasSubstr("steady_state"))));
   f = SpecFlags();
   f.trials = 100;  // the default strategy is generational
-  EXPECT_THAT(SpecFromFlags(f),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("--trials"), HasSubstr("generational"))));
+  EXPECT_THAT(SpecFromFlags(f), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         AllOf(HasSubstr("--trials"), HasSubstr("generational"))));
   f = SpecFlags();
   f.strategy = "annealing";
   EXPECT_THAT(SpecFromFlags(f), StatusIs(absl::StatusCode::kInvalidArgument,

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import distributed_test  # noqa: E402
@@ -104,6 +105,29 @@ class DashboardTest(unittest.TestCase):
                              timeout=180).stdout
         self.assertRegex(dom, r'<form id="token-form"(?! hidden)')
         self.assertNotIn("data-rendered", dom)
+
+    def test_names_show_as_text_and_no_script_runs(self):
+        c = self.cluster
+        # A worker id with markup is refused at registration, and its worker exits.
+        hostile = c.start_worker("x<svg onload=alert(1)>", epoch_ms=1)
+        self.assertNotEqual(hostile.wait(timeout=120), 0)
+        self.assertIn("worker_id: must be", c.log("x<svg onload=alert(1)>.log"))
+        c.start_worker("w0", epoch_ms=1)
+        name = "<img src=x onerror=\"document.title='pwned'\">"
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "4",
+                          "--generations", "1", "--seed", "2", "--name", name)
+        c.wait_done(search)
+        status, workers = c.http("/api/workers")
+        self.assertNotIn("svg", workers)
+        # The page comes with a policy that runs only its own scripts.
+        with urllib.request.urlopen(f"http://127.0.0.1:{c.http_port}/dashboard/app.js",
+                                    timeout=30) as r:
+            self.assertIn("script-src 'self'", r.headers["Content-Security-Policy"])
+        dom = self.browse(search, "dashboard-hostile-name.png")
+        self.assertIn("<title>deepevolve dashboard</title>", dom)  # onerror never ran
+        self.assertNotIn("<img", dom)
+        self.assertIn("&lt;img src=x onerror=", dom)  # the name, as text
+        self.assertIn("succeeded", dom)
 
     def test_ten_thousand_genomes_stay_drawable(self):
         c = self.cluster

@@ -634,6 +634,24 @@ TEST_F(MasterTrustTest, OnlyTheLeasesHolderMayReportOrHeartbeat) {
                    FakeAccuracy(a->genome().hash()));
 }
 
+TEST_F(MasterTrustTest, WorkerIdsAndDeviceNamesArePlainNames) {
+  for (const char* id : {"<img src=x onerror=alert(1)>", "w 1", "-w", "w\n", ""}) {
+    v1::RegisterRequest r;
+    r.set_worker_id(id);
+    EXPECT_THAT(master_->Register(r),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker_id")))
+        << id;
+  }
+  v1::RegisterRequest r;
+  r.set_worker_id("gpu-node-1/slot-0");
+  r.add_devices()->set_name("cuda:0");
+  EXPECT_THAT(master_->Register(r), IsOk());
+  r.add_devices()->set_name("<script>");
+  EXPECT_THAT(master_->Register(r),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("devices[1].name")));
+  EXPECT_EQ(master_->Workers().size(), 1u);
+}
+
 TEST_F(MasterTrustTest, ASetupFailureRequeuesTheGenomeUncountedAndOutOfTheLedger) {
   auto submitted = master_->Submit(SmallSpec());
   ASSERT_TRUE(submitted.ok());
