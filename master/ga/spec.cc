@@ -1,11 +1,14 @@
 #include "master/ga/spec.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "genome/space.h"
 #include "master/ga/presets.h"
@@ -40,6 +43,14 @@ absl::Status ResolveTask(const v1::SearchSpec& spec, const Preset* preset, v1::T
     if (task->batch_size() == 0) task->set_batch_size(preset->task.batch_size());
   }
   if (task->dataset().empty()) return Invalid("task.dataset", "no dataset and no preset");
+  if (task->dataset().size() > kMaxDatasetLength) {
+    return Invalid("task.dataset", absl::StrCat("longer than ", kMaxDatasetLength, " characters"));
+  }
+  if (absl::StartsWith(task->dataset(), "csv:")) {
+    if (absl::Status path = CheckCsvPath(task->dataset().substr(4)); !path.ok()) {
+      return Invalid("task.dataset", path.message());
+    }
+  }
   if (!IsKnownDataset(task->dataset())) {
     return Invalid("task.dataset",
                    absl::StrCat("unknown dataset '", task->dataset().substr(0, 256),
@@ -135,6 +146,21 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
 }
 
 }  // namespace
+
+absl::Status CheckCsvPath(absl::string_view path) {
+  const bool plain = !path.empty() && std::all_of(path.begin(), path.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-' || c == '/';
+  });
+  bool escapes = path.empty() || path[0] == '/';
+  for (absl::string_view part : absl::StrSplit(path, '/')) escapes |= part == "..";
+  if (!plain || escapes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "csv:", path.substr(0, 256),
+        ": a CSV dataset is a file inside the workers' data directories, named by a relative "
+        "path of letters, digits and . _ - / without '..' (e.g. csv:bank/train.csv)"));
+  }
+  return absl::OkStatus();
+}
 
 bool IsKnownDataset(const std::string& dataset) {
   return dataset == "mnist" || dataset == "fashion_mnist" || dataset == "cifar10" ||

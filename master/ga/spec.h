@@ -18,6 +18,7 @@ inline constexpr int kMaxGenerations = 10000;
 inline constexpr int kMaxTrials = 10000000;
 inline constexpr int kMaxEpochs = 1000;
 inline constexpr int kMaxBatchSize = 65536;
+inline constexpr int kMaxDatasetLength = 1024;  // task.dataset
 
 // Returns `spec` with the preset applied (its space when `space` is empty, its task
 // fields where the spec's are unset), every default filled in (strategy generational,
@@ -41,6 +42,11 @@ std::string StrategyName(const v1::SearchSpec& spec);
 // Makes `name` the spec's strategy, keeping its settings when it is that strategy
 // already. INVALID_ARGUMENT listing the known names for any other name.
 absl::Status SetStrategy(const std::string& name, v1::SearchSpec* spec);
+
+// OK when `path` (of "csv:<path>") names a file inside the workers' data directories:
+// relative, of letters, digits and . _ - /, with no ".." part. INVALID_ARGUMENT saying
+// so otherwise. Workers check again where the path really leads (links).
+absl::Status CheckCsvPath(absl::string_view path);
 
 // True for "mnist", "fashion_mnist", "cifar10" and "csv:<path>".
 bool IsKnownDataset(const std::string& dataset);

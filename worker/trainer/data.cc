@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -23,14 +24,23 @@ namespace {
 namespace fs = std::filesystem;
 
 // Reads a whole file, gunzipping it when it is gzip (zlib passes plain files through).
-absl::StatusOr<std::string> ReadMaybeGzip(const std::string& path) {
+// INVALID_ARGUMENT past `max_bytes` of content.
+absl::StatusOr<std::string> ReadMaybeGzip(const std::string& path,
+                                          size_t max_bytes = std::string().max_size()) {
   if (!fs::exists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
   gzFile f = gzopen(path.c_str(), "rb");
   if (f == nullptr) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   std::string out;
   char buffer[1 << 16];
   int n;
-  while ((n = gzread(f, buffer, sizeof(buffer))) > 0) out.append(buffer, n);
+  while ((n = gzread(f, buffer, sizeof(buffer))) > 0) {
+    out.append(buffer, n);
+    if (out.size() > max_bytes) {
+      gzclose(f);
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": more than ", max_bytes >> 20, " MiB (the limit for this file)"));
+    }
+  }
   int err = 0;
   const char* message = gzerror(f, &err);
   const bool failed = n < 0 || (err != Z_OK && err != Z_STREAM_END);
@@ -158,8 +168,42 @@ absl::StatusOr<Dataset> LoadCifar10(const std::vector<std::string>& dirs) {
   return d;
 }
 
-absl::StatusOr<Dataset> LoadCsv(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadMaybeGzip(path));
+// The file a "csv:<relative>" dataset names: inside one of `dirs` once every link is
+// followed, and a regular file (never a device such as /dev/zero).
+absl::StatusOr<std::string> ResolveCsv(const std::string& relative,
+                                       const std::vector<std::string>& dirs) {
+  const fs::path rel(relative);
+  bool escapes = relative.empty() || rel.is_absolute();
+  for (const fs::path& part : rel) escapes |= part == "..";
+  if (escapes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("csv:", relative.substr(0, 256),
+                     ": a CSV dataset is a relative path inside the data directories"));
+  }
+  for (const std::string& dir : dirs) {
+    std::error_code ec;
+    const fs::path root = fs::canonical(dir, ec);
+    if (ec) continue;
+    const fs::path file = fs::canonical(root / rel, ec);
+    if (ec) continue;
+    const auto [r, f] = std::mismatch(root.begin(), root.end(), file.begin(), file.end());
+    if (r != root.end()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "csv:", relative, ": leads out of the data directory ", root.string(), " (a link)"));
+    }
+    if (!fs::is_regular_file(file, ec)) {
+      return absl::InvalidArgumentError(absl::StrCat("csv:", relative, ": not a regular file"));
+    }
+    return file.string();
+  }
+  return absl::NotFoundError(
+      absl::StrCat("csv:", relative, ": no such file in ",
+                   dirs.empty() ? "(no data directories)" : absl::StrJoin(dirs, ", ")));
+}
+
+absl::StatusOr<Dataset> LoadCsv(const std::string& relative, const std::vector<std::string>& dirs) {
+  ASSIGN_OR_RETURN(const std::string path, ResolveCsv(relative, dirs));
+  ASSIGN_OR_RETURN(std::string text, ReadMaybeGzip(path, kMaxCsvBytes));
   std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipWhitespace());
   if (lines.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": empty CSV"));
   std::vector<absl::string_view> header = absl::StrSplit(lines[0], ',');
@@ -189,15 +233,17 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path) {
       if (c == label_col) {
         int64_t label;
         if (!absl::SimpleAtoi(cell, &label) || label < 0) {
-          return absl::InvalidArgumentError(absl::StrCat(path, ": line ", l + 1, ": label '", cell,
-                                                         "' is not a class index (0, 1, ...)"));
+          // The file's content is never echoed: errors reach every client.
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": line ", l + 1, ", column ", c + 1,
+                           ": the label is not a class index (0, 1, ...)"));
         }
         labels.push_back(label);
       } else {
         double v;
         if (!absl::SimpleAtod(cell, &v) || !std::isfinite(v)) {
-          return absl::InvalidArgumentError(absl::StrCat(path, ": line ", l + 1, ", column ", c + 1,
-                                                         ": '", cell, "' is not a number"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": line ", l + 1, ", column ", c + 1, ": not a number"));
         }
         features.push_back(static_cast<float>(v));
       }
@@ -209,7 +255,7 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path) {
   torch::Tensor x = torch::from_blob(features.data(), {n, dims}, torch::kFloat32).clone();
   torch::Tensor y = torch::from_blob(labels.data(), {n}, torch::kInt64).clone();
   Dataset d;
-  d.name = "csv:" + path;
+  d.name = "csv:" + relative;
   d.num_classes = *std::max_element(labels.begin(), labels.end()) + 1;
   d.shape = {dims};
   // A CSV has no test split of its own: the last 20 % of rows is the test set.
@@ -254,6 +300,18 @@ absl::StatusOr<torch::Tensor> ReadIdx(const std::string& path, int expected_dims
 
 std::vector<std::string> DefaultDataDirs(const std::string& name) {
   std::vector<std::string> dirs;
+  if (absl::StartsWith(name, "csv:")) {
+    // CSV paths are relative to the data directories themselves.
+    if (const char* env = std::getenv("DEEPEVOLVE_DATA"); env != nullptr && *env) {
+      for (absl::string_view d : absl::StrSplit(env, ':', absl::SkipEmpty())) {
+        dirs.push_back(std::string(d));
+      }
+    }
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
+      dirs.push_back((fs::path(home) / ".deepevolve" / "data").string());
+    }
+    return dirs;
+  }
   if (const char* env = std::getenv("DEEPEVOLVE_DATA"); env != nullptr && *env) {
     for (absl::string_view d : absl::StrSplit(env, ':', absl::SkipEmpty())) {
       dirs.push_back(std::string(d));
@@ -278,7 +336,7 @@ absl::StatusOr<std::shared_ptr<const Dataset>> LoadDataset(const std::string& na
     } else if (name == "cifar10") {
       d = LoadCifar10(dirs);
     } else if (absl::StartsWith(name, "csv:")) {
-      d = LoadCsv(name.substr(4));
+      d = LoadCsv(name.substr(4), dirs);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown dataset '", name, "'"));
     }

@@ -37,16 +37,23 @@ struct Dataset {
 // as uint8 N. Errors name the file and what was expected (magic, sizes, truncation).
 absl::StatusOr<torch::Tensor> ReadIdx(const std::string& path, int expected_dims);
 
+// The largest CSV dataset read (after gunzipping).
+inline constexpr size_t kMaxCsvBytes = size_t{256} << 20;
+
 // Loads "mnist", "fashion_mnist", "cifar10" from the first of `dirs` that holds its
-// files, or "csv:<path>" (numeric features; the label is the column named "label", or
-// the last column; a header row is optional). NOT_FOUND names the files and the
-// directories searched; INVALID_ARGUMENT / DATA_LOSS name the file and the problem.
+// files, or "csv:<relative path>" from the first of `dirs` that holds it (numeric
+// features; the label is the column named "label", or the last column; a header row is
+// optional; at most kMaxCsvBytes). NOT_FOUND names the files and the directories
+// searched; INVALID_ARGUMENT / DATA_LOSS name the file, the line and what was expected,
+// never the file's content; a CSV path that is absolute, holds "..", leads out of its
+// directory through a link (PERMISSION_DENIED) or is not a regular file is refused.
 absl::StatusOr<std::shared_ptr<const Dataset>> LoadDataset(const std::string& name,
                                                            const std::vector<std::string>& dirs);
 
 // Where datasets are looked for when the caller gives no directory:
 // $DEEPEVOLVE_DATA (colon-separated), ~/.deepevolve/data/<name>, /usr/share/datasets/<name>
-// (Debian's dataset-fashion-mnist is /usr/share/datasets/fashion-mnist).
+// (Debian's dataset-fashion-mnist is /usr/share/datasets/fashion-mnist); for CSV files
+// $DEEPEVOLVE_DATA and ~/.deepevolve/data themselves.
 std::vector<std::string> DefaultDataDirs(const std::string& name);
 
 // Loads each dataset once per process and keeps it in memory. Thread-safe.

@@ -121,5 +121,19 @@ TEST(ResolveSearchSpecTest, CsvDatasetsAreKnown) {
   EXPECT_FALSE(IsKnownDataset("csv:"));
 }
 
+TEST(ResolveSearchSpecTest, ACsvDatasetIsARelativePathInsideTheDataDirectories) {
+  v1::SearchSpec s = Preset("mnist_mlp");
+  s.mutable_task()->set_dataset("csv:bank/train.csv");
+  s.mutable_task()->set_net(v1::MLP);
+  EXPECT_TRUE(ResolveSearchSpec(s).ok());
+  for (const char* escaping : {"csv:/etc/passwd", "csv:../secret.csv", "csv:a/../../x.csv",
+                               "csv:/dev/zero", "csv:a b.csv", "csv:a\\b.csv"}) {
+    s.mutable_task()->set_dataset(escaping);
+    ExpectInvalid(s, "task.dataset", "relative path");
+  }
+  s.mutable_task()->set_dataset("csv:" + std::string(2000, 'a'));
+  ExpectInvalid(s, "task.dataset", "longer than");
+}
+
 }  // namespace
 }  // namespace deepevolve::ga

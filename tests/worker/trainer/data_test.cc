@@ -7,12 +7,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace deepevolve::trainer {
 namespace {
 
 namespace fs = std::filesystem;
+using ::deepevolve::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string Be32(uint32_t v) {
   return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
@@ -139,8 +142,9 @@ TEST_F(DataTest, LoadsCsvAndRejectsRaggedRows) {
   for (int i = 0; i < 10; ++i)
     csv += std::to_string(i) + ".5," + std::to_string(-i) + "," + std::to_string(i % 3) + "\n";
   Write("d.csv", csv);
-  const std::string name = "csv:" + (dir_ / "d.csv").string();
-  auto d = LoadDataset(name, {});
+  const std::string name = "csv:d.csv";
+  const std::vector<std::string> dirs = {dir_.string()};
+  auto d = LoadDataset(name, dirs);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ((*d)->shape, (std::vector<int64_t>{2}));
   EXPECT_EQ((*d)->num_classes, 3);
@@ -148,16 +152,43 @@ TEST_F(DataTest, LoadsCsvAndRejectsRaggedRows) {
   EXPECT_FLOAT_EQ((*d)->train.x[1][0].item<float>(), 1.5f);
 
   Write("d.csv", "a,b,label\n1,2,0\n3,1\n");
-  EXPECT_THAT(std::string(LoadDataset(name, {}).status().message()),
+  EXPECT_THAT(std::string(LoadDataset(name, dirs).status().message()),
               HasSubstr("d.csv: line 3: 2 columns, expected 3"));
-  Write("d.csv", "a,b,label\n1,x,0\n3,1,1\n");
-  EXPECT_THAT(std::string(LoadDataset(name, {}).status().message()),
-              HasSubstr("line 2, column 2: 'x' is not a number"));
+  // Errors name the line and column, never the file's content (they reach every client).
+  Write("d.csv", "a,b,label\n1,secret,0\n3,1,1\n");
+  auto bad = LoadDataset(name, dirs);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("line 2, column 2: not a number"));
+  EXPECT_THAT(std::string(bad.status().message()), Not(HasSubstr("secret")));
   Write("d.csv", "a,b,label\n1,2,-1\n3,1,1\n");
-  EXPECT_THAT(std::string(LoadDataset(name, {}).status().message()),
+  EXPECT_THAT(std::string(LoadDataset(name, dirs).status().message()),
               HasSubstr("is not a class index"));
-  EXPECT_EQ(LoadDataset("csv:" + (dir_ / "none.csv").string(), {}).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadDataset("csv:none.csv", dirs).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(DataTest, ACsvPathCannotLeaveTheDataDirectories) {
+  Write("inside.csv", "a,label\n1,0\n2,1\n3,0\n");
+  const fs::path data = dir_ / "data";
+  fs::create_directories(data / "sub");
+  fs::rename(dir_ / "inside.csv", data / "sub" / "inside.csv");
+  const std::vector<std::string> dirs = {data.string()};
+  EXPECT_TRUE(LoadDataset("csv:sub/inside.csv", dirs).ok());
+  // A link that stays inside is followed.
+  fs::create_symlink(data / "sub" / "inside.csv", data / "alias.csv");
+  EXPECT_TRUE(LoadDataset("csv:alias.csv", dirs).ok());
+  Write("outside.csv", "a,label\n1,0\n2,1\n");
+  EXPECT_EQ(LoadDataset("csv:" + (dir_ / "outside.csv").string(), dirs).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LoadDataset("csv:../outside.csv", dirs).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LoadDataset("csv:sub/../../outside.csv", dirs).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  fs::create_symlink(dir_ / "outside.csv", data / "out.csv");
+  EXPECT_THAT(LoadDataset("csv:out.csv", dirs).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("leads out of")));
+  fs::create_symlink("/dev/zero", data / "zero.csv");
+  EXPECT_FALSE(LoadDataset("csv:zero.csv", dirs).ok());
+  // A device inside the directory is no CSV either.
+  EXPECT_FALSE(LoadDataset("csv:sub", dirs).ok());
 }
 
 TEST_F(DataTest, CacheLoadsOnce) {
