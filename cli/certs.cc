@@ -9,10 +9,12 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -123,6 +125,18 @@ absl::Status MakeCerts(const CertsOptions& options) {
                     inet_pton(AF_INET6, host.c_str(), &addr6) == 1;
     absl::StrAppend(&san, san.empty() ? "" : ",", ip ? "IP:" : "DNS:", host);
   }
+  for (const std::string& name : options.workers) {
+    const bool plain = !name.empty() && name.size() <= 64 && absl::ascii_isalnum(name[0]) &&
+                       std::all_of(name.begin(), name.end(), [](char c) {
+                         return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+                       });
+    if (!plain) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--worker: '", name.substr(0, 64),
+          "' is not a plain name (letters, digits and . _ -, at most 64, starting with a letter "
+          "or digit)"));
+    }
+  }
   if (san.empty()) return absl::InvalidArgumentError("--hosts: at least one name or address");
 
   ASSIGN_OR_RETURN(Key ca_key, NewKey());
@@ -138,15 +152,18 @@ absl::Status MakeCerts(const CertsOptions& options) {
                                          {NID_key_usage, "critical,digitalSignature"},
                                          {NID_ext_key_usage, "serverAuth"},
                                          {NID_subject_alt_name, san}}));
-  ASSIGN_OR_RETURN(Key worker_key, NewKey());
-  ASSIGN_OR_RETURN(Cert worker, NewCert(worker_key.get(), "deepevolve-worker", ca.get(),
-                                        ca_key.get(), options.days,
+  RETURN_IF_ERROR(WritePair(dir, "ca", ca_key.get(), ca.get()));
+  RETURN_IF_ERROR(WritePair(dir, "master", master_key.get(), master.get()));
+  std::vector<std::pair<std::string, std::string>> workers = {{"worker", "deepevolve-worker"}};
+  for (const std::string& name : options.workers) workers.push_back({"worker-" + name, name});
+  for (const auto& [file, name] : workers) {
+    ASSIGN_OR_RETURN(Key key, NewKey());
+    ASSIGN_OR_RETURN(Cert cert, NewCert(key.get(), name, ca.get(), ca_key.get(), options.days,
                                         {{NID_basic_constraints, "critical,CA:FALSE"},
                                          {NID_key_usage, "critical,digitalSignature"},
                                          {NID_ext_key_usage, "clientAuth"}}));
-  RETURN_IF_ERROR(WritePair(dir, "ca", ca_key.get(), ca.get()));
-  RETURN_IF_ERROR(WritePair(dir, "master", master_key.get(), master.get()));
-  RETURN_IF_ERROR(WritePair(dir, "worker", worker_key.get(), worker.get()));
+    RETURN_IF_ERROR(WritePair(dir, file, key.get(), cert.get()));
+  }
   unsigned char random[32];
   if (RAND_bytes(random, sizeof(random)) != 1) return OpenSslError("no random bytes");
   const std::string token =

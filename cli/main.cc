@@ -116,6 +116,8 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->capture_default_str();
   certs->add_option("--days", certs_options.days, "validity")->capture_default_str();
+  certs->add_option("--worker", certs_options.workers,
+                    "also a certificate for this worker (worker-NAME.pem and .key), repeatable");
 
   // The verbs that talk to a master.
   deepevolve::cli::RemoteOptions remote;

@@ -1,6 +1,12 @@
 #include "common/grpc_security.h"
 
+#include <openssl/bio.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -87,6 +93,22 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   options.pem_key_cert_pairs.push_back(std::move(pair));
   ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(security.client_ca_file, "a CA certificate"));
   return grpc::SslServerCredentials(options);
+}
+
+absl::StatusOr<std::string> CertificateName(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string pem, ReadSmallFile(path, "a certificate"));
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), pem.size()), &BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr, &X509_free);
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no PEM certificate"));
+  }
+  char name[256] = {0};
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, name,
+                                sizeof(name)) <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": the certificate has no common name"));
+  }
+  return std::string(name);
 }
 
 }  // namespace deepevolve

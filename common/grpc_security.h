@@ -45,6 +45,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 // it should have held.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, const std::string& what);
 
+// The subject common name of the PEM certificate at `path`: the name a master with
+// mutual TLS knows a worker by. INVALID_ARGUMENT naming the file when it holds no
+// certificate or the certificate no common name.
+absl::StatusOr<std::string> CertificateName(const std::string& path);
+
 // A token from a file: its first line without surrounding whitespace. An empty token is
 // an error naming the file.
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);

@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> data_dirs;
   int threads = 0, max_trials = 0;
   app.add_option("--master", master, "master address host:port")->capture_default_str();
-  app.add_option("--id", worker_id, "worker id, stable across restarts (default: host-slot)");
+  app.add_option("--id", worker_id,
+                 "worker id, stable across restarts (default: host-slot, after the name of its "
+                 "certificate and a / with --tls-cert)");
   app.add_option("--device", device, "auto, cpu or cuda:N")->capture_default_str();
   app.add_option("--threads", threads,
                  "threads per trial (0: this host's available cores split between its workers)");
@@ -94,6 +96,15 @@ int main(int argc, char** argv) {
           "no slot in {} (not writable?): this worker is {}, and it does not share "
           "the host's cores with the others; give --slots-dir or --id",
           slots_dir, worker_id);
+    }
+    // A master with mutual TLS knows workers by their certificates' names.
+    if (!security.cert_file.empty()) {
+      auto name = deepevolve::CertificateName(security.cert_file);
+      if (!name.ok()) {
+        spdlog::error("{}", std::string(name.status().message()));
+        return 2;
+      }
+      worker_id = absl::StrCat(*name, "/", worker_id);
     }
   }
   deepevolve::trainer::TrainerOptions trainer_options;

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 namespace deepevolve::master {
 
@@ -29,13 +30,23 @@ grpc::Status Authorizer::CheckClient(const grpc::ServerContext* context) const {
   return grpc::Status::OK;
 }
 
-grpc::Status Authorizer::CheckWorker(const grpc::ServerContext* context) const {
+grpc::Status Authorizer::CheckWorker(const grpc::ServerContext* context,
+                                     const std::string& worker_id) const {
   if (!require_worker_certificate_) return grpc::Status::OK;
   const auto auth = context->auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "workers need a client certificate signed by the master's CA "
                         "(--tls-cert and --tls-key)");
+  }
+  const std::vector<grpc::string_ref> names = auth->FindPropertyValues("x509_common_name");
+  const std::string name = names.empty() ? "" : std::string(names[0].data(), names[0].size());
+  if (name.empty() ||
+      (worker_id != name && !absl::StartsWith(worker_id, absl::StrCat(name, "/")))) {
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("this worker's certificate is for '", name, "': its worker id must be '", name,
+                     "' or '", name, "/<anything>', not '", worker_id.substr(0, 256), "'"));
   }
   return grpc::Status::OK;
 }

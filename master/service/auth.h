@@ -17,7 +17,12 @@ class Authorizer {
 
   // OK, or UNAUTHENTICATED saying what is missing (never echoing a token).
   grpc::Status CheckClient(const grpc::ServerContext* context) const;
-  grpc::Status CheckWorker(const grpc::ServerContext* context) const;
+  // With mutual TLS: the caller presented a certificate the TLS layer verified, and
+  // `worker_id` is that certificate's name (its subject's common name) or starts with
+  // it and "/" ("gpu-node-1/host-0": one certificate serves a machine's workers).
+  // UNAUTHENTICATED without a certificate, PERMISSION_DENIED naming both for another id.
+  // Without mutual TLS (--insecure) any id is taken as given.
+  grpc::Status CheckWorker(const grpc::ServerContext* context, const std::string& worker_id) const;
   // For HTTP: the value of an Authorization header (or a token from elsewhere).
   bool TokenMatches(const std::string& presented) const;
   bool needs_token() const { return !token_.empty(); }

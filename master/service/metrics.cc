@@ -21,6 +21,12 @@ void RpcMetrics::Render(std::string* out) const {
     histograms_[m].Render("deepevolve_rpc_duration_seconds",
                           absl::StrCat("method=\"", Name(static_cast<Method>(m)), "\""), out);
   }
+  absl::StrAppend(out,
+                  "# HELP deepevolve_worker_calls_refused_total Worker calls refused because "
+                  "the caller's certificate names another worker (since start).\n"
+                  "# TYPE deepevolve_worker_calls_refused_total counter\n"
+                  "deepevolve_worker_calls_refused_total ",
+                  impersonations_.load(), "\n");
 }
 
 }  // namespace deepevolve::master

@@ -35,10 +35,14 @@ class RpcMetrics {
   };
   static const char* Name(Method m);
   Histogram& histogram(Method m) { return histograms_[m]; }
+  // A worker call refused because its certificate names another worker.
+  void CountImpersonation() { ++impersonations_; }
+  int64_t impersonations() const { return impersonations_.load(); }
   void Render(std::string* out) const;
 
  private:
   std::array<Histogram, kNumMethods> histograms_;
+  std::atomic<int64_t> impersonations_{0};
 };
 
 // Records the time from construction to destruction into a histogram (none if null).

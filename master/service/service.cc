@@ -114,11 +114,21 @@ grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext* context,
   return Answer(master_->GetModel(request->search_id(), request->genome_id()), response);
 }
 
+grpc::Status WorkerServiceImpl::Admit(const grpc::ServerContext* context,
+                                      const std::string& worker_id) {
+  if (auth_ == nullptr) return grpc::Status::OK;
+  grpc::Status s = auth_->CheckWorker(context, worker_id);
+  if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED && metrics_ != nullptr) {
+    metrics_->CountImpersonation();
+  }
+  return s;
+}
+
 grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context,
                                          const v1::RegisterRequest* request,
                                          v1::RegisterResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kRegister);
-  if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
+  if (grpc::Status s = Admit(context, request->worker_id()); !s.ok()) return s;
   return Answer(master_->Register(*request), response);
 }
 
@@ -126,7 +136,7 @@ grpc::Status WorkerServiceImpl::Acquire(grpc::ServerContext* context,
                                         const v1::AcquireRequest* request,
                                         v1::AcquireResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kAcquire);
-  if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
+  if (grpc::Status s = Admit(context, request->worker_id()); !s.ok()) return s;
   // Never hold the call past the client's own deadline.
   v1::AcquireRequest bounded = *request;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -140,7 +150,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kHeartbeat);
-  if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
+  if (grpc::Status s = Admit(context, request->worker_id()); !s.ok()) return s;
   return Answer(master_->Heartbeat(*request), response);
 }
 
@@ -148,7 +158,7 @@ grpc::Status WorkerServiceImpl::Report(grpc::ServerContext* context,
                                        const v1::ReportRequest* request,
                                        v1::ReportResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kReport);
-  if (grpc::Status s = Check(auth_, &Authorizer::CheckWorker, context); !s.ok()) return s;
+  if (grpc::Status s = Admit(context, request->worker_id()); !s.ok()) return s;
   return Answer(master_->Report(*request), response);
 }
 

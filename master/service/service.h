@@ -52,6 +52,10 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   grpc::Status Report(grpc::ServerContext*, const v1::ReportRequest*, v1::ReportResponse*) override;
 
  private:
+  // Who may call: a worker whose certificate names `worker_id` (see Authorizer), counted
+  // in the metrics when it names another.
+  grpc::Status Admit(const grpc::ServerContext* context, const std::string& worker_id);
+
   Master* master_;
   const Authorizer* auth_;
   RpcMetrics* metrics_;

@@ -4,6 +4,7 @@ certificates from `deepevolve certs`, a master serving TLS, the CLI and fake wor
 
   security_test.py BUILD_DIR [unittest args]"""
 import json
+import re
 import os
 import shutil
 import signal
@@ -32,7 +33,8 @@ class SecurityTest(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="deepevolve-sec-")
         cls.certs = os.path.join(cls.dir, "certs")
         made = subprocess.run([binary("cli", "deepevolve"), "certs", "--out", cls.certs,
-                               "--hosts", "127.0.0.1,localhost"],
+                               "--hosts", "127.0.0.1,localhost", "--worker", "good",
+                               "--worker", "other"],
                               capture_output=True, text=True, timeout=60)
         assert made.returncode == 0, made.stderr
         with open(os.path.join(cls.certs, "token")) as f:
@@ -81,7 +83,7 @@ class SecurityTest(unittest.TestCase):
         return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
 
     def worker(self, name, *flags):
-        log_path = os.path.join(self.dir, f"{name}.log")
+        log_path = os.path.join(self.dir, name.replace("/", "_") + ".log")
         with open(log_path, "a") as log:
             p = subprocess.Popen([binary("tests", "testing", "fake-worker"), "--master",
                                   self.address, "--id", name, "--epoch-ms", "1", *flags],
@@ -126,12 +128,27 @@ class SecurityTest(unittest.TestCase):
             self.assertIn("workers need a client certificate", f.read())
 
     def test_workers_with_certificates_run_a_search_over_tls(self):
-        self.worker("good", "--tls-ca", self.cert("ca.pem"), "--tls-cert", self.cert("worker.pem"),
-                    "--tls-key", self.cert("worker.key"))
+        self.worker("good", "--tls-ca", self.cert("ca.pem"), "--tls-cert",
+                    self.cert("worker-good.pem"), "--tls-key", self.cert("worker-good.key"))
+        # Workers sharing one certificate go by its name and a suffix of their own.
+        self.worker("deepevolve-worker/shared", "--tls-ca", self.cert("ca.pem"), "--tls-cert",
+                    self.cert("worker.pem"), "--tls-key", self.cert("worker.key"))
         submitted = self.cli("submit", "--preset", "fashion_mnist_mlp", "--population", "4",
                              "--generations", "2", "--seed", "3", "--watch", "--no-live")
         self.assertEqual(submitted.returncode, 0, submitted.stderr + self.master_log())
         self.assertIn("succeeded", submitted.stdout)
+
+    def test_a_worker_cannot_go_by_another_worker_s_id(self):
+        p, log_path = self.worker("good", "--tls-ca", self.cert("ca.pem"), "--tls-cert",
+                                  self.cert("worker-other.pem"), "--tls-key",
+                                  self.cert("worker-other.key"))
+        self.assertEqual(p.wait(timeout=60), 1)
+        with open(log_path) as f:
+            self.assertIn("this worker's certificate is for 'other'", f.read())
+        code, metrics = self.https("/metrics")
+        refused = re.search(r"^deepevolve_worker_calls_refused_total (\d+)$", metrics, re.M)
+        self.assertIsNotNone(refused, metrics)
+        self.assertGreaterEqual(int(refused.group(1)), 1)
 
     def test_the_token_never_appears_in_logs(self):
         self.cli("list")
