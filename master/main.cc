@@ -45,6 +45,10 @@ int main(int argc, char** argv) {
                  "failures caused by a genome before it is recorded failed")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  app.add_option("--max-running-searches", options.master.max_running_searches,
+                 "searches running at once; more are refused (RESOURCE_EXHAUSTED)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   app.add_option("--durability", durability,
                  "full: a commit survives power loss; process: it survives any crash of a "
                  "process (faster)")

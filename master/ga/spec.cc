@@ -7,9 +7,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "genome/network.h"
 #include "genome/space.h"
 #include "master/ga/presets.h"
 
@@ -102,6 +104,12 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
       if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
       RETURN_IF_ERROR(CheckRange("generational.population", p->population(), 2, kMaxPopulation));
       RETURN_IF_ERROR(CheckRange("generational.generations", p->generations(), 1, kMaxGenerations));
+      if (int64_t{p->population()} * p->generations() > kMaxTrials) {
+        return Invalid("generational.population",
+                       absl::StrCat("population x generations is ",
+                                    int64_t{p->population()} * p->generations(),
+                                    " genomes, above the limit of ", kMaxTrials));
+      }
       RETURN_IF_ERROR(CheckFraction("generational.retain", p->retain()));
       RETURN_IF_ERROR(CheckFraction("generational.random_select", p->random_select()));
       RETURN_IF_ERROR(CheckFraction("generational.mutate_chance", p->mutate_chance()));
@@ -167,6 +175,37 @@ bool IsKnownDataset(const std::string& dataset) {
          (absl::StartsWith(dataset, "csv:") && dataset.size() > 4);
 }
 
+absl::Status CheckGenomeMemory(const genome::SearchSpace& space, const v1::TaskSpec& task) {
+  const auto data = genome::KnownDatasetShape(task.dataset());
+  const std::optional<int> neurons = space.FindGene(genome::kGeneNbNeurons);
+  const std::optional<int> layers = space.FindGene(genome::kGeneNbLayers);
+  if (!data.has_value() || !neurons.has_value() || !layers.has_value()) return absl::OkStatus();
+  int64_t worst = 0;
+  genome::NetShape largest;
+  for (int n = 0; n < space.num_values(*neurons); ++n) {
+    for (int l = 0; l < space.num_values(*layers); ++l) {
+      const genome::NetShape net{task.net(), std::get<int64_t>(space.value(*neurons, n)),
+                                 std::get<int64_t>(space.value(*layers, l)), data->first,
+                                 data->second};
+      // A CNN that collapses is refused by the worker as a failed genome, untrained.
+      if (net.kind == v1::CNN && !genome::ConvOutput(net).ok()) continue;
+      const int64_t bytes = genome::TrainingBytes(net, task.batch_size());
+      if (bytes > worst) {
+        worst = bytes;
+        largest = net;
+      }
+    }
+  }
+  if (worst <= kMaxGenomeBytes) return absl::OkStatus();
+  return Invalid("space",
+                 absl::StrFormat("its largest genome, nb_neurons=%d nb_layers=%d, needs about "
+                                 "%.1f GiB to train on %s in batches of %d (%d parameters); the "
+                                 "limit is %d GiB a genome",
+                                 largest.nb_neurons, largest.nb_layers, worst / double(1 << 30),
+                                 task.dataset(), task.batch_size(), genome::ParameterCount(largest),
+                                 kMaxGenomeBytes >> 30));
+}
+
 absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
                                                  genome::GeneNames names) {
   v1::SearchSpec spec = input;
@@ -188,6 +227,7 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
   if (spec.space().genes_size() == 0) return Invalid("space", "no genes and no preset");
   ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(spec.space(), names));
   RETURN_IF_ERROR(ResolveTask(spec, preset, spec.mutable_task()));
+  RETURN_IF_ERROR(CheckGenomeMemory(space, spec.task()));
   RETURN_IF_ERROR(ResolveStrategy(&spec, space.size()));
   return spec;
 }

@@ -19,6 +19,9 @@ inline constexpr int kMaxTrials = 10000000;
 inline constexpr int kMaxEpochs = 1000;
 inline constexpr int kMaxBatchSize = 65536;
 inline constexpr int kMaxDatasetLength = 1024;  // task.dataset
+// The memory training one genome may take (genome::TrainingBytes), checked at
+// submission for the space's largest genome on a dataset of known shape.
+inline constexpr int64_t kMaxGenomeBytes = int64_t{16} << 30;
 
 // Returns `spec` with the preset applied (its space when `space` is empty, its task
 // fields where the spec's are unset), every default filled in (strategy generational,
@@ -47,6 +50,10 @@ absl::Status SetStrategy(const std::string& name, v1::SearchSpec* spec);
 // relative, of letters, digits and . _ - /, with no ".." part. INVALID_ARGUMENT saying
 // so otherwise. Workers check again where the path really leads (links).
 absl::Status CheckCsvPath(absl::string_view path);
+
+// OK unless the space's largest genome needs more than kMaxGenomeBytes to train on the
+// task (for datasets of known shape); INVALID_ARGUMENT naming that genome and its size.
+absl::Status CheckGenomeMemory(const genome::SearchSpace& space, const v1::TaskSpec& task);
 
 // True for "mnist", "fashion_mnist", "cifar10" and "csv:<path>".
 bool IsKnownDataset(const std::string& dataset);

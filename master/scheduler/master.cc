@@ -173,6 +173,14 @@ absl::StatusOr<SearchRun*> Master::FindRun(int64_t search_id) {
 absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted) {
   ASSIGN_OR_RETURN(v1::SearchSpec spec, ga::ResolveSearchSpec(submitted));
   absl::MutexLock lock(mu());
+  const auto running =
+      std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r.second->running(); });
+  if (running >= options_.max_running_searches) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(running,
+                     " searches are running, the most this master runs at once; cancel one or "
+                     "wait for one to finish"));
+  }
   if (spec.seed() == 0) spec.set_seed(static_cast<uint64_t>(clock_->NowMs()) * 2654435761u | 1);
   v1::SearchSummary summary;
   summary.set_name(spec.name().empty() ? spec.preset() : spec.name());

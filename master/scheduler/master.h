@@ -46,6 +46,8 @@ struct MasterOptions {
   int max_lost_leases = 5;
   // Acquire holds a call open at most this long.
   int64_t max_wait_ms = 30'000;
+  // Searches running at once; Submit answers RESOURCE_EXHAUSTED beyond.
+  int max_running_searches = 100;
 };
 
 // Counters for /metrics and benchmarks.

@@ -8,33 +8,17 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "genome/network.h"
 
 namespace deepevolve::trainer {
 namespace {
 
-// Spatial size after each conv block; a conv that receives less than 3x3 collapses.
+genome::NetShape Shape(const NetConfig& c) {
+  return {c.kind, c.nb_neurons, c.nb_layers, c.input_shape, c.num_classes};
+}
+
 absl::StatusOr<std::pair<int64_t, int64_t>> ConvOutput(const NetConfig& c) {
-  int64_t h = c.input_shape[1], w = c.input_shape[2];
-  for (int64_t i = 0; i < c.nb_layers; ++i) {
-    if (i > 0) {  // 'valid' padding loses two rows and columns
-      if (h < 3 || w < 3) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "nb_layers=", c.nb_layers, " collapses a ", c.input_shape[1], "x", c.input_shape[2],
-            " input: conv layer ", i + 1, " gets ", h, "x", w, " and needs at least 3x3"));
-      }
-      h -= 2;
-      w -= 2;
-    }
-    if (i < 2) {
-      h /= 2;
-      w /= 2;
-    }
-    if (h < 1 || w < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("nb_layers=", c.nb_layers, " pools the input away after layer ", i + 1));
-    }
-  }
-  return std::make_pair(h, w);
+  return genome::ConvOutput(Shape(c));
 }
 
 // Keras's glorot_uniform: U(+-sqrt(6 / (fan_in + fan_out))), fans including the
@@ -84,17 +68,7 @@ absl::Status CheckShapes(const NetConfig& c) {
   return absl::OkStatus();
 }
 
-int64_t ExpectedParameterCount(const NetConfig& c) {
-  const int64_t f = c.nb_neurons, l = c.nb_layers, k = c.num_classes;
-  if (c.kind == v1::MLP) {
-    int64_t in = 1;
-    for (int64_t d : c.input_shape) in *= d;
-    return in * f + f + (l - 1) * (f * f + f) + k * f + k;
-  }
-  auto hw = ConvOutput(c);
-  const int64_t s2 = hw.ok() ? hw->first * hw->second : 0;
-  return 9 * c.input_shape[0] * f + f + (l - 1) * (9 * f * f + f) + s2 * f * f + f + k * f + k;
-}
+int64_t ExpectedParameterCount(const NetConfig& c) { return genome::ParameterCount(Shape(c)); }
 
 KerasNetImpl::KerasNetImpl(const NetConfig& config, MaybeGenerator generator)
     : config_(config), generator_(std::move(generator)) {

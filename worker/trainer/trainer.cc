@@ -20,8 +20,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "genome/network.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "worker/trainer/data.h"
@@ -30,6 +32,18 @@
 
 namespace deepevolve::trainer {
 namespace {
+
+// The memory of this machine, or of this process's cgroup when that is less.
+int64_t PhysicalMemoryBytes() {
+  int64_t bytes = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  for (const char* limit :
+       {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream in(limit);
+    int64_t cgroup = 0;
+    if (in >> cgroup && cgroup > 0) bytes = std::min(bytes, cgroup);
+  }
+  return bytes;
+}
 
 constexpr char kMetaKey[] = "deepevolve.meta";
 
@@ -189,6 +203,16 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     result.error = std::string(s.message());
     return result;
   }
+  // Checked before anything is built: a genome this device cannot hold fails here, with
+  // its size, instead of meeting the kernel's OOM killer.
+  const int64_t need = genome::TrainingBytes(
+      {config.kind, config.nb_neurons, config.nb_layers, config.input_shape, config.num_classes},
+      task.batch_size());
+  if (state_->device.is_cpu() && need > PhysicalMemoryBytes()) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the genome needs about %.1f GiB to train, more than this worker's %.1f GiB (cpu)",
+        need / double(1 << 30), PhysicalMemoryBytes() / double(1 << 30)));
+  }
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -279,13 +303,14 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     if (!model_path.empty()) RETURN_IF_ERROR(SaveModel(model, model_path, genome, task, result));
     return result;
   } catch (const std::bad_alloc&) {
-    result.ok = false;
-    result.error = "out of memory";
+    // This device's limit, not the genome's fault: another device may train it.
+    return absl::ResourceExhaustedError(absl::StrCat("out of memory on ", device.str()));
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
-    if (absl::StrContains(what, "out of memory")) {
-      result.ok = false;
-      result.error = absl::StrCat("out of memory: ", what.substr(0, 200));
+    // CUDA says "out of memory"; LibTorch's CPU allocator "not enough memory".
+    if (absl::StrContains(what, "out of memory") || absl::StrContains(what, "not enough memory")) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("out of memory on ", device.str(), ": ", what.substr(0, 200)));
     } else {
       return absl::InternalError(absl::StrCat("LibTorch: ", what.substr(0, 500)));
     }

@@ -48,10 +48,12 @@ class Trainer {
   ~Trainer();
 
   // Trains `genome` on resolved `task`, seeded by `seed`. A genome that cannot be built
-  // or trained (shapes collapse, loss becomes NaN, out of memory) is a result with
-  // ok = false and the reason, not an error. Errors are about the setup: NOT_FOUND or
-  // INVALID_ARGUMENT / DATA_LOSS for missing or corrupt dataset files (naming them),
-  // CANCELLED when `on_epoch` returned false. When `model_path` is not empty the trained
+  // or trained (shapes collapse, loss becomes NaN) is a result with ok = false and the
+  // reason, not an error. Errors are about the setup: NOT_FOUND or INVALID_ARGUMENT /
+  // DATA_LOSS for missing or corrupt dataset files (naming them), RESOURCE_EXHAUSTED
+  // when the genome does not fit this device (checked against its memory before
+  // anything is built, or out of memory while training, naming the device), CANCELLED
+  // when `on_epoch` returned false. When `model_path` is not empty the trained
   // weights are saved there with the genome and task as metadata.
   absl::StatusOr<genome::TrialResult> Train(const genome::NamedGenome& genome,
                                             const v1::TaskSpec& task, uint64_t seed,

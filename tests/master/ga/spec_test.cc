@@ -121,6 +121,28 @@ TEST(ResolveSearchSpecTest, CsvDatasetsAreKnown) {
   EXPECT_FALSE(IsKnownDataset("csv:"));
 }
 
+TEST(ResolveSearchSpecTest, ASpaceWhoseLargestGenomeWouldNotFitIsRefusedNamingIt) {
+  v1::SearchSpec s = Preset("fashion_mnist_mlp");
+  *s.mutable_space() = ResolveSearchSpec(s)->space();
+  for (v1::Gene& gene : *s.mutable_space()->mutable_genes()) {
+    if (gene.name() == "nb_neurons") gene.add_values()->set_int_value(65536);
+    if (gene.name() == "nb_layers") gene.add_values()->set_int_value(64);
+  }
+  ExpectInvalid(s, "space", "largest genome, nb_neurons=65536 nb_layers=64");
+  // The presets all fit.
+  for (const char* preset : {"mnist_mlp", "mnist_cnn", "cifar10_mlp", "cifar10_cnn",
+                             "fashion_mnist_mlp", "fashion_mnist_cnn"}) {
+    EXPECT_TRUE(ResolveSearchSpec(Preset(preset)).ok()) << preset;
+  }
+}
+
+TEST(ResolveSearchSpecTest, PopulationTimesGenerationsIsCapped) {
+  v1::SearchSpec s = Preset("fashion_mnist_mlp");
+  s.mutable_generational()->set_population(10000);
+  s.mutable_generational()->set_generations(10000);
+  ExpectInvalid(s, "generational.population", "above the limit");
+}
+
 TEST(ResolveSearchSpecTest, ACsvDatasetIsARelativePathInsideTheDataDirectories) {
   v1::SearchSpec s = Preset("mnist_mlp");
   s.mutable_task()->set_dataset("csv:bank/train.csv");

@@ -634,6 +634,23 @@ TEST_F(MasterTrustTest, OnlyTheLeasesHolderMayReportOrHeartbeat) {
                    FakeAccuracy(a->genome().hash()));
 }
 
+TEST_F(MasterTrustTest, SubmissionsBeyondTheRunningSearchLimitAreRefused) {
+  MasterOptions options;
+  options.max_running_searches = 2;
+  master_.reset();
+  auto store = store::Store::Open(dir_.File("limit.db"), store::Durability::kProcess);
+  ASSERT_THAT(store, IsOk());
+  auto master = Master::Create(std::move(*store), &clock_, options);
+  ASSERT_THAT(master, IsOk());
+  auto first = (*master)->Submit(SmallSpec(1));
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT((*master)->Submit(SmallSpec(2)), IsOk());
+  EXPECT_THAT((*master)->Submit(SmallSpec(3)),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("2 searches are running")));
+  ASSERT_THAT((*master)->Cancel(first->search_id()), IsOk());
+  EXPECT_THAT((*master)->Submit(SmallSpec(3)), IsOk());
+}
+
 TEST_F(MasterTrustTest, WorkerIdsAndDeviceNamesArePlainNames) {
   for (const char* id : {"<img src=x onerror=alert(1)>", "w 1", "-w", "w\n", ""}) {
     v1::RegisterRequest r;

@@ -1,6 +1,7 @@
 // Short real trainings on the Fashion-MNIST images Debian ships.
 #include <filesystem>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "master/ga/presets.h"
 #include "master/ga/spec.h"
@@ -78,6 +79,16 @@ TEST(TrainTest, ACollapsingCnnIsAFailedTrialNotACrash) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->ok);
   EXPECT_NE(r->error.find("conv layer 5 gets 2x2"), std::string::npos) << r->error;
+}
+
+// Refused before anything is allocated: the kernel's OOM killer would otherwise end
+// the worker. An error (the device's limit), not a failed genome.
+TEST(TrainTest, AGenomeTooLargeForThisMachineIsRefusedWithItsSize) {
+  auto trainer = CpuTrainer();
+  auto r = trainer->Train(Genome(65536, 64, "relu", "adam"), Task("fashion_mnist_mlp", 1000, 1), 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("GiB to train"));
 }
 
 TEST(TrainTest, CompatValidatesOnTheTestSet) {
