@@ -52,8 +52,8 @@ int64_t TrainingBytes(const NetShape& c, int64_t batch_size) {
     activations = c.nb_neurons * c.nb_layers + c.num_classes;
   } else if (c.input_shape.size() == 3) {
     // Every block's feature maps at most at the input's resolution.
-    activations = c.nb_neurons * c.input_shape[1] * c.input_shape[2] * c.nb_layers +
-                  c.nb_neurons + c.num_classes;
+    activations = c.nb_neurons * c.input_shape[1] * c.input_shape[2] * c.nb_layers + c.nb_neurons +
+                  c.num_classes;
   }
   // Activations, their gradients and the pre-activation values: three copies.
   return 16 * ParameterCount(c) + 3 * 4 * batch_size * activations;

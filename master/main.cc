@@ -45,6 +45,12 @@ int main(int argc, char** argv) {
                  "failures caused by a genome before it is recorded failed")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  double max_epoch_seconds = 3600;
+  app.add_option("--max-epoch-seconds", max_epoch_seconds,
+                 "a trial's time budget: its first epoch may take this long, each later one 4x "
+                 "the mean epoch so far (1 min to this); past it the trial is requeued")
+      ->check(CLI::Range(0.05, 7.0 * 24 * 3600))
+      ->capture_default_str();
   app.add_option("--max-running-searches", options.master.max_running_searches,
                  "searches running at once; more are refused (RESOURCE_EXHAUSTED)")
       ->check(CLI::Range(1, 100000))
@@ -75,6 +81,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   options.master.lease_ms = static_cast<int64_t>(lease_seconds * 1000);
+  options.master.max_epoch_ms = static_cast<int64_t>(max_epoch_seconds * 1000);
   options.durability = durability == "full" ? deepevolve::store::Durability::kFull
                                             : deepevolve::store::Durability::kProcess;
   if (!token_file.empty()) {

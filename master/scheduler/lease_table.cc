@@ -21,6 +21,18 @@ void LeaseTable::StartIdsAt(int64_t next_id) {
 void LeaseTable::Restore(const Lease& lease, int64_t now_ms) {
   Lease& l = live_[lease.id] = lease;
   Renew(l, now_ms);
+  l.start_ms = now_ms;
+  l.progress_deadline_ms = now_ms + options_.first_epoch_ms;
+}
+
+void LeaseTable::Progressed(Lease& lease, int epoch, int64_t now_ms) const {
+  if (epoch < 1) return;
+  const double mean_epoch_ms = static_cast<double>(now_ms - lease.start_ms) / epoch;
+  const int64_t most = options_.first_epoch_ms;
+  const int64_t least = std::min(options_.min_epoch_ms, most);
+  lease.progress_deadline_ms =
+      now_ms +
+      std::clamp<int64_t>(static_cast<int64_t>(options_.epoch_slack * mean_epoch_ms), least, most);
 }
 
 void LeaseTable::RestoreReported(int64_t lease_id, int64_t search_id, int64_t genome_id) {
@@ -32,10 +44,17 @@ const Lease& LeaseTable::Grant(int64_t search_id, int64_t genome_id, const std::
   const int64_t id = next_id_++;
   *reserve_up_to = 0;
   if (next_id_ > reserved_) {
-    reserved_ = next_id_ + id_block_;
+    reserved_ = next_id_ + options_.id_block;
     *reserve_up_to = reserved_;
   }
-  return live_[id] = Lease{id, search_id, genome_id, worker_id, incarnation, now_ms + lease_ms_};
+  return live_[id] = Lease{id,
+                           search_id,
+                           genome_id,
+                           worker_id,
+                           incarnation,
+                           now_ms + options_.lease_ms,
+                           now_ms + options_.first_epoch_ms,
+                           now_ms};
 }
 
 LeaseTable::Kind LeaseTable::Classify(int64_t lease_id) const {
@@ -61,14 +80,15 @@ Lease LeaseTable::Reported(int64_t lease_id) {
 std::vector<Lease> LeaseTable::Expired(int64_t now_ms) const {
   std::vector<Lease> out;
   for (const auto& [id, lease] : live_) {
-    if (lease.deadline_ms <= now_ms) out.push_back(lease);
+    if (lease.deadline_ms <= now_ms || OverBudget(lease, now_ms)) out.push_back(lease);
   }
   return ById(std::move(out));
 }
 
 bool LeaseTable::AnyExpired(int64_t now_ms) const {
-  return std::any_of(live_.begin(), live_.end(),
-                     [now_ms](const auto& l) { return l.second.deadline_ms <= now_ms; });
+  return std::any_of(live_.begin(), live_.end(), [now_ms](const auto& l) {
+    return l.second.deadline_ms <= now_ms || OverBudget(l.second, now_ms);
+  });
 }
 
 std::vector<Lease> LeaseTable::HeldBy(const std::string& worker_id) const {

@@ -19,7 +19,12 @@ struct Lease {
   // The holder: the worker id and incarnation that acquired it.
   std::string worker_id;
   int64_t incarnation = 0;
+  // Renewed by every heartbeat: the worker is alive.
   int64_t deadline_ms = 0;
+  // Moved only by epochs: the training makes progress (a hung trainer whose heartbeat
+  // thread still renews the lease runs past this).
+  int64_t progress_deadline_ms = 0;
+  int64_t start_ms = 0;
 
   bool HeldBy(const std::string& worker, int64_t worker_incarnation) const {
     return worker == worker_id && worker_incarnation == incarnation;
@@ -43,8 +48,20 @@ class LeaseTable {
     kUnknown,   // never handed out
   };
 
-  explicit LeaseTable(int64_t lease_ms, int64_t id_block = 1024)
-      : lease_ms_(lease_ms), id_block_(id_block) {}
+  struct Options {
+    // A lease lasts this long without a heartbeat.
+    int64_t lease_ms = 30'000;
+    // A trial's time budget: its first epoch may take this long, and each later one
+    // `epoch_slack` times the mean epoch so far (at least min_epoch_ms, at most
+    // first_epoch_ms). A trial past its budget expires like a lost lease.
+    int64_t first_epoch_ms = 3'600'000;
+    double epoch_slack = 4;
+    int64_t min_epoch_ms = 60'000;
+    // Lease ids reserved per write of the reservation.
+    int64_t id_block = 1024;
+  };
+
+  explicit LeaseTable(Options options) : options_(options) {}
 
   // Continues after a restart: ids from `next_id` (the stored reservation) on.
   void StartIdsAt(int64_t next_id);
@@ -63,7 +80,10 @@ class LeaseTable {
   // The live lease `lease_id`, or null.
   Lease* Find(int64_t lease_id);
   // Moves the deadline of a live lease to now_ms + lease_ms.
-  void Renew(Lease& lease, int64_t now_ms) { lease.deadline_ms = now_ms + lease_ms_; }
+  void Renew(Lease& lease, int64_t now_ms) { lease.deadline_ms = now_ms + options_.lease_ms; }
+  // The lease's trial has finished `epoch` epochs by now_ms: its progress deadline
+  // moves on by the budget of one more (timed by the master's clock, not the worker's).
+  void Progressed(Lease& lease, int epoch, int64_t now_ms) const;
 
   // Ends a live lease with its report recorded. Returns the lease (the caller's copy).
   Lease Reported(int64_t lease_id);
@@ -71,18 +91,20 @@ class LeaseTable {
   // report quoting it is fenced.
   void Drop(int64_t lease_id) { live_.erase(lease_id); }
 
-  // Live leases past their deadline at now_ms, in id order.
+  // Live leases past their deadline or their progress deadline at now_ms, in id order.
   std::vector<Lease> Expired(int64_t now_ms) const;
+  static bool OverBudget(const Lease& lease, int64_t now_ms) {
+    return lease.progress_deadline_ms <= now_ms;
+  }
   bool AnyExpired(int64_t now_ms) const;
   // Live leases held by `worker_id`, in id order.
   std::vector<Lease> HeldBy(const std::string& worker_id) const;
 
   int64_t live() const { return static_cast<int64_t>(live_.size()); }
-  int64_t lease_ms() const { return lease_ms_; }
+  int64_t lease_ms() const { return options_.lease_ms; }
 
  private:
-  const int64_t lease_ms_;
-  const int64_t id_block_;
+  const Options options_;
   int64_t next_id_ = 1;
   int64_t reserved_ = 1;  // ids below are stored as used
   absl::flat_hash_map<int64_t, Lease> live_;

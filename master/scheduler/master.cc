@@ -88,7 +88,7 @@ Master::Master(std::unique_ptr<store::Store> store, const Clock* clock, MasterOp
       store_(std::move(store)),
       ledger_(std::make_unique<store::SqliteLedger>(store_.get())),
       commit_(&mu_, store_.get(), ledger_.get(), [this] { work_cv_.SignalAll(); }),
-      leases_(options.lease_ms) {}
+      leases_(LeaseTable::Options{options.lease_ms, options.max_epoch_ms}) {}
 
 Master::~Master() = default;
 
@@ -316,7 +316,9 @@ absl::Status Master::Requeue(const Lease& lease) {
   if (!run.running()) {
     run.SetState(t, v1::ABANDONED);
   } else if (t.lost() >= options_.max_lost_leases) {
-    t.set_error(absl::StrCat("lost ", t.lost(), " workers while training it"));
+    t.set_error(absl::StrCat("lost ", t.lost(),
+                             " workers while training it (their leases ran out or its trials "
+                             "ran past their time budget)"));
     t.set_finished_unix_ms(clock_->NowMs());
     run.SetState(t, v1::TRIAL_FAILED);
     ++stats_.genomes_failed;
@@ -325,9 +327,16 @@ absl::Status Master::Requeue(const Lease& lease) {
     run.EnqueueFront(lease.genome_id);
     work_cv_.Signal();
   }
-  RETURN_IF_ERROR(
-      PutTrial(run, t, Event::LEASE_EXPIRED,
-               absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id, " expired")));
+  const int64_t now = clock_->NowMs();
+  const bool over_budget = lease.deadline_ms > now && LeaseTable::OverBudget(lease, now);
+  RETURN_IF_ERROR(PutTrial(
+      run, t, Event::LEASE_EXPIRED,
+      over_budget ? absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id,
+                                 " ran past its time budget (no epoch finished for ",
+                                 (now - lease.start_ms) / 1000,
+                                 " s since it began or since the "
+                                 "last epoch's allowance); requeued")
+                  : absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id, " expired")));
   if (t.state() != v1::TRIAL_FAILED) return absl::OkStatus();
   RETURN_IF_ERROR(ReportToStrategy(run, t, false, 0));
   return Refill(run);
@@ -440,6 +449,7 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
     return response;
   }
   if (request.epoch() > 0) {
+    leases_.Progressed(*lease, request.epoch(), clock_->NowMs());
     Trial& t = run.trial(lease->genome_id);
     t.set_lease_deadline_unix_ms(lease->deadline_ms);
     RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) {

@@ -40,6 +40,11 @@ namespace deepevolve::master {
 struct MasterOptions {
   // A lease lasts this long without a heartbeat.
   int64_t lease_ms = 30'000;
+  // A trial's time budget (LeaseTable::Options): its first epoch may take this long,
+  // each later one 4 times the mean epoch so far (at least a minute, at most this). A
+  // trial past its budget (a hung trainer whose heartbeats still come) is requeued as
+  // a lost lease.
+  int64_t max_epoch_ms = 3'600'000;
   // Failures caused by the genome (NaN, out of memory) before it is recorded failed.
   int max_genome_attempts = 2;
   // Leases lost with their workers before the genome is given up.

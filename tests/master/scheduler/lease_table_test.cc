@@ -7,11 +7,20 @@ namespace deepevolve::master {
 namespace {
 
 using Kind = LeaseTable::Kind;
+
+LeaseTable::Options Options(int64_t lease_ms, int64_t id_block = 1024) {
+  LeaseTable::Options o;
+  o.lease_ms = lease_ms;
+  o.id_block = id_block;
+  o.first_epoch_ms = 10'000;
+  o.min_epoch_ms = 500;
+  return o;
+}
 using ::testing::ElementsAre;
 using ::testing::Field;
 
 TEST(LeaseTableTest, GrantsIncreasingIdsWithADeadline) {
-  LeaseTable leases(/*lease_ms=*/1000);
+  LeaseTable leases(Options(1000));
   int64_t reserve = 0;
   const Lease a = leases.Grant(1, 10, "w1", /*incarnation=*/1, /*now_ms=*/5000, &reserve);
   const Lease b = leases.Grant(1, 11, "w2", /*incarnation=*/1, 5100, &reserve);
@@ -23,7 +32,7 @@ TEST(LeaseTableTest, GrantsIncreasingIdsWithADeadline) {
 }
 
 TEST(LeaseTableTest, ReservesIdsInBlocksAndContinuesAboveThemAfterARestart) {
-  LeaseTable leases(1000, /*id_block=*/4);
+  LeaseTable leases(Options(1000, /*id_block=*/4));
   std::vector<int64_t> reservations;
   for (int i = 0; i < 10; ++i) {
     int64_t reserve = 0;
@@ -32,7 +41,7 @@ TEST(LeaseTableTest, ReservesIdsInBlocksAndContinuesAboveThemAfterARestart) {
   }
   // Ids 1..10: a reservation at the first grant and whenever the block ran out.
   EXPECT_THAT(reservations, ElementsAre(6, 11));
-  LeaseTable restarted(1000, 4);
+  LeaseTable restarted(Options(1000, 4));
   restarted.StartIdsAt(reservations.back());
   int64_t reserve = 0;
   EXPECT_EQ(restarted.Grant(1, 0, "w", /*incarnation=*/1, 0, &reserve).id, 11);
@@ -40,7 +49,7 @@ TEST(LeaseTableTest, ReservesIdsInBlocksAndContinuesAboveThemAfterARestart) {
 }
 
 TEST(LeaseTableTest, ClassifiesLiveReportedFencedAndUnknownLeases) {
-  LeaseTable leases(1000);
+  LeaseTable leases(Options(1000));
   int64_t reserve = 0;
   const int64_t live = leases.Grant(1, 10, "w1", /*incarnation=*/1, 0, &reserve).id;
   const int64_t reported = leases.Grant(1, 11, "w1", /*incarnation=*/1, 0, &reserve).id;
@@ -60,7 +69,7 @@ TEST(LeaseTableTest, ClassifiesLiveReportedFencedAndUnknownLeases) {
 }
 
 TEST(LeaseTableTest, ExpiresByDeadlineAndRenewalMovesIt) {
-  LeaseTable leases(1000);
+  LeaseTable leases(Options(1000));
   int64_t reserve = 0;
   const int64_t a = leases.Grant(1, 10, "w1", /*incarnation=*/1, 0, &reserve).id;
   const int64_t b = leases.Grant(1, 11, "w2", /*incarnation=*/1, 500, &reserve).id;
@@ -73,7 +82,7 @@ TEST(LeaseTableTest, ExpiresByDeadlineAndRenewalMovesIt) {
 }
 
 TEST(LeaseTableTest, ALeaseKnowsItsHolder) {
-  LeaseTable leases(1000);
+  LeaseTable leases(Options(1000));
   int64_t reserve = 0;
   const Lease& lease = leases.Grant(1, 10, "w1", /*incarnation=*/3, 0, &reserve);
   EXPECT_TRUE(lease.HeldBy("w1", 3));
@@ -81,8 +90,37 @@ TEST(LeaseTableTest, ALeaseKnowsItsHolder) {
   EXPECT_FALSE(lease.HeldBy("w2", 3));
 }
 
+TEST(LeaseTableTest, ATrialThatStopsProgressingRunsPastItsBudgetWhateverItsHeartbeats) {
+  LeaseTable leases(Options(1000));
+  int64_t reserve = 0;
+  const int64_t id = leases.Grant(1, 10, "w1", 1, /*now_ms=*/0, &reserve).id;
+  // Heartbeats keep the lease but not the trial: the first epoch has 10 s.
+  for (int64_t now = 500; now < 10'000; now += 500) {
+    leases.Renew(*leases.Find(id), now);
+    EXPECT_TRUE(leases.Expired(now).empty()) << now;
+  }
+  leases.Renew(*leases.Find(id), 10'000);
+  EXPECT_EQ(leases.Expired(10'000).size(), 1u);
+  EXPECT_TRUE(LeaseTable::OverBudget(*leases.Find(id), 10'000));
+}
+
+TEST(LeaseTableTest, EachEpochGrantsFourMeanEpochsMore) {
+  LeaseTable leases(Options(100'000));
+  int64_t reserve = 0;
+  const int64_t id = leases.Grant(1, 10, "w1", 1, 0, &reserve).id;
+  Lease& lease = *leases.Find(id);
+  leases.Progressed(lease, /*epoch=*/1, /*now_ms=*/2000);  // 2 s an epoch
+  EXPECT_EQ(lease.progress_deadline_ms, 2000 + 8000);
+  leases.Progressed(lease, 2, 3000);  // 1.5 s an epoch
+  EXPECT_EQ(lease.progress_deadline_ms, 3000 + 6000);
+  leases.Progressed(lease, 3, 3100);  // fast: at least min_epoch_ms
+  EXPECT_EQ(lease.progress_deadline_ms, 3100 + 4133);
+  leases.Progressed(lease, 4, 60'000);  // slow: at most first_epoch_ms
+  EXPECT_EQ(lease.progress_deadline_ms, 60'000 + 10'000);
+}
+
 TEST(LeaseTableTest, ListsTheLeasesOfOneWorker) {
-  LeaseTable leases(1000);
+  LeaseTable leases(Options(1000));
   int64_t reserve = 0;
   leases.Grant(1, 10, "w1", /*incarnation=*/1, 0, &reserve);
   leases.Grant(1, 11, "w2", /*incarnation=*/1, 0, &reserve);
@@ -93,9 +131,9 @@ TEST(LeaseTableTest, ListsTheLeasesOfOneWorker) {
 }
 
 TEST(LeaseTableTest, RestoredLeasesGetAFullLeaseAndReportedOnesAnswerRepeats) {
-  LeaseTable leases(1000);
+  LeaseTable leases(Options(1000));
   leases.StartIdsAt(100);
-  leases.Restore(Lease{7, 1, 10, "w1", /*incarnation=*/1, /*deadline_ms=*/0}, /*now_ms=*/5000);
+  leases.Restore(Lease{7, 1, 10, "w1", /*incarnation=*/1}, /*now_ms=*/5000);
   leases.RestoreReported(8, 1, 11);
   ASSERT_NE(leases.Find(7), nullptr);
   EXPECT_EQ(leases.Find(7)->deadline_ms, 6000);

@@ -7,6 +7,7 @@
 #include <limits>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
@@ -595,6 +596,7 @@ class MasterTrustTest : public MasterTest {
     return trials_.front();
   }
   std::vector<v1::Trial> trials_;
+  bool finished_ = false;
 };
 
 TEST_F(MasterTrustTest, OnlyTheLeasesHolderMayReportOrHeartbeat) {
@@ -649,6 +651,62 @@ TEST_F(MasterTrustTest, SubmissionsBeyondTheRunningSearchLimitAreRefused) {
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("2 searches are running")));
   ASSERT_THAT((*master)->Cancel(first->search_id()), IsOk());
   EXPECT_THAT((*master)->Submit(SmallSpec(3)), IsOk());
+}
+
+TEST_F(MasterTrustTest, AHungTrialIsRequeuedOnceItRunsPastItsTimeBudget) {
+  MasterOptions options;
+  options.lease_ms = 1000;
+  options.max_epoch_ms = 5000;
+  master_.reset();
+  auto store = store::Store::Open(dir_.File("hung.db"), store::Durability::kProcess);
+  ASSERT_THAT(store, IsOk());
+  auto created = Master::Create(std::move(*store), &clock_, options);
+  ASSERT_THAT(created, IsOk());
+  master_ = std::move(*created);
+  auto submitted = master_->Submit(SmallSpec());
+  ASSERT_THAT(submitted, IsOk());
+  RegisterWorker("hung");
+  RegisterWorker("w2");
+  auto a = Acquire("hung");
+  ASSERT_TRUE(a.has_value());
+  v1::HeartbeatRequest h;
+  h.set_lease_id(a->lease_id());
+  h.set_worker_id("hung");
+  h.set_incarnation(1);
+  // Its heartbeat thread keeps the lease alive; no epoch ever finishes.
+  for (int i = 0; i < 9; ++i) {
+    clock_.AdvanceMs(500);
+    auto beat = master_->Heartbeat(h);
+    ASSERT_THAT(beat, IsOk());
+    EXPECT_FALSE(beat->stop());
+    ASSERT_THAT(master_->Tick(), IsOk());
+  }
+  EXPECT_EQ(TrialOf(submitted->search_id(), a->genome().id()).state(), v1::LEASED);
+  clock_.AdvanceMs(500);  // 5 s without an epoch
+  ASSERT_THAT(master_->Heartbeat(h), IsOk());
+  ASSERT_THAT(master_->Tick(), IsOk());
+  const v1::Trial& t = TrialOf(submitted->search_id(), a->genome().id());
+  EXPECT_EQ(t.state(), v1::QUEUED);
+  EXPECT_EQ(t.lost(), 1);
+  EXPECT_TRUE(master_->Heartbeat(h)->stop());  // the hung worker is told to stop
+  auto again = Acquire("w2");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->genome().id(), a->genome().id());
+  // Epochs that keep coming keep a long trial alive: 4 s each, 16 s allowed after each.
+  h.set_lease_id(again->lease_id());
+  h.set_worker_id("w2");
+  for (int epoch = 1; epoch <= 5; ++epoch) {
+    clock_.AdvanceMs(4000);
+    h.set_epoch(epoch);
+    ASSERT_THAT(master_->Heartbeat(h), IsOk());
+    ASSERT_THAT(master_->Tick(), IsOk());
+  }
+  EXPECT_EQ(TrialOf(submitted->search_id(), a->genome().id()).state(), v1::LEASED);
+  auto events = master_->WaitEvents(submitted->search_id(), 0, absl::ZeroDuration(), &finished_);
+  ASSERT_THAT(events, IsOk());
+  bool told = false;
+  for (const v1::Event& e : *events) told |= absl::StrContains(e.message(), "time budget");
+  EXPECT_TRUE(told);
 }
 
 TEST_F(MasterTrustTest, WorkerIdsAndDeviceNamesArePlainNames) {
