@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "cli/watch_progress.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "master/ga/spec.h"
@@ -89,82 +90,6 @@ void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials, st
         t.description(), t.state() == v1::CACHED ? "  (ledger)" : "");
   }
 }
-
-std::string ShortDuration(absl::Duration d) {
-  const int64_t s = absl::ToInt64Seconds(d);
-  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s / 60) % 60);
-  if (s >= 60) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
-  return absl::StrFormat("%ds", s);
-}
-
-// What `watch` shows: generation, a bar of genomes done out of planned, best so far,
-// elapsed time and an ETA from the rate seen since the watch began.
-class WatchProgress {
- public:
-  explicit WatchProgress(int64_t search_id) : search_id_(search_id) {}
-
-  void Start(const v1::SearchSummary& s) {
-    Update(s);
-    done_at_start_ = done_;
-    if (s.has_best()) {
-      best_ = s.best().accuracy();
-      best_genes_ = s.best().description();
-    }
-  }
-
-  // Folds in an event; true when it finished a genome (trained, cached or given up).
-  bool Add(const v1::Event& e) {
-    if (e.has_search()) Update(e.search());
-    const v1::Trial& t = e.trial();
-    generation_ = std::max(generation_, t.genome().generation());
-    if (e.kind() == v1::Event::GENERATION_DONE)
-      generation_ = std::max(generation_, e.generation() + 1);
-    const bool finished = e.kind() == v1::Event::GENOME_FINISHED ||
-                          e.kind() == v1::Event::GENOME_CACHED ||
-                          (e.kind() == v1::Event::GENOME_FAILED && t.state() == v1::TRIAL_FAILED);
-    if (!finished) return false;
-    ++done_;
-    if (t.error().empty() && t.accuracy() > best_) {
-      best_ = t.accuracy();
-      best_genes_ = t.description();
-    }
-    last_ = absl::StrFormat("last %s %s", t.genome().hash().substr(0, 8),
-                            !t.error().empty() ? std::string("failed")
-                            : e.kind() == v1::Event::GENOME_CACHED
-                                ? absl::StrFormat("%.4f (ledger)", t.accuracy())
-                                : absl::StrFormat("%.4f", t.accuracy()));
-    return true;
-  }
-
-  std::string Line() const {
-    const int64_t planned = std::max(planned_, done_);
-    constexpr int kWidth = 24;
-    const int filled = static_cast<int>(kWidth * done_ / std::max<int64_t>(planned, 1));
-    const absl::Duration elapsed = absl::Now() - start_;
-    const int64_t seen = done_ - done_at_start_;
-    const std::string eta =
-        seen > 0 ? ShortDuration(elapsed / seen * (planned - done_)) : std::string("?");
-    return absl::StrFormat(
-        "search %d gen %d [%s%s] %d/%d genomes  best %s %s  %s  elapsed %s  ETA %s", search_id_,
-        generation_, std::string(filled, '#'), std::string(kWidth - filled, '.'), done_, planned,
-        best_ < 0 ? "-" : absl::StrFormat("%.4f", best_), best_genes_, last_,
-        ShortDuration(elapsed), eta);
-  }
-
- private:
-  void Update(const v1::SearchSummary& s) {
-    planned_ = s.trials_planned();
-    done_ = std::max(done_, s.trials_done());
-    generation_ = std::max(generation_, s.generation());
-  }
-
-  const int64_t search_id_;
-  const absl::Time start_ = absl::Now();
-  int64_t planned_ = 0, done_ = 0, done_at_start_ = 0;
-  int generation_ = 0;
-  double best_ = -1;
-  std::string best_genes_, last_;
-};
 
 }  // namespace
 

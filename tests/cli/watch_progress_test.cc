@@ -1,0 +1,37 @@
+#include "cli/watch_progress.h"
+
+#include "gtest/gtest.h"
+
+namespace deepevolve::cli {
+namespace {
+
+v1::Event Finished(int64_t genome_id, double accuracy) {
+  v1::Event e;
+  e.set_kind(v1::Event::GENOME_FINISHED);
+  e.mutable_trial()->mutable_genome()->set_id(genome_id);
+  e.mutable_trial()->mutable_genome()->set_hash("0123456789abcdef");
+  e.mutable_trial()->set_accuracy(accuracy);
+  e.mutable_trial()->set_state(v1::DONE);
+  return e;
+}
+
+// A watch that starts on a search with progress replays its past events: they are not
+// counted twice, and the ETA reckons only with genomes finished since.
+TEST(WatchProgressTest, PastEventsAreNotCountedTwice) {
+  v1::SearchSummary summary;
+  summary.set_trials_planned(10);
+  summary.set_trials_done(3);
+  WatchProgress progress(7);
+  progress.Start(summary);
+  for (int64_t id = 1; id <= 3; ++id) EXPECT_TRUE(progress.Add(Finished(id, 0.5)));
+  EXPECT_EQ(progress.done(), 3);
+  EXPECT_EQ(progress.seen(), 0);
+  EXPECT_TRUE(progress.Add(Finished(4, 0.8)));
+  EXPECT_EQ(progress.done(), 4);
+  EXPECT_EQ(progress.seen(), 1);
+  EXPECT_NE(progress.Line().find("4/10 genomes"), std::string::npos) << progress.Line();
+  EXPECT_NE(progress.Line().find("best 0.8000"), std::string::npos) << progress.Line();
+}
+
+}  // namespace
+}  // namespace deepevolve::cli
