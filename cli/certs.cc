@@ -1,6 +1,7 @@
 #include "cli/certs.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -8,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -90,10 +92,15 @@ absl::StatusOr<Cert> NewCert(EVP_PKEY* key, const std::string& common_name, X509
 }
 
 absl::Status WriteFile(const fs::path& path, bool secret, const std::function<int(FILE*)>& write) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr)
-    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path.string()));
-  if (secret) chmod(path.c_str(), 0600);
+  // Secrets are created readable by the owner only: never world-readable, even for an
+  // instant (O_EXCL: never through a link someone left there).
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, secret ? 0600 : 0644);
+  FILE* f = fd < 0 ? nullptr : fdopen(fd, "w");
+  if (f == nullptr) {
+    if (fd >= 0) close(fd);
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", path.string(), " (it must not exist yet)"));
+  }
   const int ok = write(f);
   std::fclose(f);
   return ok == 1 ? absl::OkStatus() : OpenSslError(absl::StrCat("cannot write ", path.string()));

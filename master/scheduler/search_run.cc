@@ -1,5 +1,7 @@
 #include "master/scheduler/search_run.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/md5.h"
 #include "common/status_macros.h"
@@ -70,6 +72,8 @@ std::vector<v1::Trial*> SearchRun::End(v1::SearchState state, int64_t now_ms,
                                        const std::string& error) {
   summary_.set_state(state);
   summary_.set_finished_unix_ms(now_ms);
+  // Stored with the summary: a finished search's strategy is not replayed at recovery.
+  summary_.set_generation(strategy_->generation());
   if (!error.empty()) summary_.set_error(error);
   std::vector<v1::Trial*> abandoned;
   for (int64_t id : queue_) {
@@ -83,7 +87,7 @@ std::vector<v1::Trial*> SearchRun::End(v1::SearchState state, int64_t now_ms,
 
 v1::SearchSummary SearchRun::Summarize() const {
   v1::SearchSummary s = summary_;
-  s.set_generation(strategy_->generation());
+  s.set_generation(std::max(strategy_->generation(), summary_.generation()));
   s.set_trials_planned(strategy_->PlannedTrials());
   s.set_trials_running(count_[v1::LEASED]);
   s.set_ledger_hits(count_[v1::CACHED]);

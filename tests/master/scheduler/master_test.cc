@@ -709,6 +709,18 @@ TEST_F(MasterTrustTest, AHungTrialIsRequeuedOnceItRunsPastItsTimeBudget) {
   EXPECT_TRUE(told);
 }
 
+TEST_F(MasterTrustTest, AFinishedSearchKeepsItsGenerationAcrossARestart) {
+  auto submitted = master_->Submit(SmallSpec());
+  ASSERT_THAT(submitted, IsOk());
+  RegisterWorker("w1");
+  RunWorker("w1");
+  auto before = master_->Get(submitted->search_id());
+  ASSERT_EQ(before->state(), v1::SUCCEEDED);
+  EXPECT_EQ(before->generation(), 3);
+  Open();
+  EXPECT_EQ(master_->Get(submitted->search_id())->generation(), 3);
+}
+
 TEST_F(MasterTrustTest, WorkerIdsAndDeviceNamesArePlainNames) {
   for (const char* id : {"<img src=x onerror=alert(1)>", "w 1", "-w", "w\n", ""}) {
     v1::RegisterRequest r;
