@@ -14,31 +14,62 @@
 namespace deepevolve {
 namespace {
 
-// YAML scalars carry no type; numbers and booleans become JSON numbers and booleans,
-// and protobuf's JSON parser accepts either form where a string is meant.
-nlohmann::json YamlToJson(const YAML::Node& node) {
+// A YAML scalar as JSON, untyped: numbers and booleans where it reads as one.
+nlohmann::json ScalarToJson(const YAML::Node& node) {
+  const std::string s = node.Scalar();
+  if (node.Tag() == "!") return s;  // quoted in the YAML: a string
+  int64_t i;
+  double d;
+  if (absl::SimpleAtoi(s, &i)) return i;
+  if (absl::SimpleAtod(s, &d) && s.find_first_of("0123456789") != std::string::npos) return d;
+  if (s == "true") return true;
+  if (s == "false") return false;
+  return s;
+}
+
+// YAML scalars carry no type, so the message the YAML describes gives it: a scalar
+// meant for a string field is a string (`name: 2024`), for an enum its name, and
+// elsewhere what it reads as. `field` is the field `node` is the value of (null at the
+// top, `message` then being the message's type).
+nlohmann::json YamlToJson(const YAML::Node& node, const google::protobuf::Descriptor* message,
+                          const google::protobuf::FieldDescriptor* field, bool element) {
+  using google::protobuf::FieldDescriptor;
   switch (node.Type()) {
     case YAML::NodeType::Map: {
+      const google::protobuf::Descriptor* type =
+          field == nullptr ? message
+          : field->type() == FieldDescriptor::TYPE_MESSAGE && !field->is_map()
+              ? field->message_type()
+              : nullptr;
       nlohmann::json j = nlohmann::json::object();
-      for (const auto& kv : node) j[kv.first.as<std::string>()] = YamlToJson(kv.second);
+      for (const auto& kv : node) {
+        const std::string key = kv.first.as<std::string>();
+        const FieldDescriptor* f = nullptr;
+        if (type != nullptr) {
+          f = type->FindFieldByName(key);
+          for (int i = 0; f == nullptr && i < type->field_count(); ++i) {
+            if (type->field(i)->json_name() == key) f = type->field(i);
+          }
+        }
+        j[key] = YamlToJson(kv.second, nullptr, f, false);
+      }
       return j;
     }
     case YAML::NodeType::Sequence: {
       nlohmann::json j = nlohmann::json::array();
-      for (const auto& item : node) j.push_back(YamlToJson(item));
+      for (const auto& item : node) {
+        j.push_back(YamlToJson(
+            item, nullptr, field != nullptr && field->is_repeated() && !element ? field : nullptr,
+            true));
+      }
       return j;
     }
-    case YAML::NodeType::Scalar: {
-      const std::string s = node.Scalar();
-      if (node.Tag() == "!") return s;  // quoted in the YAML: a string
-      int64_t i;
-      double d;
-      if (absl::SimpleAtoi(s, &i)) return i;
-      if (absl::SimpleAtod(s, &d) && s.find_first_of("0123456789") != std::string::npos) return d;
-      if (s == "true") return true;
-      if (s == "false") return false;
-      return s;
-    }
+    case YAML::NodeType::Scalar:
+      if (field != nullptr && (field->type() == FieldDescriptor::TYPE_STRING ||
+                               field->type() == FieldDescriptor::TYPE_ENUM)) {
+        return node.Scalar();
+      }
+      return ScalarToJson(node);
     default:
       return nullptr;
   }
@@ -53,7 +84,7 @@ absl::StatusOr<v1::SearchSpec> ParseSearchSpec(const std::string& text, const st
     json = text;
   } else {
     try {
-      json = YamlToJson(YAML::Load(text)).dump();
+      json = YamlToJson(YAML::Load(text), v1::SearchSpec::descriptor(), nullptr, false).dump();
     } catch (const YAML::Exception& e) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": not valid YAML: ", e.what()));
     }

@@ -27,8 +27,8 @@ TEST(CertsTest, KeysAndTokenAreTheOwnersOnlyAndEachWorkerGetsItsNamedCertificate
   options.out_dir = dir.File("certs");
   options.workers = {"gpu-node-1", "gpu-node-2"};
   ASSERT_THAT(MakeCerts(options), IsOk());
-  for (const char* secret : {"ca.key", "master.key", "worker.key", "worker-gpu-node-1.key",
-                             "token"}) {
+  for (const char* secret :
+       {"ca.key", "master.key", "worker.key", "worker-gpu-node-1.key", "token"}) {
     EXPECT_EQ(Mode(options.out_dir + "/" + secret), 0600u) << secret;
   }
   EXPECT_EQ(Mode(options.out_dir + "/ca.pem") & 077, Mode(options.out_dir + "/ca.pem") & 044);
@@ -45,7 +45,8 @@ TEST(CertsTest, AWorkerNameMustBePlain) {
   CertsOptions options;
   options.out_dir = dir.File("certs");
   options.workers = {"a/b"};
-  EXPECT_THAT(MakeCerts(options), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--worker")));
+  EXPECT_THAT(MakeCerts(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--worker")));
 }
 
 }  // namespace

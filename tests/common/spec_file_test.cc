@@ -22,6 +22,20 @@ TEST(SpecFileTest, YamlAndJsonMapOntoTheProto) {
   EXPECT_EQ(json->steady_state().trials(), 50);
 }
 
+// YAML scalars carry no type: the field they are meant for gives it.
+TEST(SpecFileTest, AYamlNumberMeantAsAStringIsTheString) {
+  auto yaml = ParseSearchSpec(
+      "name: 2024\ntask: {dataset: fashion_mnist, net: MLP, epochs: 1}\n"
+      "space:\n  genes:\n  - name: activation\n    values: [{string_value: 1}, "
+      "{string_value: relu}]\n  - name: nb_layers\n    values: [{int_value: 2}]\n",
+      "numbers.yaml");
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  EXPECT_EQ(yaml->name(), "2024");
+  EXPECT_EQ(yaml->space().genes(0).values(0).string_value(), "1");
+  EXPECT_EQ(yaml->space().genes(1).values(0).int_value(), 2);
+  EXPECT_EQ(yaml->task().epochs(), 1);
+}
+
 TEST(SpecFileTest, ErrorsNameTheFile) {
   auto unknown = ParseSearchSpec("preset: mnist_mlp\npopulaton: 3\n", "typo.yaml");
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
