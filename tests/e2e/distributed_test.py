@@ -46,8 +46,9 @@ def process_state(pid):
 class Cluster:
     """A master and its workers in a temporary directory."""
 
-    def __init__(self, test, lease_seconds=2.0, token=None):
+    def __init__(self, test, lease_seconds=2.0, token=None, master_args=()):
         self.test = test
+        self.master_args = list(master_args)
         self.token = token
         self.dir = tempfile.mkdtemp(prefix="deepevolve-dist-")
         self.db = os.path.join(self.dir, "master.db")
@@ -76,7 +77,7 @@ class Cluster:
                  "--listen", f"127.0.0.1:{self.port}", "--port-file", port_file,
                  "--lease-seconds", str(self.lease_seconds), "--durability", "process",
                  "--insecure", "--http-listen", "127.0.0.1:0", "--http-port-file", http_file,
-                 *token_args],
+                 *token_args, *self.master_args],
                 stdout=log, stderr=log)
         wait_for(lambda: os.path.exists(port_file) or self.master.poll() is not None,
                  "the master to listen")

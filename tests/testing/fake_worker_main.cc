@@ -24,11 +24,15 @@ int main(int argc, char** argv) {
   CLI::App app{"fake-worker: a deepevolve worker whose trainer pretends"};
   std::string master, worker_id, fail_prefix, trace_path;
   int epoch_ms = 0, max_trials = 0, freeze_after = 0;
+  bool hang = false;
   app.add_option("--master", master)->required();
   app.add_option("--id", worker_id)->required();
   app.add_option("--epoch-ms", epoch_ms, "pretended time per epoch");
   app.add_option("--fail-prefix", fail_prefix, "genomes whose hash starts so fail");
   app.add_option("--max-trials", max_trials);
+  app.add_flag("--hang", hang,
+               "the trainer hangs in its first epoch and never returns, while the worker's "
+               "heartbeat thread goes on (a deadlock, a stuck read, a GPU hang)");
   app.add_option("--trace", trace_path,
                  "append 'start <hash> <worker>' to this file as each training starts");
   app.add_option("--freeze-after", freeze_after,
@@ -58,6 +62,7 @@ int main(int argc, char** argv) {
           << "start " << a.genome().hash() << " " << worker_id << "\n";
     }
     const int epochs = std::max(1, a.task().epochs());
+    while (hang) std::this_thread::sleep_for(std::chrono::hours(1));
     for (int e = 1; e <= epochs; ++e) {
       std::this_thread::sleep_for(std::chrono::milliseconds(epoch_ms));
       if (!progress({e, epochs, 1.0 / e, FakeAccuracy(a.genome().hash()), e * epoch_ms / 1e3})) {
