@@ -360,14 +360,23 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
     trials.assign(response.trials().begin(), response.trials().end());
   }
   WriteResults(*space, trials, options.out_dir);
+  const fs::path model_path = fs::path(options.out_dir) / "best_model.pt";
+  std::string model_note;
   {
     grpc::ClientContext context;
     PrepareCall(context, remote, absl::Seconds(60));
     v1::GetModelRequest request;
     request.set_search_id(search_id);
     v1::Model model;
-    if (stub->GetModel(&context, request, &model).ok()) {
-      std::ofstream(fs::path(options.out_dir) / "best_model.pt", std::ios::binary) << model.data();
+    // An earlier run's model must not pass for this one's.
+    std::error_code ec;
+    fs::remove(model_path, ec);
+    grpc::Status got = stub->GetModel(&context, request, &model);
+    if (got.ok()) {
+      std::ofstream(model_path, std::ios::binary) << model.data();
+      model_note = absl::StrCat("best model: ", model_path.string());
+    } else {
+      model_note = absl::StrCat("no best model (", got.error_message(), ")");
     }
   }
   cluster.Stop();
@@ -378,7 +387,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   }
   PrintTop(trials, task, out);
   out << "\nAll genomes: " << (fs::path(options.out_dir) / "genomes.csv").string() << " and "
-      << "genomes.json; best model: " << (fs::path(options.out_dir) / "best_model.pt").string()
+      << "genomes.json; " << model_note
       << "; ledger: " << (fs::path(options.out_dir) / "ledger.db").string() << "\n";
   return 0;
 }

@@ -581,7 +581,7 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
   if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
   // Only the best genome's model is kept.
   if (request.ok() && !request.model().empty() && run.best_genome_id() == t.genome().id()) {
-    RETURN_IF_ERROR(store_->PutModel(run.id(), t.genome().id(), request.model()));
+    RETURN_IF_ERROR(store_->PutLedgerModel({t.genome().hash(), run.task_hash()}, request.model()));
   }
   RETURN_IF_ERROR(PutTrial(run, t, request.ok() ? Event::GENOME_FINISHED : Event::GENOME_FAILED));
   RETURN_IF_ERROR(ReportToStrategy(run, t, request.ok(), request.accuracy()));

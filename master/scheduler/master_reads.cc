@@ -50,19 +50,28 @@ absl::StatusOr<std::vector<Trial>> Master::Leaderboard(int64_t search_id, int li
 absl::StatusOr<v1::Model> Master::GetModel(int64_t search_id, int64_t genome_id) {
   absl::MutexLock lock(mu());
   ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
-  ASSIGN_OR_RETURN(auto model, store_->LoadModel(search_id));
-  if (!model.has_value() || (genome_id != 0 && model->first != genome_id) ||
-      run->trials().count(model->first) == 0) {
-    return absl::NotFoundError(genome_id == 0
-                                   ? absl::StrCat("search ", search_id, " has no stored model yet")
-                                   : absl::StrCat("search ", search_id,
-                                                  " keeps the model of its best genome only, "
-                                                  "not of genome ",
-                                                  genome_id));
+  const int64_t id = genome_id != 0 ? genome_id : run->best_genome_id();
+  if (id == 0) return absl::NotFoundError(absl::StrCat("search ", search_id, " has no result yet"));
+  auto trial = run->trials().find(id);
+  if (trial == run->trials().end()) {
+    return absl::NotFoundError(absl::StrCat("search ", search_id, " has no genome ", id));
+  }
+  // By ledger entry: a genome answered from the ledger exports the model of the
+  // training that made the entry, whichever search ran it.
+  ASSIGN_OR_RETURN(std::optional<std::string> data,
+                   store_->LoadLedgerModel({trial->second.genome().hash(), run->task_hash()}));
+  if (!data.has_value()) {
+    ASSIGN_OR_RETURN(auto legacy, store_->LoadModel(search_id));
+    if (legacy.has_value() && legacy->first == id) data = std::move(legacy->second);
+  }
+  if (!data.has_value()) {
+    return absl::NotFoundError(absl::StrCat(
+        "no stored model for genome ", id, " of search ", search_id,
+        " (a model is kept for each genome that was its search's best when it was trained)"));
   }
   v1::Model out;
-  *out.mutable_trial() = run->trial(model->first);
-  out.set_data(std::move(model->second));
+  *out.mutable_trial() = trial->second;
+  out.set_data(*std::move(data));
   return out;
 }
 

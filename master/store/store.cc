@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS models (
   search_id INTEGER PRIMARY KEY REFERENCES searches(id),
   genome_id INTEGER NOT NULL,
   data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_models (
+  genome_hash TEXT NOT NULL,
+  task_hash TEXT NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (genome_hash, task_hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL);
@@ -176,12 +181,6 @@ absl::StatusOr<int64_t> Store::LastEventSequence() {
   return row ? s->Int(0) : 0;
 }
 
-absl::Status Store::PutModel(int64_t search_id, int64_t genome_id, const std::string& data) {
-  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("INSERT OR REPLACE INTO models (search_id, "
-                                                  "genome_id, data) VALUES (?, ?, ?)"));
-  return s->Bind(1, search_id).Bind(2, genome_id).BindBlob(3, data).Run();
-}
-
 absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Store::LoadModel(int64_t search_id) {
   ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("SELECT genome_id, data FROM models WHERE search_id = ?"));
@@ -189,6 +188,23 @@ absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Store::LoadModel(
   ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<std::pair<int64_t, std::string>>();
   return std::make_optional(std::make_pair(s->Int(0), s->Text(1)));
+}
+
+absl::Status Store::PutLedgerModel(const genome::LedgerKey& key, const std::string& data) {
+  ASSIGN_OR_RETURN(ScopedStatement s,
+                   db_->Cached("INSERT OR REPLACE INTO ledger_models (genome_hash, task_hash, "
+                               "data) VALUES (?, ?, ?)"));
+  return s->Bind(1, key.genome_hash).Bind(2, key.task_hash).BindBlob(3, data).Run();
+}
+
+absl::StatusOr<std::optional<std::string>> Store::LoadLedgerModel(const genome::LedgerKey& key) {
+  ASSIGN_OR_RETURN(ScopedStatement s,
+                   db_->Cached("SELECT data FROM ledger_models WHERE genome_hash = ? AND "
+                               "task_hash = ?"));
+  s->Bind(1, key.genome_hash).Bind(2, key.task_hash);
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<std::string>();
+  return std::make_optional(s->Text(0));
 }
 
 absl::Status Store::EndStep(bool keep) {

@@ -66,8 +66,13 @@ class Store {
                                                     int64_t up_to, int limit);
   absl::StatusOr<int64_t> LastEventSequence();
 
-  // The best model of a search (one per search, replaced).
-  absl::Status PutModel(int64_t search_id, int64_t genome_id, const std::string& data);
+  // A trained model, kept under the ledger entry it is the result of: any search whose
+  // genome is that entry (a ledger hit included) exports it. Replaced when written again.
+  absl::Status PutLedgerModel(const genome::LedgerKey& key, const std::string& data);
+  absl::StatusOr<std::optional<std::string>> LoadLedgerModel(const genome::LedgerKey& key);
+
+  // The best model of a search, as masters before ledger-keyed models kept it (read
+  // only, for searches recorded then).
   absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> LoadModel(int64_t search_id);
 
   // Named counters (lease ids, fenced reports).

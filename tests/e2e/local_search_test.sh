@@ -25,12 +25,16 @@ python3 -c "import json,sys; d=json.load(open('$out/genomes.json')); assert len(
   --train-limit 3000 --test-limit 1000 --seed 11 --trainers 2 --threads 1 --no-live \
   --out "$out/again" >"$out/stdout2" 2>/dev/null
 diff <(grep -A6 "Top 5" "$out/stdout") <(grep -A6 "Top 5" "$out/stdout2") || fail "not reproducible"
-# The same output directory keeps the ledger: a second run trains nothing.
+# The same output directory keeps the ledger: a second run trains nothing, and still
+# exports its best genome's model (models are kept by ledger entry).
+rm "$out/best_model.pt"
 "$bin" local --preset fashion_mnist_mlp --population 4 --generations 2 --epochs 1 \
   --train-limit 3000 --test-limit 1000 --seed 11 --trainers 2 --threads 1 --no-live \
   --out "$out" >"$out/stdout3" 2>"$out/stderr3" || fail "second run in the same directory"
 hits=$(python3 -c "import json; d=json.load(open('$out/genomes.json')); print(sum(r['ledger_hit'] for r in d), len(d))")
 [ "$hits" = "$rows $rows" ] || fail "expected every genome from the ledger on the second run, got $hits"
+[ -s "$out/best_model.pt" ] || fail "no best model after a run of ledger hits"
+grep -q "best model: " "$out/stdout3" || fail "the run of ledger hits does not name its model"
 diff <(grep -A6 "Top 5" "$out/stdout" | sed 's/ (ledger)//') <(grep -A6 "Top 5" "$out/stdout3" | sed 's/ (ledger)//') \
   || fail "ledger answers differ from the training results"
 # A bad spec is refused with the field named, and nothing runs.

@@ -558,6 +558,31 @@ TEST_F(MasterTest, TheBestModelIsKept) {
   EXPECT_EQ(model->trial().genome().hash(), best_hash);
 }
 
+// Models are kept by ledger entry: a search answered wholly from the ledger exports the
+// model of the training that made its best genome's entry.
+TEST_F(MasterTest, ASearchOfLedgerHitsExportsItsBestGenomesModel) {
+  auto first = master_->Submit(SmallSpec(3));
+  ASSERT_TRUE(first.ok());
+  RegisterWorker("w1");
+  for (;;) {
+    auto a = Acquire("w1");
+    if (!a.has_value()) break;
+    v1::ReportRequest r = Result(*a, "w1");
+    r.set_model("weights of " + a->genome().hash());
+    ASSERT_TRUE(master_->Report(r)->accepted());
+  }
+  auto again = master_->Submit(SmallSpec(3));
+  ASSERT_TRUE(again.ok());
+  auto summary = master_->Get(again->search_id());
+  ASSERT_EQ(summary->state(), v1::SUCCEEDED);
+  ASSERT_EQ(summary->ledger_hits(), summary->trials_done());
+  auto model = master_->GetModel(again->search_id(), 0);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->trial().state(), v1::CACHED);
+  EXPECT_EQ(model->trial().genome().hash(), summary->best().genome().hash());
+  EXPECT_EQ(model->data(), "weights of " + summary->best().genome().hash());
+}
+
 TEST_F(MasterTest, ACorruptDatabaseIsNamed) {
   master_.reset();
   const fs::path path = dir_.path() / "junk.db";
