@@ -396,6 +396,7 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   a.set_seed(t.seed());
   a.set_lease_deadline_unix_ms(lease.deadline_ms);
   a.set_upload_model(true);
+  if (run.best_genome_id() != 0) a.set_best_accuracy(run.trial(run.best_genome_id()).accuracy());
   return a;
 }
 
@@ -447,6 +448,9 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
   if (!run.running()) {
     response.set_stop(true);
     return response;
+  }
+  if (run.best_genome_id() != 0) {
+    response.set_best_accuracy(run.trial(run.best_genome_id()).accuracy());
   }
   if (request.epoch() > 0) {
     leases_.Progressed(*lease, request.epoch(), clock_->NowMs());

@@ -95,6 +95,9 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
   spdlog::info("lease {}: search {} genome {} ({})", lease_id, assignment.search_id(),
                assignment.genome().id(), assignment.genome().hash());
   std::atomic<bool> cancelled{false};
+  // The search's best so far, as the master last said: a model that cannot beat it is
+  // not uploaded.
+  std::atomic<double> best{assignment.has_best_accuracy() ? assignment.best_accuracy() : -1};
   auto beat = [&](const EpochReport* epoch) {
     v1::HeartbeatRequest request;
     request.set_lease_id(lease_id);
@@ -109,6 +112,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     }
     absl::StatusOr<v1::HeartbeatResponse> response = master_->Heartbeat(request);
     if (response.ok() && response->stop()) cancelled = true;
+    if (response.ok() && response->has_best_accuracy()) best = response->best_accuracy();
     if (!response.ok() && absl::IsNotFound(response.status())) cancelled = true;
   };
   // Epochs can outlast a lease: a thread renews it in between.
@@ -141,7 +145,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     report.set_train_seconds(result->train_seconds);
     report.set_epochs_run(result->epochs_run);
     report.set_error(result->error);
-    if (result->ok) report.set_model(std::move(model));
+    if (result->ok && result->accuracy > best) report.set_model(std::move(model));
   } else {
     // The trainer's errors are about this worker's set-up, not the genome (TrainFn).
     report.set_ok(false);

@@ -583,6 +583,24 @@ TEST_F(MasterTest, ASearchOfLedgerHitsExportsItsBestGenomesModel) {
   EXPECT_EQ(model->data(), "weights of " + summary->best().genome().hash());
 }
 
+TEST_F(MasterTest, AssignmentsAndHeartbeatsTellTheSearchsBestSoFar) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(a->has_best_accuracy());
+  auto b = Acquire("w1");
+  ASSERT_TRUE(master_->Report(Result(*a, "w1"))->accepted());
+  auto c = Acquire("w1");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_DOUBLE_EQ(c->best_accuracy(), FakeAccuracy(a->genome().hash()));
+  v1::HeartbeatRequest h;
+  h.set_lease_id(b->lease_id());
+  h.set_worker_id("w1");
+  h.set_incarnation(1);
+  EXPECT_DOUBLE_EQ(master_->Heartbeat(h)->best_accuracy(), FakeAccuracy(a->genome().hash()));
+}
+
 TEST_F(MasterTest, ACorruptDatabaseIsNamed) {
   master_.reset();
   const fs::path path = dir_.path() / "junk.db";

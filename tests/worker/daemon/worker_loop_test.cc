@@ -74,6 +74,26 @@ TEST_F(WorkerLoopTest, TrainsReportsAndHeartbeatsEachEpoch) {
   EXPECT_EQ(loop_->trials_done(), 1);
 }
 
+TEST_F(WorkerLoopTest, AModelIsUploadedOnlyWhenItCanBeTheSearchsNewBest) {
+  v1::AcquireResponse ahead = Work(5);
+  ahead.mutable_assignment()->set_upload_model(true);
+  ahead.mutable_assignment()->set_best_accuracy(0.7);  // TrainAll reaches 0.8
+  master_.QueueAcquire(ahead);
+  v1::AcquireResponse behind = Work(6);
+  behind.mutable_assignment()->set_upload_model(true);
+  behind.mutable_assignment()->set_best_accuracy(0.7);
+  master_.QueueAcquire(behind);
+  master_.QueueHeartbeat(v1::HeartbeatResponse());  // lease 5's two epochs
+  master_.QueueHeartbeat(v1::HeartbeatResponse());
+  v1::HeartbeatResponse better;
+  better.set_best_accuracy(0.85);  // meanwhile another worker did better
+  master_.QueueHeartbeat(better);
+  ASSERT_TRUE(Run(TrainAll).ok());
+  ASSERT_EQ(master_.reports().size(), 2u);
+  EXPECT_EQ(master_.reports()[0].model(), "weights");
+  EXPECT_TRUE(master_.reports()[1].model().empty());
+}
+
 TEST_F(WorkerLoopTest, RegistersAgainWhenTheMasterForgotIt) {
   master_.QueueAcquire(absl::FailedPreconditionError("worker w1 is not registered"));
   master_.QueueAcquire(Work(5));
