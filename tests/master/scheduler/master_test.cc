@@ -34,14 +34,20 @@ class MasterTest : public ::testing::Test {
   void SetUp() override { Open(); }
   void TearDown() override { master_.reset(); }
 
+  // Leases of a second.
+  static MasterOptions TestOptions() {
+    MasterOptions options;
+    options.lease_ms = 1000;
+    return options;
+  }
+
   // (Re)opens the master on the test's database, as a restart would.
-  void Open(store::Durability durability = store::Durability::kProcess) {
+  void Open(store::Durability durability = store::Durability::kProcess,
+            MasterOptions options = TestOptions()) {
     master_.reset();
     auto store = store::Store::Open(dir_.File("m.db"), durability);
     ASSERT_TRUE(store.ok()) << store.status();
     db_ = &(*store)->db();
-    MasterOptions options;
-    options.lease_ms = 1000;
     auto master = Master::Create(std::move(*store), &clock_, options);
     ASSERT_TRUE(master.ok()) << master.status();
     master_ = std::move(*master);
@@ -680,32 +686,22 @@ TEST_F(MasterTrustTest, OnlyTheLeasesHolderMayReportOrHeartbeat) {
 }
 
 TEST_F(MasterTrustTest, SubmissionsBeyondTheRunningSearchLimitAreRefused) {
-  MasterOptions options;
+  MasterOptions options = TestOptions();
   options.max_running_searches = 2;
-  master_.reset();
-  auto store = store::Store::Open(dir_.File("limit.db"), store::Durability::kProcess);
-  ASSERT_THAT(store, IsOk());
-  auto master = Master::Create(std::move(*store), &clock_, options);
-  ASSERT_THAT(master, IsOk());
-  auto first = (*master)->Submit(SmallSpec(1));
+  Open(store::Durability::kProcess, options);
+  auto first = master_->Submit(SmallSpec(1));
   ASSERT_THAT(first, IsOk());
-  ASSERT_THAT((*master)->Submit(SmallSpec(2)), IsOk());
-  EXPECT_THAT((*master)->Submit(SmallSpec(3)),
+  ASSERT_THAT(master_->Submit(SmallSpec(2)), IsOk());
+  EXPECT_THAT(master_->Submit(SmallSpec(3)),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("2 searches are running")));
-  ASSERT_THAT((*master)->Cancel(first->search_id()), IsOk());
-  EXPECT_THAT((*master)->Submit(SmallSpec(3)), IsOk());
+  ASSERT_THAT(master_->Cancel(first->search_id()), IsOk());
+  EXPECT_THAT(master_->Submit(SmallSpec(3)), IsOk());
 }
 
 TEST_F(MasterTrustTest, AHungTrialIsRequeuedOnceItRunsPastItsTimeBudget) {
-  MasterOptions options;
-  options.lease_ms = 1000;
+  MasterOptions options = TestOptions();
   options.max_epoch_ms = 5000;
-  master_.reset();
-  auto store = store::Store::Open(dir_.File("hung.db"), store::Durability::kProcess);
-  ASSERT_THAT(store, IsOk());
-  auto created = Master::Create(std::move(*store), &clock_, options);
-  ASSERT_THAT(created, IsOk());
-  master_ = std::move(*created);
+  Open(store::Durability::kProcess, options);
   auto submitted = master_->Submit(SmallSpec());
   ASSERT_THAT(submitted, IsOk());
   RegisterWorker("hung");
