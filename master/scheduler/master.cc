@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "genome/genome.h"
 #include "master/ga/spec.h"
+#include "master/scheduler/requests.h"
 
 namespace deepevolve::master {
 
@@ -19,65 +19,6 @@ namespace {
 
 bool Finished(TrialState s) {
   return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::CACHED || s == v1::ABANDONED;
-}
-
-bool ValidFraction(double x) { return std::isfinite(x) && x >= 0 && x <= 1; }
-
-// What a report must hold before the master looks at its lease.
-absl::Status ValidateReport(const v1::ReportRequest& request) {
-  if (!ValidFraction(request.accuracy())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("accuracy: ", request.accuracy(), " is not a number in [0, 1]"));
-  }
-  if (!ValidFraction(request.test_accuracy())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("test_accuracy: ", request.test_accuracy(), " is not a number in [0, 1]"));
-  }
-  if (!std::isfinite(request.train_seconds()) || request.train_seconds() < 0) {
-    return absl::InvalidArgumentError("train_seconds: must be a finite number >= 0");
-  }
-  if (request.error().size() > 4096) {
-    return absl::InvalidArgumentError("error: longer than 4096 characters");
-  }
-  return absl::OkStatus();
-}
-
-// Worker ids and device names are shown in the CLI, the dashboard and logs: plain
-// names only.
-bool IsPlainName(absl::string_view name) {
-  return !name.empty() && name.size() <= 256 && absl::ascii_isalnum(name[0]) &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-' || c == ':' ||
-                  c == '@' || c == '/';
-         });
-}
-
-absl::Status ValidateRegistration(const v1::RegisterRequest& request) {
-  if (!IsPlainName(request.worker_id())) {
-    return absl::InvalidArgumentError(
-        "worker_id: must be 1 to 256 characters of letters, digits and . _ - : @ /, "
-        "starting with a letter or digit");
-  }
-  if (request.devices_size() > 64) {
-    return absl::InvalidArgumentError("devices: more than 64");
-  }
-  for (int i = 0; i < request.devices_size(); ++i) {
-    if (!IsPlainName(request.devices(i).name())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "devices[", i, "].name: must be a plain name (letters, digits and . _ - : @ /)"));
-    }
-    if (request.devices(i).description().size() > 1024) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("devices[", i, "].description: longer than 1024 characters"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// A heartbeat or report from someone other than the lease's holder.
-absl::Status NotTheHolder(const Lease& lease, const std::string& worker_id, int64_t incarnation) {
-  return absl::PermissionDeniedError(absl::StrCat("lease ", lease.id, " is not held by worker ",
-                                                  worker_id, " (incarnation ", incarnation, ")"));
 }
 
 }  // namespace
@@ -170,37 +111,6 @@ absl::StatusOr<SearchRun*> Master::FindRun(int64_t search_id) {
   return it->second.get();
 }
 
-absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted) {
-  ASSIGN_OR_RETURN(v1::SearchSpec spec, ga::ResolveSearchSpec(submitted));
-  absl::MutexLock lock(mu());
-  const auto running =
-      std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r.second->running(); });
-  if (running >= options_.max_running_searches) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(running,
-                     " searches are running, the most this master runs at once; cancel one or "
-                     "wait for one to finish"));
-  }
-  if (spec.seed() == 0) spec.set_seed(static_cast<uint64_t>(clock_->NowMs()) * 2654435761u | 1);
-  v1::SearchSummary summary;
-  summary.set_name(spec.name().empty() ? spec.preset() : spec.name());
-  *summary.mutable_spec() = spec;
-  summary.set_state(v1::RUNNING);
-  summary.set_created_unix_ms(clock_->NowMs());
-  ASSIGN_OR_RETURN(std::unique_ptr<SearchRun> run, SearchRun::Create(summary));
-  SearchRun* r = run.get();
-  RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
-    ASSIGN_OR_RETURN(const int64_t id, store_->InsertSearch(r->stored_summary()));
-    r->set_id(id);
-    runs_[id] = std::move(run);
-    // A generation is handed out whole; other strategies breed when a worker asks.
-    return FillQueue(*r, r->generational() ? SIZE_MAX : 1);
-  }));
-  RETURN_IF_ERROR(commit_.AwaitDurable());
-  work_cv_.SignalAll();
-  return r->Summarize();
-}
-
 absl::Status Master::FillQueue(SearchRun& run, size_t want) {
   while (run.running() && run.queued() < want) {
     absl::StatusOr<std::vector<ga::Candidate>> next = run.strategy().Next(1, run.rng());
@@ -271,17 +181,6 @@ absl::Status Master::EndSearch(SearchRun& run, v1::SearchState state, const std:
     RETURN_IF_ERROR(Emit(run, std::move(g)));
   }
   return Emit(run, NewEvent(run, Event::SEARCH_DONE, nullptr, message));
-}
-
-absl::StatusOr<v1::SearchSummary> Master::Cancel(int64_t search_id) {
-  absl::MutexLock lock(mu());
-  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
-  if (!run->running()) return run->Summarize();
-  RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) {
-    return EndSearch(*run, v1::CANCELLED, "cancelled");
-  }));
-  RETURN_IF_ERROR(commit_.AwaitDurable());
-  return run->Summarize();
 }
 
 absl::StatusOr<v1::RegisterResponse> Master::Register(const v1::RegisterRequest& request) {

@@ -1,15 +1,59 @@
-// What clients and the HTTP port read from the master: summaries, trials, the
-// leaderboard, the best model, durable events, and the counters for /metrics.
+// What clients ask of the master (SearchService: submit, cancel, summaries, trials, the
+// leaderboard, the best model, durable events) and what the HTTP port reads (counters
+// for /metrics, health, workers).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "master/ga/spec.h"
 #include "master/scheduler/master.h"
 
 namespace deepevolve::master {
 
 using v1::Event;
 using v1::Trial;
+
+absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted) {
+  ASSIGN_OR_RETURN(v1::SearchSpec spec, ga::ResolveSearchSpec(submitted));
+  absl::MutexLock lock(mu());
+  const auto running =
+      std::count_if(runs_.begin(), runs_.end(), [](const auto& r) { return r.second->running(); });
+  if (running >= options_.max_running_searches) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(running,
+                     " searches are running, the most this master runs at once; cancel one or "
+                     "wait for one to finish"));
+  }
+  if (spec.seed() == 0) spec.set_seed(static_cast<uint64_t>(clock_->NowMs()) * 2654435761u | 1);
+  v1::SearchSummary summary;
+  summary.set_name(spec.name().empty() ? spec.preset() : spec.name());
+  *summary.mutable_spec() = spec;
+  summary.set_state(v1::RUNNING);
+  summary.set_created_unix_ms(clock_->NowMs());
+  ASSIGN_OR_RETURN(std::unique_ptr<SearchRun> run, SearchRun::Create(summary));
+  SearchRun* r = run.get();
+  RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+    ASSIGN_OR_RETURN(const int64_t id, store_->InsertSearch(r->stored_summary()));
+    r->set_id(id);
+    runs_[id] = std::move(run);
+    // A generation is handed out whole; other strategies breed when a worker asks.
+    return FillQueue(*r, r->generational() ? SIZE_MAX : 1);
+  }));
+  RETURN_IF_ERROR(commit_.AwaitDurable());
+  work_cv_.SignalAll();
+  return r->Summarize();
+}
+
+absl::StatusOr<v1::SearchSummary> Master::Cancel(int64_t search_id) {
+  absl::MutexLock lock(mu());
+  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
+  if (!run->running()) return run->Summarize();
+  RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) {
+    return EndSearch(*run, v1::CANCELLED, "cancelled");
+  }));
+  RETURN_IF_ERROR(commit_.AwaitDurable());
+  return run->Summarize();
+}
 
 absl::StatusOr<v1::SearchSummary> Master::Get(int64_t search_id) {
   absl::MutexLock lock(mu());
