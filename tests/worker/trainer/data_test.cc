@@ -187,7 +187,7 @@ TEST_F(DataTest, ACsvPathCannotLeaveTheDataDirectories) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("leads out of")));
   fs::create_symlink("/dev/zero", data / "zero.csv");
   EXPECT_FALSE(LoadDataset("csv:zero.csv", dirs).ok());
-  // A device inside the directory is no CSV either.
+  // Nor is a directory inside it.
   EXPECT_FALSE(LoadDataset("csv:sub", dirs).ok());
 }
 
