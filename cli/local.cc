@@ -346,18 +346,22 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   }
 
   std::vector<v1::Trial> trials;
-  {
+  for (int64_t after = 0;;) {
     grpc::ClientContext context;
     PrepareCall(context, remote, absl::Seconds(60));
     v1::ListTrialsRequest request;
     request.set_search_id(search_id);
+    request.set_after_genome_id(after);
+    request.set_page_size(10'000);
     v1::ListTrialsResponse response;
     grpc::Status s = stub->ListTrials(&context, request, &response);
     if (!s.ok()) {
       err << "deepevolve local: cannot read the results back: " << s.error_message() << "\n";
       return 1;
     }
-    trials.assign(response.trials().begin(), response.trials().end());
+    trials.insert(trials.end(), response.trials().begin(), response.trials().end());
+    after = response.next_after_genome_id();
+    if (after == 0) break;
   }
   WriteResults(*space, trials, options.out_dir);
   const fs::path model_path = fs::path(options.out_dir) / "best_model.pt";

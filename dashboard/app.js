@@ -12,6 +12,7 @@ const TABLE_ROWS = 200;
 
 const state = {
   token: null, searchId: null, search: null, trials: [], workers: [],
+  byId: new Map(),          // genome id -> trial, kept up to date from the events
   events: new Map(),        // genome id -> [[elapsed_seconds, val_accuracy], ...]
   afterSequence: 0, sort: { key: "accuracy", asc: false }, charts: {}, gene: 0,
 };
@@ -273,17 +274,44 @@ function drawSummary() {
 
 // --- data ---
 
-async function loadEvents() {
-  for (let page = 0; page < 50; ++page) {   // at most 50 000 events per poll
+// A trial as it is now: kept by genome id, its curve (once it has one) drawn.
+function putTrial(t) {
+  const id = String(t.genome.id);
+  state.byId.set(id, t);
+  if (t.curve && t.curve.length) {
+    state.events.set(id, t.curve.map((p) => [p.elapsedSeconds || 0, p.valAccuracy || 0]));
+  }
+}
+
+// Every trial, a page at a time: when a search is first shown.
+async function loadTrials() {
+  state.byId = new Map();
+  let after = "0";
+  for (let page = 0; page < 1000; ++page) {
+    const res = await api(`/searches/${state.searchId}/trials?limit=10000&after=${after}`);
+    (res.trials || []).forEach(putTrial);
+    after = res.nextAfterGenomeId || "0";
+    if (after === "0") return;
+  }
+}
+
+// What changed since the last poll: the events after the last one seen. A genome's
+// events carry its trial (a progress event only its name and the epoch's point); with
+// `applyTrials` false only the points are taken (the trials are read next).
+async function loadEvents(applyTrials, pages = 50) {
+  for (let page = 0; page < pages; ++page) {   // at most 1000 events a page
     const { events } = await api(`/searches/${state.searchId}/events?compact=1&after=${state.afterSequence}`);
     for (const e of events) {
       state.afterSequence = Math.max(state.afterSequence, Number(e.sequence));
-      if (e.kind === "GENOME_STARTED") state.events.set(String(e.trial.genome.id), []);
+      if (!e.trial) continue;
+      const id = String(e.trial.genome.id);
       if (e.kind === "GENOME_PROGRESS") {
-        const id = String(e.trial.genome.id);
         if (!state.events.has(id)) state.events.set(id, []);
         state.events.get(id).push([e.elapsedSeconds || 0, e.valAccuracy || 0]);
+        continue;
       }
+      if (e.kind === "GENOME_STARTED") state.events.set(id, []);
+      if (applyTrials) putTrial(e.trial);
     }
     if (events.length < 1000) return;
   }
@@ -308,14 +336,24 @@ async function refresh() {
     // A finished search whose genomes are all here changes no more: draw only the workers.
     const settled = state.loaded === state.searchId && search.state !== "RUNNING" &&
                     state.search?.state === search.state;
+    const ended = state.loaded === state.searchId && state.search?.state !== search.state;
     state.search = search;
     if (settled) {
       drawWorkers();
       status.textContent = `updated ${new Date().toLocaleTimeString()}`;
       return;
     }
-    state.trials = (await api(`/searches/${state.searchId}/trials`)).trials || [];
-    await loadEvents();
+    if (state.loaded !== state.searchId || ended) {
+      // Read whole when first shown, and once more when the search ends (its queue is
+      // abandoned without an event each); in between the events bring every change.
+      state.events = new Map();
+      state.afterSequence = 0;
+      await loadEvents(false, 1000);
+      await loadTrials();
+    } else {
+      await loadEvents(true);
+    }
+    state.trials = [...state.byId.values()].sort((a, b) => Number(a.genome.id) - Number(b.genome.id));
     state.loaded = state.searchId;
     const started = performance.now();
     drawSummary(); drawFitness(); drawGenes(); drawCurves(); drawLineage(); drawLeaderboard(); drawWorkers();

@@ -35,8 +35,18 @@ void LeaseTable::Progressed(Lease& lease, int epoch, int64_t now_ms) const {
       std::clamp<int64_t>(static_cast<int64_t>(options_.epoch_slack * mean_epoch_ms), least, most);
 }
 
-void LeaseTable::RestoreReported(int64_t lease_id, int64_t search_id, int64_t genome_id) {
+void LeaseTable::RestoreReported(int64_t lease_id, int64_t search_id, int64_t genome_id,
+                                 int64_t now_ms) {
   reported_[lease_id] = {search_id, genome_id};
+  reported_order_.emplace_back(now_ms, lease_id);
+}
+
+void LeaseTable::ForgetReported(int64_t now_ms) {
+  while (!reported_order_.empty() &&
+         reported_order_.front().first + options_.remember_reported_ms <= now_ms) {
+    reported_.erase(reported_order_.front().second);
+    reported_order_.pop_front();
+  }
 }
 
 const Lease& LeaseTable::Grant(int64_t search_id, int64_t genome_id, const std::string& worker_id,
@@ -69,11 +79,11 @@ Lease* LeaseTable::Find(int64_t lease_id) {
   return it == live_.end() ? nullptr : &it->second;
 }
 
-Lease LeaseTable::Reported(int64_t lease_id) {
+Lease LeaseTable::Reported(int64_t lease_id, int64_t now_ms) {
   auto it = live_.find(lease_id);
   Lease lease = it->second;
   live_.erase(it);
-  reported_[lease_id] = {lease.search_id, lease.genome_id};
+  RestoreReported(lease_id, lease.search_id, lease.genome_id, now_ms);
   return lease;
 }
 

@@ -4,6 +4,7 @@
 #define DEEPEVOLVE_MASTER_SCHEDULER_LEASE_TABLE_H_
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +60,10 @@ class LeaseTable {
     int64_t min_epoch_ms = 60'000;
     // Lease ids reserved per write of the reservation.
     int64_t id_block = 1024;
+    // A reported lease is remembered this long, for a worker that repeats its report
+    // (it did not get the answer); after that a repeat is answered as fenced, which
+    // loses nothing, the result being recorded.
+    int64_t remember_reported_ms = 3'600'000;
   };
 
   explicit LeaseTable(Options options) : options_(options) {}
@@ -68,8 +73,9 @@ class LeaseTable {
   // Reopens a lease that was open when the master stopped, with a full lease from
   // `now_ms`: its worker may still be training.
   void Restore(const Lease& lease, int64_t now_ms);
-  // Remembers that lease `lease_id` reported (search, genome), for repeated reports.
-  void RestoreReported(int64_t lease_id, int64_t search_id, int64_t genome_id);
+  // Remembers that lease `lease_id` reported (search, genome), for repeated reports,
+  // as of now_ms.
+  void RestoreReported(int64_t lease_id, int64_t search_id, int64_t genome_id, int64_t now_ms);
 
   // Hands out a new lease on the genome until now_ms + lease_ms. `*reserve_up_to` is
   // set to a new reservation the caller must store before acknowledging, else to 0.
@@ -85,8 +91,11 @@ class LeaseTable {
   // moves on by the budget of one more (timed by the master's clock, not the worker's).
   void Progressed(Lease& lease, int epoch, int64_t now_ms) const;
 
-  // Ends a live lease with its report recorded. Returns the lease (the caller's copy).
-  Lease Reported(int64_t lease_id);
+  // Ends a live lease with its report recorded at now_ms. Returns the lease (the
+  // caller's copy).
+  Lease Reported(int64_t lease_id, int64_t now_ms);
+  // Forgets reported leases older than remember_reported_ms.
+  void ForgetReported(int64_t now_ms);
   // Ends a live lease without a result (expired, or its worker restarted): a later
   // report quoting it is fenced.
   void Drop(int64_t lease_id) { live_.erase(lease_id); }
@@ -101,6 +110,7 @@ class LeaseTable {
   std::vector<Lease> HeldBy(const std::string& worker_id) const;
 
   int64_t live() const { return static_cast<int64_t>(live_.size()); }
+  int64_t remembered() const { return static_cast<int64_t>(reported_.size()); }
   int64_t lease_ms() const { return options_.lease_ms; }
 
  private:
@@ -108,8 +118,10 @@ class LeaseTable {
   int64_t next_id_ = 1;
   int64_t reserved_ = 1;  // ids below are stored as used
   absl::flat_hash_map<int64_t, Lease> live_;
-  // Leases whose report was accepted: lease id -> (search, genome).
+  // Leases whose report was accepted: lease id -> (search, genome), and (time, lease
+  // id) in the order they were reported, for forgetting them.
   absl::flat_hash_map<int64_t, std::pair<int64_t, int64_t>> reported_;
+  std::deque<std::pair<int64_t, int64_t>> reported_order_;
 };
 
 }  // namespace deepevolve::master

@@ -29,7 +29,13 @@ Master::Master(std::unique_ptr<store::Store> store, const Clock* clock, MasterOp
       store_(std::move(store)),
       ledger_(std::make_unique<store::SqliteLedger>(store_.get())),
       commit_(&mu_, store_.get(), ledger_.get(), [this] { work_cv_.SignalAll(); }),
-      leases_(LeaseTable::Options{options.lease_ms, options.max_epoch_ms}) {}
+      leases_([&] {
+        LeaseTable::Options o;
+        o.lease_ms = options.lease_ms;
+        o.first_epoch_ms = options.max_epoch_ms;
+        o.remember_reported_ms = options.forget_after_ms;
+        return o;
+      }()) {}
 
 Master::~Master() = default;
 
@@ -42,6 +48,10 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Create(std::unique_ptr<store::St
 }
 
 absl::Status Master::Recover() {
+  ASSIGN_OR_RETURN(std::vector<store::FinishedSearch> finished, store_->LoadFinishedIndex());
+  for (const store::FinishedSearch& f : finished) finished_[f.search_id] = f.last_event;
+  // Running searches, and those that ended but were not retired (trials still leased
+  // when the master stopped, or recorded by a master that kept every search).
   ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> searches, store_->LoadSearches());
   const int64_t now = clock_->NowMs();
   for (const v1::SearchSummary& summary : searches) {
@@ -53,11 +63,13 @@ absl::Status Master::Recover() {
       RETURN_IF_ERROR(run->Replay(ops));
     }
     run->generation_emitted = run->strategy().generation();
+    if (!run->running()) ending_.insert(summary.search_id());
     for (const auto& [id, t] : run->trials()) {
+      if (!run->running()) break;
       if (t.lease_id() > 0 && Finished(t.state())) {
-        leases_.RestoreReported(t.lease_id(), summary.search_id(), id);
+        leases_.RestoreReported(t.lease_id(), summary.search_id(), id, now);
       }
-      if (run->running() && t.state() == v1::LEASED) {
+      if (t.state() == v1::LEASED) {
         // Its worker may still be training: give it a full lease to report.
         leases_.Restore(
             Lease{t.lease_id(), summary.search_id(), id, t.worker_id(), t.worker_incarnation()},
@@ -72,6 +84,46 @@ absl::Status Master::Recover() {
   ASSIGN_OR_RETURN(stats_.leases_expired, store_->Counter("leases_expired"));
   ASSIGN_OR_RETURN(const int64_t last_event, store_->LastEventSequence());
   commit_.StartEventsAfter(last_event);
+  if (ending_.empty()) return absl::OkStatus();
+  // Their workers' leases were not restored: what they held is abandoned, and the
+  // searches retire.
+  RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+    for (const int64_t search_id : ending_) {
+      SearchRun& run = *runs_.at(search_id);
+      std::vector<int64_t> leased;
+      for (const auto& [id, t] : run.trials()) {
+        if (t.state() == v1::LEASED) leased.push_back(id);
+      }
+      for (const int64_t id : leased) {
+        Trial& t = run.trial(id);
+        run.SetState(t, v1::ABANDONED);
+        RETURN_IF_ERROR(store_->PutTrial(t));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return commit_.AwaitDurable();
+}
+
+absl::Status Master::Step(absl::FunctionRef<absl::Status()> body) {
+  return commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+    RETURN_IF_ERROR(body());
+    std::vector<int64_t> done;
+    for (const int64_t id : ending_) {
+      if (runs_.at(id)->leased() == 0) done.push_back(id);
+    }
+    for (const int64_t id : done) RETURN_IF_ERROR(Retire(*runs_.at(id)));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Master::Retire(SearchRun& run) {
+  const int64_t id = run.id();
+  RETURN_IF_ERROR(
+      store_->PutFinished(run.Summarize(), run.last_event, run.Best(kStoredLeaderboard)));
+  finished_[id] = run.last_event;
+  ending_.erase(id);
+  runs_.erase(id);
   return absl::OkStatus();
 }
 
@@ -80,7 +132,13 @@ Event Master::NewEvent(const SearchRun& run, Event::Kind kind, const Trial* tria
   Event e;
   e.set_search_id(run.id());
   e.set_kind(kind);
-  if (trial != nullptr) {
+  if (trial != nullptr && kind == Event::GENOME_PROGRESS) {
+    // One per epoch: the trial's name, not the trial (its curve grows each epoch).
+    Trial& t = *e.mutable_trial();
+    t.set_search_id(trial->search_id());
+    *t.mutable_genome() = trial->genome();
+    t.set_worker_id(trial->worker_id());
+  } else if (trial != nullptr) {
     *e.mutable_trial() = *trial;
   } else {
     *e.mutable_search() = run.Summarize();
@@ -109,6 +167,15 @@ absl::StatusOr<SearchRun*> Master::FindRun(int64_t search_id) {
   auto it = runs_.find(search_id);
   if (it == runs_.end()) return absl::NotFoundError(absl::StrCat("no search with id ", search_id));
   return it->second.get();
+}
+
+absl::StatusOr<v1::SearchSummary> Master::Summary(int64_t search_id) {
+  if (auto it = runs_.find(search_id); it != runs_.end()) return it->second->Summarize();
+  if (finished_.contains(search_id)) {
+    ASSIGN_OR_RETURN(std::optional<v1::SearchSummary> summary, store_->LoadFinished(search_id));
+    if (summary.has_value()) return *std::move(summary);
+  }
+  return absl::NotFoundError(absl::StrCat("no search with id ", search_id));
 }
 
 absl::Status Master::FillQueue(SearchRun& run, size_t want) {
@@ -144,13 +211,13 @@ absl::Status Master::Refill(SearchRun& run) {
 }
 
 absl::Status Master::AnswerFromLedger(SearchRun& run, Trial& t, const genome::TrialResult& hit) {
-  run.SetState(t, v1::CACHED);
   t.set_accuracy(hit.accuracy);
   t.set_test_accuracy(hit.test_accuracy);
   t.set_train_seconds(hit.train_seconds);
   t.set_epochs_run(hit.epochs_run);
   t.set_error(hit.error);
   t.set_finished_unix_ms(clock_->NowMs());
+  run.SetState(t, v1::CACHED);  // ranked by the accuracy it has now
   ++stats_.ledger_hits;
   RETURN_IF_ERROR(PutTrial(run, t, Event::GENOME_CACHED));
   return ReportToStrategy(run, t, hit.ok, hit.accuracy);
@@ -175,6 +242,7 @@ absl::Status Master::EndSearch(SearchRun& run, v1::SearchState state, const std:
     RETURN_IF_ERROR(store_->PutTrial(*t));
   }
   RETURN_IF_ERROR(store_->UpdateSearch(run.stored_summary()));
+  ending_.insert(run.id());
   if (state == v1::SUCCEEDED) {
     Event g = NewEvent(run, Event::GENERATION_DONE, nullptr);
     g.set_generation(run.strategy().generation());
@@ -193,7 +261,7 @@ absl::StatusOr<v1::RegisterResponse> Master::Register(const v1::RegisterRequest&
     if (lease.incarnation != request.incarnation()) lost.push_back(lease);
   }
   if (!lost.empty()) {
-    RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+    RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
       for (const Lease& lease : lost) RETURN_IF_ERROR(Requeue(lease));
       return absl::OkStatus();
     }));
@@ -207,7 +275,9 @@ absl::StatusOr<v1::RegisterResponse> Master::Register(const v1::RegisterRequest&
 
 absl::Status Master::Requeue(const Lease& lease) {
   leases_.Drop(lease.id);
-  SearchRun& run = *runs_.at(lease.search_id);
+  auto found = runs_.find(lease.search_id);
+  if (found == runs_.end()) return absl::OkStatus();  // retired: nothing of it is leased
+  SearchRun& run = *found->second;
   Trial& t = run.trial(lease.genome_id);
   if (t.state() != v1::LEASED || t.lease_id() != lease.id) return absl::OkStatus();
   RETURN_IF_ERROR(CountIn("leases_expired", &stats_.leases_expired));
@@ -248,9 +318,13 @@ absl::Status Master::ExpireLeases() {
 
 absl::Status Master::Tick() {
   absl::MutexLock lock(mu());
-  if (!leases_.AnyExpired(clock_->NowMs())) return absl::OkStatus();
-  RETURN_IF_ERROR(
-      commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) { return ExpireLeases(); }));
+  const int64_t now = clock_->NowMs();
+  leases_.ForgetReported(now);
+  for (const std::string& worker : workers_.Idle(now, options_.forget_after_ms)) {
+    if (leases_.HeldBy(worker).empty()) workers_.Forget(worker);
+  }
+  if (!leases_.AnyExpired(now)) return absl::OkStatus();
+  RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) { return ExpireLeases(); }));
   return commit_.AwaitDurable();
 }
 
@@ -310,7 +384,7 @@ absl::StatusOr<v1::AcquireResponse> Master::Acquire(const v1::AcquireRequest& re
           "worker ", request.worker_id(), " is not registered (register, then acquire)"));
     }
     std::optional<v1::Assignment> assignment;
-    RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+    RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
       RETURN_IF_ERROR(ExpireLeases());
       ASSIGN_OR_RETURN(assignment, TryAssign(request.worker_id(), request.incarnation()));
       return absl::OkStatus();
@@ -341,13 +415,15 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
     ++stats_.heartbeats_refused;
     return NotTheHolder(*lease, request.worker_id(), request.incarnation());
   }
-  SearchRun& run = *runs_.at(lease->search_id);
+  workers_.Touch(request.worker_id(), request.incarnation(), clock_->NowMs());
+  auto found = runs_.find(lease->search_id);
   leases_.Renew(*lease, clock_->NowMs());
   response.set_lease_deadline_unix_ms(lease->deadline_ms);
-  if (!run.running()) {
+  if (found == runs_.end() || !found->second->running()) {
     response.set_stop(true);
     return response;
   }
+  SearchRun& run = *found->second;
   if (run.best_genome_id() != 0) {
     response.set_best_accuracy(run.trial(run.best_genome_id()).accuracy());
   }
@@ -355,7 +431,13 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
     leases_.Progressed(*lease, request.epoch(), clock_->NowMs());
     Trial& t = run.trial(lease->genome_id);
     t.set_lease_deadline_unix_ms(lease->deadline_ms);
-    RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) {
+    // In memory until the trial is stored with its result; the event is durable now.
+    v1::EpochPoint& point = *t.add_curve();
+    point.set_epoch(request.epoch());
+    point.set_val_accuracy(request.val_accuracy());
+    point.set_loss(request.loss());
+    point.set_elapsed_seconds(request.elapsed_seconds());
+    RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) {
       Event e = NewEvent(run, Event::GENOME_PROGRESS, &t);
       e.set_epoch(request.epoch());
       e.set_epochs(request.epochs());
@@ -380,7 +462,7 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
     case LeaseTable::Kind::kReported:
       // A repeated report of a recorded result, answered once that result is durable.
       if (request.acquire_next()) {
-        RETURN_IF_ERROR(commit_.Step(
+        RETURN_IF_ERROR(Step(
             [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) { return AssignNext(request, &response); }));
       }
       RETURN_IF_ERROR(commit_.AwaitDurable());
@@ -388,7 +470,7 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
       return response;
     case LeaseTable::Kind::kFenced:
       // The lease expired and the genome went back to the queue.
-      RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+      RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
         RETURN_IF_ERROR(CountIn("reports_fenced", &stats_.reports_fenced));
         return AssignNext(request, &response);
       }));
@@ -403,10 +485,12 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
     ++stats_.reports_refused;
     return NotTheHolder(lease, request.worker_id(), request.incarnation());
   }
+  // A held lease keeps its search in memory (it retires once nothing is leased).
   SearchRun& run = *runs_.at(lease.search_id);
   Trial& t = run.trial(lease.genome_id);
-  RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
-    leases_.Reported(lease.id);
+  bool more_work = false;
+  RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+    leases_.Reported(lease.id, clock_->NowMs());
     t.set_train_seconds(request.train_seconds());
     t.set_epochs_run(request.epochs_run());
     if (!request.ok() && request.failure_kind() == v1::FAILURE_KIND_SETUP) {
@@ -423,9 +507,12 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
     } else {
       RETURN_IF_ERROR(RecordResult(run, t, request));
     }
+    // A generation may have been bred whole; a steady-state search can breed one more
+    // for a worker waiting in Acquire.
+    more_work = run.queued() > 0 || (run.running() && !run.generational());
     return AssignNext(request, &response);
   }));
-  if (run.queued() > 0) work_cv_.SignalAll();
+  if (more_work) work_cv_.SignalAll();
   RETURN_IF_ERROR(commit_.AwaitDurable());
   response.set_accepted(true);
   return response;

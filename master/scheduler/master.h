@@ -23,6 +23,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -53,6 +55,11 @@ struct MasterOptions {
   int64_t max_wait_ms = 30'000;
   // Searches running at once; Submit answers RESOURCE_EXHAUSTED beyond.
   int max_running_searches = 100;
+  // What only fencing and the worker list need is forgotten after this long: a
+  // reported lease (a repeat of its report is then answered as fenced) and a worker
+  // heard from neither by Acquire, Report nor Heartbeat and holding no lease (it
+  // registers again when it comes back, as after a master restart).
+  int64_t forget_after_ms = 3'600'000;
 };
 
 // Counters for /metrics and benchmarks.
@@ -89,10 +96,19 @@ class Master {
   // --- For clients (SearchService) ---
   absl::StatusOr<v1::SearchSummary> Submit(const v1::SearchSpec& spec);
   absl::StatusOr<v1::SearchSummary> Get(int64_t search_id);
-  std::vector<v1::SearchSummary> List();
+  // Every search, newest first (finished ones read from the store).
+  absl::StatusOr<std::vector<v1::SearchSummary>> List();
+  // The searches in memory: running, or finished with trials still leased.
+  std::vector<v1::SearchSummary> Running();
   absl::StatusOr<v1::SearchSummary> Cancel(int64_t search_id);
+  // The best `limit` trials (0 for 10, at most kMaxPage), best first.
   absl::StatusOr<std::vector<v1::Trial>> Leaderboard(int64_t search_id, int limit);
-  absl::StatusOr<std::vector<v1::Trial>> Trials(int64_t search_id);
+  // A page of a search's trials in genome-id order: at most `limit` (0 for 1000, at
+  // most kMaxPage) after `after_genome_id`. `*next_after` is the id to continue from,
+  // 0 after the last page.
+  static constexpr int kMaxPage = 10'000;
+  absl::StatusOr<std::vector<v1::Trial>> Trials(int64_t search_id, int64_t after_genome_id,
+                                                int limit, int64_t* next_after);
   absl::StatusOr<v1::Model> GetModel(int64_t search_id, int64_t genome_id);
   // Events of a search after `after_sequence`, waiting up to `timeout` for one when
   // there are none yet. `*finished` is set once the search has ended and every event
@@ -107,7 +123,8 @@ class Master {
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
   absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& request);
 
-  // Expires leases past their deadline. Called by a timer in the server, and by tests.
+  // Expires leases past their deadline and forgets what forget_after_ms lets go. Called
+  // by a timer in the server, and by tests.
   absl::Status Tick();
 
   // Wakes every waiting call; later Acquire calls fail with UNAVAILABLE.
@@ -124,6 +141,17 @@ class Master {
  private:
   Master(std::unique_ptr<store::Store> store, const Clock* clock, MasterOptions options);
   absl::Status Recover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+
+  // Runs `body` as one step of the batch (GroupCommit::Step), then retires every
+  // search that ended and has no trial leased any more. A reference to a SearchRun
+  // does not outlive the step it was taken in.
+  absl::Status Step(absl::FunctionRef<absl::Status()> body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Stores a finished search's final summary and leaderboard and forgets it: from then
+  // on it is read from the store.
+  static constexpr int kStoredLeaderboard = 100;
+  absl::Status Retire(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // The summary of a search in memory or, when finished, from the store.
+  absl::StatusOr<v1::SearchSummary> Summary(int64_t search_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::Mutex* mu() const ABSL_LOCK_RETURNED(commit_.mu()) { return commit_.mu(); }
 
   // Asks the search's strategy for genomes until `want` are queued or it has none to
@@ -187,7 +215,12 @@ class Master {
   absl::Mutex mu_;
   GroupCommit commit_;
   absl::CondVar work_cv_;  // a genome was queued, the store broke, or shutdown
+  // Searches running, or ended with trials still leased.
   std::map<int64_t, std::unique_ptr<SearchRun>> runs_ ABSL_GUARDED_BY(mu());
+  // Those of runs_ that ended: retired once no trial of theirs is leased.
+  absl::flat_hash_set<int64_t> ending_ ABSL_GUARDED_BY(mu());
+  // Retired searches (finished, read from the store): id -> sequence of their last event.
+  absl::flat_hash_map<int64_t, int64_t> finished_ ABSL_GUARDED_BY(mu());
   LeaseTable leases_ ABSL_GUARDED_BY(mu());
   WorkerRegistry workers_ ABSL_GUARDED_BY(mu());
   int64_t round_robin_ ABSL_GUARDED_BY(mu()) = 0;

@@ -4,7 +4,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/md5.h"
 #include "common/status_macros.h"
+#include "genome/genome.h"
 #include "master/ga/spec.h"
 #include "master/scheduler/master.h"
 
@@ -32,53 +34,99 @@ absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted
   summary.set_created_unix_ms(clock_->NowMs());
   ASSIGN_OR_RETURN(std::unique_ptr<SearchRun> run, SearchRun::Create(summary));
   SearchRun* r = run.get();
-  RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+  v1::SearchSummary out;
+  RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
     ASSIGN_OR_RETURN(const int64_t id, store_->InsertSearch(r->stored_summary()));
     r->set_id(id);
     runs_[id] = std::move(run);
     // A generation is handed out whole; other strategies breed when a worker asks.
-    return FillQueue(*r, r->generational() ? SIZE_MAX : 1);
+    RETURN_IF_ERROR(FillQueue(*r, r->generational() ? SIZE_MAX : 1));
+    out = r->Summarize();  // before the step's end may retire it (all ledger hits)
+    return absl::OkStatus();
   }));
   RETURN_IF_ERROR(commit_.AwaitDurable());
   work_cv_.SignalAll();
-  return r->Summarize();
+  return out;
 }
 
 absl::StatusOr<v1::SearchSummary> Master::Cancel(int64_t search_id) {
   absl::MutexLock lock(mu());
-  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
-  if (!run->running()) return run->Summarize();
-  RETURN_IF_ERROR(commit_.Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) {
-    return EndSearch(*run, v1::CANCELLED, "cancelled");
+  auto found = runs_.find(search_id);
+  if (found == runs_.end() || !found->second->running()) return Summary(search_id);
+  SearchRun& run = *found->second;
+  v1::SearchSummary out;
+  RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+    RETURN_IF_ERROR(EndSearch(run, v1::CANCELLED, "cancelled"));
+    out = run.Summarize();
+    return absl::OkStatus();
   }));
   RETURN_IF_ERROR(commit_.AwaitDurable());
-  return run->Summarize();
+  return out;
 }
 
 absl::StatusOr<v1::SearchSummary> Master::Get(int64_t search_id) {
   absl::MutexLock lock(mu());
-  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
-  return run->Summarize();
+  return Summary(search_id);
 }
 
-std::vector<v1::SearchSummary> Master::List() {
+absl::StatusOr<std::vector<v1::SearchSummary>> Master::List() {
+  absl::MutexLock lock(mu());
+  ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> out, store_->ListFinished());
+  for (const auto& [id, run] : runs_) out.push_back(run->Summarize());
+  std::sort(out.begin(), out.end(), [](const v1::SearchSummary& a, const v1::SearchSummary& b) {
+    return a.search_id() > b.search_id();
+  });
+  return out;
+}
+
+std::vector<v1::SearchSummary> Master::Running() {
   absl::MutexLock lock(mu());
   std::vector<v1::SearchSummary> out;
   for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) out.push_back(it->second->Summarize());
   return out;
 }
 
-absl::StatusOr<std::vector<Trial>> Master::Trials(int64_t search_id) {
+absl::StatusOr<std::vector<Trial>> Master::Trials(int64_t search_id, int64_t after_genome_id,
+                                                  int limit, int64_t* next_after) {
+  limit = limit <= 0 ? 1000 : std::min(limit, kMaxPage);
   absl::MutexLock lock(mu());
-  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
   std::vector<Trial> out;
-  for (const auto& [id, t] : run->trials()) out.push_back(t);
+  *next_after = 0;
+  if (auto found = runs_.find(search_id); found != runs_.end()) {
+    const std::map<int64_t, Trial>& trials = found->second->trials();
+    auto it = trials.upper_bound(after_genome_id);
+    for (; it != trials.end() && static_cast<int>(out.size()) < limit; ++it) {
+      out.push_back(it->second);
+    }
+    if (it != trials.end()) *next_after = out.back().genome().id();
+    return out;
+  }
+  if (!finished_.contains(search_id)) {
+    return absl::NotFoundError(absl::StrCat("no search with id ", search_id));
+  }
+  // One more than asked tells whether another page follows.
+  ASSIGN_OR_RETURN(out, store_->LoadTrialsPage(search_id, after_genome_id, limit + 1));
+  if (static_cast<int>(out.size()) > limit) {
+    out.resize(limit);
+    *next_after = out.back().genome().id();
+  }
   return out;
 }
 
 absl::StatusOr<std::vector<Trial>> Master::Leaderboard(int64_t search_id, int limit) {
-  ASSIGN_OR_RETURN(std::vector<Trial> trials, Trials(search_id));
+  limit = limit <= 0 ? 10 : std::min(limit, kMaxPage);
+  absl::MutexLock lock(mu());
   std::vector<Trial> out;
+  if (auto found = runs_.find(search_id); found != runs_.end()) {
+    for (const Trial* t : found->second->Best(limit)) out.push_back(*t);
+    return out;
+  }
+  if (!finished_.contains(search_id)) {
+    return absl::NotFoundError(absl::StrCat("no search with id ", search_id));
+  }
+  if (limit <= kStoredLeaderboard) return store_->LoadLeaderboard(search_id, limit);
+  // Longer than the stored leaderboard: ranked from every stored trial.
+  ASSIGN_OR_RETURN(std::vector<Trial> trials, store_->LoadTrials(search_id));
   for (Trial& t : trials) {
     if ((t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty()) {
       out.push_back(std::move(t));
@@ -86,24 +134,30 @@ absl::StatusOr<std::vector<Trial>> Master::Leaderboard(int64_t search_id, int li
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Trial& a, const Trial& b) { return a.accuracy() > b.accuracy(); });
-  if (limit <= 0) limit = 10;
   if (static_cast<int>(out.size()) > limit) out.resize(limit);
   return out;
 }
 
 absl::StatusOr<v1::Model> Master::GetModel(int64_t search_id, int64_t genome_id) {
   absl::MutexLock lock(mu());
-  ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
-  const int64_t id = genome_id != 0 ? genome_id : run->best_genome_id();
+  ASSIGN_OR_RETURN(const v1::SearchSummary summary, Summary(search_id));
+  const int64_t id = genome_id != 0 ? genome_id : summary.best().genome().id();
   if (id == 0) return absl::NotFoundError(absl::StrCat("search ", search_id, " has no result yet"));
-  auto trial = run->trials().find(id);
-  if (trial == run->trials().end()) {
+  std::optional<Trial> trial;
+  if (auto found = runs_.find(search_id); found != runs_.end()) {
+    auto it = found->second->trials().find(id);
+    if (it != found->second->trials().end()) trial = it->second;
+  } else {
+    ASSIGN_OR_RETURN(trial, store_->LoadTrial(search_id, id));
+  }
+  if (!trial.has_value()) {
     return absl::NotFoundError(absl::StrCat("search ", search_id, " has no genome ", id));
   }
   // By ledger entry: a genome answered from the ledger exports the model of the
   // training that made the entry, whichever search ran it.
+  const std::string task_hash = Md5Hex(genome::TaskIdentity(summary.spec().task()));
   ASSIGN_OR_RETURN(std::optional<std::string> data,
-                   store_->LoadLedgerModel({trial->second.genome().hash(), run->task_hash()}));
+                   store_->LoadLedgerModel({trial->genome().hash(), task_hash}));
   if (!data.has_value()) {
     ASSIGN_OR_RETURN(auto legacy, store_->LoadModel(search_id));
     if (legacy.has_value() && legacy->first == id) data = std::move(legacy->second);
@@ -114,7 +168,7 @@ absl::StatusOr<v1::Model> Master::GetModel(int64_t search_id, int64_t genome_id)
         " (a model is kept for each genome that was its search's best when it was trained)"));
   }
   v1::Model out;
-  *out.mutable_trial() = trial->second;
+  *out.mutable_trial() = *std::move(trial);
   out.set_data(*std::move(data));
   return out;
 }
@@ -126,13 +180,20 @@ absl::StatusOr<std::vector<Event>> Master::WaitEvents(int64_t search_id, int64_t
   *finished = false;
   for (;;) {
     if (!commit_.broken().ok()) return commit_.broken();
-    ASSIGN_OR_RETURN(SearchRun * run, FindRun(search_id));
+    int64_t last_event = 0;  // of a search that ended
+    if (auto found = runs_.find(search_id); found != runs_.end()) {
+      last_event = found->second->running() ? -1 : found->second->last_event;
+    } else if (auto f = finished_.find(search_id); f != finished_.end()) {
+      last_event = f->second;
+    } else {
+      return absl::NotFoundError(absl::StrCat("no search with id ", search_id));
+    }
     const int64_t durable = commit_.durable_event();
     ASSIGN_OR_RETURN(std::vector<Event> events,
                      store_->LoadEvents(search_id, after_sequence, durable, 1000));
     if (!events.empty()) return events;
     // Finished once its last event is durable (other searches' events may still not be).
-    if (!run->running() && run->last_event <= durable) {
+    if (last_event >= 0 && last_event <= durable) {
       *finished = true;
       return events;
     }

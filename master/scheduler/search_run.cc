@@ -93,7 +93,7 @@ v1::SearchSummary SearchRun::Summarize() const {
   s.set_ledger_hits(count_[v1::CACHED]);
   s.set_failed(count_[v1::TRIAL_FAILED]);
   s.set_trials_done(count_[v1::DONE] + count_[v1::CACHED] + count_[v1::TRIAL_FAILED]);
-  if (best_id_ != 0) *s.mutable_best() = trials_.at(best_id_);
+  if (!ranking_.empty()) *s.mutable_best() = trials_.at(ranking_.begin()->second);
   return s;
 }
 
@@ -109,8 +109,17 @@ v1::Trial& SearchRun::AddTrial(const ga::Candidate& c) {
 
 void SearchRun::SetState(v1::Trial& t, v1::TrialState state) {
   --count_[t.state()];
+  ranking_.erase({-t.accuracy(), t.genome().id()});
   t.set_state(state);
   Counted(t);
+}
+
+std::vector<const v1::Trial*> SearchRun::Best(size_t limit) const {
+  std::vector<const v1::Trial*> out;
+  for (auto it = ranking_.begin(); it != ranking_.end() && out.size() < limit; ++it) {
+    out.push_back(&trials_.at(it->second));
+  }
+  return out;
 }
 
 bool SearchRun::SetupFailed(const std::string& worker_id) {
@@ -130,14 +139,7 @@ std::optional<int64_t> SearchRun::PopQueued() {
 void SearchRun::Counted(const v1::Trial& t) {
   ++count_[t.state()];
   if ((t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty()) {
-    const int64_t id = t.genome().id();
-    if (best_id_ == 0) {
-      best_id_ = id;
-      return;
-    }
-    const double best = trials_.at(best_id_).accuracy();
-    // Ties go to the older genome.
-    if (t.accuracy() > best || (t.accuracy() == best && id < best_id_)) best_id_ = id;
+    ranking_.insert({-t.accuracy(), t.genome().id()});
   }
 }
 

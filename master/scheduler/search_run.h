@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,12 @@ class SearchRun {
   const std::map<int64_t, v1::Trial>& trials() const { return trials_; }
   void SetState(v1::Trial& t, v1::TrialState state);
   // The successful trial with the highest accuracy (ties: the older), 0 for none.
-  int64_t best_genome_id() const { return best_id_; }
+  int64_t best_genome_id() const { return ranking_.empty() ? 0 : ranking_.begin()->second; }
+  // The first `limit` successful trials, best first (ties: the older): what a
+  // leaderboard shows, at a cost of `limit` whatever the search's size.
+  std::vector<const v1::Trial*> Best(size_t limit) const;
+  // Trials now held by workers.
+  int64_t leased() const { return count_[v1::LEASED]; }
 
   // The queue of genomes waiting for a worker. Requeued genomes go to the front.
   void Enqueue(int64_t genome_id) { queue_.push_back(genome_id); }
@@ -103,7 +109,9 @@ class SearchRun {
   std::deque<int64_t> queue_;            // queued genome ids
   // Kept as trials change state, so that a summary costs the same at any size.
   std::array<int64_t, v1::TrialState_ARRAYSIZE> count_{};
-  int64_t best_id_ = 0;  // the successful trial with the highest accuracy, 0 for none
+  // Successful trials as (-accuracy, genome id): the best first, ties to the older.
+  // An entry is made when a trial enters DONE or CACHED, whose accuracy is then final.
+  std::set<std::pair<double, int64_t>> ranking_;
   absl::flat_hash_map<std::string, int> setup_failures_;  // in a row, by worker
   absl::flat_hash_set<std::string> excluded_;
 };

@@ -28,4 +28,13 @@ std::vector<WorkerInfo> WorkerRegistry::List() const {
   return out;
 }
 
+std::vector<std::string> WorkerRegistry::Idle(int64_t now_ms, int64_t idle_ms) const {
+  std::vector<std::string> out;
+  for (const auto& [id, w] : workers_) {
+    if (w.last_seen_ms + idle_ms <= now_ms) out.push_back(id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace deepevolve::master

@@ -32,6 +32,9 @@ class WorkerRegistry {
   bool Touch(const std::string& worker_id, int64_t incarnation, int64_t now_ms);
 
   std::vector<WorkerInfo> List() const;
+  // Workers not seen since now_ms - idle_ms, in id order.
+  std::vector<std::string> Idle(int64_t now_ms, int64_t idle_ms) const;
+  void Forget(const std::string& worker_id) { workers_.erase(worker_id); }
   int64_t size() const { return static_cast<int64_t>(workers_.size()); }
 
  private:

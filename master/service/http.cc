@@ -83,8 +83,12 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
     return httplib::Server::HandlerResponse::Unhandled;
   });
   server_->Get("/api/searches", [this](const httplib::Request&, httplib::Response& res) {
+    absl::StatusOr<std::vector<v1::SearchSummary>> searches = master_->List();
+    if (!searches.ok()) {
+      return Error(res, HttpCode(searches.status()), std::string(searches.status().message()));
+    }
     v1::ListResponse list;
-    for (v1::SearchSummary& s : master_->List()) *list.add_searches() = std::move(s);
+    for (v1::SearchSummary& s : *searches) *list.add_searches() = std::move(s);
     res.set_content(ToJson(list), "application/json");
   });
   server_->Get(R"(/api/searches/(\d+))",
@@ -96,18 +100,23 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
                    return Error(res, HttpCode(s.status()), std::string(s.status().message()));
                  res.set_content(ToJson(*s), "application/json");
                });
-  server_->Get(
-      R"(/api/searches/(\d+)/trials)", [this](const httplib::Request& req, httplib::Response& res) {
-        int64_t id = 0;
-        (void)absl::SimpleAtoi(req.matches[1].str(), &id);
-        absl::StatusOr<std::vector<v1::Trial>> trials = master_->Trials(id);
-        if (!trials.ok()) {
-          return Error(res, HttpCode(trials.status()), std::string(trials.status().message()));
-        }
-        v1::ListTrialsResponse out;
-        for (v1::Trial& t : *trials) *out.add_trials() = std::move(t);
-        res.set_content(ToJson(out), "application/json");
-      });
+  server_->Get(R"(/api/searches/(\d+)/trials)", [this](const httplib::Request& req,
+                                                       httplib::Response& res) {
+    // A page: ?after=GENOME_ID&limit=N, as ListTrials.
+    int64_t id = 0, after = 0, next_after = 0;
+    int limit = 0;
+    (void)absl::SimpleAtoi(req.matches[1].str(), &id);
+    if (req.has_param("after")) (void)absl::SimpleAtoi(req.get_param_value("after"), &after);
+    if (req.has_param("limit")) (void)absl::SimpleAtoi(req.get_param_value("limit"), &limit);
+    absl::StatusOr<std::vector<v1::Trial>> trials = master_->Trials(id, after, limit, &next_after);
+    if (!trials.ok()) {
+      return Error(res, HttpCode(trials.status()), std::string(trials.status().message()));
+    }
+    v1::ListTrialsResponse out;
+    for (v1::Trial& t : *trials) *out.add_trials() = std::move(t);
+    out.set_next_after_genome_id(next_after);
+    res.set_content(ToJson(out), "application/json");
+  });
   server_->Get(
       R"(/api/searches/(\d+)/events)", [this](const httplib::Request& req, httplib::Response& res) {
         int64_t id = 0, after = 0;
@@ -119,13 +128,14 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
         if (!events.ok()) {
           return Error(res, HttpCode(events.status()), std::string(events.status().message()));
         }
-        // compact=1 keeps only the genome id of each event's trial: what a client that
-        // already holds the trials needs, at a tenth of the size.
+        // compact=1 keeps only the genome id of a progress event's trial and drops the
+        // search summaries: what a client that holds the trials and applies each
+        // event's trial (the change it made) needs.
         const bool compact = req.get_param_value("compact") == "1";
         std::string body = "{\"events\":[";
         for (size_t i = 0; i < events->size(); ++i) {
           v1::Event& e = (*events)[i];
-          if (compact && e.has_trial()) {
+          if (compact && e.kind() == v1::Event::GENOME_PROGRESS) {
             const int64_t genome_id = e.trial().genome().id();
             e.clear_trial();
             e.mutable_trial()->mutable_genome()->set_id(genome_id);
@@ -253,7 +263,8 @@ std::string HttpFrontend::RenderMetrics() const {
   std::string done =
       "# HELP deepevolve_search_genomes_done Genomes finished, per search.\n"
       "# TYPE deepevolve_search_genomes_done gauge\n";
-  for (const v1::SearchSummary& search : master_->List()) {
+  // Searches in memory only: a finished search's series ends with it.
+  for (const v1::SearchSummary& search : master_->Running()) {
     const std::string labels = absl::StrCat("search=\"", search.search_id(), "\",name=\"",
                                             EscapeLabel(search.name()), "\"");
     if (search.has_best()) {

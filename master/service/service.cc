@@ -59,8 +59,7 @@ grpc::Status SearchServiceImpl::List(grpc::ServerContext* context, const v1::Lis
                                      v1::ListResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kList);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  for (v1::SearchSummary& s : master_->List()) *response->add_searches() = std::move(s);
-  return grpc::Status::OK;
+  return AnswerList(master_->List(), response->mutable_searches());
 }
 
 grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
@@ -104,7 +103,12 @@ grpc::Status SearchServiceImpl::ListTrials(grpc::ServerContext* context,
                                            v1::ListTrialsResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kListTrials);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  return AnswerList(master_->Trials(request->search_id()), response->mutable_trials());
+  int64_t next_after = 0;
+  grpc::Status status = AnswerList(master_->Trials(request->search_id(), request->after_genome_id(),
+                                                   request->page_size(), &next_after),
+                                   response->mutable_trials());
+  response->set_next_after_genome_id(next_after);
+  return status;
 }
 
 grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext* context,

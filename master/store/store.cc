@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY,  -- assigned by the master, never reused
   search_id INTEGER NOT NULL,
-  event BLOB NOT NULL);
+  event BLOB NOT NULL,
+  kind INTEGER NOT NULL DEFAULT 0);  -- added later: 0 in rows written before
 CREATE INDEX IF NOT EXISTS events_by_search ON events (search_id, seq);
 CREATE TABLE IF NOT EXISTS models (
   search_id INTEGER PRIMARY KEY REFERENCES searches(id),
@@ -50,6 +51,15 @@ CREATE TABLE IF NOT EXISTS ledger_models (
   task_hash TEXT NOT NULL,
   data BLOB NOT NULL,
   PRIMARY KEY (genome_hash, task_hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS finished_searches (
+  search_id INTEGER PRIMARY KEY REFERENCES searches(id),
+  summary BLOB NOT NULL,  -- the final summary: counts and best trial included
+  last_event INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS leaderboards (
+  search_id INTEGER NOT NULL REFERENCES searches(id),
+  rank INTEGER NOT NULL,
+  trial BLOB NOT NULL,
+  PRIMARY KEY (search_id, rank)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL);
@@ -64,11 +74,36 @@ absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what) 
   return m;
 }
 
+// Every row of `s`, its first column parsed as a Message.
+template <typename Message>
+absl::StatusOr<std::vector<Message>> ReadAll(Statement& s, absl::string_view what) {
+  std::vector<Message> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(Message m, Parse<Message>(s.Text(0), what));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Durability durability) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, durability));
   RETURN_IF_ERROR(db->Exec(kSchema));
+  // A database written before events had a kind gains the column (CREATE TABLE IF NOT
+  // EXISTS leaves an existing table as it was).
+  bool has_kind = true;
+  {
+    ASSIGN_OR_RETURN(ScopedStatement s, db->Cached("SELECT COUNT(*) FROM pragma_table_info("
+                                                   "'events') WHERE name = 'kind'"));
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    has_kind = row && s->Int(0) > 0;
+  }
+  if (!has_kind) {
+    RETURN_IF_ERROR(db->Exec("ALTER TABLE events ADD COLUMN kind INTEGER NOT NULL DEFAULT 0"));
+  }
   return std::unique_ptr<Store>(new Store(std::move(db)));
 }
 
@@ -84,7 +119,9 @@ absl::Status Store::UpdateSearch(const v1::SearchSummary& summary) {
 }
 
 absl::StatusOr<std::vector<v1::SearchSummary>> Store::LoadSearches() {
-  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT id, summary FROM searches ORDER BY id"));
+  ASSIGN_OR_RETURN(ScopedStatement s,
+                   db_->Cached("SELECT id, summary FROM searches WHERE id NOT IN "
+                               "(SELECT search_id FROM finished_searches) ORDER BY id"));
   std::vector<v1::SearchSummary> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
@@ -111,14 +148,92 @@ absl::StatusOr<std::vector<v1::Trial>> Store::LoadTrials(int64_t search_id) {
   ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT trial FROM trials WHERE search_id = ? "
                                                   "ORDER BY genome_id"));
   s->Bind(1, search_id);
-  std::vector<v1::Trial> out;
+  return ReadAll<v1::Trial>(*s, "trial");
+}
+
+absl::StatusOr<std::vector<v1::Trial>> Store::LoadTrialsPage(int64_t search_id,
+                                                             int64_t after_genome_id, int limit) {
+  ASSIGN_OR_RETURN(ScopedStatement s,
+                   db_->Cached("SELECT trial FROM trials WHERE search_id = ? AND genome_id > ? "
+                               "ORDER BY genome_id LIMIT ?"));
+  s->Bind(1, search_id).Bind(2, after_genome_id).Bind(3, static_cast<int64_t>(limit));
+  return ReadAll<v1::Trial>(*s, "trial");
+}
+
+absl::StatusOr<std::optional<v1::Trial>> Store::LoadTrial(int64_t search_id, int64_t genome_id) {
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT trial FROM trials WHERE search_id = ? "
+                                                  "AND genome_id = ?"));
+  s->Bind(1, search_id).Bind(2, genome_id);
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<v1::Trial>();
+  ASSIGN_OR_RETURN(v1::Trial trial, Parse<v1::Trial>(s->Text(0), "trial"));
+  return std::make_optional(std::move(trial));
+}
+
+absl::Status Store::PutFinished(const v1::SearchSummary& summary, int64_t last_event,
+                                const std::vector<const v1::Trial*>& leaderboard) {
+  ASSIGN_OR_RETURN(ScopedStatement s,
+                   db_->Cached("INSERT OR REPLACE INTO finished_searches (search_id, summary, "
+                               "last_event) VALUES (?, ?, ?)"));
+  RETURN_IF_ERROR(s->Bind(1, summary.search_id())
+                      .BindBlob(2, summary.SerializeAsString())
+                      .Bind(3, last_event)
+                      .Run());
+  ASSIGN_OR_RETURN(ScopedStatement clear,
+                   db_->Cached("DELETE FROM leaderboards WHERE search_id = ?"));
+  RETURN_IF_ERROR(clear->Bind(1, summary.search_id()).Run());
+  ASSIGN_OR_RETURN(ScopedStatement put,
+                   db_->Cached("INSERT INTO leaderboards (search_id, rank, trial) "
+                               "VALUES (?, ?, ?)"));
+  for (size_t rank = 0; rank < leaderboard.size(); ++rank) {
+    put->Reset();
+    RETURN_IF_ERROR(put->Bind(1, summary.search_id())
+                        .Bind(2, static_cast<int64_t>(rank))
+                        .BindBlob(3, leaderboard[rank]->SerializeAsString())
+                        .Run());
+  }
+  // Their points are in the trials' curves now.
+  ASSIGN_OR_RETURN(ScopedStatement prune,
+                   db_->Cached("DELETE FROM events WHERE search_id = ? AND kind = ?"));
+  return prune->Bind(1, summary.search_id())
+      .Bind(2, static_cast<int64_t>(v1::Event::GENOME_PROGRESS))
+      .Run();
+}
+
+absl::StatusOr<std::vector<FinishedSearch>> Store::LoadFinishedIndex() {
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT search_id, last_event FROM "
+                                                  "finished_searches ORDER BY search_id"));
+  std::vector<FinishedSearch> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::Trial trial, Parse<v1::Trial>(s->Text(0), "trial"));
-    out.push_back(std::move(trial));
+    out.push_back(FinishedSearch{s->Int(0), s->Int(1)});
   }
   return out;
+}
+
+absl::StatusOr<std::optional<v1::SearchSummary>> Store::LoadFinished(int64_t search_id) {
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT summary FROM finished_searches "
+                                                  "WHERE search_id = ?"));
+  s->Bind(1, search_id);
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<v1::SearchSummary>();
+  ASSIGN_OR_RETURN(v1::SearchSummary summary,
+                   Parse<v1::SearchSummary>(s->Text(0), "finished search"));
+  return std::make_optional(std::move(summary));
+}
+
+absl::StatusOr<std::vector<v1::SearchSummary>> Store::ListFinished() {
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT summary FROM finished_searches "
+                                                  "ORDER BY search_id DESC"));
+  return ReadAll<v1::SearchSummary>(*s, "finished search");
+}
+
+absl::StatusOr<std::vector<v1::Trial>> Store::LoadLeaderboard(int64_t search_id, int limit) {
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT trial FROM leaderboards WHERE "
+                                                  "search_id = ? ORDER BY rank LIMIT ?"));
+  s->Bind(1, search_id).Bind(2, static_cast<int64_t>(limit));
+  return ReadAll<v1::Trial>(*s, "leaderboard");
 }
 
 absl::Status Store::AppendOp(int64_t search_id, const StrategyOp& op) {
@@ -151,10 +266,12 @@ absl::StatusOr<std::vector<StrategyOp>> Store::LoadOps(int64_t search_id) {
 
 absl::Status Store::AppendEvent(const v1::Event& event) {
   ASSIGN_OR_RETURN(ScopedStatement s,
-                   db_->Cached("INSERT INTO events (seq, search_id, event) VALUES (?, ?, ?)"));
+                   db_->Cached("INSERT INTO events (seq, search_id, event, kind) "
+                               "VALUES (?, ?, ?, ?)"));
   return s->Bind(1, event.sequence())
       .Bind(2, event.search_id())
       .BindBlob(3, event.SerializeAsString())
+      .Bind(4, static_cast<int64_t>(event.kind()))
       .Run();
 }
 

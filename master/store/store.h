@@ -31,6 +31,13 @@ struct StrategyOp {
   double accuracy = 0;
 };
 
+// A search that finished and whose final summary and leaderboard are stored: the
+// master keeps only this of it in memory.
+struct FinishedSearch {
+  int64_t search_id = 0;
+  int64_t last_event = 0;  // the sequence of its last event
+};
+
 class Store {
  public:
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
@@ -49,11 +56,28 @@ class Store {
   // Searches: the summary holds the resolved spec, name, state and times.
   absl::StatusOr<int64_t> InsertSearch(const v1::SearchSummary& summary);
   absl::Status UpdateSearch(const v1::SearchSummary& summary);
+  // Every search but those finished with their final summary stored (PutFinished).
   absl::StatusOr<std::vector<v1::SearchSummary>> LoadSearches();
+
+  // A finished search: its final summary, its last event, and its best trials in order
+  // (the leaderboard the master answers from). Deletes its GENOME_PROGRESS events,
+  // whose points its trials' curves hold.
+  absl::Status PutFinished(const v1::SearchSummary& summary, int64_t last_event,
+                           const std::vector<const v1::Trial*>& leaderboard);
+  absl::StatusOr<std::vector<FinishedSearch>> LoadFinishedIndex();
+  absl::StatusOr<std::optional<v1::SearchSummary>> LoadFinished(int64_t search_id);
+  // Every finished search's final summary, newest first.
+  absl::StatusOr<std::vector<v1::SearchSummary>> ListFinished();
+  // The first `limit` of the stored leaderboard.
+  absl::StatusOr<std::vector<v1::Trial>> LoadLeaderboard(int64_t search_id, int limit);
 
   // Trials, keyed by (search_id, genome.id).
   absl::Status PutTrial(const v1::Trial& trial);
   absl::StatusOr<std::vector<v1::Trial>> LoadTrials(int64_t search_id);
+  // At most `limit` trials with genome ids above `after_genome_id`, in id order.
+  absl::StatusOr<std::vector<v1::Trial>> LoadTrialsPage(int64_t search_id, int64_t after_genome_id,
+                                                        int limit);
+  absl::StatusOr<std::optional<v1::Trial>> LoadTrial(int64_t search_id, int64_t genome_id);
 
   absl::Status AppendOp(int64_t search_id, const StrategyOp& op);
   absl::StatusOr<std::vector<StrategyOp>> LoadOps(int64_t search_id);

@@ -54,7 +54,7 @@ TEST(LeaseTableTest, ClassifiesLiveReportedFencedAndUnknownLeases) {
   const int64_t live = leases.Grant(1, 10, "w1", /*incarnation=*/1, 0, &reserve).id;
   const int64_t reported = leases.Grant(1, 11, "w1", /*incarnation=*/1, 0, &reserve).id;
   const int64_t dropped = leases.Grant(1, 12, "w1", /*incarnation=*/1, 0, &reserve).id;
-  const Lease r = leases.Reported(reported);
+  const Lease r = leases.Reported(reported, /*now_ms=*/0);
   EXPECT_EQ(r.genome_id, 11);
   leases.Drop(dropped);
   EXPECT_EQ(leases.Classify(live), Kind::kLive);
@@ -134,7 +134,7 @@ TEST(LeaseTableTest, RestoredLeasesGetAFullLeaseAndReportedOnesAnswerRepeats) {
   LeaseTable leases(Options(1000));
   leases.StartIdsAt(100);
   leases.Restore(Lease{7, 1, 10, "w1", /*incarnation=*/1}, /*now_ms=*/5000);
-  leases.RestoreReported(8, 1, 11);
+  leases.RestoreReported(8, 1, 11, /*now_ms=*/5000);
   ASSERT_NE(leases.Find(7), nullptr);
   EXPECT_EQ(leases.Find(7)->deadline_ms, 6000);
   EXPECT_EQ(leases.Classify(8), Kind::kReported);

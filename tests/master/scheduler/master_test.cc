@@ -29,6 +29,18 @@ using ::deepevolve::testing::IsOk;
 using ::deepevolve::testing::StatusIs;
 using ::deepevolve::testing::TempDir;
 
+// Every trial of a search, a small page at a time (so that paging is exercised).
+absl::StatusOr<std::vector<v1::Trial>> AllTrials(Master& master, int64_t search_id) {
+  std::vector<v1::Trial> out;
+  int64_t after = 0;
+  do {
+    absl::StatusOr<std::vector<v1::Trial>> page = master.Trials(search_id, after, 3, &after);
+    if (!page.ok()) return page.status();
+    out.insert(out.end(), page->begin(), page->end());
+  } while (after != 0);
+  return out;
+}
+
 class MasterTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
@@ -428,7 +440,7 @@ TEST_F(MasterTest, GenomeFailuresAreRetriedThenRecordedFailed) {
   ASSERT_TRUE(retry.has_value());
   nan.set_lease_id(retry->lease_id());
   EXPECT_TRUE(master_->Report(nan)->accepted());
-  auto trials = master_->Trials(a->search_id());
+  auto trials = AllTrials(*master_, a->search_id());
   const v1::Trial& t = (*trials)[a->genome().id() - 1];
   EXPECT_EQ(t.state(), v1::TRIAL_FAILED);
   EXPECT_EQ(t.attempts(), 2);
@@ -617,6 +629,157 @@ TEST_F(MasterTest, ACorruptDatabaseIsNamed) {
   EXPECT_THAT(std::string(store.status().message()), HasSubstr("junk.db"));
 }
 
+// A heartbeat from w1 (incarnation 1) after `epoch` epochs of the lease's trial.
+v1::HeartbeatRequest Progress(const v1::Assignment& a, int epoch) {
+  v1::HeartbeatRequest h;
+  h.set_lease_id(a.lease_id());
+  h.set_worker_id("w1");
+  h.set_incarnation(1);
+  h.set_epoch(epoch);
+  h.set_epochs(4);
+  h.set_val_accuracy(0.1 * epoch);
+  h.set_loss(1.0 / epoch);
+  h.set_elapsed_seconds(epoch);
+  return h;
+}
+
+// A finished search leaves memory: it is read from the store, and answers as it did
+// while it ran, before and after a restart. Its per-epoch events go, their points kept
+// in the trials' curves.
+TEST_F(MasterTest, AFinishedSearchIsReadFromTheStoreAndAnswersAsBefore) {
+  auto submitted = master_->Submit(SmallSpec());
+  ASSERT_TRUE(submitted.ok());
+  const int64_t id = submitted->search_id();
+  RegisterWorker("w1");
+  auto first = Acquire("w1");
+  ASSERT_TRUE(first.has_value());
+  for (int epoch = 1; epoch <= 4; ++epoch)
+    ASSERT_THAT(master_->Heartbeat(Progress(*first, epoch)).status(), IsOk());
+  ASSERT_TRUE(master_->Report(Result(*first, "w1"))->accepted());
+  RunWorker("w1");
+
+  auto check = [&](const char* when) {
+    SCOPED_TRACE(when);
+    EXPECT_TRUE(master_->Running().empty());
+    auto summary = master_->Get(id);
+    ASSERT_TRUE(summary.ok()) << summary.status();
+    EXPECT_EQ(summary->state(), v1::SUCCEEDED);
+    EXPECT_EQ(summary->generation(), 3);
+    auto trials = AllTrials(*master_, id);
+    ASSERT_TRUE(trials.ok());
+    const size_t n = trials->size();
+    EXPECT_GT(n, 10u);
+    EXPECT_EQ(summary->trials_done(), static_cast<int64_t>(n));
+    std::vector<v1::Trial> ranked = *trials;
+    std::stable_sort(ranked.begin(), ranked.end(), [](const v1::Trial& a, const v1::Trial& b) {
+      return a.accuracy() > b.accuracy();
+    });
+    EXPECT_EQ(summary->best().genome().id(), ranked[0].genome().id());
+    for (const int limit : {5, 30, 200}) {  // from the stored leaderboard, then from every trial
+      auto top = master_->Leaderboard(id, limit);
+      ASSERT_TRUE(top.ok());
+      ASSERT_EQ(top->size(), std::min<size_t>(limit, n));
+      for (size_t i = 0; i < top->size(); ++i) {
+        EXPECT_EQ((*top)[i].genome().id(), ranked[i].genome().id()) << i;
+      }
+    }
+    const v1::Trial& curved = (*trials)[first->genome().id() - 1];
+    ASSERT_EQ(curved.curve_size(), 4);
+    EXPECT_DOUBLE_EQ(curved.curve(3).val_accuracy(), 0.4);
+    bool finished = false;
+    auto events = master_->WaitEvents(id, 0, absl::ZeroDuration(), &finished);
+    ASSERT_TRUE(events.ok());
+    EXPECT_FALSE(events->empty());
+    for (const v1::Event& e : *events) EXPECT_NE(e.kind(), v1::Event::GENOME_PROGRESS);
+    events = master_->WaitEvents(id, events->back().sequence(), absl::ZeroDuration(), &finished);
+    EXPECT_TRUE(events.ok() && events->empty() && finished);
+    auto listed = master_->List();
+    ASSERT_TRUE(listed.ok());
+    ASSERT_EQ(listed->size(), 1u);
+    EXPECT_EQ(listed->front().trials_done(), static_cast<int64_t>(n));
+  };
+  check("finished");
+  Open();
+  check("after a restart");
+}
+
+// A cancelled search stays in memory while workers still hold its genomes, and
+// retires when the last of them reports.
+TEST_F(MasterTest, ACancelledSearchRetiresWhenItsLastLeaseEnds) {
+  auto submitted = master_->Submit(SmallSpec());
+  const int64_t id = submitted->search_id();
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  auto b = Acquire("w1");
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  ASSERT_THAT(master_->Cancel(id).status(), IsOk());
+  EXPECT_EQ(master_->Running().size(), 1u);
+  auto stop = master_->Heartbeat(Progress(*a, 1));
+  ASSERT_TRUE(stop.ok());
+  EXPECT_TRUE(stop->stop());
+  ASSERT_TRUE(master_->Report(Result(*a, "w1"))->accepted());
+  EXPECT_EQ(master_->Running().size(), 1u);
+  ASSERT_TRUE(master_->Report(Result(*b, "w1"))->accepted());
+  EXPECT_TRUE(master_->Running().empty());
+  auto summary = master_->Get(id);
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->state(), v1::CANCELLED);
+  EXPECT_EQ(summary->trials_done(), 2);
+  EXPECT_EQ(summary->trials_running(), 0);
+  // A repeat of a report is still answered, from the lease table alone.
+  EXPECT_TRUE(master_->Report(Result(*b, "w1"))->accepted());
+}
+
+// A master stopped while an ended search's genome was leased abandons it at start
+// (the lease was not restored) and retires the search.
+TEST_F(MasterTest, AnEndedSearchStillLeasedAtARestartRetires) {
+  auto submitted = master_->Submit(SmallSpec());
+  const int64_t id = submitted->search_id();
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  ASSERT_THAT(master_->Cancel(id).status(), IsOk());
+  Open();
+  EXPECT_TRUE(master_->Running().empty());
+  auto trials = AllTrials(*master_, id);
+  ASSERT_TRUE(trials.ok());
+  EXPECT_EQ((*trials)[a->genome().id() - 1].state(), v1::ABANDONED);
+  RegisterWorker("w1");
+  auto late = master_->Report(Result(*a, "w1"));
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_FALSE(late->accepted());
+}
+
+// What only fencing and the worker list need goes after forget_after_ms.
+TEST_F(MasterTest, ReportedLeasesAndIdleWorkersAreForgotten) {
+  MasterOptions options = TestOptions();
+  options.lease_ms = 100'000;
+  options.forget_after_ms = 10'000;
+  Open(store::Durability::kProcess, options);
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  RegisterWorker("w2");
+  auto a = Acquire("w1");
+  auto b = Acquire("w2");
+  ASSERT_TRUE(master_->Report(Result(*a, "w1"))->accepted());
+  clock_.AdvanceMs(9'000);
+  ASSERT_THAT(master_->Tick(), IsOk());
+  EXPECT_TRUE(master_->Report(Result(*a, "w1"))->accepted());  // a repeat, remembered
+  EXPECT_EQ(master_->Workers().size(), 2u);
+  clock_.AdvanceMs(1'000);
+  ASSERT_THAT(master_->Tick(), IsOk());
+  auto repeat = master_->Report(Result(*a, "w1"));
+  ASSERT_TRUE(repeat.ok());
+  EXPECT_FALSE(repeat->accepted());  // forgotten: answered as fenced, the result stays
+  // w1 was idle 10 s and holds nothing; w2 holds a lease.
+  auto workers = master_->Workers();
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0].worker_id, "w2");
+  v1::AcquireRequest forgotten;
+  forgotten.set_worker_id("w1");
+  forgotten.set_incarnation(1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(master_->Acquire(forgotten).status()));
+}
+
 }  // namespace
 }  // namespace deepevolve::master
 
@@ -637,7 +800,7 @@ class MasterTrustTest : public MasterTest {
     return r;
   }
   const v1::Trial& TrialOf(int64_t search_id, int64_t genome_id) {
-    trials_ = *master_->Trials(search_id);
+    trials_ = *AllTrials(*master_, search_id);
     for (const v1::Trial& t : trials_) {
       if (t.genome().id() == genome_id) return t;
     }

@@ -90,5 +90,40 @@ TEST_F(StoreTest, TheWalStaysBoundedWhenRestartedBetweenTransactions) {
   }
 }
 
+// A database written before events had a kind opens with the column added; its old
+// events stay (kind 0), and a finished search prunes only its GENOME_PROGRESS ones.
+TEST_F(StoreTest, AnOlderEventsTableGainsItsKindAndOnlyProgressIsPruned) {
+  {
+    auto db = Database::Open(dir_.File("s.db"), Durability::kProcess);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE events (seq INTEGER PRIMARY KEY, search_id INTEGER NOT "
+                           "NULL, event BLOB NOT NULL); INSERT INTO events VALUES (1, 1, x'')")
+                    .ok());
+  }
+  Open();
+  for (const auto kind : {v1::Event::GENOME_PROGRESS, v1::Event::GENOME_FINISHED}) {
+    v1::Event e;
+    e.set_sequence(kind == v1::Event::GENOME_PROGRESS ? 2 : 3);
+    e.set_search_id(1);
+    e.set_kind(kind);
+    ASSERT_TRUE(store_->AppendEvent(e).ok());
+  }
+  v1::SearchSummary summary;
+  auto id = store_->InsertSearch(summary);
+  ASSERT_TRUE(id.ok() && *id == 1);
+  summary.set_search_id(1);
+  ASSERT_TRUE(store_->PutFinished(summary, 3, {}).ok());
+  auto events = store_->LoadEvents(1, 0, 100, 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].sequence(), 1);
+  EXPECT_EQ((*events)[1].kind(), v1::Event::GENOME_FINISHED);
+  auto index = store_->LoadFinishedIndex();
+  ASSERT_TRUE(index.ok());
+  ASSERT_EQ(index->size(), 1u);
+  EXPECT_EQ((*index)[0].last_event, 3);
+}
+
 }  // namespace
 }  // namespace deepevolve::store
