@@ -55,6 +55,12 @@ int main(int argc, char** argv) {
                  "searches running at once; more are refused (RESOURCE_EXHAUSTED)")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  double forget_after_seconds = 3600;
+  app.add_option("--forget-after-seconds", forget_after_seconds,
+                 "a reported lease is remembered this long for repeated reports, and a worker "
+                 "holding nothing is forgotten after this long unheard (it registers again)")
+      ->check(CLI::Range(1.0, 30.0 * 24 * 3600))
+      ->capture_default_str();
   app.add_option("--durability", durability,
                  "full: a commit survives power loss; process: it survives any crash of a "
                  "process (faster)")
@@ -82,6 +88,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.master.lease_ms = static_cast<int64_t>(lease_seconds * 1000);
   options.master.max_epoch_ms = static_cast<int64_t>(max_epoch_seconds * 1000);
+  options.master.forget_after_ms = static_cast<int64_t>(forget_after_seconds * 1000);
   options.durability = durability == "full" ? deepevolve::store::Durability::kFull
                                             : deepevolve::store::Durability::kProcess;
   if (!token_file.empty()) {

@@ -59,6 +59,7 @@ struct MasterOptions {
   // reported lease (a repeat of its report is then answered as fenced) and a worker
   // heard from neither by Acquire, Report nor Heartbeat and holding no lease (it
   // registers again when it comes back, as after a master restart).
+  // --forget-after-seconds.
   int64_t forget_after_ms = 3'600'000;
 };
 
