@@ -41,7 +41,12 @@ Master::~Master() = default;
 
 absl::StatusOr<std::unique_ptr<Master>> Master::Create(std::unique_ptr<store::Store> store,
                                                        const Clock* clock, MasterOptions options) {
+  const store::Database& db = store->db();
+  ASSIGN_OR_RETURN(
+      store::ModelFiles models,
+      store::ModelFiles::Open(db.path() + ".models", db.durability() == store::Durability::kFull));
   std::unique_ptr<Master> master(new Master(std::move(store), clock, options));
+  master->models_.emplace(std::move(models));
   absl::MutexLock lock(master->mu());
   RETURN_IF_ERROR(master->Recover());
   return master;
@@ -453,6 +458,22 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
 
 absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& request) {
   RETURN_IF_ERROR(ValidateReport(request));
+  // The model is written before the lock is taken, and published (renamed) under it
+  // only when it is the search's new best; otherwise it is removed after.
+  std::optional<std::string> staged;
+  if (request.ok() && !request.model().empty()) {
+    ASSIGN_OR_RETURN(staged, models_->Stage(request.model()));
+  }
+  bool published = false;
+  absl::StatusOr<v1::ReportResponse> response = RecordReport(request, staged, &published);
+  if (staged.has_value() && !published) store::ModelFiles::Discard(*staged);
+  if (published) RETURN_IF_ERROR(models_->SyncDirectory());
+  return response;
+}
+
+absl::StatusOr<v1::ReportResponse> Master::RecordReport(const v1::ReportRequest& request,
+                                                        const std::optional<std::string>& staged,
+                                                        bool* published) {
   absl::MutexLock lock(mu());
   if (!commit_.broken().ok()) return commit_.broken();
   v1::ReportResponse response;
@@ -505,7 +526,7 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
     if (!request.ok() && t.attempts() < options_.max_genome_attempts && run.running()) {
       RETURN_IF_ERROR(RecordRetry(run, t));
     } else {
-      RETURN_IF_ERROR(RecordResult(run, t, request));
+      RETURN_IF_ERROR(RecordResult(run, t, request, staged, published));
     }
     // A generation may have been bred whole; a steady-state search can breed one more
     // for a worker waiting in Acquire.
@@ -555,7 +576,8 @@ absl::Status Master::RecordRetry(SearchRun& run, Trial& t) {
                   absl::StrCat("attempt ", t.attempts(), " failed, retrying: ", t.error()));
 }
 
-absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequest& request) {
+absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequest& request,
+                                  const std::optional<std::string>& staged, bool* published) {
   if (request.ok()) {
     t.set_error("");
     t.set_accuracy(request.accuracy());
@@ -570,8 +592,9 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
   const absl::Status inserted = ledger_->Insert({t.genome().hash(), run.task_hash()}, result);
   if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
   // Only the best genome's model is kept.
-  if (request.ok() && !request.model().empty() && run.best_genome_id() == t.genome().id()) {
-    RETURN_IF_ERROR(store_->PutLedgerModel({t.genome().hash(), run.task_hash()}, request.model()));
+  if (staged.has_value() && run.best_genome_id() == t.genome().id()) {
+    RETURN_IF_ERROR(models_->Publish(*staged, {t.genome().hash(), run.task_hash()}));
+    *published = true;
   }
   RETURN_IF_ERROR(PutTrial(run, t, request.ok() ? Event::GENOME_FINISHED : Event::GENOME_FAILED));
   RETURN_IF_ERROR(ReportToStrategy(run, t, request.ok(), request.accuracy()));

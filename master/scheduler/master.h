@@ -35,6 +35,7 @@
 #include "master/scheduler/lease_table.h"
 #include "master/scheduler/search_run.h"
 #include "master/scheduler/worker_registry.h"
+#include "master/store/model_files.h"
 #include "master/store/store.h"
 
 namespace deepevolve::master {
@@ -194,8 +195,14 @@ class Master {
   // up fails.
   absl::Status RecordSetupFailure(SearchRun& run, v1::Trial& t, const std::string& worker_id,
                                   const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
-  absl::Status RecordResult(SearchRun& run, v1::Trial& t, const v1::ReportRequest& request)
+  // `staged`: the report's model, written; published when the trial is the new best.
+  absl::Status RecordResult(SearchRun& run, v1::Trial& t, const v1::ReportRequest& request,
+                            const std::optional<std::string>& staged, bool* published)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Report under the lock, with the report's model staged.
+  absl::StatusOr<v1::ReportResponse> RecordReport(const v1::ReportRequest& request,
+                                                  const std::optional<std::string>& staged,
+                                                  bool* published) ABSL_LOCKS_EXCLUDED(mu());
 
   // The one event builder: an event of `run` of this kind, with the trial (when
   // given) or the search's summary (for search and generation events).
@@ -212,6 +219,8 @@ class Master {
   const MasterOptions options_;
   std::unique_ptr<store::Store> store_ ABSL_PT_GUARDED_BY(mu());
   std::unique_ptr<store::SqliteLedger> ledger_ ABSL_PT_GUARDED_BY(mu());
+  // Thread-safe; set once by Create.
+  std::optional<store::ModelFiles> models_;
   // Held only through commit_.mu(), so that the analysis sees one lock.
   absl::Mutex mu_;
   GroupCommit commit_;

@@ -139,36 +139,47 @@ absl::StatusOr<std::vector<Trial>> Master::Leaderboard(int64_t search_id, int li
 }
 
 absl::StatusOr<v1::Model> Master::GetModel(int64_t search_id, int64_t genome_id) {
-  absl::MutexLock lock(mu());
-  ASSIGN_OR_RETURN(const v1::SearchSummary summary, Summary(search_id));
-  const int64_t id = genome_id != 0 ? genome_id : summary.best().genome().id();
-  if (id == 0) return absl::NotFoundError(absl::StrCat("search ", search_id, " has no result yet"));
-  std::optional<Trial> trial;
-  if (auto found = runs_.find(search_id); found != runs_.end()) {
-    auto it = found->second->trials().find(id);
-    if (it != found->second->trials().end()) trial = it->second;
-  } else {
-    ASSIGN_OR_RETURN(trial, store_->LoadTrial(search_id, id));
+  v1::Model out;
+  genome::LedgerKey key;
+  {
+    absl::MutexLock lock(mu());
+    ASSIGN_OR_RETURN(const v1::SearchSummary summary, Summary(search_id));
+    const int64_t id = genome_id != 0 ? genome_id : summary.best().genome().id();
+    if (id == 0) {
+      return absl::NotFoundError(absl::StrCat("search ", search_id, " has no result yet"));
+    }
+    std::optional<Trial> trial;
+    if (auto found = runs_.find(search_id); found != runs_.end()) {
+      auto it = found->second->trials().find(id);
+      if (it != found->second->trials().end()) trial = it->second;
+    } else {
+      ASSIGN_OR_RETURN(trial, store_->LoadTrial(search_id, id));
+    }
+    if (!trial.has_value()) {
+      return absl::NotFoundError(absl::StrCat("search ", search_id, " has no genome ", id));
+    }
+    // By ledger entry: a genome answered from the ledger exports the model of the
+    // training that made the entry, whichever search ran it.
+    key = {trial->genome().hash(), Md5Hex(genome::TaskIdentity(summary.spec().task()))};
+    *out.mutable_trial() = *std::move(trial);
   }
-  if (!trial.has_value()) {
-    return absl::NotFoundError(absl::StrCat("search ", search_id, " has no genome ", id));
-  }
-  // By ledger entry: a genome answered from the ledger exports the model of the
-  // training that made the entry, whichever search ran it.
-  const std::string task_hash = Md5Hex(genome::TaskIdentity(summary.spec().task()));
-  ASSIGN_OR_RETURN(std::optional<std::string> data,
-                   store_->LoadLedgerModel({trial->genome().hash(), task_hash}));
+  ASSIGN_OR_RETURN(std::optional<std::string> data, models_->Read(key));
   if (!data.has_value()) {
-    ASSIGN_OR_RETURN(auto legacy, store_->LoadModel(search_id));
-    if (legacy.has_value() && legacy->first == id) data = std::move(legacy->second);
+    // Where masters before model files kept them: in the database.
+    absl::MutexLock lock(mu());
+    ASSIGN_OR_RETURN(data, store_->LoadLedgerModel(key));
+    if (!data.has_value()) {
+      ASSIGN_OR_RETURN(auto legacy, store_->LoadModel(search_id));
+      if (legacy.has_value() && legacy->first == out.trial().genome().id()) {
+        data = std::move(legacy->second);
+      }
+    }
   }
   if (!data.has_value()) {
     return absl::NotFoundError(absl::StrCat(
-        "no stored model for genome ", id, " of search ", search_id,
+        "no stored model for genome ", out.trial().genome().id(), " of search ", search_id,
         " (a model is kept for each genome that was its search's best when it was trained)"));
   }
-  v1::Model out;
-  *out.mutable_trial() = *std::move(trial);
   out.set_data(*std::move(data));
   return out;
 }

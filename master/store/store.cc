@@ -307,13 +307,6 @@ absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> Store::LoadModel(
   return std::make_optional(std::make_pair(s->Int(0), s->Text(1)));
 }
 
-absl::Status Store::PutLedgerModel(const genome::LedgerKey& key, const std::string& data) {
-  ASSIGN_OR_RETURN(ScopedStatement s,
-                   db_->Cached("INSERT OR REPLACE INTO ledger_models (genome_hash, task_hash, "
-                               "data) VALUES (?, ?, ?)"));
-  return s->Bind(1, key.genome_hash).Bind(2, key.task_hash).BindBlob(3, data).Run();
-}
-
 absl::StatusOr<std::optional<std::string>> Store::LoadLedgerModel(const genome::LedgerKey& key) {
   ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("SELECT data FROM ledger_models WHERE genome_hash = ? AND "

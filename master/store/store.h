@@ -90,9 +90,8 @@ class Store {
                                                     int64_t up_to, int limit);
   absl::StatusOr<int64_t> LastEventSequence();
 
-  // A trained model, kept under the ledger entry it is the result of: any search whose
-  // genome is that entry (a ledger hit included) exports it. Replaced when written again.
-  absl::Status PutLedgerModel(const genome::LedgerKey& key, const std::string& data);
+  // A trained model under the ledger entry it is the result of, as masters before
+  // model files (model_files.h) kept them: read only.
   absl::StatusOr<std::optional<std::string>> LoadLedgerModel(const genome::LedgerKey& key);
 
   // The best model of a search, as masters before ledger-keyed models kept it (read

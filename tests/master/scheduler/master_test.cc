@@ -574,6 +574,22 @@ TEST_F(MasterTest, TheBestModelIsKept) {
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->data(), "weights of " + best_hash);
   EXPECT_EQ(model->trial().genome().hash(), best_hash);
+  // Files beside the database, one per genome that was a new best when it reported;
+  // the models that were not are gone, and so is what a stopped master left staged.
+  EXPECT_EQ(Rows("ledger_models"), 0);
+  const fs::path models = dir_.File("m.db") + ".models";
+  { std::ofstream(models / "staged-1-0") << "left by a master that stopped"; }
+  Open();
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(models)) {
+    EXPECT_EQ(entry.path().extension(), ".pt") << entry.path();
+    ++files;
+  }
+  EXPECT_GE(files, 1);
+  EXPECT_LT(files, 23);
+  model = master_->GetModel(submitted->search_id(), 0);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->data(), "weights of " + best_hash);
 }
 
 // Models are kept by ledger entry: a search answered wholly from the ledger exports the
