@@ -7,7 +7,12 @@
 // always). Prints one JSON line: cycles per second and the p50/p99 latency of one cycle
 // (the calls one genome needs) as a worker sees it.
 //
+// With --epochs E each genome is preceded by E per-epoch heartbeats, and with
+// --model-bytes N a report that beats the best accuracy the worker was told carries a
+// model of N bytes, as deepevolve-worker uploads them: the rate a real worker gets.
+//
 //   master_bench --workers 4 --trials 2000 [--durability full|process]
+//                [--epochs 10 --model-bytes 2000000]
 #include <httplib.h>
 
 #include <algorithm>
@@ -90,6 +95,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--durability", durability, "the master's --durability")->capture_default_str();
+  int epochs = 0, model_bytes = 0;
+  app.add_option("--epochs", epochs, "per-epoch heartbeats before each report")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
+  app.add_option("--model-bytes", model_bytes,
+                 "model size sent with a report that beats the best accuracy known")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 200'000'000));
   bool keep_log = false, separate_acquire = false, keep_dir = false;
   app.add_flag("--separate-acquire", separate_acquire,
                "Acquire each genome in its own call (workers hand in a result and get the "
@@ -149,6 +162,7 @@ int main(int argc, char** argv) {
   // Latency by the number of results recorded before the cycle ended (its ledger size).
   std::vector<std::pair<int, double>> by_history;
   std::atomic<bool> failed{false};
+  std::atomic<int64_t> models_sent{0};
   // The master's own WAL-sync histogram, read every 100 ms: the mean sync time around
   // each window, to tell disk time from the rest of a cycle.
   struct SyncSample {
@@ -196,6 +210,7 @@ int main(int argc, char** argv) {
       std::vector<double> mine;
       std::vector<std::pair<int, double>> mine_by_history;
       std::optional<v1::Assignment> next;  // handed over with the last report
+      const std::string model(static_cast<size_t>(model_bytes), 'm');
       while (reported.load() < trials && !failed) {
         const auto t0 = std::chrono::steady_clock::now();
         v1::Assignment assignment;
@@ -216,6 +231,25 @@ int main(int argc, char** argv) {
           if (!got->has_assignment()) continue;  // the search is ending
           assignment = got->assignment();
         }
+        double best = assignment.has_best_accuracy() ? assignment.best_accuracy() : -1;
+        for (int epoch = 1; epoch <= epochs; ++epoch) {
+          v1::HeartbeatRequest beat;
+          beat.set_lease_id(assignment.lease_id());
+          beat.set_worker_id(id);
+          beat.set_incarnation(w + 1);
+          beat.set_epoch(epoch);
+          beat.set_epochs(epochs);
+          beat.set_val_accuracy(0.5 + 0.4 * epoch / epochs);
+          beat.set_loss(1.0 / epoch);
+          beat.set_elapsed_seconds(epoch);
+          auto answer = client->Heartbeat(beat);
+          if (!answer.ok()) {
+            std::cerr << "heartbeat: " << answer.status() << "\n";
+            failed = true;
+            break;
+          }
+          if (answer->has_best_accuracy()) best = answer->best_accuracy();
+        }
         v1::ReportRequest report;
         report.set_lease_id(assignment.lease_id());
         report.set_worker_id(id);
@@ -226,7 +260,11 @@ int main(int argc, char** argv) {
         report.set_accuracy(static_cast<double>(std::stoul(hash.substr(0, 6), nullptr, 16)) /
                             0xffffff);
         report.set_test_accuracy(report.accuracy());
-        report.set_epochs_run(1);
+        report.set_epochs_run(std::max(epochs, 1));
+        if (model_bytes > 0 && report.accuracy() > best) {
+          report.set_model(model);
+          ++models_sent;
+        }
         auto done = client->Report(report);
         if (!done.ok()) {
           std::cerr << "report: " << done.status() << "\n";
@@ -299,7 +337,8 @@ int main(int argc, char** argv) {
       "\"p99_at_last_ms\": %.3f, \"last_history\": %d, \"window\": %d, \"sync_ms_at_1000\": %.3f, "
       "\"sync_ms_at_25000\": %.3f, \"sync_ms_at_last\": %.3f, \"slow_syncs_at_1000\": %.4f, "
       "\"slow_syncs_at_25000\": %.4f, \"slow_syncs_at_last\": %.4f, "
-      "\"db_mb\": %.1f, \"wal_mb\": %.1f}\n",
+      "\"db_mb\": %.1f, \"wal_mb\": %.1f, \"epochs\": %d, \"model_bytes\": %d, "
+      "\"models_sent\": %d}\n",
       workers, total, durability, separate_acquire ? "true" : "false", seconds, total / seconds,
       Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99),
       window_p99(1000, 1000 + window), window_p99(5000, 5000 + window),
@@ -307,6 +346,7 @@ int main(int argc, char** argv) {
       window_sync(1000, 1000 + window).first, window_sync(25000, 25000 + window).first,
       window_sync(last, total).first, window_sync(1000, 1000 + window).second,
       window_sync(25000, 25000 + window).second, window_sync(last, total).second,
-      static_cast<double>(db_bytes) / 1e6, static_cast<double>(wal_bytes) / 1e6);
+      static_cast<double>(db_bytes) / 1e6, static_cast<double>(wal_bytes) / 1e6, epochs,
+      model_bytes, models_sent.load());
   return 0;
 }

@@ -40,14 +40,24 @@ absl::Status GroupCommit::Step(absl::FunctionRef<absl::Status()> body) {
   if (!batch_open_) {
     if (absl::Status b = store_->BeginBatch(); !b.ok()) return Break(b);
     batch_open_ = true;
+    batch_written_ = false;
     ++batch_;
   }
   ++stats_.steps;
+  const int64_t changes = store_->db().TotalChanges();
   if (absl::Status b = store_->BeginStep(); !b.ok()) return Break(b);
   const absl::Status s = body();
   if (!s.ok()) ledger_->Recount();  // the rollback may undo an insert
   if (absl::Status e = store_->EndStep(/*keep=*/s.ok()); !e.ok()) return Break(e);
   if (!s.ok() && !absl::IsInvalidArgument(s)) return Break(s);
+  if (s.ok() && store_->db().TotalChanges() != changes) batch_written_ = true;
+  if (!batch_written_) {
+    // Nothing to make durable (an Acquire that found no work): the batch ends without
+    // a commit to sync, and AwaitDurable waits only for what came before.
+    if (absl::Status c = store_->CommitBatch(); !c.ok()) return Break(c);
+    batch_open_ = false;
+    --batch_;
+  }
   return s;
 }
 

@@ -102,6 +102,7 @@ class GroupCommit {
   // last synced, and the last event of the last committed one.
   int64_t batch_ ABSL_GUARDED_BY(mu_) = 0;
   bool batch_open_ ABSL_GUARDED_BY(mu_) = false;
+  bool batch_written_ ABSL_GUARDED_BY(mu_) = false;  // a step of the open batch wrote
   int64_t written_batch_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t synced_batch_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t written_event_ ABSL_GUARDED_BY(mu_) = 0;

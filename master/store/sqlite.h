@@ -142,6 +142,8 @@ class Database {
   Durability durability() const { return durability_; }
   // WAL checkpoints run so far (by the background checkpointer).
   int64_t checkpoints() const { return checkpointer_ ? checkpointer_->checkpoints() : 0; }
+  // Rows inserted, updated or deleted through this connection so far.
+  int64_t TotalChanges() const { return sqlite3_total_changes64(db_); }
   // A checkpoint in the background copies the WAL into the database, but the WAL only
   // starts again from its beginning when a transaction begins after a checkpoint that
   // copied all of it, which under steady load never happens by itself. True when the

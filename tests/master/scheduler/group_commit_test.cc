@@ -69,6 +69,22 @@ TEST_F(GroupCommitTest, StepsWrittenBeforeAWaitShareOneCommitAndOneSync) {
   EXPECT_EQ(commit_->stats().syncs, 1);
 }
 
+TEST_F(GroupCommitTest, AStepThatWritesNothingNeedsNoCommitAndNoSync) {
+  absl::MutexLock lock(commit_->mu());
+  ASSERT_THAT(commit_->Step([] { return absl::OkStatus(); }), IsOk());
+  ASSERT_THAT(commit_->AwaitDurable(), IsOk());
+  EXPECT_EQ(commit_->stats().commits, 0);
+  EXPECT_EQ(commit_->stats().syncs, 0);
+  // One that writes after it is committed and synced as usual, and so is an empty step
+  // that joins a batch with writes in it.
+  ASSERT_THAT(commit_->Step([&] { return store_->PutTrial(Trial(1)); }), IsOk());
+  ASSERT_THAT(commit_->Step([] { return absl::OkStatus(); }), IsOk());
+  ASSERT_THAT(commit_->AwaitDurable(), IsOk());
+  EXPECT_EQ(commit_->stats().commits, 1);
+  EXPECT_EQ(commit_->stats().syncs, 1);
+  EXPECT_THAT(Stored(), ::testing::ElementsAre(1));
+}
+
 TEST_F(GroupCommitTest, ARefusedStepIsRolledBackAloneAndTheRestGoesOn) {
   absl::MutexLock lock(commit_->mu());
   ASSERT_THAT(commit_->Step([&] { return store_->PutTrial(Trial(1)); }), IsOk());
