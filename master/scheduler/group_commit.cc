@@ -25,9 +25,9 @@ GroupCommit::~GroupCommit() {
 
 absl::Status GroupCommit::Break(const absl::Status& status) {
   if (broken_.ok()) {
-    broken_ =
-        absl::UnavailableError(absl::StrCat("the master's database failed (", status.message(),
-                                            "); restart the master to recover from it"));
+    broken_ = absl::UnavailableError(absl::StrCat("the master's database ", store_->db().path(),
+                                                  " failed (", status.message(),
+                                                  "); restart the master to recover from it"));
   }
   sync_cv_.SignalAll();
   events_cv_.SignalAll();

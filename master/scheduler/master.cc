@@ -59,13 +59,17 @@ absl::Status Master::Recover() {
   // when the master stopped, or recorded by a master that kept every search).
   ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> searches, store_->LoadSearches());
   const int64_t now = clock_->NowMs();
+  std::vector<std::pair<int64_t, std::string>> diverged;
   for (const v1::SearchSummary& summary : searches) {
     ASSIGN_OR_RETURN(std::unique_ptr<SearchRun> run, SearchRun::Create(summary));
     ASSIGN_OR_RETURN(std::vector<Trial> trials, store_->LoadTrials(summary.search_id()));
     run->LoadTrials(std::move(trials));
     if (run->running()) {
       ASSIGN_OR_RETURN(std::vector<store::StrategyOp> ops, store_->LoadOps(summary.search_id()));
-      RETURN_IF_ERROR(run->Replay(ops));
+      // A log this strategy cannot replay fails its search, not the master.
+      if (absl::Status replayed = run->Replay(ops); !replayed.ok()) {
+        diverged.emplace_back(summary.search_id(), std::string(replayed.message()));
+      }
     }
     run->generation_emitted = run->strategy().generation();
     if (!run->running()) ending_.insert(summary.search_id());
@@ -87,8 +91,21 @@ absl::Status Master::Recover() {
   leases_.StartIdsAt(next_lease_id);
   ASSIGN_OR_RETURN(stats_.reports_fenced, store_->Counter("reports_fenced"));
   ASSIGN_OR_RETURN(stats_.leases_expired, store_->Counter("leases_expired"));
+  ASSIGN_OR_RETURN(stats_.genomes_done, store_->Counter("genomes_done"));
+  ASSIGN_OR_RETURN(stats_.genomes_failed, store_->Counter("genomes_failed"));
+  ASSIGN_OR_RETURN(stats_.ledger_hits, store_->Counter("ledger_hits"));
+  ASSIGN_OR_RETURN(stats_.setup_failures, store_->Counter("setup_failures"));
   ASSIGN_OR_RETURN(const int64_t last_event, store_->LastEventSequence());
   commit_.StartEventsAfter(last_event);
+  if (!diverged.empty()) {
+    RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+      for (const auto& [search_id, message] : diverged) {
+        RETURN_IF_ERROR(EndSearch(*runs_.at(search_id), v1::FAILED, message));
+      }
+      return absl::OkStatus();
+    }));
+    RETURN_IF_ERROR(commit_.AwaitDurable());
+  }
   if (ending_.empty()) return absl::OkStatus();
   // Their workers' leases were not restored: what they held is abandoned, and the
   // searches retire.
@@ -223,7 +240,7 @@ absl::Status Master::AnswerFromLedger(SearchRun& run, Trial& t, const genome::Tr
   t.set_error(hit.error);
   t.set_finished_unix_ms(clock_->NowMs());
   run.SetState(t, v1::CACHED);  // ranked by the accuracy it has now
-  ++stats_.ledger_hits;
+  RETURN_IF_ERROR(CountIn("ledger_hits", &stats_.ledger_hits));
   RETURN_IF_ERROR(PutTrial(run, t, Event::GENOME_CACHED));
   return ReportToStrategy(run, t, hit.ok, hit.accuracy);
 }
@@ -232,7 +249,13 @@ absl::Status Master::ReportToStrategy(SearchRun& run, const Trial& trial, bool o
                                       double accuracy) {
   if (!run.running()) return absl::OkStatus();
   const int64_t id = trial.genome().id();
-  RETURN_IF_ERROR(run.strategy().Report(id, ga::Fitness{ok, accuracy}));
+  if (absl::Status reported = run.strategy().Report(id, ga::Fitness{ok, accuracy});
+      !reported.ok()) {
+    // The strategy's own failure ends its search, not the master.
+    return EndSearch(run, v1::FAILED,
+                     absl::StrCat("search ", run.id(), ": its strategy could not take genome ", id,
+                                  "'s result: ", reported.message()));
+  }
   return store_->AppendOp(run.id(),
                           {run.NextOpSeq(), store::StrategyOp::kReport, id, ok, accuracy});
 }
@@ -295,7 +318,7 @@ absl::Status Master::Requeue(const Lease& lease) {
                              "ran past their time budget)"));
     t.set_finished_unix_ms(clock_->NowMs());
     run.SetState(t, v1::TRIAL_FAILED);
-    ++stats_.genomes_failed;
+    RETURN_IF_ERROR(CountIn("genomes_failed", &stats_.genomes_failed));
   } else {
     run.SetState(t, v1::QUEUED);
     run.EnqueueFront(lease.genome_id);
@@ -541,7 +564,7 @@ absl::StatusOr<v1::ReportResponse> Master::RecordReport(const v1::ReportRequest&
 
 absl::Status Master::RecordSetupFailure(SearchRun& run, Trial& t, const std::string& worker_id,
                                         const std::string& error) {
-  ++stats_.setup_failures;
+  RETURN_IF_ERROR(CountIn("setup_failures", &stats_.setup_failures));
   t.set_setup_failures(t.setup_failures() + 1);
   t.set_error(error.empty() ? "the worker could not set up the training" : error);
   if (!run.running()) {
@@ -585,7 +608,8 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
   }
   run.SetState(t, request.ok() ? v1::DONE : v1::TRIAL_FAILED);
   t.set_finished_unix_ms(clock_->NowMs());
-  request.ok() ? ++stats_.genomes_done : ++stats_.genomes_failed;
+  RETURN_IF_ERROR(request.ok() ? CountIn("genomes_done", &stats_.genomes_done)
+                               : CountIn("genomes_failed", &stats_.genomes_failed));
   const genome::TrialResult result{
       request.ok(),         request.accuracy(), request.test_accuracy(), request.train_seconds(),
       request.epochs_run(), t.error()};

@@ -65,23 +65,26 @@ CREATE TABLE IF NOT EXISTS counters (
   value INTEGER NOT NULL);
 )sql";
 
+// `what` names the record (which search's, which genome's); `db` the file.
 template <typename Message>
-absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what) {
+absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what,
+                              const Database& db) {
   Message m;
   if (!m.ParseFromString(bytes)) {
-    return absl::DataLossError(absl::StrCat("corrupt ", what, " record in the database"));
+    return absl::DataLossError(absl::StrCat("corrupt ", what, " record in ", db.path()));
   }
   return m;
 }
 
 // Every row of `s`, its first column parsed as a Message.
 template <typename Message>
-absl::StatusOr<std::vector<Message>> ReadAll(Statement& s, absl::string_view what) {
+absl::StatusOr<std::vector<Message>> ReadAll(Statement& s, absl::string_view what,
+                                             const Database& db) {
   std::vector<Message> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(Message m, Parse<Message>(s.Text(0), what));
+    ASSIGN_OR_RETURN(Message m, Parse<Message>(s.Text(0), what, db));
     out.push_back(std::move(m));
   }
   return out;
@@ -126,7 +129,9 @@ absl::StatusOr<std::vector<v1::SearchSummary>> Store::LoadSearches() {
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::SearchSummary summary, Parse<v1::SearchSummary>(s->Text(1), "search"));
+    ASSIGN_OR_RETURN(
+        v1::SearchSummary summary,
+        Parse<v1::SearchSummary>(s->Text(1), absl::StrCat("search ", s->Int(0)), *db_));
     summary.set_search_id(s->Int(0));
     out.push_back(std::move(summary));
   }
@@ -148,7 +153,7 @@ absl::StatusOr<std::vector<v1::Trial>> Store::LoadTrials(int64_t search_id) {
   ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT trial FROM trials WHERE search_id = ? "
                                                   "ORDER BY genome_id"));
   s->Bind(1, search_id);
-  return ReadAll<v1::Trial>(*s, "trial");
+  return ReadAll<v1::Trial>(*s, absl::StrCat("trial of search ", search_id), *db_);
 }
 
 absl::StatusOr<std::vector<v1::Trial>> Store::LoadTrialsPage(int64_t search_id,
@@ -157,7 +162,7 @@ absl::StatusOr<std::vector<v1::Trial>> Store::LoadTrialsPage(int64_t search_id,
                    db_->Cached("SELECT trial FROM trials WHERE search_id = ? AND genome_id > ? "
                                "ORDER BY genome_id LIMIT ?"));
   s->Bind(1, search_id).Bind(2, after_genome_id).Bind(3, static_cast<int64_t>(limit));
-  return ReadAll<v1::Trial>(*s, "trial");
+  return ReadAll<v1::Trial>(*s, absl::StrCat("trial of search ", search_id), *db_);
 }
 
 absl::StatusOr<std::optional<v1::Trial>> Store::LoadTrial(int64_t search_id, int64_t genome_id) {
@@ -166,7 +171,10 @@ absl::StatusOr<std::optional<v1::Trial>> Store::LoadTrial(int64_t search_id, int
   s->Bind(1, search_id).Bind(2, genome_id);
   ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<v1::Trial>();
-  ASSIGN_OR_RETURN(v1::Trial trial, Parse<v1::Trial>(s->Text(0), "trial"));
+  ASSIGN_OR_RETURN(
+      v1::Trial trial,
+      Parse<v1::Trial>(s->Text(0), absl::StrCat("genome ", genome_id, " of search ", search_id),
+                       *db_));
   return std::make_optional(std::move(trial));
 }
 
@@ -218,22 +226,23 @@ absl::StatusOr<std::optional<v1::SearchSummary>> Store::LoadFinished(int64_t sea
   s->Bind(1, search_id);
   ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<v1::SearchSummary>();
-  ASSIGN_OR_RETURN(v1::SearchSummary summary,
-                   Parse<v1::SearchSummary>(s->Text(0), "finished search"));
+  ASSIGN_OR_RETURN(
+      v1::SearchSummary summary,
+      Parse<v1::SearchSummary>(s->Text(0), absl::StrCat("finished search ", search_id), *db_));
   return std::make_optional(std::move(summary));
 }
 
 absl::StatusOr<std::vector<v1::SearchSummary>> Store::ListFinished() {
   ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT summary FROM finished_searches "
                                                   "ORDER BY search_id DESC"));
-  return ReadAll<v1::SearchSummary>(*s, "finished search");
+  return ReadAll<v1::SearchSummary>(*s, "finished search", *db_);
 }
 
 absl::StatusOr<std::vector<v1::Trial>> Store::LoadLeaderboard(int64_t search_id, int limit) {
   ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT trial FROM leaderboards WHERE "
                                                   "search_id = ? ORDER BY rank LIMIT ?"));
   s->Bind(1, search_id).Bind(2, static_cast<int64_t>(limit));
-  return ReadAll<v1::Trial>(*s, "leaderboard");
+  return ReadAll<v1::Trial>(*s, absl::StrCat("leaderboard of search ", search_id), *db_);
 }
 
 absl::Status Store::AppendOp(int64_t search_id, const StrategyOp& op) {
@@ -285,7 +294,10 @@ absl::StatusOr<std::vector<v1::Event>> Store::LoadEvents(int64_t search_id, int6
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::Event event, Parse<v1::Event>(s->Text(1), "event"));
+    ASSIGN_OR_RETURN(
+        v1::Event event,
+        Parse<v1::Event>(s->Text(1), absl::StrCat("event ", s->Int(0), " of search ", search_id),
+                         *db_));
     event.set_sequence(s->Int(0));
     out.push_back(std::move(event));
   }

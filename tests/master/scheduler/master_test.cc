@@ -715,8 +715,40 @@ TEST_F(MasterTest, AFinishedSearchIsReadFromTheStoreAndAnswersAsBefore) {
     EXPECT_EQ(listed->front().trials_done(), static_cast<int64_t>(n));
   };
   check("finished");
+  const MasterStats before = master_->Stats();
   Open();
   check("after a restart");
+  const MasterStats after = master_->Stats();
+  EXPECT_EQ(after.genomes_done, before.genomes_done);
+  EXPECT_GT(after.genomes_done, 10);
+  EXPECT_EQ(after.ledger_entries, before.ledger_entries);
+}
+
+// A strategy log that does not replay (a bug, a hand-edited database) fails its own
+// search at start, naming it; the master and the other searches go on.
+TEST_F(MasterTest, ALogThatDoesNotReplayFailsItsSearchNotTheMaster) {
+  auto broken = master_->Submit(SmallSpec(1));
+  auto healthy = master_->Submit(SmallSpec(2));
+  ASSERT_TRUE(broken.ok() && healthy.ok());
+  master_.reset();
+  {
+    auto db = store::Database::Open(dir_.File("m.db"), store::Durability::kProcess);
+    ASSERT_TRUE(db.ok());
+    ASSERT_THAT((*db)->Exec(absl::StrCat("UPDATE strategy_ops SET genome_id = genome_id + 1000 "
+                                         "WHERE search_id = ",
+                                         broken->search_id(), " AND seq = 3")),
+                IsOk());
+  }
+  Open();
+  auto failed = master_->Get(broken->search_id());
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_EQ(failed->state(), v1::FAILED);
+  EXPECT_THAT(failed->error(), HasSubstr(absl::StrCat("search ", broken->search_id())));
+  EXPECT_THAT(failed->error(), HasSubstr("diverged"));
+  EXPECT_EQ(master_->Get(healthy->search_id())->state(), v1::RUNNING);
+  RegisterWorker("w1");
+  RunWorker("w1");
+  EXPECT_EQ(master_->Get(healthy->search_id())->state(), v1::SUCCEEDED);
 }
 
 // A cancelled search stays in memory while workers still hold its genomes, and
