@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "cli/csv_record.h"
 #include "cli/remote.h"
 #include "common/cores.h"
 #include "common/status_macros.h"
@@ -60,7 +61,7 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
   std::vector<std::string> header;
   for (const genome::Gene& g : space.genes()) header.push_back(g.name);
   for (const std::string& c : ga::ResultColumns()) header.push_back(c);
-  csv << absl::StrJoin(header, ",") << "\n";
+  csv << CsvRecord(header) << "\n";
   nlohmann::json json = nlohmann::json::array();
   for (const v1::Trial& t : trials) {
     const v1::Genome& g = t.genome();
@@ -77,9 +78,7 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
         genes[space.gene(i).name] = g.values(i).string_value();
       }
     }
-    std::string error = t.error();
-    std::replace(error.begin(), error.end(), ',', ';');
-    std::replace(error.begin(), error.end(), '\n', ' ');
+    const std::string& error = t.error();
     for (std::string c : std::vector<std::string>{
              g.hash(), absl::StrCat(g.id()), absl::StrCat(mom), absl::StrCat(dad),
              absl::StrCat(g.generation()), ok ? absl::StrFormat("%.6f", t.accuracy()) : "",
@@ -89,7 +88,7 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
              t.worker_id(), error}) {
       cells.push_back(std::move(c));
     }
-    csv << absl::StrJoin(cells, ",") << "\n";
+    csv << CsvRecord(cells) << "\n";
     nlohmann::json j = {{"genes", genes},
                         {"hash", g.hash()},
                         {"id", g.id()},

@@ -13,6 +13,7 @@ packages=(
   # core libraries
   libabsl-dev libssl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+  libcsv-dev
   zlib1g-dev
   # training: LibTorch (CPU) on OpenBLAS, never the reference BLAS
   libtorch-dev libopenblas0-pthread libopenblas-dev
