@@ -8,7 +8,8 @@
 // Leaderboard (limit 10), Get and a ListTrials page of 1 000 over gRPC on 127.0.0.1,
 // asked of finished searches picked at random.
 //
-//   master_scale --searches 1000 --trials 1000 --baseline 10 --repeats 3
+//   master_scale --searches 1000 --trials 1000 --baseline 10 --repeats 3 [--dir D]
+//                [--master OLD/deepevolve-master]
 //
 // Prints one JSON line per run, then the medians.
 #include <algorithm>
@@ -230,12 +231,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--repeats", repeats, "starts of each, alternating")->capture_default_str();
   app.add_option("--calls", calls, "Leaderboard and Get calls per start")->capture_default_str();
+  std::string master_path;
+  app.add_option("--master", master_path,
+                 "the deepevolve-master to start (default: the one built beside this program), "
+                 "e.g. an older build to compare with");
   app.add_option("--dir", dir_name,
                  "where the databases go (kept and reused when they are there already)");
   CLI11_PARSE(app, argc, argv);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
-  auto program = deepevolve::FindProgram("deepevolve-master");
+  auto program = master_path.empty() ? deepevolve::FindProgram("deepevolve-master")
+                                     : absl::StatusOr<std::string>(master_path);
   if (!program.ok()) {
     std::cerr << program.status().message() << "\n";
     return 1;
