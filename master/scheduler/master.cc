@@ -141,9 +141,11 @@ absl::Status Master::Step(absl::FunctionRef<absl::Status()> body) {
 
 absl::Status Master::Retire(SearchRun& run) {
   const int64_t id = run.id();
-  RETURN_IF_ERROR(
-      store_->PutFinished(run.Summarize(), run.last_event, run.Best(kStoredLeaderboard)));
+  v1::SearchSummary summary = run.Summarize();
+  RETURN_IF_ERROR(store_->PutFinished(summary, run.last_event, run.Best(kStoredLeaderboard)));
   finished_[id] = run.last_event;
+  recent_.push_back(std::move(summary));
+  if (recent_.size() > static_cast<size_t>(options_.max_running_searches)) recent_.pop_front();
   ending_.erase(id);
   runs_.erase(id);
   return absl::OkStatus();

@@ -15,6 +15,7 @@
 #define DEEPEVOLVE_MASTER_SCHEDULER_MASTER_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -102,6 +103,9 @@ class Master {
   absl::StatusOr<std::vector<v1::SearchSummary>> List();
   // The searches in memory: running, or finished with trials still leased.
   std::vector<v1::SearchSummary> Running();
+  // Those and the searches retired in the last forget_after_ms (at most
+  // max_running_searches of them), newest first: what /metrics exports a series for.
+  std::vector<v1::SearchSummary> Current();
   absl::StatusOr<v1::SearchSummary> Cancel(int64_t search_id);
   // The best `limit` trials (0 for 10, at most kMaxPage), best first.
   absl::StatusOr<std::vector<v1::Trial>> Leaderboard(int64_t search_id, int limit);
@@ -231,6 +235,8 @@ class Master {
   absl::flat_hash_set<int64_t> ending_ ABSL_GUARDED_BY(mu());
   // Retired searches (finished, read from the store): id -> sequence of their last event.
   absl::flat_hash_map<int64_t, int64_t> finished_ ABSL_GUARDED_BY(mu());
+  // The final summaries of the searches retired last, oldest first (for Current).
+  std::deque<v1::SearchSummary> recent_ ABSL_GUARDED_BY(mu());
   LeaseTable leases_ ABSL_GUARDED_BY(mu());
   WorkerRegistry workers_ ABSL_GUARDED_BY(mu());
   int64_t round_robin_ ABSL_GUARDED_BY(mu()) = 0;

@@ -86,6 +86,16 @@ std::vector<v1::SearchSummary> Master::Running() {
   return out;
 }
 
+std::vector<v1::SearchSummary> Master::Current() {
+  std::vector<v1::SearchSummary> out = Running();
+  absl::MutexLock lock(mu());
+  const int64_t since = clock_->NowMs() - options_.forget_after_ms;
+  for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {
+    if (it->finished_unix_ms() >= since) out.push_back(*it);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<Trial>> Master::Trials(int64_t search_id, int64_t after_genome_id,
                                                   int limit, int64_t* next_after) {
   limit = limit <= 0 ? 1000 : std::min(limit, kMaxPage);

@@ -263,8 +263,9 @@ std::string HttpFrontend::RenderMetrics() const {
   std::string done =
       "# HELP deepevolve_search_genomes_done Genomes finished, per search.\n"
       "# TYPE deepevolve_search_genomes_done gauge\n";
-  // Searches in memory only: a finished search's series ends with it.
-  for (const v1::SearchSummary& search : master_->Running()) {
+  // Running searches and those finished in the last --forget-after-seconds: a finished
+  // search's series ends after that, so that the export does not grow for ever.
+  for (const v1::SearchSummary& search : master_->Current()) {
     const std::string labels = absl::StrCat("search=\"", search.search_id(), "\",name=\"",
                                             EscapeLabel(search.name()), "\"");
     if (search.has_best()) {

@@ -715,6 +715,11 @@ TEST_F(MasterTest, AFinishedSearchIsReadFromTheStoreAndAnswersAsBefore) {
     EXPECT_EQ(listed->front().trials_done(), static_cast<int64_t>(n));
   };
   check("finished");
+  // /metrics still shows it for forget_after_ms.
+  ASSERT_EQ(master_->Current().size(), 1u);
+  EXPECT_EQ(master_->Current()[0].search_id(), id);
+  clock_.AdvanceMs(MasterOptions().forget_after_ms + 1);
+  EXPECT_TRUE(master_->Current().empty());
   const MasterStats before = master_->Stats();
   Open();
   check("after a restart");
