@@ -205,11 +205,20 @@ int RunStatus(const RemoteOptions& options, int64_t search_id, std::ostream& out
 int RunList(const RemoteOptions& options, std::ostream& out, std::ostream& err) {
   auto stub = ConnectSearchService(options, err);
   if (stub == nullptr) return 1;
-  grpc::ClientContext context;
-  PrepareCall(context, options, absl::Seconds(30));
-  v1::ListResponse response;
-  grpc::Status status = stub->List(&context, v1::ListRequest(), &response);
-  if (!status.ok()) return Fail(options, "list", status, err);
+  v1::ListResponse response;  // every page, newest first
+  for (int64_t before = 0;;) {
+    grpc::ClientContext context;
+    PrepareCall(context, options, absl::Seconds(30));
+    v1::ListRequest request;
+    request.set_before_search_id(before);
+    request.set_page_size(1000);
+    v1::ListResponse page;
+    grpc::Status status = stub->List(&context, request, &page);
+    if (!status.ok()) return Fail(options, "list", status, err);
+    for (v1::SearchSummary& s : *page.mutable_searches()) *response.add_searches() = std::move(s);
+    before = page.next_before_search_id();
+    if (before == 0) break;
+  }
   if (options.json) {
     out << Json(response) << "\n";
     return 0;

@@ -389,6 +389,7 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   t.set_lease_deadline_unix_ms(lease.deadline_ms);
   t.set_worker_id(worker_id);
   t.set_worker_incarnation(incarnation);
+  t.clear_curve();  // the points of an attempt that was lost or failed
   RETURN_IF_ERROR(PutTrial(run, t, Event::GENOME_STARTED));
   v1::Assignment a;
   a.set_lease_id(lease.id);

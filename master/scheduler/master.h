@@ -99,8 +99,11 @@ class Master {
   // --- For clients (SearchService) ---
   absl::StatusOr<v1::SearchSummary> Submit(const v1::SearchSpec& spec);
   absl::StatusOr<v1::SearchSummary> Get(int64_t search_id);
-  // Every search, newest first (finished ones read from the store).
-  absl::StatusOr<std::vector<v1::SearchSummary>> List();
+  // At most `limit` searches (0 for 100, at most 1000) with ids below `before_id` (0:
+  // from the newest), newest first; finished ones read from the store. `*next_before`
+  // is the id to continue from, 0 after the last page.
+  absl::StatusOr<std::vector<v1::SearchSummary>> List(int64_t before_id, int limit,
+                                                      int64_t* next_before);
   // The searches in memory: running, or finished with trials still leased.
   std::vector<v1::SearchSummary> Running();
   // Those and the searches retired in the last forget_after_ms (at most

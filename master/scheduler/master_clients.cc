@@ -69,13 +69,26 @@ absl::StatusOr<v1::SearchSummary> Master::Get(int64_t search_id) {
   return Summary(search_id);
 }
 
-absl::StatusOr<std::vector<v1::SearchSummary>> Master::List() {
+absl::StatusOr<std::vector<v1::SearchSummary>> Master::List(int64_t before_id, int limit,
+                                                            int64_t* next_before) {
+  limit = limit <= 0 ? 100 : std::min(limit, 1000);
+  if (before_id <= 0) before_id = INT64_MAX;
   absl::MutexLock lock(mu());
-  ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> out, store_->ListFinished());
-  for (const auto& [id, run] : runs_) out.push_back(run->Summarize());
+  // One more than asked tells whether another page follows.
+  ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> out, store_->ListFinished(before_id, limit + 1));
+  for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
+    if (it->first >= before_id) continue;
+    if (static_cast<int>(out.size()) > limit && it->first < out.back().search_id()) break;
+    out.push_back(it->second->Summarize());
+  }
   std::sort(out.begin(), out.end(), [](const v1::SearchSummary& a, const v1::SearchSummary& b) {
     return a.search_id() > b.search_id();
   });
+  *next_before = 0;
+  if (static_cast<int>(out.size()) > limit) {
+    out.resize(limit);
+    *next_before = out.back().search_id();
+  }
   return out;
 }
 

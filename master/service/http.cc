@@ -82,13 +82,20 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  server_->Get("/api/searches", [this](const httplib::Request&, httplib::Response& res) {
-    absl::StatusOr<std::vector<v1::SearchSummary>> searches = master_->List();
+  server_->Get("/api/searches", [this](const httplib::Request& req, httplib::Response& res) {
+    // A page: ?before=SEARCH_ID&limit=N, as List.
+    int64_t before = 0, next_before = 0;
+    int limit = 0;
+    if (req.has_param("before")) (void)absl::SimpleAtoi(req.get_param_value("before"), &before);
+    if (req.has_param("limit")) (void)absl::SimpleAtoi(req.get_param_value("limit"), &limit);
+    absl::StatusOr<std::vector<v1::SearchSummary>> searches =
+        master_->List(before, limit, &next_before);
     if (!searches.ok()) {
       return Error(res, HttpCode(searches.status()), std::string(searches.status().message()));
     }
     v1::ListResponse list;
     for (v1::SearchSummary& s : *searches) *list.add_searches() = std::move(s);
+    list.set_next_before_search_id(next_before);
     res.set_content(ToJson(list), "application/json");
   });
   server_->Get(R"(/api/searches/(\d+))",

@@ -55,11 +55,16 @@ grpc::Status SearchServiceImpl::Get(grpc::ServerContext* context, const v1::GetR
   return Answer(master_->Get(request->search_id()), response);
 }
 
-grpc::Status SearchServiceImpl::List(grpc::ServerContext* context, const v1::ListRequest*,
+grpc::Status SearchServiceImpl::List(grpc::ServerContext* context, const v1::ListRequest* request,
                                      v1::ListResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kList);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  return AnswerList(master_->List(), response->mutable_searches());
+  int64_t next_before = 0;
+  grpc::Status status =
+      AnswerList(master_->List(request->before_search_id(), request->page_size(), &next_before),
+                 response->mutable_searches());
+  response->set_next_before_search_id(next_before);
+  return status;
 }
 
 grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,

@@ -232,9 +232,10 @@ absl::StatusOr<std::optional<v1::SearchSummary>> Store::LoadFinished(int64_t sea
   return std::make_optional(std::move(summary));
 }
 
-absl::StatusOr<std::vector<v1::SearchSummary>> Store::ListFinished() {
-  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT summary FROM finished_searches "
-                                                  "ORDER BY search_id DESC"));
+absl::StatusOr<std::vector<v1::SearchSummary>> Store::ListFinished(int64_t before_id, int limit) {
+  ASSIGN_OR_RETURN(ScopedStatement s, db_->Cached("SELECT summary FROM finished_searches WHERE "
+                                                  "search_id < ? ORDER BY search_id DESC LIMIT ?"));
+  s->Bind(1, before_id > 0 ? before_id : INT64_MAX).Bind(2, static_cast<int64_t>(limit));
   return ReadAll<v1::SearchSummary>(*s, "finished search", *db_);
 }
 

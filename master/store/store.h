@@ -66,8 +66,9 @@ class Store {
                            const std::vector<const v1::Trial*>& leaderboard);
   absl::StatusOr<std::vector<FinishedSearch>> LoadFinishedIndex();
   absl::StatusOr<std::optional<v1::SearchSummary>> LoadFinished(int64_t search_id);
-  // Every finished search's final summary, newest first.
-  absl::StatusOr<std::vector<v1::SearchSummary>> ListFinished();
+  // At most `limit` finished searches' final summaries with ids below `before_id`
+  // (0: any), newest first.
+  absl::StatusOr<std::vector<v1::SearchSummary>> ListFinished(int64_t before_id, int limit);
   // The first `limit` of the stored leaderboard.
   absl::StatusOr<std::vector<v1::Trial>> LoadLeaderboard(int64_t search_id, int limit);
 

@@ -709,8 +709,10 @@ TEST_F(MasterTest, AFinishedSearchIsReadFromTheStoreAndAnswersAsBefore) {
     for (const v1::Event& e : *events) EXPECT_NE(e.kind(), v1::Event::GENOME_PROGRESS);
     events = master_->WaitEvents(id, events->back().sequence(), absl::ZeroDuration(), &finished);
     EXPECT_TRUE(events.ok() && events->empty() && finished);
-    auto listed = master_->List();
+    int64_t next_before = -1;
+    auto listed = master_->List(0, 0, &next_before);
     ASSERT_TRUE(listed.ok());
+    EXPECT_EQ(next_before, 0);
     ASSERT_EQ(listed->size(), 1u);
     EXPECT_EQ(listed->front().trials_done(), static_cast<int64_t>(n));
   };
@@ -754,6 +756,33 @@ TEST_F(MasterTest, ALogThatDoesNotReplayFailsItsSearchNotTheMaster) {
   RegisterWorker("w1");
   RunWorker("w1");
   EXPECT_EQ(master_->Get(healthy->search_id())->state(), v1::SUCCEEDED);
+}
+
+// List pages through running and finished searches alike, newest first.
+TEST_F(MasterTest, ListPagesThroughRunningAndFinishedSearches) {
+  auto a = master_->Submit(SmallSpec(1));
+  RegisterWorker("w1");
+  RunWorker("w1");
+  auto b = master_->Submit(SmallSpec(2));
+  auto c = master_->Submit(SmallSpec(3));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ASSERT_THAT(master_->Cancel(c->search_id()).status(), IsOk());
+  std::vector<int64_t> seen;
+  int64_t before = 0;
+  do {
+    auto page = master_->List(before, 1, &before);
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->size(), 1u);
+    seen.push_back(page->front().search_id());
+  } while (before != 0);
+  EXPECT_THAT(seen, ::testing::ElementsAre(c->search_id(), b->search_id(), a->search_id()));
+  int64_t next = -1;
+  auto all = master_->List(0, 0, &next);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u);
+  EXPECT_EQ(next, 0);
+  EXPECT_EQ((*all)[1].state(), v1::RUNNING);
+  EXPECT_EQ((*all)[2].state(), v1::SUCCEEDED);
 }
 
 // A cancelled search stays in memory while workers still hold its genomes, and
