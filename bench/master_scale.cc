@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "bench/wide_space.h"
 #include "common/clock.h"
 #include "common/subprocess.h"
 #include "deepevolve/v1/service.grpc.pb.h"
@@ -51,23 +52,7 @@ v1::SearchSpec ScaleSpec(int index, int trials) {
   task->set_net(v1::MLP);
   task->set_epochs(1);
   task->set_train_limit(1000 + index);
-  auto* space = spec.mutable_space();
-  auto* neurons = space->add_genes();
-  neurons->set_name("nb_neurons");
-  for (int v = 1; v <= 256; ++v) neurons->add_values()->set_int_value(v);
-  auto* layers = space->add_genes();
-  layers->set_name("nb_layers");
-  for (int v = 1; v <= 64; ++v) layers->add_values()->set_int_value(v);
-  auto* activation = space->add_genes();
-  activation->set_name("activation");
-  for (const char* a : {"relu", "elu", "tanh", "sigmoid", "hard_sigmoid", "softplus", "linear"}) {
-    activation->add_values()->set_string_value(a);
-  }
-  auto* optimizer = space->add_genes();
-  optimizer->set_name("optimizer");
-  for (const char* o : {"rmsprop", "adam", "sgd", "adagrad", "adadelta", "adamax", "nadam"}) {
-    optimizer->add_values()->set_string_value(o);
-  }
+  deepevolve::bench::AddWideMlpSpace(spec.mutable_space());
   spec.mutable_random()->set_trials(trials);
   return spec;
 }
