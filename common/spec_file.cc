@@ -8,14 +8,24 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "genome/space.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 
 namespace deepevolve {
 namespace {
 
+// Objects keep their keys in the order written: a space's genes are in that order.
+using Json = nlohmann::ordered_json;
+
+// A mapping key seen twice in the YAML (yaml-cpp keeps both; JSON objects cannot).
+struct DuplicateKey {
+  std::string key;
+  int line;
+};
+
 // A YAML scalar as JSON, untyped: numbers and booleans where it reads as one.
-nlohmann::json ScalarToJson(const YAML::Node& node) {
+Json ScalarToJson(const YAML::Node& node) {
   const std::string s = node.Scalar();
   if (node.Tag() == "!") return s;  // quoted in the YAML: a string
   int64_t i;
@@ -31,8 +41,8 @@ nlohmann::json ScalarToJson(const YAML::Node& node) {
 // meant for a string field is a string (`name: 2024`), for an enum its name, and
 // elsewhere what it reads as. `field` is the field `node` is the value of (null at the
 // top, `message` then being the message's type).
-nlohmann::json YamlToJson(const YAML::Node& node, const google::protobuf::Descriptor* message,
-                          const google::protobuf::FieldDescriptor* field, bool element) {
+Json YamlToJson(const YAML::Node& node, const google::protobuf::Descriptor* message,
+                const google::protobuf::FieldDescriptor* field, bool element) {
   using google::protobuf::FieldDescriptor;
   switch (node.Type()) {
     case YAML::NodeType::Map: {
@@ -41,9 +51,11 @@ nlohmann::json YamlToJson(const YAML::Node& node, const google::protobuf::Descri
           : field->type() == FieldDescriptor::TYPE_MESSAGE && !field->is_map()
               ? field->message_type()
               : nullptr;
-      nlohmann::json j = nlohmann::json::object();
+      // Keys in the order written (a gene list's order is the grid's).
+      Json j = Json::object();
       for (const auto& kv : node) {
         const std::string key = kv.first.as<std::string>();
+        if (j.contains(key)) throw DuplicateKey{key, kv.first.Mark().line + 1};
         const FieldDescriptor* f = nullptr;
         if (type != nullptr) {
           f = type->FindFieldByName(key);
@@ -56,7 +68,7 @@ nlohmann::json YamlToJson(const YAML::Node& node, const google::protobuf::Descri
       return j;
     }
     case YAML::NodeType::Sequence: {
-      nlohmann::json j = nlohmann::json::array();
+      Json j = Json::array();
       for (const auto& item : node) {
         j.push_back(YamlToJson(
             item, nullptr, field != nullptr && field->is_repeated() && !element ? field : nullptr,
@@ -75,24 +87,121 @@ nlohmann::json YamlToJson(const YAML::Node& node, const google::protobuf::Descri
   }
 }
 
+absl::Status BadGenes(const std::string& source, const std::string& field,
+                      const std::string& problem) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", field, ": ", problem));
+}
+
+// The values of `{range: [min, max], step: n}`: integers from min to max by step.
+absl::StatusOr<Json> ExpandRange(const Json& spec, const std::string& source,
+                                 const std::string& field) {
+  for (const auto& [key, value] : spec.items()) {
+    if (key != "range" && key != "step") {
+      return BadGenes(source, absl::StrCat(field, ".", key),
+                      "unknown key (a range has `range: [min, max]` and an optional `step`)");
+    }
+  }
+  const Json& range = spec["range"];
+  if (!range.is_array() || range.size() != 2 || !range[0].is_number_integer() ||
+      !range[1].is_number_integer()) {
+    return BadGenes(source, absl::StrCat(field, ".range"), "must be [min, max], two integers");
+  }
+  const int64_t lo = range[0].get<int64_t>(), hi = range[1].get<int64_t>();
+  if (lo > hi) {
+    return BadGenes(source, absl::StrCat(field, ".range"),
+                    absl::StrCat("min ", lo, " is above max ", hi));
+  }
+  int64_t step = 1;
+  if (spec.contains("step")) {
+    if (!spec["step"].is_number_integer() || spec["step"].get<int64_t>() < 1) {
+      return BadGenes(source, absl::StrCat(field, ".step"), "must be an integer of at least 1");
+    }
+    step = spec["step"].get<int64_t>();
+  }
+  // Counted before anything is built: a range of a billion values is refused, not made.
+  const uint64_t count =
+      (static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)) / static_cast<uint64_t>(step) + 1;
+  if (count > static_cast<uint64_t>(genome::kMaxValuesPerGene)) {
+    return BadGenes(source, field,
+                    absl::StrCat("the range has ", count, " values, more than the ",
+                                 genome::kMaxValuesPerGene, " a gene may have"));
+  }
+  Json values = Json::array();
+  for (uint64_t i = 0; i < count; ++i) {
+    values.push_back({{"intValue", lo + static_cast<int64_t>(i) * step}});
+  }
+  return values;
+}
+
+// `genes: {name: [values...] or {range: ...}, ...}`, the form a person writes, as the
+// `space` it stands for (genes in the order written).
+absl::Status ExpandGenes(Json& spec, const std::string& source) {
+  if (!spec.is_object() || !spec.contains("genes")) return absl::OkStatus();
+  if (spec.contains("space")) {
+    return BadGenes(source, "genes", "give the genes either as `genes` or as `space`, not both");
+  }
+  const Json& genes = spec["genes"];
+  if (!genes.is_object() || genes.empty()) {
+    return BadGenes(source, "genes",
+                    "a mapping from each gene's name to its values, e.g. "
+                    "{nb_layers: [1, 2, 3], nb_neurons: {range: [64, 512], step: 64}}");
+  }
+  Json out = Json::array();
+  for (const auto& [name, value] : genes.items()) {
+    const std::string field = absl::StrCat("genes.", name);
+    Json values = Json::array();
+    if (value.is_array()) {
+      for (size_t i = 0; i < value.size(); ++i) {
+        const Json& v = value[i];
+        if (v.is_number_integer()) {
+          values.push_back({{"intValue", v.get<int64_t>()}});
+        } else if (v.is_string()) {
+          values.push_back({{"stringValue", v.get<std::string>()}});
+        } else {
+          return BadGenes(source, absl::StrCat(field, "[", i, "]"),
+                          absl::StrCat(v.is_number() ? "the number " : "", v.dump(),
+                                       " is not a gene value (an integer or a name)"));
+        }
+      }
+    } else if (value.is_object() && value.contains("range")) {
+      absl::StatusOr<Json> range = ExpandRange(value, source, field);
+      if (!range.ok()) return range.status();
+      values = *std::move(range);
+    } else {
+      return BadGenes(source, field,
+                      "a list of values ([1, 2, 3], [relu, elu]) or {range: [min, max], step: n}");
+    }
+    out.push_back({{"name", name}, {"values", std::move(values)}});
+  }
+  spec.erase("genes");
+  spec["space"] = {{"genes", std::move(out)}};
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<v1::SearchSpec> ParseSearchSpec(const std::string& text, const std::string& source) {
-  std::string json;
+  Json doc;
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '{') {
-    json = text;
+    doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded())
+      return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
   } else {
     try {
-      json = YamlToJson(YAML::Load(text), v1::SearchSpec::descriptor(), nullptr, false).dump();
+      doc = YamlToJson(YAML::Load(text), v1::SearchSpec::descriptor(), nullptr, false);
     } catch (const YAML::Exception& e) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": not valid YAML: ", e.what()));
+    } catch (const DuplicateKey& d) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ":", d.line, ": '", d.key, "' is given twice"));
     }
   }
+  if (absl::Status expanded = ExpandGenes(doc, source); !expanded.ok()) return expanded;
   v1::SearchSpec spec;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  if (auto s = google::protobuf::util::JsonStringToMessage(json, &spec, options); !s.ok()) {
+  if (auto s = google::protobuf::util::JsonStringToMessage(doc.dump(), &spec, options); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", s.message().as_string()));
   }
   return spec;

@@ -1,5 +1,9 @@
 #include "common/spec_file.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace deepevolve {
@@ -34,6 +38,62 @@ TEST(SpecFileTest, AYamlNumberMeantAsAStringIsTheString) {
   EXPECT_EQ(yaml->space().genes(0).values(0).string_value(), "1");
   EXPECT_EQ(yaml->space().genes(1).values(0).int_value(), 2);
   EXPECT_EQ(yaml->task().epochs(), 1);
+}
+
+// The form a person writes: each gene's values as a list or an integer range, in the
+// order written, in YAML and in JSON alike.
+TEST(SpecFileTest, GenesAreWrittenAsListsAndRanges) {
+  const char* yaml =
+      "task: {dataset: fashion_mnist, net: MLP}\n"
+      "genes:\n"
+      "  nb_neurons: {range: [64, 256], step: 64}\n"
+      "  nb_layers: {range: [1, 3]}\n"
+      "  optimizer: [adam, sgd]\n"
+      "  activation: [relu, \"1\"]\n";
+  const char* json =
+      R"({"task": {"dataset": "fashion_mnist", "net": "MLP"}, "genes": {"nb_neurons": )"
+      R"({"range": [64, 256], "step": 64}, "nb_layers": {"range": [1, 3]}, "optimizer": )"
+      R"(["adam", "sgd"], "activation": ["relu", "1"]}})";
+  for (const auto& [text, source] : {std::pair{yaml, "g.yaml"}, std::pair{json, "g.json"}}) {
+    SCOPED_TRACE(source);
+    auto spec = ParseSearchSpec(text, source);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    const v1::GeneSpace& space = spec->space();
+    ASSERT_EQ(space.genes_size(), 4);
+    EXPECT_EQ(space.genes(0).name(), "nb_neurons");
+    ASSERT_EQ(space.genes(0).values_size(), 4);
+    EXPECT_EQ(space.genes(0).values(0).int_value(), 64);
+    EXPECT_EQ(space.genes(0).values(3).int_value(), 256);
+    EXPECT_EQ(space.genes(1).name(), "nb_layers");
+    EXPECT_EQ(space.genes(1).values_size(), 3);
+    EXPECT_EQ(space.genes(2).name(), "optimizer");
+    EXPECT_EQ(space.genes(2).values(1).string_value(), "sgd");
+    EXPECT_EQ(space.genes(3).values(1).string_value(), "1");  // quoted: a name
+  }
+}
+
+TEST(SpecFileTest, BadGenesAreRefusedNamingTheField) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"genes: {nb_neurons: {range: [512, 64]}}",
+       "genes.nb_neurons.range: min 512 is above max 64"},
+      {"genes: {nb_neurons: {range: [1, 64], step: 0}}", "genes.nb_neurons.step"},
+      {"genes: {nb_neurons: {range: [1, 1000000000]}}", "1000000000 values, more than the 256"},
+      {"genes: {nb_neurons: {range: [1, 2.5]}}", "genes.nb_neurons.range: must be [min, max]"},
+      {"genes: {nb_neurons: {range: [1, 4], stride: 2}}", "genes.nb_neurons.stride: unknown key"},
+      {"genes: {nb_layers: [1, 2.5]}", "genes.nb_layers[1]: the number 2.5 is not a gene value"},
+      {"genes: {nb_layers: [1, [2]]}", "genes.nb_layers[1]"},
+      {"genes: {nb_layers: 3}", "genes.nb_layers: a list of values"},
+      {"genes: [nb_layers]", "genes: a mapping"},
+      {"genes: {nb_layers: [1, 2]}\nspace: {genes: []}", "not both"},
+      {"genes:\n  nb_layers: [1, 2]\n  nb_layers: [3, 4]\n",
+       "bad.yaml:3: 'nb_layers' is given twice"},
+  };
+  for (const auto& [text, want] : cases) {
+    auto spec = ParseSearchSpec(text, "bad.yaml");
+    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(spec.status().message().find(want), std::string::npos)
+        << text << " -> " << spec.status();
+  }
 }
 
 TEST(SpecFileTest, ErrorsNameTheFile) {
