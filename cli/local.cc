@@ -32,7 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string GeneText(const v1::GeneValue& v) {
-  return v.has_int_value() ? absl::StrCat(v.int_value()) : v.string_value();
+  return genome::GeneValueToString(genome::GeneValueFromProto(v));
 }
 
 bool Succeeded(const v1::Trial& t) {
@@ -74,6 +74,8 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
       cells.push_back(GeneText(g.values(i)));
       if (g.values(i).has_int_value()) {
         genes[space.gene(i).name] = g.values(i).int_value();
+      } else if (g.values(i).has_float_value()) {
+        genes[space.gene(i).name] = g.values(i).float_value();
       } else {
         genes[space.gene(i).name] = g.values(i).string_value();
       }

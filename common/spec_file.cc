@@ -2,12 +2,15 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "genome/space.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -92,14 +95,26 @@ absl::Status BadGenes(const std::string& source, const std::string& field,
   return absl::InvalidArgumentError(absl::StrCat(source, ": ", field, ": ", problem));
 }
 
+// Refuses a key of `spec` not in `allowed`, naming it and saying what `spec` holds.
+absl::Status OnlyKeys(const Json& spec, std::initializer_list<absl::string_view> allowed,
+                      const std::string& source, const std::string& field,
+                      absl::string_view holds) {
+  for (const auto& [key, value] : spec.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return BadGenes(source, absl::StrCat(field, ".", key),
+                      absl::StrCat("unknown key (", holds, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // The values of `{range: [min, max], step: n}`: integers from min to max by step.
 absl::StatusOr<Json> ExpandRange(const Json& spec, const std::string& source,
                                  const std::string& field) {
-  for (const auto& [key, value] : spec.items()) {
-    if (key != "range" && key != "step") {
-      return BadGenes(source, absl::StrCat(field, ".", key),
-                      "unknown key (a range has `range: [min, max]` and an optional `step`)");
-    }
+  if (absl::Status keys = OnlyKeys(spec, {"range", "step"}, source, field,
+                                   "a range has `range: [min, max]` and an optional `step`");
+      !keys.ok()) {
+    return keys;
   }
   const Json& range = spec["range"];
   if (!range.is_array() || range.size() != 2 || !range[0].is_number_integer() ||
@@ -133,6 +148,53 @@ absl::StatusOr<Json> ExpandRange(const Json& spec, const std::string& source,
   return values;
 }
 
+// The values of `{log_range: [min, max], points: n}`: n numbers from min to max evenly
+// spaced on a log scale, each rounded to 3 significant digits (1e-4, 0.000178, ...).
+absl::StatusOr<Json> ExpandLogRange(const Json& spec, const std::string& source,
+                                    const std::string& field) {
+  if (absl::Status keys = OnlyKeys(spec, {"log_range", "points"}, source, field,
+                                   "a log range has `log_range: [min, max]` and `points`");
+      !keys.ok()) {
+    return keys;
+  }
+  const Json& range = spec["log_range"];
+  if (!range.is_array() || range.size() != 2 || !range[0].is_number() || !range[1].is_number()) {
+    return BadGenes(source, absl::StrCat(field, ".log_range"), "must be [min, max], two numbers");
+  }
+  const double lo = range[0].get<double>(), hi = range[1].get<double>();
+  if (!std::isfinite(lo) || !std::isfinite(hi) || lo <= 0) {
+    return BadGenes(source, absl::StrCat(field, ".log_range"),
+                    "both ends must be finite and above 0 (a log scale never reaches 0)");
+  }
+  if (lo >= hi) {
+    return BadGenes(source, absl::StrCat(field, ".log_range"),
+                    absl::StrCat("min ", range[0].dump(), " is not below max ", range[1].dump()));
+  }
+  if (!spec.contains("points") || !spec["points"].is_number_integer() ||
+      spec["points"].get<int64_t>() < 2 ||
+      spec["points"].get<int64_t>() > genome::kMaxValuesPerGene) {
+    return BadGenes(source, absl::StrCat(field, ".points"),
+                    absl::StrCat("must be an integer from 2 to ", genome::kMaxValuesPerGene));
+  }
+  const int64_t points = spec["points"].get<int64_t>();
+  Json values = Json::array();
+  double last = 0;
+  for (int64_t i = 0; i < points; ++i) {
+    const double exact = lo * std::pow(hi / lo, static_cast<double>(i) / (points - 1));
+    const double rounded = std::stod(absl::StrFormat("%.3g", exact));
+    if (i > 0 && rounded == last) {
+      return BadGenes(source, absl::StrCat(field, ".points"),
+                      absl::StrCat(points,
+                                   " points are too many for this range: two of them "
+                                   "round to ",
+                                   rounded));
+    }
+    values.push_back({{"floatValue", rounded}});
+    last = rounded;
+  }
+  return values;
+}
+
 // `genes: {name: [values...] or {range: ...}, ...}`, the form a person writes, as the
 // `space` it stands for (genes in the order written).
 absl::Status ExpandGenes(Json& spec, const std::string& source) {
@@ -155,21 +217,29 @@ absl::Status ExpandGenes(Json& spec, const std::string& source) {
         const Json& v = value[i];
         if (v.is_number_integer()) {
           values.push_back({{"intValue", v.get<int64_t>()}});
+        } else if (v.is_number_float()) {
+          values.push_back({{"floatValue", v.get<double>()}});
         } else if (v.is_string()) {
           values.push_back({{"stringValue", v.get<std::string>()}});
         } else {
           return BadGenes(source, absl::StrCat(field, "[", i, "]"),
-                          absl::StrCat(v.is_number() ? "the number " : "", v.dump(),
-                                       " is not a gene value (an integer or a name)"));
+                          absl::StrCat(v.dump(),
+                                       " is not a gene value (an integer, a number or a "
+                                       "name)"));
         }
       }
     } else if (value.is_object() && value.contains("range")) {
       absl::StatusOr<Json> range = ExpandRange(value, source, field);
       if (!range.ok()) return range.status();
       values = *std::move(range);
+    } else if (value.is_object() && value.contains("log_range")) {
+      absl::StatusOr<Json> range = ExpandLogRange(value, source, field);
+      if (!range.ok()) return range.status();
+      values = *std::move(range);
     } else {
       return BadGenes(source, field,
-                      "a list of values ([1, 2, 3], [relu, elu]) or {range: [min, max], step: n}");
+                      "a list of values ([1, 2, 3], [relu, elu]), {range: [min, max], step: n} "
+                      "or {log_range: [min, max], points: n}");
     }
     out.push_back({{"name", name}, {"values", std::move(values)}});
   }

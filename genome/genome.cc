@@ -75,6 +75,8 @@ std::string IdentityString(const NamedGenome& assignment) {
   for (const auto& [name, value] : by_name) {
     if (const auto* i = std::get_if<int64_t>(value)) {
       absl::StrAppend(&out, name, "=i:", *i, ";");
+    } else if (std::holds_alternative<double>(*value)) {
+      absl::StrAppend(&out, name, "=f:", GeneValueToString(*value), ";");
     } else {
       const auto& s = std::get<std::string>(*value);
       absl::StrAppend(&out, name, "=s", s.size(), ":", s, ";");

@@ -1,6 +1,8 @@
 #include "genome/space.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <utility>
@@ -36,7 +38,9 @@ absl::Status CheckTrainableValue(absl::string_view gene, const GeneValue& value,
                                  absl::string_view field) {
   const bool is_int = std::holds_alternative<int64_t>(value);
   auto check_names = [&](const std::vector<std::string>& known) -> absl::Status {
-    if (is_int) return Invalid(field, absl::StrCat("gene '", gene, "' takes names"));
+    if (!std::holds_alternative<std::string>(value)) {
+      return Invalid(field, absl::StrCat("gene '", gene, "' takes names"));
+    }
     const auto& name = std::get<std::string>(value);
     if (std::find(known.begin(), known.end(), name) == known.end()) {
       return Invalid(field, absl::StrCat("unknown ", gene, " '", name,
@@ -74,11 +78,17 @@ const std::vector<std::string>& KnownOptimizers() {
 
 std::string GeneValueToString(const GeneValue& value) {
   if (const auto* i = std::get_if<int64_t>(&value)) return absl::StrCat(*i);
+  if (const auto* d = std::get_if<double>(&value)) {
+    char text[32];
+    const std::to_chars_result r = std::to_chars(text, text + sizeof(text), *d);
+    return std::string(text, r.ptr);
+  }
   return std::get<std::string>(value);
 }
 
 GeneValue GeneValueFromProto(const v1::GeneValue& value) {
   if (value.value_case() == v1::GeneValue::kIntValue) return value.int_value();
+  if (value.value_case() == v1::GeneValue::kFloatValue) return value.float_value();
   return value.string_value();
 }
 
@@ -86,6 +96,8 @@ v1::GeneValue GeneValueToProto(const GeneValue& value) {
   v1::GeneValue proto;
   if (const auto* i = std::get_if<int64_t>(&value)) {
     proto.set_int_value(*i);
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    proto.set_float_value(*d);
   } else {
     proto.set_string_value(std::get<std::string>(value));
   }
@@ -145,6 +157,9 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
                                       "' is not a value name ([A-Za-z0-9_.-]+, at most ",
                                       kMaxStringValueLength, " characters)"));
         }
+      }
+      if (const auto* d = std::get_if<double>(&value); d != nullptr && !std::isfinite(*d)) {
+        return Invalid(value_field, "a number value must be finite (not NaN or infinite)");
       }
       if (trainable && names == GeneNames::kTrainable) {
         if (absl::Status s = CheckTrainableValue(gene.name, value, value_field); !s.ok()) {

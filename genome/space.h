@@ -14,10 +14,12 @@
 
 namespace deepevolve::genome {
 
-// One allowed value of a gene: an integer or a name.
-using GeneValue = std::variant<int64_t, std::string>;
+// One allowed value of a gene: an integer, a name or a (finite) number.
+using GeneValue = std::variant<int64_t, std::string, double>;
 
-// Decimal for integers, the name itself for strings.
+// Decimal for integers, the name itself for strings, and for numbers the shortest
+// decimal that reads back as the same double ("0.001", "3e-05"): their canonical text,
+// which the identity hash uses.
 std::string GeneValueToString(const GeneValue& value);
 GeneValue GeneValueFromProto(const v1::GeneValue& value);
 v1::GeneValue GeneValueToProto(const GeneValue& value);

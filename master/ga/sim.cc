@@ -16,7 +16,12 @@ namespace {
 
 genome::GeneValue ParseGeneValue(absl::string_view text) {
   int64_t i;
+  double d;
   if (absl::SimpleAtoi(text, &i)) return i;
+  if (absl::SimpleAtod(text, &d) && std::isfinite(d) &&
+      text.find_first_of("0123456789") != absl::string_view::npos) {
+    return d;
+  }
   return std::string(text);
 }
 
@@ -103,9 +108,11 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
     rows.push_back(std::move(row));
   }
   for (genome::Gene& gene : genes) {
-    if (std::all_of(gene.values.begin(), gene.values.end(), [](const genome::GeneValue& v) {
-          return std::holds_alternative<int64_t>(v);
-        })) {
+    if (std::all_of(
+            gene.values.begin(), gene.values.end(),
+            [](const genome::GeneValue& v) { return std::holds_alternative<int64_t>(v); }) ||
+        std::all_of(gene.values.begin(), gene.values.end(),
+                    [](const genome::GeneValue& v) { return std::holds_alternative<double>(v); })) {
       std::sort(gene.values.begin(), gene.values.end());
     }
   }

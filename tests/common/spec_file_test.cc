@@ -72,6 +72,28 @@ TEST(SpecFileTest, GenesAreWrittenAsListsAndRanges) {
   }
 }
 
+// Numbers, listed or on a log scale (rounded to 3 significant digits).
+TEST(SpecFileTest, NumberGenesAreListedOrSpacedOnALogScale) {
+  auto spec = ParseSearchSpec(
+      "genes:\n  learning_rate: {log_range: [1e-4, 1e-1], points: 4}\n"
+      "  dropout: [0.0, 0.25, 0.5]\n",
+      "n.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const v1::Gene& lr = spec->space().genes(0);
+  ASSERT_EQ(lr.values_size(), 4);
+  EXPECT_DOUBLE_EQ(lr.values(0).float_value(), 1e-4);
+  EXPECT_DOUBLE_EQ(lr.values(1).float_value(), 1e-3);
+  EXPECT_DOUBLE_EQ(lr.values(2).float_value(), 1e-2);
+  EXPECT_DOUBLE_EQ(lr.values(3).float_value(), 1e-1);
+  const v1::Gene& dropout = spec->space().genes(1);
+  ASSERT_EQ(dropout.values_size(), 3);
+  EXPECT_EQ(dropout.values(0).value_case(), v1::GeneValue::kFloatValue);
+  EXPECT_DOUBLE_EQ(dropout.values(2).float_value(), 0.5);
+  auto thirteen = ParseSearchSpec("genes: {lr: {log_range: [1e-4, 1e-1], points: 13}}", "t.yaml");
+  ASSERT_TRUE(thirteen.ok()) << thirteen.status();
+  EXPECT_DOUBLE_EQ(thirteen->space().genes(0).values(1).float_value(), 0.000178);
+}
+
 TEST(SpecFileTest, BadGenesAreRefusedNamingTheField) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"genes: {nb_neurons: {range: [512, 64]}}",
@@ -80,7 +102,13 @@ TEST(SpecFileTest, BadGenesAreRefusedNamingTheField) {
       {"genes: {nb_neurons: {range: [1, 1000000000]}}", "1000000000 values, more than the 256"},
       {"genes: {nb_neurons: {range: [1, 2.5]}}", "genes.nb_neurons.range: must be [min, max]"},
       {"genes: {nb_neurons: {range: [1, 4], stride: 2}}", "genes.nb_neurons.stride: unknown key"},
-      {"genes: {nb_layers: [1, 2.5]}", "genes.nb_layers[1]: the number 2.5 is not a gene value"},
+      {"genes: {nb_layers: [1, true]}", "genes.nb_layers[1]: true is not a gene value"},
+      {"genes: {lr: {log_range: [0, 0.1], points: 4}}", "genes.lr.log_range: both ends"},
+      {"genes: {lr: {log_range: [0.1, 0.001], points: 4}}", "min 0.1 is not below max 0.001"},
+      {"genes: {lr: {log_range: [0.001, 0.1], points: 1}}", "genes.lr.points: must be"},
+      {"genes: {lr: {log_range: [0.001, 0.1]}}", "genes.lr.points"},
+      {"genes: {lr: {log_range: [1, 1.001], points: 50}}", "round to"},
+      {"genes: {lr: {log_range: [.nan, 1], points: 3}}", "genes.lr.log_range"},
       {"genes: {nb_layers: [1, [2]]}", "genes.nb_layers[1]"},
       {"genes: {nb_layers: 3}", "genes.nb_layers: a list of values"},
       {"genes: [nb_layers]", "genes: a mapping"},

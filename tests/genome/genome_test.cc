@@ -45,6 +45,21 @@ TEST(GenomeHashTest, OtherSpacesUseAnUnambiguousEncoding) {
   EXPECT_EQ(IdentityString(five).rfind("dv1;", 0), 0u);
 }
 
+// A number enters the identity as its shortest round-trip decimal: 0.001 written as
+// 1e-3 or 0.0010 is one value; 0.1 + 0.2 is not 0.3; 1, 1.0 and "1" are three.
+TEST(GenomeHashTest, NumbersHaveOneCanonicalText) {
+  EXPECT_EQ(IdentityString({{"learning_rate", 1e-3}}), "dv1;learning_rate=f:0.001;");
+  EXPECT_EQ(GeneValueToString(GeneValue(3e-5)), "3e-05");
+  EXPECT_EQ(GeneValueToString(GeneValue(0.25)), "0.25");
+  EXPECT_EQ(GenomeHash({{"p", 0.0010}}), GenomeHash({{"p", 1e-3}}));
+  EXPECT_NE(GenomeHash({{"p", 0.1 + 0.2}}), GenomeHash({{"p", 0.3}}));
+  EXPECT_NE(GenomeHash({{"p", 1.0}}), GenomeHash({{"p", int64_t{1}}}));
+  EXPECT_NE(GenomeHash({{"p", 1.0}}), GenomeHash({{"p", std::string("1")}}));
+  v1::GeneValue proto = GeneValueToProto(GeneValue(0.0003));
+  EXPECT_EQ(proto.value_case(), v1::GeneValue::kFloatValue);
+  EXPECT_EQ(std::get<double>(GeneValueFromProto(proto)), 0.0003);
+}
+
 TEST(GenomeTest, AssignmentRoundTripAndErrors) {
   SearchSpace space = ga::testing::PresetSpace("mnist_mlp");
   auto genome = FromNamedGenome(space, DeepEvolveGenome(128, "tanh", 3, "sgd"));

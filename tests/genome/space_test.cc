@@ -1,5 +1,7 @@
 #include "genome/space.h"
 
+#include <limits>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/master/ga/test_util.h"
@@ -41,6 +43,18 @@ TEST(SearchSpaceTest, AlphabeticalOrderIsCrossoverOrder) {
   for (int g : space.alphabetical_order()) names.push_back(space.gene(g).name);
   EXPECT_EQ(names,
             (std::vector<std::string>{"activation", "nb_layers", "nb_neurons", "optimizer"}));
+}
+
+TEST(SearchSpaceTest, NumbersMustBeFiniteAndTheTrainersGenesKeepTheirTypes) {
+  ExpectRejected({{"lr", {0.1, std::numeric_limits<double>::quiet_NaN()}}},
+                 "space.genes[0].values[1]", "finite", GeneNames::kAny);
+  EXPECT_TRUE(SearchSpace::Create({{"lr", {0.1, 0.01}}}, GeneNames::kAny).ok());
+  auto genes = FourGenes();
+  genes[1].values = {int64_t{1}, 2.5};
+  ExpectRejected(genes, "space.genes[1].values[1]", "takes integers");
+  genes = FourGenes();
+  genes[2].values = {std::string("relu"), 0.5};
+  ExpectRejected(genes, "space.genes[2].values[1]", "takes names");
 }
 
 TEST(SearchSpaceTest, RejectsNoGenes) { ExpectRejected({}, "space.genes", "at least one"); }
