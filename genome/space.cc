@@ -56,6 +56,17 @@ absl::Status CheckTrainableValue(absl::string_view gene, const GeneValue& value,
     }
     return absl::OkStatus();
   };
+  if (gene == kGeneLearningRate) {
+    const auto* rate = std::get_if<double>(&value);
+    if (rate == nullptr) {
+      return Invalid(field, absl::StrCat("gene '", gene, "' takes numbers (e.g. 0.001)"));
+    }
+    if (!(*rate > 0 && *rate <= kMaxLearningRate)) {
+      return Invalid(field, absl::StrCat(gene, " must be in (0, ", kMaxLearningRate, "], got ",
+                                         GeneValueToString(value)));
+    }
+    return absl::OkStatus();
+  }
   if (gene == kGeneActivation) return check_names(KnownActivations());
   if (gene == kGeneOptimizer) return check_names(KnownOptimizers());
   if (gene == kGeneNbNeurons) return check_range(kMaxNbNeurons);
@@ -122,11 +133,13 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
                                   " characters)"));
     }
     const bool trainable = gene.name == kGeneNbNeurons || gene.name == kGeneNbLayers ||
-                           gene.name == kGeneActivation || gene.name == kGeneOptimizer;
+                           gene.name == kGeneActivation || gene.name == kGeneOptimizer ||
+                           gene.name == kGeneLearningRate;
     if (names == GeneNames::kTrainable && !trainable) {
       return Invalid(absl::StrCat(field, ".name"),
                      absl::StrCat("unknown gene '", gene.name,
-                                  "' (known: nb_neurons, nb_layers, activation, optimizer)"));
+                                  "' (known: nb_neurons, nb_layers, activation, optimizer, "
+                                  "learning_rate)"));
     }
     if (!gene_names.insert(gene.name).second) {
       return Invalid(absl::StrCat(field, ".name"),

@@ -57,6 +57,20 @@ TEST(SearchSpaceTest, NumbersMustBeFiniteAndTheTrainersGenesKeepTheirTypes) {
   ExpectRejected(genes, "space.genes[2].values[1]", "takes names");
 }
 
+TEST(SearchSpaceTest, TheLearningRateIsANumberInItsRange) {
+  auto genes = FourGenes();
+  genes.push_back({"learning_rate", {1e-4, 0.003, 10.0}});
+  EXPECT_TRUE(SearchSpace::Create(genes, GeneNames::kTrainable).ok());
+  genes.back().values = {0.001, 0.0};
+  ExpectRejected(genes, "space.genes[4].values[1]", "learning_rate must be in (0, 10]");
+  genes.back().values = {0.001, 11.0};
+  ExpectRejected(genes, "space.genes[4].values[1]", "got 11");
+  genes.back().values = {0.001, int64_t{1}};
+  ExpectRejected(genes, "space.genes[4].values[1]", "takes numbers");
+  genes.back() = {"momentum", {0.9, 0.99}};
+  ExpectRejected(genes, "space.genes[4].name", "learning_rate)");
+}
+
 TEST(SearchSpaceTest, RejectsNoGenes) { ExpectRejected({}, "space.genes", "at least one"); }
 
 TEST(SearchSpaceTest, RejectsEmptyGene) {

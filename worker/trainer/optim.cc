@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -24,31 +25,32 @@ constexpr float kEpsF = 1e-8f;
 #endif
 
 DEEPEVOLVE_SIMD_CLONES void RmsPropKernel(float* __restrict p, const float* __restrict g,
-                                          float* __restrict a, int64_t n) {
+                                          float* __restrict a, int64_t n, float lr) {
   for (int64_t i = 0; i < n; ++i) {
     const float ai = 0.9f * a[i] + 0.1f * g[i] * g[i];
     a[i] = ai;
-    p[i] -= 0.001f * g[i] / (std::sqrt(ai) + kEpsF);
+    p[i] -= lr * g[i] / (std::sqrt(ai) + kEpsF);
   }
 }
 
 DEEPEVOLVE_SIMD_CLONES void AdagradKernel(float* __restrict p, const float* __restrict g,
-                                          float* __restrict a, int64_t n) {
+                                          float* __restrict a, int64_t n, float lr) {
   for (int64_t i = 0; i < n; ++i) {
     const float ai = a[i] + g[i] * g[i];
     a[i] = ai;
-    p[i] -= 0.01f * g[i] / (std::sqrt(ai) + kEpsF);
+    p[i] -= lr * g[i] / (std::sqrt(ai) + kEpsF);
   }
 }
 
 DEEPEVOLVE_SIMD_CLONES void AdadeltaKernel(float* __restrict p, const float* __restrict g,
-                                           float* __restrict a, float* __restrict d, int64_t n) {
+                                           float* __restrict a, float* __restrict d, int64_t n,
+                                           float lr) {
   constexpr float rho = 0.95f;
   for (int64_t i = 0; i < n; ++i) {
     const float ai = rho * a[i] + (1 - rho) * g[i] * g[i];
     const float u = g[i] * std::sqrt(d[i] + kEpsF) / std::sqrt(ai + kEpsF);
     a[i] = ai;
-    p[i] -= u;
+    p[i] -= lr * u;
     d[i] = rho * d[i] + (1 - rho) * u * u;
   }
 }
@@ -79,14 +81,14 @@ DEEPEVOLVE_SIMD_CLONES void AdamaxKernel(float* __restrict p, const float* __res
 
 DEEPEVOLVE_SIMD_CLONES void NadamKernel(float* __restrict p, const float* __restrict g,
                                         float* __restrict m, float* __restrict v, int64_t n,
-                                        float g_scale, float m_scale, float v_scale) {
+                                        float g_scale, float m_scale, float v_scale, float lr) {
   for (int64_t i = 0; i < n; ++i) {
     const float mi = 0.9f * m[i] + 0.1f * g[i];
     const float vi = 0.999f * v[i] + 0.001f * g[i] * g[i];
     m[i] = mi;
     v[i] = vi;
     const float m_bar = g[i] * g_scale + mi * m_scale;
-    p[i] -= 0.002f * m_bar / (std::sqrt(vi * v_scale) + kEpsF);
+    p[i] -= lr * m_bar / (std::sqrt(vi * v_scale) + kEpsF);
   }
 }
 
@@ -111,8 +113,8 @@ void Chunked(int64_t n, Kernel kernel) {
 // for each parameter that allows it, else (float64, CUDA, strided) the tensor one.
 class WithState : public KerasOptimizer {
  protected:
-  WithState(std::vector<torch::Tensor> params, int slots, bool fused)
-      : KerasOptimizer(std::move(params)), fused_(fused) {
+  WithState(std::vector<torch::Tensor> params, int slots, bool fused, double lr)
+      : KerasOptimizer(std::move(params)), lr_(lr), fused_(fused) {
     state_.resize(params_.size());
     for (size_t i = 0; i < params_.size(); ++i) {
       for (int s = 0; s < slots; ++s) state_[i].push_back(torch::zeros_like(params_[i]));
@@ -143,75 +145,82 @@ class WithState : public KerasOptimizer {
   }
   std::vector<std::vector<torch::Tensor>> state_;
   int64_t t_ = 0;
+  const double lr_;  // the learning rate
+  const float lr_f_ = static_cast<float>(lr_);
   const bool fused_;
 };
 
 class Sgd : public WithState {
  public:
-  Sgd(std::vector<torch::Tensor> p, bool fused) : WithState(std::move(p), 0, fused) {}
+  Sgd(std::vector<torch::Tensor> p, bool fused, double lr)
+      : WithState(std::move(p), 0, fused, lr) {}
   void Step() override {
     // One pass already.
-    ForEach([](torch::Tensor& p, const torch::Tensor& g, auto&) { p.add_(g, -0.01); },
-            [](float* p, const float* g, auto&, int64_t /*offset*/, int64_t n) {
-              for (int64_t i = 0; i < n; ++i) p[i] -= 0.01f * g[i];
+    ForEach([&](torch::Tensor& p, const torch::Tensor& g, auto&) { p.add_(g, -lr_); },
+            [&](float* p, const float* g, auto&, int64_t /*offset*/, int64_t n) {
+              for (int64_t i = 0; i < n; ++i) p[i] -= lr_f_ * g[i];
             });
   }
 };
 
 class RmsProp : public WithState {
  public:
-  RmsProp(std::vector<torch::Tensor> p, bool fused) : WithState(std::move(p), 1, fused) {}
+  RmsProp(std::vector<torch::Tensor> p, bool fused, double lr)
+      : WithState(std::move(p), 1, fused, lr) {}
   void Step() override {
     ForEach(
-        [](torch::Tensor& p, const torch::Tensor& g, auto& s) {
+        [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
           s[0].mul_(0.9).addcmul_(g, g, 0.1);
-          p.addcdiv_(g, s[0].sqrt().add_(kEps), -0.001);
+          p.addcdiv_(g, s[0].sqrt().add_(kEps), -lr_);
         },
-        [](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
-          RmsPropKernel(p, g, s[0] + offset, n);
+        [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
+          RmsPropKernel(p, g, s[0] + offset, n, lr_f_);
         });
   }
 };
 
 class Adagrad : public WithState {
  public:
-  Adagrad(std::vector<torch::Tensor> p, bool fused) : WithState(std::move(p), 1, fused) {}
+  Adagrad(std::vector<torch::Tensor> p, bool fused, double lr)
+      : WithState(std::move(p), 1, fused, lr) {}
   void Step() override {
     ForEach(
-        [](torch::Tensor& p, const torch::Tensor& g, auto& s) {
+        [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
           s[0].addcmul_(g, g);
-          p.addcdiv_(g, s[0].sqrt().add_(kEps), -0.01);
+          p.addcdiv_(g, s[0].sqrt().add_(kEps), -lr_);
         },
-        [](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
-          AdagradKernel(p, g, s[0] + offset, n);
+        [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
+          AdagradKernel(p, g, s[0] + offset, n, lr_f_);
         });
   }
 };
 
 class Adadelta : public WithState {
  public:
-  Adadelta(std::vector<torch::Tensor> p, bool fused) : WithState(std::move(p), 2, fused) {}
+  Adadelta(std::vector<torch::Tensor> p, bool fused, double lr)
+      : WithState(std::move(p), 2, fused, lr) {}
   void Step() override {
     ForEach(
-        [](torch::Tensor& p, const torch::Tensor& g, auto& s) {
+        [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
           constexpr double rho = 0.95;
           s[0].mul_(rho).addcmul_(g, g, 1 - rho);
           torch::Tensor update = g * (s[1] + kEps).sqrt_() / (s[0] + kEps).sqrt_();
-          p.add_(update, -1.0);
+          p.add_(update, -lr_);
           s[1].mul_(rho).addcmul_(update, update, 1 - rho);
         },
-        [](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
-          AdadeltaKernel(p, g, s[0] + offset, s[1] + offset, n);
+        [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
+          AdadeltaKernel(p, g, s[0] + offset, s[1] + offset, n, lr_f_);
         });
   }
 };
 
 class Adam : public WithState {
  public:
-  Adam(std::vector<torch::Tensor> p, bool fused) : WithState(std::move(p), 2, fused) {}
+  Adam(std::vector<torch::Tensor> p, bool fused, double lr)
+      : WithState(std::move(p), 2, fused, lr) {}
   void Step() override {
     ++t_;
-    const double lr_t = 0.001 * std::sqrt(1 - std::pow(0.999, t_)) / (1 - std::pow(0.9, t_));
+    const double lr_t = lr_ * std::sqrt(1 - std::pow(0.999, t_)) / (1 - std::pow(0.9, t_));
     ForEach(
         [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
           s[0].mul_(0.9).add_(g, 0.1);
@@ -226,10 +235,11 @@ class Adam : public WithState {
 
 class Adamax : public WithState {
  public:
-  Adamax(std::vector<torch::Tensor> p, bool fused) : WithState(std::move(p), 2, fused) {}
+  Adamax(std::vector<torch::Tensor> p, bool fused, double lr)
+      : WithState(std::move(p), 2, fused, lr) {}
   void Step() override {
     ++t_;
-    const double lr_t = 0.002 / (1 - std::pow(0.9, t_));
+    const double lr_t = lr_ / (1 - std::pow(0.9, t_));
     ForEach(
         [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
           s[0].mul_(0.9).add_(g, 0.1);
@@ -244,7 +254,8 @@ class Adamax : public WithState {
 
 class Nadam : public WithState {
  public:
-  Nadam(std::vector<torch::Tensor> p, bool fused) : WithState(std::move(p), 2, fused) {}
+  Nadam(std::vector<torch::Tensor> p, bool fused, double lr)
+      : WithState(std::move(p), 2, fused, lr) {}
   void Step() override {
     ++t_;
     constexpr double b1 = 0.9, b2 = 0.999, decay = 0.004;
@@ -261,11 +272,11 @@ class Nadam : public WithState {
           s[0].mul_(b1).add_(g, 1 - b1);
           s[1].mul_(b2).addcmul_(g, g, 1 - b2);
           torch::Tensor m_bar = g * g_scale + s[0] * m_scale;
-          p.addcdiv_(m_bar, (s[1] / v_correction).sqrt_().add_(kEps), -0.002);
+          p.addcdiv_(m_bar, (s[1] / v_correction).sqrt_().add_(kEps), -lr_);
         },
         [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
           NadamKernel(p, g, s[0] + offset, s[1] + offset, n, static_cast<float>(g_scale),
-                      static_cast<float>(m_scale), static_cast<float>(1 / v_correction));
+                      static_cast<float>(m_scale), static_cast<float>(1 / v_correction), lr_f_);
         });
   }
 
@@ -283,15 +294,20 @@ void KerasOptimizer::ZeroGrad() {
 
 absl::StatusOr<std::unique_ptr<KerasOptimizer>> MakeOptimizer(const std::string& name,
                                                               std::vector<torch::Tensor> params,
-                                                              OptimizerPath path) {
+                                                              OptimizerPath path,
+                                                              std::optional<double> learning_rate) {
   const bool fused = path == OptimizerPath::kFused;
-  if (name == "sgd") return std::make_unique<Sgd>(std::move(params), fused);
-  if (name == "rmsprop") return std::make_unique<RmsProp>(std::move(params), fused);
-  if (name == "adagrad") return std::make_unique<Adagrad>(std::move(params), fused);
-  if (name == "adadelta") return std::make_unique<Adadelta>(std::move(params), fused);
-  if (name == "adam") return std::make_unique<Adam>(std::move(params), fused);
-  if (name == "adamax") return std::make_unique<Adamax>(std::move(params), fused);
-  if (name == "nadam") return std::make_unique<Nadam>(std::move(params), fused);
+  auto make = [&](auto* type, double keras_lr) -> std::unique_ptr<KerasOptimizer> {
+    using T = std::remove_pointer_t<decltype(type)>;
+    return std::make_unique<T>(std::move(params), fused, learning_rate.value_or(keras_lr));
+  };
+  if (name == "sgd") return make(static_cast<Sgd*>(nullptr), 0.01);
+  if (name == "rmsprop") return make(static_cast<RmsProp*>(nullptr), 0.001);
+  if (name == "adagrad") return make(static_cast<Adagrad*>(nullptr), 0.01);
+  if (name == "adadelta") return make(static_cast<Adadelta*>(nullptr), 1.0);
+  if (name == "adam") return make(static_cast<Adam*>(nullptr), 0.001);
+  if (name == "adamax") return make(static_cast<Adamax*>(nullptr), 0.002);
+  if (name == "nadam") return make(static_cast<Nadam*>(nullptr), 0.002);
   return absl::InvalidArgumentError(absl::StrCat("unknown optimizer '", name, "'"));
 }
 

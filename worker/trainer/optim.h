@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,10 +45,12 @@ class KerasOptimizer {
 // several passes, and is what every other parameter (float64, CUDA) gets either way.
 enum class OptimizerPath { kFused, kTensorOps };
 
-// INVALID_ARGUMENT for a name that is not one of the seven.
+// INVALID_ARGUMENT for a name that is not one of the seven. `learning_rate` replaces
+// the optimizer's Keras default (the learning_rate gene); the other hyperparameters
+// keep theirs.
 absl::StatusOr<std::unique_ptr<KerasOptimizer>> MakeOptimizer(
     const std::string& name, std::vector<torch::Tensor> params,
-    OptimizerPath path = OptimizerPath::kFused);
+    OptimizerPath path = OptimizerPath::kFused, std::optional<double> learning_rate = std::nullopt);
 
 }  // namespace deepevolve::trainer
 

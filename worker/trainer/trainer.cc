@@ -52,8 +52,11 @@ DatasetCache& ProcessCache(const std::vector<std::string>& dirs) {
   return *cache;
 }
 
+// The network a genome describes; `*optimizer` and `*learning_rate` (when the genome
+// has the gene) say how it trains.
 absl::StatusOr<NetConfig> ConfigFor(const genome::NamedGenome& genome, const v1::TaskSpec& task,
-                                    const Dataset& data, std::string* optimizer) {
+                                    const Dataset& data, std::string* optimizer,
+                                    std::optional<double>* learning_rate = nullptr) {
   NetConfig c;
   c.kind = task.net();
   c.input_shape = data.shape;
@@ -72,6 +75,8 @@ absl::StatusOr<NetConfig> ConfigFor(const genome::NamedGenome& genome, const v1:
     } else if (name == genome::kGeneOptimizer && std::holds_alternative<std::string>(value)) {
       *optimizer = std::get<std::string>(value);
       have[3] = true;
+    } else if (name == genome::kGeneLearningRate && std::holds_alternative<double>(value)) {
+      if (learning_rate != nullptr) *learning_rate = std::get<double>(value);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("gene '", name, "' with value '",
                                                      genome::GeneValueToString(value),
@@ -119,6 +124,8 @@ nlohmann::json GenomeJson(const genome::NamedGenome& genome) {
   for (const auto& [name, value] : genome) {
     if (const auto* i = std::get_if<int64_t>(&value)) {
       j[name] = *i;
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      j[name] = *d;
     } else {
       j[name] = std::get<std::string>(value);
     }
@@ -197,7 +204,9 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
                    ProcessCache(state_->options.data_dirs).Get(task.dataset()));
   genome::TrialResult result;
   std::string optimizer_name;
-  ASSIGN_OR_RETURN(NetConfig config, ConfigFor(genome, task, *data, &optimizer_name));
+  std::optional<double> learning_rate;
+  ASSIGN_OR_RETURN(NetConfig config,
+                   ConfigFor(genome, task, *data, &optimizer_name, &learning_rate));
   if (absl::Status s = CheckShapes(config); !s.ok()) {
     result.ok = false;
     result.error = std::string(s.message());
@@ -248,8 +257,9 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     KerasNet model(config, generator);
     model->to(device);
     model->train();
-    ASSIGN_OR_RETURN(std::unique_ptr<KerasOptimizer> optimizer,
-                     MakeOptimizer(optimizer_name, model->parameters()));
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<KerasOptimizer> optimizer,
+        MakeOptimizer(optimizer_name, model->parameters(), OptimizerPath::kFused, learning_rate));
 
     const int64_t n = train.size();
     const int64_t batch = task.batch_size();
@@ -337,6 +347,8 @@ absl::StatusOr<SavedModel> LoadModel(const std::string& path,
     for (const auto& [name, value] : meta.at("genome").items()) {
       if (value.is_number_integer()) {
         saved.genome.emplace_back(name, value.get<int64_t>());
+      } else if (value.is_number()) {
+        saved.genome.emplace_back(name, value.get<double>());
       } else {
         saved.genome.emplace_back(name, value.get<std::string>());
       }

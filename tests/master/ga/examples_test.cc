@@ -32,10 +32,12 @@ TEST(ExamplesTest, TheOwnSpaceExampleHasItsGenesInOrder) {
   auto resolved = ResolveSearchSpec(*spec);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   const v1::GeneSpace& space = resolved->space();
-  ASSERT_EQ(space.genes_size(), 4);
+  ASSERT_EQ(space.genes_size(), 5);
   EXPECT_EQ(space.genes(0).name(), "nb_neurons");
   EXPECT_EQ(space.genes(0).values_size(), 8);
   EXPECT_EQ(space.genes(3).name(), "optimizer");
+  ASSERT_EQ(space.genes(4).values_size(), 5);
+  EXPECT_DOUBLE_EQ(space.genes(4).values(1).float_value(), 0.000316);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "worker/trainer/optim.h"
 
 #include <cmath>
+#include <optional>
 
 #include "gtest/gtest.h"
 
@@ -150,6 +151,41 @@ TEST(KerasOptimizerTest, FusedFloatStepsFollowKeras) {
 }
 
 // ZeroGrad drops gradients, and the next backward sets them afresh (not accumulated).
+// The learning_rate gene replaces the Keras default and nothing else: sgd and adam
+// by hand with lr 0.05, and every optimizer's first step scales with it on both paths.
+TEST(KerasOptimizerTest, ALearningRateReplacesTheDefault) {
+  torch::Tensor p = torch::ones({1}, torch::kFloat64).requires_grad_(true);
+  auto sgd = MakeOptimizer("sgd", {p}, OptimizerPath::kTensorOps, 0.05);
+  ASSERT_TRUE(sgd.ok());
+  p.mutable_grad() = torch::full({1}, 0.5, torch::kFloat64);
+  (*sgd)->Step();
+  EXPECT_NEAR(p.item<double>(), 1 - 0.05 * 0.5, 1e-12);
+
+  torch::Tensor q = torch::ones({1}, torch::kFloat64).requires_grad_(true);
+  auto adam = MakeOptimizer("adam", {q}, OptimizerPath::kTensorOps, 0.05);
+  q.mutable_grad() = torch::full({1}, 0.5, torch::kFloat64);
+  (*adam)->Step();
+  const double lr_t = 0.05 * std::sqrt(1 - 0.999) / (1 - 0.9);
+  EXPECT_NEAR(q.item<double>(), 1 - lr_t * 0.05 / (std::sqrt(0.001 * 0.25) + e), 1e-12);
+
+  for (const char* name : {"sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam"}) {
+    for (const OptimizerPath path : {OptimizerPath::kFused, OptimizerPath::kTensorOps}) {
+      auto first_step = [&](std::optional<double> lr) {
+        torch::Tensor x = torch::ones({4}, torch::kFloat).requires_grad_(true);
+        auto opt = MakeOptimizer(name, {x}, path, lr);
+        x.mutable_grad() = torch::full({4}, 0.5, torch::kFloat);
+        (*opt)->Step();
+        return 1 - x[0].item<double>();
+      };
+      const double keras = first_step(std::nullopt);
+      const double tenth = first_step(0.1);
+      const double hundredth = first_step(0.01);
+      EXPECT_NEAR(tenth / hundredth, 10, 1e-3) << name;
+      EXPECT_GT(keras, 0) << name;
+    }
+  }
+}
+
 TEST(KerasOptimizerTest, ZeroGradThenBackwardGivesFreshGradients) {
   torch::Tensor p = torch::ones({3}).requires_grad_(true);
   auto opt = MakeOptimizer("sgd", {p});
