@@ -56,17 +56,18 @@ absl::Status CheckTrainableValue(absl::string_view gene, const GeneValue& value,
     }
     return absl::OkStatus();
   };
-  if (gene == kGeneLearningRate) {
-    const auto* rate = std::get_if<double>(&value);
-    if (rate == nullptr) {
-      return Invalid(field, absl::StrCat("gene '", gene, "' takes numbers (e.g. 0.001)"));
-    }
-    if (!(*rate > 0 && *rate <= kMaxLearningRate)) {
-      return Invalid(field, absl::StrCat(gene, " must be in (0, ", kMaxLearningRate, "], got ",
-                                         GeneValueToString(value)));
+  // A number in [lo, hi], or (lo, hi] when `above_lo`.
+  auto check_number = [&](double lo, bool above_lo, double hi) -> absl::Status {
+    const auto* x = std::get_if<double>(&value);
+    if (x == nullptr) return Invalid(field, absl::StrCat("gene '", gene, "' takes numbers"));
+    if (!((above_lo ? *x > lo : *x >= lo) && *x <= hi)) {
+      return Invalid(field, absl::StrCat(gene, " must be in ", above_lo ? "(" : "[", lo, ", ", hi,
+                                         "], got ", GeneValueToString(value)));
     }
     return absl::OkStatus();
-  }
+  };
+  if (gene == kGeneDropout) return check_number(0, false, kMaxDropout);
+  if (gene == kGeneLearningRate) return check_number(0, true, kMaxLearningRate);
   if (gene == kGeneActivation) return check_names(KnownActivations());
   if (gene == kGeneOptimizer) return check_names(KnownOptimizers());
   if (gene == kGeneNbNeurons) return check_range(kMaxNbNeurons);
@@ -121,6 +122,17 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
     return Invalid("space.genes",
                    absl::StrCat("at most ", kMaxGenes, " genes, got ", genes.size()));
   }
+  // The trainer's number genes take an integer as that number (`dropout: [0, 0.5]`), so
+  // that 0 and 0.0 are one value.
+  for (Gene& gene : genes) {
+    if (names != GeneNames::kTrainable ||
+        (gene.name != kGeneLearningRate && gene.name != kGeneDropout)) {
+      continue;
+    }
+    for (GeneValue& value : gene.values) {
+      if (const auto* i = std::get_if<int64_t>(&value)) value = static_cast<double>(*i);
+    }
+  }
   absl::flat_hash_set<std::string> gene_names;
   for (size_t g = 0; g < genes.size(); ++g) {
     const Gene& gene = genes[g];
@@ -134,12 +146,12 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
     }
     const bool trainable = gene.name == kGeneNbNeurons || gene.name == kGeneNbLayers ||
                            gene.name == kGeneActivation || gene.name == kGeneOptimizer ||
-                           gene.name == kGeneLearningRate;
+                           gene.name == kGeneLearningRate || gene.name == kGeneDropout;
     if (names == GeneNames::kTrainable && !trainable) {
       return Invalid(absl::StrCat(field, ".name"),
                      absl::StrCat("unknown gene '", gene.name,
                                   "' (known: nb_neurons, nb_layers, activation, optimizer, "
-                                  "learning_rate)"));
+                                  "learning_rate, dropout)"));
     }
     if (!gene_names.insert(gene.name).second) {
       return Invalid(absl::StrCat(field, ".name"),

@@ -38,7 +38,7 @@ inline constexpr int kMaxStringValueLength = 64;  // string values: [A-Za-z0-9_.
 // Which gene names a space may use.
 enum class GeneNames {
   // Only the genes the trainer builds networks from (nb_neurons, nb_layers,
-  // activation, optimizer, learning_rate), with values it knows. The default for
+  // activation, optimizer, learning_rate, dropout), with values it knows. The default for
   // searches.
   kTrainable,
   // Any well-formed name and value (fitness tables, simulations).
@@ -53,6 +53,9 @@ inline constexpr absl::string_view kGeneOptimizer = "optimizer";
 // A number in (0, 10]: replaces the optimizer's Keras default (optional).
 inline constexpr absl::string_view kGeneLearningRate = "learning_rate";
 inline constexpr double kMaxLearningRate = 10;
+// A number in [0, 0.9]: the rate of the dropout after each hidden layer (optional; 0.2).
+inline constexpr absl::string_view kGeneDropout = "dropout";
+inline constexpr double kMaxDropout = 0.9;
 const std::vector<std::string>& KnownActivations();
 const std::vector<std::string>& KnownOptimizers();
 inline constexpr int64_t kMaxNbNeurons = 65536;

@@ -65,10 +65,22 @@ TEST(SearchSpaceTest, TheLearningRateIsANumberInItsRange) {
   ExpectRejected(genes, "space.genes[4].values[1]", "learning_rate must be in (0, 10]");
   genes.back().values = {0.001, 11.0};
   ExpectRejected(genes, "space.genes[4].values[1]", "got 11");
-  genes.back().values = {0.001, int64_t{1}};
+  genes.back().values = {0.001, std::string("fast")};
   ExpectRejected(genes, "space.genes[4].values[1]", "takes numbers");
   genes.back() = {"momentum", {0.9, 0.99}};
-  ExpectRejected(genes, "space.genes[4].name", "learning_rate)");
+  ExpectRejected(genes, "space.genes[4].name", "learning_rate, dropout)");
+}
+
+TEST(SearchSpaceTest, DropoutIsARateAndAnIntegerIsTakenAsItsNumber) {
+  auto genes = FourGenes();
+  genes.push_back({"dropout", {int64_t{0}, 0.25, 0.5}});
+  auto space = SearchSpace::Create(genes, GeneNames::kTrainable);
+  ASSERT_TRUE(space.ok()) << space.status();
+  EXPECT_EQ(std::get<double>(space->value(4, 0)), 0.0);
+  genes.back().values = {int64_t{0}, 0.0};
+  ExpectRejected(genes, "space.genes[4].values[1]", "duplicate value");
+  genes.back().values = {0.5, 0.95};
+  ExpectRejected(genes, "space.genes[4].values[1]", "dropout must be in [0, 0.9]");
 }
 
 TEST(SearchSpaceTest, RejectsNoGenes) { ExpectRejected({}, "space.genes", "at least one"); }

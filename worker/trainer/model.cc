@@ -103,20 +103,20 @@ torch::Tensor KerasNetImpl::forward(torch::Tensor x) {
     for (size_t i = 0; i < convs_.size(); ++i) {
       x = activate(convs_[i]->forward(x));
       if (i < 2) x = torch::max_pool2d(x, 2);
-      x = Dropout(x, 0.2);
+      x = Dropout(x, config_.dropout);
     }
     x = x.flatten(1);
     x = Dropout(activate(dense_[0]->forward(x)), 0.5);
   } else {
     x = x.flatten(1);
-    for (auto& d : dense_) x = Dropout(activate(d->forward(x)), 0.2);
+    for (auto& d : dense_) x = Dropout(activate(d->forward(x)), config_.dropout);
   }
   return head_->forward(x);
 }
 
 // Inverted dropout, active only in training, drawing from this net's generator.
 torch::Tensor KerasNetImpl::Dropout(const torch::Tensor& x, double rate) {
-  if (!is_training()) return x;
+  if (!is_training() || rate == 0) return x;
   if (!x.device().is_cpu()) {
     torch::Tensor keep = torch::empty_like(x).bernoulli_(1 - rate, generator_);
     return x * keep.div_(1 - rate);

@@ -19,6 +19,9 @@ struct NetConfig {
   std::string activation = "relu";
   std::vector<int64_t> input_shape;  // {C, H, W} or {D}
   int64_t num_classes = 10;
+  // The rate of the dropout after each hidden dense layer (MLP) or conv block (CNN);
+  // the CNN's dense head keeps its 0.5. 0: none. The dropout gene; 0.2 as DeepEvolve.
+  double dropout = 0.2;
 };
 
 // The random source of one trainer (weights, dropout masks), so trainers sharing a

@@ -75,6 +75,8 @@ absl::StatusOr<NetConfig> ConfigFor(const genome::NamedGenome& genome, const v1:
     } else if (name == genome::kGeneOptimizer && std::holds_alternative<std::string>(value)) {
       *optimizer = std::get<std::string>(value);
       have[3] = true;
+    } else if (name == genome::kGeneDropout && std::holds_alternative<double>(value)) {
+      c.dropout = std::get<double>(value);
     } else if (name == genome::kGeneLearningRate && std::holds_alternative<double>(value)) {
       if (learning_rate != nullptr) *learning_rate = std::get<double>(value);
     } else {

@@ -97,6 +97,37 @@ TEST(LossTest, KerasCrossEntropyClipsProbabilities) {
 
 // The dropout mask: the kept fraction is `keep`, kept elements are scaled by 1 / keep,
 // and the seed alone fixes it.
+// The dropout gene's rate: 0 makes an MLP's training forward pass its evaluation's; a
+// higher rate moves training's output further from evaluation's.
+TEST(ModelTest, TheDropoutRateIsTheGenesAndActsOnlyInTraining) {
+  torch::Tensor x = torch::rand({256, 1, 28, 28});
+  // (The CNN's dense head keeps its own 0.5, so only the MLP has no dropout at 0.)
+  for (const v1::NetKind kind : {v1::MLP}) {
+    NetConfig none{kind, 32, 2, "relu", {1, 28, 28}, 10};
+    none.dropout = 0;
+    KerasNet net(none, at::detail::createCPUGenerator(3));
+    torch::NoGradGuard no_grad;
+    net->train();
+    const torch::Tensor trained = net->forward(x);
+    net->eval();
+    EXPECT_TRUE(torch::allclose(trained, net->forward(x))) << v1::NetKind_Name(kind);
+  }
+  // A higher rate moves training's output further from the evaluation's.
+  auto gap = [&](double rate) {
+    NetConfig config{v1::MLP, 512, 1, "relu", {1, 28, 28}, 10};
+    config.dropout = rate;
+    KerasNet net(config, at::detail::createCPUGenerator(3));
+    torch::NoGradGuard no_grad;
+    net->eval();
+    const torch::Tensor eval_out = net->forward(x);
+    net->train();
+    return (net->forward(x) - eval_out).abs().mean().item<double>();
+  };
+  const double low = gap(0.1), high = gap(0.8);
+  EXPECT_GT(low, 0);
+  EXPECT_GT(high, 2 * low);
+}
+
 TEST(DropoutMaskTest, KeepsTheRightFractionScaledAndIsFixedByItsSeed) {
   const int64_t n = 1'000'003;
   std::vector<float> a(n), b(n), c(n);
