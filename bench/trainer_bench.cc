@@ -58,13 +58,12 @@ int main(int argc, char** argv) {
   int64_t batch = 64;
   if (net == "mlp") {
     config.kind = deepevolve::v1::MLP;
-    config.nb_neurons = 512;
-    config.nb_layers = 2;
+    config.widths = {512, 512};
     config.input_shape = {784};
   } else {
     config.kind = deepevolve::v1::CNN;
-    config.nb_neurons = 32;
-    config.nb_layers = 2;
+    config.widths = {32, 32};
+    config.dense_units = 32;
     config.input_shape = {1, 28, 28};
     batch = 128;
   }

@@ -221,11 +221,13 @@ absl::Status ExpandGenes(Json& spec, const std::string& source) {
           values.push_back({{"floatValue", v.get<double>()}});
         } else if (v.is_string()) {
           values.push_back({{"stringValue", v.get<std::string>()}});
+        } else if (v.is_boolean()) {  // batch_norm: [false, true]
+          values.push_back({{"stringValue", v.get<bool>() ? "true" : "false"}});
         } else {
           return BadGenes(source, absl::StrCat(field, "[", i, "]"),
                           absl::StrCat(v.dump(),
-                                       " is not a gene value (an integer, a number or a "
-                                       "name)"));
+                                       " is not a gene value (an integer, a number, a name or "
+                                       "true/false)"));
         }
       }
     } else if (value.is_object() && value.contains("range")) {

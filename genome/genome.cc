@@ -21,10 +21,25 @@ bool IsDeepEvolveName(const GeneValue& value) {
 
 }  // namespace
 
+bool IsActive(const SearchSpace& space, const Genome& genome, int gene) {
+  if (space.layer(gene) == 0) return true;
+  const std::optional<int> layers = space.layers_gene();
+  return space.layer(gene) <= space.LayersOf(layers.has_value() ? genome.choice[*layers] : 0);
+}
+
+Genome Canonical(const SearchSpace& space, Genome genome) {
+  if (!space.has_layer_genes()) return genome;
+  for (int g = 0; g < space.num_genes(); ++g) {
+    if (!IsActive(space, genome, g)) genome.choice[g] = 0;
+  }
+  return genome;
+}
+
 NamedGenome ToNamedGenome(const SearchSpace& space, const Genome& genome) {
   NamedGenome assignment;
   assignment.reserve(space.num_genes());
   for (int g = 0; g < space.num_genes(); ++g) {
+    if (!IsActive(space, genome, g)) continue;
     assignment.emplace_back(space.gene(g).name, space.value(g, genome.choice[g]));
   }
   return assignment;
@@ -48,13 +63,24 @@ absl::StatusOr<Genome> FromNamedGenome(const SearchSpace& space, const NamedGeno
     }
     genome.choice[*g] = *v;
   }
+  // An inactive gene may be left out (ToNamedGenome leaves it out).
+  const std::optional<int> layers = space.layers_gene();
+  if (layers.has_value() && genome.choice[*layers] < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gene '", space.gene(*layers).name, "' has no value"));
+  }
   for (int g = 0; g < space.num_genes(); ++g) {
     if (genome.choice[g] < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("gene '", space.gene(g).name, "' has no value"));
+      Genome probe = genome;
+      probe.choice[g] = 0;
+      if (IsActive(space, probe, g)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("gene '", space.gene(g).name, "' has no value"));
+      }
+      genome.choice[g] = 0;
     }
   }
-  return genome;
+  return Canonical(space, std::move(genome));
 }
 
 std::string IdentityString(const NamedGenome& assignment) {
@@ -95,6 +121,7 @@ std::string DescribeGenome(const SearchSpace& space, const Genome& genome) {
   std::vector<std::string> parts;
   parts.reserve(space.num_genes());
   for (int g = 0; g < space.num_genes(); ++g) {
+    if (!IsActive(space, genome, g)) continue;
     parts.push_back(
         absl::StrCat(space.gene(g).name, "=", GeneValueToString(space.value(g, genome.choice[g]))));
   }

@@ -29,14 +29,27 @@ struct Genome {
 // A genome as (gene name, value) pairs, independent of any space.
 using NamedGenome = std::vector<std::pair<std::string, GeneValue>>;
 
+// Whether gene `gene` shapes the network of `genome`: a layer's own width
+// (nb_neurons_<i>) does only when the genome has at least i layers; every other gene
+// always does.
+bool IsActive(const SearchSpace& space, const Genome& genome, int gene);
+
+// `genome` with each inactive gene at its first value: the one genome that stands for
+// all that differ only there. Operators, duplicate blocking and the ledger see only
+// canonical genomes.
+Genome Canonical(const SearchSpace& space, Genome genome);
+
+// The active genes of `genome` with their values: inactive genes are left out, and so
+// out of its identity.
 NamedGenome ToNamedGenome(const SearchSpace& space, const Genome& genome);
 
 // The trial seed: derived from the search seed and the genome hash, so a genome trains
 // the same way whichever worker gets it and in whatever order.
 uint64_t TrialSeed(uint64_t search_seed, const std::string& genome_hash);
 
-// Looks each gene of `space` up in `assignment`. INVALID_ARGUMENT names the gene that
-// is missing, unknown to the space, or holds a value outside its list.
+// Looks each gene of `space` up in `assignment`; an inactive gene may be missing.
+// Returns the canonical genome. INVALID_ARGUMENT names the gene that is missing,
+// unknown to the space, or holds a value outside its list.
 absl::StatusOr<Genome> FromNamedGenome(const SearchSpace& space, const NamedGenome& assignment);
 
 // The string whose MD5 identifies a genome.

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "genome/genes.h"
 
 namespace deepevolve::genome {
 namespace {
@@ -33,60 +34,18 @@ absl::Status Invalid(absl::string_view field, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));
 }
 
-// Checks one value of a trainable gene: type and range or membership.
-absl::Status CheckTrainableValue(absl::string_view gene, const GeneValue& value,
-                                 absl::string_view field) {
-  const bool is_int = std::holds_alternative<int64_t>(value);
-  auto check_names = [&](const std::vector<std::string>& known) -> absl::Status {
-    if (!std::holds_alternative<std::string>(value)) {
-      return Invalid(field, absl::StrCat("gene '", gene, "' takes names"));
-    }
-    const auto& name = std::get<std::string>(value);
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      return Invalid(field, absl::StrCat("unknown ", gene, " '", name,
-                                         "' (known: ", absl::StrJoin(known, ", "), ")"));
-    }
-    return absl::OkStatus();
-  };
-  auto check_range = [&](int64_t max) -> absl::Status {
-    if (!is_int) return Invalid(field, absl::StrCat("gene '", gene, "' takes integers"));
-    const int64_t v = std::get<int64_t>(value);
-    if (v < 1 || v > max) {
-      return Invalid(field, absl::StrCat(gene, " must be in [1, ", max, "], got ", v));
-    }
-    return absl::OkStatus();
-  };
-  // A number in [lo, hi], or (lo, hi] when `above_lo`.
-  auto check_number = [&](double lo, bool above_lo, double hi) -> absl::Status {
-    const auto* x = std::get_if<double>(&value);
-    if (x == nullptr) return Invalid(field, absl::StrCat("gene '", gene, "' takes numbers"));
-    if (!((above_lo ? *x > lo : *x >= lo) && *x <= hi)) {
-      return Invalid(field, absl::StrCat(gene, " must be in ", above_lo ? "(" : "[", lo, ", ", hi,
-                                         "], got ", GeneValueToString(value)));
-    }
-    return absl::OkStatus();
-  };
-  if (gene == kGeneDropout) return check_number(0, false, kMaxDropout);
-  if (gene == kGeneLearningRate) return check_number(0, true, kMaxLearningRate);
-  if (gene == kGeneActivation) return check_names(KnownActivations());
-  if (gene == kGeneOptimizer) return check_names(KnownOptimizers());
-  if (gene == kGeneNbNeurons) return check_range(kMaxNbNeurons);
-  return check_range(kMaxNbLayers);
+uint64_t SaturatingMul(uint64_t a, uint64_t b) {
+  return b != 0 && a > std::numeric_limits<uint64_t>::max() / b
+             ? std::numeric_limits<uint64_t>::max()
+             : a * b;
+}
+
+uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
+  return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max()
+                                                      : a + b;
 }
 
 }  // namespace
-
-const std::vector<std::string>& KnownActivations() {
-  static const auto* names = new std::vector<std::string>{
-      "relu", "elu", "tanh", "sigmoid", "hard_sigmoid", "softplus", "linear"};
-  return *names;
-}
-
-const std::vector<std::string>& KnownOptimizers() {
-  static const auto* names = new std::vector<std::string>{"rmsprop",  "adam",   "sgd",  "adagrad",
-                                                          "adadelta", "adamax", "nadam"};
-  return *names;
-}
 
 std::string GeneValueToString(const GeneValue& value) {
   if (const auto* i = std::get_if<int64_t>(&value)) return absl::StrCat(*i);
@@ -122,17 +81,14 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
     return Invalid("space.genes",
                    absl::StrCat("at most ", kMaxGenes, " genes, got ", genes.size()));
   }
-  // The trainer's number genes take an integer as that number (`dropout: [0, 0.5]`), so
-  // that 0 and 0.0 are one value.
-  for (Gene& gene : genes) {
-    if (names != GeneNames::kTrainable ||
-        (gene.name != kGeneLearningRate && gene.name != kGeneDropout)) {
-      continue;
-    }
-    for (GeneValue& value : gene.values) {
-      if (const auto* i = std::get_if<int64_t>(&value)) value = static_cast<double>(*i);
+  if (names == GeneNames::kTrainable) {
+    for (Gene& gene : genes) {
+      const GeneInfo* info = FindTrainerGene(gene.name);
+      if (info == nullptr) continue;
+      for (GeneValue& value : gene.values) value = CoerceTrainerValue(*info, std::move(value));
     }
   }
+  std::vector<int> layer(genes.size(), 0);
   absl::flat_hash_set<std::string> gene_names;
   for (size_t g = 0; g < genes.size(); ++g) {
     const Gene& gene = genes[g];
@@ -144,14 +100,12 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
                                   "' is not a gene name ([a-z][a-z0-9_]*, at most ", kMaxNameLength,
                                   " characters)"));
     }
-    const bool trainable = gene.name == kGeneNbNeurons || gene.name == kGeneNbLayers ||
-                           gene.name == kGeneActivation || gene.name == kGeneOptimizer ||
-                           gene.name == kGeneLearningRate || gene.name == kGeneDropout;
-    if (names == GeneNames::kTrainable && !trainable) {
-      return Invalid(absl::StrCat(field, ".name"),
-                     absl::StrCat("unknown gene '", gene.name,
-                                  "' (known: nb_neurons, nb_layers, activation, optimizer, "
-                                  "learning_rate, dropout)"));
+    const GeneInfo* info =
+        names == GeneNames::kTrainable ? FindTrainerGene(gene.name, &layer[g]) : nullptr;
+    if (names == GeneNames::kTrainable && info == nullptr) {
+      return Invalid(
+          absl::StrCat(field, ".name"),
+          absl::StrCat("unknown gene '", gene.name, "' (known: ", TrainerGeneNames(), ")"));
     }
     if (!gene_names.insert(gene.name).second) {
       return Invalid(absl::StrCat(field, ".name"),
@@ -186,10 +140,8 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
       if (const auto* d = std::get_if<double>(&value); d != nullptr && !std::isfinite(*d)) {
         return Invalid(value_field, "a number value must be finite (not NaN or infinite)");
       }
-      if (trainable && names == GeneNames::kTrainable) {
-        if (absl::Status s = CheckTrainableValue(gene.name, value, value_field); !s.ok()) {
-          return s;
-        }
+      if (info != nullptr) {
+        if (absl::Status s = CheckTrainerValue(*info, value, value_field); !s.ok()) return s;
       }
       // Type-tagged so that 1 and "1" are different values.
       const std::string key = absl::StrCat(value.index(), ":", GeneValueToString(value));
@@ -206,13 +158,45 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<Gene> genes, GeneNam
   std::iota(space.alphabetical_.begin(), space.alphabetical_.end(), 0);
   std::sort(space.alphabetical_.begin(), space.alphabetical_.end(),
             [&](int a, int b) { return space.genes_[a].name < space.genes_[b].name; });
-  uint64_t size = 1;
-  for (const Gene& gene : space.genes_) {
-    const uint64_t n = gene.values.size();
-    size = size > std::numeric_limits<uint64_t>::max() / n ? std::numeric_limits<uint64_t>::max()
-                                                           : size * n;
+  space.layer_ = std::move(layer);
+  space.has_layer_genes_ =
+      std::any_of(space.layer_.begin(), space.layer_.end(), [](int l) { return l > 0; });
+  if (space.has_layer_genes_) space.layers_gene_ = space.FindGene(kGeneNbLayers);
+  int64_t most_layers = 1;
+  if (space.layers_gene_.has_value()) {
+    for (int v = 0; v < space.num_values(*space.layers_gene_); ++v) {
+      most_layers = std::max(most_layers, space.LayersOf(v));
+    }
   }
-  space.size_ = size;
+  for (size_t g = 0; g < space.genes_.size(); ++g) {
+    if (space.layer_[g] > most_layers) {
+      return Invalid(absl::StrCat("space.genes[", g, "].name"),
+                     absl::StrCat("gene '", space.genes_[g].name, "' never shapes a network: ",
+                                  space.layers_gene_.has_value() ? "nb_layers is at most "
+                                                                 : "without nb_layers there is ",
+                                  most_layers, space.layers_gene_.has_value() ? "" : " layer"));
+    }
+  }
+  // Distinct genomes: for each number of layers, the genes active with it.
+  uint64_t always = 1;
+  for (size_t g = 0; g < space.genes_.size(); ++g) {
+    if (space.layer_[g] == 0 && std::optional<int>(static_cast<int>(g)) != space.layers_gene_) {
+      always = SaturatingMul(always, space.genes_[g].values.size());
+    }
+  }
+  uint64_t size = 0;
+  const int layer_values =
+      space.layers_gene_.has_value() ? space.num_values(*space.layers_gene_) : 1;
+  for (int v = 0; v < layer_values; ++v) {
+    uint64_t with = 1;
+    for (size_t g = 0; g < space.genes_.size(); ++g) {
+      if (space.layer_[g] > 0 && space.layer_[g] <= space.LayersOf(v)) {
+        with = SaturatingMul(with, space.genes_[g].values.size());
+      }
+    }
+    size = SaturatingAdd(size, with);
+  }
+  space.size_ = SaturatingMul(always, size);
   return space;
 }
 
@@ -242,6 +226,11 @@ v1::GeneSpace SearchSpace::ToProto() const {
     for (const GeneValue& value : gene.values) *g->add_values() = GeneValueToProto(value);
   }
   return proto;
+}
+
+int64_t SearchSpace::LayersOf(int index) const {
+  if (!layers_gene_.has_value()) return 1;
+  return std::get<int64_t>(genes_[*layers_gene_].values[index]);
 }
 
 std::optional<int> SearchSpace::FindGene(absl::string_view name) const {

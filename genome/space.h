@@ -37,29 +37,12 @@ inline constexpr int kMaxStringValueLength = 64;  // string values: [A-Za-z0-9_.
 
 // Which gene names a space may use.
 enum class GeneNames {
-  // Only the genes the trainer builds networks from (nb_neurons, nb_layers,
-  // activation, optimizer, learning_rate, dropout), with values it knows. The default for
-  // searches.
+  // Only the genes the trainer builds networks from (genome/genes.h), with values it
+  // takes. The default for searches.
   kTrainable,
   // Any well-formed name and value (fitness tables, simulations).
   kAny,
 };
-
-// The genes the trainer understands, with the values each accepts.
-inline constexpr absl::string_view kGeneNbNeurons = "nb_neurons";
-inline constexpr absl::string_view kGeneNbLayers = "nb_layers";
-inline constexpr absl::string_view kGeneActivation = "activation";
-inline constexpr absl::string_view kGeneOptimizer = "optimizer";
-// A number in (0, 10]: replaces the optimizer's Keras default (optional).
-inline constexpr absl::string_view kGeneLearningRate = "learning_rate";
-inline constexpr double kMaxLearningRate = 10;
-// A number in [0, 0.9]: the rate of the dropout after each hidden layer (optional; 0.2).
-inline constexpr absl::string_view kGeneDropout = "dropout";
-inline constexpr double kMaxDropout = 0.9;
-const std::vector<std::string>& KnownActivations();
-const std::vector<std::string>& KnownOptimizers();
-inline constexpr int64_t kMaxNbNeurons = 65536;
-inline constexpr int64_t kMaxNbLayers = 64;
 
 // An immutable, validated search space. Cheap to copy; thread-compatible.
 class SearchSpace {
@@ -67,8 +50,8 @@ class SearchSpace {
   // Validates `genes`. Returns INVALID_ARGUMENT whose message names the field
   // ("space.genes[1].values[2]: ...") for: no genes, an empty or duplicate gene name,
   // a malformed or (under kTrainable) unknown name, a gene with fewer than two values,
-  // a duplicate value, a value of the wrong type or out of range, or a count or length
-  // beyond the limits above.
+  // a duplicate value, a value of the wrong type or out of range, a layer's width that
+  // no value of nb_layers reaches, or a count or length beyond the limits above.
   static absl::StatusOr<SearchSpace> Create(std::vector<Gene> genes,
                                             GeneNames names = GeneNames::kTrainable);
   static absl::StatusOr<SearchSpace> FromProto(const v1::GeneSpace& proto,
@@ -84,8 +67,19 @@ class SearchSpace {
   // Gene indices ordered by gene name: the order crossover cuts over.
   const std::vector<int>& alphabetical_order() const { return alphabetical_; }
 
-  // The number of genomes in the space, saturating at UINT64_MAX.
+  // The number of distinct genomes in the space, saturating at UINT64_MAX: genomes that
+  // differ only in inactive genes (below) count once.
   uint64_t size() const { return size_; }
+
+  // For a layer's own width (nb_neurons_<i> of a trainable space), i: the gene is active
+  // only in genomes with at least i layers (nb_layers, 1 when the space lacks it). 0 for
+  // every other gene, which is always active.
+  int layer(int gene) const { return layer_[gene]; }
+  bool has_layer_genes() const { return has_layer_genes_; }
+  // The index of nb_layers in a trainable space that has layer genes.
+  std::optional<int> layers_gene() const { return layers_gene_; }
+  // The layers of value `index` of nb_layers; 1 when the space has no nb_layers gene.
+  int64_t LayersOf(int index) const;
 
   std::optional<int> FindGene(absl::string_view name) const;
   std::optional<int> FindValue(int gene, const GeneValue& value) const;
@@ -94,6 +88,9 @@ class SearchSpace {
   SearchSpace() = default;
   std::vector<Gene> genes_;
   std::vector<int> alphabetical_;
+  std::vector<int> layer_;
+  bool has_layer_genes_ = false;
+  std::optional<int> layers_gene_;
   uint64_t size_ = 0;
 };
 

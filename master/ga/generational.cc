@@ -112,7 +112,8 @@ absl::Status GenerationalStrategy::Evolve(absl::BitGenRef rng) {
     genome::Genome* genomes[2] = {&first, &second};
     for (int c = 0; c < (keep_second ? 2 : 1); ++c) {
       if (absl::Uniform<double>(rng, 0, 1) < options_.mutate_chance) {
-        *genomes[c] = Mutate(space_, *genomes[c], rng);
+        *genomes[c] =
+            Mutate(space_, *genomes[c], rng, compat ? MutationStyle::kUniform : options_.mutation);
       }
     }
     for (int c = 0; c < (keep_second ? 2 : 1); ++c) {

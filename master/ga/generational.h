@@ -18,6 +18,8 @@ struct GenerationalOptions {
   double mutate_chance = 0.3;
   // Reproduce the original's accidents instead of fixing them (see README, "GA").
   bool deepevolve_compat = false;
+  // How a mutation picks the new value (operators.h); kUniform under compat.
+  MutationStyle mutation = MutationStyle::kNear;
 };
 
 // Each generation is trained in full before the next is bred from it. The first

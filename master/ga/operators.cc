@@ -1,5 +1,7 @@
 #include "master/ga/operators.h"
 
+#include <limits>
+#include <optional>
 #include <vector>
 
 #include "absl/random/distributions.h"
@@ -14,7 +16,69 @@ constexpr int kMaxMutationSteps = 1000;
 // Spaces up to this size may be listed to find an unseen genome.
 constexpr uint64_t kMaxListedSpace = uint64_t{1} << 22;
 
+double NumberOf(const genome::GeneValue& value) {
+  if (const auto* i = std::get_if<int64_t>(&value)) return static_cast<double>(*i);
+  return std::get<double>(value);
+}
+
+// A value `d` places from `current` with weight 1/d^2.
+int NearValue(int current, int n, absl::BitGenRef rng) {
+  double total = 0;
+  for (int v = 0; v < n; ++v) {
+    if (v != current) total += 1.0 / ((v - current) * static_cast<double>(v - current));
+  }
+  double draw = absl::Uniform<double>(rng, 0, total);
+  for (int v = 0; v < n; ++v) {
+    if (v == current) continue;
+    draw -= 1.0 / ((v - current) * static_cast<double>(v - current));
+    if (draw < 0) return v;
+  }
+  return current == n - 1 ? n - 2 : n - 1;  // rounding left a sliver at the end
+}
+
+// Genomes completing `prefix` (genes [0, fixed) chosen, in declaration order) in a space
+// with layer genes: for each number of layers the prefix allows, the product of the
+// values of the genes still open and active.
+uint64_t Completions(const genome::SearchSpace& space, const genome::Genome& prefix, int fixed) {
+  const std::optional<int> layers = space.layers_gene();
+  const int options = layers.has_value() ? space.num_values(*layers) : 1;
+  uint64_t total = 0;
+  for (int l = 0; l < options; ++l) {
+    if (layers.has_value() && *layers < fixed && prefix.choice[*layers] != l) continue;
+    const int64_t depth = space.LayersOf(l);
+    uint64_t count = 1;
+    bool possible = true;
+    for (int g = 0; g < space.num_genes() && possible; ++g) {
+      const bool active = space.layer(g) <= depth;
+      if (g < fixed) {
+        possible = active || prefix.choice[g] == 0;
+      } else if (active && (!layers.has_value() || g != *layers)) {
+        const uint64_t n = space.num_values(g);
+        count = count > std::numeric_limits<uint64_t>::max() / n
+                    ? std::numeric_limits<uint64_t>::max()
+                    : count * n;
+      }
+    }
+    if (possible) total += count;
+  }
+  return total;
+}
+
 }  // namespace
+
+bool IsOrderedNumeric(const genome::SearchSpace& space, int gene) {
+  const int n = space.num_values(gene);
+  for (int v = 0; v < n; ++v) {
+    if (std::holds_alternative<std::string>(space.value(gene, v))) return false;
+  }
+  bool increasing = true, decreasing = true;
+  for (int v = 1; v < n; ++v) {
+    const double a = NumberOf(space.value(gene, v - 1)), b = NumberOf(space.value(gene, v));
+    increasing &= a < b;
+    decreasing &= a > b;
+  }
+  return increasing || decreasing;
+}
 
 genome::Genome RandomGenome(const genome::SearchSpace& space, absl::BitGenRef rng) {
   genome::Genome genome;
@@ -22,18 +86,31 @@ genome::Genome RandomGenome(const genome::SearchSpace& space, absl::BitGenRef rn
   for (int g = 0; g < space.num_genes(); ++g) {
     genome.choice[g] = absl::Uniform<int>(rng, 0, space.num_values(g));
   }
-  return genome;
+  return genome::Canonical(space, std::move(genome));
 }
 
 genome::Genome Mutate(const genome::SearchSpace& space, const genome::Genome& genome,
-                      absl::BitGenRef rng) {
+                      absl::BitGenRef rng, MutationStyle style) {
   genome::Genome child = genome;
-  const int g = absl::Uniform<int>(rng, 0, space.num_genes());
-  // Uniform over the other values: draw from n-1 and skip the current one.
-  int v = absl::Uniform<int>(rng, 0, space.num_values(g) - 1);
-  if (v >= genome.choice[g]) ++v;
-  child.choice[g] = v;
-  return child;
+  int g = 0;
+  if (!space.has_layer_genes()) {
+    g = absl::Uniform<int>(rng, 0, space.num_genes());
+  } else {
+    std::vector<int> active;
+    for (int i = 0; i < space.num_genes(); ++i) {
+      if (genome::IsActive(space, genome, i)) active.push_back(i);
+    }
+    g = active[absl::Uniform<size_t>(rng, 0, active.size())];
+  }
+  if (style == MutationStyle::kNear && IsOrderedNumeric(space, g)) {
+    child.choice[g] = NearValue(genome.choice[g], space.num_values(g), rng);
+  } else {
+    // Uniform over the other values: draw from n-1 and skip the current one.
+    int v = absl::Uniform<int>(rng, 0, space.num_values(g) - 1);
+    if (v >= genome.choice[g]) ++v;
+    child.choice[g] = v;
+  }
+  return genome::Canonical(space, std::move(child));
 }
 
 std::pair<genome::Genome, genome::Genome> Crossover(const genome::SearchSpace& space,
@@ -53,7 +130,7 @@ std::pair<genome::Genome, genome::Genome> Crossover(const genome::SearchSpace& s
     }
   }
   if (cut != nullptr) *cut = at;
-  return {std::move(first), std::move(second)};
+  return {genome::Canonical(space, std::move(first)), genome::Canonical(space, std::move(second))};
 }
 
 absl::StatusOr<genome::Genome> MakeNovel(const genome::SearchSpace& space, genome::Genome genome,
@@ -84,6 +161,19 @@ absl::StatusOr<genome::Genome> MakeNovel(const genome::SearchSpace& space, genom
 genome::Genome GridGenome(const genome::SearchSpace& space, uint64_t index) {
   genome::Genome genome;
   genome.choice.resize(space.num_genes());
+  if (space.has_layer_genes()) {
+    // Mixed radix whose radices depend on the number of layers: each gene's value is
+    // the first whose completions reach past `index`.
+    for (int g = 0; g < space.num_genes(); ++g) {
+      for (int v = 0; v < space.num_values(g); ++v) {
+        genome.choice[g] = v;
+        const uint64_t count = Completions(space, genome, g + 1);
+        if (index < count) break;
+        index -= count;
+      }
+    }
+    return genome;
+  }
   for (int g = space.num_genes() - 1; g >= 0; --g) {
     const uint64_t n = space.num_values(g);
     genome.choice[g] = static_cast<int>(index % n);

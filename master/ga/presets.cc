@@ -1,6 +1,6 @@
 #include "master/ga/presets.h"
 
-#include "genome/space.h"
+#include "genome/genes.h"
 
 namespace deepevolve::ga {
 namespace {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "genome/genes.h"
 #include "genome/network.h"
 #include "genome/space.h"
 #include "master/ga/presets.h"
@@ -102,6 +103,13 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
       if (!p->has_retain()) p->set_retain(0.15);
       if (!p->has_random_select()) p->set_random_select(0.1);
       if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
+      if (p->mutation() == v1::MUTATION_UNSPECIFIED) {
+        p->set_mutation(spec->deepevolve_compat() ? v1::MUTATION_UNIFORM : v1::MUTATION_NEAR);
+      }
+      if (spec->deepevolve_compat() && p->mutation() != v1::MUTATION_UNIFORM) {
+        return Invalid("generational.mutation",
+                       "deepevolve_compat mutates as DeepEvolve did: MUTATION_UNIFORM");
+      }
       RETURN_IF_ERROR(CheckRange("generational.population", p->population(), 2, kMaxPopulation));
       RETURN_IF_ERROR(CheckRange("generational.generations", p->generations(), 1, kMaxGenerations));
       if (int64_t{p->population()} * p->generations() > kMaxTrials) {
@@ -126,6 +134,7 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
       if (!p->has_tournament_size()) p->set_tournament_size(5);
       if (!p->has_trials()) p->set_trials(240);
       if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
+      if (p->mutation() == v1::MUTATION_UNSPECIFIED) p->set_mutation(v1::MUTATION_NEAR);
       RETURN_IF_ERROR(CheckRange("steady_state.population", p->population(), 2, kMaxPopulation));
       RETURN_IF_ERROR(
           CheckRange("steady_state.tournament_size", p->tournament_size(), 1, p->population()));
@@ -177,33 +186,70 @@ bool IsKnownDataset(const std::string& dataset) {
 
 absl::Status CheckGenomeMemory(const genome::SearchSpace& space, const v1::TaskSpec& task) {
   const auto data = genome::KnownDatasetShape(task.dataset());
-  const std::optional<int> neurons = space.FindGene(genome::kGeneNbNeurons);
-  const std::optional<int> layers = space.FindGene(genome::kGeneNbLayers);
-  if (!data.has_value() || !neurons.has_value() || !layers.has_value()) return absl::OkStatus();
-  int64_t worst = 0;
-  genome::NetShape largest;
-  for (int n = 0; n < space.num_values(*neurons); ++n) {
-    for (int l = 0; l < space.num_values(*layers); ++l) {
-      const genome::NetShape net{task.net(), std::get<int64_t>(space.value(*neurons, n)),
-                                 std::get<int64_t>(space.value(*layers, l)), data->first,
-                                 data->second};
-      // A CNN that collapses is refused by the worker as a failed genome, untrained.
-      if (net.kind == v1::CNN && !genome::ConvOutput(net).ok()) continue;
-      const int64_t bytes = genome::TrainingBytes(net, task.batch_size());
-      if (bytes > worst) {
-        worst = bytes;
-        largest = net;
+  if (!data.has_value()) return absl::OkStatus();
+  // Memory grows with every width, the batch and batch normalisation; the layers and
+  // the kernel also decide whether a CNN collapses, so each of their pairs is tried
+  // with the rest at its largest.
+  genome::NamedGenome largest_rest;
+  std::vector<int> tried;
+  for (int g = 0; g < space.num_genes(); ++g) {
+    const std::string& name = space.gene(g).name;
+    if (name == genome::kGeneNbLayers || name == genome::kGeneKernelSize) {
+      tried.push_back(g);
+      continue;
+    }
+    const genome::GeneInfo* info = genome::FindTrainerGene(name);
+    if (info == nullptr) return absl::OkStatus();  // not a trainer space
+    genome::GeneValue pick = space.value(g, 0);
+    for (int v = 0; v < space.num_values(g); ++v) {
+      const genome::GeneValue& value = space.value(g, v);
+      if (info->type == genome::GeneType::kInteger &&
+          std::get<int64_t>(value) > std::get<int64_t>(pick)) {
+        pick = value;
+      }
+      if (name == genome::kGeneBatchNorm && value == genome::GeneValue(std::string("true"))) {
+        pick = value;
       }
     }
+    largest_rest.emplace_back(name, pick);
+  }
+  std::vector<int> choice(tried.size(), 0);
+  int64_t worst = 0;
+  std::optional<genome::Network> largest;
+  int64_t largest_batch = 0;
+  while (true) {
+    genome::NamedGenome candidate = largest_rest;
+    for (size_t t = 0; t < tried.size(); ++t) {
+      candidate.emplace_back(space.gene(tried[t]).name, space.value(tried[t], choice[t]));
+    }
+    absl::StatusOr<genome::Network> net =
+        genome::NetworkFor(candidate, task.net(), data->first, data->second);
+    // A CNN that collapses is refused by the worker as a failed genome, untrained.
+    if (net.ok() && (net->kind != v1::CNN || genome::ConvOutput(*net).ok())) {
+      const int64_t batch = net->batch_size.value_or(task.batch_size());
+      const int64_t bytes = genome::TrainingBytes(*net, batch);
+      if (bytes > worst) {
+        worst = bytes;
+        largest = *net;
+        largest_batch = batch;
+      }
+    }
+    size_t t = 0;
+    for (; t < tried.size(); ++t) {
+      if (++choice[t] < space.num_values(tried[t])) break;
+      choice[t] = 0;
+    }
+    if (t == tried.size()) break;
   }
   if (worst <= kMaxGenomeBytes) return absl::OkStatus();
-  return Invalid("space",
-                 absl::StrFormat("its largest genome, nb_neurons=%d nb_layers=%d, needs about "
-                                 "%.1f GiB to train on %s in batches of %d (%d parameters); the "
-                                 "limit is %d GiB a genome",
-                                 largest.nb_neurons, largest.nb_layers, worst / double(1 << 30),
-                                 task.dataset(), task.batch_size(), genome::ParameterCount(largest),
-                                 kMaxGenomeBytes >> 30));
+  const int64_t widest = *std::max_element(largest->widths.begin(), largest->widths.end());
+  return Invalid(
+      "space",
+      absl::StrFormat("its largest genome, %d layers up to %d wide, needs about "
+                      "%.1f GiB to train on %s in batches of %d (%d parameters); the "
+                      "limit is %d GiB a genome",
+                      largest->nb_layers(), widest, worst / double(1 << 30), task.dataset(),
+                      largest_batch, genome::ParameterCount(*largest), kMaxGenomeBytes >> 30));
 }
 
 absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
@@ -227,6 +273,9 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
   if (spec.space().genes_size() == 0) return Invalid("space", "no genes and no preset");
   ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(spec.space(), names));
   RETURN_IF_ERROR(ResolveTask(spec, preset, spec.mutable_task()));
+  if (names == genome::GeneNames::kTrainable) {
+    RETURN_IF_ERROR(genome::CheckGenesForNet(space, spec.task().net()));
+  }
   RETURN_IF_ERROR(CheckGenomeMemory(space, spec.task()));
   RETURN_IF_ERROR(ResolveStrategy(&spec, space.size()));
   return spec;

@@ -48,7 +48,7 @@ absl::StatusOr<std::vector<Candidate>> SteadyStateStrategy::Next(int max_count,
       genome = Crossover(space_, mom.genome, dad.genome, rng).first;
       c.parents = {mom.id, dad.id};
       if (absl::Uniform<double>(rng, 0, 1) < options_.mutate_chance) {
-        genome = Mutate(space_, genome, rng);
+        genome = Mutate(space_, genome, rng, options_.mutation);
       }
     }
     ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, std::move(genome), seen_, rng));

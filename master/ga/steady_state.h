@@ -16,6 +16,8 @@ struct SteadyStateOptions {
   int tournament_size = 5;
   int trials = 240;
   double mutate_chance = 0.3;
+  // How a mutation picks the new value (operators.h).
+  MutationStyle mutation = MutationStyle::kNear;
 };
 
 // The first `population` genomes are distinct random draws. After that, whenever a

@@ -6,6 +6,14 @@
 #include "master/ga/steady_state.h"
 
 namespace deepevolve::ga {
+namespace {
+
+// Searches recorded before the choice existed mutated uniformly; they replay so.
+MutationStyle MutationFrom(v1::Mutation mutation) {
+  return mutation == v1::MUTATION_NEAR ? MutationStyle::kNear : MutationStyle::kUniform;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const genome::SearchSpace& space,
                                                        const v1::SearchSpec& spec) {
@@ -19,6 +27,7 @@ absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const genome::SearchSpace
       o.random_select = p.random_select();
       o.mutate_chance = p.mutate_chance();
       o.deepevolve_compat = spec.deepevolve_compat();
+      o.mutation = MutationFrom(p.mutation());
       return std::make_unique<GenerationalStrategy>(space, o);
     }
     case v1::SearchSpec::kSteadyState: {
@@ -28,6 +37,7 @@ absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const genome::SearchSpace
       o.tournament_size = p.tournament_size();
       o.trials = p.trials();
       o.mutate_chance = p.mutate_chance();
+      o.mutation = MutationFrom(p.mutation());
       return std::make_unique<SteadyStateStrategy>(space, o);
     }
     case v1::SearchSpec::kRandom:

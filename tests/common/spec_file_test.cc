@@ -94,6 +94,19 @@ TEST(SpecFileTest, NumberGenesAreListedOrSpacedOnALogScale) {
   EXPECT_DOUBLE_EQ(thirteen->space().genes(0).values(1).float_value(), 0.000178);
 }
 
+// YAML's and JSON's booleans are the names batch_norm takes.
+TEST(SpecFileTest, BooleansAreTheNamesTrueAndFalse) {
+  for (const char* text :
+       {"genes: {batch_norm: [false, true]}", R"({"genes": {"batch_norm": [false, true]}})"}) {
+    auto spec = ParseSearchSpec(text, "b.yaml");
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    const v1::Gene& norm = spec->space().genes(0);
+    ASSERT_EQ(norm.values_size(), 2);
+    EXPECT_EQ(norm.values(0).string_value(), "false");
+    EXPECT_EQ(norm.values(1).string_value(), "true");
+  }
+}
+
 TEST(SpecFileTest, BadGenesAreRefusedNamingTheField) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"genes: {nb_neurons: {range: [512, 64]}}",
@@ -102,7 +115,7 @@ TEST(SpecFileTest, BadGenesAreRefusedNamingTheField) {
       {"genes: {nb_neurons: {range: [1, 1000000000]}}", "1000000000 values, more than the 256"},
       {"genes: {nb_neurons: {range: [1, 2.5]}}", "genes.nb_neurons.range: must be [min, max]"},
       {"genes: {nb_neurons: {range: [1, 4], stride: 2}}", "genes.nb_neurons.stride: unknown key"},
-      {"genes: {nb_layers: [1, true]}", "genes.nb_layers[1]: true is not a gene value"},
+      {"genes: {nb_layers: [1, null]}", "genes.nb_layers[1]: null is not a gene value"},
       {"genes: {lr: {log_range: [0, 0.1], points: 4}}", "genes.lr.log_range: both ends"},
       {"genes: {lr: {log_range: [0.1, 0.001], points: 4}}", "min 0.1 is not below max 0.001"},
       {"genes: {lr: {log_range: [0.001, 0.1], points: 1}}", "genes.lr.points: must be"},

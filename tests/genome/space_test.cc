@@ -68,7 +68,7 @@ TEST(SearchSpaceTest, TheLearningRateIsANumberInItsRange) {
   genes.back().values = {0.001, std::string("fast")};
   ExpectRejected(genes, "space.genes[4].values[1]", "takes numbers");
   genes.back() = {"momentum", {0.9, 0.99}};
-  ExpectRejected(genes, "space.genes[4].name", "learning_rate, dropout)");
+  ExpectRejected(genes, "space.genes[4].name", "dense_units, augmentation)");
 }
 
 TEST(SearchSpaceTest, DropoutIsARateAndAnIntegerIsTakenAsItsNumber) {

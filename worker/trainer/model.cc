@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 
@@ -13,12 +14,12 @@
 namespace deepevolve::trainer {
 namespace {
 
-genome::NetShape Shape(const NetConfig& c) {
-  return {c.kind, c.nb_neurons, c.nb_layers, c.input_shape, c.num_classes};
-}
+using genome::ConvOutput;
 
-absl::StatusOr<std::pair<int64_t, int64_t>> ConvOutput(const NetConfig& c) {
-  return genome::ConvOutput(Shape(c));
+// Keras's BatchNormalization defaults: momentum 0.99 (LibTorch counts 1 - that), 1e-3.
+template <typename Options>
+Options KerasNorm(int64_t features) {
+  return Options(features).momentum(0.01).eps(1e-3);
 }
 
 // Keras's glorot_uniform: U(+-sqrt(6 / (fan_in + fan_out))), fans including the
@@ -53,8 +54,9 @@ absl::StatusOr<torch::Tensor> Activate(const std::string& name, const torch::Ten
 }
 
 absl::Status CheckShapes(const NetConfig& c) {
-  if (c.nb_layers < 1 || c.nb_neurons < 1) {
-    return absl::InvalidArgumentError("nb_layers and nb_neurons must be at least 1");
+  if (c.widths.empty() || c.dense_units < 1 ||
+      std::any_of(c.widths.begin(), c.widths.end(), [](int64_t w) { return w < 1; })) {
+    return absl::InvalidArgumentError("nb_layers and every width must be at least 1");
   }
   if (!Activate(c.activation, torch::zeros({1})).ok()) {
     return absl::InvalidArgumentError(absl::StrCat("unknown activation '", c.activation, "'"));
@@ -64,34 +66,50 @@ absl::Status CheckShapes(const NetConfig& c) {
   return absl::OkStatus();
 }
 
-int64_t ExpectedParameterCount(const NetConfig& c) { return genome::ParameterCount(Shape(c)); }
+int64_t ExpectedParameterCount(const NetConfig& c) { return genome::ParameterCount(c); }
 
 KerasNetImpl::KerasNetImpl(const NetConfig& config, MaybeGenerator generator)
     : config_(config), generator_(std::move(generator)) {
-  const int64_t f = config.nb_neurons;
-  int64_t flat = 1;
+  int64_t in = 0;
   if (config.kind == v1::CNN) {
     int64_t channels = config.input_shape[0];
-    for (int64_t i = 0; i < config.nb_layers; ++i) {
+    const int64_t k = config.kernel_size;
+    for (size_t i = 0; i < config.widths.size(); ++i) {
+      const int64_t f = config.widths[i];
       auto conv = torch::nn::Conv2d(
-          torch::nn::Conv2dOptions(channels, f, 3).padding(i == 0 ? 1 : 0).bias(true));
+          torch::nn::Conv2dOptions(channels, f, k).padding(i == 0 ? k / 2 : 0).bias(true));
       convs_.push_back(register_module(absl::StrCat("conv", i), conv));
       GlorotUniformZeroBias(*conv, generator_);
+      if (config.batch_norm) {
+        conv_norms_.push_back(
+            register_module(absl::StrCat("conv_norm", i),
+                            torch::nn::BatchNorm2d(KerasNorm<torch::nn::BatchNorm2dOptions>(f))));
+      }
       channels = f;
     }
     auto hw = ConvOutput(config);
-    flat = hw.ok() ? f * hw->first * hw->second : f;
-    dense_.push_back(register_module("dense0", torch::nn::Linear(flat, f)));
+    const int64_t flat = hw.ok() ? channels * hw->first * hw->second : channels;
+    dense_.push_back(register_module("dense0", torch::nn::Linear(flat, config.dense_units)));
+    in = config.dense_units;
   } else {
-    for (int64_t d : config.input_shape) flat *= d;
-    int64_t in = flat;
-    for (int64_t i = 0; i < config.nb_layers; ++i) {
-      dense_.push_back(register_module(absl::StrCat("dense", i), torch::nn::Linear(in, f)));
-      in = f;
+    in = 1;
+    for (int64_t d : config.input_shape) in *= d;
+    for (size_t i = 0; i < config.widths.size(); ++i) {
+      dense_.push_back(
+          register_module(absl::StrCat("dense", i), torch::nn::Linear(in, config.widths[i])));
+      in = config.widths[i];
+    }
+  }
+  if (config.batch_norm) {
+    for (size_t i = 0; i < dense_.size(); ++i) {
+      dense_norms_.push_back(register_module(
+          absl::StrCat("dense_norm", i),
+          torch::nn::BatchNorm1d(
+              KerasNorm<torch::nn::BatchNorm1dOptions>(dense_[i]->options.out_features()))));
     }
   }
   for (auto& d : dense_) GlorotUniformZeroBias(*d, generator_);
-  head_ = register_module("head", torch::nn::Linear(f, config.num_classes));
+  head_ = register_module("head", torch::nn::Linear(in, config.num_classes));
   GlorotUniformZeroBias(*head_, generator_);
 }
 
@@ -101,15 +119,23 @@ torch::Tensor KerasNetImpl::forward(torch::Tensor x) {
   auto activate = [&](const torch::Tensor& t) { return *Activate(act, t); };
   if (config_.kind == v1::CNN) {
     for (size_t i = 0; i < convs_.size(); ++i) {
-      x = activate(convs_[i]->forward(x));
-      if (i < 2) x = torch::max_pool2d(x, 2);
+      x = convs_[i]->forward(x);
+      if (!conv_norms_.empty()) x = conv_norms_[i]->forward(x);
+      x = activate(x);
+      if (i < 2)
+        x = config_.pooling == "average" ? torch::avg_pool2d(x, 2) : torch::max_pool2d(x, 2);
       x = Dropout(x, config_.dropout);
     }
-    x = x.flatten(1);
-    x = Dropout(activate(dense_[0]->forward(x)), 0.5);
+    x = dense_[0]->forward(x.flatten(1));
+    if (!dense_norms_.empty()) x = dense_norms_[0]->forward(x);
+    x = Dropout(activate(x), 0.5);
   } else {
     x = x.flatten(1);
-    for (auto& d : dense_) x = Dropout(activate(d->forward(x)), config_.dropout);
+    for (size_t i = 0; i < dense_.size(); ++i) {
+      x = dense_[i]->forward(x);
+      if (!dense_norms_.empty()) x = dense_norms_[i]->forward(x);
+      x = Dropout(activate(x), config_.dropout);
+    }
   }
   return head_->forward(x);
 }
@@ -164,6 +190,40 @@ void FillDropoutMask(float* mask, int64_t n, uint64_t seed, double keep) {
   at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
     DropoutMaskKernel(mask, begin, end, seed, threshold, scale);
   });
+}
+
+torch::Tensor Augment(const torch::Tensor& x, const std::string& augmentation,
+                      const MaybeGenerator& generator) {
+  if (augmentation == "none" || x.dim() != 4) return x;
+  torch::NoGradGuard no_grad;
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  auto ints = torch::TensorOptions().dtype(torch::kInt64);
+  torch::Tensor flip = torch::randint(0, 2, {n}, generator, ints).to(x.device()).to(torch::kBool);
+  torch::Tensor out = torch::where(flip.view({n, 1, 1, 1}), x.flip(3), x);
+  if (augmentation != "crop_flip") return out;
+  const int64_t pad = w <= 28 ? 2 : 4;
+  torch::Tensor padded = torch::constant_pad_nd(out, {pad, pad, pad, pad}, 0);
+  // Each image's window: rows dy .. dy + h, columns dx .. dx + w of the padded image.
+  torch::Tensor dy = torch::randint(0, 2 * pad + 1, {n}, generator, ints).to(x.device());
+  torch::Tensor dx = torch::randint(0, 2 * pad + 1, {n}, generator, ints).to(x.device());
+  torch::Tensor rows = (dy.view({n, 1}) + torch::arange(h, ints.device(x.device())).view({1, h}))
+                           .view({n, 1, h, 1})
+                           .expand({n, x.size(1), h, w + 2 * pad});
+  torch::Tensor cols = (dx.view({n, 1}) + torch::arange(w, ints.device(x.device())).view({1, w}))
+                           .view({n, 1, 1, w})
+                           .expand({n, x.size(1), h, w});
+  return padded.gather(2, rows).gather(3, cols);
+}
+
+double ScheduledRate(const std::string& schedule, double base, int epoch, int epochs) {
+  if (schedule == "cosine") {
+    return base * (1 + std::cos(M_PI * (epoch - 1) / std::max(epochs, 1))) / 2;
+  }
+  if (schedule == "step") {
+    if (epoch > 3 * epochs / 4) return base * 0.01;
+    if (epoch > epochs / 2) return base * 0.1;
+  }
+  return base;
 }
 
 torch::Tensor KerasCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels) {

@@ -9,20 +9,12 @@
 
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/search.pb.h"
+#include "genome/network.h"
 
 namespace deepevolve::trainer {
 
-struct NetConfig {
-  v1::NetKind kind = v1::MLP;
-  int64_t nb_neurons = 64;
-  int64_t nb_layers = 1;
-  std::string activation = "relu";
-  std::vector<int64_t> input_shape;  // {C, H, W} or {D}
-  int64_t num_classes = 10;
-  // The rate of the dropout after each hidden dense layer (MLP) or conv block (CNN);
-  // the CNN's dense head keeps its 0.5. 0: none. The dropout gene; 0.2 as DeepEvolve.
-  double dropout = 0.2;
-};
+// The network a genome describes (genome/network.h), with every gene resolved.
+using NetConfig = genome::Network;
 
 // The random source of one trainer (weights, dropout masks), so trainers sharing a
 // process stay reproducible. Empty: torch's default generator (CUDA).
@@ -31,11 +23,15 @@ using MaybeGenerator = c10::optional<at::Generator>;
 // Keras activations by name; hard_sigmoid is Keras's clip(0.2 x + 0.5, 0, 1).
 absl::StatusOr<torch::Tensor> Activate(const std::string& name, const torch::Tensor& x);
 
-// The MLP: nb_layers x [Dense(nb_neurons, activation), Dropout(0.2)], Dense(classes).
-// The CNN: for i < nb_layers: Conv2D(nb_neurons, 3x3, 'same' padding for i = 0 only,
-// 'valid' after), activation, MaxPool 2x2 for i < 2, Dropout(0.2); then Flatten,
-// Dense(nb_neurons, activation), Dropout(0.5), Dense(classes). Outputs logits (the
-// softmax is in the loss). Weights glorot-uniform, biases zero, as Keras.
+// The MLP: for each layer i, Dense(widths[i]), [BatchNorm], activation,
+// Dropout(dropout); then Dense(classes).
+// The CNN: for each block i, Conv2D(widths[i], kernel_size, 'same' padding for i = 0
+// only, 'valid' after), [BatchNorm], activation, 2x2 max or average pooling for i < 2,
+// Dropout(dropout); then Flatten, Dense(dense_units), [BatchNorm], activation,
+// Dropout(0.5), Dense(classes). Outputs logits (the softmax is in the loss). Weights
+// glorot-uniform, biases zero, batch normalisation with Keras's momentum 0.99 and
+// epsilon 1e-3. With DeepEvolve's genes only (all widths nb_neurons, kernel 3, max
+// pooling, no batch normalisation) these are DeepEvolve's networks.
 class KerasNetImpl : public torch::nn::Module {
  public:
   KerasNetImpl(const NetConfig& config, MaybeGenerator generator);
@@ -48,7 +44,9 @@ class KerasNetImpl : public torch::nn::Module {
   NetConfig config_;
   MaybeGenerator generator_;
   std::vector<torch::nn::Conv2d> convs_;
+  std::vector<torch::nn::BatchNorm2d> conv_norms_;
   std::vector<torch::nn::Linear> dense_;
+  std::vector<torch::nn::BatchNorm1d> dense_norms_;
   torch::nn::Linear head_{nullptr};
 };
 TORCH_MODULE(KerasNet);
@@ -60,12 +58,24 @@ absl::Status CheckShapes(const NetConfig& config);
 // The number of trainable parameters the formulas of the reference give.
 int64_t ExpectedParameterCount(const NetConfig& config);
 
-// Keras's categorical cross-entropy on softmax outputs: probabilities clipped to
-// [1e-7, 1 - 1e-7], -log of the true class, averaged over the batch.
+// The augmentation gene on a training batch of images [N, C, H, W]: "flip" mirrors
+// each image left to right with probability 1/2; "crop_flip" also shifts it by up to
+// `pad` pixels each way (2 for images up to 28 wide, else 4), filling with zeros.
+// "none" returns `x`. Draws from `generator`; labels are untouched.
+torch::Tensor Augment(const torch::Tensor& x, const std::string& augmentation,
+                      const MaybeGenerator& generator);
+
+// The learning rate of 1-based `epoch` of `epochs` under the lr_schedule gene:
+// "constant" `base`; "cosine" base x (1 + cos(pi (epoch - 1) / epochs)) / 2; "step"
+// base, x0.1 from epoch floor(epochs / 2) + 1 and x0.01 from floor(3 epochs / 4) + 1.
+double ScheduledRate(const std::string& schedule, double base, int epoch, int epochs);
+
 // A dropout mask in place: each element `1 / keep` with probability `keep`, else 0,
 // from a counter-based stream that `seed` fixes.
 void FillDropoutMask(float* mask, int64_t n, uint64_t seed, double keep);
 
+// Keras's categorical cross-entropy on softmax outputs: probabilities clipped to
+// [1e-7, 1 - 1e-7], -log of the true class, averaged over the batch.
 torch::Tensor KerasCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels);
 
 }  // namespace deepevolve::trainer

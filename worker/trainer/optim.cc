@@ -114,7 +114,7 @@ void Chunked(int64_t n, Kernel kernel) {
 class WithState : public KerasOptimizer {
  protected:
   WithState(std::vector<torch::Tensor> params, int slots, bool fused, double lr)
-      : KerasOptimizer(std::move(params)), lr_(lr), fused_(fused) {
+      : KerasOptimizer(std::move(params), lr), fused_(fused) {
     state_.resize(params_.size());
     for (size_t i = 0; i < params_.size(); ++i) {
       for (int s = 0; s < slots; ++s) state_[i].push_back(torch::zeros_like(params_[i]));
@@ -145,8 +145,6 @@ class WithState : public KerasOptimizer {
   }
   std::vector<std::vector<torch::Tensor>> state_;
   int64_t t_ = 0;
-  const double lr_;  // the learning rate
-  const float lr_f_ = static_cast<float>(lr_);
   const bool fused_;
 };
 
@@ -154,7 +152,7 @@ class Sgd : public WithState {
  public:
   Sgd(std::vector<torch::Tensor> p, bool fused, double lr)
       : WithState(std::move(p), 0, fused, lr) {}
-  void Step() override {
+  void Update() override {
     // One pass already.
     ForEach([&](torch::Tensor& p, const torch::Tensor& g, auto&) { p.add_(g, -lr_); },
             [&](float* p, const float* g, auto&, int64_t /*offset*/, int64_t n) {
@@ -167,7 +165,7 @@ class RmsProp : public WithState {
  public:
   RmsProp(std::vector<torch::Tensor> p, bool fused, double lr)
       : WithState(std::move(p), 1, fused, lr) {}
-  void Step() override {
+  void Update() override {
     ForEach(
         [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
           s[0].mul_(0.9).addcmul_(g, g, 0.1);
@@ -183,7 +181,7 @@ class Adagrad : public WithState {
  public:
   Adagrad(std::vector<torch::Tensor> p, bool fused, double lr)
       : WithState(std::move(p), 1, fused, lr) {}
-  void Step() override {
+  void Update() override {
     ForEach(
         [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
           s[0].addcmul_(g, g);
@@ -199,7 +197,7 @@ class Adadelta : public WithState {
  public:
   Adadelta(std::vector<torch::Tensor> p, bool fused, double lr)
       : WithState(std::move(p), 2, fused, lr) {}
-  void Step() override {
+  void Update() override {
     ForEach(
         [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
           constexpr double rho = 0.95;
@@ -218,7 +216,7 @@ class Adam : public WithState {
  public:
   Adam(std::vector<torch::Tensor> p, bool fused, double lr)
       : WithState(std::move(p), 2, fused, lr) {}
-  void Step() override {
+  void Update() override {
     ++t_;
     const double lr_t = lr_ * std::sqrt(1 - std::pow(0.999, t_)) / (1 - std::pow(0.9, t_));
     ForEach(
@@ -237,7 +235,7 @@ class Adamax : public WithState {
  public:
   Adamax(std::vector<torch::Tensor> p, bool fused, double lr)
       : WithState(std::move(p), 2, fused, lr) {}
-  void Step() override {
+  void Update() override {
     ++t_;
     const double lr_t = lr_ / (1 - std::pow(0.9, t_));
     ForEach(
@@ -256,7 +254,7 @@ class Nadam : public WithState {
  public:
   Nadam(std::vector<torch::Tensor> p, bool fused, double lr)
       : WithState(std::move(p), 2, fused, lr) {}
-  void Step() override {
+  void Update() override {
     ++t_;
     constexpr double b1 = 0.9, b2 = 0.999, decay = 0.004;
     const double mc_t = b1 * (1 - 0.5 * std::pow(0.96, t_ * decay));
@@ -285,6 +283,17 @@ class Nadam : public WithState {
 };
 
 }  // namespace
+
+void KerasOptimizer::Step() {
+  if (weight_decay_ > 0) {
+    torch::NoGradGuard no_grad;
+    const double keep = 1 - lr_ * weight_decay_;
+    for (auto& p : params_) {
+      if (p.dim() >= 2 && p.grad().defined()) p.mul_(keep);
+    }
+  }
+  Update();
+}
 
 void KerasOptimizer::ZeroGrad() {
   // Dropping the gradients (rather than zeroing them) lets backward hand its result

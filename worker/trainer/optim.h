@@ -26,18 +26,39 @@ namespace deepevolve::trainer {
 class KerasOptimizer {
  public:
   virtual ~KerasOptimizer() = default;
-  // Applies one update to every parameter from its .grad(). Parameters without a
-  // gradient are left alone.
-  virtual void Step() = 0;
+  // Applies one update to every parameter from its .grad(): first the weight decay,
+  // then the optimizer's rule. Parameters without a gradient are left alone.
+  void Step();
   // Drops every gradient (backward then sets fresh ones).
   void ZeroGrad();
   // Parameter updates made by the fused path so far.
   int64_t fused_updates() const { return fused_updates_; }
 
+  // The learning rate the next steps use (a schedule changes it between epochs).
+  double learning_rate() const { return lr_; }
+  void set_learning_rate(double lr) {
+    lr_ = lr;
+    lr_f_ = static_cast<float>(lr);
+  }
+  // Decoupled weight decay (the weight_decay gene; 0, none, by default): each step first
+  // multiplies every weight matrix and kernel (parameters of two or more dimensions:
+  // not biases, not batch-norm scales) by 1 - learning_rate x decay, as LibTorch's AdamW
+  // does, rather than adding an L2 term to the loss. Through the loss the decay would
+  // be divided by each weight's adaptive step size in Adam, RMSprop and the others, so
+  // weights with large gradients would hardly decay (Loshchilov and Hutter, "Decoupled
+  // Weight Decay Regularization", 2019).
+  void set_weight_decay(double decay) { weight_decay_ = decay; }
+
  protected:
-  explicit KerasOptimizer(std::vector<torch::Tensor> params) : params_(std::move(params)) {}
+  KerasOptimizer(std::vector<torch::Tensor> params, double lr)
+      : params_(std::move(params)), lr_(lr), lr_f_(static_cast<float>(lr)) {}
+  // The optimizer's own rule, with learning rate lr_ (lr_f_ in float).
+  virtual void Update() = 0;
   std::vector<torch::Tensor> params_;
   int64_t fused_updates_ = 0;
+  double lr_;
+  float lr_f_;
+  double weight_decay_ = 0;
 };
 
 // kFused updates each float32 CPU parameter in one pass over it, its gradient and its

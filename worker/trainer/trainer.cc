@@ -52,44 +52,10 @@ DatasetCache& ProcessCache(const std::vector<std::string>& dirs) {
   return *cache;
 }
 
-// The network a genome describes; `*optimizer` and `*learning_rate` (when the genome
-// has the gene) say how it trains.
+// The network a genome describes on `data`.
 absl::StatusOr<NetConfig> ConfigFor(const genome::NamedGenome& genome, const v1::TaskSpec& task,
-                                    const Dataset& data, std::string* optimizer,
-                                    std::optional<double>* learning_rate = nullptr) {
-  NetConfig c;
-  c.kind = task.net();
-  c.input_shape = data.shape;
-  c.num_classes = data.num_classes;
-  bool have[4] = {false, false, false, false};
-  for (const auto& [name, value] : genome) {
-    if (name == genome::kGeneNbNeurons && std::holds_alternative<int64_t>(value)) {
-      c.nb_neurons = std::get<int64_t>(value);
-      have[0] = true;
-    } else if (name == genome::kGeneNbLayers && std::holds_alternative<int64_t>(value)) {
-      c.nb_layers = std::get<int64_t>(value);
-      have[1] = true;
-    } else if (name == genome::kGeneActivation && std::holds_alternative<std::string>(value)) {
-      c.activation = std::get<std::string>(value);
-      have[2] = true;
-    } else if (name == genome::kGeneOptimizer && std::holds_alternative<std::string>(value)) {
-      *optimizer = std::get<std::string>(value);
-      have[3] = true;
-    } else if (name == genome::kGeneDropout && std::holds_alternative<double>(value)) {
-      c.dropout = std::get<double>(value);
-    } else if (name == genome::kGeneLearningRate && std::holds_alternative<double>(value)) {
-      if (learning_rate != nullptr) *learning_rate = std::get<double>(value);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("gene '", name, "' with value '",
-                                                     genome::GeneValueToString(value),
-                                                     "' is not one the trainer builds from"));
-    }
-  }
-  if (!(have[0] && have[1] && have[2] && have[3])) {
-    return absl::InvalidArgumentError(
-        "a genome needs nb_neurons, nb_layers, activation and optimizer");
-  }
-  return c;
+                                    const Dataset& data) {
+  return genome::NetworkFor(genome, task.net(), data.shape, data.num_classes);
 }
 
 Split Head(const Split& s, int64_t n) {
@@ -148,6 +114,8 @@ absl::Status SaveModel(KerasNet& model, const std::string& path, const genome::N
                          {"test_accuracy", result.test_accuracy}};
   torch::serialize::OutputArchive archive;
   for (const auto& p : model->named_parameters()) archive.write(p.key(), p.value().cpu());
+  // Batch normalisation's running statistics.
+  for (const auto& b : model->named_buffers()) archive.write(b.key(), b.value().cpu());
   archive.write(kMetaKey, c10::IValue(meta.dump()));
   archive.save_to(path);
   return absl::OkStatus();
@@ -205,10 +173,8 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
   ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> data,
                    ProcessCache(state_->options.data_dirs).Get(task.dataset()));
   genome::TrialResult result;
-  std::string optimizer_name;
-  std::optional<double> learning_rate;
-  ASSIGN_OR_RETURN(NetConfig config,
-                   ConfigFor(genome, task, *data, &optimizer_name, &learning_rate));
+  ASSIGN_OR_RETURN(NetConfig config, ConfigFor(genome, task, *data));
+  const int64_t batch = config.batch_size.value_or(task.batch_size());
   if (absl::Status s = CheckShapes(config); !s.ok()) {
     result.ok = false;
     result.error = std::string(s.message());
@@ -216,9 +182,7 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
   }
   // Checked before anything is built: a genome this device cannot hold fails here, with
   // its size, instead of meeting the kernel's OOM killer.
-  const int64_t need = genome::TrainingBytes(
-      {config.kind, config.nb_neurons, config.nb_layers, config.input_shape, config.num_classes},
-      task.batch_size());
+  const int64_t need = genome::TrainingBytes(config, batch);
   if (state_->device.is_cpu() && need > PhysicalMemoryBytes()) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "the genome needs about %.1f GiB to train, more than this worker's %.1f GiB (cpu)",
@@ -259,23 +223,27 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     KerasNet model(config, generator);
     model->to(device);
     model->train();
-    ASSIGN_OR_RETURN(
-        std::unique_ptr<KerasOptimizer> optimizer,
-        MakeOptimizer(optimizer_name, model->parameters(), OptimizerPath::kFused, learning_rate));
+    ASSIGN_OR_RETURN(std::unique_ptr<KerasOptimizer> optimizer,
+                     MakeOptimizer(config.optimizer, model->parameters(), OptimizerPath::kFused,
+                                   config.learning_rate));
+    optimizer->set_weight_decay(config.weight_decay);
+    const double base_rate = optimizer->learning_rate();
 
     const int64_t n = train.size();
-    const int64_t batch = task.batch_size();
     double best_val_loss = std::numeric_limits<double>::infinity();
     int wait = 0;
     Evaluation val;
     for (int epoch = 1; epoch <= task.epochs(); ++epoch) {
+      optimizer->set_learning_rate(
+          ScheduledRate(config.lr_schedule, base_rate, epoch, task.epochs()));
       torch::Tensor order =
           torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64)).to(device);
       double loss_sum = 0;
       int64_t batches = 0;
       for (int64_t b = 0; b < n; b += batch) {
         torch::Tensor index = order.slice(0, b, std::min(n, b + batch));
-        torch::Tensor x = train.x.index_select(0, index).to(device);
+        torch::Tensor x =
+            Augment(train.x.index_select(0, index).to(device), config.augmentation, generator);
         torch::Tensor y = train.y.index_select(0, index).to(device);
         optimizer->ZeroGrad();
         torch::Tensor loss = KerasCrossEntropy(model->forward(x), y);
@@ -362,14 +330,18 @@ absl::StatusOr<SavedModel> LoadModel(const std::string& path,
     saved.test_accuracy = meta.at("test_accuracy").get<double>();
     if (recomputed_test_accuracy != nullptr) {
       ASSIGN_OR_RETURN(auto data, ProcessCache(data_dirs).Get(saved.task.dataset()));
-      std::string optimizer;
-      ASSIGN_OR_RETURN(NetConfig config, ConfigFor(saved.genome, saved.task, *data, &optimizer));
+      ASSIGN_OR_RETURN(NetConfig config, ConfigFor(saved.genome, saved.task, *data));
       KerasNet model(config, at::detail::createCPUGenerator(0));
       torch::NoGradGuard no_grad;
       for (auto& p : model->named_parameters()) {
         torch::Tensor t;
         archive.read(p.key(), t);
         p.value().copy_(t);
+      }
+      for (auto& b : model->named_buffers()) {
+        torch::Tensor t;
+        archive.read(b.key(), t);
+        b.value().copy_(t);
       }
       *recomputed_test_accuracy =
           Evaluate(model, Head(data->test, saved.task.test_limit()), torch::kCPU).accuracy;

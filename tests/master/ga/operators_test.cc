@@ -1,5 +1,6 @@
 #include "master/ga/operators.h"
 
+#include <cmath>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -41,6 +42,95 @@ TEST(MutateTest, NewValueIsUniformOverTheOthers) {
   EXPECT_NEAR(counts[0], 1000, 120);
   EXPECT_NEAR(counts[2], 1000, 120);
   EXPECT_NEAR(counts[3], 1000, 120);
+}
+
+// Near mutation on an ordered list: a value d places away with weight 1/d^2.
+TEST(MutateTest, NearMovesToANeighbourMoreOftenThanFarAndStaysInRange) {
+  std::vector<genome::GeneValue> rates;
+  for (int i = 0; i < 13; ++i) rates.emplace_back(std::pow(10.0, -4 + i * 0.25));
+  genome::SearchSpace space = *genome::SearchSpace::Create({{"learning_rate", rates}});
+  ASSERT_TRUE(IsOrderedNumeric(space, 0));
+  std::mt19937_64 rng(3);
+  std::vector<int> counts(13, 0);
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    const int v = Mutate(space, genome::Genome{{6}}, rng, MutationStyle::kNear).choice[0];
+    ASSERT_GE(v, 0);
+    ASSERT_LT(v, 13);
+    ++counts[v];
+  }
+  EXPECT_EQ(counts[6], 0);
+  // Weights 1/d^2 for d = 1..6 on both sides: sum 2 x 1.4914.
+  const double total = 2 * (1 + 1 / 4.0 + 1 / 9.0 + 1 / 16.0 + 1 / 25.0 + 1 / 36.0);
+  EXPECT_NEAR(counts[5] + counts[7], n * 2 / total, 0.02 * n);
+  EXPECT_NEAR(counts[0] + counts[12], n * 2 / 36.0 / total, 0.01 * n);
+  EXPECT_GT(counts[5], 3 * counts[4]);  // 4x expected
+  // At an end of the list the neighbour on the one side takes the most.
+  std::vector<int> from_end(13, 0);
+  for (int i = 0; i < 2000; ++i) {
+    ++from_end[Mutate(space, genome::Genome{{0}}, rng, MutationStyle::kNear).choice[0]];
+  }
+  EXPECT_EQ(from_end[0], 0);
+  EXPECT_GT(from_end[1], 1000);
+  // Names, and numbers out of order, are mutated uniformly either way.
+  genome::SearchSpace names = testing::PresetSpace("mnist_mlp");
+  EXPECT_FALSE(IsOrderedNumeric(names, 2));
+  EXPECT_TRUE(IsOrderedNumeric(names, 0));
+  genome::SearchSpace unordered = *genome::SearchSpace::Create(
+      {{"g", {int64_t{3}, int64_t{1}, int64_t{2}}}}, genome::GeneNames::kAny);
+  EXPECT_FALSE(IsOrderedNumeric(unordered, 0));
+}
+
+genome::Gene IntGene(const std::string& name, std::vector<int64_t> values) {
+  genome::Gene g{name, {}};
+  for (int64_t v : values) g.values.emplace_back(v);
+  return g;
+}
+
+genome::SearchSpace LayerSpace() {
+  return *genome::SearchSpace::Create(
+      {IntGene("nb_neurons_2", {8, 16, 32}), IntGene("nb_layers", {1, 2, 3}),
+       IntGene("nb_neurons_1", {8, 16}), IntGene("nb_neurons_3", {8, 16})});
+}
+
+TEST(MutateTest, OnlyActiveGenesMutateAndTheChildIsCanonical) {
+  genome::SearchSpace space = LayerSpace();
+  std::mt19937_64 rng(4);
+  for (int i = 0; i < 3000; ++i) {
+    const genome::Genome g = RandomGenome(space, rng);
+    ASSERT_EQ(g, genome::Canonical(space, g));
+    const genome::Genome m = Mutate(space, g, rng, MutationStyle::kNear);
+    ASSERT_NE(m, g) << "a mutation changed only an inactive gene";
+    ASSERT_EQ(m, genome::Canonical(space, m));
+    auto [a, b] = Crossover(space, g, m, rng);
+    EXPECT_EQ(a, genome::Canonical(space, a));
+    EXPECT_EQ(b, genome::Canonical(space, b));
+  }
+}
+
+TEST(GridGenomeTest, ListsEachCanonicalGenomeOnceInNestedOrder) {
+  genome::SearchSpace space = LayerSpace();
+  // Layers 1: 2 genomes; 2: 2 x 3; 3: 2 x 3 x 2.
+  ASSERT_EQ(space.size(), 2u + 6u + 12u);
+  GenomeSet all;
+  for (uint64_t i = 0; i < space.size(); ++i) {
+    const genome::Genome g = GridGenome(space, i);
+    ASSERT_EQ(g, genome::Canonical(space, g)) << i;
+    ASSERT_TRUE(all.insert(g).second) << "listed twice at " << i;
+  }
+  // The first gene stays outermost: nb_neurons_2 = 8 (and the one-layer genomes, where
+  // it is inactive at its first value) come first.
+  EXPECT_EQ(genome::DescribeGenome(space, GridGenome(space, 0)), "nb_layers=1 nb_neurons_1=8");
+  EXPECT_EQ(genome::DescribeGenome(space, GridGenome(space, 2)),
+            "nb_neurons_2=8 nb_layers=2 nb_neurons_1=8");
+  EXPECT_EQ(genome::DescribeGenome(space, GridGenome(space, 19)),
+            "nb_neurons_2=32 nb_layers=3 nb_neurons_1=16 nb_neurons_3=16");
+  // MakeNovel finds the last unseen one.
+  all.erase(GridGenome(space, 7));
+  std::mt19937_64 rng(5);
+  absl::StatusOr<genome::Genome> last = MakeNovel(space, GridGenome(space, 0), all, rng);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, GridGenome(space, 7));
 }
 
 TEST(CrossoverTest, ChildrenAreComplementaryAndTheCutIsNeverAtTheEnds) {

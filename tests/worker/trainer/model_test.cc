@@ -5,6 +5,16 @@
 namespace deepevolve::trainer {
 namespace {
 
+// A network of `layers` layers all `width` wide, the other genes absent.
+NetConfig Net(v1::NetKind kind, int64_t width, int64_t layers, std::vector<int64_t> shape) {
+  NetConfig c;
+  c.kind = kind;
+  c.widths.assign(layers, width);
+  c.dense_units = width;
+  c.input_shape = std::move(shape);
+  return c;
+}
+
 int64_t CountParameters(KerasNet& net) {
   int64_t n = 0;
   for (const auto& p : net->parameters()) n += p.numel();
@@ -27,7 +37,7 @@ TEST(ModelTest, ParameterCountsMatchTheReferenceFormulasForEveryPreset) {
   for (const Case& c : cases) {
     for (int64_t f : c.widths) {
       for (int layers = 1; layers <= c.max_layers; ++layers) {
-        NetConfig config{c.kind, f, layers, "relu", c.shape, 10};
+        NetConfig config = Net(c.kind, f, layers, c.shape);
         ASSERT_TRUE(CheckShapes(config).ok());
         KerasNet net(config, at::detail::createCPUGenerator(1));
         ASSERT_EQ(CountParameters(net), ExpectedParameterCount(config))
@@ -38,18 +48,18 @@ TEST(ModelTest, ParameterCountsMatchTheReferenceFormulasForEveryPreset) {
     }
   }
   // Spot checks by hand: MLP 784-64-10 and CIFAR CNN F=16, L=2 (7x7 before Flatten).
-  EXPECT_EQ(ExpectedParameterCount({v1::MLP, 64, 1, "relu", {1, 28, 28}, 10}), 784 * 64 + 64 + 650);
-  EXPECT_EQ(ExpectedParameterCount({v1::CNN, 16, 2, "relu", {3, 32, 32}, 10}),
+  EXPECT_EQ(ExpectedParameterCount(Net(v1::MLP, 64, 1, {1, 28, 28})), 784 * 64 + 64 + 650);
+  EXPECT_EQ(ExpectedParameterCount(Net(v1::CNN, 16, 2, {3, 32, 32})),
             (27 * 16 + 16) + (9 * 256 + 16) + (49 * 16 * 16 + 16) + (160 + 10));
 }
 
 TEST(ModelTest, AFiveLayerMnistCnnIsRefusedWithTheReason) {
-  NetConfig config{v1::CNN, 32, 5, "relu", {1, 28, 28}, 10};
+  NetConfig config = Net(v1::CNN, 32, 5, {1, 28, 28});
   absl::Status s = CheckShapes(config);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(),
             "nb_layers=5 collapses a 28x28 input: conv layer 5 gets 2x2 and needs at least 3x3");
-  EXPECT_TRUE(CheckShapes({v1::CNN, 32, 5, "relu", {3, 32, 32}, 10}).ok());  // CIFAR: 1x1
+  EXPECT_TRUE(CheckShapes(Net(v1::CNN, 32, 5, {3, 32, 32})).ok());  // CIFAR: 1x1
 }
 
 TEST(ActivationTest, MatchKerasDefinitions) {
@@ -72,8 +82,7 @@ TEST(ActivationTest, MatchKerasDefinitions) {
 }
 
 TEST(InitTest, GlorotUniformWeightsAndZeroBiases) {
-  KerasNet net(NetConfig{v1::MLP, 128, 1, "relu", {1, 28, 28}, 10},
-               at::detail::createCPUGenerator(5));
+  KerasNet net(Net(v1::MLP, 128, 1, {1, 28, 28}), at::detail::createCPUGenerator(5));
   for (const auto& p : net->named_parameters()) {
     if (p.key().find("bias") != std::string::npos) {
       EXPECT_EQ(p.value().abs().max().item<float>(), 0.0f);
@@ -103,7 +112,7 @@ TEST(ModelTest, TheDropoutRateIsTheGenesAndActsOnlyInTraining) {
   torch::Tensor x = torch::rand({256, 1, 28, 28});
   // (The CNN's dense head keeps its own 0.5, so only the MLP has no dropout at 0.)
   for (const v1::NetKind kind : {v1::MLP}) {
-    NetConfig none{kind, 32, 2, "relu", {1, 28, 28}, 10};
+    NetConfig none = Net(kind, 32, 2, {1, 28, 28});
     none.dropout = 0;
     KerasNet net(none, at::detail::createCPUGenerator(3));
     torch::NoGradGuard no_grad;
@@ -114,7 +123,7 @@ TEST(ModelTest, TheDropoutRateIsTheGenesAndActsOnlyInTraining) {
   }
   // A higher rate moves training's output further from the evaluation's.
   auto gap = [&](double rate) {
-    NetConfig config{v1::MLP, 512, 1, "relu", {1, 28, 28}, 10};
+    NetConfig config = Net(v1::MLP, 512, 1, {1, 28, 28});
     config.dropout = rate;
     KerasNet net(config, at::detail::createCPUGenerator(3));
     torch::NoGradGuard no_grad;
