@@ -29,9 +29,9 @@ absl::StatusOr<torch::Tensor> Activate(const std::string& name, const torch::Ten
 // only, 'valid' after), [BatchNorm], activation, 2x2 max or average pooling for i < 2,
 // Dropout(dropout); then Flatten, Dense(dense_units), [BatchNorm], activation,
 // Dropout(0.5), Dense(classes). Outputs logits (the softmax is in the loss). Weights
-// glorot-uniform, biases zero, batch normalisation with Keras's momentum 0.99 and
-// epsilon 1e-3. With DeepEvolve's genes only (all widths nb_neurons, kernel 3, max
-// pooling, no batch normalisation) these are DeepEvolve's networks.
+// glorot-uniform, biases zero; batch normalisation with Keras's epsilon 1e-3 and
+// LibTorch's momentum 0.1 (model.cc says why). With DeepEvolve's genes only (all widths nb_neurons,
+// kernel 3, max pooling, no batch normalisation) these are DeepEvolve's networks.
 class KerasNetImpl : public torch::nn::Module {
  public:
   KerasNetImpl(const NetConfig& config, MaybeGenerator generator);

@@ -160,4 +160,106 @@ TEST(DropoutMaskTest, KeepsTheRightFractionScaledAndIsFixedByItsSeed) {
 }
 
 }  // namespace
+// Per-layer widths, batch normalisation, the kernel, the pooling and the dense head:
+// the module has the parameters the formulas count and the layers the genes ask for.
+TEST(ModelTest, TheNewGenesShapeTheNetwork) {
+  NetConfig mlp = Net(v1::MLP, 64, 3, {1, 28, 28});
+  mlp.widths = {256, 128, 32};
+  mlp.batch_norm = true;
+  KerasNet m(mlp, at::detail::createCPUGenerator(1));
+  EXPECT_EQ(CountParameters(m), ExpectedParameterCount(mlp));
+  int norms = 0;
+  for (const auto& p : m->named_parameters()) {
+    if (p.key().find("dense_norm") != std::string::npos &&
+        p.key().find("weight") != std::string::npos) {
+      ++norms;
+    }
+    if (p.key() == "dense1.weight") EXPECT_EQ(p.value().sizes(), (std::vector<int64_t>{128, 256}));
+  }
+  EXPECT_EQ(norms, 3);
+  EXPECT_EQ(m->named_buffers().size(), 9u);  // running mean, variance, count a layer
+
+  NetConfig cnn = Net(v1::CNN, 16, 3, {3, 32, 32});
+  cnn.widths = {16, 32, 64};
+  cnn.kernel_size = 5;
+  cnn.dense_units = 100;
+  cnn.pooling = "average";
+  cnn.batch_norm = true;
+  ASSERT_TRUE(CheckShapes(cnn).ok());
+  KerasNet c(cnn, at::detail::createCPUGenerator(1));
+  EXPECT_EQ(CountParameters(c), ExpectedParameterCount(cnn));
+  for (const auto& p : c->named_parameters()) {
+    if (p.key() == "conv0.weight")
+      EXPECT_EQ(p.value().sizes(), (std::vector<int64_t>{16, 3, 5, 5}));
+    if (p.key() == "conv2.weight")
+      EXPECT_EQ(p.value().sizes(), (std::vector<int64_t>{64, 32, 5, 5}));
+    if (p.key() == "dense0.weight") {
+      // 32 -same-> 32 -pool-> 16 -5x5-> 12 -pool-> 6 -5x5-> 2: 64 x 2 x 2 in.
+      EXPECT_EQ(p.value().sizes(), (std::vector<int64_t>{100, 256}));
+    }
+    if (p.key() == "head.weight") EXPECT_EQ(p.value().sizes(), (std::vector<int64_t>{10, 100}));
+  }
+  EXPECT_EQ(c->forward(torch::rand({4, 3, 32, 32})).sizes(), (std::vector<int64_t>{4, 10}));
+  // Average pooling gives other outputs than max pooling from the same weights.
+  NetConfig max_pool = cnn;
+  max_pool.pooling = "max";
+  KerasNet c_max(max_pool, at::detail::createCPUGenerator(1));
+  c->eval();
+  c_max->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::rand({4, 3, 32, 32});
+  EXPECT_FALSE(torch::allclose(c->forward(x), c_max->forward(x)));
+}
+
+TEST(AugmentTest, FlipsAndShiftsImagesKeepingTheirShape) {
+  const torch::Tensor x = torch::rand({64, 1, 28, 28});
+  MaybeGenerator gen = at::detail::createCPUGenerator(7);
+  EXPECT_TRUE(Augment(x, "none", gen).equal(x));
+  const torch::Tensor flipped = Augment(x, "flip", gen);
+  ASSERT_EQ(flipped.sizes(), x.sizes());
+  int same = 0, mirrored = 0;
+  for (int i = 0; i < 64; ++i) {
+    same += flipped[i].equal(x[i]);
+    mirrored += flipped[i].equal(x[i].flip(2));
+  }
+  EXPECT_EQ(same + mirrored, 64);
+  EXPECT_GT(same, 16);
+  EXPECT_GT(mirrored, 16);
+  // A crop shifts each image by at most 2 pixels: its centre 24x24, unflipped or
+  // mirrored, is somewhere in the shifted image.
+  const torch::Tensor cropped = Augment(x, "crop_flip", gen);
+  ASSERT_EQ(cropped.sizes(), x.sizes());
+  int found = 0, unshifted = 0;
+  for (int i = 0; i < 64; ++i) {
+    bool hit = false;
+    for (const torch::Tensor& image : {x[i], x[i].flip(2)}) {
+      const torch::Tensor centre = image.slice(1, 2, 26).slice(2, 2, 26);
+      for (int dy = 0; dy <= 4 && !hit; ++dy) {
+        for (int dx = 0; dx <= 4 && !hit; ++dx) {
+          hit = cropped[i].slice(1, dy, dy + 24).slice(2, dx, dx + 24).equal(centre);
+          if (hit && dy == 2 && dx == 2) ++unshifted;
+        }
+      }
+    }
+    found += hit;
+  }
+  EXPECT_EQ(found, 64);
+  EXPECT_LT(unshifted, 20);  // 1 in 25 expected
+  // The same generator state gives the same batch.
+  EXPECT_TRUE(Augment(x, "crop_flip", at::detail::createCPUGenerator(3))
+                  .equal(Augment(x, "crop_flip", at::detail::createCPUGenerator(3))));
+}
+
+TEST(ScheduleTest, TheRateOfEachEpoch) {
+  EXPECT_EQ(ScheduledRate("constant", 0.1, 7, 10), 0.1);
+  EXPECT_DOUBLE_EQ(ScheduledRate("cosine", 0.1, 1, 10), 0.1);
+  EXPECT_DOUBLE_EQ(ScheduledRate("cosine", 0.1, 6, 10), 0.05);
+  EXPECT_NEAR(ScheduledRate("cosine", 0.1, 10, 10), 0.1 * (1 + std::cos(M_PI * 0.9)) / 2, 1e-15);
+  // step over 8 epochs: 1-4 at 0.1, 5-6 at 0.01, 7-8 at 0.001.
+  EXPECT_DOUBLE_EQ(ScheduledRate("step", 0.1, 4, 8), 0.1);
+  EXPECT_DOUBLE_EQ(ScheduledRate("step", 0.1, 5, 8), 0.01);
+  EXPECT_DOUBLE_EQ(ScheduledRate("step", 0.1, 6, 8), 0.01);
+  EXPECT_DOUBLE_EQ(ScheduledRate("step", 0.1, 7, 8), 0.001);
+}
+
 }  // namespace deepevolve::trainer

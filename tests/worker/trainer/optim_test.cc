@@ -202,4 +202,33 @@ TEST(KerasOptimizerTest, UnknownName) {
 }
 
 }  // namespace
+// Decoupled weight decay: a matrix is first scaled by 1 - lr x decay, then takes the
+// optimizer's own step; a bias (one dimension) is not decayed. A new learning rate
+// applies to both from the next step.
+TEST(KerasOptimizerTest, WeightDecayIsDecoupledAndSparesBiases) {
+  torch::Tensor w = torch::full({2, 2}, 2.0, torch::kFloat64).requires_grad_(true);
+  torch::Tensor b = torch::full({2}, 2.0, torch::kFloat64).requires_grad_(true);
+  auto sgd = MakeOptimizer("sgd", {w, b}, OptimizerPath::kTensorOps, 0.1);
+  ASSERT_TRUE(sgd.ok());
+  (*sgd)->set_weight_decay(0.01);
+  w.mutable_grad() = torch::full({2, 2}, 0.5, torch::kFloat64);
+  b.mutable_grad() = torch::full({2}, 0.5, torch::kFloat64);
+  (*sgd)->Step();
+  EXPECT_NEAR(w[0][0].item<double>(), 2 * (1 - 0.1 * 0.01) - 0.1 * 0.5, 1e-12);
+  EXPECT_NEAR(b[0].item<double>(), 2 - 0.1 * 0.5, 1e-12);
+  (*sgd)->set_learning_rate(0.01);
+  EXPECT_EQ((*sgd)->learning_rate(), 0.01);
+  const double before = w[0][0].item<double>();
+  (*sgd)->Step();
+  EXPECT_NEAR(w[0][0].item<double>(), before * (1 - 0.01 * 0.01) - 0.01 * 0.5, 1e-12);
+  // The fused path decays the same way.
+  torch::Tensor f = torch::full({2, 2}, 2.0, torch::kFloat).requires_grad_(true);
+  auto fused = MakeOptimizer("sgd", {f}, OptimizerPath::kFused, 0.1);
+  (*fused)->set_weight_decay(0.01);
+  f.mutable_grad() = torch::full({2, 2}, 0.5, torch::kFloat);
+  (*fused)->Step();
+  EXPECT_EQ((*fused)->fused_updates(), 1);
+  EXPECT_NEAR(f[1][1].item<float>(), 2 * (1 - 0.1 * 0.01) - 0.1 * 0.5, 1e-6);
+}
+
 }  // namespace deepevolve::trainer

@@ -151,6 +151,47 @@ TEST(TrainTest, TheLearningRateGeneSetsTheOptimizersRate) {
   std::filesystem::remove(path);
 }
 
+// A CNN over the new genes trains, and its saved model (batch normalisation's running
+// statistics included) evaluates to the same accuracy when loaded.
+TEST(TrainTest, ACnnOverTheNewGenesTrainsAndItsModelLoads) {
+  auto trainer = CpuTrainer();
+  genome::NamedGenome genome = {{"nb_layers", int64_t{2}},
+                                {"nb_neurons_1", int64_t{8}},
+                                {"nb_neurons_2", int64_t{16}},
+                                {"dense_units", int64_t{32}},
+                                {"kernel_size", int64_t{5}},
+                                {"pooling", std::string("average")},
+                                {"batch_norm", std::string("true")},
+                                {"augmentation", std::string("crop_flip")},
+                                {"batch_size", int64_t{64}},
+                                {"weight_decay", 1e-4},
+                                {"lr_schedule", std::string("cosine")},
+                                {"learning_rate", 3e-3}};
+  const std::string path = ::testing::TempDir() + "/new_genes.pt";
+  std::vector<EpochProgress> epochs;
+  auto r = trainer->Train(
+      genome, Task("fashion_mnist_cnn", 3000, 2), 4,
+      [&](const EpochProgress& p) {
+        epochs.push_back(p);
+        return true;
+      },
+      path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->ok) << r->error;
+  EXPECT_EQ(epochs.size(), 2u);
+  EXPECT_GT(r->accuracy, 0.5);
+  double recomputed = 0;
+  auto saved = LoadModel(path, {}, &recomputed);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_NEAR(recomputed, r->test_accuracy, 1e-9);
+  // The same genome with another batch size trains another way.
+  genome.back() = {"learning_rate", 3e-3};
+  genome[8] = {"batch_size", int64_t{256}};
+  auto other = trainer->Train(genome, Task("fashion_mnist_cnn", 3000, 2), 4);
+  ASSERT_TRUE(other.ok() && other->ok);
+  EXPECT_NE(other->accuracy, r->accuracy);
+}
+
 TEST(TrainTest, MissingDatasetNamesTheDirectories) {
   TrainerOptions o;
   o.device = "cpu";
