@@ -55,7 +55,7 @@ int RunHash(const std::vector<std::string>& assignments, bool verbose, std::ostr
 }
 
 int RunPresets(std::ostream& out) {
-  out << absl::StrFormat("%-18s %-14s %-4s %6s  %s\n", "preset", "dataset", "net", "size", "genes");
+  out << absl::StrFormat("%-22s %-14s %-4s %9s  %s\n", "preset", "dataset", "net", "size", "genes");
   for (const ga::Preset& p : ga::Presets()) {
     auto space = genome::SearchSpace::FromProto(p.space);
     std::vector<std::string> genes;
@@ -64,7 +64,7 @@ int RunPresets(std::ostream& out) {
       for (const auto& v : g.values) values.push_back(genome::GeneValueToString(v));
       genes.push_back(absl::StrCat(g.name, "=[", absl::StrJoin(values, ","), "]"));
     }
-    out << absl::StrFormat("%-18s %-14s %-4s %6d  %s\n", p.name, p.task.dataset(),
+    out << absl::StrFormat("%-22s %-14s %-4s %9d  %s\n", p.name, p.task.dataset(),
                            v1::NetKind_Name(p.task.net()), space->size(),
                            absl::StrJoin(genes, " "));
   }

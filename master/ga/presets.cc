@@ -1,9 +1,22 @@
 #include "master/ga/presets.h"
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
 #include "genome/genes.h"
 
 namespace deepevolve::ga {
 namespace {
+
+v1::GeneSpace ToProto(const std::vector<genome::Gene>& genes) {
+  v1::GeneSpace space;
+  for (const genome::Gene& gene : genes) {
+    v1::Gene* g = space.add_genes();
+    g->set_name(gene.name);
+    for (const auto& value : gene.values) *g->add_values() = genome::GeneValueToProto(value);
+  }
+  return space;
+}
 
 v1::GeneSpace FourGeneSpace(const std::vector<int64_t>& nb_neurons) {
   std::vector<genome::Gene> genes;
@@ -15,13 +28,69 @@ v1::GeneSpace FourGeneSpace(const std::vector<int64_t>& nb_neurons) {
   for (const auto& a : genome::KnownActivations()) genes.back().values.emplace_back(a);
   genes.push_back({std::string(genome::kGeneOptimizer), {}});
   for (const auto& o : genome::KnownOptimizers()) genes.back().values.emplace_back(o);
-  v1::GeneSpace space;
-  for (const genome::Gene& gene : genes) {
-    v1::Gene* g = space.add_genes();
-    g->set_name(gene.name);
-    for (const auto& value : gene.values) *g->add_values() = genome::GeneValueToProto(value);
+  return ToProto(genes);
+}
+
+genome::Gene Gene(absl::string_view name, std::vector<genome::GeneValue> values) {
+  return {std::string(name), std::move(values)};
+}
+
+std::vector<genome::GeneValue> Ints(std::initializer_list<int64_t> values) {
+  return {values.begin(), values.end()};
+}
+
+std::vector<genome::GeneValue> Names(std::initializer_list<const char*> values) {
+  std::vector<genome::GeneValue> out;
+  for (const char* v : values) out.emplace_back(std::string(v));
+  return out;
+}
+
+std::vector<genome::GeneValue> Numbers(std::initializer_list<double> values) {
+  return {values.begin(), values.end()};
+}
+
+// The genes tuned first, whatever the net: the optimizer and its rate, the batch,
+// regularisation and the schedule.
+void AddTrainingGenes(std::vector<genome::Gene>* genes) {
+  using namespace genome;  // NOLINT: the gene names
+  genes->push_back(Gene(kGeneActivation, Names({"relu", "elu", "tanh"})));
+  genes->push_back(Gene(kGeneOptimizer, Names({"adam", "nadam", "rmsprop", "sgd"})));
+  // 1e-4 .. 1e-1 on a log scale, half a decade apart.
+  genes->push_back(
+      Gene(kGeneLearningRate, Numbers({1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 1e-1})));
+  genes->push_back(Gene(kGeneBatchSize, Ints({32, 64, 128, 256})));
+  genes->push_back(Gene(kGeneDropout, Numbers({0.0, 0.1, 0.2, 0.3, 0.4, 0.5})));
+  genes->push_back(Gene(kGeneWeightDecay, Numbers({0.0, 1e-5, 1e-4, 1e-3})));
+  genes->push_back(Gene(kGeneLrSchedule, Names({"constant", "cosine", "step"})));
+  genes->push_back(Gene(kGeneBatchNorm, Names({"false", "true"})));
+}
+
+// Up to three hidden layers, each its own width.
+v1::GeneSpace MlpSpace() {
+  using namespace genome;  // NOLINT: the gene names
+  std::vector<genome::Gene> genes;
+  genes.push_back(Gene(kGeneNbLayers, Ints({1, 2, 3})));
+  for (int i = 1; i <= 3; ++i) {
+    genes.push_back(Gene(absl::StrCat(kGeneLayerWidthPrefix, i), Ints({128, 256, 512, 1024})));
   }
-  return space;
+  AddTrainingGenes(&genes);
+  return ToProto(genes);
+}
+
+// Conv blocks with their own filters, kernel, pooling, the dense head and augmentation.
+v1::GeneSpace CnnSpace(std::initializer_list<int64_t> layers) {
+  using namespace genome;  // NOLINT: the gene names
+  std::vector<genome::Gene> genes;
+  genes.push_back(Gene(kGeneNbLayers, Ints(layers)));
+  for (int i = 1; i <= static_cast<int>(*std::max_element(layers.begin(), layers.end())); ++i) {
+    genes.push_back(Gene(absl::StrCat(kGeneLayerWidthPrefix, i), Ints({32, 64, 128})));
+  }
+  genes.push_back(Gene(kGeneKernelSize, Ints({3, 5})));
+  genes.push_back(Gene(kGenePooling, Names({"max", "average"})));
+  genes.push_back(Gene(kGeneDenseUnits, Ints({64, 128, 256})));
+  genes.push_back(Gene(kGeneAugmentation, Names({"none", "flip", "crop_flip"})));
+  AddTrainingGenes(&genes);
+  return ToProto(genes);
 }
 
 Preset MakePreset(std::string name, std::string description, std::string dataset, v1::NetKind net,
@@ -34,6 +103,11 @@ Preset MakePreset(std::string name, std::string description, std::string dataset
   p.task.set_net(net);
   p.task.set_batch_size(net == v1::CNN ? 128 : 64);
   return p;
+}
+
+Preset WithSpace(Preset preset, v1::GeneSpace space) {
+  preset.space = std::move(space);
+  return preset;
 }
 
 }  // namespace
@@ -51,6 +125,20 @@ const std::vector<Preset>& Presets() {
                  v1::MLP, {64, 128}),
       MakePreset("fashion_mnist_cnn", "Fashion-MNIST, CNN (mnist_cnn's genes)", "fashion_mnist",
                  v1::CNN, {16, 32, 64, 128}),
+      WithSpace(MakePreset("fashion_mnist_mlp_full",
+                           "Fashion-MNIST, MLP over the full gene vocabulary (3 layers' widths, "
+                           "learning rate, batch, dropout, decay, schedule, batch norm)",
+                           "fashion_mnist", v1::MLP, {}),
+                MlpSpace()),
+      WithSpace(MakePreset("fashion_mnist_cnn_full",
+                           "Fashion-MNIST, CNN over the full gene vocabulary (filters per block, "
+                           "kernel, pooling, head, augmentation and the training genes)",
+                           "fashion_mnist", v1::CNN, {}),
+                CnnSpace({1, 2, 3})),
+      WithSpace(MakePreset("cifar10_cnn_full",
+                           "CIFAR-10, CNN over the full gene vocabulary (2 or 3 blocks)", "cifar10",
+                           v1::CNN, {}),
+                CnnSpace({2, 3})),
   };
   return *presets;
 }

@@ -1,4 +1,5 @@
-// The named search presets: DeepEvolve's four, and Fashion-MNIST's two.
+// The named search presets: DeepEvolve's four, Fashion-MNIST's two with their genes, and
+// three over the full gene vocabulary (genome/genes.h).
 #ifndef DEEPEVOLVE_MASTER_GA_PRESETS_H_
 #define DEEPEVOLVE_MASTER_GA_PRESETS_H_
 
@@ -17,9 +18,9 @@ struct Preset {
   v1::TaskSpec task;  // dataset, net kind and batch size; other fields default
 };
 
-// All presets, in a stable order. The gene lists are DeepEvolve's main.py lists,
-// genes in its insertion order (nb_neurons, nb_layers, activation, optimizer), which
-// is also brute.py's nesting order.
+// All presets, in a stable order. The first six's gene lists are DeepEvolve's main.py
+// lists, genes in its insertion order (nb_neurons, nb_layers, activation, optimizer),
+// which is also brute.py's nesting order; the *_full ones follow.
 const std::vector<Preset>& Presets();
 
 // The preset named `name`, or nullptr.

@@ -35,6 +35,16 @@ TEST(SearchSpaceTest, AcceptsPresetsWithTheirSizes) {
   EXPECT_EQ(ga::testing::PresetSpace("cifar10_cnn").size(), 980u);
   EXPECT_EQ(ga::testing::PresetSpace("fashion_mnist_mlp").size(), 490u);
   EXPECT_EQ(ga::testing::PresetSpace("fashion_mnist_cnn").size(), 980u);
+  // Widths of 1 to 3 layers (4 + 16 + 64), then 3 x 4 x 7 x 4 x 6 x 4 x 3 x 2.
+  EXPECT_EQ(ga::testing::PresetSpace("fashion_mnist_mlp_full").size(), 84u * 48384u);
+  EXPECT_EQ(ga::testing::PresetSpace("fashion_mnist_cnn_full").size(),
+            (3u + 9u + 27u) * 2u * 2u * 3u * 3u * 48384u);
+  EXPECT_EQ(ga::testing::PresetSpace("cifar10_cnn_full").size(),
+            (9u + 27u) * 2u * 2u * 3u * 3u * 48384u);
+}
+
+TEST(SearchSpaceTest, EveryPresetResolvesWithinTheMemoryLimit) {
+  for (const ga::Preset& p : ga::Presets()) ga::testing::ResolvedPreset(p.name.c_str());
 }
 
 TEST(SearchSpaceTest, AlphabeticalOrderIsCrossoverOrder) {
