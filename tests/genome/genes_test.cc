@@ -1,5 +1,10 @@
 #include "genome/genes.h"
 
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+
 #include "genome/genome.h"
 #include "genome/network.h"
 #include "gmock/gmock.h"
@@ -206,6 +211,19 @@ TEST(InactiveGenesTest, AWidthNoLayerCountReachesIsRefused) {
   auto space = SearchSpace::Create({Ints("nb_neurons_1", {8, 16}), Ints("nb_neurons", {8, 16})});
   ASSERT_TRUE(space.ok()) << space.status();
   EXPECT_EQ(space->size(), 4u);
+}
+
+// README's table lists every gene of the registry, with its value when absent.
+TEST(TrainerGenesTest, ReadmeDocumentsEveryGene) {
+  std::ifstream in(std::string(DEEPEVOLVE_SOURCE_DIR) + "/README.md");
+  ASSERT_TRUE(in) << "README.md not found";
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const GeneInfo& info : TrainerGenes()) {
+    const std::string row = info.name == "nb_neurons_<i>"
+                                ? "| `nb_neurons_1` … `nb_neurons_64` |"
+                                : absl::StrCat("| `", info.name, "` |");
+    EXPECT_THAT(readme, HasSubstr(row)) << info.name;
+  }
 }
 
 }  // namespace
