@@ -31,7 +31,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// "" for an inactive gene, which has no value.
 std::string GeneText(const v1::GeneValue& v) {
+  if (v.value_case() == v1::GeneValue::VALUE_NOT_SET) return "";
   return genome::GeneValueToString(genome::GeneValueFromProto(v));
 }
 
@@ -76,7 +78,7 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
         genes[space.gene(i).name] = g.values(i).int_value();
       } else if (g.values(i).has_float_value()) {
         genes[space.gene(i).name] = g.values(i).float_value();
-      } else {
+      } else if (g.values(i).has_string_value()) {
         genes[space.gene(i).name] = g.values(i).string_value();
       }
     }

@@ -112,7 +112,7 @@ function drawGenes() {
   const gens = new Set();
   for (const t of state.trials) {
     const v = t.genome.values?.[state.gene];
-    if (!v) continue;
+    if (!v || Object.keys(v).length === 0) continue;  // an inactive gene has no value
     const g = t.genome.generation || 1;
     gens.add(g);
     const key = geneValue(v);

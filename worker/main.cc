@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
     }
     deepevolve::genome::NamedGenome genome;
     for (int i = 0; i < a.gene_names_size(); ++i) {
+      // An inactive gene comes without a value.
+      if (a.genome().values(i).value_case() == deepevolve::v1::GeneValue::VALUE_NOT_SET) continue;
       genome.emplace_back(a.gene_names(i),
                           deepevolve::genome::GeneValueFromProto(a.genome().values(i)));
     }

@@ -13,7 +13,11 @@ namespace {
 v1::Genome GenomeProto(const genome::SearchSpace& space, const ga::Candidate& c) {
   v1::Genome g;
   for (int i = 0; i < space.num_genes(); ++i) {
-    *g.add_values() = genome::GeneValueToProto(space.value(i, c.genome.choice[i]));
+    // An inactive gene has no value: it is not part of this genome.
+    v1::GeneValue* value = g.add_values();
+    if (genome::IsActive(space, c.genome, i)) {
+      *value = genome::GeneValueToProto(space.value(i, c.genome.choice[i]));
+    }
   }
   g.set_hash(genome::GenomeHash(space, c.genome));
   g.set_id(c.id);

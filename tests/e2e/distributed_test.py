@@ -378,6 +378,25 @@ class DistributedTest(unittest.TestCase):
         out = c.cli("export", str(search), "-o", model).stdout
         self.assertIn("wrote", out)
         self.assertGreater(os.path.getsize(model), 10000)
+        # A CNN search over the newer genes, submitted as a spec file: each trial's
+        # genome has values for its active genes only, and its best model exports.
+        spec = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                            "own_cnn.yaml")
+        cnn = c.submit("--spec", spec, "--trials", "3", "--epochs", "1", "--train-limit", "2000",
+                       "--test-limit", "500", "--seed", "4")
+        status = c.wait_done(cnn, timeout=300)
+        self.assertEqual(status["state"], "SUCCEEDED", c.log("real.log"))
+        code, body = c.http(f"/api/searches/{cnn}/trials")
+        self.assertEqual(code, 200, body)
+        trials = json.loads(body)["trials"]
+        self.assertEqual(len(trials), 3)
+        for t in trials:
+            self.assertEqual(t["state"], "DONE", t)
+            values = t["genome"]["values"]
+            layers = int(values[0]["intValue"])
+            # nb_neurons_3 (the fourth gene) is set only for a three-block genome.
+            self.assertEqual(bool(values[3]), layers == 3, t)
+        self.assertIn("wrote", c.cli("export", str(cnn), "-o", model).stdout)
 
 
 if __name__ == "__main__":

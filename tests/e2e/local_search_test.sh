@@ -37,6 +37,22 @@ hits=$(python3 -c "import json; d=json.load(open('$out/genomes.json')); print(su
 grep -q "best model: " "$out/stdout3" || fail "the run of ledger hits does not name its model"
 diff <(grep -A6 "Top 5" "$out/stdout" | sed 's/ (ledger)//') <(grep -A6 "Top 5" "$out/stdout3" | sed 's/ (ledger)//') \
   || fail "ledger answers differ from the training results"
+# A CNN search over the newer genes (the example spec, cut short): its genomes carry
+# only their active genes, and it exports a model.
+"$bin" local --spec "$(dirname "$0")/../../examples/own_cnn.yaml" --trials 3 \
+  --epochs 1 --train-limit 2000 --test-limit 500 --seed 5 --trainers 2 --threads 1 --no-live \
+  --out "$out/cnn" >"$out/stdout4" 2>"$out/stderr4" || fail "own_cnn.yaml: $(cat "$out/stderr4")"
+[ -s "$out/cnn/best_model.pt" ] || fail "no best model for the CNN search"
+python3 - "$out/cnn/genomes.json" <<'PY' || fail "the CNN search's genomes"
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert len(rows) == 3 and all(r["status"] == "ok" for r in rows), rows
+for r in rows:
+    g = r["genes"]
+    layers = int(g["nb_layers"])
+    # A block beyond nb_layers is inactive: no value in the record.
+    assert (str(g.get("nb_neurons_3", "")) != "") == (layers == 3), r
+PY
 # A bad spec is refused with the field named, and nothing runs.
 if "$bin" local --preset nope --out "$out/bad" 2>"$out/err3"; then fail "accepted a bad preset"; fi
 grep -q "preset: unknown preset 'nope'" "$out/err3" || fail "bad preset message"

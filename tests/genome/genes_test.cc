@@ -4,7 +4,6 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
-
 #include "genome/genome.h"
 #include "genome/network.h"
 #include "gmock/gmock.h"
@@ -219,9 +218,8 @@ TEST(TrainerGenesTest, ReadmeDocumentsEveryGene) {
   ASSERT_TRUE(in) << "README.md not found";
   const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   for (const GeneInfo& info : TrainerGenes()) {
-    const std::string row = info.name == "nb_neurons_<i>"
-                                ? "| `nb_neurons_1` … `nb_neurons_64` |"
-                                : absl::StrCat("| `", info.name, "` |");
+    const std::string row = info.name == "nb_neurons_<i>" ? "| `nb_neurons_1` … `nb_neurons_64` |"
+                                                          : absl::StrCat("| `", info.name, "` |");
     EXPECT_THAT(readme, HasSubstr(row)) << info.name;
   }
 }
