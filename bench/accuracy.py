@@ -47,7 +47,7 @@ def main():
     ap.add_argument("--population", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--train-limit", type=int, default=0, help="0: all 60 000 images")
-    ap.add_argument("--retrain-epochs", type=int, default=20)
+    ap.add_argument("--retrain-epochs", type=int, default=20, help="0: no retrain")
     ap.add_argument("--patience", type=int, default=4, help="early stopping in the retrain")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--trainers", type=int, default=1)
@@ -73,6 +73,15 @@ def main():
     rows = [r for r in load(search_out) if r["status"] == "ok"]
     search_epochs = sum(r["epochs_run"] for r in load(search_out))
     best = max(rows, key=lambda r: r["accuracy"])  # validation only
+    description = " ".join(f"{k}={v}" for k, v in best["genes"].items())
+    print(f"search: {len(load(search_out))} genomes, {search_epochs} epochs, {search_seconds:.0f} s; "
+          f"best {best['accuracy']:.4f} val, {best['test_accuracy']:.4f} test")
+    print(f"| `{args.preset}` | {description} | {args.strategy} {len(load(search_out))} genomes x "
+          f"{args.epochs} epochs, seed {args.seed} | {search_seconds / 60:.1f} min, "
+          f"{search_epochs} epochs | {100 * best['accuracy']:.2f} % | "
+          f"**{100 * best['test_accuracy']:.2f} %** |", flush=True)
+    if args.retrain_epochs == 0:
+        return
 
     # The one-genome grid: each gene lists the chosen value first, then any other.
     with open(os.path.join(search_out, "genomes.json")) as f:
@@ -109,9 +118,6 @@ def main():
                            "--no-live", "--out", retrain_out])
     final = load(retrain_out)[0]
     assert final["genes"] == best["genes"], (final["genes"], best["genes"])
-    description = " ".join(f"{k}={v}" for k, v in best["genes"].items())
-    print(f"search: {len(everything)} genomes, {search_epochs} epochs, {search_seconds:.0f} s; "
-          f"best {best['accuracy']:.4f} val, {best['test_accuracy']:.4f} test")
     print(f"retrain: {final['epochs_run']} epochs, {retrain_seconds:.0f} s; "
           f"{final['accuracy']:.4f} val, {final['test_accuracy']:.4f} test")
     print(f"| `{args.preset}` | {description} | {args.strategy} {len(everything)} genomes x "

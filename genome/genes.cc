@@ -48,13 +48,15 @@ GeneInfo ForCnn(GeneInfo g) {
   return g;
 }
 
+// The registry's one entry for nb_neurons_1 ... nb_neurons_64.
+std::string LayerWidthFamily() { return absl::StrCat(kGeneLayerWidthPrefix, "<i>"); }
+
 std::vector<GeneInfo> MakeTrainerGenes() {
   std::vector<GeneInfo> genes;
   genes.push_back(Integer(kGeneNbNeurons, 1, kMaxNbNeurons, "64",
                           "units of each hidden dense layer (MLP) or filters of each conv block "
                           "(CNN) that has no nb_neurons_i of its own"));
-  genes.push_back(Integer(absl::StrCat(kGeneLayerWidthPrefix, "<i>"), 1, kMaxNbNeurons,
-                          "nb_neurons",
+  genes.push_back(Integer(LayerWidthFamily(), 1, kMaxNbNeurons, "nb_neurons",
                           "layer i's own width (MLP) or conv block i's filters (CNN), "
                           "1 <= i <= 64; inactive, and left out of the genome's identity, when "
                           "i > nb_layers"));
@@ -127,10 +129,13 @@ const GeneInfo* FindTrainerGene(absl::string_view name, int* layer) {
       return nullptr;
     }
     if (layer != nullptr) *layer = i;
-    return &genes[1];
+    for (const GeneInfo& g : genes) {
+      if (g.name == LayerWidthFamily()) return &g;
+    }
+    return nullptr;
   }
   for (const GeneInfo& g : genes) {
-    if (g.name == name && !absl::StrContains(g.name, '<')) return &g;
+    if (g.name == name && g.name != LayerWidthFamily()) return &g;
   }
   return nullptr;
 }
