@@ -94,20 +94,22 @@ v1::GeneSpace CnnSpace(std::initializer_list<int64_t> layers) {
 }
 
 Preset MakePreset(std::string name, std::string description, std::string dataset, v1::NetKind net,
-                  const std::vector<int64_t>& nb_neurons) {
+                  v1::GeneSpace space) {
   Preset p;
   p.name = std::move(name);
   p.description = std::move(description);
-  p.space = FourGeneSpace(nb_neurons);
+  p.space = std::move(space);
   p.task.set_dataset(std::move(dataset));
   p.task.set_net(net);
   p.task.set_batch_size(net == v1::CNN ? 128 : 64);
   return p;
 }
 
-Preset WithSpace(Preset preset, v1::GeneSpace space) {
-  preset.space = std::move(space);
-  return preset;
+// One of DeepEvolve's presets: its four genes with these nb_neurons.
+Preset MakePreset(std::string name, std::string description, std::string dataset, v1::NetKind net,
+                  const std::vector<int64_t>& nb_neurons) {
+  return MakePreset(std::move(name), std::move(description), std::move(dataset), net,
+                    FourGeneSpace(nb_neurons));
 }
 
 }  // namespace
@@ -125,20 +127,16 @@ const std::vector<Preset>& Presets() {
                  v1::MLP, {64, 128}),
       MakePreset("fashion_mnist_cnn", "Fashion-MNIST, CNN (mnist_cnn's genes)", "fashion_mnist",
                  v1::CNN, {16, 32, 64, 128}),
-      WithSpace(MakePreset("fashion_mnist_mlp_full",
-                           "Fashion-MNIST, MLP over the full gene vocabulary (3 layers' widths, "
-                           "learning rate, batch, dropout, decay, schedule, batch norm)",
-                           "fashion_mnist", v1::MLP, {}),
-                MlpSpace()),
-      WithSpace(MakePreset("fashion_mnist_cnn_full",
-                           "Fashion-MNIST, CNN over the full gene vocabulary (filters per block, "
-                           "kernel, pooling, head, augmentation and the training genes)",
-                           "fashion_mnist", v1::CNN, {}),
-                CnnSpace({1, 2, 3})),
-      WithSpace(MakePreset("cifar10_cnn_full",
-                           "CIFAR-10, CNN over the full gene vocabulary (2 or 3 blocks)", "cifar10",
-                           v1::CNN, {}),
-                CnnSpace({2, 3})),
+      MakePreset("fashion_mnist_mlp_full",
+                 "Fashion-MNIST, MLP over the full gene vocabulary (3 layers' widths, "
+                 "learning rate, batch, dropout, decay, schedule, batch norm)",
+                 "fashion_mnist", v1::MLP, MlpSpace()),
+      MakePreset("fashion_mnist_cnn_full",
+                 "Fashion-MNIST, CNN over the full gene vocabulary (filters per block, "
+                 "kernel, pooling, head, augmentation and the training genes)",
+                 "fashion_mnist", v1::CNN, CnnSpace({1, 2, 3})),
+      MakePreset("cifar10_cnn_full", "CIFAR-10, CNN over the full gene vocabulary (2 or 3 blocks)",
+                 "cifar10", v1::CNN, CnnSpace({2, 3})),
   };
   return *presets;
 }
