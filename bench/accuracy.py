@@ -4,10 +4,9 @@
 Runs `deepevolve local` twice on this machine:
   1. the search: `--preset P` with the given strategy, trials and epochs per genome,
      selecting on the validation split (the last 10 % of the training images);
-  2. the retrain: the search's best genome (by validation accuracy only) trained again
-     for `--retrain-epochs`, as a one-genome grid (every gene's first value is the
-     chosen one's; `grid: {trials: 1}` trains exactly that genome) with --retrain so the
-     ledger does not answer it.
+  2. `deepevolve retrain`: the search's best genome (by validation accuracy only)
+     trained again for `--retrain-epochs`, early stopping with `--patience` and the best
+     epoch's weights kept.
 The test set only reports. Prints one Markdown row for bench/README.md's table with the
 wall-clock of both steps and the epochs trained.
 
@@ -48,7 +47,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--train-limit", type=int, default=0, help="0: all 60 000 images")
     ap.add_argument("--retrain-epochs", type=int, default=20, help="0: no retrain")
-    ap.add_argument("--patience", type=int, default=4, help="early stopping in the retrain")
+    ap.add_argument("--patience", type=int, default=5, help="early stopping in the retrain")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--trainers", type=int, default=1)
     ap.add_argument("--out", default=None)
@@ -83,45 +82,17 @@ def main():
     if args.retrain_epochs == 0:
         return
 
-    # The one-genome grid: each gene lists the chosen value first, then any other.
-    with open(os.path.join(search_out, "genomes.json")) as f:
-        everything = json.load(f)
-    values = {}
-    for r in everything:
-        for name, value in r["genes"].items():
-            values.setdefault(name, [])
-            if value not in values[name]:
-                values[name].append(value)
-    genes = {}
-    for name, chosen in best["genes"].items():
-        others = [v for v in values[name] if v != chosen]
-        filler = others[0] if others else None
-        if filler is None:  # every trial had the same value: any other of the preset's
-            filler = "__other__"
-        genes[name] = [chosen, filler]
-    spec = {
-        "name": f"retrain {best['hash'][:8]}",
-        "preset": args.preset,
-        "task": {"epochs": args.retrain_epochs, "early_stop_patience": args.patience},
-        "genes": genes,
-        "grid": {"trials": 1},
-        "seed": args.seed,
-    }
-    if any(v[1] == "__other__" for v in genes.values()):
-        sys.exit("a gene of the best genome has no second value among the search's trials; "
-                 "run a longer search")
-    spec_path = os.path.join(out, "retrain.json")
-    with open(spec_path, "w") as f:
-        json.dump(spec, f)
     retrain_out = os.path.join(out, "retrain")
-    retrain_seconds = run([deepevolve, "local", "--spec", spec_path, "--retrain", "--trainers", "1",
+    retrain_seconds = run([deepevolve, "retrain", search_out, "--genome", best["hash"],
+                           "--epochs", str(args.retrain_epochs), "--patience", str(args.patience),
                            "--no-live", "--out", retrain_out])
     final = load(retrain_out)[0]
     assert final["genes"] == best["genes"], (final["genes"], best["genes"])
     print(f"retrain: {final['epochs_run']} epochs, {retrain_seconds:.0f} s; "
           f"{final['accuracy']:.4f} val, {final['test_accuracy']:.4f} test")
-    print(f"| `{args.preset}` | {description} | {args.strategy} {len(everything)} genomes x "
-          f"{args.epochs} epochs, seed {args.seed}; retrained {final['epochs_run']} epochs | "
+    print(f"| `{args.preset}` | {description} | {args.strategy} {len(load(search_out))} genomes x "
+          f"{args.epochs} epochs, seed {args.seed}; `deepevolve retrain` {final['epochs_run']} of "
+          f"{args.retrain_epochs} epochs, best kept | "
           f"{search_seconds / 60:.1f} + {retrain_seconds / 60:.1f} min, "
           f"{search_epochs} + {final['epochs_run']} epochs | {100 * final['accuracy']:.2f} % | "
           f"**{100 * final['test_accuracy']:.2f} %** |")

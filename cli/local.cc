@@ -22,6 +22,7 @@
 #include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "genome/space.h"
+#include "google/protobuf/util/json_util.h"
 #include "master/ga/sim.h"
 #include "master/ga/spec.h"
 #include "nlohmann/json.hpp"
@@ -271,6 +272,15 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
     err << "deepevolve local: cannot create output directory '" << options.out_dir
         << "': " << ec.message() << "\n";
     return 1;
+  }
+  {
+    // The resolved spec, seed included: what `deepevolve retrain` reads back.
+    std::string json;
+    google::protobuf::util::JsonPrintOptions print;
+    print.add_whitespace = true;
+    print.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(spec, &json, print);
+    std::ofstream(fs::path(options.out_dir) / "search.json") << json;
   }
   if (absl::Status s = CheckDataset(options, spec.task().dataset()); !s.ok()) {
     err << "deepevolve local: " << s.message() << "\n";

@@ -23,8 +23,9 @@ struct LocalOptions {
   std::string token;  // bearer token the master is started with ("" none)
 };
 
-// Runs the search to the end: progress on `err`, the top 5 on `out`, and every genome
-// in out_dir/genomes.csv and genomes.json, the best model in out_dir/best_model.pt.
+// Runs the search to the end: progress on `err`, the top 5 on `out`, the resolved spec
+// (seed included) in out_dir/search.json, every genome in out_dir/genomes.csv and
+// genomes.json, the best model in out_dir/best_model.pt.
 // The master's database, out_dir/ledger.db, keeps the ledger: a later search with the
 // same out_dir gets its genomes from there instead of training them again. Logs of
 // the master and each worker are in out_dir/*.log.

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/local.h"
 #include "cli/remote.h"
+#include "cli/retrain.h"
 #include "cli/spec_flags.h"
 #include "common/security_flags.h"
 #include "common/spec_file.h"
@@ -105,6 +106,35 @@ int main(int argc, char** argv) {
   local->add_option("--out", local_options.out_dir, "output directory")->capture_default_str();
   local->add_flag("--no-live", no_live, "print a line per genome instead of a live bar");
 
+  // deepevolve retrain: a local search's genome trained again for longer.
+  deepevolve::cli::RetrainOptions retrain_options;
+  deepevolve::cli::LocalOptions retrain_local;
+  retrain_local.trainers = 1;
+  CLI::App* retrain = app.add_subcommand(
+      "retrain",
+      "Train a genome a local search found again, for more epochs, keeping the best epoch "
+      "(e.g. deepevolve retrain deepevolve-out --epochs 30)");
+  retrain
+      ->add_option("search", retrain_options.search_dir,
+                   "the search's output directory (deepevolve local --out)")
+      ->required();
+  retrain
+      ->add_option("--genome", retrain_options.genome,
+                   "hash (or a unique prefix) of the genome; default: the best by validation")
+      ->capture_default_str();
+  retrain->add_option("--epochs", retrain_options.epochs, "epochs")->capture_default_str();
+  retrain
+      ->add_option("--patience", retrain_options.patience,
+                   "stop after this many epochs without a lower validation loss")
+      ->capture_default_str();
+  retrain->add_option("--out", retrain_options.out_dir,
+                      "output directory (default: SEARCH/retrain-<hash>-<epochs>)");
+  retrain->add_option("--threads", retrain_local.threads_per_trainer, "threads (default: cores)");
+  retrain->add_option("--device", retrain_local.device, "auto, cpu or cuda:N")
+      ->capture_default_str();
+  retrain->add_option("--data-dir", retrain_local.data_dirs, "directories with dataset files");
+  retrain->add_flag("--no-live", no_live, "no live progress bar");
+
   deepevolve::cli::CertsOptions certs_options;
   CLI::App* certs = app.add_subcommand(
       "certs", "Make a development CA, master and worker certificates and a token (OpenSSL)");
@@ -172,6 +202,11 @@ int main(int argc, char** argv) {
     // Its master reads $DEEPEVOLVE_TOKEN as any master does: send it when it is set.
     if (const char* token = std::getenv("DEEPEVOLVE_TOKEN")) local_options.token = token;
     return deepevolve::cli::RunLocal(local_options, std::cout, std::cerr);
+  }
+  if (*retrain) {
+    retrain_local.live = !no_live;
+    if (const char* token = std::getenv("DEEPEVOLVE_TOKEN")) retrain_local.token = token;
+    return deepevolve::cli::RunRetrain(retrain_options, retrain_local, std::cout, std::cerr);
   }
   remote.live = !no_live;
   if (!token_file.empty()) {

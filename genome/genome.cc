@@ -138,7 +138,9 @@ std::string TaskIdentity(const v1::TaskSpec& task) {
                       ";validation_fraction=", task.validation_fraction(),
                       ";train_limit=", task.train_limit(), ";test_limit=", task.test_limit(),
                       ";min_delta=", task.early_stop_min_delta(),
-                      ";patience=", task.early_stop_patience(), ";");
+                      ";patience=", task.early_stop_patience(), ";",
+                      // Written only when set, so earlier tasks keep their identity.
+                      task.restore_best_weights() ? "restore_best=1;" : "");
 }
 
 LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome, const v1::TaskSpec& task) {

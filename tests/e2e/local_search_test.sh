@@ -53,6 +53,26 @@ for r in rows:
     # A block beyond nb_layers is inactive: no value in the record.
     assert (str(g.get("nb_neurons_3", "")) != "") == (layers == 3), r
 PY
+# retrain: the CNN search's best genome (by validation) trained again for longer, keeping
+# its hash, with the best epoch's weights.
+"$bin" retrain "$out/cnn" --epochs 3 --patience 2 --threads 2 --no-live \
+  >"$out/stdout5" 2>"$out/stderr5" || fail "retrain: $(cat "$out/stderr5")"
+python3 - "$out/cnn" "$out/stdout5" <<'PY' || fail "retrain's outputs"
+import glob, json, sys
+search = [r for r in json.load(open(sys.argv[1] + "/genomes.json")) if r["status"] == "ok"]
+best = max(search, key=lambda r: r["accuracy"])
+[dir] = glob.glob(sys.argv[1] + "/retrain-*-3")
+[again] = json.load(open(dir + "/genomes.json"))
+assert again["hash"] == best["hash"] and again["genes"] == best["genes"], (again, best)
+assert again["status"] == "ok" and 1 <= again["epochs_run"] <= 3, again
+spec = json.load(open(dir + "/search.json"))
+assert spec["task"]["epochs"] == 3 and spec["task"]["restore_best_weights"], spec["task"]
+text = open(sys.argv[2]).read()
+assert "retrained " + best["hash"] in text and "best_model.pt" in text, text
+PY
+[ -s "$(ls -d "$out"/cnn/retrain-*-3)/best_model.pt" ] || fail "no model from the retrain"
+if "$bin" retrain "$out/nothing-here" 2>"$out/err5"; then fail "retrained a missing search"; fi
+grep -q "search.json does not exist" "$out/err5" || fail "retrain's missing-directory message"
 # A bad spec is refused with the field named, and nothing runs.
 if "$bin" local --preset nope --out "$out/bad" 2>"$out/err3"; then fail "accepted a bad preset"; fi
 grep -q "preset: unknown preset 'nope'" "$out/err3" || fail "bad preset message"

@@ -68,6 +68,22 @@ struct Evaluation {
   double accuracy = 0;
 };
 
+// Copies of every parameter and buffer (batch-norm statistics), in the model's order.
+std::vector<torch::Tensor> ModelState(KerasNet& model) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> state;
+  for (const torch::Tensor& p : model->parameters()) state.push_back(p.detach().clone());
+  for (const torch::Tensor& b : model->buffers()) state.push_back(b.detach().clone());
+  return state;
+}
+
+void RestoreModelState(KerasNet& model, const std::vector<torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (torch::Tensor& p : model->parameters()) p.copy_(state[i++]);
+  for (torch::Tensor& b : model->buffers()) b.copy_(state[i++]);
+}
+
 Evaluation Evaluate(KerasNet& model, const Split& split, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   model->eval();
@@ -233,6 +249,9 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     double best_val_loss = std::numeric_limits<double>::infinity();
     int wait = 0;
     Evaluation val;
+    // restore_best_weights: the weights and buffers of the best epoch so far.
+    std::vector<torch::Tensor> best;
+    Evaluation best_val;
     for (int epoch = 1; epoch <= task.epochs(); ++epoch) {
       optimizer->set_learning_rate(
           ScheduledRate(config.lr_schedule, base_rate, epoch, task.epochs()));
@@ -272,9 +291,17 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       if (val.loss + task.early_stop_min_delta() < best_val_loss) {
         best_val_loss = val.loss;
         wait = 0;
+        if (task.restore_best_weights()) {
+          best = ModelState(model);
+          best_val = val;
+        }
       } else if (++wait >= task.early_stop_patience()) {
         break;
       }
+    }
+    if (task.restore_best_weights() && !best.empty()) {
+      RestoreModelState(model, best);
+      val = best_val;
     }
     result.accuracy = val.accuracy;
     result.test_accuracy =

@@ -27,6 +27,14 @@ v1::TaskSpec Task(const char* preset, int train_limit, int epochs) {
   return ga::ResolveSearchSpec(spec)->task();
 }
 
+// An epoch callback that keeps every epoch's progress and lets training go on.
+EpochCallback Collect(std::vector<EpochProgress>* epochs) {
+  return [epochs](const EpochProgress& p) {
+    epochs->push_back(p);
+    return true;
+  };
+}
+
 std::unique_ptr<Trainer> CpuTrainer() {
   TrainerOptions o;
   o.device = "cpu";
@@ -39,10 +47,7 @@ TEST(TrainTest, AnMlpLearnsFashionMnistWellAboveChance) {
   auto trainer = CpuTrainer();
   std::vector<EpochProgress> epochs;
   auto r = trainer->Train(Genome(128, 1, "relu", "adam"), Task("fashion_mnist_mlp", 8000, 2), 1,
-                          [&](const EpochProgress& p) {
-                            epochs.push_back(p);
-                            return true;
-                          });
+                          Collect(&epochs));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->ok) << r->error;
   EXPECT_GT(r->accuracy, 0.7);
@@ -124,6 +129,37 @@ TEST(TrainTest, SavedModelLoadsWithItsMetadataAndSameAccuracy) {
   EXPECT_FALSE(LoadModel(path, {}).ok());
 }
 
+// restore_best_weights: the result is the epoch of lowest validation loss, and so is
+// the saved model, even when later epochs overfit a small training set.
+TEST(TrainTest, RestoreBestWeightsKeepsTheBestEpoch) {
+  auto trainer = CpuTrainer();
+  const std::string path = ::testing::TempDir() + "/restore_best_test.pt";
+  v1::TaskSpec task = Task("fashion_mnist_mlp", 600, 8);
+  task.set_early_stop_patience(8);
+  task.set_early_stop_min_delta(0);
+  task.set_restore_best_weights(true);
+  genome::NamedGenome genome = Genome(512, 2, "relu", "adam");
+  genome.emplace_back("learning_rate", 0.003);
+  std::vector<EpochProgress> epochs;
+  auto r = trainer->Train(genome, task, 3, Collect(&epochs), path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->ok) << r->error;
+  ASSERT_EQ(epochs.size(), 8u);
+  size_t best = 0;
+  for (size_t e = 1; e < epochs.size(); ++e) {
+    if (epochs[e].val_loss < epochs[best].val_loss) best = e;
+  }
+  // The test means something only when the last epoch is not the best.
+  ASSERT_LT(best + 1, epochs.size()) << "the last epoch was the best";
+  EXPECT_EQ(r->epochs_run, 8);
+  EXPECT_EQ(r->accuracy, epochs[best].val_accuracy);
+  double recomputed = -1;
+  auto saved = LoadModel(path, {}, &recomputed);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_NEAR(recomputed, r->test_accuracy, 1e-9);
+  std::filesystem::remove(path);
+}
+
 // The learning_rate gene trains: a rate far above sgd's default learns in the epoch
 // where the default barely moves, and the saved model keeps the gene as a number.
 TEST(TrainTest, TheLearningRateGeneSetsTheOptimizersRate) {
@@ -169,13 +205,7 @@ TEST(TrainTest, ACnnOverTheNewGenesTrainsAndItsModelLoads) {
                                 {"learning_rate", 3e-3}};
   const std::string path = ::testing::TempDir() + "/new_genes.pt";
   std::vector<EpochProgress> epochs;
-  auto r = trainer->Train(
-      genome, Task("fashion_mnist_cnn", 3000, 2), 4,
-      [&](const EpochProgress& p) {
-        epochs.push_back(p);
-        return true;
-      },
-      path);
+  auto r = trainer->Train(genome, Task("fashion_mnist_cnn", 3000, 2), 4, Collect(&epochs), path);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->ok) << r->error;
   EXPECT_EQ(epochs.size(), 2u);

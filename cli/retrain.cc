@@ -1,0 +1,187 @@
+#include "cli/retrain.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/spec_file.h"
+#include "common/status_macros.h"
+#include "genome/genome.h"
+#include "genome/space.h"
+
+namespace deepevolve::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Trained(const nlohmann::json& g) {
+  return g.value("status", "") == "ok" && g.contains("accuracy") && g["accuracy"].is_number();
+}
+
+// "nb_layers=2 activation=relu ...", as genomes.json lists them.
+std::string Describe(const nlohmann::json& g) {
+  std::string text;
+  for (const auto& [name, value] : g["genes"].items()) {
+    absl::StrAppend(&text, text.empty() ? "" : " ", name, "=",
+                    value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return text;
+}
+
+absl::StatusOr<nlohmann::json> ReadGenomes(const std::string& dir) {
+  const fs::path path = fs::path(dir) / "genomes.json";
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(
+        path.string(), " cannot be read: retrain takes a directory `deepevolve local` wrote"));
+  }
+  nlohmann::json genomes = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!genomes.is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path.string(), ": not a genomes.json (expected an array of genomes)"));
+  }
+  return genomes;
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> PickGenome(const nlohmann::json& genomes,
+                                          const std::string& wanted) {
+  const nlohmann::json* pick = nullptr;
+  // The same genome may appear twice (a ledger hit beside its training): one match.
+  absl::flat_hash_set<std::string> matches;
+  for (const nlohmann::json& g : genomes) {
+    if (!g.is_object() || !g.contains("hash") || !g["hash"].is_string()) continue;
+    if (!wanted.empty()) {
+      if (!absl::StartsWith(g["hash"].get<std::string>(), wanted)) continue;
+      matches.insert(g["hash"].get<std::string>());
+      if (pick == nullptr || (!Trained(*pick) && Trained(g))) pick = &g;
+    } else if (Trained(g) && (pick == nullptr ||
+                              g["accuracy"].get<double>() > (*pick)["accuracy"].get<double>())) {
+      pick = &g;
+    }
+  }
+  if (wanted.empty() && pick == nullptr) {
+    return absl::NotFoundError("the search has no trained genome to retrain");
+  }
+  if (pick == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no genome of the search has a hash starting '", wanted, "'"));
+  }
+  if (matches.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("'", wanted, "' starts ", matches.size(),
+                                                   " genomes' hashes: give more of it"));
+  }
+  return *pick;
+}
+
+absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
+                                           const nlohmann::json& chosen, int epochs, int patience) {
+  if (epochs < 1) return absl::InvalidArgumentError("--epochs: at least 1");
+  if (patience < 1) return absl::InvalidArgumentError("--patience: at least 1");
+  ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(search.space()));
+  const std::string hash = chosen.value("hash", "");
+  if (!chosen.contains("genes") || !chosen["genes"].is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("genome ", hash, " has no genes"));
+  }
+  genome::NamedGenome named;
+  for (const auto& [name, value] : chosen["genes"].items()) {
+    if (value.is_number_integer()) {
+      named.emplace_back(name, value.get<int64_t>());
+    } else if (value.is_number()) {
+      named.emplace_back(name, value.get<double>());
+    } else if (value.is_string()) {
+      named.emplace_back(name, value.get<std::string>());
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("genome ", hash, ": gene '", name, "' is neither a number nor a name"));
+    }
+  }
+  absl::StatusOr<genome::Genome> genome = genome::FromNamedGenome(space, named);
+  if (!genome.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "genome ", hash, " is not of the search's space: ", genome.status().message()));
+  }
+  if (genome::GenomeHash(space, *genome) != hash) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("genome ", hash, "'s genes hash to ", genome::GenomeHash(space, *genome),
+                     ": genomes.json does not belong to search.json"));
+  }
+
+  v1::SearchSpec spec = search;
+  spec.set_name(absl::StrCat("retrain ", hash.substr(0, 8), search.name().empty() ? "" : " of ",
+                             search.name()));
+  spec.set_deepevolve_compat(false);
+  spec.set_retrain(false);
+  spec.mutable_grid()->set_trials(1);  // the oneof: every other strategy is cleared
+  v1::TaskSpec* task = spec.mutable_task();
+  task->set_epochs(epochs);
+  task->set_early_stop_patience(patience);
+  task->set_restore_best_weights(true);
+  // The chosen value first in each gene: the grid's genome 0 is the chosen genome.
+  for (int g = 0; g < space.num_genes(); ++g) {
+    auto* values = spec.mutable_space()->mutable_genes(g)->mutable_values();
+    std::rotate(values->begin(), values->begin() + genome->choice[g],
+                values->begin() + genome->choice[g] + 1);
+  }
+  return spec;
+}
+
+int RunRetrain(const RetrainOptions& options, LocalOptions local, std::ostream& out,
+               std::ostream& err) {
+  auto fail = [&](const absl::Status& s) {
+    err << "deepevolve retrain: " << s.message() << "\n";
+    return 1;
+  };
+  const fs::path spec_path = fs::path(options.search_dir) / "search.json";
+  if (!fs::exists(spec_path)) {
+    return fail(absl::NotFoundError(
+        absl::StrCat(spec_path.string(),
+                     " does not exist: retrain takes a directory `deepevolve local` wrote")));
+  }
+  absl::StatusOr<v1::SearchSpec> search = LoadSearchSpecFile(spec_path.string());
+  if (!search.ok()) return fail(search.status());
+  absl::StatusOr<nlohmann::json> genomes = ReadGenomes(options.search_dir);
+  if (!genomes.ok()) return fail(genomes.status());
+  absl::StatusOr<nlohmann::json> chosen = PickGenome(*genomes, options.genome);
+  if (!chosen.ok()) return fail(chosen.status());
+  absl::StatusOr<v1::SearchSpec> spec =
+      RetrainSpec(*search, *chosen, options.epochs, options.patience);
+  if (!spec.ok()) return fail(spec.status());
+
+  const std::string hash = (*chosen)["hash"].get<std::string>();
+  local.spec = *spec;
+  local.out_dir = !options.out_dir.empty()
+                      ? options.out_dir
+                      : (fs::path(options.search_dir) /
+                         absl::StrCat("retrain-", hash.substr(0, 8), "-", options.epochs))
+                            .string();
+  std::ostringstream top;
+  const int rc = RunLocal(local, top, err);
+  if (rc != 0) return rc;
+  absl::StatusOr<nlohmann::json> after = ReadGenomes(local.out_dir);
+  if (!after.ok()) return fail(after.status());
+  absl::StatusOr<nlohmann::json> retrained = PickGenome(*after, hash);
+  if (!retrained.ok() || !Trained(*retrained)) {
+    return fail(absl::InternalError(
+        absl::StrCat("genome ", hash, " did not train; see ", local.out_dir, "/genomes.json")));
+  }
+  auto accuracy = [](const nlohmann::json& g, const char* key) {
+    return g.contains(key) && g[key].is_number() ? 100 * g[key].get<double>() : 0.0;
+  };
+  out << absl::StrFormat(
+      "retrained %s (%s)\n  search:  %d epochs, %.2f%% validation, %.2f%% test\n  retrain: %d "
+      "of %d epochs run, the best kept: %.2f%% validation, %.2f%% test, %.0f s\n"
+      "model: %s/best_model.pt; genomes.csv and genomes.json beside it\n",
+      hash, Describe(*chosen), chosen->value("epochs_run", 0), accuracy(*chosen, "accuracy"),
+      accuracy(*chosen, "test_accuracy"), retrained->value("epochs_run", 0), options.epochs,
+      accuracy(*retrained, "accuracy"), accuracy(*retrained, "test_accuracy"),
+      retrained->value("train_seconds", 0.0), local.out_dir);
+  return 0;
+}
+
+}  // namespace deepevolve::cli
