@@ -45,7 +45,8 @@ def main():
     ap.add_argument("--trials", type=int, default=24)
     ap.add_argument("--population", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--train-limit", type=int, default=0, help="0: all 60 000 images")
+    ap.add_argument("--train-limit", type=int, default=0,
+                    help="the search trains on the first N images (0: all 60 000); the retrain on all")
     ap.add_argument("--retrain-epochs", type=int, default=20, help="0: no retrain")
     ap.add_argument("--patience", type=int, default=5, help="early stopping in the retrain")
     ap.add_argument("--seed", type=int, default=1)
@@ -85,7 +86,7 @@ def main():
     retrain_out = os.path.join(out, "retrain")
     retrain_seconds = run([deepevolve, "retrain", search_out, "--genome", best["hash"],
                            "--epochs", str(args.retrain_epochs), "--patience", str(args.patience),
-                           "--no-live", "--out", retrain_out])
+                           "--train-limit", "0", "--no-live", "--out", retrain_out])
     final = load(retrain_out)[0]
     assert final["genes"] == best["genes"], (final["genes"], best["genes"])
     print(f"retrain: {final['epochs_run']} epochs, {retrain_seconds:.0f} s; "

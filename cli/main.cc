@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
       ->add_option("--patience", retrain_options.patience,
                    "stop after this many epochs without a lower validation loss")
       ->capture_default_str();
+  retrain->add_option("--train-limit", retrain_options.train_limit,
+                      "train on the first N examples, 0 for all (default: as the search did)");
   retrain->add_option("--out", retrain_options.out_dir,
                       "output directory (default: SEARCH/retrain-<hash>-<epochs>)");
   retrain->add_option("--threads", retrain_local.threads_per_trainer, "threads (default: cores)");

@@ -80,9 +80,11 @@ absl::StatusOr<nlohmann::json> PickGenome(const nlohmann::json& genomes,
 }
 
 absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
-                                           const nlohmann::json& chosen, int epochs, int patience) {
+                                           const nlohmann::json& chosen, int epochs, int patience,
+                                           int train_limit) {
   if (epochs < 1) return absl::InvalidArgumentError("--epochs: at least 1");
   if (patience < 1) return absl::InvalidArgumentError("--patience: at least 1");
+  if (train_limit < -1) return absl::InvalidArgumentError("--train-limit: 0 (all) or more");
   ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(search.space()));
   const std::string hash = chosen.value("hash", "");
   if (!chosen.contains("genes") || !chosen["genes"].is_object()) {
@@ -122,6 +124,7 @@ absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
   task->set_epochs(epochs);
   task->set_early_stop_patience(patience);
   task->set_restore_best_weights(true);
+  if (train_limit >= 0) task->set_train_limit(train_limit);
   // The chosen value first in each gene: the grid's genome 0 is the chosen genome.
   for (int g = 0; g < space.num_genes(); ++g) {
     auto* values = spec.mutable_space()->mutable_genes(g)->mutable_values();
@@ -150,7 +153,7 @@ int RunRetrain(const RetrainOptions& options, LocalOptions local, std::ostream& 
   absl::StatusOr<nlohmann::json> chosen = PickGenome(*genomes, options.genome);
   if (!chosen.ok()) return fail(chosen.status());
   absl::StatusOr<v1::SearchSpec> spec =
-      RetrainSpec(*search, *chosen, options.epochs, options.patience);
+      RetrainSpec(*search, *chosen, options.epochs, options.patience, options.train_limit);
   if (!spec.ok()) return fail(spec.status());
 
   const std::string hash = (*chosen)["hash"].get<std::string>();

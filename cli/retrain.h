@@ -21,8 +21,9 @@ struct RetrainOptions {
   std::string search_dir;  // a `deepevolve local --out` directory
   std::string genome;      // a hash or a unique prefix of one; "" for the best
   int epochs = 30;
-  int patience = 5;     // early stopping on validation loss, then the best epoch kept
-  std::string out_dir;  // "" for SEARCH_DIR/retrain-<hash>-<epochs>
+  int patience = 5;      // early stopping on validation loss, then the best epoch kept
+  int train_limit = -1;  // the first N training examples, 0 all; -1 the search's
+  std::string out_dir;   // "" for SEARCH_DIR/retrain-<hash>-<epochs>
 };
 
 // The genome of `genomes` (genomes.json's array) that `wanted` names by hash or unique
@@ -32,12 +33,14 @@ struct RetrainOptions {
 absl::StatusOr<nlohmann::json> PickGenome(const nlohmann::json& genomes, const std::string& wanted);
 
 // The spec that trains `chosen` (an entry of genomes.json) again: `search`'s space and
-// task, with `epochs`, early-stopping `patience` and restore_best_weights, as a grid
+// task, with `epochs`, early-stopping `patience`, restore_best_weights and, unless it is
+// -1, `train_limit` (so a search screened on a subset retrains on all), as a grid
 // of one genome (each gene lists the chosen value first, so the grid's first genome is
 // it; the genome keeps its hash). INVALID_ARGUMENT when `chosen` is not a genome of
 // that space.
 absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
-                                           const nlohmann::json& chosen, int epochs, int patience);
+                                           const nlohmann::json& chosen, int epochs, int patience,
+                                           int train_limit = -1);
 
 // Runs it as `deepevolve local` does (`local` gives the trainers, device, data
 // directories and live output; its spec and out_dir are set here), then prints the

@@ -94,6 +94,11 @@ TEST(RetrainSpecTest, AOneGenomeGridOfTheChosenGenomeKeepingItsHash) {
   EXPECT_TRUE(spec->task().restore_best_weights());
   EXPECT_EQ(spec->task().dataset(), search.task().dataset());
   EXPECT_EQ(spec->seed(), search.seed());
+  EXPECT_EQ(spec->task().train_limit(), search.task().train_limit());
+  v1::SearchSpec screened = search;
+  screened.mutable_task()->set_train_limit(5000);
+  EXPECT_EQ(RetrainSpec(screened, entry, 30, 5, 0)->task().train_limit(), 0);
+  EXPECT_EQ(RetrainSpec(screened, entry, 30, 5)->task().train_limit(), 5000);
   EXPECT_THAT(spec->name(), HasSubstr("retrain "));
 
   auto resolved = ga::ResolveSearchSpec(*spec);
@@ -124,6 +129,7 @@ TEST(RetrainSpecTest, AGenomeOfAnotherSpaceOrHashIsRefused) {
 
   EXPECT_THAT(RetrainSpec(search, entry, 0, 5).status().message(), HasSubstr("--epochs"));
   EXPECT_THAT(RetrainSpec(search, entry, 30, 0).status().message(), HasSubstr("--patience"));
+  EXPECT_THAT(RetrainSpec(search, entry, 30, 5, -2).status().message(), HasSubstr("--train-limit"));
 }
 
 }  // namespace
