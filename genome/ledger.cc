@@ -11,10 +11,13 @@ std::optional<TrialResult> InMemoryLedger::Lookup(const LedgerKey& key) const {
 }
 
 absl::Status InMemoryLedger::Insert(const LedgerKey& key, const TrialResult& result) {
-  if (!entries_.try_emplace(key, result).second) {
+  auto [it, inserted] = entries_.try_emplace(key, result);
+  if (inserted) return absl::OkStatus();
+  if (!Replaces(result, it->second)) {
     return absl::AlreadyExistsError(
         absl::StrCat("ledger already holds a result for ", key.ToString()));
   }
+  it->second = result;
   return absl::OkStatus();
 }
 

@@ -23,7 +23,16 @@ struct TrialResult {
   double train_seconds = 0;
   int epochs_run = 0;
   std::string error;
+  // Stopped by a pruner after epochs_run epochs: a partial result. A later search
+  // trains such a genome again instead of taking it, and that full result replaces it.
+  bool pruned = false;
 };
+
+// Whether `result` may take the place of `held` under the same key: only a full result
+// over a pruned one.
+inline bool Replaces(const TrialResult& result, const TrialResult& held) {
+  return held.pruned && !result.pruned;
+}
 
 // A store of results by LedgerKey. Implementations say whether they are thread-safe.
 class Ledger {
@@ -34,8 +43,9 @@ class Ledger {
   // that task.
   virtual std::optional<TrialResult> Lookup(const LedgerKey& key) const = 0;
 
-  // Records `result` under `key`. ALREADY_EXISTS when `key` holds a result: a ledger
-  // entry is written once. Other errors come from the storage.
+  // Records `result` under `key`. ALREADY_EXISTS when `key` holds a result that
+  // `result` does not replace (see Replaces): a ledger entry is written once, except
+  // that a full result replaces a pruned one. Other errors come from the storage.
   virtual absl::Status Insert(const LedgerKey& key, const TrialResult& result) = 0;
 
   // The number of entries.

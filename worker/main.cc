@@ -142,7 +142,16 @@ int main(int argc, char** argv) {
     auto result = (*trainer)->Train(
         genome, a.task(), a.seed(),
         [&](const deepevolve::trainer::EpochProgress& p) {
-          return progress({p.epoch, p.epochs, p.loss, p.val_accuracy, p.elapsed_seconds});
+          using deepevolve::trainer::AfterEpoch;
+          switch (progress({p.epoch, p.epochs, p.loss, p.val_accuracy, p.elapsed_seconds})) {
+            case deepevolve::worker::AfterEpoch::kContinue:
+              return AfterEpoch::kContinue;
+            case deepevolve::worker::AfterEpoch::kStop:
+              return AfterEpoch::kStop;
+            case deepevolve::worker::AfterEpoch::kCancel:
+              break;
+          }
+          return AfterEpoch::kCancel;
         },
         path);
     if (!path.empty()) {

@@ -91,6 +91,51 @@ absl::Status ResolveTask(const v1::SearchSpec& spec, const Preset* preset, v1::T
   return CheckRange("task.early_stop_patience", task->early_stop_patience(), 0, kMaxEpochs);
 }
 
+// Fills the pruner's defaults and checks that it can stop a genome at all.
+absl::Status ResolvePruner(v1::SearchSpec* spec) {
+  const int epochs = spec->task().epochs();
+  v1::PrunerSpec* pruner = spec->mutable_pruner();
+  if (pruner->kind_case() != v1::PrunerSpec::KIND_NOT_SET && spec->deepevolve_compat()) {
+    return Invalid("pruner",
+                   "deepevolve_compat trains every genome all its epochs, as DeepEvolve did: "
+                   "no pruner");
+  }
+  switch (pruner->kind_case()) {
+    case v1::PrunerSpec::kMedian: {
+      v1::MedianPruner* m = pruner->mutable_median();
+      if (!m->has_warmup_epochs()) m->set_warmup_epochs(0);
+      if (!m->has_min_trials()) m->set_min_trials(5);
+      RETURN_IF_ERROR(CheckRange("pruner.median.min_trials", m->min_trials(), 0, kMaxTrials));
+      RETURN_IF_ERROR(CheckRange("pruner.median.warmup_epochs", m->warmup_epochs(), 0, kMaxEpochs));
+      if (m->warmup_epochs() >= epochs - 1) {
+        return Invalid("pruner.median.warmup_epochs",
+                       absl::StrCat(m->warmup_epochs(), " leaves no epoch to stop a genome at (",
+                                    "task.epochs is ", epochs,
+                                    "; a genome is never stopped "
+                                    "after its last)"));
+      }
+      return absl::OkStatus();
+    }
+    case v1::PrunerSpec::kAsha: {
+      v1::AshaPruner* a = pruner->mutable_asha();
+      if (!a->has_min_epochs()) a->set_min_epochs(1);
+      if (!a->has_reduction_factor()) a->set_reduction_factor(3);
+      RETURN_IF_ERROR(CheckRange("pruner.asha.min_epochs", a->min_epochs(), 1, kMaxEpochs));
+      RETURN_IF_ERROR(CheckRange("pruner.asha.reduction_factor", a->reduction_factor(), 2, 1000));
+      if (a->min_epochs() >= epochs) {
+        return Invalid("pruner.asha.min_epochs",
+                       absl::StrCat(a->min_epochs(), " is not below task.epochs (", epochs,
+                                    "): no rung to stop a genome at"));
+      }
+      return absl::OkStatus();
+    }
+    case v1::PrunerSpec::KIND_NOT_SET:
+      spec->clear_pruner();
+      return absl::OkStatus();
+  }
+  return Invalid("pruner", "unknown pruner");
+}
+
 absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
   switch (spec->strategy_case()) {
     case v1::SearchSpec::STRATEGY_NOT_SET:
@@ -278,6 +323,7 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
   }
   RETURN_IF_ERROR(CheckGenomeMemory(space, spec.task()));
   RETURN_IF_ERROR(ResolveStrategy(&spec, space.size()));
+  RETURN_IF_ERROR(ResolvePruner(&spec));
   return spec;
 }
 

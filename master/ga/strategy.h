@@ -33,8 +33,11 @@ struct Candidate {
 struct Fitness {
   bool ok = true;       // false: the genome failed (it ranks below every success)
   double accuracy = 0;  // in [0, 1]
+  // Stopped by the search's pruner: `accuracy` is from an earlier epoch than the
+  // others', so it ranks below every genome that trained fully (and above failures).
+  bool pruned = false;
 
-  double rank() const { return ok ? accuracy : -1.0; }
+  double rank() const { return !ok ? -3.0 : pruned ? accuracy - 2.0 : accuracy; }
 };
 
 // A member of the current population.

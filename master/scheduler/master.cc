@@ -18,7 +18,8 @@ using v1::TrialState;
 namespace {
 
 bool Finished(TrialState s) {
-  return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::CACHED || s == v1::ABANDONED;
+  return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::CACHED || s == v1::ABANDONED ||
+         s == v1::PRUNED;
 }
 
 }  // namespace
@@ -93,6 +94,7 @@ absl::Status Master::Recover() {
   ASSIGN_OR_RETURN(stats_.leases_expired, store_->Counter("leases_expired"));
   ASSIGN_OR_RETURN(stats_.genomes_done, store_->Counter("genomes_done"));
   ASSIGN_OR_RETURN(stats_.genomes_failed, store_->Counter("genomes_failed"));
+  ASSIGN_OR_RETURN(stats_.genomes_pruned, store_->Counter("genomes_pruned"));
   ASSIGN_OR_RETURN(stats_.ledger_hits, store_->Counter("ledger_hits"));
   ASSIGN_OR_RETURN(stats_.setup_failures, store_->Counter("setup_failures"));
   ASSIGN_OR_RETURN(const int64_t last_event, store_->LastEventSequence());
@@ -219,6 +221,9 @@ absl::Status Master::FillQueue(SearchRun& run, size_t want) {
     Trial& t = run.AddTrial(c);
     std::optional<genome::TrialResult> hit;
     if (!run.spec().retrain()) hit = ledger_->Lookup({t.genome().hash(), run.task_hash()});
+    // A pruned result is partial: the genome trains again, and its full result (or a
+    // new pruned one) is recorded; only a full one replaces the entry.
+    if (hit.has_value() && hit->pruned) hit.reset();
     if (hit.has_value()) {
       RETURN_IF_ERROR(AnswerFromLedger(run, t, *hit));
     } else {
@@ -244,14 +249,14 @@ absl::Status Master::AnswerFromLedger(SearchRun& run, Trial& t, const genome::Tr
   run.SetState(t, v1::CACHED);  // ranked by the accuracy it has now
   RETURN_IF_ERROR(CountIn("ledger_hits", &stats_.ledger_hits));
   RETURN_IF_ERROR(PutTrial(run, t, Event::GENOME_CACHED));
-  return ReportToStrategy(run, t, hit.ok, hit.accuracy);
+  return ReportToStrategy(run, t, hit.ok, hit.accuracy, /*pruned=*/false);
 }
 
-absl::Status Master::ReportToStrategy(SearchRun& run, const Trial& trial, bool ok,
-                                      double accuracy) {
+absl::Status Master::ReportToStrategy(SearchRun& run, const Trial& trial, bool ok, double accuracy,
+                                      bool pruned) {
   if (!run.running()) return absl::OkStatus();
   const int64_t id = trial.genome().id();
-  if (absl::Status reported = run.strategy().Report(id, ga::Fitness{ok, accuracy});
+  if (absl::Status reported = run.strategy().Report(id, ga::Fitness{ok, accuracy, pruned});
       !reported.ok()) {
     // The strategy's own failure ends its search, not the master.
     return EndSearch(run, v1::FAILED,
@@ -259,7 +264,7 @@ absl::Status Master::ReportToStrategy(SearchRun& run, const Trial& trial, bool o
                                   "'s result: ", reported.message()));
   }
   return store_->AppendOp(run.id(),
-                          {run.NextOpSeq(), store::StrategyOp::kReport, id, ok, accuracy});
+                          {run.NextOpSeq(), store::StrategyOp::kReport, id, ok, accuracy, pruned});
 }
 
 absl::Status Master::CheckDone(SearchRun& run) {
@@ -311,6 +316,15 @@ absl::Status Master::Requeue(const Lease& lease) {
   Trial& t = run.trial(lease.genome_id);
   if (t.state() != v1::LEASED || t.lease_id() != lease.id) return absl::OkStatus();
   RETURN_IF_ERROR(CountIn("leases_expired", &stats_.leases_expired));
+  if (t.pruned_at_epoch() > 0 && run.running()) {
+    // Stopped by the pruner before its worker was lost: its result is the master's own
+    // (training it again would count its epochs twice). Only the test accuracy is lost.
+    v1::ReportRequest lost;
+    lost.set_ok(false);
+    if (t.curve_size() > 0) lost.set_train_seconds(t.curve(t.curve_size() - 1).elapsed_seconds());
+    bool published = false;
+    return RecordResult(run, t, lost, std::nullopt, &published);
+  }
   t.set_lost(t.lost() + 1);
   if (!run.running()) {
     run.SetState(t, v1::ABANDONED);
@@ -337,7 +351,8 @@ absl::Status Master::Requeue(const Lease& lease) {
                                  "last epoch's allowance); requeued")
                   : absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id, " expired")));
   if (t.state() != v1::TRIAL_FAILED) return absl::OkStatus();
-  RETURN_IF_ERROR(ReportToStrategy(run, t, false, 0));
+  if (run.pruner() != nullptr) run.pruner()->Finished(t.genome().id(), /*completed=*/false);
+  RETURN_IF_ERROR(ReportToStrategy(run, t, false, 0, /*pruned=*/false));
   return Refill(run);
 }
 
@@ -390,6 +405,7 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   t.set_worker_id(worker_id);
   t.set_worker_incarnation(incarnation);
   t.clear_curve();  // the points of an attempt that was lost or failed
+  t.set_pruned_at_epoch(0);
   RETURN_IF_ERROR(PutTrial(run, t, Event::GENOME_STARTED));
   v1::Assignment a;
   a.set_lease_id(lease.id);
@@ -431,6 +447,7 @@ absl::StatusOr<v1::AcquireResponse> Master::Acquire(const v1::AcquireRequest& re
 }
 
 absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatRequest& request) {
+  RETURN_IF_ERROR(ValidateHeartbeat(request));
   absl::MutexLock lock(mu());
   if (!commit_.broken().ok()) return commit_.broken();
   v1::HeartbeatResponse response;
@@ -458,17 +475,36 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
   if (run.best_genome_id() != 0) {
     response.set_best_accuracy(run.trial(run.best_genome_id()).accuracy());
   }
-  if (request.epoch() > 0) {
+  Trial& t = run.trial(lease->genome_id);
+  if (request.epoch() > run.spec().task().epochs()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "epoch: ", request.epoch(), " is past the task's ", run.spec().task().epochs()));
+  }
+  // Stopped already (a retried heartbeat, or a worker that trained on): the answer stands.
+  response.set_prune(t.pruned_at_epoch() > 0);
+  if (request.epoch() > 0 && t.pruned_at_epoch() == 0) {
     leases_.Progressed(*lease, request.epoch(), clock_->NowMs());
-    Trial& t = run.trial(lease->genome_id);
     t.set_lease_deadline_unix_ms(lease->deadline_ms);
-    // In memory until the trial is stored with its result; the event is durable now.
-    v1::EpochPoint& point = *t.add_curve();
+    // A retried heartbeat replaces its epoch's point instead of adding one.
+    v1::EpochPoint& point =
+        t.curve_size() > 0 && t.curve(t.curve_size() - 1).epoch() == request.epoch()
+            ? *t.mutable_curve(t.curve_size() - 1)
+            : *t.add_curve();
     point.set_epoch(request.epoch());
     point.set_val_accuracy(request.val_accuracy());
     point.set_loss(request.loss());
     point.set_elapsed_seconds(request.elapsed_seconds());
-    RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) {
+    ga::Pruner* pruner = run.pruner();
+    if (pruner != nullptr &&
+        pruner->Record(t.genome().id(), request.epoch(), request.val_accuracy())) {
+      t.set_pruned_at_epoch(request.epoch());
+      response.set_prune(true);
+    }
+    RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+      // Without a pruner the curve is in memory until the trial is stored with its
+      // result (the event is durable now). With one, the pruner's knowledge and its
+      // decision are the stored curves and marks: stored before the worker is told.
+      if (pruner != nullptr) RETURN_IF_ERROR(store_->PutTrial(t));
       Event e = NewEvent(run, Event::GENOME_PROGRESS, &t);
       e.set_epoch(request.epoch());
       e.set_epochs(request.epochs());
@@ -545,11 +581,13 @@ absl::StatusOr<v1::ReportResponse> Master::RecordReport(const v1::ReportRequest&
       return AssignNext(request, &response);
     }
     run.SetupWorked(lease.worker_id);
-    if (!request.ok()) {
+    // A pruned genome's result is what the master recorded when it stopped it.
+    const bool pruned = t.pruned_at_epoch() > 0;
+    if (!request.ok() && !pruned) {
       t.set_attempts(t.attempts() + 1);
       t.set_error(request.error().empty() ? "training failed" : request.error());
     }
-    if (!request.ok() && t.attempts() < options_.max_genome_attempts && run.running()) {
+    if (!request.ok() && !pruned && t.attempts() < options_.max_genome_attempts && run.running()) {
       RETURN_IF_ERROR(RecordRetry(run, t));
     } else {
       RETURN_IF_ERROR(RecordResult(run, t, request, staged, published));
@@ -604,18 +642,35 @@ absl::Status Master::RecordRetry(SearchRun& run, Trial& t) {
 
 absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequest& request,
                                   const std::optional<std::string>& staged, bool* published) {
-  if (request.ok()) {
+  const bool pruned = t.pruned_at_epoch() > 0;
+  const bool ok = request.ok() || pruned;
+  std::string message;
+  if (pruned) {
+    // The validation accuracy the pruner stopped it on, at the epoch it stopped it.
+    for (const v1::EpochPoint& p : t.curve()) {
+      if (p.epoch() == t.pruned_at_epoch()) t.set_accuracy(p.val_accuracy());
+    }
+    t.set_epochs_run(t.pruned_at_epoch());
+    t.set_test_accuracy(request.ok() ? request.test_accuracy() : 0);
+    if (!request.ok()) {
+      message = absl::StrCat("no test accuracy: ", request.error().empty()
+                                                       ? "its worker was lost after it was stopped"
+                                                       : request.error());
+    }
+    t.set_error("");
+  } else if (request.ok()) {
     t.set_error("");
     t.set_accuracy(request.accuracy());
     t.set_test_accuracy(request.test_accuracy());
   }
-  run.SetState(t, request.ok() ? v1::DONE : v1::TRIAL_FAILED);
+  run.SetState(t, pruned ? v1::PRUNED : ok ? v1::DONE : v1::TRIAL_FAILED);
   t.set_finished_unix_ms(clock_->NowMs());
-  RETURN_IF_ERROR(request.ok() ? CountIn("genomes_done", &stats_.genomes_done)
-                               : CountIn("genomes_failed", &stats_.genomes_failed));
-  const genome::TrialResult result{
-      request.ok(),         request.accuracy(), request.test_accuracy(), request.train_seconds(),
-      request.epochs_run(), t.error()};
+  RETURN_IF_ERROR(pruned ? CountIn("genomes_pruned", &stats_.genomes_pruned)
+                  : ok   ? CountIn("genomes_done", &stats_.genomes_done)
+                         : CountIn("genomes_failed", &stats_.genomes_failed));
+  genome::TrialResult result{
+      ok, t.accuracy(), t.test_accuracy(), request.train_seconds(), t.epochs_run(), t.error()};
+  result.pruned = pruned;
   const absl::Status inserted = ledger_->Insert({t.genome().hash(), run.task_hash()}, result);
   if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
   // Only the best genome's model is kept.
@@ -623,8 +678,13 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
     RETURN_IF_ERROR(models_->Publish(*staged, {t.genome().hash(), run.task_hash()}));
     *published = true;
   }
-  RETURN_IF_ERROR(PutTrial(run, t, request.ok() ? Event::GENOME_FINISHED : Event::GENOME_FAILED));
-  RETURN_IF_ERROR(ReportToStrategy(run, t, request.ok(), request.accuracy()));
+  if (run.pruner() != nullptr) run.pruner()->Finished(t.genome().id(), SearchRun::Completed(t));
+  RETURN_IF_ERROR(PutTrial(run, t,
+                           pruned ? Event::GENOME_PRUNED
+                           : ok   ? Event::GENOME_FINISHED
+                                  : Event::GENOME_FAILED,
+                           std::move(message)));
+  RETURN_IF_ERROR(ReportToStrategy(run, t, ok, t.accuracy(), pruned));
   return Refill(run);
 }
 

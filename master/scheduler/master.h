@@ -76,6 +76,7 @@ struct MasterStats {
   int64_t setup_failures = 0;      // trials a worker could not set up
   int64_t genomes_done = 0;
   int64_t genomes_failed = 0;
+  int64_t genomes_pruned = 0;
   int64_t ledger_hits = 0;
   int64_t ledger_entries = 0;
   int64_t workers = 0;
@@ -173,8 +174,8 @@ class Master {
   absl::Status AnswerFromLedger(SearchRun& run, v1::Trial& t, const genome::TrialResult& hit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Gives the strategy a result and logs it.
-  absl::Status ReportToStrategy(SearchRun& run, const v1::Trial& trial, bool ok, double accuracy)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  absl::Status ReportToStrategy(SearchRun& run, const v1::Trial& trial, bool ok, double accuracy,
+                                bool pruned) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::Status CheckDone(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Ends a running search in `state`, abandoning its queue.
   absl::Status EndSearch(SearchRun& run, v1::SearchState state, const std::string& message)
@@ -203,6 +204,8 @@ class Master {
   absl::Status RecordSetupFailure(SearchRun& run, v1::Trial& t, const std::string& worker_id,
                                   const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // `staged`: the report's model, written; published when the trial is the new best.
+  // A trial the pruner stopped is recorded PRUNED with the accuracy of the epoch it
+  // was stopped at, whatever the report says but its test accuracy.
   absl::Status RecordResult(SearchRun& run, v1::Trial& t, const v1::ReportRequest& request,
                             const std::optional<std::string>& staged, bool* published)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());

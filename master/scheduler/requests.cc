@@ -31,6 +31,24 @@ absl::Status ValidateReport(const v1::ReportRequest& request) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateHeartbeat(const v1::HeartbeatRequest& request) {
+  if (request.epoch() < 0 || request.epochs() < 0) {
+    return absl::InvalidArgumentError("epoch, epochs: must be >= 0");
+  }
+  if (request.epoch() == 0) return absl::OkStatus();  // a lease renewal, no progress
+  if (!ValidFraction(request.val_accuracy())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("val_accuracy: ", request.val_accuracy(), " is not a number in [0, 1]"));
+  }
+  if (!std::isfinite(request.loss()) || request.loss() < 0) {
+    return absl::InvalidArgumentError("loss: must be a finite number >= 0");
+  }
+  if (!std::isfinite(request.elapsed_seconds()) || request.elapsed_seconds() < 0) {
+    return absl::InvalidArgumentError("elapsed_seconds: must be a finite number >= 0");
+  }
+  return absl::OkStatus();
+}
+
 bool IsPlainName(absl::string_view name) {
   return !name.empty() && name.size() <= 256 && absl::ascii_isalnum(name[0]) &&
          std::all_of(name.begin(), name.end(), [](char c) {

@@ -17,6 +17,11 @@ namespace deepevolve::master {
 // most 4 KiB. INVALID_ARGUMENT naming the field otherwise.
 absl::Status ValidateReport(const v1::ReportRequest& request);
 
+// An epoch's progress: epoch >= 0 (0 renews the lease only); with an epoch, the
+// validation accuracy in [0, 1] and the loss and elapsed time finite and >= 0 (a
+// pruner decides on these numbers). INVALID_ARGUMENT naming the field otherwise.
+absl::Status ValidateHeartbeat(const v1::HeartbeatRequest& request);
+
 // Worker ids and device names are plain names (shown in the CLI, the dashboard and
 // logs): 1 to 256 of letters, digits and . _ - : @ /, starting with a letter or digit.
 bool IsPlainName(absl::string_view name);

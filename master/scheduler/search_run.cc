@@ -38,8 +38,11 @@ absl::StatusOr<std::unique_ptr<SearchRun>> SearchRun::Create(const v1::SearchSum
   ASSIGN_OR_RETURN(run->strategy_, ga::MakeStrategy(*run->space_, summary.spec()));
   run->rng_.seed(summary.spec().seed());
   run->task_hash_ = Md5Hex(genome::TaskIdentity(summary.spec().task()));
+  run->pruner_ = ga::MakePruner(summary.spec().pruner(), summary.spec().task().epochs());
   return run;
 }
+
+bool SearchRun::Completed(const v1::Trial& t) { return t.state() == v1::DONE && t.error().empty(); }
 
 void SearchRun::LoadTrials(std::vector<v1::Trial> trials) {
   for (v1::Trial& t : trials) {
@@ -48,6 +51,13 @@ void SearchRun::LoadTrials(std::vector<v1::Trial> trials) {
   }
   for (const auto& [id, t] : trials_) Counted(t);
   if (!running()) return;
+  // The pruner knows what the curves it was shown say: show it the stored ones again.
+  if (pruner_ != nullptr) {
+    for (const auto& [id, t] : trials_) {
+      for (const v1::EpochPoint& p : t.curve()) pruner_->Record(id, p.epoch(), p.val_accuracy());
+      if (t.state() != v1::LEASED && t.state() != v1::QUEUED) pruner_->Finished(id, Completed(t));
+    }
+  }
   for (const auto& [id, t] : trials_) {
     if (t.state() == v1::QUEUED) queue_.push_back(id);
   }
@@ -64,7 +74,7 @@ absl::Status SearchRun::Replay(const std::vector<store::StrategyOp>& ops) {
                                                 op.seq));
       }
     } else {
-      RETURN_IF_ERROR(strategy_->Report(op.genome_id, ga::Fitness{op.ok, op.accuracy}));
+      RETURN_IF_ERROR(strategy_->Report(op.genome_id, ga::Fitness{op.ok, op.accuracy, op.pruned}));
     }
     op_seq_ = op.seq;
   }
@@ -96,7 +106,11 @@ v1::SearchSummary SearchRun::Summarize() const {
   s.set_trials_running(count_[v1::LEASED]);
   s.set_ledger_hits(count_[v1::CACHED]);
   s.set_failed(count_[v1::TRIAL_FAILED]);
-  s.set_trials_done(count_[v1::DONE] + count_[v1::CACHED] + count_[v1::TRIAL_FAILED]);
+  s.set_trials_done(count_[v1::DONE] + count_[v1::CACHED] + count_[v1::TRIAL_FAILED] +
+                    count_[v1::PRUNED]);
+  s.set_pruned(count_[v1::PRUNED]);
+  s.set_epochs_trained(epochs_trained_);
+  s.set_epochs_saved(epochs_saved_);
   if (!ranking_.empty()) *s.mutable_best() = trials_.at(ranking_.begin()->second);
   return s;
 }
@@ -112,8 +126,7 @@ v1::Trial& SearchRun::AddTrial(const ga::Candidate& c) {
 }
 
 void SearchRun::SetState(v1::Trial& t, v1::TrialState state) {
-  --count_[t.state()];
-  ranking_.erase({-t.accuracy(), t.genome().id()});
+  Uncounted(t);
   t.set_state(state);
   Counted(t);
 }
@@ -140,10 +153,43 @@ std::optional<int64_t> SearchRun::PopQueued() {
   return id;
 }
 
+namespace {
+
+// Where a trial stands in the ranking (lower first), or nullopt outside it: the
+// successful trials, those the pruner stopped below every one that trained fully.
+std::optional<std::pair<double, int64_t>> RankKey(const v1::Trial& t) {
+  if (!t.error().empty()) return std::nullopt;
+  switch (t.state()) {
+    case v1::DONE:
+    case v1::CACHED:
+      return std::make_pair(-t.accuracy(), t.genome().id());
+    case v1::PRUNED:
+      return std::make_pair(2.0 - t.accuracy(), t.genome().id());
+    default:
+      return std::nullopt;
+  }
+}
+
+// Epochs this search trained for the trial, once it is over (a ledger hit trained none).
+bool Trained(v1::TrialState s) { return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::PRUNED; }
+
+}  // namespace
+
 void SearchRun::Counted(const v1::Trial& t) {
   ++count_[t.state()];
-  if ((t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty()) {
-    ranking_.insert({-t.accuracy(), t.genome().id()});
+  if (auto key = RankKey(t)) ranking_.insert(*key);
+  if (Trained(t.state())) epochs_trained_ += t.epochs_run();
+  if (t.state() == v1::PRUNED) {
+    epochs_saved_ += std::max(0, summary_.spec().task().epochs() - t.epochs_run());
+  }
+}
+
+void SearchRun::Uncounted(const v1::Trial& t) {
+  --count_[t.state()];
+  if (auto key = RankKey(t)) ranking_.erase(*key);
+  if (Trained(t.state())) epochs_trained_ -= t.epochs_run();
+  if (t.state() == v1::PRUNED) {
+    epochs_saved_ -= std::max(0, summary_.spec().task().epochs() - t.epochs_run());
   }
 }
 

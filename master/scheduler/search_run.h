@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/service.pb.h"
 #include "genome/space.h"
+#include "master/ga/pruner.h"
 #include "master/ga/strategy.h"
 #include "master/store/store.h"
 
@@ -54,6 +55,12 @@ class SearchRun {
   v1::SearchSummary Summarize() const;
 
   ga::Strategy& strategy() { return *strategy_; }
+  // The search's pruner, nullptr when it has none. Rebuilt from the trials' stored
+  // curves by LoadTrials.
+  ga::Pruner* pruner() { return pruner_.get(); }
+  // A trial that trained all its epochs (or stopped by its own early stopping) with a
+  // result: what the pruner counts as completed.
+  static bool Completed(const v1::Trial& t);
   std::mt19937_64& rng() { return rng_; }
   const genome::SearchSpace& space() const { return *space_; }
   const std::string& task_hash() const { return task_hash_; }
@@ -69,8 +76,12 @@ class SearchRun {
   // The trial of `genome_id`, which must exist.
   v1::Trial& trial(int64_t genome_id) { return trials_.at(genome_id); }
   const std::map<int64_t, v1::Trial>& trials() const { return trials_; }
+  // Moves `t` to `state`, keeping the counts, ranking and epoch totals. A trial's
+  // accuracy, error and epochs_run change only outside a state that counts them: set
+  // them before moving it into DONE, CACHED, TRIAL_FAILED or PRUNED.
   void SetState(v1::Trial& t, v1::TrialState state);
-  // The successful trial with the highest accuracy (ties: the older), 0 for none.
+  // The successful trial ranked first (the highest accuracy among those that trained
+  // fully, then among pruned ones; ties: the older), 0 for none.
   int64_t best_genome_id() const { return ranking_.empty() ? 0 : ranking_.begin()->second; }
   // The first `limit` successful trials, best first (ties: the older): what a
   // leaderboard shows, at a cost of `limit` whatever the search's size.
@@ -96,12 +107,15 @@ class SearchRun {
 
  private:
   SearchRun() = default;
-  // Counts a trial in its state (a new trial, or one loaded from the store).
+  // Counts a trial in its state (a new trial, or one loaded from the store), and
+  // takes it out of its state's counts.
   void Counted(const v1::Trial& t);
+  void Uncounted(const v1::Trial& t);
 
   v1::SearchSummary summary_;
   std::optional<genome::SearchSpace> space_;
   std::unique_ptr<ga::Strategy> strategy_;
+  std::unique_ptr<ga::Pruner> pruner_;
   std::mt19937_64 rng_;
   std::string task_hash_;
   int64_t op_seq_ = 0;
@@ -109,8 +123,12 @@ class SearchRun {
   std::deque<int64_t> queue_;            // queued genome ids
   // Kept as trials change state, so that a summary costs the same at any size.
   std::array<int64_t, v1::TrialState_ARRAYSIZE> count_{};
-  // Successful trials as (-accuracy, genome id): the best first, ties to the older.
-  // An entry is made when a trial enters DONE or CACHED, whose accuracy is then final.
+  // Epochs trained by finished trials, and left untrained by pruned ones.
+  int64_t epochs_trained_ = 0;
+  int64_t epochs_saved_ = 0;
+  // Successful trials as (-accuracy, genome id), pruned ones as (2 - accuracy, id): the
+  // best first, ties to the older. An entry is made when a trial enters DONE, CACHED or
+  // PRUNED, whose accuracy is then final.
   std::set<std::pair<double, int64_t>> ranking_;
   absl::flat_hash_map<std::string, int> setup_failures_;  // in a row, by worker
   absl::flat_hash_set<std::string> excluded_;

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS strategy_ops (
   genome_id INTEGER NOT NULL,
   ok INTEGER NOT NULL,
   accuracy REAL NOT NULL,
+  pruned INTEGER NOT NULL DEFAULT 0,  -- added later: 0 in rows written before
   PRIMARY KEY (search_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger (
   genome_hash TEXT NOT NULL,
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   train_seconds REAL NOT NULL,
   epochs_run INTEGER NOT NULL,
   error TEXT NOT NULL,
+  pruned INTEGER NOT NULL DEFAULT 0,  -- added later: 0 in rows written before
   PRIMARY KEY (genome_hash, task_hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY,  -- assigned by the master, never reused
@@ -90,23 +92,28 @@ absl::StatusOr<std::vector<Message>> ReadAll(Statement& s, absl::string_view wha
   return out;
 }
 
+// Adds `table`.`column`, an integer that is 0 in the rows written before it, when the
+// table lacks it.
+absl::Status AddColumnIfMissing(Database& db, absl::string_view table, absl::string_view column) {
+  ASSIGN_OR_RETURN(ScopedStatement s, db.Cached("SELECT COUNT(*) FROM pragma_table_info(?) "
+                                                "WHERE name = ?"));
+  s->Bind(1, std::string(table)).Bind(2, std::string(column));
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  if (row && s->Int(0) > 0) return absl::OkStatus();
+  return db.Exec(
+      absl::StrCat("ALTER TABLE ", table, " ADD COLUMN ", column, " INTEGER NOT NULL DEFAULT 0"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Durability durability) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, durability));
   RETURN_IF_ERROR(db->Exec(kSchema));
-  // A database written before events had a kind gains the column (CREATE TABLE IF NOT
-  // EXISTS leaves an existing table as it was).
-  bool has_kind = true;
-  {
-    ASSIGN_OR_RETURN(ScopedStatement s, db->Cached("SELECT COUNT(*) FROM pragma_table_info("
-                                                   "'events') WHERE name = 'kind'"));
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    has_kind = row && s->Int(0) > 0;
-  }
-  if (!has_kind) {
-    RETURN_IF_ERROR(db->Exec("ALTER TABLE events ADD COLUMN kind INTEGER NOT NULL DEFAULT 0"));
-  }
+  // A database written before a column existed gains it (CREATE TABLE IF NOT EXISTS
+  // leaves an existing table as it was).
+  RETURN_IF_ERROR(AddColumnIfMissing(*db, "events", "kind"));
+  RETURN_IF_ERROR(AddColumnIfMissing(*db, "strategy_ops", "pruned"));
+  RETURN_IF_ERROR(AddColumnIfMissing(*db, "ledger", "pruned"));
   return std::unique_ptr<Store>(new Store(std::move(db)));
 }
 
@@ -249,27 +256,28 @@ absl::StatusOr<std::vector<v1::Trial>> Store::LoadLeaderboard(int64_t search_id,
 absl::Status Store::AppendOp(int64_t search_id, const StrategyOp& op) {
   ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("INSERT INTO strategy_ops (search_id, seq, kind, genome_id, ok, "
-                               "accuracy) VALUES (?, ?, ?, ?, ?, ?)"));
+                               "accuracy, pruned) VALUES (?, ?, ?, ?, ?, ?, ?)"));
   return s->Bind(1, search_id)
       .Bind(2, op.seq)
       .Bind(3, static_cast<int64_t>(op.kind))
       .Bind(4, op.genome_id)
       .Bind(5, static_cast<int64_t>(op.ok))
       .Bind(6, op.accuracy)
+      .Bind(7, static_cast<int64_t>(op.pruned))
       .Run();
 }
 
 absl::StatusOr<std::vector<StrategyOp>> Store::LoadOps(int64_t search_id) {
   ASSIGN_OR_RETURN(ScopedStatement s,
-                   db_->Cached("SELECT seq, kind, genome_id, ok, accuracy FROM strategy_ops "
-                               "WHERE search_id = ? ORDER BY seq"));
+                   db_->Cached("SELECT seq, kind, genome_id, ok, accuracy, pruned FROM "
+                               "strategy_ops WHERE search_id = ? ORDER BY seq"));
   s->Bind(1, search_id);
   std::vector<StrategyOp> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
     out.push_back(StrategyOp{s->Int(0), static_cast<StrategyOp::Kind>(s->Int(1)), s->Int(2),
-                             s->Int(3) != 0, s->Double(4)});
+                             s->Int(3) != 0, s->Double(4), s->Int(5) != 0});
   }
   return out;
 }
@@ -350,7 +358,7 @@ absl::Status Store::SetCounter(const std::string& name, int64_t value) {
 
 std::optional<genome::TrialResult> SqliteLedger::Lookup(const genome::LedgerKey& key) const {
   absl::StatusOr<ScopedStatement> s = store_->db().Cached(
-      "SELECT ok, accuracy, test_accuracy, train_seconds, epochs_run, error FROM ledger "
+      "SELECT ok, accuracy, test_accuracy, train_seconds, epochs_run, error, pruned FROM ledger "
       "WHERE genome_hash = ? AND task_hash = ?");
   if (!s.ok()) return std::nullopt;
   (*s)->Bind(1, key.genome_hash).Bind(2, key.task_hash);
@@ -363,14 +371,20 @@ std::optional<genome::TrialResult> SqliteLedger::Lookup(const genome::LedgerKey&
   r.train_seconds = (*s)->Double(3);
   r.epochs_run = static_cast<int>((*s)->Int(4));
   r.error = (*s)->Text(5);
+  r.pruned = (*s)->Int(6) != 0;
   return r;
 }
 
 absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::TrialResult& r) {
+  std::optional<genome::TrialResult> held = Lookup(key);
+  if (held.has_value() && !genome::Replaces(r, *held)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("ledger already holds a result for ", key.ToString()));
+  }
   ASSIGN_OR_RETURN(ScopedStatement s,
-                   store_->db().Cached("INSERT INTO ledger (genome_hash, task_hash, ok, accuracy, "
-                                       "test_accuracy, train_seconds, epochs_run, error) VALUES "
-                                       "(?, ?, ?, ?, ?, ?, ?, ?)"));
+                   store_->db().Cached("INSERT OR REPLACE INTO ledger (genome_hash, task_hash, ok, "
+                                       "accuracy, test_accuracy, train_seconds, epochs_run, error, "
+                                       "pruned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(s->Bind(1, key.genome_hash)
                       .Bind(2, key.task_hash)
                       .Bind(3, static_cast<int64_t>(r.ok))
@@ -379,8 +393,9 @@ absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::Tr
                       .Bind(6, r.train_seconds)
                       .Bind(7, static_cast<int64_t>(r.epochs_run))
                       .Bind(8, r.error)
+                      .Bind(9, static_cast<int64_t>(r.pruned))
                       .Run());
-  if (count_) ++*count_;
+  if (count_ && !held.has_value()) ++*count_;
   return absl::OkStatus();
 }
 

@@ -29,6 +29,7 @@ struct StrategyOp {
   int64_t genome_id = 0;
   bool ok = true;
   double accuracy = 0;
+  bool pruned = false;  // the result of a genome the pruner stopped
 };
 
 // A search that finished and whose final summary and leaderboard are stored: the

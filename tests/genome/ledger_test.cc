@@ -27,5 +27,21 @@ TEST(InMemoryLedgerTest, LookupInsertCount) {
   EXPECT_FALSE(ledger.Lookup(b)->ok);
 }
 
+TEST(InMemoryLedgerTest, OnlyAFullResultReplacesAPrunedOne) {
+  InMemoryLedger ledger;
+  const LedgerKey a{"53e7608376c791312050ef5ab4b95bf9", "task1"};
+  TrialResult pruned;
+  pruned.accuracy = 0.6;
+  pruned.pruned = true;
+  TrialResult full;
+  full.accuracy = 0.8;
+  ASSERT_TRUE(ledger.Insert(a, pruned).ok());
+  EXPECT_EQ(ledger.Insert(a, pruned).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(ledger.Insert(a, full).ok());
+  EXPECT_FALSE(ledger.Lookup(a)->pruned);
+  EXPECT_EQ(ledger.Insert(a, pruned).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(ledger.Count(), 1);
+}
+
 }  // namespace
 }  // namespace deepevolve::genome

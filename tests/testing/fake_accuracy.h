@@ -11,6 +11,12 @@ inline double FakeAccuracy(const std::string& hash) {
   return 0.5 + 0.4 * static_cast<double>(std::stoul(hash.substr(0, 6), nullptr, 16)) / (1 << 24);
 }
 
+// Its learning curve: 0.1 * (epochs - epoch) / epochs below that after `epoch`, reaching
+// it at the last, so that genomes rank the same after every epoch.
+inline double FakeAccuracy(const std::string& hash, int epoch, int epochs) {
+  return FakeAccuracy(hash) - 0.1 * (epochs - epoch) / epochs;
+}
+
 }  // namespace deepevolve::testing
 
 #endif  // DEEPEVOLVE_TESTS_TESTING_FAKE_ACCURACY_H_

@@ -63,22 +63,25 @@ int main(int argc, char** argv) {
     }
     const int epochs = std::max(1, a.task().epochs());
     while (hang) std::this_thread::sleep_for(std::chrono::hours(1));
+    int run = 0;
     for (int e = 1; e <= epochs; ++e) {
       std::this_thread::sleep_for(std::chrono::milliseconds(epoch_ms));
-      if (!progress({e, epochs, 1.0 / e, FakeAccuracy(a.genome().hash()), e * epoch_ms / 1e3})) {
-        return absl::CancelledError("stopped");
-      }
+      run = e;
+      const auto next = progress(
+          {e, epochs, 1.0 / e, FakeAccuracy(a.genome().hash(), e, epochs), e * epoch_ms / 1e3});
+      if (next == deepevolve::worker::AfterEpoch::kCancel) return absl::CancelledError("stopped");
+      if (next == deepevolve::worker::AfterEpoch::kStop) break;
     }
     if (!fail_prefix.empty() && absl::StartsWith(a.genome().hash(), fail_prefix)) {
       r.ok = false;
       r.error = "loss became NaN at epoch 1, batch 1";
     } else {
-      r.accuracy = FakeAccuracy(a.genome().hash());
+      r.accuracy = FakeAccuracy(a.genome().hash(), run, epochs);
       r.test_accuracy = r.accuracy - 0.01;
       if (model != nullptr) *model = absl::StrCat("fake model of ", a.genome().hash());
     }
-    r.epochs_run = epochs;
-    r.train_seconds = epochs * epoch_ms / 1e3;
+    r.epochs_run = run;
+    r.train_seconds = run * epoch_ms / 1e3;
     if (freeze_after > 0 && ++trained == freeze_after) raise(SIGSTOP);
     return r;
   };

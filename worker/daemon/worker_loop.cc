@@ -95,6 +95,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
   spdlog::info("lease {}: search {} genome {} ({})", lease_id, assignment.search_id(),
                assignment.genome().id(), assignment.genome().hash());
   std::atomic<bool> cancelled{false};
+  std::atomic<bool> pruned{false};
   // The search's best so far, as the master last said: a model that cannot beat it is
   // not uploaded.
   std::atomic<double> best{assignment.has_best_accuracy() ? assignment.best_accuracy() : -1};
@@ -112,6 +113,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     }
     absl::StatusOr<v1::HeartbeatResponse> response = master_->Heartbeat(request);
     if (response.ok() && response->stop()) cancelled = true;
+    if (response.ok() && response->prune()) pruned = true;
     if (response.ok() && response->has_best_accuracy()) best = response->best_accuracy();
     if (!response.ok() && absl::IsNotFound(response.status())) cancelled = true;
   };
@@ -126,7 +128,8 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
       assignment,
       [&](const EpochReport& epoch) {
         beat(&epoch);
-        return !cancelled && !abort_;
+        if (cancelled || abort_) return AfterEpoch::kCancel;
+        return pruned ? AfterEpoch::kStop : AfterEpoch::kContinue;
       },
       assignment.upload_model() ? &model : nullptr);
   trained.Notify();

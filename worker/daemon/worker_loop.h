@@ -27,8 +27,17 @@ struct EpochReport {
   double elapsed_seconds = 0;
 };
 
-// Called after each epoch; false: stop training (the search was cancelled).
-using ProgressFn = std::function<bool(const EpochReport&)>;
+// What training does after an epoch, as the master answered its heartbeat.
+enum class AfterEpoch {
+  kContinue,
+  // The search's pruner stopped the genome: train no further, return the result so far.
+  kStop,
+  // The search was cancelled or the lease lost: give up, there is nothing to report.
+  kCancel,
+};
+
+// Called after each epoch.
+using ProgressFn = std::function<AfterEpoch(const EpochReport&)>;
 
 // Trains the assignment. A genome that cannot be trained is a result with ok = false.
 // An error is about the worker's set-up (a missing dataset): it is reported as a set-up

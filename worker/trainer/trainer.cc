@@ -252,6 +252,7 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     // restore_best_weights: the weights and buffers of the best epoch so far.
     std::vector<torch::Tensor> best;
     Evaluation best_val;
+    bool stopped = false;  // told to stop after an epoch: the result is that epoch's
     for (int epoch = 1; epoch <= task.epochs(); ++epoch) {
       optimizer->set_learning_rate(
           ScheduledRate(config.lr_schedule, base_rate, epoch, task.epochs()));
@@ -283,8 +284,13 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       result.epochs_run = epoch;
       EpochProgress progress{epoch,    task.epochs(), loss_sum / std::max<int64_t>(batches, 1),
                              val.loss, val.accuracy,  elapsed()};
-      if (on_epoch && !on_epoch(progress)) {
+      const AfterEpoch next = on_epoch ? on_epoch(progress) : AfterEpoch::kContinue;
+      if (next == AfterEpoch::kCancel) {
         return absl::CancelledError(absl::StrCat("cancelled after epoch ", epoch));
+      }
+      if (next == AfterEpoch::kStop) {
+        stopped = true;
+        break;
       }
       // Keras >= 2.0.9 EarlyStopping on val_loss: an improvement is a drop of more than
       // min_delta; the wait counter is bumped before it is compared with patience.
@@ -299,7 +305,7 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
         break;
       }
     }
-    if (task.restore_best_weights() && !best.empty()) {
+    if (task.restore_best_weights() && !best.empty() && !stopped) {
       RestoreModelState(model, best);
       val = best_val;
     }

@@ -35,8 +35,16 @@ struct EpochProgress {
   double elapsed_seconds = 0;
 };
 
-// Return false to stop training (a cancelled trial).
-using EpochCallback = std::function<bool(const EpochProgress&)>;
+// What training does after an epoch.
+enum class AfterEpoch {
+  kContinue,
+  // Train no further and return the result so far: this epoch's validation accuracy and
+  // the test accuracy of its weights (a pruned trial).
+  kStop,
+  // Give up: Train returns CANCELLED (a cancelled trial).
+  kCancel,
+};
+using EpochCallback = std::function<AfterEpoch(const EpochProgress&)>;
 
 // Thread-compatible: one Trainer trains one genome at a time. Trainers may share a
 // process; each loads datasets through a process-wide cache.
@@ -53,7 +61,8 @@ class Trainer {
   // DATA_LOSS for missing or corrupt dataset files (naming them), RESOURCE_EXHAUSTED
   // when the genome does not fit this device (checked against its memory before
   // anything is built, or out of memory while training, naming the device), CANCELLED
-  // when `on_epoch` returned false. When `model_path` is not empty the trained
+  // when `on_epoch` said kCancel (kStop ends training with the result so far, without
+  // restoring the best epoch's weights). When `model_path` is not empty the trained
   // weights are saved there with the genome and task as metadata.
   absl::StatusOr<genome::TrialResult> Train(const genome::NamedGenome& genome,
                                             const v1::TaskSpec& task, uint64_t seed,

@@ -1,5 +1,6 @@
 #include "master/ga/generational.h"
 
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -237,21 +238,46 @@ TEST(GenerationalTest, ReportErrors) {
   EXPECT_EQ(s.Report((*next)[0].id, {true, 0.5}).code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(GenerationalTest, FailedGenomesRankBelowEverySuccess) {
+// The fitness of the members a 2-generation search over mnist_cnn (no random
+// selection) carries from its first generation into its second: its elites.
+std::vector<Fitness> Elites(const std::function<Fitness(const genome::Genome&)>& fitness) {
   GenerationalOptions o;
   o.generations = 2;
   o.random_select = 0;
   GenerationalStrategy s = Make("mnist_cnn", o);
-  // 5-layer CNNs fail (the original crashed on them); they must never be elites.
-  auto fitness = [](const genome::Genome& g) {
-    return g.choice[1] == 4 ? Fitness{false, 0} : Fitness{true, 0.001};
-  };
   RunToCompletion(s, fitness, 11);
+  std::vector<Fitness> elites;
   for (const Member& m : s.Population()) {
     if (m.candidate.generation == 2 && m.fitness && m.candidate.id <= 30) {
-      EXPECT_TRUE(m.fitness->ok);
+      elites.push_back(*m.fitness);
     }
   }
+  return elites;
+}
+
+TEST(GenerationalTest, FailedGenomesRankBelowEverySuccess) {
+  // 5-layer CNNs fail (the original crashed on them); they must never be elites.
+  for (const Fitness& f : Elites([](const genome::Genome& g) {
+         return g.choice[1] == 4 ? Fitness{false, 0} : Fitness{true, 0.001};
+       })) {
+    EXPECT_TRUE(f.ok);
+  }
+}
+
+TEST(GenerationalTest, PrunedGenomesRankBelowEveryFullyTrainedOne) {
+  // The pruner stopped the 5-layer CNNs at a high accuracy; fully trained genomes are
+  // poorer. The elites are fully trained ones.
+  const std::vector<Fitness> elites = Elites([](const genome::Genome& g) {
+    return g.choice[1] == 4 ? Fitness{true, 0.9, /*pruned=*/true} : Fitness{true, 0.001};
+  });
+  EXPECT_FALSE(elites.empty());
+  for (const Fitness& f : elites) EXPECT_FALSE(f.pruned);
+}
+
+TEST(FitnessTest, FullAbovePrunedAboveFailed) {
+  EXPECT_GT((Fitness{true, 0.01}).rank(), (Fitness{true, 0.99, true}).rank());
+  EXPECT_GT((Fitness{true, 0.0, true}).rank(), (Fitness{false, 0}).rank());
+  EXPECT_GT((Fitness{true, 0.5, true}).rank(), (Fitness{true, 0.4, true}).rank());
 }
 
 }  // namespace

@@ -159,3 +159,43 @@ TEST(ResolveSearchSpecTest, ACsvDatasetIsARelativePathInsideTheDataDirectories) 
 
 }  // namespace
 }  // namespace deepevolve::ga
+
+namespace deepevolve::ga {
+namespace {
+
+TEST(ResolvePrunerTest, DefaultsAsOptunasAndNoneStaysAbsent) {
+  v1::SearchSpec spec;
+  spec.set_preset("fashion_mnist_mlp");
+  EXPECT_FALSE(ResolveSearchSpec(spec)->has_pruner());
+  spec.mutable_pruner()->mutable_median();
+  auto median = ResolveSearchSpec(spec);
+  ASSERT_TRUE(median.ok()) << median.status();
+  EXPECT_EQ(median->pruner().median().warmup_epochs(), 0);
+  EXPECT_EQ(median->pruner().median().min_trials(), 5);
+  spec.mutable_pruner()->mutable_asha();
+  auto asha = ResolveSearchSpec(spec);
+  ASSERT_TRUE(asha.ok()) << asha.status();
+  EXPECT_EQ(asha->pruner().asha().min_epochs(), 1);
+  EXPECT_EQ(asha->pruner().asha().reduction_factor(), 3);
+}
+
+TEST(ResolvePrunerTest, APrunerThatCannotStopAnythingOrUnderCompatIsRefused) {
+  v1::SearchSpec spec;
+  spec.set_preset("fashion_mnist_mlp");  // 4 epochs
+  spec.mutable_pruner()->mutable_asha()->set_min_epochs(4);
+  ExpectInvalid(spec, "pruner.asha.min_epochs", "no rung");
+  spec.mutable_pruner()->mutable_asha()->set_min_epochs(1);
+  spec.mutable_pruner()->mutable_asha()->set_reduction_factor(1);
+  ExpectInvalid(spec, "pruner.asha.reduction_factor");
+  spec.mutable_pruner()->mutable_median()->set_warmup_epochs(3);
+  ExpectInvalid(spec, "pruner.median.warmup_epochs", "no epoch to stop");
+  spec.mutable_pruner()->mutable_median()->set_warmup_epochs(0);
+  spec.mutable_pruner()->mutable_median()->set_min_trials(-1);
+  ExpectInvalid(spec, "pruner.median.min_trials");
+  spec.mutable_pruner()->mutable_median()->set_min_trials(5);
+  spec.set_deepevolve_compat(true);
+  ExpectInvalid(spec, "pruner", "deepevolve_compat");
+}
+
+}  // namespace
+}  // namespace deepevolve::ga

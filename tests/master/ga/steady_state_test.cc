@@ -1,5 +1,7 @@
 #include "master/ga/steady_state.h"
 
+#include <random>
+
 #include "absl/container/flat_hash_set.h"
 #include "gtest/gtest.h"
 #include "tests/master/ga/fake_fitness.h"
@@ -72,6 +74,23 @@ TEST(SteadyStateTest, FindsTheGoodRegion) {
   for (size_t i = 90; i < trained.size(); ++i)
     adam_late += trained[i].candidate.genome.choice[3] == 1;
   EXPECT_GT(adam_late, 10);  // far above the 1-in-7 of random draws
+}
+
+TEST(SteadyStateTest, TournamentsPreferAFullyTrainedMemberToAPrunedOne) {
+  SteadyStateStrategy s(testing::PresetSpace("cifar10_mlp"),
+                        SteadyStateOptions{.population = 2, .tournament_size = 8, .trials = 40});
+  std::mt19937_64 rng(2);
+  auto first = s.Next(2, rng);
+  ASSERT_TRUE(first.ok() && first->size() == 2u);
+  const int64_t pruned = (*first)[0].id, full = (*first)[1].id;
+  ASSERT_TRUE(s.Report(pruned, {true, 0.9, /*pruned=*/true}).ok());
+  ASSERT_TRUE(s.Report(full, {true, 0.3}).ok());
+  auto children = s.Next(1, rng);
+  ASSERT_TRUE(children.ok());
+  ASSERT_EQ(children->size(), 1u);
+  // A tournament of 8 draws from 2 misses the full member 1 time in 256.
+  EXPECT_EQ((*children)[0].parents[0], full);
+  EXPECT_EQ((*children)[0].parents[1], full);
 }
 
 }  // namespace

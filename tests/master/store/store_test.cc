@@ -57,6 +57,52 @@ TEST_F(StoreTest, TheLedgerCountIsKeptThroughInsertsDuplicatesRollbacksAndReopen
   EXPECT_DOUBLE_EQ(reopened.Lookup(Key(2))->accuracy, 0.8);
 }
 
+// A pruned result is partial: a full result replaces it (once), nothing replaces a full
+// one, and the count stays the number of keys. A database from before the column
+// existed gains it, its entries full.
+TEST_F(StoreTest, AFullResultReplacesAPrunedOneAndOldLedgersGainTheColumn) {
+  Open();
+  SqliteLedger ledger(store_.get());
+  genome::TrialResult pruned;
+  pruned.accuracy = 0.6;
+  pruned.epochs_run = 1;
+  pruned.pruned = true;
+  ASSERT_TRUE(ledger.Insert(Key(1), pruned).ok());
+  EXPECT_TRUE(ledger.Lookup(Key(1))->pruned);
+  EXPECT_TRUE(absl::IsAlreadyExists(ledger.Insert(Key(1), pruned)));
+  genome::TrialResult full;
+  full.accuracy = 0.8;
+  full.epochs_run = 4;
+  ASSERT_TRUE(ledger.Insert(Key(1), full).ok());
+  EXPECT_FALSE(ledger.Lookup(Key(1))->pruned);
+  EXPECT_DOUBLE_EQ(ledger.Lookup(Key(1))->accuracy, 0.8);
+  EXPECT_TRUE(absl::IsAlreadyExists(ledger.Insert(Key(1), pruned)));
+  EXPECT_TRUE(absl::IsAlreadyExists(ledger.Insert(Key(1), full)));
+  EXPECT_EQ(ledger.Count(), 1);
+
+  // A ledger table as masters before pruning wrote it.
+  store_.reset();
+  const std::string old_path = dir_.File("old.db");
+  {
+    auto db = Database::Open(old_path, Durability::kProcess);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE ledger (genome_hash TEXT NOT NULL, task_hash TEXT NOT "
+                           "NULL, ok INTEGER NOT NULL, accuracy REAL NOT NULL, test_accuracy "
+                           "REAL NOT NULL, train_seconds REAL NOT NULL, epochs_run INTEGER NOT "
+                           "NULL, error TEXT NOT NULL, PRIMARY KEY (genome_hash, task_hash)) "
+                           "WITHOUT ROWID; INSERT INTO ledger VALUES ('g', 't', 1, 0.7, 0.69, "
+                           "1.0, 4, '')")
+                    .ok());
+  }
+  auto reopened = Store::Open(old_path, Durability::kProcess);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  SqliteLedger old(reopened->get());
+  ASSERT_TRUE(old.Lookup({"g", "t"}).has_value());
+  EXPECT_FALSE(old.Lookup({"g", "t"})->pruned);
+  EXPECT_DOUBLE_EQ(old.Lookup({"g", "t"})->accuracy, 0.7);
+}
+
 // The master restarts the WAL between transactions when it asks for it: the WAL file
 // stays bounded however much is written (at most twice the restart size, where the
 // background checkpointer has not caught up).

@@ -35,19 +35,20 @@ class WorkerLoopTest : public ::testing::Test {
   }
   absl::Status Run(TrainFn train) { return Run(std::move(train), Options()); }
 
-  // Trains every epoch with a heartbeat, and gives up when the master says stop.
+  // Trains every epoch with a heartbeat, gives up when the master says stop, and ends
+  // with the result so far when it says prune.
   static absl::StatusOr<genome::TrialResult> TrainAll(const v1::Assignment& a,
                                                       const ProgressFn& progress,
                                                       std::string* model) {
+    genome::TrialResult r;
     for (int e = 1; e <= a.task().epochs(); ++e) {
-      if (!progress({e, a.task().epochs(), 0.5, 0.8, 0.1 * e})) {
-        return absl::CancelledError("stopped");
-      }
+      const AfterEpoch next = progress({e, a.task().epochs(), 0.5, 0.8, 0.1 * e});
+      if (next == AfterEpoch::kCancel) return absl::CancelledError("stopped");
+      r.epochs_run = e;
+      if (next == AfterEpoch::kStop) break;
     }
     if (model != nullptr) *model = "weights";
-    genome::TrialResult r;
     r.accuracy = 0.8;
-    r.epochs_run = a.task().epochs();
     return r;
   }
 
@@ -150,6 +151,21 @@ TEST_F(WorkerLoopTest, AStopAnswerCancelsTraining) {
   EXPECT_TRUE(master_.reports().empty());
 }
 
+TEST_F(WorkerLoopTest, APrunedGenomeStopsAtOnceAndReportsItsResultSoFar) {
+  master_.QueueAcquire(Work(5));  // 2 epochs
+  v1::HeartbeatResponse prune;
+  prune.set_prune(true);
+  master_.QueueHeartbeat(prune);
+  ASSERT_TRUE(Run(TrainAll).ok());
+  // No epoch after the one the master stopped it at.
+  ASSERT_EQ(master_.heartbeats().size(), 1u);
+  EXPECT_EQ(master_.heartbeats()[0].epoch(), 1);
+  ASSERT_EQ(master_.reports().size(), 1u);
+  EXPECT_TRUE(master_.reports()[0].ok());
+  EXPECT_EQ(master_.reports()[0].epochs_run(), 1);
+  EXPECT_EQ(master_.reports()[0].lease_id(), 5);
+}
+
 TEST_F(WorkerLoopTest, StopFinishesTheTrialInHand) {
   master_.QueueAcquire(Work(5));
   ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model) {
@@ -168,7 +184,9 @@ TEST_F(WorkerLoopTest, AbortAbandonsTheTrialInHand) {
   ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress,
                       std::string*) -> absl::StatusOr<genome::TrialResult> {
                 loop_->Abort();  // a second SIGTERM
-                if (!progress({1, 2, 0.5, 0.8, 0.1})) return absl::CancelledError("stopped");
+                if (progress({1, 2, 0.5, 0.8, 0.1}) != AfterEpoch::kContinue) {
+                  return absl::CancelledError("stopped");
+                }
                 ++epochs;
                 return genome::TrialResult();
               }).ok());

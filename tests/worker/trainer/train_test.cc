@@ -31,7 +31,7 @@ v1::TaskSpec Task(const char* preset, int train_limit, int epochs) {
 EpochCallback Collect(std::vector<EpochProgress>* epochs) {
   return [epochs](const EpochProgress& p) {
     epochs->push_back(p);
-    return true;
+    return AfterEpoch::kContinue;
   };
 }
 
@@ -108,8 +108,32 @@ TEST(TrainTest, CompatValidatesOnTheTestSet) {
 TEST(TrainTest, CancelStopsAfterTheEpoch) {
   auto trainer = CpuTrainer();
   auto r = trainer->Train(Genome(64, 1, "relu", "adam"), Task("fashion_mnist_mlp", 2000, 3), 1,
-                          [](const EpochProgress&) { return false; });
+                          [](const EpochProgress&) { return AfterEpoch::kCancel; });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+}
+
+// A pruned genome: told to stop after epoch 1 of 3, the result is epoch 1's, with the
+// test accuracy of its weights, and the saved model is those weights.
+TEST(TrainTest, StopEndsTrainingWithTheResultSoFar) {
+  auto trainer = CpuTrainer();
+  const std::string path = ::testing::TempDir() + "/stopped_test.pt";
+  std::vector<EpochProgress> epochs;
+  auto r = trainer->Train(
+      Genome(64, 1, "relu", "adam"), Task("fashion_mnist_mlp", 2000, 3), 1,
+      [&](const EpochProgress& p) {
+        epochs.push_back(p);
+        return AfterEpoch::kStop;
+      },
+      path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->ok) << r->error;
+  ASSERT_EQ(epochs.size(), 1u);
+  EXPECT_EQ(r->epochs_run, 1);
+  EXPECT_EQ(r->accuracy, epochs[0].val_accuracy);
+  double recomputed = -1;
+  ASSERT_TRUE(LoadModel(path, {}, &recomputed).ok());
+  EXPECT_NEAR(recomputed, r->test_accuracy, 1e-9);
+  std::filesystem::remove(path);
 }
 
 TEST(TrainTest, SavedModelLoadsWithItsMetadataAndSameAccuracy) {

@@ -1,0 +1,81 @@
+// Pruners: whether a genome that has trained some of its epochs should stop there.
+//
+// A pruner sees each trial's validation accuracy after each epoch and answers at once;
+// what it knows is a function of the curves it was shown (and which trials completed),
+// so a master that restarts rebuilds it by showing it the stored curves again.
+// Pure: no clock, no I/O. Thread-compatible: callers serialise access.
+#ifndef DEEPEVOLVE_MASTER_GA_PRUNER_H_
+#define DEEPEVOLVE_MASTER_GA_PRUNER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "deepevolve/v1/search.pb.h"
+
+namespace deepevolve::ga {
+
+class Pruner {
+ public:
+  virtual ~Pruner() = default;
+
+  // Records trial `id`'s validation accuracy after `epoch` (1-based) and says whether
+  // the trial should stop there. A point recorded again (a retried heartbeat, a genome
+  // trained again after its worker was lost) replaces the earlier one. Never true at
+  // the task's last epoch, after which the trial ends anyway.
+  virtual bool Record(int64_t id, int epoch, double accuracy) = 0;
+
+  // Trial `id` ended: `completed` when it trained to its end (all epochs, or stopped by
+  // its own early stopping), false when it was pruned, failed or abandoned.
+  virtual void Finished(int64_t id, bool completed) = 0;
+};
+
+// The pruner `spec` (resolved: defaults filled, see spec.h) asks for, for a task of
+// `epochs` epochs; nullptr when it asks for none.
+std::unique_ptr<Pruner> MakePruner(const v1::PrunerSpec& spec, int epochs);
+
+// Optuna's MedianPruner: after `warmup_epochs`, once `min_trials` trials completed, a
+// trial stops when its best accuracy so far is below the median of the completed
+// trials' accuracies at the same epoch (linear interpolation between the middle two,
+// as numpy's percentile).
+class MedianPruner : public Pruner {
+ public:
+  MedianPruner(int epochs, int warmup_epochs, int min_trials)
+      : epochs_(epochs), warmup_epochs_(warmup_epochs), min_trials_(min_trials) {}
+  bool Record(int64_t id, int epoch, double accuracy) override;
+  void Finished(int64_t id, bool completed) override;
+
+ private:
+  const int epochs_, warmup_epochs_, min_trials_;
+  absl::flat_hash_map<int64_t, std::map<int, double>> running_;  // curves of live trials
+  std::map<int, std::vector<double>> completed_at_;              // by epoch
+  int completed_ = 0;
+};
+
+// The rungs of asynchronous successive halving: min_epochs * reduction_factor^k, each
+// below `epochs`.
+std::vector<int> AshaRungs(int min_epochs, int reduction_factor, int epochs);
+
+// Asynchronous successive halving, as Optuna's SuccessiveHalvingPruner decides it: at a
+// rung, of the n accuracies recorded there (this trial's included, from trials in any
+// state), a trial goes on when its own is at least the (n / reduction_factor)-th best
+// (the best while n < reduction_factor); otherwise it stops. Between rungs it goes on.
+class AshaPruner : public Pruner {
+ public:
+  AshaPruner(int epochs, int min_epochs, int reduction_factor);
+  bool Record(int64_t id, int epoch, double accuracy) override;
+  void Finished(int64_t, bool) override {}
+
+  const std::vector<int>& rungs() const { return rungs_; }
+
+ private:
+  const int reduction_factor_;
+  std::vector<int> rungs_;
+  std::vector<absl::flat_hash_map<int64_t, double>> at_rung_;  // trial -> accuracy
+};
+
+}  // namespace deepevolve::ga
+
+#endif  // DEEPEVOLVE_MASTER_GA_PRUNER_H_

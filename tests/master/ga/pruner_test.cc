@@ -1,0 +1,117 @@
+// Pruner decisions on scripted learning curves.
+#include "master/ga/pruner.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace deepevolve::ga {
+namespace {
+
+// Records a whole curve for trial `id` and returns the first epoch at which the pruner
+// said stop (0: never), recording no further once stopped.
+int Train(Pruner& p, int64_t id, const std::vector<double>& curve) {
+  for (size_t e = 0; e < curve.size(); ++e) {
+    if (p.Record(id, static_cast<int>(e + 1), curve[e])) {
+      p.Finished(id, /*completed=*/false);
+      return static_cast<int>(e + 1);
+    }
+  }
+  p.Finished(id, /*completed=*/true);
+  return 0;
+}
+
+TEST(MedianPrunerTest, WaitsForMinTrialsThenStopsBelowTheMedian) {
+  MedianPruner p(/*epochs=*/4, /*warmup_epochs=*/0, /*min_trials=*/3);
+  // Below everything, but too soon: fewer than 3 trials completed.
+  EXPECT_EQ(Train(p, 1, {0.50, 0.60, 0.70, 0.80}), 0);
+  EXPECT_EQ(Train(p, 2, {0.40, 0.50, 0.60, 0.70}), 0);
+  EXPECT_EQ(Train(p, 3, {0.10, 0.20, 0.30, 0.40}), 0);
+  // Completed at epoch 1: 0.50, 0.40, 0.10 (median 0.40). 0.45 goes on; at epoch 2
+  // (median 0.50) its best, 0.48, is below: stop.
+  EXPECT_EQ(Train(p, 4, {0.45, 0.48, 0.9, 0.9}), 2);
+  // 0.39 < 0.40 at epoch 1.
+  EXPECT_EQ(Train(p, 5, {0.39, 0.9, 0.9, 0.9}), 1);
+  // Pruned trials do not count among the completed: epoch 1's median stays 0.40.
+  EXPECT_EQ(Train(p, 6, {0.40, 0.55, 0.65, 0.75}), 0);
+}
+
+TEST(MedianPrunerTest, ComparesTheBestSoFarAndInterpolatesAnEvenCount) {
+  MedianPruner p(4, 0, 2);
+  Train(p, 1, {0.2, 0.6, 0.7, 0.8});
+  Train(p, 2, {0.4, 0.4, 0.7, 0.8});
+  // Epoch 2's median is 0.5, halfway between 0.4 and 0.6; this trial's best so far at
+  // epoch 2 is 0.55 (from epoch 1), above it.
+  EXPECT_FALSE(p.Record(3, 1, 0.55));
+  EXPECT_FALSE(p.Record(3, 2, 0.45));
+  // At epoch 3 the median is 0.7: 0.55 is below.
+  EXPECT_TRUE(p.Record(3, 3, 0.5));
+}
+
+TEST(MedianPrunerTest, NoDecisionInTheWarmupNorAtTheLastEpoch) {
+  MedianPruner p(3, /*warmup_epochs=*/1, 1);
+  Train(p, 1, {0.9, 0.9, 0.9});
+  EXPECT_FALSE(p.Record(2, 1, 0.1));  // warm-up
+  EXPECT_TRUE(p.Record(2, 2, 0.1));
+  EXPECT_FALSE(p.Record(3, 3, 0.1));  // the last epoch: it ends anyway
+}
+
+TEST(MedianPrunerTest, ARecordedPointIsReplacedNotAdded) {
+  MedianPruner p(4, 0, 1);
+  Train(p, 1, {0.5, 0.6, 0.7, 0.8});
+  // A retried heartbeat or a retrained genome: the first 0.9 does not stay its best.
+  EXPECT_FALSE(p.Record(2, 1, 0.9));
+  EXPECT_TRUE(p.Record(2, 1, 0.3));
+}
+
+TEST(AshaTest, RungsAreMinEpochsTimesPowersOfTheFactorBelowTheEpochs) {
+  EXPECT_THAT(AshaRungs(1, 3, 4), ::testing::ElementsAre(1, 3));
+  EXPECT_THAT(AshaRungs(1, 2, 16), ::testing::ElementsAre(1, 2, 4, 8));
+  EXPECT_THAT(AshaRungs(2, 3, 30), ::testing::ElementsAre(2, 6, 18));
+  EXPECT_THAT(AshaRungs(4, 3, 4), ::testing::IsEmpty());
+}
+
+TEST(AshaTest, OnlyTheTopThirdGoesPastARung) {
+  AshaPruner p(/*epochs=*/4, /*min_epochs=*/1, /*reduction_factor=*/3);
+  // Fewer than 3 at the rung: only the best so far goes on.
+  EXPECT_FALSE(p.Record(1, 1, 0.5));
+  EXPECT_TRUE(p.Record(2, 1, 0.4));
+  EXPECT_FALSE(p.Record(3, 1, 0.6));
+  // 4 recorded: the top 4 / 3 = 1, i.e. at least 0.6.
+  EXPECT_TRUE(p.Record(4, 1, 0.55));
+  // 6 recorded (0.5 0.4 0.6 0.55 0.7 0.65): the top 2, at least 0.65.
+  EXPECT_FALSE(p.Record(5, 1, 0.7));
+  EXPECT_FALSE(p.Record(6, 1, 0.65));
+  // Between rungs it goes on, whatever its accuracy; at rung 3 the rule again.
+  EXPECT_FALSE(p.Record(5, 2, 0.1));
+  EXPECT_FALSE(p.Record(5, 3, 0.8));
+  EXPECT_TRUE(p.Record(6, 3, 0.75));
+  // Never at the last epoch.
+  EXPECT_FALSE(p.Record(5, 4, 0.0));
+}
+
+TEST(AshaTest, NoBarrierAndRecordedAgainReplaces) {
+  AshaPruner p(9, 1, 3);
+  // A trial at rung 3 decides on what rung 3 holds now, not waiting for others.
+  EXPECT_FALSE(p.Record(1, 1, 0.5));
+  EXPECT_FALSE(p.Record(1, 3, 0.5));
+  // The same trial recorded again at a rung replaces its value.
+  EXPECT_FALSE(p.Record(2, 1, 0.6));
+  EXPECT_TRUE(p.Record(2, 1, 0.1));  // now 0.5 and 0.1: only the best goes on
+}
+
+TEST(MakePrunerTest, NoneMedianAsha) {
+  v1::PrunerSpec none;
+  EXPECT_EQ(MakePruner(none, 4), nullptr);
+  v1::PrunerSpec median;
+  median.mutable_median()->set_min_trials(1);
+  EXPECT_NE(dynamic_cast<MedianPruner*>(MakePruner(median, 4).get()), nullptr);
+  v1::PrunerSpec asha;
+  asha.mutable_asha()->set_min_epochs(1);
+  asha.mutable_asha()->set_reduction_factor(2);
+  auto p = MakePruner(asha, 8);
+  ASSERT_NE(dynamic_cast<AshaPruner*>(p.get()), nullptr);
+  EXPECT_THAT(static_cast<AshaPruner*>(p.get())->rungs(), ::testing::ElementsAre(1, 2, 4));
+}
+
+}  // namespace
+}  // namespace deepevolve::ga

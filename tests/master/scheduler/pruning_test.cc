@@ -1,0 +1,303 @@
+// Pruned searches on the master: decisions in heartbeats, PRUNED results, selection,
+// the ledger's fidelity, accounting, and durability across restarts.
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "master/scheduler/master.h"
+#include "tests/testing/fake_accuracy.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/heartbeats.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace deepevolve::master {
+namespace {
+
+using ::deepevolve::testing::FakeAccuracy;
+using ::deepevolve::testing::FakeClock;
+using ::deepevolve::testing::IsOk;
+using ::deepevolve::testing::StatusIs;
+using ::deepevolve::testing::TempDir;
+
+class PruningTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  // (Re)opens the master on the test's database, as a restart would.
+  void Open() {
+    master_.reset();
+    auto store = store::Store::Open(dir_.File("m.db"), store::Durability::kProcess);
+    ASSERT_THAT(store, IsOk());
+    MasterOptions options;
+    options.lease_ms = 1000;
+    auto master = Master::Create(std::move(*store), &clock_, options);
+    ASSERT_THAT(master, IsOk());
+    master_ = std::move(*master);
+    v1::RegisterRequest r;
+    r.set_worker_id("w");
+    r.set_incarnation(1);
+    ASSERT_THAT(master_->Register(r), IsOk());
+  }
+
+  static v1::SearchSpec Spec(const char* pruner, uint64_t seed = 3) {
+    v1::SearchSpec spec;
+    spec.set_preset("fashion_mnist_mlp");
+    spec.mutable_steady_state()->set_population(6);
+    spec.mutable_steady_state()->set_trials(24);
+    spec.set_seed(seed);
+    if (std::string(pruner) == "median") spec.mutable_pruner()->mutable_median();
+    if (std::string(pruner) == "asha") spec.mutable_pruner()->mutable_asha();
+    return spec;
+  }
+
+  std::optional<v1::Assignment> Acquire() {
+    v1::AcquireRequest r;
+    r.set_worker_id("w");
+    r.set_incarnation(1);
+    auto response = master_->Acquire(r);
+    EXPECT_THAT(response, IsOk());
+    if (!response.ok() || !response->has_assignment()) return std::nullopt;
+    return response->assignment();
+  }
+
+  static v1::HeartbeatRequest Beat(const v1::Assignment& a, int epoch) {
+    return ::deepevolve::testing::EpochHeartbeat(
+        a, "w", 1, epoch, FakeAccuracy(a.genome().hash(), epoch, a.task().epochs()));
+  }
+
+  // Trains `a` as a worker does: a heartbeat each epoch, stopping when told to prune
+  // (after calling `after_beat`, which may restart the master), then the report.
+  void Train(const v1::Assignment& a, const std::function<void()>& after_beat = nullptr) {
+    const int epochs = a.task().epochs();
+    int run = 0;
+    for (int e = 1; e <= epochs; ++e) {
+      clock_.AdvanceMs(100);
+      auto response = master_->Heartbeat(Beat(a, e));
+      ASSERT_THAT(response, IsOk());
+      run = e;
+      if (after_beat) after_beat();
+      if (response->prune()) break;
+    }
+    v1::ReportRequest r;
+    r.set_lease_id(a.lease_id());
+    r.set_worker_id("w");
+    r.set_incarnation(1);
+    r.set_ok(true);
+    r.set_accuracy(FakeAccuracy(a.genome().hash(), run, epochs));
+    r.set_test_accuracy(r.accuracy() - 0.01);
+    r.set_train_seconds(run);
+    r.set_epochs_run(run);
+    auto response = master_->Report(r);
+    ASSERT_THAT(response, IsOk());
+    EXPECT_TRUE(response->accepted());
+  }
+
+  int64_t RunSearch(const v1::SearchSpec& spec) {
+    auto submitted = master_->Submit(spec);
+    EXPECT_THAT(submitted, IsOk());
+    while (auto a = Acquire()) Train(*a);
+    return submitted->search_id();
+  }
+
+  std::vector<v1::Trial> Trials(int64_t search_id) {
+    int64_t next = 0;
+    auto trials = master_->Trials(search_id, 0, 0, &next);
+    EXPECT_THAT(trials, IsOk());
+    return *trials;
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<Master> master_;
+};
+
+TEST_F(PruningTest, AshaStopsGenomesAtItsRungsWithTheirAccuracyThere) {
+  const int64_t id = RunSearch(Spec("asha"));
+  auto summary = master_->Get(id);
+  ASSERT_THAT(summary, IsOk());
+  EXPECT_EQ(summary->state(), v1::SUCCEEDED);
+  int pruned = 0, trained = 0, saved = 0;
+  for (const v1::Trial& t : Trials(id)) {
+    if (t.state() == v1::PRUNED) {
+      ++pruned;
+      // Rungs at 1 and 3 epochs of 4.
+      EXPECT_THAT(t.epochs_run(), ::testing::AnyOf(1, 3)) << t.description();
+      EXPECT_EQ(t.pruned_at_epoch(), t.epochs_run());
+      EXPECT_DOUBLE_EQ(t.accuracy(), FakeAccuracy(t.genome().hash(), t.epochs_run(), 4));
+      EXPECT_DOUBLE_EQ(t.test_accuracy(), t.accuracy() - 0.01);
+      ASSERT_EQ(t.curve_size(), t.epochs_run());
+      saved += 4 - t.epochs_run();
+    } else {
+      EXPECT_EQ(t.state(), v1::DONE);
+      EXPECT_EQ(t.epochs_run(), 4);
+    }
+    trained += t.epochs_run();
+  }
+  EXPECT_GT(pruned, 8);  // most genomes stop at a rung
+  EXPECT_EQ(summary->pruned(), pruned);
+  EXPECT_EQ(summary->trials_done(), 24);
+  EXPECT_EQ(summary->epochs_trained(), trained);
+  EXPECT_EQ(summary->epochs_saved(), saved);
+  EXPECT_EQ(trained + saved, 24 * 4);
+  EXPECT_EQ(master_->Stats().genomes_pruned, pruned);
+  // The best genome trained fully.
+  EXPECT_EQ(summary->best().state(), v1::DONE);
+  bool finished = false;
+  auto events = master_->WaitEvents(id, 0, absl::ZeroDuration(), &finished);
+  ASSERT_THAT(events, IsOk());
+  EXPECT_EQ(std::count_if(events->begin(), events->end(),
+                          [](const v1::Event& e) { return e.kind() == v1::Event::GENOME_PRUNED; }),
+            pruned);
+}
+
+TEST_F(PruningTest, PrunedGenomesRankBelowEveryGenomeThatTrainedFully) {
+  const int64_t id = RunSearch(Spec("median"));
+  auto board = master_->Leaderboard(id, 100);
+  ASSERT_THAT(board, IsOk());
+  ASSERT_EQ(board->size(), 24u);
+  bool seen_pruned = false;
+  for (const v1::Trial& t : *board) {
+    if (t.state() == v1::PRUNED) seen_pruned = true;
+    // Once the pruned ones begin, no fully trained one follows.
+    if (seen_pruned) EXPECT_EQ(t.state(), v1::PRUNED) << t.description();
+  }
+  EXPECT_TRUE(seen_pruned);
+  // The first 5 genomes (min_trials) trained fully before any was stopped.
+  for (const v1::Trial& t : Trials(id)) {
+    if (t.genome().id() <= 5) EXPECT_EQ(t.state(), v1::DONE) << t.genome().id();
+  }
+}
+
+TEST_F(PruningTest, APrunedResultIsPartialInTheLedger) {
+  // Random search: the same genomes whatever their results.
+  auto spec = [](const char* pruner) {
+    v1::SearchSpec s = Spec(pruner);
+    s.mutable_random()->set_trials(24);
+    return s;
+  };
+  const int64_t pruned_search = RunSearch(spec("asha"));
+  std::vector<std::string> pruned;
+  for (const v1::Trial& t : Trials(pruned_search)) {
+    if (t.state() == v1::PRUNED) pruned.push_back(t.genome().hash());
+  }
+  ASSERT_FALSE(pruned.empty());
+  // The same search without a pruner takes only the full results from the ledger and
+  // trains the pruned genomes fully; their full results replace the partial ones.
+  const int64_t full = RunSearch(spec("none"));
+  for (const v1::Trial& t : Trials(full)) {
+    const bool was_pruned = std::count(pruned.begin(), pruned.end(), t.genome().hash()) > 0;
+    EXPECT_EQ(t.state(), was_pruned ? v1::DONE : v1::CACHED) << t.description();
+    EXPECT_EQ(t.epochs_run(), 4);
+  }
+  const int64_t third = RunSearch(spec("none"));
+  for (const v1::Trial& t : Trials(third)) EXPECT_EQ(t.state(), v1::CACHED);
+}
+
+TEST_F(PruningTest, ARestartAnywhereGivesTheSameDecisions) {
+  const int64_t uninterrupted = RunSearch(Spec("asha", 5));
+  std::vector<std::pair<std::string, int>> expected;
+  for (const v1::Trial& t : Trials(uninterrupted)) {
+    expected.emplace_back(t.genome().hash(), t.pruned_at_epoch());
+  }
+
+  // The same search on a fresh database, the master restarted after every fifth
+  // heartbeat: mid-trial, between a decision and the report.
+  master_.reset();
+  std::filesystem::remove(dir_.File("m.db"));
+  Open();
+  auto submitted = master_->Submit(Spec("asha", 5));
+  ASSERT_THAT(submitted, IsOk());
+  int beats = 0;
+  while (auto a = Acquire()) {
+    Train(*a, [&] {
+      if (++beats % 5 == 0) Open();
+    });
+  }
+  std::vector<std::pair<std::string, int>> restarted;
+  for (const v1::Trial& t : Trials(submitted->search_id())) {
+    restarted.emplace_back(t.genome().hash(), t.pruned_at_epoch());
+  }
+  EXPECT_EQ(restarted, expected);
+  EXPECT_EQ(master_->Get(submitted->search_id())->epochs_trained(),
+            master_->Get(uninterrupted)->epochs_trained());
+}
+
+TEST_F(PruningTest, AWorkerLostAfterTheStopIsRecordedPrunedNotTrainedAgain) {
+  v1::SearchSpec spec = Spec("asha");
+  auto submitted = master_->Submit(spec);
+  ASSERT_THAT(submitted, IsOk());
+  // Train until a genome is told to stop, then lose its worker.
+  for (;;) {
+    auto a = Acquire();
+    ASSERT_TRUE(a.has_value());
+    auto first = master_->Heartbeat(Beat(*a, 1));
+    ASSERT_THAT(first, IsOk());
+    if (!first->prune()) {
+      for (int e = 2; e <= 4; ++e) ASSERT_THAT(master_->Heartbeat(Beat(*a, e)), IsOk());
+      v1::ReportRequest r;
+      r.set_lease_id(a->lease_id());
+      r.set_worker_id("w");
+      r.set_incarnation(1);
+      r.set_ok(true);
+      r.set_accuracy(FakeAccuracy(a->genome().hash()));
+      r.set_epochs_run(4);
+      ASSERT_THAT(master_->Report(r), IsOk());
+      continue;
+    }
+    // A retried heartbeat hears the same answer.
+    EXPECT_TRUE(master_->Heartbeat(Beat(*a, 1))->prune());
+    clock_.AdvanceMs(5000);
+    ASSERT_THAT(master_->Tick(), IsOk());
+    int64_t next = 0;
+    auto trials = master_->Trials(submitted->search_id(), a->genome().id() - 1, 1, &next);
+    ASSERT_THAT(trials, IsOk());
+    const v1::Trial& t = trials->front();
+    EXPECT_EQ(t.state(), v1::PRUNED);
+    EXPECT_EQ(t.epochs_run(), 1);
+    EXPECT_DOUBLE_EQ(t.accuracy(), FakeAccuracy(a->genome().hash(), 1, 4));
+    EXPECT_EQ(master_->Get(submitted->search_id())->pruned(), 1);
+    // Its late report is fenced and changes nothing.
+    v1::ReportRequest late;
+    late.set_lease_id(a->lease_id());
+    late.set_worker_id("w");
+    late.set_incarnation(1);
+    late.set_ok(true);
+    late.set_accuracy(0.99);
+    late.set_epochs_run(1);
+    EXPECT_FALSE(master_->Report(late)->accepted());
+    EXPECT_DOUBLE_EQ(master_->Leaderboard(submitted->search_id(), 100)->back().accuracy(),
+                     t.accuracy());
+    return;
+  }
+}
+
+TEST_F(PruningTest, AHeartbeatsNumbersAreChecked) {
+  auto submitted = master_->Submit(Spec("asha"));
+  ASSERT_THAT(submitted, IsOk());
+  auto a = Acquire();
+  ASSERT_TRUE(a.has_value());
+  v1::HeartbeatRequest h = Beat(*a, 1);
+  h.set_val_accuracy(std::nan(""));
+  EXPECT_THAT(master_->Heartbeat(h),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("val_accuracy")));
+  h = Beat(*a, 1);
+  h.set_val_accuracy(1.5);
+  EXPECT_THAT(master_->Heartbeat(h),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("val_accuracy")));
+  h = Beat(*a, 5);
+  EXPECT_THAT(master_->Heartbeat(h), StatusIs(absl::StatusCode::kInvalidArgument,
+                                              ::testing::HasSubstr("past the task's 4")));
+  h = Beat(*a, 1);
+  h.set_loss(-1);
+  EXPECT_THAT(master_->Heartbeat(h),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("loss")));
+  // Nothing of those was recorded.
+  int64_t next = 0;
+  EXPECT_EQ(master_->Trials(submitted->search_id(), 0, 1, &next)->front().curve_size(), 0);
+}
+
+}  // namespace
+}  // namespace deepevolve::master
