@@ -38,8 +38,25 @@ std::string GeneText(const v1::GeneValue& v) {
   return genome::GeneValueToString(genome::GeneValueFromProto(v));
 }
 
+// A result to show: trained fully, from the ledger, or stopped by the pruner.
 bool Succeeded(const v1::Trial& t) {
-  return (t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty();
+  return (t.state() == v1::DONE || t.state() == v1::CACHED || t.state() == v1::PRUNED) &&
+         t.error().empty();
+}
+
+// Fully trained genomes first, then pruned ones, each by accuracy.
+bool RanksAbove(const v1::Trial& a, const v1::Trial& b) {
+  const bool a_pruned = a.state() == v1::PRUNED, b_pruned = b.state() == v1::PRUNED;
+  if (a_pruned != b_pruned) return b_pruned;
+  return a.accuracy() > b.accuracy();
+}
+
+// The validation accuracy after each epoch, "0.812300;0.845100".
+std::string CurveText(const v1::Trial& t) {
+  std::vector<std::string> points;
+  for (const v1::EpochPoint& p : t.curve())
+    points.push_back(absl::StrFormat("%.6f", p.val_accuracy()));
+  return absl::StrJoin(points, ";");
 }
 
 const char* TrialStatus(const v1::Trial& t) {
@@ -52,6 +69,8 @@ const char* TrialStatus(const v1::Trial& t) {
       return "failed";
     case v1::ABANDONED:
       return "abandoned";
+    case v1::PRUNED:
+      return "pruned";
     default:
       return "unfinished";
   }
@@ -90,7 +109,7 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
              ok ? absl::StrFormat("%.6f", t.test_accuracy()) : "",
              absl::StrFormat("%.3f", t.train_seconds()), absl::StrCat(t.epochs_run()),
              TrialStatus(t), t.state() == v1::CACHED ? "1" : "0", absl::StrCat(t.seed()),
-             t.worker_id(), error}) {
+             t.worker_id(), error, CurveText(t)}) {
       cells.push_back(std::move(c));
     }
     csv << CsvRecord(cells) << "\n";
@@ -105,6 +124,10 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
                         {"ledger_hit", t.state() == v1::CACHED},
                         {"seed", t.seed()},
                         {"worker", t.worker_id()}};
+    nlohmann::json curve = nlohmann::json::array();
+    for (const v1::EpochPoint& p : t.curve()) curve.push_back(p.val_accuracy());
+    j["curve"] = std::move(curve);
+    if (t.state() == v1::PRUNED) j["pruned_at_epoch"] = t.pruned_at_epoch();
     if (ok) {
       j["accuracy"] = t.accuracy();
       j["test_accuracy"] = t.test_accuracy();
@@ -121,15 +144,26 @@ void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, st
   for (const v1::Trial& t : trials) {
     if (Succeeded(t)) ranked.push_back(&t);
   }
-  std::stable_sort(ranked.begin(), ranked.end(), [](const v1::Trial* a, const v1::Trial* b) {
-    return a->accuracy() > b->accuracy();
-  });
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const v1::Trial* a, const v1::Trial* b) { return RanksAbove(*a, *b); });
   const int64_t failed = std::count_if(trials.begin(), trials.end(), [](const v1::Trial& t) {
     return t.state() == v1::TRIAL_FAILED || !t.error().empty();
   });
-  out << absl::StrFormat("\nTop 5 of %d genomes (%d failed); fitness = %s accuracy\n",
-                         trials.size(), failed,
-                         task.validation() == v1::HOLDOUT ? "validation" : "test-set");
+  const int64_t pruned = std::count_if(trials.begin(), trials.end(),
+                                       [](const v1::Trial& t) { return t.state() == v1::PRUNED; });
+  int64_t trained = 0, saved = 0;
+  for (const v1::Trial& t : trials) {
+    if (t.state() == v1::DONE || t.state() == v1::TRIAL_FAILED || t.state() == v1::PRUNED) {
+      trained += t.epochs_run();
+    }
+    if (t.state() == v1::PRUNED) saved += std::max(0, task.epochs() - t.epochs_run());
+  }
+  out << absl::StrFormat(
+      "\nTop 5 of %d genomes (%d failed%s); fitness = %s accuracy\n", trials.size(), failed,
+      pruned > 0
+          ? absl::StrFormat(", %d pruned: %d epochs trained, %d saved", pruned, trained, saved)
+          : "",
+      task.validation() == v1::HOLDOUT ? "validation" : "test-set");
   const size_t shown = std::min<size_t>(5, ranked.size());
   size_t width = 6;
   for (size_t i = 0; i < shown; ++i) width = std::max(width, ranked[i]->description().size());
@@ -142,7 +176,10 @@ void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, st
                            t.description(), 100 * t.accuracy(), 100 * t.test_accuracy(), g.id(),
                            g.parents_size() > 0 ? g.parents(0) : 0,
                            g.parents_size() > 1 ? g.parents(1) : 0, g.generation(), g.hash(),
-                           t.state() == v1::CACHED ? " (ledger)" : "");
+                           t.state() == v1::CACHED ? " (ledger)"
+                           : t.state() == v1::PRUNED
+                               ? absl::StrCat(" (pruned at epoch ", t.pruned_at_epoch(), ")")
+                               : "");
   }
 }
 

@@ -34,6 +34,8 @@ void AddSpecFlags(CLI::App* app, deepevolve::cli::SpecFlags& f) {
   app->add_option("--seed", f.seed, "search seed (default: random, printed)");
   app->add_flag("--compat", f.compat, "reproduce DeepEvolve's accidents (see README)");
   app->add_flag("--retrain", f.retrain, "train genomes the ledger already holds");
+  app->add_option("--pruner", f.pruner,
+                  "stop hopeless genomes early: none, median or asha (see README)");
 }
 
 // The spec the flags describe; nullopt after telling stderr what is wrong.

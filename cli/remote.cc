@@ -68,8 +68,14 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
                          StateName(s.state()), ga::StrategyName(s.spec()),
                          s.spec().task().dataset(), s.generation());
   out << absl::StrFormat(
-      "  genomes: %d done of ~%d planned, %d running, %d ledger hits, %d failed\n", s.trials_done(),
-      s.trials_planned(), s.trials_running(), s.ledger_hits(), s.failed());
+      "  genomes: %d done of ~%d planned, %d running, %d ledger hits, %d failed%s\n",
+      s.trials_done(), s.trials_planned(), s.trials_running(), s.ledger_hits(), s.failed(),
+      s.spec().has_pruner() ? absl::StrFormat(", %d pruned", s.pruned()) : "");
+  out << absl::StrFormat("  epochs: %d trained%s\n", s.epochs_trained(),
+                         s.spec().has_pruner()
+                             ? absl::StrFormat(", %d saved by the %s pruner", s.epochs_saved(),
+                                               s.spec().pruner().has_asha() ? "asha" : "median")
+                             : "");
   if (s.has_best()) {
     out << absl::StrFormat("  best: %.2f%% val, %.2f%% test — %s (genome %d, %s)\n",
                            100 * s.best().accuracy(), 100 * s.best().test_accuracy(),
@@ -87,7 +93,10 @@ void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials, st
     out << absl::StrFormat(
         "%-4d %-8s %-8s %-7d %-34s %s%s\n", ++rank, absl::StrFormat("%.2f%%", 100 * t.accuracy()),
         absl::StrFormat("%.2f%%", 100 * t.test_accuracy()), t.genome().id(), t.genome().hash(),
-        t.description(), t.state() == v1::CACHED ? "  (ledger)" : "");
+        t.description(),
+        t.state() == v1::CACHED   ? "  (ledger)"
+        : t.state() == v1::PRUNED ? absl::StrCat("  (pruned at epoch ", t.pruned_at_epoch(), ")")
+                                  : "");
   }
 }
 

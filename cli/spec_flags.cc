@@ -61,6 +61,17 @@ absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
   if (f.seed > 0) spec.set_seed(f.seed);
   if (f.compat) spec.set_deepevolve_compat(true);
   if (f.retrain) spec.set_retrain(true);
+  if (f.pruner == "none") {
+    spec.clear_pruner();
+  } else if (f.pruner == "median") {
+    // The spec file's settings for the same pruner stay; another pruner's go.
+    if (!spec.pruner().has_median()) spec.mutable_pruner()->mutable_median();
+  } else if (f.pruner == "asha") {
+    if (!spec.pruner().has_asha()) spec.mutable_pruner()->mutable_asha();
+  } else if (!f.pruner.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown --pruner '", f.pruner, "' (known: none, median, asha)"));
+  }
   return spec;
 }
 

@@ -14,6 +14,7 @@ namespace deepevolve::cli {
 // 0 and empty mean "not given".
 struct SpecFlags {
   std::string spec_file, preset = "fashion_mnist_mlp", strategy, name;
+  std::string pruner;  // none, median or asha (defaults: spec.proto); "" as the spec says
   int population = 0, generations = 0, trials = 0, epochs = 0, train_limit = 0, test_limit = 0;
   uint64_t seed = 0;
   bool compat = false, retrain = false;
@@ -22,7 +23,8 @@ struct SpecFlags {
 // The spec file (when given) with the flags over it. INVALID_ARGUMENT, naming the flag,
 // for an unknown --strategy or a flag that does not apply to the search's strategy
 // (--population with random or grid, --generations with anything but generational,
-// --trials with generational): a flag is never taken to mean another strategy. The spec
+// --trials with generational) or an unknown --pruner: a flag is never taken to mean
+// another strategy. The spec
 // file's own errors name the file.
 absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& flags);
 

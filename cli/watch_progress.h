@@ -32,6 +32,7 @@ class WatchProgress {
   void Start(const v1::SearchSummary& s) {
     Update(s);
     done_at_start_ = done_;
+    epochs_ = s.spec().task().epochs();
     if (s.has_best()) {
       best_ = s.best().accuracy();
       best_genes_ = s.best().description();
@@ -45,24 +46,31 @@ class WatchProgress {
     generation_ = std::max(generation_, t.genome().generation());
     if (e.kind() == v1::Event::GENERATION_DONE)
       generation_ = std::max(generation_, e.generation() + 1);
+    const bool pruned = e.kind() == v1::Event::GENOME_PRUNED;
     const bool finished = e.kind() == v1::Event::GENOME_FINISHED ||
-                          e.kind() == v1::Event::GENOME_CACHED ||
+                          e.kind() == v1::Event::GENOME_CACHED || pruned ||
                           (e.kind() == v1::Event::GENOME_FAILED && t.state() == v1::TRIAL_FAILED);
     if (!finished) return false;
     // Watch replays the search's past events: a genome the summary at the start
     // already counted is not counted again.
     if (finished_.insert(t.genome().id()).second) {
       done_ = std::max(done_, static_cast<int64_t>(finished_.size()));
+      if (pruned) {
+        ++seen_pruned_;
+        seen_saved_ += std::max(0, epochs_ - t.epochs_run());
+      }
     }
-    if (t.error().empty() && t.accuracy() > best_) {
+    // The best is a genome that trained fully (a pruned one ranks below).
+    if (t.error().empty() && !pruned && t.accuracy() > best_) {
       best_ = t.accuracy();
       best_genes_ = t.description();
     }
-    last_ = absl::StrFormat("last %s %s", t.genome().hash().substr(0, 8),
-                            !t.error().empty() ? std::string("failed")
-                            : e.kind() == v1::Event::GENOME_CACHED
-                                ? absl::StrFormat("%.4f (ledger)", t.accuracy())
-                                : absl::StrFormat("%.4f", t.accuracy()));
+    last_ = absl::StrFormat(
+        "last %s %s", t.genome().hash().substr(0, 8),
+        !t.error().empty()                     ? std::string("failed")
+        : e.kind() == v1::Event::GENOME_CACHED ? absl::StrFormat("%.4f (ledger)", t.accuracy())
+        : pruned ? absl::StrFormat("%.4f (pruned at epoch %d)", t.accuracy(), t.epochs_run())
+                 : absl::StrFormat("%.4f", t.accuracy()));
     return true;
   }
 
@@ -78,9 +86,13 @@ class WatchProgress {
     const int64_t seen = done_ - done_at_start_;
     const std::string eta =
         seen > 0 ? ShortDuration(elapsed / seen * (planned - done_)) : std::string("?");
+    // Replayed events and summaries may each have counted a pruned genome first.
+    const int64_t pruned = std::max(pruned_, seen_pruned_);
+    const int64_t saved = std::max(saved_, seen_saved_);
     return absl::StrFormat(
-        "search %d gen %d [%s%s] %d/%d genomes  best %s %s  %s  elapsed %s  ETA %s", search_id_,
+        "search %d gen %d [%s%s] %d/%d genomes%s  best %s %s  %s  elapsed %s  ETA %s", search_id_,
         generation_, std::string(filled, '#'), std::string(kWidth - filled, '.'), done_, planned,
+        pruned > 0 ? absl::StrFormat(" (%d pruned, %d epochs saved)", pruned, saved) : "",
         best_ < 0 ? "-" : absl::StrFormat("%.4f", best_), best_genes_, last_,
         ShortDuration(elapsed), eta);
   }
@@ -90,11 +102,16 @@ class WatchProgress {
     planned_ = s.trials_planned();
     done_ = std::max(done_, s.trials_done());
     generation_ = std::max(generation_, s.generation());
+    pruned_ = std::max(pruned_, s.pruned());
+    saved_ = std::max(saved_, s.epochs_saved());
   }
 
   const int64_t search_id_;
   const absl::Time start_ = absl::Now();
   int64_t planned_ = 0, done_ = 0, done_at_start_ = 0;
+  int epochs_ = 0;  // each genome's, as the task says
+  // Genomes pruned and the epochs they did not train, as summaries and events told.
+  int64_t pruned_ = 0, saved_ = 0, seen_pruned_ = 0, seen_saved_ = 0;
   int generation_ = 0;
   double best_ = -1;
   std::string best_genes_, last_;

@@ -32,7 +32,7 @@ const std::vector<std::string>& ResultColumns() {
       "hash",       "id",       "mom",           "dad",
       "generation", "accuracy", "test_accuracy", "train_seconds",
       "epochs_run", "status",   "ledger_hit",    "seed",
-      "worker",     "error"};
+      "worker",     "error",    "curve"};
   return kColumns;
 }
 

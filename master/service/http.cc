@@ -241,6 +241,9 @@ std::string HttpFrontend::RenderMetrics() const {
   Metric(&out, "deepevolve_genomes_failed_total", "counter",
          "Genomes recorded failed (NaN loss, out of memory, a collapsing shape).",
          s.genomes_failed);
+  Metric(&out, "deepevolve_genomes_pruned_total", "counter",
+         "Genomes their search's pruner stopped early (recorded with their partial result).",
+         s.genomes_pruned);
   Metric(&out, "deepevolve_ledger_hits_total", "counter",
          "Genomes answered from the ledger instead of trained.", s.ledger_hits);
   Metric(&out, "deepevolve_ledger_entries", "gauge", "Genome results in the ledger.",
@@ -270,6 +273,15 @@ std::string HttpFrontend::RenderMetrics() const {
   std::string done =
       "# HELP deepevolve_search_genomes_done Genomes finished, per search.\n"
       "# TYPE deepevolve_search_genomes_done gauge\n";
+  std::string pruned =
+      "# HELP deepevolve_search_genomes_pruned Genomes the pruner stopped, per search.\n"
+      "# TYPE deepevolve_search_genomes_pruned gauge\n";
+  std::string trained =
+      "# HELP deepevolve_search_epochs_trained Epochs trained by finished genomes, per "
+      "search.\n# TYPE deepevolve_search_epochs_trained gauge\n";
+  std::string saved =
+      "# HELP deepevolve_search_epochs_saved Epochs pruned genomes did not train, per "
+      "search.\n# TYPE deepevolve_search_epochs_saved gauge\n";
   // Running searches and those finished in the last --forget-after-seconds: a finished
   // search's series ends after that, so that the export does not grow for ever.
   for (const v1::SearchSummary& search : master_->Current()) {
@@ -281,8 +293,14 @@ std::string HttpFrontend::RenderMetrics() const {
     }
     absl::StrAppend(&done, "deepevolve_search_genomes_done{", labels, "} ", search.trials_done(),
                     "\n");
+    absl::StrAppend(&pruned, "deepevolve_search_genomes_pruned{", labels, "} ", search.pruned(),
+                    "\n");
+    absl::StrAppend(&trained, "deepevolve_search_epochs_trained{", labels, "} ",
+                    search.epochs_trained(), "\n");
+    absl::StrAppend(&saved, "deepevolve_search_epochs_saved{", labels, "} ", search.epochs_saved(),
+                    "\n");
   }
-  out += done;
+  out += done + pruned + trained + saved;
   if (metrics_ != nullptr) metrics_->Render(&out);
   return out;
 }

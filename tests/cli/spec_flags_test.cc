@@ -1,5 +1,7 @@
 #include "cli/spec_flags.h"
 
+#include <fstream>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -65,6 +67,33 @@ TEST(SpecFlagsTest, AFlagThatDoesNotApplyIsRefusedNotTakenForAnotherStrategy) {
   f.strategy = "annealing";
   EXPECT_THAT(SpecFromFlags(f), StatusIs(absl::StatusCode::kInvalidArgument,
                                          HasSubstr("unknown --strategy 'annealing'")));
+}
+
+TEST(SpecFlagsTest, PrunerFlagOverTheSpecFile) {
+  SpecFlags f;
+  f.pruner = "asha";
+  auto spec = SpecFromFlags(f);
+  ASSERT_THAT(spec, IsOk());
+  EXPECT_TRUE(spec->pruner().has_asha());
+  f.pruner = "median";
+  EXPECT_TRUE(SpecFromFlags(f)->pruner().has_median());
+  f.pruner = "none";
+  EXPECT_FALSE(SpecFromFlags(f)->has_pruner());
+  f.pruner = "hyperband";
+  EXPECT_THAT(SpecFromFlags(f), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("unknown --pruner 'hyperband'")));
+
+  // A spec file's settings for the pruner the flag names stay.
+  const std::string path = ::testing::TempDir() + "/pruned.yaml";
+  std::ofstream(path) << "preset: fashion_mnist_mlp\npruner: {asha: {reduction_factor: 4}}\n";
+  f = SpecFlags();
+  f.spec_file = path;
+  f.pruner = "asha";
+  spec = SpecFromFlags(f);
+  ASSERT_THAT(spec, IsOk());
+  EXPECT_EQ(spec->pruner().asha().reduction_factor(), 4);
+  f.pruner = "median";
+  EXPECT_FALSE(SpecFromFlags(f)->pruner().has_asha());
 }
 
 TEST(SpecFlagsTest, AMissingSpecFileIsNamed) {

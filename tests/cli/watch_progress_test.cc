@@ -33,5 +33,33 @@ TEST(WatchProgressTest, PastEventsAreNotCountedTwice) {
   EXPECT_NE(progress.Line().find("best 0.8000"), std::string::npos) << progress.Line();
 }
 
+// A pruned genome counts as done, shows with the epochs it saved, and is never the
+// best however high its accuracy.
+TEST(WatchProgressTest, PrunedGenomesAreCountedOnceAndNeverTheBest) {
+  v1::SearchSummary summary;
+  summary.set_trials_planned(10);
+  summary.mutable_spec()->mutable_task()->set_epochs(4);
+  summary.set_pruned(1);
+  summary.set_epochs_saved(3);
+  WatchProgress progress(7);
+  progress.Start(summary);
+  EXPECT_TRUE(progress.Add(Finished(1, 0.5)));
+  v1::Event pruned = Finished(2, 0.9);
+  pruned.set_kind(v1::Event::GENOME_PRUNED);
+  pruned.mutable_trial()->set_state(v1::PRUNED);
+  pruned.mutable_trial()->set_epochs_run(1);
+  EXPECT_TRUE(progress.Add(pruned));  // the one the summary counted, replayed
+  EXPECT_NE(progress.Line().find("(1 pruned, 3 epochs saved)"), std::string::npos)
+      << progress.Line();
+  pruned.mutable_trial()->mutable_genome()->set_id(3);
+  pruned.mutable_trial()->set_epochs_run(3);
+  EXPECT_TRUE(progress.Add(pruned));
+  EXPECT_EQ(progress.done(), 3);
+  EXPECT_NE(progress.Line().find("(2 pruned, 4 epochs saved)"), std::string::npos)
+      << progress.Line();
+  EXPECT_NE(progress.Line().find("best 0.5000"), std::string::npos) << progress.Line();
+  EXPECT_NE(progress.Line().find("pruned at epoch 3"), std::string::npos) << progress.Line();
+}
+
 }  // namespace
 }  // namespace deepevolve::cli

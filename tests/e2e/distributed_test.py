@@ -254,27 +254,26 @@ class DistributedTest(unittest.TestCase):
                          [(1,)])
         self.assertGreaterEqual(c.query("SELECT value FROM counters WHERE name = 'leases_expired'")[0][0], 1)
 
-    def test_kill_the_master_many_times_loses_nothing_and_trains_nothing_twice(self):
-        c = self.cluster
-        rng = random.Random(20261127)
-        for i in range(3):
-            c.start_worker(f"w{i}", epoch_ms=40)
-        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "16",
-                          "--generations", "5", "--seed", "3")
+    def kill_the_master_repeatedly(self, c, search, rng, rounds, most_between):
+        """SIGKILLs the master up to `rounds` times, each after 0 to `most_between` more
+        results are recorded, restarting it each time, then waits for the search to
+        succeed. Checks that every acknowledged ledger entry (accuracy and fidelity) is in
+        the file each kill leaves, is there at the end, and that no recorded genome is
+        trained again. Returns the number of kills."""
+        sql = "SELECT genome_hash, accuracy, pruned FROM ledger"
         recorded = {}
         marks = []  # (trace length at the crash, genomes recorded at the crash)
         kills = 0
-        for _ in range(8):
-            # Crash at a seeded random point: after 0 to 3 more results are recorded.
-            target = len(recorded) + rng.randint(0, 3)
+        for _ in range(rounds):
+            target = len(recorded) + rng.randint(0, most_between)
             wait_for(lambda: c.query("SELECT COUNT(*) FROM ledger")[0][0] >= target
                      or not c.open_trials(search), f"{target} recorded results")
             c.kill_master()
             kills += 1
             # Everything the master acknowledged is in the file it leaves behind.
-            now = dict(c.query("SELECT genome_hash, accuracy FROM ledger"))
-            for h, acc in recorded.items():
-                self.assertEqual(now.get(h), acc, f"result of {h} lost after kill {kills}")
+            now = {h: (acc, pruned) for h, acc, pruned in c.query(sql)}
+            for h, entry in recorded.items():
+                self.assertEqual(now.get(h), entry, f"result of {h} lost after kill {kills}")
             recorded = now
             marks.append((os.path.getsize(c.trace) if os.path.exists(c.trace) else 0, set(now)))
             c.start_master()
@@ -282,14 +281,65 @@ class DistributedTest(unittest.TestCase):
                 break
         status = c.wait_done(search)
         self.assertEqual(status["state"], "SUCCEEDED")
-        final = dict(c.query("SELECT genome_hash, accuracy FROM ledger"))
-        for h, acc in recorded.items():
-            self.assertEqual(final.get(h), acc)
+        final = {h: (acc, pruned) for h, acc, pruned in c.query(sql)}
+        for h, entry in recorded.items():
+            self.assertEqual(final.get(h), entry)
         trace = c.trace_text()
         for offset, snapshot in marks:
             later = {line.split()[1] for line in trace[offset:].splitlines() if line}
             self.assertFalse(later & snapshot, "a recorded genome was trained again")
+        return kills
+
+    def test_kill_the_master_many_times_loses_nothing_and_trains_nothing_twice(self):
+        c = self.cluster
+        rng = random.Random(20261127)
+        for i in range(3):
+            c.start_worker(f"w{i}", epoch_ms=40)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "16",
+                          "--generations", "5", "--seed", "3")
+        kills = self.kill_the_master_repeatedly(c, search, rng, rounds=8, most_between=3)
         self.assertGreaterEqual(kills, 4)
+
+    def test_kill_the_master_during_a_pruned_search(self):
+        """ASHA on steady-state with the master SIGKILLed again and again: the pruner's
+        rungs and decisions survive (a stopped genome is recorded pruned at a rung, never
+        trained again), and the epochs add up."""
+        c = self.cluster
+        rng = random.Random(20261202)
+        for i in range(3):
+            c.start_worker(f"w{i}", epoch_ms=40)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--strategy", "steady_state",
+                          "--population", "8", "--trials", "60", "--seed", "4",
+                          "--pruner", "asha")
+        kills = self.kill_the_master_repeatedly(c, search, rng, rounds=6, most_between=4)
+        status = c.status(search)
+        _, body = c.http(f"/api/searches/{search}/trials")
+        trials = json.loads(body)["trials"]
+        self.assertEqual(len(trials), 60)
+        pruned = [t for t in trials if t["state"] == "PRUNED"]
+        self.assertGreater(len(pruned), 15)
+        self.assertGreaterEqual(kills, 3)
+        for t in trials:
+            self.assertIn(t["state"], ("DONE", "PRUNED"), t)
+            if t["state"] == "PRUNED":
+                # Rungs at 1 and 3 of 4 epochs; the accuracy is the curve's there.
+                self.assertIn(t["epochsRun"], (1, 3), t)
+                self.assertEqual(t["prunedAtEpoch"], t["epochsRun"], t)
+                at = [p for p in t["curve"] if p["epoch"] == t["epochsRun"]]
+                self.assertEqual(len(at), 1, t)
+                self.assertAlmostEqual(t["accuracy"], at[0]["valAccuracy"])
+        ledger_pruned = {h for h, (_, p) in
+                         {h: (a, p) for h, a, p in c.query("SELECT genome_hash, accuracy, pruned FROM ledger")}.items() if p}
+        self.assertEqual(ledger_pruned, {t["genome"]["hash"] for t in pruned})
+        self.assertEqual(int(status["pruned"]), len(pruned))
+        self.assertEqual(int(status["epochsTrained"]) + int(status["epochsSaved"]), 60 * 4)
+        self.assertEqual(int(status["epochsTrained"]), sum(t["epochsRun"] for t in trials))
+        code, metrics = c.http("/metrics")
+        lines = {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1]
+                 for line in metrics.splitlines() if line and not line.startswith("#")}
+        self.assertEqual(int(lines["deepevolve_genomes_pruned_total"]), len(pruned))
+        self.assertEqual(int(lines[f'deepevolve_search_epochs_saved{{search="{search}",name="fashion_mnist_mlp"}}']),
+                         int(status["epochsSaved"]))
 
     def test_a_stopped_worker_s_late_report_is_fenced(self):
         c = self.cluster

@@ -112,6 +112,15 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
       request.set_elapsed_seconds(epoch->elapsed_seconds);
     }
     absl::StatusOr<v1::HeartbeatResponse> response = master_->Heartbeat(request);
+    // An epoch's progress is retried through a master restart, so that a pruner still
+    // decides at that epoch; a lease renewal is not (the next one comes soon).
+    for (int attempt = 0;
+         epoch != nullptr && attempt < kEpochHeartbeatRetries && !abort_ &&
+         (absl::IsUnavailable(response.status()) || absl::IsDeadlineExceeded(response.status()));
+         ++attempt) {
+      Backoff(attempt);
+      response = master_->Heartbeat(request);
+    }
     if (response.ok() && response->stop()) cancelled = true;
     if (response.ok() && response->prune()) pruned = true;
     if (response.ok() && response->has_best_accuracy()) best = response->best_accuracy();

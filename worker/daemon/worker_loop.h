@@ -69,6 +69,10 @@ class WorkerLoop {
   void Abort() { stop_ = abort_ = true; }
   int trials_done() const { return trials_done_; }
 
+  // Tries of an epoch's heartbeat the master did not answer (restarting, unreachable)
+  // before training goes on without its answer.
+  static constexpr int kEpochHeartbeatRetries = 10;
+
  private:
   absl::Status RegisterWithBackoff();
   // Trains and reports; the report asks for the next genome unless this worker is

@@ -166,6 +166,24 @@ TEST_F(WorkerLoopTest, APrunedGenomeStopsAtOnceAndReportsItsResultSoFar) {
   EXPECT_EQ(master_.reports()[0].lease_id(), 5);
 }
 
+// A master restarting while an epoch ends: its heartbeat is tried again, so the pruner
+// decides at that epoch.
+TEST_F(WorkerLoopTest, AnEpochsHeartbeatIsRetriedThroughARestart) {
+  master_.QueueAcquire(Work(5));
+  master_.QueueHeartbeat(absl::UnavailableError("restarting"));
+  master_.QueueHeartbeat(absl::UnavailableError("restarting"));
+  v1::HeartbeatResponse prune;
+  prune.set_prune(true);
+  master_.QueueHeartbeat(prune);
+  WorkerOptions options = Options();
+  options.max_backoff = absl::Milliseconds(1);
+  ASSERT_TRUE(Run(TrainAll, options).ok());
+  ASSERT_EQ(master_.heartbeats().size(), 3u);
+  for (const v1::HeartbeatRequest& h : master_.heartbeats()) EXPECT_EQ(h.epoch(), 1);
+  ASSERT_EQ(master_.reports().size(), 1u);
+  EXPECT_EQ(master_.reports()[0].epochs_run(), 1);
+}
+
 TEST_F(WorkerLoopTest, StopFinishesTheTrialInHand) {
   master_.QueueAcquire(Work(5));
   ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model) {
