@@ -129,6 +129,10 @@ int main(int argc, char** argv) {
       ->add_option("--patience", retrain_options.patience,
                    "stop after this many epochs without a lower validation loss")
       ->capture_default_str();
+  retrain
+      ->add_option("--min-delta", retrain_options.min_delta,
+                   "a lower validation loss by more than this is an improvement")
+      ->capture_default_str();
   retrain->add_option("--train-limit", retrain_options.train_limit,
                       "train on the first N examples, 0 for all (default: as the search did)");
   retrain->add_option("--out", retrain_options.out_dir,

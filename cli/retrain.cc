@@ -1,5 +1,6 @@
 #include "cli/retrain.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -81,10 +82,13 @@ absl::StatusOr<nlohmann::json> PickGenome(const nlohmann::json& genomes,
 
 absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
                                            const nlohmann::json& chosen, int epochs, int patience,
-                                           int train_limit) {
+                                           int train_limit, double min_delta) {
   if (epochs < 1) return absl::InvalidArgumentError("--epochs: at least 1");
   if (patience < 1) return absl::InvalidArgumentError("--patience: at least 1");
   if (train_limit < -1) return absl::InvalidArgumentError("--train-limit: 0 (all) or more");
+  if (!(min_delta >= 0) || !std::isfinite(min_delta)) {
+    return absl::InvalidArgumentError("--min-delta: a number >= 0");
+  }
   ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(search.space()));
   const std::string hash = chosen.value("hash", "");
   if (!chosen.contains("genes") || !chosen["genes"].is_object()) {
@@ -123,6 +127,7 @@ absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
   v1::TaskSpec* task = spec.mutable_task();
   task->set_epochs(epochs);
   task->set_early_stop_patience(patience);
+  task->set_early_stop_min_delta(min_delta);
   task->set_restore_best_weights(true);
   if (train_limit >= 0) task->set_train_limit(train_limit);
   // The chosen value first in each gene: the grid's genome 0 is the chosen genome.
@@ -152,8 +157,8 @@ int RunRetrain(const RetrainOptions& options, LocalOptions local, std::ostream& 
   if (!genomes.ok()) return fail(genomes.status());
   absl::StatusOr<nlohmann::json> chosen = PickGenome(*genomes, options.genome);
   if (!chosen.ok()) return fail(chosen.status());
-  absl::StatusOr<v1::SearchSpec> spec =
-      RetrainSpec(*search, *chosen, options.epochs, options.patience, options.train_limit);
+  absl::StatusOr<v1::SearchSpec> spec = RetrainSpec(
+      *search, *chosen, options.epochs, options.patience, options.train_limit, options.min_delta);
   if (!spec.ok()) return fail(spec.status());
 
   const std::string hash = (*chosen)["hash"].get<std::string>();

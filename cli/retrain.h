@@ -23,7 +23,10 @@ struct RetrainOptions {
   int epochs = 30;
   int patience = 5;      // early stopping on validation loss, then the best epoch kept
   int train_limit = -1;  // the first N training examples, 0 all; -1 the search's
-  std::string out_dir;   // "" for SEARCH_DIR/retrain-<hash>-<epochs>
+  // An improvement is a drop in validation loss of more than this (Keras's min_delta;
+  // the search's DeepEvolve 0.1 would stop a long training as soon as the loss is low).
+  double min_delta = 0;
+  std::string out_dir;  // "" for SEARCH_DIR/retrain-<hash>-<epochs>
 };
 
 // The genome of `genomes` (genomes.json's array) that `wanted` names by hash or unique
@@ -33,14 +36,15 @@ struct RetrainOptions {
 absl::StatusOr<nlohmann::json> PickGenome(const nlohmann::json& genomes, const std::string& wanted);
 
 // The spec that trains `chosen` (an entry of genomes.json) again: `search`'s space and
-// task, with `epochs`, early-stopping `patience`, restore_best_weights and, unless it is
-// -1, `train_limit` (so a search screened on a subset retrains on all), as a grid
+// task, with `epochs`, early stopping after `patience` epochs without a drop in
+// validation loss of more than `min_delta`, restore_best_weights and, unless it is -1,
+// `train_limit` (so a search screened on a subset retrains on all), as a grid
 // of one genome (each gene lists the chosen value first, so the grid's first genome is
 // it; the genome keeps its hash). INVALID_ARGUMENT when `chosen` is not a genome of
 // that space.
 absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
                                            const nlohmann::json& chosen, int epochs, int patience,
-                                           int train_limit = -1);
+                                           int train_limit = -1, double min_delta = 0);
 
 // Runs it as `deepevolve local` does (`local` gives the trainers, device, data
 // directories and live output; its spec and out_dir are set here), then prints the

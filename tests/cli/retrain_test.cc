@@ -1,5 +1,6 @@
 #include "cli/retrain.h"
 
+#include <cmath>
 #include <random>
 
 #include "genome/genome.h"
@@ -91,6 +92,9 @@ TEST(RetrainSpecTest, AOneGenomeGridOfTheChosenGenomeKeepingItsHash) {
   EXPECT_EQ(spec->grid().trials(), 1);
   EXPECT_EQ(spec->task().epochs(), 30);
   EXPECT_EQ(spec->task().early_stop_patience(), 5);
+  EXPECT_EQ(spec->task().early_stop_min_delta(), 0);
+  EXPECT_DOUBLE_EQ(RetrainSpec(search, entry, 30, 5, -1, 0.01)->task().early_stop_min_delta(),
+                   0.01);
   EXPECT_TRUE(spec->task().restore_best_weights());
   EXPECT_EQ(spec->task().dataset(), search.task().dataset());
   EXPECT_EQ(spec->seed(), search.seed());
@@ -130,6 +134,8 @@ TEST(RetrainSpecTest, AGenomeOfAnotherSpaceOrHashIsRefused) {
   EXPECT_THAT(RetrainSpec(search, entry, 0, 5).status().message(), HasSubstr("--epochs"));
   EXPECT_THAT(RetrainSpec(search, entry, 30, 0).status().message(), HasSubstr("--patience"));
   EXPECT_THAT(RetrainSpec(search, entry, 30, 5, -2).status().message(), HasSubstr("--train-limit"));
+  EXPECT_THAT(RetrainSpec(search, entry, 30, 5, -1, std::nan("")).status().message(),
+              HasSubstr("--min-delta"));
 }
 
 }  // namespace
