@@ -14,7 +14,7 @@ const state = {
   token: null, searchId: null, search: null, trials: [], workers: [],
   byId: new Map(),          // genome id -> trial, kept up to date from the events
   events: new Map(),        // genome id -> [[elapsed_seconds, val_accuracy], ...]
-  afterSequence: 0, sort: { key: "accuracy", asc: false }, charts: {}, gene: 0,
+  afterSequence: 0, sort: { key: "rank", asc: true }, charts: {}, gene: 0,
 };
 
 // --- the token: from #token=..., else sessionStorage, else asked for ---
@@ -60,6 +60,10 @@ function rendered(id, count) {
 }
 
 const ok = (t) => (t.state === "DONE" || t.state === "CACHED") && !t.error;
+// Stopped by the search's pruner: a result from an earlier epoch, ranked below every
+// genome that trained fully.
+const pruned = (t) => t.state === "PRUNED" && !t.error;
+const byRank = (a, b) => (pruned(a) - pruned(b)) || (b.accuracy - a.accuracy);
 const pct = (x) => (100 * x).toFixed(2) + "%";
 const geneNames = () => (state.search?.spec?.space?.genes || []).map((g) => g.name);
 const geneValue = (v) => (v.intValue !== undefined ? String(v.intValue) : v.stringValue);
@@ -134,13 +138,25 @@ function drawGenes() {
 
 function drawCurves() {
   const byId = new Map(state.trials.map((t) => [String(t.genome.id), t]));
-  const best = [...state.events.keys()]
-    .map((id) => byId.get(id)).filter(Boolean)
+  const drawn = [...state.events.keys()].map((id) => byId.get(id)).filter(Boolean);
+  const best = drawn.filter((t) => !pruned(t))
     .sort((a, b) => (b.accuracy || 0) - (a.accuracy || 0)).slice(0, CURVES_BEST);
+  // The latest pruned genomes, dashed, each ending in a cross where it was stopped.
+  const stopped = drawn.filter(pruned)
+    .sort((a, b) => Number(b.genome.id) - Number(a.genome.id)).slice(0, CURVES_BEST);
   const series = best.map((t) => ({
     name: `#${t.genome.id} ${t.description || ""}`, type: "line", showSymbol: true,
     data: state.events.get(String(t.genome.id)),
+  })).concat(stopped.map((t) => {
+    const data = state.events.get(String(t.genome.id));
+    return {
+      name: `#${t.genome.id} ${t.description || ""} (pruned at epoch ${t.prunedAtEpoch})`,
+      type: "line", showSymbol: false, lineStyle: { type: "dashed", width: 1 }, data,
+      markPoint: { symbol: "path://M0,0L10,10M10,0L0,10", symbolSize: 8,
+                   data: [{ coord: data[data.length - 1] }] },
+    };
   }));
+  document.getElementById("curves").dataset.pruned = String(stopped.length);
   chart("curves").setOption({
     tooltip: { trigger: "item", formatter: (p) => `${p.seriesName}<br>${p.value[0].toFixed(1)} s: ${pct(p.value[1])}` },
     xAxis: { type: "value", name: "seconds" }, yAxis: { type: "value", scale: true, name: "val accuracy" },
@@ -220,15 +236,17 @@ function drawLeaderboard() {
     })));
     head.onclick = (e) => {
       const key = e.target.dataset.key;
-      if (!key || key === "rank") return;
-      state.sort = { key, asc: state.sort.key === key ? !state.sort.asc : key === "genes" };
+      if (!key) return;
+      // Rank and genes read best first ascending; the numbers, largest first.
+      const ascFirst = key === "rank" || key === "genes";
+      state.sort = { key, asc: state.sort.key === key ? !state.sort.asc : ascFirst };
       drawLeaderboard();
     };
   }
   for (const th of head.rows[0].cells) {
     th.className = th.dataset.key === state.sort.key ? "sorted" + (state.sort.asc ? " asc" : "") : "";
   }
-  const ranked = state.trials.filter(ok).sort((a, b) => b.accuracy - a.accuracy);
+  const ranked = state.trials.filter((t) => ok(t) || pruned(t)).sort(byRank);
   const col = COLUMNS.find(([name]) => name === state.sort.key)[1];
   const rows = ranked.map((t, i) => ({ t, i }));
   rows.sort((a, b) => {
@@ -242,8 +260,10 @@ function drawLeaderboard() {
       const v = get(t, i);
       return el("td", fmt[name] ? fmt[name](v) : v);
     }))));
+  const stopped = ranked.filter(pruned).length;
   document.getElementById("leaderboard-note").textContent =
-    `${ranked.length} trained${ranked.length > TABLE_ROWS ? `, showing ${TABLE_ROWS}` : ""}`;
+    `${ranked.length - stopped} trained` + (stopped ? `, ${stopped} pruned (listed after)` : "") +
+    (ranked.length > TABLE_ROWS ? `, showing ${TABLE_ROWS}` : "");
   rendered("leaderboard", Math.min(rows.length, TABLE_ROWS));
 }
 
@@ -269,7 +289,10 @@ function drawSummary() {
   document.getElementById("summary").textContent =
     `${s.name || "search " + s.searchId}: ${s.state.toLowerCase()}, generation ${s.generation}, ` +
     `${s.trialsDone}/${s.trialsPlanned} genomes, ${s.trialsRunning} running, ` +
-    `${s.ledgerHits} ledger hits` + (s.best ? `, best ${pct(s.best.accuracy)}` : "");
+    `${s.ledgerHits} ledger hits` +
+    (s.spec?.pruner ? `, ${s.pruned || 0} pruned (${s.epochsTrained || 0} epochs trained, ` +
+                      `${s.epochsSaved || 0} saved)` : "") +
+    (s.best ? `, best ${pct(s.best.accuracy)}` : "");
 }
 
 // --- data ---

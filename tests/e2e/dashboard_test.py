@@ -96,6 +96,28 @@ class DashboardTest(unittest.TestCase):
         self.assertIn("panels: succeeded", dom)
         self.assertIn(status["best"]["genome"]["hash"], dom)  # the leader is in the table
 
+    def test_pruned_genomes_are_marked(self):
+        c = self.cluster
+        c.start_worker("w0", epoch_ms=1)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--strategy", "steady_state",
+                          "--population", "6", "--trials", "30", "--seed", "8",
+                          "--pruner", "asha", "--name", "pruned")
+        status = c.wait_done(search)
+        pruned = int(status["pruned"])
+        self.assertGreater(pruned, 5)
+        dom = self.browse(search, "dashboard-pruned.png")
+        # The curves panel draws the pruned genomes (dashed, marked where they stopped)
+        # beside the best fully trained ones.
+        drawn = re.search(r'id="curves"[^>]*', dom).group(0)
+        self.assertIn(f'data-pruned="{pruned}"', drawn)
+        self.assertEqual(self.rendered(dom)["curves"], (30 - pruned) + pruned)
+        # The leaderboard lists them after every fully trained genome.
+        self.assertIn(f"{30 - pruned} trained, {pruned} pruned (listed after)", dom)
+        states = re.findall(r"<td>(DONE|PRUNED)</td>", dom)
+        self.assertEqual(states, ["DONE"] * (30 - pruned) + ["PRUNED"] * pruned)
+        self.assertIn(f"{pruned} pruned (", dom)
+        self.assertIn(f'{status["epochsSaved"]} saved)', dom)
+
     def test_the_dashboard_needs_the_token(self):
         url = f"http://127.0.0.1:{self.cluster.http_port}/dashboard/"
         dom = subprocess.run([chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",
