@@ -122,6 +122,15 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   *spec.mutable_space() = table->space.ToProto();
   spec.mutable_task()->set_dataset("fashion_mnist");  // only to satisfy resolution
   spec.mutable_task()->set_net(v1::MLP);
+  spec.mutable_task()->set_epochs(std::max(1, table->epochs));
+  if (o.pruner == "median") {
+    spec.mutable_pruner()->mutable_median();
+  } else if (o.pruner == "asha") {
+    spec.mutable_pruner()->mutable_asha();
+  } else if (o.pruner != "none") {
+    err << "deepevolve sim: unknown --pruner '" << o.pruner << "' (known: none, median, asha)\n";
+    return 2;
+  }
   if (!ga::SetStrategy(o.strategy, &spec).ok()) {
     err << "deepevolve sim: unknown --strategy '" << o.strategy
         << "' (known: " << absl::StrJoin(ga::StrategyNames(), ", ") << ")\n";
@@ -163,7 +172,7 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
 
   out << absl::StrFormat("table %s: %d genomes, best %.4f, target %.4f (%d genomes reach it)\n",
                          o.table_path, table->fitness.size(), table->best, target, hits);
-  std::vector<double> evaluations;
+  std::vector<double> evaluations, epochs;
   int reached = 0;
   for (int s = 0; s < o.seeds; ++s) {
     const uint64_t seed = o.first_seed + s;
@@ -172,24 +181,33 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       err << "deepevolve sim: seed " << seed << ": " << run.status().message() << "\n";
       return 1;
     }
-    evaluations.push_back(run->reached ? static_cast<double>(run->evaluations)
-                                       : std::numeric_limits<double>::infinity());
+    constexpr double kNever = std::numeric_limits<double>::infinity();
+    evaluations.push_back(run->reached ? static_cast<double>(run->evaluations) : kNever);
+    epochs.push_back(run->reached ? static_cast<double>(run->epochs) : kNever);
     reached += run->reached;
     if (o.per_seed) {
+      const std::string pruned =
+          spec.has_pruner() ? absl::StrFormat(", %d pruned", run->pruned) : "";
       if (run->reached) {
-        out << absl::StrFormat("seed %d: %d evaluations\n", seed, run->evaluations);
+        out << absl::StrFormat("seed %d: %d evaluations, %d epochs%s\n", seed, run->evaluations,
+                               run->epochs, pruned);
       } else {
-        out << absl::StrFormat("seed %d: not reached after %d evaluations (best %.4f)\n", seed,
-                               run->evaluations, run->best);
+        out << absl::StrFormat(
+            "seed %d: not reached after %d evaluations, %d epochs%s (best %.4f)\n", seed,
+            run->evaluations, run->epochs, pruned, run->best);
       }
     }
   }
   std::sort(evaluations.begin(), evaluations.end());
+  std::sort(epochs.begin(), epochs.end());
   const double median = Percentile(evaluations, 50);
   const double p90 = Percentile(evaluations, 90);
   const double brute = ga::ExpectedRandomOrderCost(table->fitness.size(), hits);
-  out << absl::StrFormat("strategy %s: reached in %d of %d seeds; median %s, p90 %s evaluations\n",
-                         o.strategy, reached, o.seeds, Evaluations(median), Evaluations(p90));
+  out << absl::StrFormat(
+      "strategy %s, pruner %s: reached in %d of %d seeds; median %s, p90 %s evaluations; "
+      "median %s, p90 %s epochs\n",
+      o.strategy, o.pruner, reached, o.seeds, Evaluations(median), Evaluations(p90),
+      Evaluations(Percentile(epochs, 50)), Evaluations(Percentile(epochs, 90)));
   out << absl::StrFormat("brute force: %s in grid order, %.1f expected in random order",
                          grid_cost > 0 ? absl::StrCat(grid_cost) : "never", brute);
   if (!std::isinf(median)) out << absl::StrFormat("; median speed-up %.2fx", brute / median);

@@ -30,6 +30,7 @@ struct SimOptions {
   int generations = 0;
   int trials = 0;
   int tournament_size = 0;
+  std::string pruner = "none";  // none, median or asha, on the table's curves
   bool per_seed = true;
 };
 

@@ -89,6 +89,9 @@ int main(int argc, char** argv) {
   sim->add_option("--generations", sim_options.generations, "generations (0: default)");
   sim->add_option("--trials", sim_options.trials, "trial budget (0: default)");
   sim->add_option("--tournament", sim_options.tournament_size, "tournament size (0: default)");
+  sim->add_option("--pruner", sim_options.pruner,
+                  "none, median or asha: replayed on the table's per-epoch curves, cost in epochs")
+      ->capture_default_str();
   bool quiet = false;
   sim->add_flag("-q,--quiet", quiet, "print only the summary");
 

@@ -1,7 +1,10 @@
 #include "master/ga/sim.h"
 
+#include <csv.h>
+
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "absl/status/status.h"
@@ -10,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "genome/genes.h"
+#include "master/ga/pruner.h"
 
 namespace deepevolve::ga {
 namespace {
@@ -45,21 +50,60 @@ bool IsResultColumn(absl::string_view column) {
   return false;
 }
 
-absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source) {
-  std::vector<absl::string_view> lines = absl::StrSplit(csv, '\n', absl::SkipWhitespace());
-  if (lines.empty()) return absl::InvalidArgumentError(absl::StrCat(source, ": empty table"));
+namespace {
 
-  auto split = [](absl::string_view line) {
-    std::vector<absl::string_view> cells = absl::StrSplit(line, ',');
-    for (auto& c : cells) c = absl::StripAsciiWhitespace(c);
-    return cells;
+// Every record of `csv`, by libcsv (quoted cells may hold commas and line breaks).
+absl::StatusOr<std::vector<std::vector<std::string>>> ReadCsv(absl::string_view csv,
+                                                              absl::string_view source) {
+  struct Reader {
+    std::vector<std::vector<std::string>> records;
+    std::vector<std::string> record;
+  } reader;
+  csv_parser parser;
+  if (csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
+    return absl::InternalError("libcsv could not start");
+  }
+  auto on_cell = [](void* cell, size_t size, void* data) {
+    static_cast<Reader*>(data)->record.emplace_back(static_cast<const char*>(cell), size);
   };
-  const std::vector<absl::string_view> header = split(lines[0]);
-  int accuracy_col = -1, status_col = -1;
+  auto on_record = [](int, void* data) {
+    Reader* r = static_cast<Reader*>(data);
+    r->records.push_back(std::move(r->record));
+    r->record.clear();
+  };
+  const size_t parsed = csv_parse(&parser, csv.data(), csv.size(), on_cell, on_record, &reader);
+  const bool ok = parsed == csv.size() && csv_fini(&parser, on_cell, on_record, &reader) == 0;
+  const std::string why = csv_strerror(csv_error(&parser));
+  csv_free(&parser);
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": line ", reader.records.size() + 1, ": not CSV (", why, ")"));
+  }
+  return reader.records;
+}
+
+}  // namespace
+
+absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source) {
+  ASSIGN_OR_RETURN(std::vector<std::vector<std::string>> records, ReadCsv(csv, source));
+  // A blank line is no genome.
+  records.erase(std::remove_if(records.begin(), records.end(),
+                               [](const std::vector<std::string>& r) {
+                                 return r.size() == 1 && absl::StripAsciiWhitespace(r[0]).empty();
+                               }),
+                records.end());
+  if (records.empty()) return absl::InvalidArgumentError(absl::StrCat(source, ": empty table"));
+  for (auto& record : records) {
+    for (auto& c : record) c = std::string(absl::StripAsciiWhitespace(c));
+  }
+  const std::vector<std::string>& header = records[0];
+  int accuracy_col = -1, status_col = -1, curve_col = -1, epochs_col = -1;
   std::vector<int> gene_cols;
   for (int c = 0; c < static_cast<int>(header.size()); ++c) {
     if (header[c] == "accuracy") accuracy_col = c;
     if (header[c] == "status") status_col = c;
+    if (header[c] == "curve") curve_col = c;
+    if (header[c] == "epochs_run") epochs_col = c;
     if (!IsResultColumn(header[c])) gene_cols.push_back(c);
   }
   if (accuracy_col < 0) {
@@ -69,16 +113,23 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
   if (gene_cols.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": line 1: no gene columns"));
   }
+  // Genes the trainer knows have its meaning: a layer's width is inactive beyond
+  // nb_layers, and its cell empty.
+  const bool trainable = std::all_of(gene_cols.begin(), gene_cols.end(), [&](int c) {
+    return genome::FindTrainerGene(header[c]) != nullptr;
+  });
 
   std::vector<genome::Gene> genes(gene_cols.size());
-  for (size_t g = 0; g < gene_cols.size(); ++g) genes[g].name = std::string(header[gene_cols[g]]);
+  for (size_t g = 0; g < gene_cols.size(); ++g) genes[g].name = header[gene_cols[g]];
   struct Row {
-    std::vector<genome::GeneValue> values;
+    std::vector<std::optional<genome::GeneValue>> values;
     Fitness fitness;
+    std::vector<double> curve;
+    int epochs_run = 1;
   };
   std::vector<Row> rows;
-  for (size_t l = 1; l < lines.size(); ++l) {
-    const std::vector<absl::string_view> cells = split(lines[l]);
+  for (size_t l = 1; l < records.size(); ++l) {
+    const std::vector<std::string>& cells = records[l];
     const std::string where = absl::StrCat(source, ": line ", l + 1);
     if (cells.size() != header.size()) {
       return absl::InvalidArgumentError(
@@ -86,6 +137,10 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
     }
     Row row;
     for (size_t g = 0; g < gene_cols.size(); ++g) {
+      if (trainable && cells[gene_cols[g]].empty()) {
+        row.values.push_back(std::nullopt);
+        continue;
+      }
       genome::GeneValue v = ParseGeneValue(cells[gene_cols[g]]);
       if (std::find(genes[g].values.begin(), genes[g].values.end(), v) == genes[g].values.end()) {
         genes[g].values.push_back(v);
@@ -105,6 +160,21 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
     } else {
       row.fitness = Fitness{false, 0};
     }
+    if (curve_col >= 0 && !cells[curve_col].empty()) {
+      for (absl::string_view point : absl::StrSplit(cells[curve_col], ';')) {
+        double a;
+        if (!absl::SimpleAtod(point, &a) || !(a >= 0 && a <= 1)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": curve point '", point, "' is not an accuracy in [0, 1]"));
+        }
+        row.curve.push_back(a);
+      }
+    }
+    int epochs = 0;
+    if (epochs_col >= 0 && absl::SimpleAtoi(cells[epochs_col], &epochs) && epochs > 0) {
+      row.epochs_run = epochs;
+    }
+    if (!row.curve.empty()) row.epochs_run = static_cast<int>(row.curve.size());
     rows.push_back(std::move(row));
   }
   for (genome::Gene& gene : genes) {
@@ -116,7 +186,8 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
       std::sort(gene.values.begin(), gene.values.end());
     }
   }
-  auto space = genome::SearchSpace::Create(genes, genome::GeneNames::kAny);
+  auto space = genome::SearchSpace::Create(
+      genes, trainable ? genome::GeneNames::kTrainable : genome::GeneNames::kAny);
   if (!space.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": the gene columns do not make a search space: ", space.status().message()));
@@ -124,14 +195,23 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
   FitnessTable table{*std::move(space), {}, 0};
   for (size_t r = 0; r < rows.size(); ++r) {
     genome::NamedGenome a;
-    for (size_t g = 0; g < genes.size(); ++g) a.emplace_back(genes[g].name, rows[r].values[g]);
-    ASSIGN_OR_RETURN(genome::Genome genome, genome::FromNamedGenome(table.space, a));
-    if (!table.fitness.emplace(genome, rows[r].fitness).second) {
+    for (size_t g = 0; g < genes.size(); ++g) {
+      if (rows[r].values[g].has_value()) a.emplace_back(genes[g].name, *rows[r].values[g]);
+    }
+    absl::StatusOr<genome::Genome> genome = genome::FromNamedGenome(table.space, a);
+    if (!genome.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": line ", r + 2, ": ", genome.status().message()));
+    }
+    if (!table.fitness.emplace(*genome, rows[r].fitness).second) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": line ", r + 2, ": genome ",
-                                                     genome::DescribeGenome(table.space, genome),
+                                                     genome::DescribeGenome(table.space, *genome),
                                                      " appears twice"));
     }
     if (rows[r].fitness.ok) table.best = std::max(table.best, rows[r].fitness.accuracy);
+    if (!rows[r].curve.empty()) table.curves[*genome] = rows[r].curve;
+    table.epochs_run[*genome] = rows[r].epochs_run;
+    table.epochs = std::max(table.epochs, rows[r].epochs_run);
   }
   return table;
 }
@@ -139,6 +219,12 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
 absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
                                 double target, uint64_t seed) {
   ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, MakeStrategy(table.space, spec));
+  std::unique_ptr<Pruner> pruner = MakePruner(spec.pruner(), table.epochs);
+  if (pruner != nullptr && table.curves.empty()) {
+    return absl::FailedPreconditionError(
+        "the table has no curve column: a pruner decides on each genome's accuracy after each "
+        "epoch (a grid run's genomes.csv has it)");
+  }
   std::mt19937_64 rng(seed);
   SimRun run;
   while (!strategy->Done()) {
@@ -154,10 +240,25 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
                                               genome::DescribeGenome(table.space, c.genome)));
     }
     ++run.evaluations;
-    RETURN_IF_ERROR(strategy->Report(c.id, it->second));
-    if (it->second.ok) {
-      run.best = std::max(run.best, it->second.accuracy);
-      if (it->second.accuracy >= target) {
+    Fitness fitness = it->second;
+    int epochs = table.epochs_run.at(c.genome);
+    if (auto curve = table.curves.find(c.genome);
+        pruner != nullptr && curve != table.curves.end()) {
+      for (size_t e = 0; e < curve->second.size(); ++e) {
+        if (pruner->Record(c.id, static_cast<int>(e + 1), curve->second[e])) {
+          fitness = Fitness{true, curve->second[e], /*pruned=*/true};
+          epochs = static_cast<int>(e + 1);
+          ++run.pruned;
+          break;
+        }
+      }
+    }
+    if (pruner != nullptr) pruner->Finished(c.id, fitness.ok && !fitness.pruned);
+    run.epochs += epochs;
+    RETURN_IF_ERROR(strategy->Report(c.id, fitness));
+    if (fitness.ok && !fitness.pruned) {
+      run.best = std::max(run.best, fitness.accuracy);
+      if (fitness.accuracy >= target) {
         run.reached = true;
         break;
       }

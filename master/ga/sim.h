@@ -22,6 +22,12 @@ struct FitnessTable {
   genome::SearchSpace space;
   absl::flat_hash_map<genome::Genome, Fitness> fitness;
   double best = 0;  // the best accuracy of a successful row
+  // The validation accuracy after each epoch (the `curve` column), for the rows that
+  // have one, and the epochs each row trained (its curve's, else `epochs_run`, else 1):
+  // what a pruner decides on and what training a genome costs.
+  absl::flat_hash_map<genome::Genome, std::vector<double>> curves;
+  absl::flat_hash_map<genome::Genome, int> epochs_run;
+  int epochs = 0;  // the longest: the task's epochs
 };
 
 // The columns `deepevolve local` writes to genomes.csv after the genes, in order.
@@ -30,20 +36,28 @@ const std::vector<std::string>& ResultColumns();
 // tables made by hand use (val_accuracy, uid, parents, search).
 bool IsResultColumn(absl::string_view column);
 
-// Parses a CSV with a header row: one column per gene, an `accuracy` column (empty,
-// "nan" or a `status` other than "ok" marks a failed genome), and optionally the other
-// result columns `deepevolve local` writes, which are ignored. The space is built from
-// the gene columns in order, each gene's values in order of first appearance (integers
-// sorted). `source` names the file in errors, which say the line and column.
+// Parses a CSV (RFC 4180, by libcsv) with a header row: one column per gene, an
+// `accuracy` column (empty, "nan" or a `status` other than "ok" marks a failed genome),
+// optionally `curve` ("0.81;0.84;0.85", as `deepevolve local` writes it) and
+// `epochs_run`, and the other result columns `deepevolve local` writes, which are
+// ignored. The space is built from the gene columns in order, each gene's values in
+// order of first appearance (numbers sorted); when every column is a gene the trainer
+// knows, an empty cell is an inactive gene (nb_neurons_3 of a 2-layer genome). `source`
+// names the file in errors, which say the line.
 absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source);
 
 // Trains nothing: runs the strategy `spec` selects (resolved, on table.space) with one
-// worker, looking each genome up in the table, until a genome reaches `target` or the
-// strategy is done.
+// worker, looking each genome up in the table, until a genome that trained fully
+// reaches `target` or the strategy is done. With spec.pruner, each genome's curve is
+// shown to the pruner epoch by epoch, as a master would; a stopped genome costs the
+// epochs up to its stop and reports its accuracy there, pruned. FAILED_PRECONDITION
+// for a pruner on a table without curves.
 struct SimRun {
   int64_t evaluations = 0;  // genomes "trained" up to and including the first hit
+  int64_t epochs = 0;       // the epochs they trained
+  int64_t pruned = 0;       // of them, stopped by the pruner
   bool reached = false;
-  double best = 0;  // best accuracy seen
+  double best = 0;  // best accuracy seen (of genomes that trained fully)
 };
 absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
                                 double target, uint64_t seed);

@@ -56,6 +56,28 @@ TEST(SimCommandTest, ReportsMedianAndP90) {
   EXPECT_THAT(out.str(), HasSubstr("reached in 50 of 50 seeds; median"));
   EXPECT_THAT(out.str(), HasSubstr("brute force: 98 in grid order, 25.2 expected in random order"));
 
+  // No curves in this table: nothing for a pruner to decide on.
+  o.pruner = "asha";
+  EXPECT_EQ(RunSim(o, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("pruner.asha.min_epochs"));
+  {
+    std::ofstream f(path);
+    f << "x,y,accuracy,curve\n";
+    for (int x = 0; x < 10; ++x)
+      for (int y = 0; y < 10; ++y) {
+        const double a = (x * 10 + y) / 100.0;
+        f << x << "," << y << "," << a << "," << a / 2 << ";" << a / 1.5 << ";" << a << "\n";
+      }
+  }
+  out.str("");
+  ASSERT_EQ(RunSim(o, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("pruned"));
+  EXPECT_THAT(out.str(), HasSubstr("pruner asha: reached in 50 of 50 seeds"));
+  o.pruner = "hyperband";
+  EXPECT_EQ(RunSim(o, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("unknown --pruner 'hyperband'"));
+  o.pruner = "none";
+
   o.strategy = "annealing";
   EXPECT_EQ(RunSim(o, out, err), 2);
   EXPECT_THAT(err.str(), HasSubstr("unknown --strategy 'annealing'"));

@@ -13,11 +13,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A full table of the mnist_mlp space with one clear optimum.
-std::string MnistMlpTable() {
+// A full table of the mnist_mlp space with one clear optimum; with `curves`, each
+// genome's 4-epoch curve rising to its accuracy, genomes in the same order at every epoch.
+std::string MnistMlpTable(bool curves = false) {
   genome::SearchSpace space = testing::PresetSpace("mnist_mlp");
   std::ostringstream csv;
-  csv << "nb_neurons,nb_layers,activation,optimizer,accuracy,status\n";
+  csv << "nb_neurons,nb_layers,activation,optimizer,accuracy,status" << (curves ? ",curve" : "")
+      << "\n";
   for (uint64_t i = 0; i < space.size(); ++i) {
     genome::Genome g = GridGenome(space, i);
     double acc = 0.5 + 0.05 * g.choice[0] + 0.02 * g.choice[1] + (g.choice[3] == 1 ? 0.2 : 0) +
@@ -26,7 +28,12 @@ std::string MnistMlpTable() {
     for (int k = 0; k < space.num_genes(); ++k) {
       csv << genome::GeneValueToString(space.value(k, g.choice[k])) << ",";
     }
-    csv << (failed ? "" : std::to_string(acc)) << "," << (failed ? "failed" : "ok") << "\n";
+    csv << (failed ? "" : std::to_string(acc)) << "," << (failed ? "failed" : "ok");
+    if (curves) {
+      csv << ",";
+      if (!failed) csv << acc - 0.15 << ";" << acc - 0.1 << ";" << acc - 0.05 << ";" << acc;
+    }
+    csv << "\n";
   }
   return csv.str();
 }
@@ -60,7 +67,9 @@ TEST(FitnessTableTest, ParsesTheLayoutLocalWrites) {
         } else if (c == "worker") {
           csv << ",local-0";
         } else if (c == "error") {
-          csv << ",";
+          csv << ",\"a, quoted\nerror\"";
+        } else if (c == "curve") {
+          csv << ",0.4;" << 0.5 + 0.1 * id;
         } else {
           csv << "," << id;
         }
@@ -73,6 +82,23 @@ TEST(FitnessTableTest, ParsesTheLayoutLocalWrites) {
   EXPECT_EQ(table->space.num_genes(), 2);
   EXPECT_EQ(table->space.size(), 4u);
   EXPECT_NEAR(table->best, 0.9, 1e-9);
+  EXPECT_EQ(table->curves.size(), 4u);
+  EXPECT_EQ(table->epochs, 2);  // the curves', not epochs_run's
+}
+
+// A table of the newer genes: a width beyond nb_layers is inactive, its cell empty.
+TEST(FitnessTableTest, AnEmptyCellIsAnInactiveGene) {
+  auto table = ParseFitnessTable(
+      "nb_layers,nb_neurons_1,nb_neurons_2,accuracy,curve\n"
+      "1,64,,0.81,0.7;0.81\n"
+      "2,64,32,0.83,0.72;0.83\n"
+      "2,128,64,0.85,0.74;0.85\n"
+      "1,128,,0.82,0.71;0.82\n",
+      "t.csv");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->fitness.size(), 4u);
+  EXPECT_EQ(table->space.size(), 2u + 2u * 2u);  // 1 layer: 2 widths; 2 layers: 2 x 2
+  EXPECT_EQ(table->epochs, 2);
 }
 
 TEST(FitnessTableTest, BadTablesNameTheLine) {
@@ -87,6 +113,11 @@ TEST(FitnessTableTest, BadTablesNameTheLine) {
       std::string(
           ParseFitnessTable("g,accuracy\n1,0.5\n2,0.3\n1,0.4\n", "t.csv").status().message()),
       HasSubstr("appears twice"));
+  EXPECT_THAT(
+      std::string(ParseFitnessTable("g,accuracy,curve\n1,0.5,0.4;x\n", "t.csv").status().message()),
+      HasSubstr("line 2: curve point 'x'"));
+  EXPECT_THAT(std::string(ParseFitnessTable("g,accuracy\n1,\"0.5\n", "t.csv").status().message()),
+              HasSubstr("t.csv: line"));
 }
 
 TEST(SimulateTest, EveryStrategyReachesTheTargetOnAFullTable) {
@@ -110,6 +141,40 @@ TEST(SimulateTest, EveryStrategyReachesTheTargetOnAFullTable) {
     // The same seed gives the same run.
     EXPECT_EQ(Simulate(*table, *resolved, table->best - 0.005, 42)->evaluations, run->evaluations);
   }
+}
+
+v1::SearchSpec SimSpec(const genome::SearchSpace& space, const char* pruner) {
+  v1::SearchSpec spec;
+  *spec.mutable_space() = space.ToProto();
+  spec.mutable_task()->set_dataset("fashion_mnist");
+  spec.mutable_task()->set_net(v1::MLP);
+  spec.mutable_random()->set_trials(490);
+  if (std::string(pruner) == "asha") spec.mutable_pruner()->mutable_asha();
+  if (std::string(pruner) == "median") spec.mutable_pruner()->mutable_median();
+  return *ResolveSearchSpec(spec, genome::GeneNames::kAny);
+}
+
+TEST(SimulateTest, APrunerSavesEpochsAndStillReachesTheTarget) {
+  auto table = ParseFitnessTable(MnistMlpTable(/*curves=*/true), "t.csv");
+  ASSERT_TRUE(table.ok()) << table.status();
+  ASSERT_EQ(table->epochs, 4);
+  const double target = table->best - 0.005;
+  auto full = Simulate(*table, SimSpec(table->space, "none"), target, 7);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->pruned, 0);
+  for (const char* pruner : {"asha", "median"}) {
+    auto pruned = Simulate(*table, SimSpec(table->space, pruner), target, 7);
+    ASSERT_TRUE(pruned.ok()) << pruned.status();
+    EXPECT_TRUE(pruned->reached) << pruner;
+    // Random search draws the same genomes: the pruner only shortens them.
+    EXPECT_EQ(pruned->evaluations, full->evaluations) << pruner;
+    EXPECT_GT(pruned->pruned, 0) << pruner;
+    EXPECT_LT(pruned->epochs, full->epochs) << pruner;
+  }
+  // A table without curves cannot be pruned.
+  auto flat = ParseFitnessTable(MnistMlpTable(), "t.csv");
+  EXPECT_EQ(Simulate(*flat, SimSpec(flat->space, "asha"), target, 7).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(SimulateTest, ExpectedRandomOrderCost) {
