@@ -1,0 +1,320 @@
+#!/usr/bin/python3
+"""Pruned searches on real training: deepevolve's steady-state + ASHA against Optuna 3.1
+(Debian's python3-optuna) with TPE + HyperbandPruner and TPE + MedianPruner driving
+Debian's python3-torch, over the same CNN space (the `fashion_mnist_cnn_full` preset's
+genes), the same data (the first --train-limit Fashion-MNIST training images, 10 % of
+them held out for validation, the first --test-limit test images), the same epochs per
+genome and the same total epoch budget.
+
+For each seed, deepevolve runs first (`deepevolve local --pruner asha`); the epochs its
+genomes trained become the budget each Optuna study runs to. Selection uses validation
+accuracy only; the test accuracy of each study's best is reported beside it. Prints, per
+run, the best validation and test accuracy at the budget, the wall-clock, and the
+wall-clock at which the run first reached the accuracy every run reached; then one
+Markdown row per tool for bench/README.md (medians over seeds).
+
+  /usr/bin/python3 bench/prune_compare.py --seeds 3 --trials 12 --epochs 4 \\
+      --train-limit 12000 --test-limit 2000
+
+The torch network is built as deepevolve's trainer builds it (worker/trainer/model.cc):
+conv blocks (the first padded 'same', the others 'valid'), batch norm before the
+activation, 2x2 pooling after the first two blocks, dropout after each block, a dense
+head with dropout 0.5; glorot-uniform weights; Keras's optimizer constants; decoupled
+weight decay on weight matrices and kernels; the same learning-rate schedules and
+augmentation.
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPACE = {
+    "nb_layers": [1, 2, 3],
+    "nb_neurons_1": [32, 64, 128], "nb_neurons_2": [32, 64, 128], "nb_neurons_3": [32, 64, 128],
+    "kernel_size": [3, 5], "pooling": ["max", "average"], "dense_units": [64, 128, 256],
+    "augmentation": ["none", "flip", "crop_flip"], "activation": ["relu", "elu", "tanh"],
+    "optimizer": ["adam", "nadam", "rmsprop", "sgd"],
+    "learning_rate": [1e-4, 0.000316, 0.001, 0.00316, 0.01, 0.0316, 0.1],
+    "batch_size": [32, 64, 128, 256], "dropout": [0, 0.1, 0.2, 0.3, 0.4, 0.5],
+    "weight_decay": [0, 1e-5, 1e-4, 0.001], "lr_schedule": ["constant", "cosine", "step"],
+    "batch_norm": ["false", "true"],
+}
+DATA_DIRS = ["/usr/share/datasets/fashion-mnist"]
+
+
+def find(name):
+    for d in DATA_DIRS:
+        for candidate in (os.path.join(d, name), os.path.join(d, name + ".gz")):
+            if os.path.exists(candidate):
+                return candidate
+    for d in DATA_DIRS:
+        for dirpath, _, files in os.walk(d):
+            for f in files:
+                if f.startswith(name):
+                    return os.path.join(dirpath, f)
+    sys.exit(f"{name} not found under {DATA_DIRS} (scripts/install-deps.sh installs it)")
+
+
+def idx(name):
+    import numpy as np
+    path = find(name)
+    with (gzip.open(path) if path.endswith(".gz") else open(path, "rb")) as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load(train_limit, test_limit):
+    import torch
+    x = torch.tensor(idx("train-images-idx3-ubyte")[:train_limit], dtype=torch.float32) / 255
+    y = torch.tensor(idx("train-labels-idx1-ubyte")[:train_limit], dtype=torch.int64)
+    tx = torch.tensor(idx("t10k-images-idx3-ubyte")[:test_limit], dtype=torch.float32) / 255
+    ty = torch.tensor(idx("t10k-labels-idx1-ubyte")[:test_limit], dtype=torch.int64)
+    held = round(0.1 * len(x))  # the last 10 %, as Keras's validation_split
+    return ((x[:-held].unsqueeze(1), y[:-held]), (x[-held:].unsqueeze(1), y[-held:]),
+            (tx.unsqueeze(1), ty))
+
+
+def build(g):
+    import torch
+    from torch import nn
+    act = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh}[g["activation"]]
+    layers, channels, hw = [], 1, 28
+    k = g["kernel_size"]
+    for i in range(g["nb_layers"]):
+        f = g[f"nb_neurons_{i + 1}"]
+        layers.append(nn.Conv2d(channels, f, k, padding=k // 2 if i == 0 else 0))
+        hw = hw if i == 0 else hw - k + 1
+        if g["batch_norm"] == "true":
+            layers.append(nn.BatchNorm2d(f, eps=1e-3, momentum=0.1))
+        layers.append(act())
+        if i < 2:
+            layers.append(nn.MaxPool2d(2) if g["pooling"] == "max" else nn.AvgPool2d(2))
+            hw //= 2
+        layers.append(nn.Dropout(g["dropout"]))
+        channels = f
+    if hw < 1:
+        return None  # collapses, as deepevolve refuses it
+    layers += [nn.Flatten(), nn.Linear(channels * hw * hw, g["dense_units"])]
+    if g["batch_norm"] == "true":
+        layers.append(nn.BatchNorm1d(g["dense_units"], eps=1e-3, momentum=0.1))
+    layers += [act(), nn.Dropout(0.5), nn.Linear(g["dense_units"], 10)]
+    net = nn.Sequential(*layers)
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def optimizer(g, params):
+    import torch
+    lr = g["learning_rate"]
+    if g["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=lr, eps=1e-7)
+    if g["optimizer"] == "nadam":
+        return torch.optim.NAdam(params, lr=lr, eps=1e-7)
+    if g["optimizer"] == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
+    return torch.optim.SGD(params, lr=lr)
+
+
+def rate(g, epoch, epochs):
+    base = g["learning_rate"]
+    if g["lr_schedule"] == "cosine":
+        return base * (1 + math.cos(math.pi * (epoch - 1) / max(epochs, 1))) / 2
+    if g["lr_schedule"] == "step":
+        if epoch > 3 * epochs // 4:
+            return base * 0.01
+        if epoch > epochs // 2:
+            return base * 0.1
+    return base
+
+
+def augment(x, how, gen):
+    import torch
+    if how == "none":
+        return x
+    flip = torch.randint(0, 2, (len(x),), generator=gen).bool()
+    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+    if how != "crop_flip":
+        return x
+    pad = 2
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (len(x),), generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (len(x),), generator=gen)
+    n, c, h, w = x.shape
+    rows = (dy.view(n, 1) + torch.arange(h).view(1, h)).view(n, 1, h, 1).expand(n, c, h, w + 2 * pad)
+    cols = (dx.view(n, 1) + torch.arange(w).view(1, w)).view(n, 1, 1, w).expand(n, c, h, w)
+    return padded.gather(2, rows).gather(3, cols)
+
+
+def accuracy(net, split):
+    import torch
+    net.eval()
+    with torch.no_grad():
+        correct = sum((net(split[0][b:b + 1024]).argmax(1) == split[1][b:b + 1024]).sum().item()
+                      for b in range(0, len(split[0]), 1024))
+    net.train()
+    return correct / len(split[0])
+
+
+def run_optuna(pruner_name, seed, budget, epochs, data, log):
+    import optuna
+    import torch
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.manual_seed(seed)
+    train, val, test = data
+    if pruner_name == "hyperband":
+        pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+    else:
+        pruner = optuna.pruners.MedianPruner()
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
+                                pruner=pruner)
+    spent = {"epochs": 0}
+    start = time.monotonic()
+    timeline = []  # (seconds, best validation so far) at each fully trained genome
+    best = {"val": -1, "test": 0}
+
+    def objective(trial):
+        g = {"nb_layers": trial.suggest_categorical("nb_layers", SPACE["nb_layers"])}
+        for i in range(1, g["nb_layers"] + 1):
+            g[f"nb_neurons_{i}"] = trial.suggest_categorical(f"nb_neurons_{i}",
+                                                             SPACE[f"nb_neurons_{i}"])
+        for name in ("kernel_size", "pooling", "dense_units", "augmentation", "activation",
+                     "optimizer", "learning_rate", "batch_size", "dropout", "weight_decay",
+                     "lr_schedule", "batch_norm"):
+            g[name] = trial.suggest_categorical(name, SPACE[name])
+        net = build(g)
+        if net is None:
+            raise optuna.TrialPruned()
+        opt = optimizer(g, net.parameters())
+        decayed = [p for p in net.parameters() if p.dim() >= 2]
+        gen = torch.Generator().manual_seed(seed * 1000 + trial.number)
+        acc = 0
+        for epoch in range(1, epochs + 1):
+            lr = rate(g, epoch, epochs)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            order = torch.randperm(len(train[0]), generator=gen)
+            for b in range(0, len(order), g["batch_size"]):
+                i = order[b:b + g["batch_size"]]
+                x = augment(train[0][i], g["augmentation"], gen)
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(net(x), train[1][i])
+                if not torch.isfinite(loss):
+                    raise optuna.TrialPruned()  # a failed genome, as NaN fails ours
+                loss.backward()
+                with torch.no_grad():
+                    for p in decayed:
+                        p.mul_(1 - lr * g["weight_decay"])
+                opt.step()
+            spent["epochs"] += 1
+            acc = accuracy(net, val)
+            trial.report(acc, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        if acc > best["val"]:
+            best["val"], best["test"] = acc, accuracy(net, test)
+        timeline.append((time.monotonic() - start, best["val"]))
+        return acc
+
+    while spent["epochs"] < budget:
+        study.optimize(objective, n_trials=1, catch=(RuntimeError,))
+    seconds = time.monotonic() - start
+    print(f"  optuna tpe+{pruner_name}: {len(study.trials)} trials, {spent['epochs']} epochs, "
+          f"{seconds:.0f} s; best {best['val']:.4f} val, {best['test']:.4f} test", file=log,
+          flush=True)
+    return {"val": best["val"], "test": best["test"], "epochs": spent["epochs"], "seconds": seconds,
+            "timeline": timeline}
+
+
+def run_deepevolve(build_dir, seed, trials, epochs, train_limit, test_limit, out, log):
+    binary = os.path.join(build_dir, "cli", "deepevolve")
+    cmd = [binary, "local", "--preset", "fashion_mnist_cnn_full", "--strategy", "steady_state",
+           "--population", str(max(2, trials // 3)), "--trials", str(trials), "--epochs",
+           str(epochs), "--train-limit", str(train_limit), "--test-limit", str(test_limit),
+           "--pruner", "asha", "--seed", str(seed), "--trainers", "1", "--no-live", "--out", out]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    timeline = []  # (seconds, best validation so far), from the per-genome progress lines
+    for line in proc.stderr:
+        m = re.search(r"best (\d\.\d+) ", line)
+        if m:
+            timeline.append((time.monotonic() - start, float(m.group(1))))
+    proc.wait()
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {proc.stdout.read()[-2000:]}")
+    with open(os.path.join(out, "genomes.json")) as f:
+        genomes = json.load(f)
+    full = [g for g in genomes if g["status"] == "ok"]
+    best = max(full, key=lambda g: g["accuracy"])
+    trained = sum(g["epochs_run"] for g in genomes if g["status"] in ("ok", "pruned", "failed"))
+    pruned = sum(g["status"] == "pruned" for g in genomes)
+    print(f"  deepevolve steady_state+asha: {len(genomes)} genomes ({pruned} pruned), {trained} "
+          f"epochs, {seconds:.0f} s; best {best['accuracy']:.4f} val, {best['test_accuracy']:.4f} "
+          f"test", file=log, flush=True)
+    return {"val": best["accuracy"], "test": best["test_accuracy"], "epochs": trained,
+            "seconds": seconds, "timeline": timeline}
+
+
+def first_reaching(timeline, level):
+    for seconds, best in timeline:
+        if best >= level:
+            return seconds
+    return math.inf
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument("--trials", type=int, default=12, help="deepevolve's genomes per search")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--train-limit", type=int, default=12000)
+    ap.add_argument("--test-limit", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    args = ap.parse_args()
+    import torch
+    torch.set_num_threads(args.threads)
+    data = load(args.train_limit, args.test_limit)
+    runs = {"deepevolve steady_state + ASHA": [], "Optuna TPE + HyperbandPruner": [],
+            "Optuna TPE + MedianPruner": []}
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        print(f"seed {seed}", flush=True)
+        with tempfile.TemporaryDirectory(prefix="deepevolve-prune-") as out:
+            ours = run_deepevolve(args.build, seed, args.trials, args.epochs, args.train_limit,
+                                  args.test_limit, out, sys.stdout)
+        runs["deepevolve steady_state + ASHA"].append(ours)
+        runs["Optuna TPE + HyperbandPruner"].append(
+            run_optuna("hyperband", seed, ours["epochs"], args.epochs, data, sys.stdout))
+        runs["Optuna TPE + MedianPruner"].append(
+            run_optuna("median", seed, ours["epochs"], args.epochs, data, sys.stdout))
+        # The accuracy every run of this seed reached: how soon each got there.
+        level = min(r[-1]["val"] for r in runs.values())
+        for name, r in runs.items():
+            r[-1]["to_common"] = first_reaching(r[-1]["timeline"], level)
+            print(f"  {name}: {r[-1]['to_common']:.0f} s to {level:.4f} val", flush=True)
+    print("\n| tool | best val (median) | test of that genome (median) | epochs (median) | "
+          "wall-clock (median) | to the accuracy every run of its seed reached (median) |")
+    print("|---|---|---|---|---|---|")
+    for name, r in runs.items():
+        med = lambda k: statistics.median(x[k] for x in r)  # noqa: E731
+        print(f"| {name} | {100 * med('val'):.2f} % | {100 * med('test'):.2f} % | "
+              f"{med('epochs'):.0f} | {med('seconds') / 60:.1f} min | "
+              f"{med('to_common'):.0f} s |")
+
+
+if __name__ == "__main__":
+    main()
