@@ -124,9 +124,13 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   spec.mutable_task()->set_net(v1::MLP);
   spec.mutable_task()->set_epochs(std::max(1, table->epochs));
   if (o.pruner == "median") {
-    spec.mutable_pruner()->mutable_median();
+    v1::MedianPruner* m = spec.mutable_pruner()->mutable_median();
+    if (o.warmup_epochs > 0) m->set_warmup_epochs(o.warmup_epochs);
+    if (o.min_trials > 0) m->set_min_trials(o.min_trials);
   } else if (o.pruner == "asha") {
-    spec.mutable_pruner()->mutable_asha();
+    v1::AshaPruner* a = spec.mutable_pruner()->mutable_asha();
+    if (o.min_epochs > 0) a->set_min_epochs(o.min_epochs);
+    if (o.reduction_factor > 0) a->set_reduction_factor(o.reduction_factor);
   } else if (o.pruner != "none") {
     err << "deepevolve sim: unknown --pruner '" << o.pruner << "' (known: none, median, asha)\n";
     return 2;

@@ -31,6 +31,9 @@ struct SimOptions {
   int trials = 0;
   int tournament_size = 0;
   std::string pruner = "none";  // none, median or asha, on the table's curves
+  // The pruner's settings; 0 keeps its default.
+  int warmup_epochs = 0, min_trials = 0;     // median
+  int min_epochs = 0, reduction_factor = 0;  // asha
   bool per_seed = true;
 };
 

@@ -73,6 +73,29 @@ PY
 [ -s "$(ls -d "$out"/cnn/retrain-*-3)/best_model.pt" ] || fail "no model from the retrain"
 if "$bin" retrain "$out/nothing-here" 2>"$out/err5"; then fail "retrained a missing search"; fi
 grep -q "search.json does not exist" "$out/err5" || fail "retrain's missing-directory message"
+# A pruned search (ASHA, rungs at 1 and 3 of 4 epochs) on real training: stopped
+# genomes are 'pruned' at a rung with their curve, the others trained all 4 epochs, and
+# the top table counts the epochs saved.
+"$bin" local --preset fashion_mnist_mlp --strategy steady_state --population 5 --trials 10 \
+  --epochs 4 --pruner asha --train-limit 2000 --test-limit 500 --seed 3 --trainers 2 \
+  --threads 1 --no-live --out "$out/pruned" >"$out/stdout6" 2>"$out/stderr6" \
+  || fail "pruned search: $(cat "$out/stderr6")"
+python3 - "$out/pruned" <<'PY' || fail "the pruned search's genomes"
+import csv, json, sys
+rows = json.load(open(sys.argv[1] + "/genomes.json"))
+assert len(rows) == 10, rows
+pruned = [r for r in rows if r["status"] == "pruned"]
+assert pruned and all(r["status"] in ("ok", "pruned") for r in rows), rows
+for r in rows:
+    assert len(r["curve"]) == r["epochs_run"], r
+    if r["status"] == "pruned":
+        assert r["epochs_run"] in (1, 3) and r["pruned_at_epoch"] == r["epochs_run"], r
+        assert abs(r["accuracy"] - r["curve"][-1]) < 1e-9, r
+table = list(csv.DictReader(open(sys.argv[1] + "/genomes.csv")))
+assert [t["status"] for t in table] == [r["status"] for r in rows]
+assert all(len(t["curve"].split(";")) == int(t["epochs_run"]) for t in table), table
+PY
+grep -q "pruned: .* epochs trained, .* saved" "$out/stdout6" || fail "no epochs saved in the top table"
 # A bad spec is refused with the field named, and nothing runs.
 if "$bin" local --preset nope --out "$out/bad" 2>"$out/err3"; then fail "accepted a bad preset"; fi
 grep -q "preset: unknown preset 'nope'" "$out/err3" || fail "bad preset message"
