@@ -9,7 +9,8 @@ bash scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDEEPEVOLVE_BUILD_TESTS=OFF >/dev/null
 cmake --build build --parallel "$(nproc)" --target deepevolve
 
-# The quick preset: the fashion_mnist_mlp space (490 genomes), population 20 over 8
-# generations, 3 epochs per genome on all 60 000 training images.
-exec build/cli/deepevolve local --preset fashion_mnist_mlp --population 20 --generations 8 \
-  --epochs 3 --out deepevolve-out "$@"
+# The full MLP vocabulary (per-layer widths, learning rate, batch size, dropout, weight
+# decay, schedule, batch norm: 4 064 256 genomes), aging evolution over 60 genomes of 4
+# epochs on all 60 000 training images, hopeless ones stopped early by ASHA.
+exec build/cli/deepevolve local --preset fashion_mnist_mlp_full --strategy steady_state \
+  --population 10 --trials 60 --epochs 4 --pruner asha --out deepevolve-out "$@"
