@@ -241,20 +241,22 @@ def run_optuna(pruner_name, seed, budget, epochs, data, log):
 def run_deepevolve(build_dir, seed, trials, epochs, train_limit, test_limit, out, log):
     binary = os.path.join(build_dir, "cli", "deepevolve")
     cmd = [binary, "local", "--preset", "fashion_mnist_cnn_full", "--strategy", "steady_state",
-           "--population", str(max(2, trials // 3)), "--trials", str(trials), "--epochs",
+           "--population", str(max(5, trials // 2)), "--trials", str(trials), "--epochs",
            str(epochs), "--train-limit", str(train_limit), "--test-limit", str(test_limit),
            "--pruner", "asha", "--seed", str(seed), "--trainers", "1", "--no-live", "--out", out]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     timeline = []  # (seconds, best validation so far), from the per-genome progress lines
+    lines = []
     for line in proc.stderr:
+        lines.append(line)
         m = re.search(r"best (\d\.\d+) ", line)
         if m:
             timeline.append((time.monotonic() - start, float(m.group(1))))
     proc.wait()
     seconds = time.monotonic() - start
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {proc.stdout.read()[-2000:]}")
+        sys.exit(f"{' '.join(cmd)} failed: {''.join(lines)[-2000:]}")
     with open(os.path.join(out, "genomes.json")) as f:
         genomes = json.load(f)
     full = [g for g in genomes if g["status"] == "ok"]

@@ -192,7 +192,7 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": the gene columns do not make a search space: ", space.status().message()));
   }
-  FitnessTable table{*std::move(space), {}, 0};
+  FitnessTable table{*std::move(space), {}, 0, {}, {}, 0};
   for (size_t r = 0; r < rows.size(); ++r) {
     genome::NamedGenome a;
     for (size_t g = 0; g < genes.size(); ++g) {
