@@ -1,46 +1,106 @@
 #!/usr/bin/python3
 """Evaluations each search strategy needs to reach a near-best genome, over many seeds.
 
-Runs `deepevolve sim` (each strategy of the master against a fitness table: no training,
-the real strategy code) and DEAP's eaSimple (Debian's python3-deap, the outside
-reference) on the same table, and counts for each seed the evaluations up to and
-including the first genome within --gap of the table's best. A run that has not reached
-it within its budget counts as not reached (infinite) in the percentiles. Brute force is
-the expected cost of trying the table's genomes in random order, (n + 1) / (hits + 1).
+On each fitness table — a CSV of genomes and accuracies as `deepevolve local` writes
+it, or a synthetic NK landscape made here — runs each strategy of the master through
+`deepevolve sim` (the real strategy code against the table: no training), DEAP's
+eaSimple (Debian's python3-deap), and Optuna 3.1's samplers (Debian's python3-optuna:
+TPE multivariate with constant liar, TPE with its defaults, NSGA-II), and counts for
+each seed the evaluations up to and including the first genome within --gap of the
+table's best. A run that has not reached it within --budget counts as not reached
+(infinite) in the percentiles. Brute force is trying the table in random order (exact
+quantiles).
 
-    /usr/bin/python3 bench/search_compare.py --seeds 200
+Optuna's samplers may propose a genome they have already tried; a user would look the
+result up rather than train it again, so only distinct genomes count as evaluations
+for them (DEAP's repeats all count: it keeps no record of what it evaluated). With
+--workers W > 1 every tool runs W simulated workers whose trainings take a uniform
+random time in [0.5, 1.5) units per epoch, so results arrive out of order; an
+evaluation is a result that arrived.
+
+    /usr/bin/python3 bench/search_compare.py --seeds 100
+    /usr/bin/python3 bench/search_compare.py --seeds 100 --workers 8 --tools guided,tpe-cl
 """
 import argparse
 import csv
+import itertools
 import math
+import multiprocessing
+import os
 import random
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_COLUMNS = {"hash", "id", "mom", "dad", "generation", "accuracy", "test_accuracy",
                   "train_seconds", "epochs_run", "status", "ledger_hit", "seed", "worker",
-                  "error"}
+                  "error", "curve", "val_accuracy", "uid", "parents", "search",
+                  "pruned_at_epoch"}
+DEEPEVOLVE = ["guided", "steady_state", "generational", "random"]
+OTHERS = ["deap", "tpe-cl", "tpe", "nsga2"]
+NAMES = {"guided": "deepevolve guided", "steady_state": "deepevolve steady_state",
+         "generational": "deepevolve generational", "random": "deepevolve random",
+         "deap": "DEAP eaSimple (pop 30, cxpb 0.5, mutpb 0.2)",
+         "tpe-cl": "Optuna TPE (multivariate, constant liar)", "tpe": "Optuna TPE (default)",
+         "nsga2": "Optuna NSGA-II (default)"}
+LAYER_GENE = re.compile(r"nb_neurons_(\d+)$")
 
 
-def load_table(path):
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    genes = [c for c in rows[0].keys() if c not in RESULT_COLUMNS]
-    values = {g: [] for g in genes}
-    for r in rows:
-        for g in genes:
-            if r[g] not in values[g]:
-                values[g].append(r[g])
-    fitness = {}
-    for r in rows:
-        key = tuple(values[g].index(r[g]) for g in genes)
-        ok = r.get("status", "ok") == "ok" and r["accuracy"] != ""
-        fitness[key] = float(r["accuracy"]) if ok else 0.0
-    return genes, values, fitness
+class Table:
+    """Genes, their values, and the accuracy of each genome; a genome is a tuple of
+    value strings, '' for a gene it does not use (a layer width beyond nb_layers)."""
+
+    def __init__(self, path):
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.genes = [c for c in rows[0].keys() if c not in RESULT_COLUMNS]
+        self.values = {g: [] for g in self.genes}
+        self.fitness = {}
+        for r in rows:
+            for g in self.genes:
+                if r[g] != "" and r[g] not in self.values[g]:
+                    self.values[g].append(r[g])
+            ok = r.get("status", "ok") == "ok" and r["accuracy"] not in ("", "nan")
+            self.fitness[tuple(r[g] for g in self.genes)] = float(r["accuracy"]) if ok else 0.0
+        for g in self.genes:  # numbers in order, as deepevolve sim sorts them
+            try:
+                self.values[g].sort(key=float)
+            except ValueError:
+                pass
+        self.layered = "nb_layers" in self.genes and any(LAYER_GENE.match(g) for g in self.genes)
+
+    def active(self, gene, assignment):
+        m = LAYER_GENE.match(gene)
+        if not self.layered or not m:
+            return True
+        return int(m.group(1)) <= int(assignment["nb_layers"])
+
+    def key(self, assignment):
+        return tuple(assignment[g] if self.active(g, assignment) else "" for g in self.genes)
+
+
+def nk_table(n, a, k, seed, path):
+    """Kauffman's NK landscape: n genes of a unordered values; gene i's contribution is a
+    random table over its value and the next k genes' (cyclically); fitness is the mean
+    of the contributions. k = 0 is smooth (one optimum), k = n - 1 fully random."""
+    rng = random.Random(seed)
+    alleles = "abcdefghij"[:a]
+    parts = [[rng.random() for _ in range(a ** (k + 1))] for _ in range(n)]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([f"g{i + 1}" for i in range(n)] + ["accuracy", "status"])
+        for x in itertools.product(range(a), repeat=n):
+            total = 0.0
+            for i in range(n):
+                index = 0
+                for j in range(k + 1):
+                    index = index * a + x[(i + j) % n]
+                total += parts[i][index]
+            w.writerow([alleles[v] for v in x] + [f"{total / n:.6f}", "ok"])
 
 
 def percentile(xs, p):
@@ -49,11 +109,14 @@ def percentile(xs, p):
     return s[min(len(s) - 1, max(0, math.ceil(p * len(s)) - 1))]
 
 
-def run_deepevolve(binary, table, strategy, seeds, gap):
-    out = subprocess.run(
-        [binary, "sim", "--table", str(table), "--strategy", strategy, "--seeds", str(seeds),
-         "--target", f"best-{gap}"],
-        check=True, capture_output=True, text=True).stdout
+def run_deepevolve(binary, table, strategy, seeds, gap, budget, workers):
+    cmd = [binary, "sim", "--table", str(table), "--strategy", strategy, "--seeds", str(seeds),
+           "--target", f"best-{gap}", "--workers", str(workers)]
+    if strategy == "generational":
+        cmd += ["--population", "30", "--generations", str(max(1, budget // 30))]
+    else:
+        cmd += ["--trials", str(budget)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     evals = []
     for line in out.splitlines():
         m = re.match(r"seed \d+: (\d+) evaluations", line)
@@ -66,7 +129,7 @@ def run_deepevolve(binary, table, strategy, seeds, gap):
     return evals
 
 
-def run_deap(genes, values, fitness, target, seed, budget, population, cxpb, mutpb):
+def run_deap(table, target, seed, budget, population=30, cxpb=0.5, mutpb=0.2):
     """DEAP's eaSimple as its tutorials set it up: tournament of 3, uniform crossover,
     uniform integer mutation. Every evaluation counts, as a DEAP user would train each
     one (DEAP keeps no cache of genomes it has seen)."""
@@ -76,7 +139,7 @@ def run_deap(genes, values, fitness, target, seed, budget, population, cxpb, mut
         creator.create("FitnessMax", base.Fitness, weights=(1.0,))
         creator.create("Individual", list, fitness=creator.FitnessMax)
     random.seed(seed)
-    sizes = [len(values[g]) for g in genes]
+    sizes = [len(table.values[g]) for g in table.genes]
     toolbox = base.Toolbox()
     toolbox.register("individual", lambda: creator.Individual(
         random.randrange(n) for n in sizes))
@@ -85,7 +148,8 @@ def run_deap(genes, values, fitness, target, seed, budget, population, cxpb, mut
 
     def evaluate(ind):
         state["evals"] += 1
-        acc = fitness[tuple(ind)]
+        assignment = {g: table.values[g][v] for g, v in zip(table.genes, ind)}
+        acc = table.fitness[table.key(assignment)]
         if acc >= target and state["evals"] <= budget:
             state["hit"] = min(state["hit"], state["evals"])
         return (acc,)
@@ -96,11 +160,65 @@ def run_deap(genes, values, fitness, target, seed, budget, population, cxpb, mut
                      up=[n - 1 for n in sizes], indpb=1.0 / len(sizes))
     toolbox.register("select", tools.selTournament, tournsize=3)
     pop = toolbox.population(n=population)
-    # Enough generations to spend the budget (about population x (cxpb + mutpb) new
-    # individuals a generation); evaluations past the budget do not count.
     ngen = max(1, math.ceil((budget - population) / max(1.0, population * (cxpb + mutpb) * 0.8)))
     algorithms.eaSimple(pop, toolbox, cxpb=cxpb, mutpb=mutpb, ngen=ngen, verbose=False)
     return state["hit"]
+
+
+def run_optuna(table, target, seed, budget, which, workers):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if which == "tpe-cl":
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
+                                             warn_independent_sampling=False)
+    elif which == "tpe":
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    else:
+        sampler = optuna.samplers.NSGAIISampler(seed=seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    # The layer count first: a layer's width is asked only when the genome has the layer.
+    order = sorted(table.genes, key=lambda g: LAYER_GENE.match(g) is not None)
+    clock = random.Random(seed ^ 0x5EED)
+    seen = set()
+    running = []  # (finish time, order asked, trial, accuracy, whether the genome is new)
+    asked = 0
+    now = 0.0
+    evaluations = 0
+    for _ in range(budget * 5):  # repeats are free, but not endless
+        while len(running) < workers:
+            trial = study.ask()
+            assignment = {}
+            for g in order:
+                if table.active(g, assignment):
+                    assignment[g] = trial.suggest_categorical(g, table.values[g])
+            key = table.key(assignment)
+            fresh = key not in seen
+            seen.add(key)
+            # A repeat is looked up, not trained: its result is there at once.
+            duration = clock.uniform(0.5, 1.5) if fresh and workers > 1 else 0.0
+            running.append((now + duration, asked, trial, table.fitness[key], fresh))
+            asked += 1
+        running.sort(key=lambda r: (r[0], r[1]))
+        now, _, trial, acc, fresh = running.pop(0)
+        study.tell(trial, acc)
+        if fresh:
+            evaluations += 1
+            if acc >= target:
+                return evaluations
+            if evaluations >= budget:
+                return math.inf
+    return math.inf
+
+
+def summarize(name, evals, brute_median, brute_p90):
+    reached = [e for e in evals if e != math.inf]
+    med = statistics.median(evals) if len(reached) * 2 > len(evals) else math.inf
+    p90 = percentile(evals, 0.9)
+    fmt = lambda x: "not reached" if x == math.inf else f"{x:g}"
+    ratio = lambda b, x: "-" if x == math.inf else f"{b / x:.2f}x"
+    return (f"| {name} | {len(reached)}/{len(evals)} | {fmt(med)} | {fmt(p90)} | "
+            f"{ratio(brute_median, med)} | {ratio(brute_p90, p90)} |"), med, p90
 
 
 def brute_force_quantile(n, hits, p):
@@ -114,50 +232,94 @@ def brute_force_quantile(n, hits, p):
     return n
 
 
-def summarize(name, evals, brute_median, brute_p90):
-    reached = [e for e in evals if e != math.inf]
-    med = statistics.median(evals) if len(reached) * 2 > len(evals) else math.inf
-    p90 = percentile(evals, 0.9)
-    fmt = lambda x: "not reached" if x == math.inf else f"{x:g}"
-    ratio = lambda b, x: "-" if x == math.inf else f"{b / x:.2f}x"
-    return (f"| {name} | {len(reached)}/{len(evals)} | {fmt(med)} | {fmt(p90)} | "
-            f"{ratio(brute_median, med)} | {ratio(brute_p90, p90)} |")
+def optuna_job(job):
+    path, target, seed, budget, which, workers = job
+    return run_optuna(Table(path), target, seed, budget, which, workers)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--table", default=ROOT / "bench/data/fashion_mnist_mlp_grid.csv")
-    ap.add_argument("--deepevolve", default=ROOT / "build/cli/deepevolve")
-    ap.add_argument("--seeds", type=int, default=200)
-    ap.add_argument("--gap", type=float, default=0.005, help="within this of the best")
-    ap.add_argument("--budget", type=int, default=240,
-                    help="evaluations DEAP may spend (deepevolve's default plans: 30 x 8 "
-                    "generational, 240 steady-state and random)")
-    args = ap.parse_args()
+def deap_job(job):
+    path, target, seed, budget = job
+    return run_deap(Table(path), target, seed, budget)
 
-    genes, values, fitness = load_table(args.table)
-    best = max(fitness.values())
-    target = best - args.gap
-    hits = sum(1 for a in fitness.values() if a >= target - 1e-12)
-    brute = (len(fitness) + 1) / (hits + 1)
-    brute_median = brute_force_quantile(len(fitness), hits, 0.5)
-    brute_p90 = brute_force_quantile(len(fitness), hits, 0.9)
-    print(f"table {args.table}: {len(fitness)} genomes, best {best:.4f}, target {target:.4f} "
-          f"({hits} genomes reach it); brute force in random order: {brute:.1f} expected "
-          f"evaluations, median {brute_median}, p90 {brute_p90}; {args.seeds} seeds\n")
+
+def compare(path, label, args, pool):
+    table = Table(path)
+    best = max(table.fitness.values())
+    target = best - args.gap - 1e-12
+    hits = sum(1 for a in table.fitness.values() if a >= target)
+    n = len(table.fitness)
+    brute_median = brute_force_quantile(n, hits, 0.5)
+    brute_p90 = brute_force_quantile(n, hits, 0.9)
+    print(f"### {label}\n\n{path}: {n} genomes, best {best:.4f}, target {best - args.gap:.4f} "
+          f"({hits} genomes reach it); budget {args.budget} evaluations, {args.seeds} seeds, "
+          f"{args.workers} worker(s)\n", flush=True)
     rows = ["| strategy | reached | median evaluations | p90 | speed-up at the median "
             "(brute force's / this) | at p90 |", "|---|---|---|---|---|---|",
             f"| brute force, random order (exact) | - | {brute_median} | {brute_p90} | 1.00x | "
             "1.00x |"]
-    for strategy in ["generational", "generational_compat", "steady_state", "random"]:
-        evals = run_deepevolve(str(args.deepevolve), args.table, strategy, args.seeds, args.gap)
-        rows.append(summarize(f"deepevolve {strategy}", evals, brute_median, brute_p90))
-    for population, cxpb, mutpb in [(30, 0.5, 0.2)]:
-        evals = [run_deap(genes, values, fitness, target - 1e-12, s, args.budget, population,
-                          cxpb, mutpb) for s in range(1, args.seeds + 1)]
-        rows.append(summarize(f"DEAP eaSimple (pop {population}, cxpb {cxpb}, mutpb {mutpb})",
-                              evals, brute_median, brute_p90))
-    print("\n".join(rows))
+    figures = {}
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    for tool in args.tools:
+        if tool in DEEPEVOLVE:
+            evals = run_deepevolve(str(args.deepevolve), path, tool, args.seeds, args.gap,
+                                   args.budget, args.workers)
+        elif tool == "deap":
+            if args.workers > 1:
+                continue  # eaSimple evaluates a generation at a time: no asynchrony to model
+            evals = pool.map(deap_job, [(path, target, s, args.budget) for s in seeds])
+        else:
+            evals = pool.map(optuna_job, [(path, target, s, args.budget, tool, args.workers)
+                                          for s in seeds])
+        row, med, p90 = summarize(NAMES[tool], evals, brute_median, brute_p90)
+        figures[tool] = (med, p90)
+        rows.append(row)
+        print(row, flush=True)
+    print("\n" + "\n".join(rows) + "\n", flush=True)
+    if "guided" in figures:
+        for other in ("tpe-cl", "tpe"):
+            if other in figures:
+                (gm, gp), (tm, tp) = figures["guided"], figures[other]
+                print(f"guided vs {NAMES[other]}: median {gm:g} / {tm:g} = "
+                      f"{gm / tm if tm not in (0, math.inf) else math.nan:.2f}, p90 {gp:g} / "
+                      f"{tp:g}\n", flush=True)
+    return figures
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--table", action="append", help="a fitness table (repeatable); default: "
+                    "every table in bench/data")
+    ap.add_argument("--nk", action="append", default=None, metavar="N,A,K",
+                    help="an NK landscape of N genes with A values each and K interactions "
+                    "(repeatable); default: 8,4,1 8,4,3 8,4,6 unless --table is given")
+    ap.add_argument("--nk-seed", type=int, default=1)
+    ap.add_argument("--deepevolve", default=ROOT / "build/cli/deepevolve")
+    ap.add_argument("--seeds", type=int, default=100)
+    ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument("--gap", type=float, default=0.005, help="within this of the best")
+    ap.add_argument("--budget", type=int, default=300, help="evaluations each run may spend")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--tools", default=",".join(DEEPEVOLVE + OTHERS),
+                    help="comma-separated, of: " + ", ".join(DEEPEVOLVE + OTHERS))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count(), help="processes for the "
+                    "Python tools")
+    args = ap.parse_args()
+    args.tools = args.tools.split(",")
+    for t in args.tools:
+        if t not in DEEPEVOLVE + OTHERS:
+            sys.exit(f"search_compare: unknown tool '{t}'")
+    tables = [(Path(t), Path(t).name) for t in (args.table or [])]
+    if not args.table:
+        tables = [(p, p.name) for p in sorted((ROOT / "bench/data").glob("*.csv"))]
+    nks = args.nk if args.nk is not None else ([] if args.table else ["8,4,1", "8,4,3", "8,4,6"])
+    with tempfile.TemporaryDirectory() as tmp, multiprocessing.Pool(args.jobs) as pool:
+        for spec in nks:
+            n, a, k = (int(x) for x in spec.split(","))
+            path = Path(tmp) / f"nk_{n}_{a}_{k}.csv"
+            nk_table(n, a, k, args.nk_seed, path)
+            tables.append((path, f"NK landscape N={n} A={a} K={k} (seed {args.nk_seed})"))
+        for path, label in tables:
+            compare(path, label, args, pool)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,10 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     err << "deepevolve sim: --seeds must be at least 1\n";
     return 2;
   }
+  if (o.workers < 1 || o.workers > 4096) {
+    err << "deepevolve sim: --workers must be in [1, 4096]\n";
+    return 2;
+  }
 
   v1::SearchSpec spec;
   *spec.mutable_space() = table->space.ToProto();
@@ -149,6 +153,13 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     if (o.population > 0) p->set_population(o.population);
     if (o.tournament_size > 0) p->set_tournament_size(o.tournament_size);
     if (o.trials > 0) p->set_trials(o.trials);
+  } else if (spec.has_guided()) {
+    auto* p = spec.mutable_guided();
+    if (o.population > 0) p->set_population(o.population);
+    if (o.tournament_size > 0) p->set_tournament_size(o.tournament_size);
+    if (o.trials > 0) p->set_trials(o.trials);
+    if (o.candidates > 0) p->set_candidates(o.candidates);
+    if (o.warmup > 0) p->set_warmup(o.warmup);
   } else if (spec.has_random()) {
     if (o.trials > 0) spec.mutable_random()->set_trials(o.trials);
   } else if (o.trials > 0) {
@@ -180,7 +191,7 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   int reached = 0;
   for (int s = 0; s < o.seeds; ++s) {
     const uint64_t seed = o.first_seed + s;
-    auto run = ga::Simulate(*table, *resolved, target, seed);
+    auto run = ga::Simulate(*table, *resolved, target, seed, o.workers);
     if (!run.ok()) {
       err << "deepevolve sim: seed " << seed << ": " << run.status().message() << "\n";
       return 1;

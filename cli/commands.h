@@ -21,7 +21,7 @@ int RunPresets(std::ostream& out);
 struct SimOptions {
   std::string table_path;
   std::string strategy =
-      "generational";  // generational, generational_compat, steady_state, random, grid
+      "generational";  // generational, generational_compat, steady_state, guided, random, grid
   std::string target = "best-0.005";  // an accuracy, or "best-<gap>"
   int seeds = 100;
   uint64_t first_seed = 1;
@@ -30,6 +30,10 @@ struct SimOptions {
   int generations = 0;
   int trials = 0;
   int tournament_size = 0;
+  int candidates = 0, warmup = 0;  // guided
+  // Simulated workers training at once; each genome's epochs take a random time, so
+  // results arrive out of order.
+  int workers = 1;
   std::string pruner = "none";  // none, median or asha, on the table's curves
   // The pruner's settings; 0 keeps its default.
   int warmup_epochs = 0, min_trials = 0;     // median

@@ -24,10 +24,10 @@ void AddSpecFlags(CLI::App* app, deepevolve::cli::SpecFlags& f) {
   app->add_option("--preset", f.preset, "preset when no spec file names one (deepevolve presets)")
       ->capture_default_str();
   app->add_option("--name", f.name, "a name for the search");
-  app->add_option("--strategy", f.strategy, "generational, steady_state, random or grid");
+  app->add_option("--strategy", f.strategy, "generational, steady_state, guided, random or grid");
   app->add_option("--population", f.population, "population size");
   app->add_option("--generations", f.generations, "generations (generational)");
-  app->add_option("--trials", f.trials, "genomes to train (steady_state, random, grid)");
+  app->add_option("--trials", f.trials, "genomes to train (steady_state, guided, random, grid)");
   app->add_option("--epochs", f.epochs, "epochs per genome (default 4)");
   app->add_option("--train-limit", f.train_limit, "train on the first N examples only");
   app->add_option("--test-limit", f.test_limit, "test on the first N examples only");
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
                   "CSV: one column per gene and an accuracy column")
       ->required();
   sim->add_option("--strategy", sim_options.strategy,
-                  "generational, generational_compat, steady_state, random or grid")
+                  "generational, generational_compat, steady_state, guided, random or grid")
       ->capture_default_str();
   sim->add_option("--target", sim_options.target,
                   "accuracy to reach, or best-<gap> (relative to the table's best)")
@@ -89,6 +89,12 @@ int main(int argc, char** argv) {
   sim->add_option("--generations", sim_options.generations, "generations (0: default)");
   sim->add_option("--trials", sim_options.trials, "trial budget (0: default)");
   sim->add_option("--tournament", sim_options.tournament_size, "tournament size (0: default)");
+  sim->add_option("--candidates", sim_options.candidates,
+                  "guided: candidates scored per genome (0: default)");
+  sim->add_option("--warmup", sim_options.warmup, "guided: results before the model (0: default)");
+  sim->add_option("--workers", sim_options.workers,
+                  "simulated parallel workers: results arrive out of order")
+      ->capture_default_str();
   sim->add_option("--pruner", sim_options.pruner,
                   "none, median or asha: replayed on the table's per-epoch curves, cost in epochs")
       ->capture_default_str();

@@ -30,14 +30,17 @@ absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
                                                    absl::StrJoin(ga::StrategyNames(), ", "), ")"));
   }
   // A spec without a strategy is generational.
-  const bool generational = !spec.has_steady_state() && !spec.has_random() && !spec.has_grid();
+  const bool generational =
+      !spec.has_steady_state() && !spec.has_guided() && !spec.has_random() && !spec.has_grid();
   if (f.population > 0) {
     if (spec.has_steady_state()) {
       spec.mutable_steady_state()->set_population(f.population);
+    } else if (spec.has_guided()) {
+      spec.mutable_guided()->set_population(f.population);
     } else if (generational) {
       spec.mutable_generational()->set_population(f.population);
     } else {
-      return DoesNotApply("--population", spec, "generational and steady_state");
+      return DoesNotApply("--population", spec, "generational, steady_state and guided");
     }
   }
   if (f.generations > 0) {
@@ -47,12 +50,14 @@ absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
   if (f.trials > 0) {
     if (spec.has_steady_state()) {
       spec.mutable_steady_state()->set_trials(f.trials);
+    } else if (spec.has_guided()) {
+      spec.mutable_guided()->set_trials(f.trials);
     } else if (spec.has_random()) {
       spec.mutable_random()->set_trials(f.trials);
     } else if (spec.has_grid()) {
       spec.mutable_grid()->set_trials(f.trials);
     } else {
-      return DoesNotApply("--trials", spec, "steady_state, random and grid");
+      return DoesNotApply("--trials", spec, "steady_state, guided, random and grid");
     }
   }
   if (f.epochs > 0) spec.mutable_task()->set_epochs(f.epochs);

@@ -217,7 +217,7 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
 }
 
 absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
-                                double target, uint64_t seed) {
+                                double target, uint64_t seed, int workers) {
   ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, MakeStrategy(table.space, spec));
   std::unique_ptr<Pruner> pruner = MakePruner(spec.pruner(), table.epochs);
   if (pruner != nullptr && table.curves.empty()) {
@@ -225,37 +225,83 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
         "the table has no curve column: a pruner decides on each genome's accuracy after each "
         "epoch (a grid run's genomes.csv has it)");
   }
+  if (workers < 1) return absl::InvalidArgumentError("workers: at least 1");
   std::mt19937_64 rng(seed);
+  // How long each epoch of a genome takes, on a worker of its own: drawn from a stream
+  // of its own, so that the strategy's draws are the same with any number of workers.
+  std::mt19937_64 clock_rng(seed ^ 0x9e3779b97f4a7c15ULL);
+  std::uniform_real_distribution<double> epoch_seconds(0.5, 1.5);
+
+  // A genome in training: it reaches the end of epoch `epoch` at `at`.
+  struct Training {
+    double at = 0;
+    double per_epoch = 1;
+    int epoch = 1;
+    Candidate candidate;
+    const Fitness* fitness = nullptr;
+    const std::vector<double>* curve = nullptr;  // when a pruner watches it
+    int epochs = 1;
+  };
+  std::vector<Training> training;
+  double now = 0;
   SimRun run;
-  while (!strategy->Done()) {
-    ASSIGN_OR_RETURN(std::vector<Candidate> next, strategy->Next(1, rng));
-    if (next.empty()) {
+  while (true) {
+    const int free = workers - static_cast<int>(training.size());
+    if (free > 0 && !strategy->Done()) {
+      ASSIGN_OR_RETURN(std::vector<Candidate> next, strategy->Next(free, rng));
+      for (Candidate& c : next) {
+        auto it = table.fitness.find(c.genome);
+        if (it == table.fitness.end()) {
+          return absl::NotFoundError(absl::StrCat("the table has no row for genome ",
+                                                  genome::DescribeGenome(table.space, c.genome)));
+        }
+        Training t;
+        t.fitness = &it->second;
+        t.epochs = table.epochs_run.at(c.genome);
+        if (auto curve = table.curves.find(c.genome);
+            pruner != nullptr && curve != table.curves.end()) {
+          t.curve = &curve->second;
+          t.epochs = static_cast<int>(curve->second.size());
+        }
+        t.per_epoch = workers > 1 ? epoch_seconds(clock_rng) : 1;
+        // Without a pruner only the last epoch matters: one step to the end.
+        t.epoch = t.curve != nullptr ? 1 : t.epochs;
+        t.at = now + t.per_epoch * t.epoch;
+        t.candidate = std::move(c);
+        training.push_back(std::move(t));
+      }
+    }
+    if (training.empty()) {
       if (strategy->Done()) break;  // a generation with nothing left to train
       return absl::InternalError("strategy is waiting with no genome in flight");
     }
-    const Candidate& c = next.front();
-    auto it = table.fitness.find(c.genome);
-    if (it == table.fitness.end()) {
-      return absl::NotFoundError(absl::StrCat("the table has no row for genome ",
-                                              genome::DescribeGenome(table.space, c.genome)));
+    // The next epoch to end, the earliest handed out first among equal times.
+    size_t i = 0;
+    for (size_t j = 1; j < training.size(); ++j) {
+      if (training[j].at < training[i].at) i = j;
     }
-    ++run.evaluations;
-    Fitness fitness = it->second;
-    int epochs = table.epochs_run.at(c.genome);
-    if (auto curve = table.curves.find(c.genome);
-        pruner != nullptr && curve != table.curves.end()) {
-      for (size_t e = 0; e < curve->second.size(); ++e) {
-        if (pruner->Record(c.id, static_cast<int>(e + 1), curve->second[e])) {
-          fitness = Fitness{true, curve->second[e], /*pruned=*/true};
-          epochs = static_cast<int>(e + 1);
-          ++run.pruned;
-          break;
-        }
+    Training& t = training[i];
+    now = t.at;
+    Fitness fitness = *t.fitness;
+    if (t.curve != nullptr) {
+      const double accuracy = (*t.curve)[t.epoch - 1];
+      const bool stop = pruner->Record(t.candidate.id, t.epoch, accuracy);
+      if (!stop && t.epoch < t.epochs) {
+        ++t.epoch;
+        t.at = now + t.per_epoch;
+        continue;
+      }
+      if (stop) {
+        fitness = Fitness{true, accuracy, /*pruned=*/true};
+        ++run.pruned;
       }
     }
-    if (pruner != nullptr) pruner->Finished(c.id, fitness.ok && !fitness.pruned);
-    run.epochs += epochs;
-    RETURN_IF_ERROR(strategy->Report(c.id, fitness));
+    if (pruner != nullptr) pruner->Finished(t.candidate.id, fitness.ok && !fitness.pruned);
+    ++run.evaluations;
+    run.epochs += t.epoch;
+    const int64_t id = t.candidate.id;
+    training.erase(training.begin() + static_cast<std::ptrdiff_t>(i));
+    RETURN_IF_ERROR(strategy->Report(id, fitness));
     if (fitness.ok && !fitness.pruned) {
       run.best = std::max(run.best, fitness.accuracy);
       if (fitness.accuracy >= target) {

@@ -46,21 +46,25 @@ bool IsResultColumn(absl::string_view column);
 // names the file in errors, which say the line.
 absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source);
 
-// Trains nothing: runs the strategy `spec` selects (resolved, on table.space) with one
-// worker, looking each genome up in the table, until a genome that trained fully
-// reaches `target` or the strategy is done. With spec.pruner, each genome's curve is
-// shown to the pruner epoch by epoch, as a master would; a stopped genome costs the
-// epochs up to its stop and reports its accuracy there, pruned. FAILED_PRECONDITION
-// for a pruner on a table without curves.
+// Trains nothing: runs the strategy `spec` selects (resolved, on table.space) with
+// `workers` workers, looking each genome up in the table, until a genome that trained
+// fully reaches `target` or the strategy is done. With one worker genomes train one
+// after another; with more, each worker asks for a genome whenever it is free, and each
+// genome's epochs take a time drawn uniformly in [0.5, 1.5) (its own, seeded), so
+// results arrive out of order while others are in flight. With spec.pruner, each
+// genome's curve is shown to the pruner epoch by epoch, as a master would, interleaved
+// across workers in time order; a stopped genome costs the epochs up to its stop and
+// reports its accuracy there, pruned. FAILED_PRECONDITION for a pruner on a table
+// without curves.
 struct SimRun {
-  int64_t evaluations = 0;  // genomes "trained" up to and including the first hit
+  int64_t evaluations = 0;  // genomes "trained" (reported) up to and including the first hit
   int64_t epochs = 0;       // the epochs they trained
   int64_t pruned = 0;       // of them, stopped by the pruner
   bool reached = false;
   double best = 0;  // best accuracy seen (of genomes that trained fully)
 };
 absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
-                                double target, uint64_t seed);
+                                double target, uint64_t seed, int workers = 1);
 
 // The expected number of evaluations for brute force in random order to hit one of
 // the `hits` genomes at or above the target among `total`: (total + 1) / (hits + 1).

@@ -186,6 +186,23 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
       RETURN_IF_ERROR(CheckRange("steady_state.trials", p->trials(), 1, kMaxTrials));
       return CheckFraction("steady_state.mutate_chance", p->mutate_chance());
     }
+    case v1::SearchSpec::kGuided: {
+      auto* p = spec->mutable_guided();
+      if (!p->has_population()) p->set_population(30);
+      if (!p->has_tournament_size()) p->set_tournament_size(5);
+      if (!p->has_trials()) p->set_trials(240);
+      if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
+      if (p->mutation() == v1::MUTATION_UNSPECIFIED) p->set_mutation(v1::MUTATION_NEAR);
+      if (!p->has_candidates()) p->set_candidates(64);
+      if (!p->has_warmup()) p->set_warmup(10);
+      RETURN_IF_ERROR(CheckRange("guided.population", p->population(), 2, kMaxPopulation));
+      RETURN_IF_ERROR(
+          CheckRange("guided.tournament_size", p->tournament_size(), 1, p->population()));
+      RETURN_IF_ERROR(CheckRange("guided.trials", p->trials(), 1, kMaxTrials));
+      RETURN_IF_ERROR(CheckRange("guided.candidates", p->candidates(), 1, kMaxCandidates));
+      RETURN_IF_ERROR(CheckRange("guided.warmup", p->warmup(), 2, kMaxTrials));
+      return CheckFraction("guided.mutate_chance", p->mutate_chance());
+    }
     case v1::SearchSpec::kRandom: {
       auto* p = spec->mutable_random();
       if (!p->has_trials()) p->set_trials(240);
@@ -328,13 +345,14 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
 }
 
 const std::vector<std::string>& StrategyNames() {
-  static const auto* names = new std::vector<std::string>{"generational", "generational_compat",
-                                                          "steady_state", "random", "grid"};
+  static const auto* names = new std::vector<std::string>{
+      "generational", "generational_compat", "steady_state", "guided", "random", "grid"};
   return *names;
 }
 
 std::string StrategyName(const v1::SearchSpec& spec) {
   if (spec.has_steady_state()) return "steady_state";
+  if (spec.has_guided()) return "guided";
   if (spec.has_random()) return "random";
   if (spec.has_grid()) return "grid";
   return spec.deepevolve_compat() ? "generational_compat" : "generational";
@@ -346,6 +364,8 @@ absl::Status SetStrategy(const std::string& name, v1::SearchSpec* spec) {
     spec->set_deepevolve_compat(name == "generational_compat");
   } else if (name == "steady_state") {
     spec->mutable_steady_state();
+  } else if (name == "guided") {
+    spec->mutable_guided();
   } else if (name == "random") {
     spec->mutable_random();
   } else if (name == "grid") {

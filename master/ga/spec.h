@@ -16,6 +16,9 @@ inline constexpr int kMaxSpecNameLength = 256;
 inline constexpr int kMaxPopulation = 10000;
 inline constexpr int kMaxGenerations = 10000;
 inline constexpr int kMaxTrials = 10000000;
+// Candidates the guided strategy scores per genome: what bounds the time it holds the
+// master's lock.
+inline constexpr int kMaxCandidates = 1024;
 inline constexpr int kMaxEpochs = 1000;
 inline constexpr int kMaxBatchSize = 65536;
 inline constexpr int kMaxDatasetLength = 1024;  // task.dataset
@@ -38,7 +41,7 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(
 
 // The names strategies go by in flags, files and output, in one place:
 // "generational", "generational_compat" (DeepEvolve's accidents kept), "steady_state",
-// "random", "grid".
+// "guided", "random", "grid".
 const std::vector<std::string>& StrategyNames();
 // The name of `spec`'s strategy; "generational", the default, for a spec with none.
 std::string StrategyName(const v1::SearchSpec& spec);

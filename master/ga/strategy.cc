@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "master/ga/enumerating.h"
 #include "master/ga/generational.h"
+#include "master/ga/guided.h"
 #include "master/ga/steady_state.h"
 
 namespace deepevolve::ga {
@@ -39,6 +40,18 @@ absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const genome::SearchSpace
       o.mutate_chance = p.mutate_chance();
       o.mutation = MutationFrom(p.mutation());
       return std::make_unique<SteadyStateStrategy>(space, o);
+    }
+    case v1::SearchSpec::kGuided: {
+      const auto& p = spec.guided();
+      GuidedOptions o;
+      o.population = p.population();
+      o.tournament_size = p.tournament_size();
+      o.trials = p.trials();
+      o.mutate_chance = p.mutate_chance();
+      o.mutation = MutationFrom(p.mutation());
+      o.candidates = p.candidates();
+      o.warmup = p.warmup();
+      return std::make_unique<GuidedStrategy>(space, o);
     }
     case v1::SearchSpec::kRandom:
       return std::make_unique<EnumeratingStrategy>(space, EnumeratingStrategy::Order::kRandom,

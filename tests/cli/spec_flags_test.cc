@@ -35,6 +35,16 @@ TEST(SpecFlagsTest, FlagsSetTheirStrategysFields) {
   EXPECT_FALSE(spec->has_generational());
 
   f = SpecFlags();
+  f.strategy = "guided";
+  f.population = 16;
+  f.trials = 90;
+  spec = SpecFromFlags(f);
+  ASSERT_THAT(spec, IsOk());
+  EXPECT_EQ(spec->guided().population(), 16);
+  EXPECT_EQ(spec->guided().trials(), 90);
+  EXPECT_FALSE(spec->has_generational());
+
+  f = SpecFlags();
   f.strategy = "grid";
   f.trials = 20;
   spec = SpecFromFlags(f);

@@ -177,6 +177,32 @@ TEST(SimulateTest, APrunerSavesEpochsAndStillReachesTheTarget) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(SimulateTest, ParallelWorkersReportOutOfOrder) {
+  auto table = ParseFitnessTable(MnistMlpTable(/*curves=*/true), "t.csv");
+  ASSERT_TRUE(table.ok()) << table.status();
+  const double target = table->best - 0.005;
+  for (const char* which : {"steady_state", "guided", "generational"}) {
+    v1::SearchSpec spec;
+    *spec.mutable_space() = table->space.ToProto();
+    spec.mutable_task()->set_dataset("fashion_mnist");
+    spec.mutable_task()->set_net(v1::MLP);
+    ASSERT_TRUE(SetStrategy(which, &spec).ok());
+    spec.mutable_pruner()->mutable_asha();
+    auto resolved = ResolveSearchSpec(spec, genome::GeneNames::kAny);
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    auto one = Simulate(*table, *resolved, target, 3, 1);
+    auto eight = Simulate(*table, *resolved, target, 3, 8);
+    ASSERT_TRUE(one.ok()) << which << ": " << one.status();
+    ASSERT_TRUE(eight.ok()) << which << ": " << eight.status();
+    EXPECT_TRUE(eight->reached) << which;
+    // The same seed, the same run; more workers, another one (results in another order).
+    EXPECT_EQ(Simulate(*table, *resolved, target, 3, 8)->evaluations, eight->evaluations);
+    EXPECT_NE(std::make_pair(one->evaluations, one->epochs),
+              std::make_pair(eight->evaluations, eight->epochs))
+        << which;
+  }
+}
+
 TEST(SimulateTest, ExpectedRandomOrderCost) {
   EXPECT_DOUBLE_EQ(ExpectedRandomOrderCost(490, 0), 491.0);
   EXPECT_DOUBLE_EQ(ExpectedRandomOrderCost(489, 1), 245.0);

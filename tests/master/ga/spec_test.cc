@@ -103,6 +103,18 @@ TEST(ResolveSearchSpecTest, RejectsBadInputNamingTheField) {
   ExpectInvalid(s, "random.trials");
 
   s = Preset("mnist_mlp");
+  s.mutable_guided()->set_candidates(5000);
+  ExpectInvalid(s, "guided.candidates");
+
+  s = Preset("mnist_mlp");
+  s.mutable_guided()->set_warmup(1);
+  ExpectInvalid(s, "guided.warmup");
+
+  s = Preset("mnist_mlp");
+  s.mutable_guided()->set_tournament_size(31);
+  ExpectInvalid(s, "guided.tournament_size");
+
+  s = Preset("mnist_mlp");
   s.mutable_space()->add_genes()->set_name("nb_neurons");
   ExpectInvalid(s, "space.genes[0].values", "no values");
 
@@ -162,6 +174,25 @@ TEST(ResolveSearchSpecTest, ACsvDatasetIsARelativePathInsideTheDataDirectories) 
 
 namespace deepevolve::ga {
 namespace {
+
+TEST(ResolveSearchSpecTest, GuidedDefaults) {
+  v1::SearchSpec spec = Preset("fashion_mnist_mlp_full");
+  ASSERT_TRUE(SetStrategy("guided", &spec).ok());
+  auto r = ResolveSearchSpec(spec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->has_guided());
+  EXPECT_EQ(StrategyName(*r), "guided");
+  EXPECT_EQ(r->guided().population(), 30);
+  EXPECT_EQ(r->guided().tournament_size(), 5);
+  EXPECT_EQ(r->guided().trials(), 240);
+  EXPECT_DOUBLE_EQ(r->guided().mutate_chance(), 0.3);
+  EXPECT_EQ(r->guided().mutation(), v1::MUTATION_NEAR);
+  EXPECT_EQ(r->guided().candidates(), 64);
+  EXPECT_EQ(r->guided().warmup(), 10);
+  // With a pruner too.
+  spec.mutable_pruner()->mutable_asha();
+  EXPECT_TRUE(ResolveSearchSpec(spec).ok());
+}
 
 TEST(ResolvePrunerTest, DefaultsAsOptunasAndNoneStaysAbsent) {
   v1::SearchSpec spec;

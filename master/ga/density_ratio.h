@@ -1,0 +1,76 @@
+// A model of a search's results for screening candidates: TPE's density ratio.
+#ifndef DEEPEVOLVE_MASTER_GA_DENSITY_RATIO_H_
+#define DEEPEVOLVE_MASTER_GA_DENSITY_RATIO_H_
+
+#include <optional>
+#include <vector>
+
+#include "absl/random/bit_gen_ref.h"
+#include "genome/genome.h"
+#include "genome/space.h"
+
+namespace deepevolve::ga {
+
+// A result the model learns from: a genome and its rank (Fitness::rank(): higher is
+// better; failures and pruned genomes rank below every genome that trained fully).
+struct Scored {
+  const genome::Genome* genome = nullptr;
+  double rank = 0;
+};
+
+// Splits the results into the good ones — the best min(ceil(n / 10), 25) of n by rank,
+// as Optuna's TPE — and the rest, and estimates each group's density over the space
+// with a multivariate Parzen estimator: a mixture with one component per genome and a
+// uniform one (the prior, of the weight of one genome). A component is a product over
+// the genes of a kernel around the genome's value: on an unordered gene the value
+// itself with weight 1 and every value with 1/K; on an ordered numeric gene a discrete
+// Gaussian one value wide, mixed with the same uniform 1/K. A gene inactive in the
+// component's genome is uniform; one inactive in the scored genome is left out.
+//
+// Score(x) = log l(x) - log g(x), the good density over the rest's: TPE's criterion,
+// which orders candidates as expected improvement does. Genomes being evaluated count
+// among the rest (Optuna's constant liar), so a candidate near one already handed out
+// scores lower and parallel workers get different genomes.
+class DensityRatio {
+ public:
+  // The rest keeps at most this many results (the most recent) besides the pending:
+  // what bounds the cost of a score at thousands of results.
+  static constexpr int kMaxRest = 1000;
+
+  // nullopt when there is nothing to tell apart: fewer than two results, or all of
+  // the same rank. `results` in the order they were reported (oldest first).
+  static std::optional<DensityRatio> Fit(const genome::SearchSpace& space,
+                                         const std::vector<Scored>& results,
+                                         const std::vector<const genome::Genome*>& pending);
+
+  double Score(const genome::Genome& genome) const;
+
+  // A genome drawn from the good density: a component chosen by weight, each gene from
+  // its kernel; canonical.
+  genome::Genome SampleGood(absl::BitGenRef rng) const;
+
+  // Counts `genome` among the rest from now on (it was handed out).
+  void AddPending(const genome::Genome& genome);
+
+  int good_count() const { return static_cast<int>(good_.size() / genes_); }
+  int rest_count() const { return static_cast<int>(rest_.size() / genes_); }
+
+ private:
+  explicit DensityRatio(const genome::SearchSpace& space);
+
+  // The values of `genome`, -1 where a gene is inactive.
+  std::vector<int> Values(const genome::Genome& genome) const;
+  // log of the group's density at `values`.
+  double LogDensity(const std::vector<int>& group, const std::vector<int>& values) const;
+
+  const genome::SearchSpace* space_;
+  int genes_;
+  // For gene g, log_kernel_[g][c * K + v]: log k(v | centre c); row K (c == K) is the
+  // uniform kernel, for a centre inactive there.
+  std::vector<std::vector<double>> log_kernel_;
+  std::vector<int> good_, rest_;  // genes_ values per genome, flattened
+};
+
+}  // namespace deepevolve::ga
+
+#endif  // DEEPEVOLVE_MASTER_GA_DENSITY_RATIO_H_

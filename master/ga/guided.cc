@@ -1,0 +1,141 @@
+#include "master/ga/guided.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/distributions.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace deepevolve::ga {
+
+GuidedStrategy::GuidedStrategy(genome::SearchSpace space, GuidedOptions options)
+    : space_(std::move(space)),
+      options_(options),
+      planned_(static_cast<int64_t>(
+          std::min<uint64_t>(static_cast<uint64_t>(options.trials), space_.size()))) {}
+
+int GuidedStrategy::generation() const {
+  return static_cast<int>((next_id_ - 2) / options_.population) + 1;
+}
+
+std::vector<Member> GuidedStrategy::Population() const {
+  return std::vector<Member>(population_.begin(), population_.end());
+}
+
+const Candidate& GuidedStrategy::Tournament(absl::BitGenRef rng) const {
+  const Member* best = nullptr;
+  for (int i = 0; i < options_.tournament_size; ++i) {
+    const Member& m = population_[absl::Uniform<size_t>(rng, 0, population_.size())];
+    if (best == nullptr || m.fitness->rank() > best->fitness->rank()) best = &m;
+  }
+  return best->candidate;
+}
+
+absl::StatusOr<std::optional<Candidate>> GuidedStrategy::Evolve(absl::BitGenRef rng) {
+  Candidate c;
+  genome::Genome genome;
+  if (next_id_ <= options_.population) {
+    genome = RandomGenome(space_, rng);
+  } else {
+    if (population_.empty()) return std::nullopt;  // nothing trained to breed from yet
+    const Candidate& mom = Tournament(rng);
+    const Candidate& dad = Tournament(rng);
+    genome = Crossover(space_, mom.genome, dad.genome, rng).first;
+    c.parents = {mom.id, dad.id};
+    if (absl::Uniform<double>(rng, 0, 1) < options_.mutate_chance) {
+      genome = Mutate(space_, genome, rng, options_.mutation);
+    }
+  }
+  ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, std::move(genome), seen_, rng));
+  return c;
+}
+
+std::optional<Candidate> GuidedStrategy::Screen(DensityRatio& model, absl::BitGenRef rng) {
+  std::vector<Candidate> bred;
+  GenomeSet distinct;
+  const int children = options_.candidates / 2;
+  const int mutants = options_.candidates / 4;
+  for (int i = 0; i < options_.candidates; ++i) {
+    Candidate c;
+    if (i < children) {
+      const Candidate& mom = Tournament(rng);
+      const Candidate& dad = Tournament(rng);
+      c.genome = Crossover(space_, mom.genome, dad.genome, rng).first;
+      c.parents = {mom.id, dad.id};
+      if (absl::Uniform<double>(rng, 0, 1) < options_.mutate_chance) {
+        c.genome = Mutate(space_, c.genome, rng, options_.mutation);
+      }
+    } else if (i < children + mutants) {
+      const Candidate& parent = Tournament(rng);
+      c.genome = Mutate(space_, parent.genome, rng, options_.mutation);
+      c.parents = {parent.id, parent.id};
+    } else {
+      c.genome = model.SampleGood(rng);
+    }
+    if (seen_.contains(c.genome) || !distinct.insert(c.genome).second) continue;
+    bred.push_back(std::move(c));
+  }
+  if (bred.empty()) return std::nullopt;
+  size_t best = 0;
+  double best_score = model.Score(bred[0].genome);
+  for (size_t i = 1; i < bred.size(); ++i) {
+    const double score = model.Score(bred[i].genome);
+    if (score > best_score) {
+      best = i;
+      best_score = score;
+    }
+  }
+  return std::move(bred[best]);
+}
+
+absl::StatusOr<std::vector<Candidate>> GuidedStrategy::Next(int max_count, absl::BitGenRef rng) {
+  std::vector<Candidate> out;
+  std::optional<DensityRatio> model;
+  if (reported_ >= options_.warmup && !population_.empty() && next_id_ <= planned_) {
+    std::vector<Scored> results;
+    results.reserve(history_.size());
+    for (size_t i = 0; i < history_.size(); ++i)
+      results.push_back({&history_[i], history_rank_[i]});
+    std::vector<const genome::Genome*> pending;
+    for (const auto& [id, c] : pending_) pending.push_back(&c.genome);
+    model = DensityRatio::Fit(space_, results, pending);
+  }
+  while (static_cast<int>(out.size()) < max_count && next_id_ <= planned_) {
+    std::optional<Candidate> c;
+    if (model.has_value()) {
+      c = Screen(*model, rng);
+      if (c.has_value()) ++guided_;
+    }
+    if (!c.has_value()) {
+      ASSIGN_OR_RETURN(c, Evolve(rng));
+      if (!c.has_value()) break;
+    }
+    if (model.has_value()) model->AddPending(c->genome);
+    seen_.insert(c->genome);
+    c->id = c->uid = next_id_++;
+    c->generation = static_cast<int>((c->id - 1) / options_.population) + 1;
+    pending_[c->id] = *c;
+    out.push_back(*std::move(c));
+  }
+  return out;
+}
+
+absl::Status GuidedStrategy::Report(int64_t id, const Fitness& fitness) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) {
+    if (id >= 1 && id < next_id_) {
+      return absl::FailedPreconditionError(absl::StrCat("genome ", id, " already reported"));
+    }
+    return absl::NotFoundError(absl::StrCat("genome ", id, " was not handed out"));
+  }
+  history_.push_back(it->second.genome);
+  history_rank_.push_back(fitness.rank());
+  population_.push_back(Member{std::move(it->second), fitness});
+  pending_.erase(it);
+  ++reported_;
+  while (static_cast<int>(population_.size()) > options_.population) population_.pop_front();
+  return absl::OkStatus();
+}
+
+}  // namespace deepevolve::ga

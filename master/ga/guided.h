@@ -1,0 +1,69 @@
+// Model-guided evolution: aging evolution whose children are screened by a model.
+#ifndef DEEPEVOLVE_MASTER_GA_GUIDED_H_
+#define DEEPEVOLVE_MASTER_GA_GUIDED_H_
+
+#include <deque>
+#include <map>
+#include <vector>
+
+#include "master/ga/density_ratio.h"
+#include "master/ga/operators.h"
+#include "master/ga/strategy.h"
+
+namespace deepevolve::ga {
+
+struct GuidedOptions {
+  int population = 30;
+  int tournament_size = 5;
+  int trials = 240;
+  double mutate_chance = 0.3;
+  MutationStyle mutation = MutationStyle::kNear;
+  int candidates = 64;
+  int warmup = 10;
+};
+
+// Until `warmup` results exist, or while the model cannot be fitted (every result of
+// one rank), exactly aging evolution (SteadyStateStrategy). After that, for each genome
+// it hands out it breeds `candidates` unseen, distinct genomes — half children of two
+// tournament parents (crossover, then a mutation with mutate_chance), a quarter
+// mutants of a tournament winner, a quarter draws from the good density — and hands
+// out the one the DensityRatio model (fitted to every result so far, with the genomes
+// in flight among the rest) scores highest. The population ages as in aging evolution:
+// a result joins it and the oldest member leaves.
+class GuidedStrategy : public Strategy {
+ public:
+  GuidedStrategy(genome::SearchSpace space, GuidedOptions options);
+
+  absl::StatusOr<std::vector<Candidate>> Next(int max_count, absl::BitGenRef rng) override;
+  absl::Status Report(int64_t id, const Fitness& fitness) override;
+  bool Done() const override { return reported_ >= planned_; }
+  int generation() const override;
+  int64_t PlannedTrials() const override { return planned_; }
+  std::vector<Member> Population() const override;
+
+  // How many genomes the model chose (the rest were aging evolution's): for tests.
+  int64_t guided_count() const { return guided_; }
+
+ private:
+  const Candidate& Tournament(absl::BitGenRef rng) const;
+  // Aging evolution's next genome (random while the first population is drawn).
+  absl::StatusOr<std::optional<Candidate>> Evolve(absl::BitGenRef rng);
+  // The model's pick among freshly bred candidates; nullopt when none is unseen.
+  std::optional<Candidate> Screen(DensityRatio& model, absl::BitGenRef rng);
+
+  const genome::SearchSpace space_;
+  const GuidedOptions options_;
+  const int64_t planned_;
+  int64_t next_id_ = 1;
+  int64_t reported_ = 0;
+  int64_t guided_ = 0;
+  std::deque<Member> population_;         // oldest first, all trained
+  std::map<int64_t, Candidate> pending_;  // handed out, no result yet; ordered by id
+  std::deque<genome::Genome> history_;    // every result's genome, in report order
+  std::vector<double> history_rank_;      // and its rank
+  GenomeSet seen_;
+};
+
+}  // namespace deepevolve::ga
+
+#endif  // DEEPEVOLVE_MASTER_GA_GUIDED_H_
