@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The same training step as trainer_bench.cc in python3-torch, as a user would write it:
 nn.Sequential with Linear/Conv2d + Dropout, cross-entropy, torch.optim.Adam with Keras's
-epsilon, shuffled mini-batches by index. Prints one JSON object."""
+epsilon, shuffled mini-batches by index. Prints one JSON object. On a GPU (--device cuda)
+the data lives on the device and each step reads its loss back, as trainer_bench.cc does;
+torch.optim.Adam then takes its default multi-tensor (foreach) implementation."""
 import argparse
 import json
 import time
@@ -17,7 +19,9 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     args = parser.parse_args()
+    device = torch.device(args.device)
 
     torch.manual_seed(1)
     torch.set_num_threads(args.threads)
@@ -37,6 +41,8 @@ def main():
                               nn.Dropout(0.5), nn.Linear(32, 10))
         x = torch.rand(n, 1, 28, 28)
     y = torch.randint(0, 10, (n,))
+    x, y = x.to(device), y.to(device)
+    model.to(device)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-8)
     params = sum(p.numel() for p in model.parameters())
@@ -47,7 +53,7 @@ def main():
         if state["cursor"] + batch > n:
             state["order"] = torch.randperm(n)
             state["cursor"] = 0
-        index = state["order"][state["cursor"]:state["cursor"] + batch]
+        index = state["order"][state["cursor"]:state["cursor"] + batch].to(device)
         state["cursor"] += batch
         bx, by = x.index_select(0, index), y.index_select(0, index)
         optimizer.zero_grad()
@@ -63,7 +69,8 @@ def main():
         step()
     seconds = time.perf_counter() - start
     samples_per_s = args.steps * batch / seconds
-    print(json.dumps({"impl": "python3-torch", "net": args.net, "threads": args.threads,
+    print(json.dumps({"impl": "python3-torch", "torch": torch.__version__, "net": args.net,
+                      "device": str(device), "threads": args.threads,
                       "batch": batch, "params": params,
                       "samples_per_s": round(samples_per_s, 1),
                       "gflops": round(6 * params * samples_per_s / 1e9, 2),

@@ -19,7 +19,6 @@
 #include "worker/daemon/grpc_master_client.h"
 #include "worker/daemon/host_slots.h"
 #include "worker/daemon/worker_loop.h"
-#include "worker/trainer/data.h"
 #include "worker/trainer/trainer.h"
 
 namespace {
@@ -75,14 +74,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   if (!check_dataset.empty()) {
-    auto data = deepevolve::trainer::DatasetCache(data_dirs).Get(check_dataset);
-    if (!data.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(data.status().message()).c_str());
+    auto size = deepevolve::trainer::CheckDataset(check_dataset, data_dirs);
+    if (!size.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(size.status().message()).c_str());
       return 1;
     }
     std::printf("%s: %lld training and %lld test examples\n", check_dataset.c_str(),
-                static_cast<long long>((*data)->train.size()),
-                static_cast<long long>((*data)->test.size()));
+                static_cast<long long>(size->train), static_cast<long long>(size->test));
     return 0;
   }
   deepevolve::worker::HostSlots slots(slots_dir);

@@ -1,6 +1,5 @@
 #include "worker/trainer/model.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -148,8 +147,9 @@ torch::Tensor KerasNetImpl::forward(torch::Tensor x) {
 torch::Tensor KerasNetImpl::Dropout(const torch::Tensor& x, double rate) {
   if (!is_training() || rate == 0) return x;
   if (!x.device().is_cpu()) {
-    torch::Tensor keep = torch::empty_like(x).bernoulli_(1 - rate, generator_);
-    return x * keep.div_(1 - rate);
+    // One fused kernel (mask and scale) drawing from the device's generator, which the
+    // trainer seeds from the trial's seed.
+    return torch::dropout(x, rate, /*train=*/true);
   }
   // On the CPU one draw from the generator seeds a counter-based stream for the whole
   // mask (SplitMix64 of seed + index): reproducible from the trial's seed like the

@@ -2,6 +2,7 @@
 #ifndef DEEPEVOLVE_WORKER_TRAINER_MODEL_H_
 #define DEEPEVOLVE_WORKER_TRAINER_MODEL_H_
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <string>

@@ -109,22 +109,32 @@ void Chunked(int64_t n, Kernel kernel) {
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) { kernel(begin, end - begin); });
 }
 
+// The parameters that take the multi-tensor path in one step, with their gradients
+// and each state slot, as lists for torch._foreach_* operations.
+struct Lists {
+  std::vector<torch::Tensor> p, g;
+  std::vector<std::vector<torch::Tensor>> s;  // s[slot][i]
+};
+
 // Per-parameter state tensors, created zero on first use. Step() takes the fused path
-// for each parameter that allows it, else (float64, CUDA, strided) the tensor one.
+// for each parameter that allows it; the others (CUDA, float64, strided) go together
+// through the multi-tensor path, or one by one through tensor operations (kTensorOps).
 class WithState : public KerasOptimizer {
  protected:
   WithState(std::vector<torch::Tensor> params, int slots, bool fused, double lr)
-      : KerasOptimizer(std::move(params), lr), fused_(fused) {
+      : KerasOptimizer(std::move(params), lr), slots_(slots), fused_(fused) {
     state_.resize(params_.size());
     for (size_t i = 0; i < params_.size(); ++i) {
       for (int s = 0; s < slots; ++s) state_[i].push_back(torch::zeros_like(params_[i]));
     }
   }
   // `update(p, g, state)` with tensor operations; `kernel(p, g, state, offset, count)`
-  // on raw floats.
-  template <typename Update, typename Kernel>
-  void ForEach(Update update, Kernel kernel) {
+  // on raw floats; `lists(lists)` with multi-tensor operations.
+  template <typename Update, typename Kernel, typename ListUpdate>
+  void ForEach(Update update, Kernel kernel, ListUpdate lists) {
     torch::NoGradGuard no_grad;
+    Lists rest;
+    rest.s.resize(slots_);
     for (size_t i = 0; i < params_.size(); ++i) {
       torch::Tensor& p = params_[i];
       const torch::Tensor& g = p.grad();
@@ -138,15 +148,31 @@ class WithState : public KerasOptimizer {
           kernel(pd + offset, gd + offset, sd, offset, count);
         });
         ++fused_updates_;
+      } else if (fused_) {
+        rest.p.push_back(p);
+        rest.g.push_back(g);
+        for (int s = 0; s < slots_; ++s) rest.s[s].push_back(state_[i][s]);
       } else {
         update(p, g, state_[i]);
       }
     }
+    if (!rest.p.empty()) {
+      lists(rest);
+      multi_tensor_updates_ += static_cast<int64_t>(rest.p.size());
+    }
   }
   std::vector<std::vector<torch::Tensor>> state_;
   int64_t t_ = 0;
+  const int slots_;
   const bool fused_;
 };
+
+// sqrt(x) + eps for each tensor of `x`, as new tensors.
+std::vector<torch::Tensor> SqrtPlusEps(const std::vector<torch::Tensor>& x) {
+  std::vector<torch::Tensor> d = at::_foreach_sqrt(x);
+  at::_foreach_add_(d, kEps);
+  return d;
+}
 
 class Sgd : public WithState {
  public:
@@ -157,7 +183,8 @@ class Sgd : public WithState {
     ForEach([&](torch::Tensor& p, const torch::Tensor& g, auto&) { p.add_(g, -lr_); },
             [&](float* p, const float* g, auto&, int64_t /*offset*/, int64_t n) {
               for (int64_t i = 0; i < n; ++i) p[i] -= lr_f_ * g[i];
-            });
+            },
+            [&](Lists& l) { at::_foreach_add_(l.p, l.g, -lr_); });
   }
 };
 
@@ -173,6 +200,11 @@ class RmsProp : public WithState {
         },
         [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
           RmsPropKernel(p, g, s[0] + offset, n, lr_f_);
+        },
+        [&](Lists& l) {
+          at::_foreach_mul_(l.s[0], 0.9);
+          at::_foreach_addcmul_(l.s[0], l.g, l.g, 0.1);
+          at::_foreach_addcdiv_(l.p, l.g, SqrtPlusEps(l.s[0]), -lr_);
         });
   }
 };
@@ -189,6 +221,10 @@ class Adagrad : public WithState {
         },
         [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
           AdagradKernel(p, g, s[0] + offset, n, lr_f_);
+        },
+        [&](Lists& l) {
+          at::_foreach_addcmul_(l.s[0], l.g, l.g);
+          at::_foreach_addcdiv_(l.p, l.g, SqrtPlusEps(l.s[0]), -lr_);
         });
   }
 };
@@ -198,9 +234,9 @@ class Adadelta : public WithState {
   Adadelta(std::vector<torch::Tensor> p, bool fused, double lr)
       : WithState(std::move(p), 2, fused, lr) {}
   void Update() override {
+    constexpr double rho = 0.95;
     ForEach(
         [&](torch::Tensor& p, const torch::Tensor& g, auto& s) {
-          constexpr double rho = 0.95;
           s[0].mul_(rho).addcmul_(g, g, 1 - rho);
           torch::Tensor update = g * (s[1] + kEps).sqrt_() / (s[0] + kEps).sqrt_();
           p.add_(update, -lr_);
@@ -208,6 +244,19 @@ class Adadelta : public WithState {
         },
         [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
           AdadeltaKernel(p, g, s[0] + offset, s[1] + offset, n, lr_f_);
+        },
+        [&](Lists& l) {
+          at::_foreach_mul_(l.s[0], rho);
+          at::_foreach_addcmul_(l.s[0], l.g, l.g, 1 - rho);
+          std::vector<torch::Tensor> delta = at::_foreach_add(l.s[1], kEps);
+          at::_foreach_sqrt_(delta);
+          std::vector<torch::Tensor> accumulated = at::_foreach_add(l.s[0], kEps);
+          at::_foreach_sqrt_(accumulated);
+          std::vector<torch::Tensor> update = at::_foreach_mul(l.g, delta);
+          at::_foreach_div_(update, accumulated);
+          at::_foreach_add_(l.p, update, -lr_);
+          at::_foreach_mul_(l.s[1], rho);
+          at::_foreach_addcmul_(l.s[1], update, update, 1 - rho);
         });
   }
 };
@@ -227,6 +276,13 @@ class Adam : public WithState {
         },
         [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
           AdamKernel(p, g, s[0] + offset, s[1] + offset, n, static_cast<float>(lr_t));
+        },
+        [&](Lists& l) {
+          at::_foreach_mul_(l.s[0], 0.9);
+          at::_foreach_add_(l.s[0], l.g, 0.1);
+          at::_foreach_mul_(l.s[1], 0.999);
+          at::_foreach_addcmul_(l.s[1], l.g, l.g, 0.001);
+          at::_foreach_addcdiv_(l.p, l.s[0], SqrtPlusEps(l.s[1]), -lr_t);
         });
   }
 };
@@ -246,6 +302,13 @@ class Adamax : public WithState {
         },
         [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
           AdamaxKernel(p, g, s[0] + offset, s[1] + offset, n, static_cast<float>(lr_t));
+        },
+        [&](Lists& l) {
+          at::_foreach_mul_(l.s[0], 0.9);
+          at::_foreach_add_(l.s[0], l.g, 0.1);
+          at::_foreach_mul_(l.s[1], 0.999);
+          at::_foreach_maximum_(l.s[1], at::_foreach_abs(l.g));
+          at::_foreach_addcdiv_(l.p, l.s[0], at::_foreach_add(l.s[1], kEps), -lr_t);
         });
   }
 };
@@ -275,6 +338,18 @@ class Nadam : public WithState {
         [&](float* p, const float* g, auto& s, int64_t offset, int64_t n) {
           NadamKernel(p, g, s[0] + offset, s[1] + offset, n, static_cast<float>(g_scale),
                       static_cast<float>(m_scale), static_cast<float>(1 / v_correction), lr_f_);
+        },
+        [&](Lists& l) {
+          at::_foreach_mul_(l.s[0], b1);
+          at::_foreach_add_(l.s[0], l.g, 1 - b1);
+          at::_foreach_mul_(l.s[1], b2);
+          at::_foreach_addcmul_(l.s[1], l.g, l.g, 1 - b2);
+          std::vector<torch::Tensor> m_bar = at::_foreach_mul(l.g, g_scale);
+          at::_foreach_add_(m_bar, l.s[0], m_scale);
+          std::vector<torch::Tensor> denominator = at::_foreach_div(l.s[1], v_correction);
+          at::_foreach_sqrt_(denominator);
+          at::_foreach_add_(denominator, kEps);
+          at::_foreach_addcdiv_(l.p, m_bar, denominator, -lr_);
         });
   }
 
@@ -288,9 +363,17 @@ void KerasOptimizer::Step() {
   if (weight_decay_ > 0) {
     torch::NoGradGuard no_grad;
     const double keep = 1 - lr_ * weight_decay_;
+    // One multi-tensor operation for the decayed parameters off the CPU (one launch).
+    std::vector<torch::Tensor> elsewhere;
     for (auto& p : params_) {
-      if (p.dim() >= 2 && p.grad().defined()) p.mul_(keep);
+      if (p.dim() < 2 || !p.grad().defined()) continue;
+      if (p.device().is_cpu()) {
+        p.mul_(keep);
+      } else {
+        elsewhere.push_back(p);
+      }
     }
+    if (!elsewhere.empty()) at::_foreach_mul_(elsewhere, keep);
   }
   Update();
 }

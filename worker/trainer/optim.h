@@ -33,6 +33,8 @@ class KerasOptimizer {
   void ZeroGrad();
   // Parameter updates made by the fused path so far.
   int64_t fused_updates() const { return fused_updates_; }
+  // Parameter updates made by the multi-tensor path so far.
+  int64_t multi_tensor_updates() const { return multi_tensor_updates_; }
 
   // The learning rate the next steps use (a schedule changes it between epochs).
   double learning_rate() const { return lr_; }
@@ -56,14 +58,18 @@ class KerasOptimizer {
   virtual void Update() = 0;
   std::vector<torch::Tensor> params_;
   int64_t fused_updates_ = 0;
+  int64_t multi_tensor_updates_ = 0;
   double lr_;
   float lr_f_;
   double weight_decay_ = 0;
 };
 
 // kFused updates each float32 CPU parameter in one pass over it, its gradient and its
-// state (the same arithmetic in float); kTensorOps composes LibTorch tensor operations,
-// several passes, and is what every other parameter (float64, CUDA) gets either way.
+// state (the same arithmetic in float), and every other parameter (CUDA, float64) with
+// LibTorch's multi-tensor operations (torch._foreach_*): each operation one kernel
+// launch for all of them rather than one per parameter, which is what a small network's
+// step on a GPU costs (bench/README.md, "GPU"). kTensorOps composes LibTorch tensor
+// operations parameter by parameter: the reference the other two are tested against.
 enum class OptimizerPath { kFused, kTensorOps };
 
 // INVALID_ARGUMENT for a name that is not one of the seven. `learning_rate` replaces

@@ -45,6 +45,25 @@ int64_t PhysicalMemoryBytes() {
   return bytes;
 }
 
+// The memory of CUDA device `index`, asked of the CUDA runtime LibTorch has loaded
+// (looked up at run time, so that a CPU-only LibTorch builds this file too); 0 where
+// there is none to ask.
+int64_t CudaDeviceBytes(int index) {
+  using GetDeviceFn = int (*)(int*);
+  using SetDeviceFn = int (*)(int);
+  using MemGetInfoFn = int (*)(size_t*, size_t*);
+  auto get_device = reinterpret_cast<GetDeviceFn>(dlsym(RTLD_DEFAULT, "cudaGetDevice"));
+  auto set_device = reinterpret_cast<SetDeviceFn>(dlsym(RTLD_DEFAULT, "cudaSetDevice"));
+  auto mem_get_info = reinterpret_cast<MemGetInfoFn>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
+  if (get_device == nullptr || set_device == nullptr || mem_get_info == nullptr) return 0;
+  int current = 0;
+  if (get_device(&current) != 0 || set_device(index) != 0) return 0;
+  size_t free = 0, total = 0;
+  const bool ok = mem_get_info(&free, &total) == 0;
+  set_device(current);
+  return ok ? static_cast<int64_t>(total) : 0;
+}
+
 constexpr char kMetaKey[] = "deepevolve.meta";
 
 DatasetCache& ProcessCache(const std::vector<std::string>& dirs) {
@@ -178,6 +197,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
     return absl::InvalidArgumentError(
         absl::StrCat("device '", d, "': expected auto, cpu or cuda:N"));
   }
+  if (state->device.is_cuda()) {
+    // cuDNN's deterministic convolution algorithms: a trial's seed then fixes its result
+    // on a GPU as on the CPU (measured cost: bench/README.md, "GPU").
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(false);
+  }
   if (options.threads > 0) SetThreads(options.threads);
   return std::unique_ptr<Trainer>(new Trainer(std::move(state)));
 }
@@ -197,12 +222,17 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     return result;
   }
   // Checked before anything is built: a genome this device cannot hold fails here, with
-  // its size, instead of meeting the kernel's OOM killer.
+  // its size, instead of meeting the kernel's OOM killer (a network is built in the
+  // machine's memory before it moves to a GPU, so that bounds it too).
   const int64_t need = genome::TrainingBytes(config, batch);
-  if (state_->device.is_cpu() && need > PhysicalMemoryBytes()) {
+  const int64_t have =
+      state_->device.is_cuda() ? CudaDeviceBytes(state_->device.index()) : PhysicalMemoryBytes();
+  if ((have > 0 && need > have) || need > PhysicalMemoryBytes()) {
+    const bool device_short = have > 0 && need > have;
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "the genome needs about %.1f GiB to train, more than this worker's %.1f GiB (cpu)",
-        need / double(1 << 30), PhysicalMemoryBytes() / double(1 << 30)));
+        "the genome needs about %.1f GiB to train, more than this worker's %.1f GiB (%s)",
+        need / double(1 << 30), (device_short ? have : PhysicalMemoryBytes()) / double(1 << 30),
+        device_short ? state_->device.str() : "cpu"));
   }
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
@@ -234,6 +264,7 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     }
     if (!device.is_cpu()) {
       train = Split{train.x.to(device), train.y.to(device)};
+      validation = Split{validation.x.to(device), validation.y.to(device)};
     }
 
     KerasNet model(config, generator);
@@ -332,6 +363,12 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
   }
   result.train_seconds = elapsed();
   return result;
+}
+
+absl::StatusOr<DatasetSize> CheckDataset(const std::string& name,
+                                         const std::vector<std::string>& data_dirs) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> data, DatasetCache(data_dirs).Get(name));
+  return DatasetSize{data->train.size(), data->test.size()};
 }
 
 absl::StatusOr<SavedModel> LoadModel(const std::string& path,

@@ -86,6 +86,18 @@ struct SavedModel {
   double test_accuracy = 0;
 };
 
+// How many examples a dataset holds.
+struct DatasetSize {
+  int64_t train = 0;
+  int64_t test = 0;
+};
+
+// Loads dataset `name` as Train would (from `data_dirs`, then the defaults, data.h),
+// so that a missing or corrupt file is found before any genome is trained. The errors
+// are Train's dataset errors, naming the files.
+absl::StatusOr<DatasetSize> CheckDataset(const std::string& name,
+                                         const std::vector<std::string>& data_dirs);
+
 // Reads a model file written by Train and checks it by evaluating it on the task's
 // test set. Returns its metadata and the test accuracy recomputed.
 absl::StatusOr<SavedModel> LoadModel(const std::string& path,

@@ -132,6 +132,40 @@ TEST(KerasOptimizerTest, FusedStepsEqualTensorSteps) {
   }
 }
 
+// The multi-tensor path (what CUDA and float64 parameters take by default) against the
+// per-parameter tensor operations, on float64 CPU parameters (CUDA's: cuda_test.cc):
+// equal to double rounding, every parameter counted.
+TEST(KerasOptimizerTest, MultiTensorStepsEqualTensorSteps) {
+  for (const char* name : {"sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam"}) {
+    torch::manual_seed(4);
+    std::vector<torch::Tensor> a = {torch::randn({30, 20}, torch::kFloat64),
+                                    torch::randn({1001}, torch::kFloat64)};
+    std::vector<torch::Tensor> b = {a[0].clone(), a[1].clone()};
+    const torch::Tensor start = a[1].clone();
+    auto lists = MakeOptimizer(name, a, OptimizerPath::kFused);
+    auto tensor = MakeOptimizer(name, b, OptimizerPath::kTensorOps);
+    ASSERT_TRUE(lists.ok() && tensor.ok());
+    (*lists)->set_weight_decay(0.02);
+    (*tensor)->set_weight_decay(0.02);
+    for (int step = 0; step < 5; ++step) {
+      for (size_t i = 0; i < a.size(); ++i) {
+        torch::Tensor g = torch::randn(a[i].sizes(), torch::kFloat64) * (step + 1);
+        a[i].mutable_grad() = g.clone();
+        b[i].mutable_grad() = g.clone();
+      }
+      (*lists)->Step();
+      (*tensor)->Step();
+    }
+    EXPECT_GT((a[1] - start).abs().max().item<double>(), 1e-4) << name << " did not move";
+    EXPECT_EQ((*lists)->multi_tensor_updates(), 10) << name;
+    EXPECT_EQ((*lists)->fused_updates(), 0) << name;
+    EXPECT_EQ((*tensor)->multi_tensor_updates(), 0) << name;
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(a[i], b[i], /*rtol=*/1e-12, /*atol=*/1e-14)) << name;
+    }
+  }
+}
+
 // Fused, in float32, against Keras's rules computed in double.
 TEST(KerasOptimizerTest, FusedFloatStepsFollowKeras) {
   for (const char* name : {"rmsprop", "adam", "nadam"}) {

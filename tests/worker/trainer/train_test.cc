@@ -3,29 +3,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "master/ga/presets.h"
-#include "master/ga/spec.h"
+#include "tests/worker/trainer/trials.h"
 #include "worker/trainer/trainer.h"
 
 namespace deepevolve::trainer {
 namespace {
 
-genome::NamedGenome Genome(int64_t neurons, int64_t layers, const char* activation,
-                           const char* optimizer) {
-  return {{"nb_neurons", neurons},
-          {"nb_layers", layers},
-          {"activation", std::string(activation)},
-          {"optimizer", std::string(optimizer)}};
-}
-
-v1::TaskSpec Task(const char* preset, int train_limit, int epochs) {
-  v1::SearchSpec spec;
-  spec.set_preset(preset);
-  spec.mutable_task()->set_train_limit(train_limit);
-  spec.mutable_task()->set_test_limit(2000);
-  spec.mutable_task()->set_epochs(epochs);
-  return ga::ResolveSearchSpec(spec)->task();
-}
+using trials::Genome;
+using trials::Task;
 
 // An epoch callback that keeps every epoch's progress and lets training go on.
 EpochCallback Collect(std::vector<EpochProgress>* epochs) {
@@ -215,18 +200,7 @@ TEST(TrainTest, TheLearningRateGeneSetsTheOptimizersRate) {
 // statistics included) evaluates to the same accuracy when loaded.
 TEST(TrainTest, ACnnOverTheNewGenesTrainsAndItsModelLoads) {
   auto trainer = CpuTrainer();
-  genome::NamedGenome genome = {{"nb_layers", int64_t{2}},
-                                {"nb_neurons_1", int64_t{8}},
-                                {"nb_neurons_2", int64_t{16}},
-                                {"dense_units", int64_t{32}},
-                                {"kernel_size", int64_t{5}},
-                                {"pooling", std::string("average")},
-                                {"batch_norm", std::string("true")},
-                                {"augmentation", std::string("crop_flip")},
-                                {"batch_size", int64_t{64}},
-                                {"weight_decay", 1e-4},
-                                {"lr_schedule", std::string("cosine")},
-                                {"learning_rate", 3e-3}};
+  genome::NamedGenome genome = trials::NewGenesCnn(8, 16, 32);
   const std::string path = ::testing::TempDir() + "/new_genes.pt";
   std::vector<EpochProgress> epochs;
   auto r = trainer->Train(genome, Task("fashion_mnist_cnn", 3000, 2), 4, Collect(&epochs), path);
