@@ -6,6 +6,7 @@
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "master/ga/steady_state.h"
 
 namespace deepevolve::ga {
 
@@ -24,12 +25,7 @@ std::vector<Member> GuidedStrategy::Population() const {
 }
 
 const Candidate& GuidedStrategy::Tournament(absl::BitGenRef rng) const {
-  const Member* best = nullptr;
-  for (int i = 0; i < options_.tournament_size; ++i) {
-    const Member& m = population_[absl::Uniform<size_t>(rng, 0, population_.size())];
-    if (best == nullptr || m.fitness->rank() > best->fitness->rank()) best = &m;
-  }
-  return best->candidate;
+  return TournamentWinner(population_, options_.tournament_size, rng);
 }
 
 absl::StatusOr<std::optional<Candidate>> GuidedStrategy::Evolve(absl::BitGenRef rng) {

@@ -24,13 +24,18 @@ std::vector<Member> SteadyStateStrategy::Population() const {
   return std::vector<Member>(population_.begin(), population_.end());
 }
 
-const Candidate& SteadyStateStrategy::Tournament(absl::BitGenRef rng) const {
+const Candidate& TournamentWinner(const std::deque<Member>& population, int size,
+                                  absl::BitGenRef rng) {
   const Member* best = nullptr;
-  for (int i = 0; i < options_.tournament_size; ++i) {
-    const Member& m = population_[absl::Uniform<size_t>(rng, 0, population_.size())];
+  for (int i = 0; i < size; ++i) {
+    const Member& m = population[absl::Uniform<size_t>(rng, 0, population.size())];
     if (best == nullptr || m.fitness->rank() > best->fitness->rank()) best = &m;
   }
   return best->candidate;
+}
+
+const Candidate& SteadyStateStrategy::Tournament(absl::BitGenRef rng) const {
+  return TournamentWinner(population_, options_.tournament_size, rng);
 }
 
 absl::StatusOr<std::vector<Candidate>> SteadyStateStrategy::Next(int max_count,

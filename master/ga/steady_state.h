@@ -26,6 +26,11 @@ struct SteadyStateOptions {
 // single-point crossover, mutated with mutate_chance and made novel, is handed out.
 // When its result arrives it joins the population and the oldest member leaves, so the
 // population never exceeds `population` and no worker waits for a generation.
+// Aging evolution's selection: the best-ranked of `size` members drawn uniformly, with
+// replacement, from a non-empty `population` whose members all have a result.
+const Candidate& TournamentWinner(const std::deque<Member>& population, int size,
+                                  absl::BitGenRef rng);
+
 class SteadyStateStrategy : public Strategy {
  public:
   SteadyStateStrategy(genome::SearchSpace space, SteadyStateOptions options);
