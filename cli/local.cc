@@ -21,6 +21,7 @@
 #include "common/cores.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
+#include "genome/genome.h"
 #include "genome/space.h"
 #include "google/protobuf/util/json_util.h"
 #include "master/ga/sim.h"
@@ -163,7 +164,9 @@ void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, st
       pruned > 0
           ? absl::StrFormat(", %d pruned: %d epochs trained, %d saved", pruned, trained, saved)
           : "",
-      task.validation() == v1::HOLDOUT ? "validation" : "test-set");
+      !task.trainer().empty()            ? absl::StrCat("trainer ", task.trainer(), "'s")
+      : task.validation() == v1::HOLDOUT ? "validation"
+                                         : "test-set");
   const size_t shown = std::min<size_t>(5, ranked.size());
   size_t width = 6;
   for (size_t i = 0; i < shown; ++i) width = std::max(width, ranked[i]->description().size());
@@ -243,6 +246,10 @@ class LocalCluster {
         argv.push_back("--data-dir");
         argv.push_back(fs::absolute(d).string());
       }
+      for (const std::string& p : options.programs) {
+        argv.push_back("--trainer");
+        argv.push_back(p);
+      }
       ASSIGN_OR_RETURN(
           Subprocess worker,
           Subprocess::Start(argv, (dir / absl::StrCat("worker-", i, ".log")).string()));
@@ -290,15 +297,54 @@ class LocalCluster {
 
 }  // namespace
 
+// The name of each --trainer NAME[@VERSION]=COMMAND, checked; and the spec's trainer:
+// the one program's when the spec names none, or one of the programs.
+absl::Status ResolvePrograms(const std::vector<std::string>& programs, v1::SearchSpec* spec) {
+  std::vector<std::string> names;
+  for (const std::string& p : programs) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos || eq + 1 == p.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--trainer ", p, ": expected NAME[@VERSION]=COMMAND"));
+    }
+    names.push_back(p.substr(0, eq));
+    if (absl::Status s = genome::CheckTrainerName(names.back()); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--trainer: ", s.message()));
+    }
+  }
+  const std::string& wanted = spec->task().trainer();
+  if (wanted.empty()) {
+    if (names.size() > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--trainer is given ", names.size(),
+                       " times: name the search's in its spec (task.trainer)"));
+    }
+    if (names.size() == 1) spec->mutable_task()->set_trainer(names[0]);
+    return absl::OkStatus();
+  }
+  if (std::find(names.begin(), names.end(), wanted) == names.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the spec's task.trainer is ", wanted, ", and no --trainer ", wanted,
+        "=COMMAND says how to run it",
+        names.empty() ? "" : absl::StrCat(" (given: ", absl::StrJoin(names, ", "), ")")));
+  }
+  return absl::OkStatus();
+}
+
 int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) {
-  auto resolved = ga::ResolveSearchSpec(options.spec);
+  v1::SearchSpec submitted = options.spec;
+  if (absl::Status s = ResolvePrograms(options.programs, &submitted); !s.ok()) {
+    err << "deepevolve local: " << s.message() << "\n";
+    return 1;
+  }
+  auto resolved = ga::ResolveSearchSpec(submitted);
   if (!resolved.ok()) {
     err << "deepevolve local: bad search spec: " << resolved.status().message() << "\n";
     return 1;
   }
   v1::SearchSpec spec = *std::move(resolved);
   if (spec.seed() == 0) spec.set_seed(std::random_device{}() | 1);
-  auto space = genome::SearchSpace::FromProto(spec.space());
+  auto space = genome::SearchSpace::FromProto(spec.space(), ga::GeneNamesFor(spec.task()));
   if (!space.ok()) {
     err << "deepevolve local: bad search spec: " << space.status().message() << "\n";
     return 1;
@@ -319,7 +365,10 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
     (void)google::protobuf::util::MessageToJsonString(spec, &json, print);
     std::ofstream(fs::path(options.out_dir) / "search.json") << json;
   }
-  if (absl::Status s = CheckDataset(options, spec.task().dataset()); !s.ok()) {
+  // A trainer program's dataset is its own business (it says so on its first trial).
+  if (absl::Status s = spec.task().trainer().empty() ? CheckDataset(options, spec.task().dataset())
+                                                     : absl::OkStatus();
+      !s.ok()) {
     err << "deepevolve local: " << s.message() << "\n";
     return 1;
   }
@@ -335,10 +384,13 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   }
   const auto& task = spec.task();
   err << absl::StrFormat(
-      "deepevolve local: %s on %s (%s, %d epochs, batch %d%s), %s, seed %d; master on %s with "
+      "deepevolve local: %s on %s (%s, %d epochs%s%s), %s, seed %d; master on %s with "
       "%d worker%s x %d thread%s (%s); results and logs in %s\n",
-      spec.preset().empty() ? "custom space" : spec.preset(), task.dataset(),
-      v1::NetKind_Name(task.net()), task.epochs(), task.batch_size(),
+      spec.preset().empty() ? "custom space" : spec.preset(),
+      task.dataset().empty() ? "-" : task.dataset(),
+      task.trainer().empty() ? v1::NetKind_Name(task.net())
+                             : absl::StrCat("trainer ", task.trainer()),
+      task.epochs(), task.trainer().empty() ? absl::StrCat(", batch ", task.batch_size()) : "",
       task.train_limit() > 0 ? absl::StrCat(", first ", task.train_limit(), " examples") : "",
       spec.has_generational()
           ? absl::StrFormat("generational %dx%d%s", spec.generational().population(),
@@ -414,7 +466,9 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
     if (after == 0) break;
   }
   WriteResults(*space, trials, options.out_dir);
-  const fs::path model_path = fs::path(options.out_dir) / "best_model.pt";
+  // A trainer program's model file is in its own format.
+  const fs::path model_path =
+      fs::path(options.out_dir) / (spec.task().trainer().empty() ? "best_model.pt" : "best_model");
   std::string model_note;
   {
     grpc::ClientContext context;

@@ -21,6 +21,9 @@ struct LocalOptions {
   std::string out_dir = "deepevolve-out";
   bool live = true;   // redraw a progress line on a terminal
   std::string token;  // bearer token the master is started with ("" none)
+  // Trainer programs the workers offer, "NAME[@VERSION]=COMMAND" (deepevolve-worker
+  // --trainer); with one, a spec that names no trainer uses it.
+  std::vector<std::string> programs;
 };
 
 // Runs the search to the end: progress on `err`, the top 5 on `out`, the resolved spec

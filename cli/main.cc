@@ -121,6 +121,10 @@ int main(int argc, char** argv) {
   local->add_option("--data-dir", local_options.data_dirs, "directories with dataset files");
   local->add_option("--out", local_options.out_dir, "output directory")->capture_default_str();
   local->add_flag("--no-live", no_live, "print a line per genome instead of a live bar");
+  local->add_option("--trainer", local_options.programs,
+                    "NAME[@VERSION]=COMMAND: the workers offer this training program of yours; "
+                    "the search uses it unless its spec names another (README, \"Your own "
+                    "training program\")");
 
   // deepevolve retrain: a local search's genome trained again for longer.
   deepevolve::cli::RetrainOptions retrain_options;
@@ -188,6 +192,9 @@ int main(int argc, char** argv) {
   bool submit_watch = false;
   CLI::App* submit = app.add_subcommand("submit", "Submit a search to a master");
   AddSpecFlags(submit, submit_flags);
+  submit->add_option("--trainer", submit_flags.trainer,
+                     "NAME[@VERSION]: train with this program, as workers offer it with "
+                     "deepevolve-worker --trainer (default: the built-in trainer)");
   add_remote(submit);
   submit->add_flag("--watch", submit_watch, "then watch it until it ends");
   submit->add_flag("--no-live", no_live, "watch: a line per genome instead of a live bar");

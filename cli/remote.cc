@@ -82,6 +82,8 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
                            s.best().description(), s.best().genome().id(),
                            s.best().genome().hash());
   }
+  if (!s.spec().task().trainer().empty()) out << "  trainer: " << s.spec().task().trainer() << "\n";
+  if (!s.waiting().empty()) out << "  waiting: " << s.waiting() << "\n";
   if (!s.error().empty()) out << "  error: " << s.error() << "\n";
 }
 
@@ -152,6 +154,7 @@ int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
     return Fail(options, "watch", s, err);
   }
   progress.Start(summary);
+  if (!summary.waiting().empty() && !options.json) err << "waiting: " << summary.waiting() << "\n";
   for (int attempt = 0; attempt < 60; ++attempt) {
     grpc::ClientContext context;
     AddToken(context, options.security.token);

@@ -89,6 +89,12 @@ absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
   if (!(min_delta >= 0) || !std::isfinite(min_delta)) {
     return absl::InvalidArgumentError("--min-delta: a number >= 0");
   }
+  if (!search.task().trainer().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the search trained with trainer ", search.task().trainer(),
+        ", a program of yours: retrain runs the built-in trainer only; run your program on the "
+        "genome's genes (genomes.json) with more epochs"));
+  }
   ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(search.space()));
   const std::string hash = chosen.value("hash", "");
   if (!chosen.contains("genes") || !chosen["genes"].is_object()) {

@@ -60,6 +60,7 @@ absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
       return DoesNotApply("--trials", spec, "steady_state, guided, random and grid");
     }
   }
+  if (!f.trainer.empty()) spec.mutable_task()->set_trainer(f.trainer);
   if (f.epochs > 0) spec.mutable_task()->set_epochs(f.epochs);
   if (f.train_limit > 0) spec.mutable_task()->set_train_limit(f.train_limit);
   if (f.test_limit > 0) spec.mutable_task()->set_test_limit(f.test_limit);

@@ -14,7 +14,8 @@ namespace deepevolve::cli {
 // 0 and empty mean "not given".
 struct SpecFlags {
   std::string spec_file, preset = "fashion_mnist_mlp", strategy, name;
-  std::string pruner;  // none, median or asha (defaults: spec.proto); "" as the spec says
+  std::string pruner;   // none, median or asha (defaults: spec.proto); "" as the spec says
+  std::string trainer;  // task.trainer: NAME[@VERSION] of a trainer program
   int population = 0, generations = 0, trials = 0, epochs = 0, train_limit = 0, test_limit = 0;
   uint64_t seed = 0;
   bool compat = false, retrain = false;

@@ -276,7 +276,8 @@ function drawWorkers() {
   document.querySelector("#workers tbody").replaceChildren(...state.workers.map((w) => {
     const t = training.get(w.worker_id);
     const seen = Math.max(0, Math.round((now - w.last_seen_unix_ms) / 1000));
-    return el("tr", el("td", w.worker_id), el("td", (w.devices || []).join(", ")),
+    return el("tr", el("td", w.worker_id), el("td", (w.devices || []).join(", ") +
+                           ((w.trainers || []).length ? `; trainers ${w.trainers.join(", ")}` : "")),
               el("td", t ? `#${t.genome.id} ${t.description || ""}` : "idle"),
               el("td", `${seen} s ago`));
   }));
@@ -292,7 +293,8 @@ function drawSummary() {
     `${s.ledgerHits} ledger hits` +
     (s.spec?.pruner ? `, ${s.pruned || 0} pruned (${s.epochsTrained || 0} epochs trained, ` +
                       `${s.epochsSaved || 0} saved)` : "") +
-    (s.best ? `, best ${pct(s.best.accuracy)}` : "");
+    (s.best ? `, best ${pct(s.best.accuracy)}` : "") +
+    (s.waiting ? ` (waiting: ${s.waiting})` : "");
 }
 
 // --- data ---

@@ -140,7 +140,37 @@ std::string TaskIdentity(const v1::TaskSpec& task) {
                       ";min_delta=", task.early_stop_min_delta(),
                       ";patience=", task.early_stop_patience(), ";",
                       // Written only when set, so earlier tasks keep their identity.
-                      task.restore_best_weights() ? "restore_best=1;" : "");
+                      task.restore_best_weights() ? "restore_best=1;" : "",
+                      task.trainer().empty() ? "" : absl::StrCat("trainer=", task.trainer(), ";"));
+}
+
+absl::Status CheckTrainerName(absl::string_view trainer) {
+  const size_t at = trainer.find('@');
+  const absl::string_view name = trainer.substr(0, at);
+  const absl::string_view version =
+      at == absl::string_view::npos ? absl::string_view() : trainer.substr(at + 1);
+  auto lower = [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c));
+  };
+  auto plain = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  };
+  const bool good_name = !name.empty() &&
+                         name.size() <= static_cast<size_t>(kMaxTrainerNameLength) &&
+                         lower(name[0]) && std::all_of(name.begin(), name.end(), [&](char c) {
+                           return lower(c) || c == '_' || c == '.' || c == '-';
+                         });
+  const bool good_version =
+      at == absl::string_view::npos ||
+      (!version.empty() && version.size() <= static_cast<size_t>(kMaxTrainerVersionLength) &&
+       std::all_of(version.begin(), version.end(), plain));
+  if (good_name && good_version) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "'", trainer.substr(0, 80), "' is not a trainer's name: NAME or NAME@VERSION, the name of ",
+      "lower-case letters, digits and _ . - (starting with a letter or digit, at most ",
+      kMaxTrainerNameLength, "), the version of letters, digits and _ . - (at most ",
+      kMaxTrainerVersionLength, ")"));
 }
 
 LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome, const v1::TaskSpec& task) {

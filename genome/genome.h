@@ -67,9 +67,16 @@ std::string GenomeHash(const SearchSpace& space, const Genome& genome);
 // "nb_neurons=64 nb_layers=2 activation=relu optimizer=adam", in space order.
 std::string DescribeGenome(const SearchSpace& space, const Genome& genome);
 
-// A canonical text for every TaskSpec field that changes what training produces.
-// `task` must be resolved (defaults filled in).
+// A canonical text for every TaskSpec field that changes what training produces,
+// the trainer's name and version included. `task` must be resolved (defaults filled in).
 std::string TaskIdentity(const v1::TaskSpec& task);
+
+// Documented limits on a trainer's name ("NAME" or "NAME@VERSION", TaskSpec.trainer).
+inline constexpr int kMaxTrainerNameLength = 64;     // [a-z0-9][a-z0-9_.-]*
+inline constexpr int kMaxTrainerVersionLength = 64;  // [A-Za-z0-9_.-]+
+// OK when `trainer` is "NAME" or "NAME@VERSION" within the limits above; otherwise
+// INVALID_ARGUMENT saying what a trainer's name is, with `trainer` (cut to 80 bytes).
+absl::Status CheckTrainerName(absl::string_view trainer);
 
 // The ledger key: a genome trained on a task. The same genome on another task (other
 // dataset, net kind, epochs, batch size, validation mode, ...) is another entry.

@@ -12,12 +12,14 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/security_flags.h"
 #include "genome/genome.h"
 #include "genome/space.h"
 #include "spdlog/spdlog.h"
 #include "worker/daemon/grpc_master_client.h"
 #include "worker/daemon/host_slots.h"
+#include "worker/daemon/program_trainer.h"
 #include "worker/daemon/worker_loop.h"
 #include "worker/trainer/trainer.h"
 
@@ -55,12 +57,55 @@ int main(int argc, char** argv) {
   app.add_option("--check-dataset", check_dataset,
                  "load this dataset from the data directories, say what is wrong if it cannot "
                  "be, and exit");
+  std::vector<std::string> trainer_flags;
+  app.add_option("--trainer", trainer_flags,
+                 "NAME[@VERSION]=COMMAND: offer a training program of your own; searches whose "
+                 "task.trainer is NAME[@VERSION] go to workers offering it (repeatable; README, "
+                 "\"Your own training program\")");
+  bool no_builtin = false;
+  app.add_flag("--no-builtin-trainer", no_builtin,
+               "offer only the --trainer programs, not the built-in LibTorch trainer");
+  deepevolve::worker::ProgramOptions program_options;
+  double trial_timeout_s = 86400, trainer_grace_s = 10;
+  app.add_option("--trial-timeout", trial_timeout_s,
+                 "seconds a training program may run on one trial before it is killed and the "
+                 "trial failed")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--trainer-grace", trainer_grace_s,
+                 "seconds between SIGTERM and SIGKILL when a training program is stopped")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--trainer-work-dir", program_options.work_root,
+                 "where each program trial gets its fresh working directory")
+      ->capture_default_str();
   std::string health_file;
   app.add_option("--health-file", health_file,
                  "touch this file whenever the master answers (for container health checks)");
   deepevolve::ClientSecurity security;
   deepevolve::AddClientSecurityFlags(&app, &security, /*worker=*/true);
   CLI11_PARSE(app, argc, argv);
+  std::vector<deepevolve::worker::TrainerProgram> programs;
+  for (const std::string& flag : trainer_flags) {
+    auto program = deepevolve::worker::ParseTrainerFlag(flag);
+    if (!program.ok()) {
+      spdlog::error("{}", std::string(program.status().message()));
+      return 2;
+    }
+    for (const auto& p : programs) {
+      if (p.name == program->name) {
+        spdlog::error("--trainer {} is given twice", p.name);
+        return 2;
+      }
+    }
+    programs.push_back(*std::move(program));
+  }
+  if (no_builtin && programs.empty()) {
+    spdlog::error("--no-builtin-trainer without any --trainer: this worker would train nothing");
+    return 2;
+  }
+  program_options.time_budget = absl::Seconds(trial_timeout_s);
+  program_options.grace = absl::Seconds(trainer_grace_s);
   auto credentials = deepevolve::MakeChannelCredentials(security);
   if (!credentials.ok()) {
     spdlog::error("{}", std::string(credentials.status().message()));
@@ -131,6 +176,21 @@ int main(int argc, char** argv) {
                           deepevolve::genome::GeneValueFromProto(a.genome().values(i)));
     }
     const int n = threads > 0 ? threads : std::max(1, cores / slots.Live());
+    if (!a.task().trainer().empty()) {
+      for (const auto& program : programs) {
+        if (program.name != a.task().trainer()) continue;
+        deepevolve::worker::ProgramOptions o = program_options;
+        o.device = (*trainer)->device();
+        o.threads = n;
+        o.data_dirs = data_dirs;
+        return deepevolve::worker::RunTrainerProgram(program, a, o, progress, model);
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("this worker does not offer trainer ", a.task().trainer()));
+    }
+    if (no_builtin) {
+      return absl::FailedPreconditionError("this worker does not offer the built-in trainer");
+    }
     deepevolve::trainer::SetThreads(n);
     std::string path;
     if (model != nullptr) {
@@ -181,6 +241,8 @@ int main(int argc, char** argv) {
   d.set_description(absl::StrCat(cores, " cores available",
                                  blas.empty() ? "" : absl::StrCat(", OpenBLAS ", blas)));
   options.devices.push_back(d);
+  for (const auto& p : programs) options.trainers.push_back(p.name);
+  options.builtin_trainer = !no_builtin;
   options.max_trials = max_trials;
   deepevolve::worker::WorkerLoop loop(client.get(), train, options);
 
@@ -193,8 +255,11 @@ int main(int argc, char** argv) {
     loop.Abort();
   });
   signal_thread.detach();
-  spdlog::info("worker {} on {} ({}) dialing {}", worker_id, (*trainer)->device(), d.description(),
-               master);
+  spdlog::info("worker {} on {} ({}) dialing {}{}", worker_id, (*trainer)->device(),
+               d.description(), master,
+               programs.empty() ? ""
+                                : absl::StrCat(", offering ", absl::StrJoin(options.trainers, ", "),
+                                               no_builtin ? "" : " and the built-in trainer"));
   absl::Status status = loop.Run();
   if (!status.ok()) {
     spdlog::error("{}", status.ToString());

@@ -14,6 +14,7 @@
 #include "genome/genes.h"
 #include "genome/network.h"
 #include "genome/space.h"
+#include "google/protobuf/descriptor.h"
 #include "master/ga/presets.h"
 
 namespace deepevolve::ga {
@@ -39,7 +40,44 @@ absl::Status CheckFraction(absl::string_view field, double value, bool allow_zer
   return absl::OkStatus();
 }
 
+// A trainer program's task: its name, the dataset passed as is, and the epochs; every
+// other field is the built-in trainer's and refused, so that nothing set is ignored.
+absl::Status ResolveProgramTask(v1::TaskSpec* task) {
+  if (absl::Status name = genome::CheckTrainerName(task->trainer()); !name.ok()) {
+    return Invalid("task.trainer", name.message());
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> set;
+  task->GetReflection()->ListFields(*task, &set);
+  for (const google::protobuf::FieldDescriptor* field : set) {
+    if (field->name() == "trainer" || field->name() == "dataset" || field->name() == "epochs") {
+      continue;
+    }
+    return Invalid(
+        absl::StrCat("task.", field->name()),
+        absl::StrCat("the built-in trainer's; a trainer program (task.trainer ", task->trainer(),
+                     ") gets the genes, the seed, epochs and dataset only: make it a "
+                     "gene, or part of the dataset text"));
+  }
+  if (task->dataset().size() > kMaxDatasetLength) {
+    return Invalid("task.dataset", absl::StrCat("longer than ", kMaxDatasetLength, " characters"));
+  }
+  if (!std::all_of(task->dataset().begin(), task->dataset().end(),
+                   [](char c) { return c >= 0x20 && c < 0x7f; })) {
+    return Invalid("task.dataset", "printable ASCII only (it is passed to the trainer program)");
+  }
+  if (task->epochs() == 0) task->set_epochs(4);
+  return CheckRange("task.epochs", task->epochs(), 1, kMaxEpochs);
+}
+
 absl::Status ResolveTask(const v1::SearchSpec& spec, const Preset* preset, v1::TaskSpec* task) {
+  if (!task->trainer().empty()) {
+    if (preset != nullptr) {
+      return Invalid("preset",
+                     "a preset is a space of the built-in trainer's genes; a trainer "
+                     "program's search names its own genes");
+    }
+    return ResolveProgramTask(task);
+  }
   if (preset != nullptr) {
     if (task->dataset().empty()) task->set_dataset(preset->task.dataset());
     if (task->net() == v1::NET_KIND_UNSPECIFIED) task->set_net(preset->task.net());
@@ -176,7 +214,7 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
     case v1::SearchSpec::kSteadyState: {
       auto* p = spec->mutable_steady_state();
       if (!p->has_population()) p->set_population(30);
-      if (!p->has_tournament_size()) p->set_tournament_size(5);
+      if (!p->has_tournament_size()) p->set_tournament_size(std::min(5, p->population()));
       if (!p->has_trials()) p->set_trials(240);
       if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
       if (p->mutation() == v1::MUTATION_UNSPECIFIED) p->set_mutation(v1::MUTATION_NEAR);
@@ -189,7 +227,7 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
     case v1::SearchSpec::kGuided: {
       auto* p = spec->mutable_guided();
       if (!p->has_population()) p->set_population(30);
-      if (!p->has_tournament_size()) p->set_tournament_size(5);
+      if (!p->has_tournament_size()) p->set_tournament_size(std::min(5, p->population()));
       if (!p->has_trials()) p->set_trials(240);
       if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
       if (p->mutation() == v1::MUTATION_UNSPECIFIED) p->set_mutation(v1::MUTATION_NEAR);
@@ -333,15 +371,22 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
     if (spec.space().genes_size() == 0) *spec.mutable_space() = preset->space;
   }
   if (spec.space().genes_size() == 0) return Invalid("space", "no genes and no preset");
+  const bool program = !spec.task().trainer().empty();
+  // A trainer program's genes are its own: checked for structure only.
+  if (program) names = genome::GeneNames::kAny;
   ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(spec.space(), names));
   RETURN_IF_ERROR(ResolveTask(spec, preset, spec.mutable_task()));
   if (names == genome::GeneNames::kTrainable) {
     RETURN_IF_ERROR(genome::CheckGenesForNet(space, spec.task().net()));
   }
-  RETURN_IF_ERROR(CheckGenomeMemory(space, spec.task()));
+  if (!program) RETURN_IF_ERROR(CheckGenomeMemory(space, spec.task()));
   RETURN_IF_ERROR(ResolveStrategy(&spec, space.size()));
   RETURN_IF_ERROR(ResolvePruner(&spec));
   return spec;
+}
+
+genome::GeneNames GeneNamesFor(const v1::TaskSpec& task) {
+  return task.trainer().empty() ? genome::GeneNames::kTrainable : genome::GeneNames::kAny;
 }
 
 const std::vector<std::string>& StrategyNames() {

@@ -35,9 +35,14 @@ inline constexpr int64_t kMaxGenomeBytes = int64_t{16} << 30;
 // ..."), for an unknown preset, dataset or gene, a bad space (see SearchSpace::Create),
 // a missing net kind, or any number outside its documented range. The seed is left as
 // given (0 means "pick one", which is the caller's business: this is a pure function).
-// `names` = kAny accepts any well-formed genes (simulations on fitness tables).
+// `names` = kAny accepts any well-formed genes (simulations on fitness tables), as does a
+// spec whose task names a trainer program (task.trainer), whatever `names` says.
 absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(
     const v1::SearchSpec& spec, genome::GeneNames names = genome::GeneNames::kTrainable);
+
+// Which genes a search on `task` may name: the built-in trainer's (kTrainable), or any
+// well-formed ones for a trainer program (task.trainer set).
+genome::GeneNames GeneNamesFor(const v1::TaskSpec& task);
 
 // The names strategies go by in flags, files and output, in one place:
 // "generational", "generational_compat" (DeepEvolve's accidents kept), "steady_state",

@@ -195,8 +195,14 @@ absl::StatusOr<SearchRun*> Master::FindRun(int64_t search_id) {
   return it->second.get();
 }
 
+v1::SearchSummary Master::Summarize(const SearchRun& run) const {
+  v1::SearchSummary summary = run.Summarize();
+  if (run.running()) summary.set_waiting(workers_.Waiting(run.spec().task().trainer()));
+  return summary;
+}
+
 absl::StatusOr<v1::SearchSummary> Master::Summary(int64_t search_id) {
-  if (auto it = runs_.find(search_id); it != runs_.end()) return it->second->Summarize();
+  if (auto it = runs_.find(search_id); it != runs_.end()) return Summarize(*it->second);
   if (finished_.contains(search_id)) {
     ASSIGN_OR_RETURN(std::optional<v1::SearchSummary> summary, store_->LoadFinished(search_id));
     if (summary.has_value()) return *std::move(summary);
@@ -380,9 +386,11 @@ absl::StatusOr<std::optional<v1::Assignment>> Master::TryAssign(const std::strin
   for (auto& [id, run] : runs_) {
     if (run->running()) order.push_back(run.get());
   }
+  const WorkerInfo* worker = workers_.Find(worker_id);
   for (size_t i = 0; i < order.size(); ++i) {
     SearchRun& run = *order[(round_robin_ + i) % order.size()];
     if (run.Excludes(worker_id)) continue;
+    if (worker == nullptr || !worker->Offers(run.spec().task().trainer())) continue;
     if (run.queued() == 0) RETURN_IF_ERROR(FillQueue(run, 1));
     const std::optional<int64_t> genome_id = run.PopQueued();
     if (!genome_id.has_value()) continue;
@@ -624,12 +632,16 @@ absl::Status Master::RecordSetupFailure(SearchRun& run, Trial& t, const std::str
                                            "search's genomes")
                             : "",
                    ": ", t.error())));
+  // Only the workers that offer the search's trainer could ever set it up.
+  const v1::TaskSpec& task = run.spec().task();
   for (const WorkerInfo& w : workers_.List()) {
-    if (!run.Excludes(w.worker_id)) return absl::OkStatus();
+    if (w.Offers(task.trainer()) && !run.Excludes(w.worker_id)) return absl::OkStatus();
   }
-  return EndSearch(run, v1::FAILED,
-                   absl::StrCat("no registered worker can set up this search's task (dataset ",
-                                run.spec().task().dataset(), "): ", t.error()));
+  return EndSearch(
+      run, v1::FAILED,
+      absl::StrCat("no registered worker can set up this search's task (",
+                   task.trainer().empty() ? "" : absl::StrCat("trainer ", task.trainer(), ", "),
+                   "dataset ", task.dataset(), "): ", t.error()));
 }
 
 absl::Status Master::RecordRetry(SearchRun& run, Trial& t) {

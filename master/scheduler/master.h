@@ -160,6 +160,8 @@ class Master {
   // on it is read from the store.
   static constexpr int kStoredLeaderboard = 100;
   absl::Status Retire(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // The run's summary with, while it runs, why no worker can train it (if none can).
+  v1::SearchSummary Summarize(const SearchRun& run) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // The summary of a search in memory or, when finished, from the store.
   absl::StatusOr<v1::SearchSummary> Summary(int64_t search_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::Mutex* mu() const ABSL_LOCK_RETURNED(commit_.mu()) { return commit_.mu(); }

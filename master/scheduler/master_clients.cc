@@ -41,7 +41,7 @@ absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted
     runs_[id] = std::move(run);
     // A generation is handed out whole; other strategies breed when a worker asks.
     RETURN_IF_ERROR(FillQueue(*r, r->generational() ? SIZE_MAX : 1));
-    out = r->Summarize();  // before the step's end may retire it (all ledger hits)
+    out = Summarize(*r);  // before the step's end may retire it (all ledger hits)
     return absl::OkStatus();
   }));
   RETURN_IF_ERROR(commit_.AwaitDurable());
@@ -79,7 +79,7 @@ absl::StatusOr<std::vector<v1::SearchSummary>> Master::List(int64_t before_id, i
   for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
     if (it->first >= before_id) continue;
     if (static_cast<int>(out.size()) > limit && it->first < out.back().search_id()) break;
-    out.push_back(it->second->Summarize());
+    out.push_back(Summarize(*it->second));
   }
   std::sort(out.begin(), out.end(), [](const v1::SearchSummary& a, const v1::SearchSummary& b) {
     return a.search_id() > b.search_id();
@@ -95,7 +95,7 @@ absl::StatusOr<std::vector<v1::SearchSummary>> Master::List(int64_t before_id, i
 std::vector<v1::SearchSummary> Master::Running() {
   absl::MutexLock lock(mu());
   std::vector<v1::SearchSummary> out;
-  for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) out.push_back(it->second->Summarize());
+  for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) out.push_back(Summarize(*it->second));
   return out;
 }
 

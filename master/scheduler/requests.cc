@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "genome/genome.h"
 
 namespace deepevolve::master {
 namespace {
@@ -74,6 +75,14 @@ absl::Status ValidateRegistration(const v1::RegisterRequest& request) {
     if (request.devices(i).description().size() > 1024) {
       return absl::InvalidArgumentError(
           absl::StrCat("devices[", i, "].description: longer than 1024 characters"));
+    }
+  }
+  if (request.trainers_size() > kMaxWorkerTrainers) {
+    return absl::InvalidArgumentError(absl::StrCat("trainers: more than ", kMaxWorkerTrainers));
+  }
+  for (int i = 0; i < request.trainers_size(); ++i) {
+    if (absl::Status s = genome::CheckTrainerName(request.trainers(i)); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("trainers[", i, "]: ", s.message()));
     }
   }
   return absl::OkStatus();

@@ -26,7 +26,9 @@ absl::Status ValidateHeartbeat(const v1::HeartbeatRequest& request);
 // logs): 1 to 256 of letters, digits and . _ - : @ /, starting with a letter or digit.
 bool IsPlainName(absl::string_view name);
 // INVALID_ARGUMENT naming the field for an id or device name that is not plain, more
-// than 64 devices or a description over 1 KiB.
+// than 64 devices or a description over 1 KiB, more than kMaxWorkerTrainers trainers or
+// one whose name is not a trainer's (genome::CheckTrainerName).
+inline constexpr int kMaxWorkerTrainers = 64;
 absl::Status ValidateRegistration(const v1::RegisterRequest& request);
 
 // PERMISSION_DENIED for a heartbeat or report from someone other than the lease's

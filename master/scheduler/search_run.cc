@@ -6,6 +6,7 @@
 #include "common/md5.h"
 #include "common/status_macros.h"
 #include "genome/genome.h"
+#include "master/ga/spec.h"
 
 namespace deepevolve::master {
 namespace {
@@ -33,7 +34,8 @@ absl::StatusOr<std::unique_ptr<SearchRun>> SearchRun::Create(const v1::SearchSum
   std::unique_ptr<SearchRun> run(new SearchRun());
   run->summary_ = summary;
   ASSIGN_OR_RETURN(genome::SearchSpace space,
-                   genome::SearchSpace::FromProto(summary.spec().space()));
+                   genome::SearchSpace::FromProto(summary.spec().space(),
+                                                  ga::GeneNamesFor(summary.spec().task())));
   run->space_ = std::move(space);
   ASSIGN_OR_RETURN(run->strategy_, ga::MakeStrategy(*run->space_, summary.spec()));
   run->rng_.seed(summary.spec().seed());

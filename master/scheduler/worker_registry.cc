@@ -1,6 +1,10 @@
 #include "master/scheduler/worker_registry.h"
 
 #include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace deepevolve::master {
 
@@ -10,6 +14,8 @@ void WorkerRegistry::Register(const v1::RegisterRequest& request, int64_t now_ms
   w.incarnation = request.incarnation();
   w.devices.clear();
   for (const v1::Device& d : request.devices()) w.devices.push_back(d.name());
+  w.trainers.assign(request.trainers().begin(), request.trainers().end());
+  w.builtin_trainer = !request.no_builtin_trainer();
   w.last_seen_ms = now_ms;
 }
 
@@ -26,6 +32,31 @@ std::vector<WorkerInfo> WorkerRegistry::List() const {
   std::sort(out.begin(), out.end(),
             [](const WorkerInfo& a, const WorkerInfo& b) { return a.worker_id < b.worker_id; });
   return out;
+}
+
+bool WorkerInfo::Offers(const std::string& trainer) const {
+  if (trainer.empty()) return builtin_trainer;
+  return std::find(trainers.begin(), trainers.end(), trainer) != trainers.end();
+}
+
+const WorkerInfo* WorkerRegistry::Find(const std::string& worker_id) const {
+  auto it = workers_.find(worker_id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+std::string WorkerRegistry::Waiting(const std::string& trainer) const {
+  std::set<std::string> offered;
+  for (const auto& [id, w] : workers_) {
+    if (w.Offers(trainer)) return "";
+    if (w.builtin_trainer) offered.insert("the built-in trainer");
+    offered.insert(w.trainers.begin(), w.trainers.end());
+  }
+  const std::string wanted =
+      trainer.empty() ? "the built-in trainer" : absl::StrCat("trainer '", trainer, "'");
+  if (workers_.empty())
+    return absl::StrCat("no worker has registered (the search needs ", wanted, ")");
+  return absl::StrCat("no registered worker offers ", wanted,
+                      " (workers offer: ", absl::StrJoin(offered, ", "), ")");
 }
 
 std::vector<std::string> WorkerRegistry::Idle(int64_t now_ms, int64_t idle_ms) const {

@@ -17,7 +17,13 @@ struct WorkerInfo {
   std::string worker_id;
   int64_t incarnation = 0;
   std::vector<std::string> devices;
+  // The trainer programs it offers (TaskSpec.trainer), and whether the built-in one too.
+  std::vector<std::string> trainers;
+  bool builtin_trainer = true;
   int64_t last_seen_ms = 0;
+
+  // Whether it trains genomes of a search on `trainer` ("" for the built-in trainer).
+  bool Offers(const std::string& trainer) const;
 };
 
 // Pure (time comes in as `now_ms`) and in memory only: a restarted master learns its
@@ -32,6 +38,11 @@ class WorkerRegistry {
   bool Touch(const std::string& worker_id, int64_t incarnation, int64_t now_ms);
 
   std::vector<WorkerInfo> List() const;
+  // The worker, nullptr when it is not registered.
+  const WorkerInfo* Find(const std::string& worker_id) const;
+  // Why no registered worker can train a search on `trainer` ("no registered worker
+  // offers trainer 'x' (workers offer: ...)"), or "" when one can.
+  std::string Waiting(const std::string& trainer) const;
   // Workers not seen since now_ms - idle_ms, in id order.
   std::vector<std::string> Idle(int64_t now_ms, int64_t idle_ms) const;
   void Forget(const std::string& worker_id) { workers_.erase(worker_id); }

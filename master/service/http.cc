@@ -176,6 +176,8 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
       workers.push_back({{"worker_id", w.worker_id},
                          {"incarnation", w.incarnation},
                          {"devices", w.devices},
+                         {"trainers", w.trainers},
+                         {"builtin_trainer", w.builtin_trainer},
                          {"last_seen_unix_ms", w.last_seen_ms}});
     }
     res.set_content(nlohmann::json{{"workers", workers}}.dump(), "application/json");

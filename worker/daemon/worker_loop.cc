@@ -23,6 +23,8 @@ absl::Status WorkerLoop::RegisterWithBackoff() {
   request.set_worker_id(options_.worker_id);
   request.set_incarnation(options_.incarnation);
   for (const v1::Device& d : options_.devices) *request.add_devices() = d;
+  for (const std::string& t : options_.trainers) request.add_trainers(t);
+  request.set_no_builtin_trainer(!options_.builtin_trainer);
   for (int attempt = 0; !stop_; ++attempt) {
     absl::StatusOr<v1::RegisterResponse> response = master_->Register(request);
     if (response.ok()) {

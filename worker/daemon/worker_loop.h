@@ -51,6 +51,9 @@ struct WorkerOptions {
   std::string worker_id;
   int64_t incarnation = 0;
   std::vector<v1::Device> devices;
+  // The trainer programs it offers (RegisterRequest.trainers), and the built-in one?
+  std::vector<std::string> trainers;
+  bool builtin_trainer = true;
   absl::Duration acquire_wait = absl::Seconds(10);
   absl::Duration max_backoff = absl::Seconds(5);
   // Stop after this many trials (0: never), for tests and one-shot runs.

@@ -24,6 +24,59 @@ void ExpectInvalid(const v1::SearchSpec& spec, const std::string& field,
   EXPECT_THAT(std::string(r.status().message()), HasSubstr(words));
 }
 
+// A trainer program's search: genes of its own, its name, a dataset passed as is.
+v1::SearchSpec ProgramSpec() {
+  v1::SearchSpec spec;
+  spec.mutable_task()->set_trainer("fmnist-cnn@2");
+  spec.mutable_task()->set_dataset("fashion_mnist:8000");
+  v1::Gene* g = spec.mutable_space()->add_genes();
+  g->set_name("filters");
+  for (int v : {16, 32, 64}) g->add_values()->set_int_value(v);
+  g = spec.mutable_space()->add_genes();
+  g->set_name("head");
+  for (const char* v : {"dense", "global_pool"}) g->add_values()->set_string_value(v);
+  spec.mutable_steady_state()->set_population(4);
+  return spec;
+}
+
+TEST(ResolveSearchSpecTest, ATrainerProgramsSearchTakesItsOwnGenesAndTheEpochsOnly) {
+  auto r = ResolveSearchSpec(ProgramSpec());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->task().trainer(), "fmnist-cnn@2");
+  EXPECT_EQ(r->task().epochs(), 4);
+  EXPECT_EQ(r->task().net(), v1::NET_KIND_UNSPECIFIED);  // the program builds its own
+  EXPECT_EQ(r->task().batch_size(), 0);
+  EXPECT_EQ(r->steady_state().trials(), 240);
+  EXPECT_EQ(GeneNamesFor(r->task()), genome::GeneNames::kAny);
+
+  v1::SearchSpec s = ProgramSpec();
+  s.mutable_task()->set_trainer("FMNIST");
+  ExpectInvalid(s, "task.trainer", "not a trainer's name");
+  s.mutable_task()->set_trainer("cnn@2 ; rm -rf /");
+  ExpectInvalid(s, "task.trainer", "NAME or NAME@VERSION");
+  s = ProgramSpec();
+  s.mutable_task()->set_net(v1::CNN);
+  ExpectInvalid(s, "task.net", "a trainer program (task.trainer fmnist-cnn@2) gets");
+  s = ProgramSpec();
+  s.mutable_task()->set_batch_size(64);
+  ExpectInvalid(s, "task.batch_size", "make it a gene");
+  s = ProgramSpec();
+  s.set_preset("fashion_mnist_mlp");
+  ExpectInvalid(s, "preset", "names its own genes");
+  s = ProgramSpec();
+  s.mutable_task()->set_dataset("a\nb");
+  ExpectInvalid(s, "task.dataset", "printable");
+  s = ProgramSpec();
+  s.mutable_space()->mutable_genes(0)->set_name("Bad Name");
+  ExpectInvalid(s, "space.genes[0].name");
+  // Without a trainer, the same genes are refused: they are no built-in trainer's.
+  s = ProgramSpec();
+  s.mutable_task()->clear_trainer();
+  s.mutable_task()->set_net(v1::CNN);
+  s.mutable_task()->set_dataset("fashion_mnist");
+  EXPECT_FALSE(ResolveSearchSpec(s).ok());
+}
+
 TEST(ResolveSearchSpecTest, FillsDeepEvolveDefaults) {
   auto r = ResolveSearchSpec(Preset("cifar10_cnn"));
   ASSERT_TRUE(r.ok()) << r.status();

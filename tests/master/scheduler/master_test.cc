@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "master/scheduler/requests.h"
 #include "tests/testing/fake_accuracy.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/heartbeats.h"
@@ -1060,6 +1061,116 @@ TEST_F(MasterTrustTest, AWorkerThatCannotSetUpIsLeftOutAndASearchNoWorkerCanRunF
   EXPECT_THAT(summary->error(), HasSubstr("dataset fashion_mnist"));
   EXPECT_EQ(summary->failed(), 0);  // no genome was blamed
   EXPECT_EQ(master_->Stats().ledger_entries, 0);
+}
+
+// A search on a trainer program: two numeric genes of the program's own.
+v1::SearchSpec ProgramSpec(const std::string& trainer) {
+  v1::SearchSpec spec;
+  spec.mutable_task()->set_trainer(trainer);
+  spec.mutable_task()->set_dataset("toy");
+  spec.mutable_task()->set_epochs(3);
+  v1::Gene* lr = spec.mutable_space()->add_genes();
+  lr->set_name("learning_rate");
+  for (double v : {0.1, 0.03, 0.01, 0.003}) lr->add_values()->set_float_value(v);
+  v1::Gene* l2 = spec.mutable_space()->add_genes();
+  l2->set_name("l2");
+  for (double v : {0.0, 0.001, 0.01}) l2->add_values()->set_float_value(v);
+  spec.mutable_steady_state()->set_population(4);
+  spec.mutable_steady_state()->set_tournament_size(2);
+  spec.mutable_steady_state()->set_trials(6);
+  spec.set_seed(11);
+  return spec;
+}
+
+class MasterTrainerTest : public MasterTrustTest {
+ protected:
+  void RegisterOffering(const std::string& id, std::vector<std::string> trainers, bool builtin) {
+    v1::RegisterRequest r;
+    r.set_worker_id(id);
+    r.set_incarnation(1);
+    for (const std::string& t : trainers) r.add_trainers(t);
+    r.set_no_builtin_trainer(!builtin);
+    ASSERT_THAT(master_->Register(r), IsOk());
+  }
+  int Cached(int64_t search_id) {
+    int n = 0;
+    for (const v1::Trial& t : *AllTrials(*master_, search_id)) n += t.state() == v1::CACHED;
+    return n;
+  }
+};
+
+TEST_F(MasterTrainerTest, ASearchGoesOnlyToWorkersOfferingItsTrainerAndSaysWhileNoneDoes) {
+  auto search = master_->Submit(ProgramSpec("toy@1"));
+  ASSERT_THAT(search, IsOk());
+  EXPECT_THAT(search->waiting(), HasSubstr("no worker has registered"));
+  RegisterOffering("builtin", {}, true);
+  RegisterOffering("v2", {"toy@2"}, false);
+  EXPECT_FALSE(Acquire("builtin").has_value());
+  EXPECT_FALSE(Acquire("v2").has_value());
+  auto summary = master_->Get(search->search_id());
+  EXPECT_EQ(summary->waiting(),
+            "no registered worker offers trainer 'toy@1' (workers offer: the built-in trainer, "
+            "toy@2)");
+  // The same for the listings.
+  EXPECT_EQ(master_->Running().front().waiting(), summary->waiting());
+
+  RegisterOffering("v1", {"toy@1", "other"}, false);
+  EXPECT_EQ(master_->Get(search->search_id())->waiting(), "");
+  auto a = Acquire("v1");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->task().trainer(), "toy@1");
+  EXPECT_EQ(a->task().dataset(), "toy");
+  EXPECT_THAT(a->gene_names(), ::testing::ElementsAre("learning_rate", "l2"));
+
+  // A built-in search is not handed to a worker that offers programs only.
+  auto builtin = master_->Submit(SmallSpec());
+  ASSERT_THAT(builtin, IsOk());
+  EXPECT_EQ(builtin->waiting(), "");
+  for (int i = 0; i < 3; ++i) {
+    auto b = Acquire("v1");
+    if (b.has_value()) EXPECT_EQ(b->search_id(), search->search_id());
+  }
+  auto c = Acquire("builtin");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->search_id(), builtin->search_id());
+}
+
+TEST_F(MasterTrainerTest, TwoVersionsOfATrainerKeepSeparateLedgerEntries) {
+  RegisterOffering("v1", {"toy@1"}, false);
+  RegisterOffering("v2", {"toy@2"}, false);
+  auto first = master_->Submit(ProgramSpec("toy@1"));
+  ASSERT_THAT(first, IsOk());
+  const int trained = RunWorker("v1");
+  EXPECT_EQ(master_->Get(first->search_id())->state(), v1::SUCCEEDED);
+  EXPECT_EQ(master_->Stats().ledger_entries, trained);
+
+  // The same genomes on version 2 are trained again, by its worker only.
+  auto second = master_->Submit(ProgramSpec("toy@2"));
+  ASSERT_THAT(second, IsOk());
+  EXPECT_FALSE(Acquire("v1").has_value());
+  EXPECT_EQ(RunWorker("v2"), trained);
+  EXPECT_EQ(Cached(second->search_id()), 0);
+  EXPECT_EQ(master_->Stats().ledger_entries, 2 * trained);
+
+  // Version 1 again: every genome comes from its own entries.
+  auto third = master_->Submit(ProgramSpec("toy@1"));
+  ASSERT_THAT(third, IsOk());
+  EXPECT_EQ(RunWorker("v1"), 0);
+  EXPECT_EQ(Cached(third->search_id()), trained);
+  EXPECT_EQ(master_->Get(third->search_id())->state(), v1::SUCCEEDED);
+}
+
+TEST_F(MasterTrainerTest, WorkersMayOfferOnlyWellNamedTrainers) {
+  v1::RegisterRequest r;
+  r.set_worker_id("w");
+  r.set_incarnation(1);
+  r.add_trainers("rm -rf /");
+  EXPECT_THAT(master_->Register(r), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("trainers[0]: 'rm -rf /' is not")));
+  r.clear_trainers();
+  for (int i = 0; i <= kMaxWorkerTrainers; ++i) r.add_trainers(absl::StrCat("t", i));
+  EXPECT_THAT(master_->Register(r),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trainers: more than")));
 }
 
 }  // namespace

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""A deepevolve trainer program: a CNN on Fashion-MNIST in PyTorch (Debian's python3-torch).
+
+The worker runs it once per trial (README, "Your own training program"): the trial comes
+as one JSON object on stdin; one JSON line goes to stdout after each epoch, and a final
+one with the accuracies. Genes (each optional, defaults below): conv_layers, filters,
+kernel_size, dense_units, dropout, learning_rate, optimizer (adam, sgd, rmsprop),
+batch_size. The dataset text is "fashion_mnist" or "fashion_mnist:N" to train on the first
+N training images; a tenth of them is held out for validation, the fitness.
+"""
+import gzip
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+DEFAULTS = {"conv_layers": 2, "filters": 32, "kernel_size": 3, "dense_units": 128,
+            "dropout": 0.25, "learning_rate": 1e-3, "optimizer": "adam", "batch_size": 128}
+
+
+def find(name, dirs):
+    for d in dirs + ["/usr/share/datasets"]:
+        for sub in ("", "fashion-mnist", "fashion_mnist"):
+            for ext in ("", ".gz"):
+                path = os.path.join(d, sub, name + ext)
+                if os.path.exists(path):
+                    return path
+    raise FileNotFoundError(f"{name}[.gz] not in {dirs + ['/usr/share/datasets']}")
+
+
+def idx(path, offset):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+
+
+def load(prefix, dirs):
+    images = idx(find(f"{prefix}-images-idx3-ubyte", dirs), 16).reshape(-1, 1, 28, 28)
+    labels = idx(find(f"{prefix}-labels-idx1-ubyte", dirs), 8)
+    return torch.tensor(images, dtype=torch.float32) / 255.0, torch.tensor(labels, dtype=torch.long)
+
+
+def network(g):
+    layers, channels, size = [], 1, 28
+    for i in range(int(g["conv_layers"])):
+        width = int(g["filters"]) * 2 ** i
+        layers += [nn.Conv2d(channels, width, int(g["kernel_size"]),
+                             padding=int(g["kernel_size"]) // 2), nn.ReLU()]
+        channels = width
+        if size >= 8:
+            layers.append(nn.MaxPool2d(2))
+            size //= 2
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * size * size,
+                         int(g["dense_units"])), nn.ReLU(), nn.Dropout(float(g["dropout"])),
+                         nn.Linear(int(g["dense_units"]), 10))
+
+
+def accuracy(model, x, y, device):
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(x), 1000):
+            out = model(x[i:i + 1000].to(device))
+            correct += (out.argmax(1).cpu() == y[i:i + 1000]).sum().item()
+    return correct / len(x)
+
+
+def main():
+    trial = json.load(sys.stdin)
+    g = {**DEFAULTS, **trial["genes"]}
+    torch.manual_seed(trial["seed"])
+    torch.set_num_threads(max(1, trial["threads"]))
+    device = torch.device(trial["device"] if torch.cuda.is_available() else "cpu")
+    name, _, limit = (trial["dataset"] or "fashion_mnist").partition(":")
+    if name != "fashion_mnist":
+        print(json.dumps({"error": f"unknown dataset {name!r} (this program trains on "
+                                   "fashion_mnist or fashion_mnist:N)", "kind": "setup"}))
+        return
+    try:
+        x, y = load("train", trial["data_dirs"])
+        test_x, test_y = load("t10k", trial["data_dirs"])
+    except FileNotFoundError as e:
+        print(json.dumps({"error": str(e), "kind": "setup"}))
+        return
+    if limit:
+        x, y = x[:int(limit)], y[:int(limit)]
+    held = len(x) // 10
+    train_x, train_y, val_x, val_y = x[:-held], y[:-held], x[-held:], y[-held:]
+    model = network(g).to(device)
+    optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
+    optimizer = optimizers[g["optimizer"]](model.parameters(), lr=float(g["learning_rate"]))
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(trial["seed"])
+    start, batch = time.time(), int(g["batch_size"])
+    for epoch in range(1, trial["epochs"] + 1):
+        model.train()
+        order, total = torch.randperm(len(train_x), generator=generator), 0.0
+        for i in range(0, len(order), batch):
+            idx_ = order[i:i + batch]
+            optimizer.zero_grad()
+            loss = loss_fn(model(train_x[idx_].to(device)), train_y[idx_].to(device))
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx_)
+        val = accuracy(model, val_x, val_y, device)
+        print(json.dumps({"epoch": epoch, "val_accuracy": val, "loss": total / len(order),
+                          "seconds": round(time.time() - start, 3)}), flush=True)
+    torch.save(model.state_dict(), trial["model_path"])
+    print(json.dumps({"accuracy": val, "test_accuracy": accuracy(model, test_x, test_y, device)}))
+
+
+if __name__ == "__main__":
+    main()

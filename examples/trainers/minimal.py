@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+# A whole trainer program, standard library only: logistic regression by gradient descent
+# on a seeded synthetic task; genes learning_rate and l2. Protocol: README, "Your own
+# training program".
+import json, math, random, sys
+
+trial = json.load(sys.stdin)
+genes, rng = trial["genes"], random.Random(trial["seed"])
+w_true = [rng.gauss(0, 1) for _ in range(8)]
+def example():
+    x = [rng.gauss(0, 1) for _ in w_true]
+    return x, int(sum(a * b for a, b in zip(x, w_true)) + rng.gauss(0, 0.5) > 0)
+train, val = [example() for _ in range(400)], [example() for _ in range(200)]
+w, lr, l2 = [0.0] * len(w_true), float(genes["learning_rate"]), float(genes.get("l2", 0))
+def accuracy(data):
+    return sum((sum(a * b for a, b in zip(x, w)) > 0) == y for x, y in data) / len(data)
+for epoch in range(1, trial["epochs"] + 1):
+    loss = 0.0
+    for x, y in train:
+        p = 1 / (1 + math.exp(-max(-30.0, min(30.0, sum(a * b for a, b in zip(x, w))))))
+        loss -= math.log(max(1e-12, p if y else 1 - p)) / len(train)
+        w = [wi - lr * ((p - y) * xi + l2 * wi) for wi, xi in zip(w, x)]
+    print(json.dumps({"epoch": epoch, "val_accuracy": accuracy(val), "loss": loss}), flush=True)
+print(json.dumps({"accuracy": accuracy(val)}))

@@ -1,0 +1,240 @@
+// Trainer programs as real child processes: the protocol, each way a program can fail,
+// and a program the master stops.
+#include "worker/daemon/program_trainer.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace deepevolve::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using ::deepevolve::testing::IsOk;
+using ::deepevolve::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class ProgramTrainerTest : public ::testing::Test {
+ protected:
+  ProgramTrainerTest() {
+    options_.work_root = dir_.path().string();
+    options_.threads = 3;
+    options_.data_dirs = {"/data/a", "/data/b"};
+    options_.grace = absl::Milliseconds(200);
+    a_.set_lease_id(5);
+    a_.set_search_id(2);
+    a_.set_seed(0xfedcba9876543210ull);
+    a_.mutable_genome()->set_id(7);
+    a_.mutable_genome()->set_hash("0123abcd");
+    a_.mutable_task()->set_trainer("toy@1");
+    a_.mutable_task()->set_dataset("toy:400");
+    a_.mutable_task()->set_epochs(3);
+    a_.add_gene_names("learning_rate");
+    a_.mutable_genome()->add_values()->set_float_value(0.01);
+    a_.add_gene_names("l2");
+    a_.mutable_genome()->add_values()->set_float_value(0.001);
+    a_.add_gene_names("optimizer");
+    a_.mutable_genome()->add_values()->set_string_value("adam");
+    a_.add_gene_names("width");
+    a_.mutable_genome()->add_values()->set_int_value(64);
+    a_.add_gene_names("inactive");
+    a_.mutable_genome()->add_values();  // no value: not part of the genome
+  }
+
+  // Runs `command` as the trainer; `after_epoch` answers every epoch line.
+  absl::StatusOr<genome::TrialResult> Run(const std::string& command,
+                                          AfterEpoch after_epoch = AfterEpoch::kContinue) {
+    epochs_.clear();
+    return RunTrainerProgram(
+        {"toy@1", command}, a_, options_,
+        [&](const EpochReport& e) {
+          epochs_.push_back(e);
+          return after_epoch;
+        },
+        &model_);
+  }
+
+  // No trial leaves its working directory behind.
+  void TearDown() override { EXPECT_TRUE(fs::is_empty(dir_.path())); }
+
+  deepevolve::testing::TempDir dir_;
+  ProgramOptions options_;
+  v1::Assignment a_;
+  std::vector<EpochReport> epochs_;
+  std::string model_;
+};
+
+TEST_F(ProgramTrainerTest, TheMinimalExampleTrainsAndReportsEveryEpoch) {
+  auto r = Run(absl::StrCat("python3 ", DEEPEVOLVE_SOURCE_DIR, "/examples/trainers/minimal.py"));
+  ASSERT_THAT(r, IsOk());
+  ASSERT_TRUE(r->ok) << r->error;
+  EXPECT_GT(r->accuracy, 0.6);
+  EXPECT_LE(r->accuracy, 1.0);
+  EXPECT_EQ(r->epochs_run, 3);
+  ASSERT_EQ(epochs_.size(), 3u);
+  EXPECT_EQ(epochs_[2].epoch, 3);
+  EXPECT_EQ(epochs_[2].epochs, 3);
+  EXPECT_EQ(epochs_[2].val_accuracy, r->accuracy);
+  EXPECT_GT(epochs_[0].loss, epochs_[2].loss);
+  // Seeded: the same trial gives the same result.
+  auto again =
+      Run(absl::StrCat("python3 ", DEEPEVOLVE_SOURCE_DIR, "/examples/trainers/minimal.py"));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->accuracy, r->accuracy);
+}
+
+TEST_F(ProgramTrainerTest, TheTrialComesOnStdinAndInTheEnvironment) {
+  // Checks what it was given; says what differs as a genome error.
+  const std::string check = R"(python3 -c '
+import json, os, sys
+t = json.load(sys.stdin)
+e = os.environ
+want = {"trainer": "toy@1", "search_id": 2, "genome_id": 7, "genome_hash": "0123abcd",
+        "genes": {"learning_rate": 0.01, "l2": 0.001, "optimizer": "adam", "width": 64},
+        "seed": 0x76543210, "epochs": 3, "dataset": "toy:400", "device": "cpu", "threads": 3,
+        "data_dirs": ["/data/a", "/data/b"]}
+bad = [k for k in want if t.get(k) != want[k]]
+bad += [k for k in ("workdir",) if t[k] != os.getcwd() or os.listdir(".")]
+bad += [k for k in ("model_path",) if os.path.dirname(t[k]) != os.getcwd()]
+env = {"DEEPEVOLVE_SEED": str(0x76543210), "DEEPEVOLVE_EPOCHS": "3",
+       "DEEPEVOLVE_DATASET": "toy:400", "DEEPEVOLVE_DEVICE": "cpu", "DEEPEVOLVE_THREADS": "3",
+       "DEEPEVOLVE_DATA_DIRS": "/data/a:/data/b", "DEEPEVOLVE_GENE_LEARNING_RATE": "0.01",
+       "DEEPEVOLVE_GENE_OPTIMIZER": "adam", "DEEPEVOLVE_GENE_WIDTH": "64",
+       "DEEPEVOLVE_TRAINER": "toy@1", "OMP_NUM_THREADS": "3", "CUDA_VISIBLE_DEVICES": ""}
+bad += [k for k in env if e.get(k) != env[k]]
+bad += [k for k in ("DEEPEVOLVE_GENE_INACTIVE",) if k in e]
+bad += [k for k in ("DEEPEVOLVE_TRIAL",) if json.loads(e[k]) != t]
+open(t["model_path"], "w").write("weights")
+print(json.dumps({"error": "wrong: " + " ".join(bad)} if bad else {"accuracy": 0.5}))
+')";
+  auto r = Run(check);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->ok) << r->error;
+  EXPECT_EQ(r->accuracy, 0.5);
+  EXPECT_EQ(model_, "weights");
+}
+
+TEST_F(ProgramTrainerTest, ACrashIsTheGenomesFailureWithTheEndOfItsStderr) {
+  auto r = Run("echo loading >&2; echo 'RuntimeError: out of memory' >&2; exit 3");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->ok);
+  EXPECT_THAT(r->error, HasSubstr("trainer toy@1 exited with code 3"));
+  EXPECT_THAT(r->error, HasSubstr("loading\nRuntimeError: out of memory"));
+  r = Run("kill -SEGV $$");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->ok);
+  EXPECT_THAT(r->error, HasSubstr("killed by signal 11"));
+}
+
+TEST_F(ProgramTrainerTest, OtherStdoutLinesAreIgnored) {
+  auto r =
+      Run("echo 'Epoch 1/3 .....'; echo; echo '{\"note\": 1}'; "
+          "echo '{\"epoch\": 1, \"val_accuracy\": 0.25}'; echo '{\"accuracy\": 0.4, "
+          "\"test_accuracy\": 0.375}'");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->ok) << r->error;
+  EXPECT_EQ(r->accuracy, 0.4);
+  EXPECT_EQ(r->test_accuracy, 0.375);
+  EXPECT_EQ(r->epochs_run, 1);
+  ASSERT_EQ(epochs_.size(), 1u);
+  EXPECT_EQ(epochs_[0].val_accuracy, 0.25);
+}
+
+TEST_F(ProgramTrainerTest, BrokenProtocolIsASetupFailureNamingWhat) {
+  EXPECT_THAT(Run("echo '{\"epoch\": 1, \"val_accuracy\": '"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("malformed JSON")));
+  EXPECT_THAT(Run("echo '{\"accuracy\": 1.5}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("\"accuracy\" must be a number in [0, 1], got 1.5")));
+  EXPECT_THAT(
+      Run("echo '{\"epoch\": 4, \"val_accuracy\": 0.5}'"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not an integer from 1 to 3")));
+  EXPECT_THAT(Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.5}'; echo done >&2"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("exited without a final {\"accuracy\": ...} line; its stderr "
+                                 "ends:\ndone")));
+  EXPECT_THAT(Run("echo '{\"accuracy\": 0.5}'; echo '{\"accuracy\": 0.6}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("after its final line")));
+}
+
+TEST_F(ProgramTrainerTest, ALineOverAMebibyteIsRefusedAndTheProgramStopped) {
+  // Writes 2 MiB without a newline, then would hang: it is killed, not waited for.
+  auto r = Run("head -c 2097152 /dev/zero | tr '\\0' a; sleep 60");
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition,
+                          HasSubstr("wrote a line over 1 MiB on stdout")));
+}
+
+TEST_F(ProgramTrainerTest, ARunPastItsTimeBudgetIsKilledAndFailed) {
+  options_.time_budget = absl::Milliseconds(300);
+  const absl::Time start = absl::Now();
+  auto r = Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.5}'; exec sleep 60");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->ok);
+  EXPECT_THAT(r->error, HasSubstr("ran past the trial's time budget of 300ms"));
+  EXPECT_EQ(r->epochs_run, 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+}
+
+TEST_F(ProgramTrainerTest, AProgramStoppedByThePrunerIsKilledEvenIfItIgnoresSigterm) {
+  const absl::Time start = absl::Now();
+  auto r =
+      Run("trap '' TERM; echo '{\"epoch\": 1, \"val_accuracy\": 0.3, \"test_accuracy\": 0.25}'; "
+          "sleep 60; echo '{\"accuracy\": 0.9}'",
+          AfterEpoch::kStop);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->ok);
+  EXPECT_EQ(r->accuracy, 0.3);  // the epoch it was stopped at
+  EXPECT_EQ(r->test_accuracy, 0.25);
+  EXPECT_EQ(r->epochs_run, 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));  // SIGKILL after the grace
+}
+
+TEST_F(ProgramTrainerTest, ACancelledTrialEndsTheProgram) {
+  EXPECT_THAT(
+      Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.3}'; exec sleep 60", AfterEpoch::kCancel),
+      StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+}
+
+TEST_F(ProgramTrainerTest, ACommandThatCannotRunIsASetupFailure) {
+  EXPECT_THAT(Run("/nonexistent/train --fast"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("cannot run its command (/nonexistent/train --fast)")));
+}
+
+TEST_F(ProgramTrainerTest, AProgramSaysWhoseFaultItsFailureIs) {
+  auto r = Run("echo '{\"error\": \"the network does not fit\"}'");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->ok);
+  EXPECT_THAT(r->error, HasSubstr("the network does not fit"));
+  EXPECT_THAT(Run("echo '{\"error\": \"no GPU driver\", \"kind\": \"setup\"}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no GPU driver")));
+  // A diverged loss is the genome's, as for the built-in trainer.
+  r = Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.1, \"loss\": -1}'; echo '{\"accuracy\": 0.1}'");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->ok);
+  EXPECT_THAT(r->error, HasSubstr("its loss at epoch 1 is -1"));
+}
+
+TEST(ParseTrainerFlagTest, TakesNameVersionAndCommand) {
+  auto p = ParseTrainerFlag("fmnist-cnn@2=python3 /opt/train.py --fast");
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->name, "fmnist-cnn@2");
+  EXPECT_EQ(p->command, "python3 /opt/train.py --fast");
+  EXPECT_EQ(ParseTrainerFlag("toy=./a=b")->command, "./a=b");
+  EXPECT_THAT(ParseTrainerFlag("toy"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NAME[@VERSION]=COMMAND")));
+  EXPECT_THAT(ParseTrainerFlag("Toy=x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(ParseTrainerFlag("toy@=x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(ParseTrainerFlag("toy=  "),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no command")));
+}
+
+}  // namespace
+}  // namespace deepevolve::worker

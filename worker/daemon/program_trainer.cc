@@ -1,0 +1,595 @@
+#include "worker/daemon/program_trainer.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "genome/genome.h"
+#include "genome/space.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+extern char** environ;
+
+namespace deepevolve::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+// A child's stdout or stderr, read a chunk at a time and cut into lines.
+struct Stream {
+  int fd = -1;
+  std::string pending;
+  bool open() const { return fd >= 0; }
+  void Close() {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+};
+
+// The text of a stdout line for a message: at most 200 bytes, printable.
+std::string Excerpt(absl::string_view line) {
+  std::string out(line.substr(0, 200));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return line.size() > 200 ? absl::StrCat(out, "...") : out;
+}
+
+// A number in [0, 1] at `key` of an object line, or an error naming it.
+absl::StatusOr<double> Fraction(const Json& line, const char* key) {
+  const Json& v = line.at(key);
+  if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0 ||
+      v.get<double>() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", key, "\" must be a number in [0, 1], got ", Excerpt(v.dump())));
+  }
+  return v.get<double>();
+}
+
+// The running child: a process group of its own, its pipes, and how it ended.
+class Child {
+ public:
+  // Forks and runs `command` in `dir` with `env`; stdin gets `input`.
+  static absl::StatusOr<Child> Start(const std::string& command, const std::string& dir,
+                                     const std::vector<std::string>& env,
+                                     const std::string& input) {
+    int in[2], out[2], err[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+      return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+    }
+    std::vector<char*> envp;
+    for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+    if (pid == 0) {
+      // Only async-signal-safe calls from here to exec.
+      setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // the worker dies: so does its trial
+      if (getppid() != parent) _exit(127);
+      dup2(in[0], STDIN_FILENO);
+      dup2(out[1], STDOUT_FILENO);
+      dup2(err[1], STDERR_FILENO);
+      signal(SIGPIPE, SIG_DFL);
+      if (chdir(dir.c_str()) != 0) _exit(126);
+      execve(argv[0], const_cast<char* const*>(argv), envp.data());
+      _exit(127);
+    }
+    setpgid(pid, pid);  // also here, so that the group exists before any kill
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    Child child(pid);
+    child.out_.fd = out[0];
+    child.err_.fd = err[0];
+    // The trial is a few KiB, below a pipe's buffer: this never blocks. A program that
+    // exits without reading it makes the write fail (EPIPE), which is its business.
+    for (size_t done = 0; done < input.size();) {
+      const ssize_t n = write(in[1], input.data() + done, input.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    close(in[1]);
+    return child;
+  }
+
+  Child(Child&& other) noexcept
+      : pid_(other.pid_), out_(other.out_), err_(other.err_), status_(other.status_) {
+    other.pid_ = -1;
+    other.out_.fd = other.err_.fd = -1;
+  }
+  Child& operator=(Child&&) = delete;
+  ~Child() {
+    out_.Close();
+    err_.Close();
+    if (pid_ > 0 && !status_.has_value()) Kill(absl::ZeroDuration());
+  }
+
+  Stream& out() { return out_; }
+  Stream& err() { return err_; }
+  std::optional<int> status() const { return status_; }
+
+  // Its wait status once it has exited (reaped), nullopt while it runs.
+  std::optional<int> Poll() {
+    if (!status_.has_value()) {
+      int s = 0;
+      if (waitpid(pid_, &s, WNOHANG) == pid_) status_ = s;
+    }
+    return status_;
+  }
+  // Waits up to `timeout` for it to exit.
+  std::optional<int> Wait(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!Poll().has_value() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+    return status_;
+  }
+  // SIGTERM to the whole group, SIGKILL after `grace`; returns once it is reaped.
+  void Kill(absl::Duration grace) {
+    if (!status_.has_value()) {
+      kill(-pid_, SIGTERM);
+      if (!Wait(grace).has_value()) {
+        kill(-pid_, SIGKILL);
+        int s = 0;
+        if (waitpid(pid_, &s, 0) == pid_) status_ = s;
+      }
+    }
+    // What it started and left behind (data loader processes) goes with it.
+    kill(-pid_, SIGKILL);
+  }
+
+ private:
+  explicit Child(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  Stream out_, err_;
+  std::optional<int> status_;
+};
+
+std::string DescribeExit(int status) {
+  if (WIFEXITED(status)) return absl::StrCat("exited with code ", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return absl::StrCat("was killed by signal ", WTERMSIG(status), " (",
+                        strsignal(WTERMSIG(status)), ")");
+  }
+  return absl::StrCat("ended with wait status ", status);
+}
+
+// One trial of a program: reads its output, talks to the master through `progress`, and
+// decides what the trial produced.
+class ProgramRun {
+ public:
+  ProgramRun(const TrainerProgram& program, const v1::Assignment& assignment,
+             const ProgramOptions& options, const ProgressFn& progress)
+      : program_(program), assignment_(assignment), options_(options), progress_(progress) {}
+
+  absl::StatusOr<genome::TrialResult> Run(Child& child) {
+    start_ = absl::Now();
+    const absl::Time deadline = start_ + options_.time_budget;
+    while (child.out().open() || child.err().open()) {
+      pollfd fds[2];
+      int n = 0;
+      for (Stream* s : {&child.out(), &child.err()}) {
+        if (s->open()) fds[n++] = {s->fd, POLLIN, 0};
+      }
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return OverBudget(child);
+      const int ready = poll(
+          fds, n, static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 60'000)));
+      if (ready < 0 && errno != EINTR) {
+        return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
+      }
+      for (Stream* s : {&child.err(), &child.out()}) {
+        if (!s->open()) continue;
+        const bool is_out = s == &child.out();
+        for (int i = 0; i < n; ++i) {
+          if (fds[i].fd != s->fd || fds[i].revents == 0) continue;
+          char buffer[65536];
+          const ssize_t got = read(s->fd, buffer, sizeof(buffer));
+          if (got <= 0) {
+            if (got < 0 && errno == EINTR) continue;
+            if (!s->pending.empty()) {
+              std::string rest = std::move(s->pending);
+              s->pending.clear();
+              if (is_out) {
+                if (Line(rest); stop_.has_value()) return Stopped(child);
+              } else {
+                ErrLine(rest);
+              }
+            }
+            s->Close();
+            continue;
+          }
+          s->pending.append(buffer, static_cast<size_t>(got));
+          size_t from = 0;
+          for (size_t nl; (nl = s->pending.find('\n', from)) != std::string::npos; from = nl + 1) {
+            const absl::string_view line(s->pending.data() + from, nl - from);
+            if (!is_out) {
+              ErrLine(line);
+              continue;
+            }
+            Line(line);
+            if (stop_.has_value()) return Stopped(child);
+          }
+          s->pending.erase(0, from);
+          if (is_out && s->pending.size() > kMaxProgramLineBytes) {
+            Violation(
+                absl::StrCat("wrote a line over ", kMaxProgramLineBytes >> 20, " MiB on stdout"));
+            return Stopped(child);
+          }
+          if (!is_out && s->pending.size() > 65536) {
+            ErrLine(s->pending);
+            s->pending.clear();
+          }
+        }
+      }
+    }
+    // Both pipes closed: the program is ending (or detached itself from them).
+    if (!child.Wait(std::max(absl::ZeroDuration(), deadline - absl::Now())).has_value()) {
+      return OverBudget(child);
+    }
+    child.Kill(absl::ZeroDuration());  // its leftovers
+    return Ended(*child.status());
+  }
+
+ private:
+  // Where the trial went: stopped by the master, cancelled, or broke the protocol.
+  enum class Stop { kPruned, kCancelled, kViolation };
+
+  double Elapsed() const { return absl::ToDoubleSeconds(absl::Now() - start_); }
+  std::string Tail() const {
+    if (stderr_tail_.empty()) return "(it wrote nothing on stderr)";
+    return absl::StrCat("its stderr ends:\n", absl::StrJoin(stderr_tail_, "\n"));
+  }
+  std::string Who() const { return absl::StrCat("trainer ", program_.name); }
+
+  void ErrLine(absl::string_view line) {
+    line = absl::StripTrailingAsciiWhitespace(line);
+    std::string text(line.substr(0, 1000));
+    spdlog::info("[{} lease {}] {}", program_.name, assignment_.lease_id(), text);
+    stderr_tail_.push_back(std::move(text));
+    if (stderr_tail_.size() > kProgramStderrTailLines) stderr_tail_.pop_front();
+  }
+
+  void Violation(std::string what) {
+    violation_ = std::move(what);
+    stop_ = Stop::kViolation;
+  }
+
+  // One stdout line.
+  void Line(absl::string_view raw) {
+    const absl::string_view line = absl::StripAsciiWhitespace(raw);
+    if (line.empty()) return;
+    if (line.front() != '{') {
+      if (ignored_++ < 10) {
+        spdlog::warn("[{} lease {}] ignored a stdout line that is not a JSON object: {}",
+                     program_.name, assignment_.lease_id(), Excerpt(line));
+      }
+      return;
+    }
+    Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      return Violation(absl::StrCat("wrote malformed JSON on stdout: ", Excerpt(line)));
+    }
+    if (final_.has_value() || declared_error_.has_value()) {
+      return Violation(absl::StrCat("wrote on stdout after its final line: ", Excerpt(line)));
+    }
+    if (j.contains("error")) {
+      const Json& e = j["error"];
+      const std::string kind = j.value("kind", std::string("genome"));
+      if (!e.is_string() || (kind != "genome" && kind != "setup")) {
+        return Violation(absl::StrCat(
+            "wrote an error line that is not {\"error\": text, \"kind\": \"genome\" or "
+            "\"setup\"}: ",
+            Excerpt(line)));
+      }
+      declared_error_ = e.get<std::string>().substr(0, 2000);
+      declared_setup_ = kind == "setup";
+      return;
+    }
+    if (j.contains("accuracy")) {
+      absl::StatusOr<double> accuracy = Fraction(j, "accuracy");
+      absl::StatusOr<double> test =
+          j.contains("test_accuracy") ? Fraction(j, "test_accuracy") : absl::StatusOr<double>(0.0);
+      if (!accuracy.ok() || !test.ok()) {
+        return Violation(absl::StrCat(
+            "wrote a final line with ",
+            (!accuracy.ok() ? accuracy.status() : test.status()).message(), ": ", Excerpt(line)));
+      }
+      final_ = genome::TrialResult{};
+      final_->accuracy = *accuracy;
+      final_->test_accuracy = *test;
+      return;
+    }
+    if (j.contains("epoch")) return Epoch(j, line);
+    if (ignored_++ < 10) {
+      spdlog::warn(
+          "[{} lease {}] ignored a stdout object with neither epoch, accuracy nor error: {}",
+          program_.name, assignment_.lease_id(), Excerpt(line));
+    }
+  }
+
+  void Epoch(const Json& j, absl::string_view line) {
+    const int epochs = assignment_.task().epochs();
+    const Json& e = j["epoch"];
+    if (!e.is_number_integer() || e.get<int64_t>() <= last_epoch_ || e.get<int64_t>() > epochs) {
+      return Violation(absl::StrCat("wrote an epoch line whose \"epoch\" is not an integer from ",
+                                    last_epoch_ + 1, " to ", epochs, ": ", Excerpt(line)));
+    }
+    if (!j.contains("val_accuracy")) {
+      return Violation(
+          absl::StrCat("wrote an epoch line without \"val_accuracy\": ", Excerpt(line)));
+    }
+    absl::StatusOr<double> val = Fraction(j, "val_accuracy");
+    if (!val.ok()) {
+      return Violation(
+          absl::StrCat("wrote an epoch line with ", val.status().message(), ": ", Excerpt(line)));
+    }
+    double loss = 0;
+    if (j.contains("loss")) {
+      const Json& l = j["loss"];
+      if (!l.is_number() || !std::isfinite(l.get<double>()) || l.get<double>() < 0) {
+        // A diverged training: the genome's failure, as the built-in trainer's NaN loss.
+        diverged_ = absl::StrCat("its loss at epoch ", e.get<int64_t>(), " is ", Excerpt(l.dump()));
+        return;
+      }
+      loss = l.get<double>();
+    }
+    last_epoch_ = static_cast<int>(e.get<int64_t>());
+    last_val_ = *val;
+    last_test_ = 0;
+    if (j.contains("test_accuracy")) {
+      if (absl::StatusOr<double> t = Fraction(j, "test_accuracy"); t.ok()) last_test_ = *t;
+    }
+    switch (progress_({last_epoch_, epochs, loss, last_val_, Elapsed()})) {
+      case AfterEpoch::kContinue:
+        return;
+      case AfterEpoch::kStop:
+        stop_ = Stop::kPruned;
+        return;
+      case AfterEpoch::kCancel:
+        stop_ = Stop::kCancelled;
+        return;
+    }
+  }
+
+  absl::StatusOr<genome::TrialResult> Stopped(Child& child) {
+    child.Kill(options_.grace);
+    switch (*stop_) {
+      case Stop::kCancelled:
+        return absl::CancelledError(absl::StrCat(Who(), ": the master asked to stop"));
+      case Stop::kViolation:
+        return absl::FailedPreconditionError(
+            absl::StrCat(Who(), " broke the protocol: it ", violation_, "; ", Tail()));
+      case Stop::kPruned:
+        break;
+    }
+    genome::TrialResult r;
+    r.accuracy = last_val_;
+    r.test_accuracy = last_test_;
+    r.epochs_run = last_epoch_;
+    r.train_seconds = Elapsed();
+    return r;
+  }
+
+  absl::StatusOr<genome::TrialResult> OverBudget(Child& child) {
+    child.Kill(options_.grace);
+    return Failed(absl::StrCat(Who(), " ran past the trial's time budget of ",
+                               absl::FormatDuration(options_.time_budget), " and was killed; ",
+                               Tail()));
+  }
+
+  genome::TrialResult Failed(std::string why) const {
+    genome::TrialResult r;
+    r.ok = false;
+    r.error = std::move(why);
+    if (r.error.size() > 4000) r.error = absl::StrCat(r.error.substr(0, 3990), " ...");
+    r.epochs_run = last_epoch_;
+    r.train_seconds = Elapsed();
+    return r;
+  }
+
+  absl::StatusOr<genome::TrialResult> Ended(int status) {
+    if (WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127) &&
+        last_epoch_ == 0 && !final_.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(Who(), ": cannot run its command (",
+                                                        program_.command, "): the shell ",
+                                                        DescribeExit(status), "; ", Tail()));
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      return Failed(absl::StrCat(Who(), " ", DescribeExit(status), "; ", Tail()));
+    }
+    if (declared_error_.has_value()) {
+      if (declared_setup_) {
+        return absl::FailedPreconditionError(absl::StrCat(Who(), ": ", *declared_error_));
+      }
+      return Failed(absl::StrCat(Who(), ": ", *declared_error_));
+    }
+    if (!diverged_.empty()) return Failed(absl::StrCat(Who(), ": ", diverged_));
+    if (!final_.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          Who(), " broke the protocol: it exited without a final {\"accuracy\": ...} line; ",
+          Tail()));
+    }
+    genome::TrialResult r = *final_;
+    r.epochs_run = last_epoch_ > 0 ? last_epoch_ : assignment_.task().epochs();
+    r.train_seconds = Elapsed();
+    return r;
+  }
+
+  const TrainerProgram& program_;
+  const v1::Assignment& assignment_;
+  const ProgramOptions& options_;
+  const ProgressFn& progress_;
+  absl::Time start_;
+  std::deque<std::string> stderr_tail_;
+  int ignored_ = 0;
+  int last_epoch_ = 0;
+  double last_val_ = 0, last_test_ = 0;
+  std::optional<genome::TrialResult> final_;
+  std::optional<std::string> declared_error_;
+  bool declared_setup_ = false;
+  std::string diverged_;
+  std::optional<Stop> stop_;
+  std::string violation_;
+};
+
+// The environment variable for gene `name`: DEEPEVOLVE_GENE_ and the name upper-cased.
+std::string GeneVariable(absl::string_view name) {
+  return absl::StrCat("DEEPEVOLVE_GENE_", absl::AsciiStrToUpper(name));
+}
+
+}  // namespace
+
+absl::StatusOr<TrainerProgram> ParseTrainerFlag(absl::string_view flag) {
+  const size_t eq = flag.find('=');
+  if (eq == absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--trainer ", flag, ": expected NAME[@VERSION]=COMMAND"));
+  }
+  TrainerProgram p{std::string(flag.substr(0, eq)),
+                   std::string(absl::StripAsciiWhitespace(flag.substr(eq + 1)))};
+  if (absl::Status s = genome::CheckTrainerName(p.name); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--trainer: ", s.message()));
+  }
+  if (p.command.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--trainer ", p.name, ": no command"));
+  }
+  return p;
+}
+
+std::string TrialJson(const TrainerProgram& program, const v1::Assignment& a,
+                      const ProgramOptions& options, const std::string& workdir) {
+  Json genes = Json::object();
+  for (int i = 0; i < a.gene_names_size() && i < a.genome().values_size(); ++i) {
+    const v1::GeneValue& v = a.genome().values(i);
+    switch (v.value_case()) {
+      case v1::GeneValue::kIntValue:
+        genes[a.gene_names(i)] = v.int_value();
+        break;
+      case v1::GeneValue::kStringValue:
+        genes[a.gene_names(i)] = v.string_value();
+        break;
+      case v1::GeneValue::kFloatValue:
+        genes[a.gene_names(i)] = v.float_value();
+        break;
+      case v1::GeneValue::VALUE_NOT_SET:
+        break;  // inactive: no part of the genome
+    }
+  }
+  const bool cuda = absl::StartsWith(options.device, "cuda");
+  Json trial = {{"trainer", program.name},
+                {"search_id", a.search_id()},
+                {"genome_id", a.genome().id()},
+                {"genome_hash", a.genome().hash()},
+                {"genes", genes},
+                {"seed", a.seed() & 0x7fffffff},
+                {"epochs", a.task().epochs()},
+                {"dataset", a.task().dataset()},
+                {"device", cuda ? "cuda:0" : "cpu"},
+                {"threads", options.threads},
+                {"data_dirs", options.data_dirs},
+                {"model_path", (fs::path(workdir) / "model").string()},
+                {"workdir", workdir}};
+  return trial.dump();
+}
+
+absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& program,
+                                                      const v1::Assignment& assignment,
+                                                      const ProgramOptions& options,
+                                                      const ProgressFn& progress,
+                                                      std::string* model) {
+  static const bool sigpipe_ignored = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+  (void)sigpipe_ignored;
+  std::string pattern = (fs::path(options.work_root) / "deepevolve-trial-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot make a working directory in ", options.work_root, ": ", std::strerror(errno)));
+  }
+  const std::string workdir = pattern;
+  struct RemoveDir {
+    std::string dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } remove_dir{workdir};
+
+  const std::string trial = TrialJson(program, assignment, options, workdir);
+  const Json parsed = Json::parse(trial);
+  // The worker's environment, less what the trial sets.
+  std::vector<std::string> env;
+  const std::string threads = absl::StrCat(options.threads);
+  std::vector<std::pair<std::string, std::string>> set = {
+      {"DEEPEVOLVE_TRIAL", trial},
+      {"DEEPEVOLVE_TRAINER", program.name},
+      {"DEEPEVOLVE_SEED", absl::StrCat(parsed["seed"].get<int64_t>())},
+      {"DEEPEVOLVE_EPOCHS", absl::StrCat(assignment.task().epochs())},
+      {"DEEPEVOLVE_DATASET", assignment.task().dataset()},
+      {"DEEPEVOLVE_DEVICE", parsed["device"].get<std::string>()},
+      {"DEEPEVOLVE_THREADS", threads},
+      {"DEEPEVOLVE_DATA_DIRS", absl::StrJoin(options.data_dirs, ":")},
+      {"DEEPEVOLVE_MODEL_PATH", parsed["model_path"].get<std::string>()},
+      {"DEEPEVOLVE_WORKDIR", workdir},
+      {"OMP_NUM_THREADS", threads},
+      {"MKL_NUM_THREADS", threads},
+      {"OPENBLAS_NUM_THREADS", threads},
+      {"CUDA_VISIBLE_DEVICES",
+       absl::StartsWith(options.device, "cuda:") ? options.device.substr(5) : ""}};
+  for (const auto& [name, value] : parsed["genes"].items()) {
+    set.emplace_back(GeneVariable(name),
+                     value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  for (char** e = environ; *e != nullptr; ++e) {
+    const absl::string_view entry(*e);
+    const absl::string_view name = entry.substr(0, entry.find('='));
+    // The worker's own DEEPEVOLVE_* settings are no part of the trial.
+    if (absl::StartsWith(name, "DEEPEVOLVE_")) continue;
+    bool replaced = false;
+    for (const auto& s : set) replaced |= s.first == name;
+    if (!replaced) env.emplace_back(entry);
+  }
+  for (const auto& [name, value] : set) env.push_back(absl::StrCat(name, "=", value));
+
+  absl::StatusOr<Child> child = Child::Start(program.command, workdir, env, trial + "\n");
+  if (!child.ok()) return child.status();
+  ProgramRun run(program, assignment, options, progress);
+  absl::StatusOr<genome::TrialResult> result = run.Run(*child);
+  if (result.ok() && result->ok && model != nullptr) {
+    const fs::path path = parsed["model_path"].get<std::string>();
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (!ec && static_cast<int64_t>(size) > kMaxProgramModelBytes) {
+      spdlog::warn("{}: its model file is {} MiB, over the {} MiB a model may be; not uploaded",
+                   program.name, size >> 20, kMaxProgramModelBytes >> 20);
+    } else if (!ec && fs::is_regular_file(path, ec)) {
+      std::ifstream in(path, std::ios::binary);
+      std::ostringstream bytes;
+      bytes << in.rdbuf();
+      *model = bytes.str();
+    }
+  }
+  return result;
+}
+
+}  // namespace deepevolve::worker
