@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/security_flags.h"
@@ -36,6 +38,9 @@ std::string Hostname() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A crash leaves its stack in the worker's log.
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler({});
   deepevolve::trainer::PrepareProcessForTraining();
   CLI::App app{"deepevolve-worker: trains the genomes a deepevolve master hands out"};
   std::string master = "127.0.0.1:50051", worker_id, device = "auto",

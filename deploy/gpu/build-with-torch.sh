@@ -23,7 +23,8 @@ python=${PYTHON:-python3}
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=(deepevolve-worker deepevolve-master deepevolve trainer_bench trainer_cuda_test
-           trainer_optim_test trainer_model_test trainer_data_test trainer_train_test)
+           trainer_optim_test trainer_model_test trainer_data_test trainer_train_test
+           program_trainer_test)
 fi
 
 ls "$debs"/*.deb >/dev/null 2>&1 || {

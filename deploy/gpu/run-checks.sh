@@ -17,9 +17,11 @@
 #   6. the same search with 4 and 8 workers on the GPU, genomes per hour of each; then
 #      N trainings at once on one GPU (N = 1, 2, 4, 8 trainer_bench processes): the
 #      samples per second they make together, and the GPU's utilisation;
-#   7. the trainer's CPU tests against this LibTorch.
+#   7. the trainer's CPU tests against this LibTorch;
+#   8. (STEPS=program) a real search of the PyTorch trainer program on the GPU.
 # Each step runs only while the time budget (SECONDS, default 480) allows it; STEPS
-# picks some (default: "tests bench search1 concurrency searchN cputests").
+# picks some (default: "tests bench search1 concurrency searchN cputests"; also "program":
+# a search of examples/trainers/fmnist_cnn.py, a trainer program, with 4 workers).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: run-checks.sh OUT [SECONDS]}
@@ -167,12 +169,55 @@ PY
 done
 fi
 
+if want program; then
+step "a real search of a trainer program (examples/trainers/fmnist_cnn.py) on cuda:0"
+timeout 60 "$build/tests/worker/daemon/program_trainer_test" --gtest_brief=1 --gtest_color=no ||
+  echo "PROGRAM TRAINER TESTS FAILED"
+if enough 120; then
+  cat >"$out/program.yaml" <<'YAML'
+name: fashion-mnist CNN in PyTorch, on the GPU
+task: {trainer: fmnist-cnn@1, dataset: fashion_mnist, epochs: 3}
+genes:
+  conv_layers: [1, 2, 3]
+  filters: [16, 32, 64]
+  kernel_size: [3, 5]
+  dense_units: [64, 128, 256]
+  dropout: [0, 0.25, 0.5]
+  learning_rate: {log_range: [1e-4, 1e-2], points: 5}
+  optimizer: [adam, rmsprop, sgd]
+  batch_size: [64, 128, 256]
+steady_state: {population: 8, trials: 24}
+pruner: {asha: {min_epochs: 1, reduction_factor: 3}}
+seed: 1
+YAML
+  s=$(date +%s)
+  # The program runs in the machine's Python, not against the worker's libraries.
+  timeout $(($(left) - 20)) "$build/cli/deepevolve" local --spec "$out/program.yaml" \
+    --trainer "fmnist-cnn@1=env -u LD_LIBRARY_PATH python3 $root/examples/trainers/fmnist_cnn.py" \
+    --device cuda:0 --trainers 4 --threads 2 --data-dir "$root/deploy/gpu/data" --no-live \
+    --out "$out/program" 2>&1 | tail -22
+  e=$(($(date +%s) - s))
+  genomes=$(($(wc -l <"$out/program/genomes.csv") - 1))
+  echo "trainer program search, 4 workers: $genomes genomes in $e s"
+  echo "{\"program_search_genomes\": $genomes, \"seconds\": $e}" >>"$out/search.jsonl"
+  for log in "$out"/program/worker-*.log; do
+    echo "--- $log"
+    grep -v "^\[.*\] \[info\] lease" "$log" | tail -40
+  done
+fi
+fi
+
 if want cputests; then
 step "trainer CPU tests against this LibTorch"
 if enough 40; then
   for t in trainer_model_test trainer_data_test; do
-    timeout 60 "$build/tests/worker/trainer/$t" --gtest_color=no ||
+    if ! timeout 60 "$build/tests/worker/trainer/$t" --gtest_color=no; then
       echo "$t FAILED"
+      # Where it crashed, when the machine has a debugger.
+      command -v gdb >/dev/null &&
+        timeout 60 gdb -batch -ex run -ex bt --args "$build/tests/worker/trainer/$t" \
+          --gtest_color=no 2>&1 | tail -40
+    fi
   done
 fi
 if enough 60; then

@@ -14,7 +14,6 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -35,13 +34,13 @@ def find(name, dirs):
 def idx(path, offset):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+        return torch.frombuffer(bytearray(f.read()[offset:]), dtype=torch.uint8)
 
 
 def load(prefix, dirs):
     images = idx(find(f"{prefix}-images-idx3-ubyte", dirs), 16).reshape(-1, 1, 28, 28)
     labels = idx(find(f"{prefix}-labels-idx1-ubyte", dirs), 8)
-    return torch.tensor(images, dtype=torch.float32) / 255.0, torch.tensor(labels, dtype=torch.long)
+    return images.float() / 255.0, labels.long()
 
 
 def network(g):

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,26 +81,44 @@ class Child {
     for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-    if (pid == 0) {
-      // Only async-signal-safe calls from here to exec.
-      setpgid(0, 0);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // the worker dies: so does its trial
-      if (getppid() != parent) _exit(127);
-      dup2(in[0], STDIN_FILENO);
-      dup2(out[1], STDOUT_FILENO);
-      dup2(err[1], STDERR_FILENO);
-      signal(SIGPIPE, SIG_DFL);
-      if (chdir(dir.c_str()) != 0) _exit(126);
-      execve(argv[0], const_cast<char* const*>(argv), envp.data());
-      _exit(127);
-    }
-    setpgid(pid, pid);  // also here, so that the group exists before any kill
+    // posix_spawn, not fork: the worker may hold a CUDA context and many threads, whose
+    // fork handlers and copied mappings a child that only execs must not touch.
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    // A process group of its own, to stop whatever it starts. The worker blocks SIGTERM
+    // and SIGINT (it waits for them) and ignores SIGPIPE: the program starts with
+    // neither, so that a stop ends it at once and a dead worker's program dies at its
+    // next line.
+    posix_spawnattr_setflags(
+        &attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    sigemptyset(&defaults);
+    for (int signal : {SIGPIPE, SIGTERM, SIGINT}) sigaddset(&defaults, signal);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    pid_t pid = -1;
+    const int spawned = posix_spawn(&pid, argv[0], &actions, &attributes,
+                                    const_cast<char* const*>(argv), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
     close(in[0]);
     close(out[1]);
     close(err[1]);
+    if (spawned != 0) {
+      close(in[1]);
+      close(out[0]);
+      close(err[0]);
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot start /bin/sh in ", dir, ": ", std::strerror(spawned)));
+    }
     Child child(pid);
     child.out_.fd = out[0];
     child.err_.fd = err[0];

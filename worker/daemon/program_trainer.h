@@ -1,8 +1,8 @@
 // Trainer programs: the operator's own training code, run once per trial as a child
 // process that speaks a small JSON-lines protocol (README, "Your own training program").
 //
-// The worker starts COMMAND with /bin/sh -c in a fresh working directory, in a process
-// group of its own, and gives it the trial as one JSON object on stdin (then closes
+// The worker starts COMMAND with /bin/sh -c (posix_spawn) in a fresh working directory,
+// in a process group of its own, and gives it the trial as one JSON object on stdin (then closes
 // stdin) and as DEEPEVOLVE_* environment variables. The program writes JSON lines on
 // stdout: {"epoch": 1, "val_accuracy": 0.81, "loss": 0.52} after each epoch, and last
 // {"accuracy": 0.87, "test_accuracy": 0.86} (or {"error": "...", "kind": "genome" |

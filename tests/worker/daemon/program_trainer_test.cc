@@ -2,6 +2,8 @@
 // and a program the master stops.
 #include "worker/daemon/program_trainer.h"
 
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -192,6 +194,22 @@ TEST_F(ProgramTrainerTest, AProgramStoppedByThePrunerIsKilledEvenIfItIgnoresSigt
   EXPECT_EQ(r->test_accuracy, 0.25);
   EXPECT_EQ(r->epochs_run, 1);
   EXPECT_LT(absl::Now() - start, absl::Seconds(30));  // SIGKILL after the grace
+}
+
+// The worker blocks SIGTERM in every thread (it waits for it with sigwait) and ignores
+// SIGPIPE; its programs start with both at their defaults, so a stop ends one at once.
+TEST_F(ProgramTrainerTest, AStopEndsAProgramAtOnceThoughTheWorkerBlocksSigterm) {
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, &old);
+  options_.grace = absl::Seconds(60);
+  const absl::Time start = absl::Now();
+  auto r = Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.3}'; exec sleep 60", AfterEpoch::kStop);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->epochs_run, 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));  // SIGTERM, not SIGKILL after 60 s
 }
 
 TEST_F(ProgramTrainerTest, ACancelledTrialEndsTheProgram) {
