@@ -92,6 +92,15 @@ fi
 rpath_link="-Wl,-rpath-link,$lib -Wl,-rpath-link,$fmt_lib -Wl,-rpath-link,$torch_lib"
 IFS=: read -r -a nvidia_dirs <<<"$nvidia_libs"
 for d in ${nvidia_dirs[@]+"${nvidia_dirs[@]}"}; do rpath_link+=" -Wl,-rpath-link,$d"; done
+# The C++ library first among a program's libraries: a wheel's LibTorch may export its
+# own copies of libstdc++ functions (std::filesystem's, from the static parts of the
+# compiler it was built with), and the first library that defines a symbol wins.
+exe_link="-Wl,--push-state,--no-as-needed -lstdc++ -Wl,--pop-state $rpath_link"
+for so in "$torch_lib"/libtorch_cpu.so "$torch_lib"/libc10.so; do
+  [[ -f $so ]] && echo "build-with-torch: $(basename "$so") exports" \
+    "$(nm -D --defined-only "$so" 2>/dev/null | c++filt | grep -c 'std::filesystem') std::filesystem" \
+    "and $(nm -D --defined-only "$so" 2>/dev/null | c++filt | grep -c 'std::__cxx11::basic_string') std::string symbols"
+done
 
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -101,7 +110,7 @@ cmake -S "$root" -B "$build" -G Ninja \
   -DProtobuf_PROTOC_EXECUTABLE="$wrap/protoc" \
   -DGRPC_CPP_PLUGIN="$prefix/usr/bin/grpc_cpp_plugin" \
   -DPKG_CONFIG_EXECUTABLE="$wrap/pkgconf" \
-  -DCMAKE_EXE_LINKER_FLAGS="$rpath_link" \
+  -DCMAKE_EXE_LINKER_FLAGS="$exe_link" \
   -DCMAKE_SHARED_LINKER_FLAGS="$rpath_link" \
   -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST \
   -DDEEPEVOLVE_BUILD_TESTS=ON

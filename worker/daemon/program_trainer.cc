@@ -1,9 +1,11 @@
 #include "worker/daemon/program_trainer.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,7 +13,6 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -32,7 +33,6 @@ extern char** environ;
 namespace deepevolve::worker {
 namespace {
 
-namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 // A child's stdout or stderr, read a chunk at a time and cut into lines.
@@ -472,6 +472,20 @@ class ProgramRun {
   std::string violation_;
 };
 
+// Removes `dir` and everything in it, not following links. POSIX calls rather than
+// std::filesystem here: a worker linked against a PyTorch wheel's LibTorch may bind
+// std::filesystem's functions to that library's own copies of them (suspected in a crash
+// on the GPU machine, not yet confirmed).
+void RemoveTree(const std::string& dir) {
+  nftw(
+      dir.c_str(),
+      [](const char* path, const struct stat*, int type, struct FTW*) {
+        (void)(type == FTW_DP ? rmdir(path) : unlink(path));
+        return 0;  // what cannot be removed stays; the walk goes on
+      },
+      16, FTW_DEPTH | FTW_PHYS);
+}
+
 // The environment variable for gene `name`: DEEPEVOLVE_GENE_ and the name upper-cased.
 std::string GeneVariable(absl::string_view name) {
   return absl::StrCat("DEEPEVOLVE_GENE_", absl::AsciiStrToUpper(name));
@@ -527,7 +541,7 @@ std::string TrialJson(const TrainerProgram& program, const v1::Assignment& a,
                 {"device", cuda ? "cuda:0" : "cpu"},
                 {"threads", options.threads},
                 {"data_dirs", options.data_dirs},
-                {"model_path", (fs::path(workdir) / "model").string()},
+                {"model_path", absl::StrCat(workdir, "/model")},
                 {"workdir", workdir}};
   return trial.dump();
 }
@@ -539,7 +553,7 @@ absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& prog
                                                       std::string* model) {
   static const bool sigpipe_ignored = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
   (void)sigpipe_ignored;
-  std::string pattern = (fs::path(options.work_root) / "deepevolve-trial-XXXXXX").string();
+  std::string pattern = absl::StrCat(options.work_root, "/deepevolve-trial-XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot make a working directory in ", options.work_root, ": ", std::strerror(errno)));
@@ -547,10 +561,7 @@ absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& prog
   const std::string workdir = pattern;
   struct RemoveDir {
     std::string dir;
-    ~RemoveDir() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
+    ~RemoveDir() { RemoveTree(dir); }
   } remove_dir{workdir};
 
   const std::string trial = TrialJson(program, assignment, options, workdir);
@@ -594,17 +605,18 @@ absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& prog
   ProgramRun run(program, assignment, options, progress);
   absl::StatusOr<genome::TrialResult> result = run.Run(*child);
   if (result.ok() && result->ok && model != nullptr) {
-    const fs::path path = parsed["model_path"].get<std::string>();
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (!ec && static_cast<int64_t>(size) > kMaxProgramModelBytes) {
-      spdlog::warn("{}: its model file is {} MiB, over the {} MiB a model may be; not uploaded",
-                   program.name, size >> 20, kMaxProgramModelBytes >> 20);
-    } else if (!ec && fs::is_regular_file(path, ec)) {
-      std::ifstream in(path, std::ios::binary);
-      std::ostringstream bytes;
-      bytes << in.rdbuf();
-      *model = bytes.str();
+    const std::string path = parsed["model_path"].get<std::string>();
+    struct stat file;
+    if (stat(path.c_str(), &file) == 0 && S_ISREG(file.st_mode)) {
+      if (file.st_size > kMaxProgramModelBytes) {
+        spdlog::warn("{}: its model file is {} MiB, over the {} MiB a model may be; not uploaded",
+                     program.name, file.st_size >> 20, kMaxProgramModelBytes >> 20);
+      } else {
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream bytes;
+        bytes << in.rdbuf();
+        *model = bytes.str();
+      }
     }
   }
   return result;
