@@ -406,6 +406,7 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   remote.security.insecure = true;
   remote.security.token = options.token;
   remote.live = options.live && isatty(STDERR_FILENO);
+  remote.show_waiting = false;
   auto stub = ConnectSearchService(remote, err);
   if (stub == nullptr) return 1;
   int64_t search_id = 0;

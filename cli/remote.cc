@@ -154,7 +154,9 @@ int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out,
     return Fail(options, "watch", s, err);
   }
   progress.Start(summary);
-  if (!summary.waiting().empty() && !options.json) err << "waiting: " << summary.waiting() << "\n";
+  if (options.show_waiting && !summary.waiting().empty() && !options.json) {
+    err << "waiting: " << summary.waiting() << "\n";
+  }
   for (int attempt = 0; attempt < 60; ++attempt) {
     grpc::ClientContext context;
     AddToken(context, options.security.token);

@@ -21,6 +21,9 @@ struct RemoteOptions {
   ClientSecurity security;  // TLS roots or plaintext, and the bearer token
   bool json = false;        // print protobuf JSON instead of text
   bool live = true;         // watch: a live progress line (else a line per event)
+  // watch: say when no registered worker can train the search (off for `local`, whose
+  // workers are still registering when it starts watching).
+  bool show_waiting = true;
 };
 
 // A SearchService stub for the options' master that accepts messages as large as a
