@@ -69,7 +69,7 @@ absl::StatusOr<double> Fraction(const Json& line, const char* key) {
 // The running child: a process group of its own, its pipes, and how it ended.
 class Child {
  public:
-  // Forks and runs `command` in `dir` with `env`; stdin gets `input`.
+  // Starts `command` in `dir` with `env`; stdin gets `input`.
   static absl::StatusOr<Child> Start(const std::string& command, const std::string& dir,
                                      const std::vector<std::string>& env,
                                      const std::string& input) {
