@@ -5,7 +5,9 @@ On each fitness table — a CSV of genomes and accuracies as `deepevolve local` 
 it, or a synthetic NK landscape made here — runs each strategy of the master through
 `deepevolve sim` (the real strategy code against the table: no training), DEAP's
 eaSimple (Debian's python3-deap), and Optuna 3.1's samplers (Debian's python3-optuna:
-TPE multivariate with constant liar, TPE with its defaults, NSGA-II), and counts for
+TPE multivariate with constant liar, TPE with its defaults, NSGA-II), aging evolution
+screened by XGBoost (Debian's python3-xgboost: the guided strategy's scheme with a
+gradient-boosted model instead of its density ratio), and counts for
 each seed the evaluations up to and including the first genome within --gap of the
 table's best. A run that has not reached it within --budget counts as not reached
 (infinite) in the percentiles. Brute force is trying the table in random order (exact
@@ -41,12 +43,13 @@ RESULT_COLUMNS = {"hash", "id", "mom", "dad", "generation", "accuracy", "test_ac
                   "error", "curve", "val_accuracy", "uid", "parents", "search",
                   "pruned_at_epoch"}
 DEEPEVOLVE = ["guided", "steady_state", "generational", "random"]
-OTHERS = ["deap", "tpe-cl", "tpe", "nsga2"]
+OTHERS = ["deap", "tpe-cl", "tpe", "nsga2", "xgb"]
 NAMES = {"guided": "deepevolve guided", "steady_state": "deepevolve steady_state",
          "generational": "deepevolve generational", "random": "deepevolve random",
          "deap": "DEAP eaSimple (pop 30, cxpb 0.5, mutpb 0.2)",
          "tpe-cl": "Optuna TPE (multivariate, constant liar)", "tpe": "Optuna TPE (default)",
-         "nsga2": "Optuna NSGA-II (default)"}
+         "nsga2": "Optuna NSGA-II (default)",
+         "xgb": "aging evolution screened by XGBoost (python3-xgboost)"}
 LAYER_GENE = re.compile(r"nb_neurons_(\d+)$")
 
 
@@ -165,6 +168,91 @@ def run_deap(table, target, seed, budget, population=30, cxpb=0.5, mutpb=0.2):
     return state["hit"]
 
 
+def run_xgb(table, target, seed, budget, population=30, tournament=5, candidates=64,
+            warmup=10):
+    """The guided strategy's scheme with another model: aging evolution (population 30,
+    tournament 5) whose every genome is the best of 64 unseen candidates (half children
+    of two tournament parents, a quarter one-gene mutants of a tournament winner, a
+    quarter random) as scored by an XGBoost regressor (Debian's python3-xgboost) fitted
+    to every result so far on one-hot genes; random genomes until `warmup` results.
+    One worker: the model choice is what is compared."""
+    import numpy as np
+    import xgboost
+
+    rng = random.Random(seed)
+    genes, values = table.genes, table.values
+    columns = {(g, v): i for i, (g, v) in enumerate((g, v) for g in genes for v in values[g])}
+
+    def random_genome():
+        a = {}
+        for g in genes:
+            a[g] = rng.choice(values[g])
+        return table.key(a)
+
+    def features(keys):
+        x = np.zeros((len(keys), len(columns)), dtype=np.float32)
+        for r, key in enumerate(keys):
+            for g, v in zip(genes, key):
+                if v != "":
+                    x[r, columns[(g, v)]] = 1.0
+        return x
+
+    def as_assignment(key):
+        return {g: (v if v != "" else rng.choice(values[g])) for g, v in zip(genes, key)}
+
+    seen, history, alive = set(), [], []  # alive: (key, accuracy), oldest first
+    for evaluations in range(1, budget + 1):
+        if len(history) < warmup or len(alive) < 2:
+            pick = random_genome()
+            for _ in range(1000):
+                if pick not in seen:
+                    break
+                pick = random_genome()
+        else:
+            data = xgboost.DMatrix(features([k for k, _ in history]),
+                                   label=np.array([a for _, a in history]))
+            model = xgboost.train({"max_depth": 4, "eta": 0.3, "nthread": 1, "seed": seed,
+                                   "objective": "reg:squarederror"}, data, num_boost_round=50)
+
+            def winner():
+                return max(rng.sample(alive, min(tournament, len(alive))), key=lambda m: m[1])[0]
+            pool = set()
+            for i in range(candidates * 4):
+                if len(pool) >= candidates:
+                    break
+                kind = i % 4
+                if kind < 2:
+                    a, b = as_assignment(winner()), as_assignment(winner())
+                    child = {g: (a if rng.random() < 0.5 else b)[g] for g in genes}
+                else:
+                    child = as_assignment(winner() if kind == 2 else random_genome())
+                    g = rng.choice(genes)
+                    child[g] = rng.choice(values[g])
+                key = table.key(child)
+                if key not in seen:
+                    pool.add(key)
+            if not pool:
+                return math.inf
+            pool = sorted(pool)
+            rng.shuffle(pool)  # ties (a flat model early on) go to no value in particular
+            scores = model.predict(xgboost.DMatrix(features(pool)))
+            pick = pool[int(np.argmax(scores))]
+        seen.add(pick)
+        acc = table.fitness.get(pick, 0.0)
+        if acc >= target:
+            return evaluations
+        history.append((pick, acc))
+        alive.append((pick, acc))
+        if len(alive) > population:
+            alive.pop(0)
+    return math.inf
+
+
+def xgb_job(job):
+    path, target, seed, budget = job
+    return run_xgb(Table(path), target, seed, budget)
+
+
 def run_optuna(table, target, seed, budget, which, workers):
     import optuna
 
@@ -263,6 +351,10 @@ def compare(path, label, args, pool):
         if tool in DEEPEVOLVE:
             evals = run_deepevolve(str(args.deepevolve), path, tool, args.seeds, args.gap,
                                    args.budget, args.workers)
+        elif tool == "xgb":
+            if args.workers > 1:
+                continue  # one worker: it compares the model, not the asynchrony
+            evals = pool.map(xgb_job, [(path, target, s, args.budget) for s in seeds])
         elif tool == "deap":
             if args.workers > 1:
                 continue  # eaSimple evaluates a generation at a time: no asynchrony to model

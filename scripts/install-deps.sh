@@ -26,7 +26,7 @@ packages=(
 command -v npm >/dev/null || packages+=(npm)
 
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-optuna python3-deap)
+  packages+=(python3-torch python3-optuna python3-deap python3-xgboost)
 fi
 
 missing=()
