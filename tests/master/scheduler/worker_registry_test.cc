@@ -44,5 +44,30 @@ TEST(WorkerRegistryTest, ListsWorkersById) {
   EXPECT_THAT(ids, ::testing::ElementsAre("w1", "w2"));
 }
 
+TEST(WorkerRegistryTest, SaysWhichTrainersItsWorkersOfferAndWhenNoneOffersOne) {
+  WorkerRegistry workers;
+  EXPECT_EQ(workers.Waiting(""),
+            "no worker has registered (the search needs the built-in trainer)");
+  v1::RegisterRequest programs_only = Registration("p", 1);
+  programs_only.add_trainers("cnn@2");
+  programs_only.add_trainers("toy");
+  programs_only.set_no_builtin_trainer(true);
+  workers.Register(programs_only, 0);
+  const WorkerInfo* p = workers.Find("p");
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->Offers("cnn@2"));
+  EXPECT_FALSE(p->Offers("cnn"));  // names and versions match exactly
+  EXPECT_FALSE(p->Offers(""));
+  EXPECT_EQ(workers.Waiting("cnn@2"), "");
+  EXPECT_EQ(workers.Waiting(""),
+            "no registered worker offers the built-in trainer (workers offer: cnn@2, toy)");
+  workers.Register(Registration("b", 1), 0);
+  EXPECT_EQ(workers.Waiting(""), "");
+  EXPECT_EQ(workers.Waiting("cnn@3"),
+            "no registered worker offers trainer 'cnn@3' (workers offer: cnn@2, the built-in "
+            "trainer, toy)");
+  EXPECT_EQ(workers.Find("nobody"), nullptr);
+}
+
 }  // namespace
 }  // namespace deepevolve::master
