@@ -35,13 +35,9 @@ absl::StatusOr<std::optional<Candidate>> GuidedStrategy::Evolve(absl::BitGenRef 
     genome = RandomGenome(space_, rng);
   } else {
     if (population_.empty()) return std::nullopt;  // nothing trained to breed from yet
-    const Candidate& mom = Tournament(rng);
-    const Candidate& dad = Tournament(rng);
-    genome = Crossover(space_, mom.genome, dad.genome, rng).first;
-    c.parents = {mom.id, dad.id};
-    if (absl::Uniform<double>(rng, 0, 1) < options_.mutate_chance) {
-      genome = Mutate(space_, genome, rng, options_.mutation);
-    }
+    c = TournamentChild(space_, population_, options_.tournament_size, options_.mutate_chance,
+                        options_.mutation, rng);
+    genome = std::move(c.genome);
   }
   ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, std::move(genome), seen_, rng));
   return c;
@@ -55,13 +51,8 @@ std::optional<Candidate> GuidedStrategy::Screen(DensityRatio& model, absl::BitGe
   for (int i = 0; i < options_.candidates; ++i) {
     Candidate c;
     if (i < children) {
-      const Candidate& mom = Tournament(rng);
-      const Candidate& dad = Tournament(rng);
-      c.genome = Crossover(space_, mom.genome, dad.genome, rng).first;
-      c.parents = {mom.id, dad.id};
-      if (absl::Uniform<double>(rng, 0, 1) < options_.mutate_chance) {
-        c.genome = Mutate(space_, c.genome, rng, options_.mutation);
-      }
+      c = TournamentChild(space_, population_, options_.tournament_size, options_.mutate_chance,
+                          options_.mutation, rng);
     } else if (i < children + mutants) {
       const Candidate& parent = Tournament(rng);
       c.genome = Mutate(space_, parent.genome, rng, options_.mutation);

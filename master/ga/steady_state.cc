@@ -34,8 +34,18 @@ const Candidate& TournamentWinner(const std::deque<Member>& population, int size
   return best->candidate;
 }
 
-const Candidate& SteadyStateStrategy::Tournament(absl::BitGenRef rng) const {
-  return TournamentWinner(population_, options_.tournament_size, rng);
+Candidate TournamentChild(const genome::SearchSpace& space, const std::deque<Member>& population,
+                          int tournament_size, double mutate_chance, MutationStyle mutation,
+                          absl::BitGenRef rng) {
+  const Candidate& mom = TournamentWinner(population, tournament_size, rng);
+  const Candidate& dad = TournamentWinner(population, tournament_size, rng);
+  Candidate child;
+  child.genome = Crossover(space, mom.genome, dad.genome, rng).first;
+  child.parents = {mom.id, dad.id};
+  if (absl::Uniform<double>(rng, 0, 1) < mutate_chance) {
+    child.genome = Mutate(space, child.genome, rng, mutation);
+  }
+  return child;
 }
 
 absl::StatusOr<std::vector<Candidate>> SteadyStateStrategy::Next(int max_count,
@@ -48,13 +58,9 @@ absl::StatusOr<std::vector<Candidate>> SteadyStateStrategy::Next(int max_count,
       genome = RandomGenome(space_, rng);
     } else {
       if (population_.empty()) break;  // nothing trained to breed from yet
-      const Candidate& mom = Tournament(rng);
-      const Candidate& dad = Tournament(rng);
-      genome = Crossover(space_, mom.genome, dad.genome, rng).first;
-      c.parents = {mom.id, dad.id};
-      if (absl::Uniform<double>(rng, 0, 1) < options_.mutate_chance) {
-        genome = Mutate(space_, genome, rng, options_.mutation);
-      }
+      c = TournamentChild(space_, population_, options_.tournament_size, options_.mutate_chance,
+                          options_.mutation, rng);
+      genome = std::move(c.genome);
     }
     ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, std::move(genome), seen_, rng));
     seen_.insert(c.genome);

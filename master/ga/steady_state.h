@@ -31,6 +31,13 @@ struct SteadyStateOptions {
 const Candidate& TournamentWinner(const std::deque<Member>& population, int size,
                                   absl::BitGenRef rng);
 
+// A child of two tournament winners of `population` (at least one member): their
+// crossover, then a mutation with probability `mutate_chance`. Sets its genome and
+// parents; the caller makes it novel and numbers it.
+Candidate TournamentChild(const genome::SearchSpace& space, const std::deque<Member>& population,
+                          int tournament_size, double mutate_chance, MutationStyle mutation,
+                          absl::BitGenRef rng);
+
 class SteadyStateStrategy : public Strategy {
  public:
   SteadyStateStrategy(genome::SearchSpace space, SteadyStateOptions options);
@@ -43,8 +50,6 @@ class SteadyStateStrategy : public Strategy {
   std::vector<Member> Population() const override;
 
  private:
-  const Candidate& Tournament(absl::BitGenRef rng) const;
-
   const genome::SearchSpace space_;
   const SteadyStateOptions options_;
   const int64_t planned_;
