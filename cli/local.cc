@@ -21,12 +21,12 @@
 #include "common/cores.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
-#include "genome/genome.h"
 #include "genome/space.h"
 #include "google/protobuf/util/json_util.h"
 #include "master/ga/sim.h"
 #include "master/ga/spec.h"
 #include "nlohmann/json.hpp"
+#include "worker/daemon/program_trainer.h"
 
 namespace deepevolve::cli {
 namespace {
@@ -302,15 +302,8 @@ class LocalCluster {
 absl::Status ResolvePrograms(const std::vector<std::string>& programs, v1::SearchSpec* spec) {
   std::vector<std::string> names;
   for (const std::string& p : programs) {
-    const size_t eq = p.find('=');
-    if (eq == std::string::npos || eq + 1 == p.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--trainer ", p, ": expected NAME[@VERSION]=COMMAND"));
-    }
-    names.push_back(p.substr(0, eq));
-    if (absl::Status s = genome::CheckTrainerName(names.back()); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--trainer: ", s.message()));
-    }
+    ASSIGN_OR_RETURN(worker::TrainerProgram program, worker::ParseTrainerFlag(p));
+    names.push_back(program.name);
   }
   const std::string& wanted = spec->task().trainer();
   if (wanted.empty()) {
