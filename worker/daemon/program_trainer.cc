@@ -473,9 +473,10 @@ class ProgramRun {
 };
 
 // Removes `dir` and everything in it, not following links. POSIX calls rather than
-// std::filesystem here: a worker linked against a PyTorch wheel's LibTorch may bind
-// std::filesystem's functions to that library's own copies of them (suspected in a crash
-// on the GPU machine, not yet confirmed).
+// std::filesystem::remove_all: PyTorch's wheels (2.5 on) export the copies of
+// std::filesystem::recursive_directory_iterator they link statically (pytorch/pytorch
+// issue 133437), and a worker linked against one may bind remove_all's walk to them. On
+// the GPU machine such a worker crashed removing every trial directory that held a file.
 void RemoveTree(const std::string& dir) {
   nftw(
       dir.c_str(),
