@@ -177,6 +177,29 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
     if (!row.curve.empty()) row.epochs_run = static_cast<int>(row.curve.size());
     rows.push_back(std::move(row));
   }
+  // A column of numbers some of which are written without a point ("0" beside "0.3", as
+  // a grid's genomes.csv writes dropout) is a column of reals.
+  auto as_real = [](genome::GeneValue& v) {
+    if (const int64_t* i = std::get_if<int64_t>(&v)) v = static_cast<double>(*i);
+  };
+  for (size_t g = 0; g < genes.size(); ++g) {
+    std::vector<genome::GeneValue>& values = genes[g].values;
+    bool any_real = false, any_text = false;
+    for (const genome::GeneValue& v : values) {
+      any_real |= std::holds_alternative<double>(v);
+      any_text |= std::holds_alternative<std::string>(v);
+    }
+    if (!any_real || any_text) continue;
+    std::vector<genome::GeneValue> promoted;
+    for (genome::GeneValue v : values) {
+      as_real(v);
+      if (std::find(promoted.begin(), promoted.end(), v) == promoted.end()) promoted.push_back(v);
+    }
+    values = std::move(promoted);
+    for (Row& row : rows) {
+      if (row.values[g].has_value()) as_real(*row.values[g]);
+    }
+  }
   for (genome::Gene& gene : genes) {
     if (std::all_of(
             gene.values.begin(), gene.values.end(),

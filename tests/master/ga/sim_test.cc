@@ -101,6 +101,27 @@ TEST(FitnessTableTest, AnEmptyCellIsAnInactiveGene) {
   EXPECT_EQ(table->epochs, 2);
 }
 
+// A grid's genomes.csv writes a real gene's whole values without a point (dropout "0"
+// beside "0.3"): the column is one of reals, for a trainer's gene and for any other.
+TEST(FitnessTableTest, AWholeNumberInAColumnOfRealsIsAReal) {
+  auto table = ParseFitnessTable(
+      "dropout,weight_decay,accuracy\n"
+      "0,0,0.81\n"
+      "0.3,0,0.83\n"
+      "0,1e-05,0.82\n"
+      "0.3,1e-05,0.84\n",
+      "t.csv");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->fitness.size(), 4u);
+  EXPECT_EQ(table->space.value(0, 0), genome::GeneValue(0.0));
+  EXPECT_EQ(table->space.value(0, 1), genome::GeneValue(0.3));
+
+  auto free_genes = ParseFitnessTable("x,g,accuracy\n0,a,0.5\n0.5,a,0.6\n0.0,b,0.7\n", "t.csv");
+  ASSERT_TRUE(free_genes.ok()) << free_genes.status();
+  EXPECT_EQ(free_genes->space.gene(0).values.size(), 2u);  // "0" and "0.0" are one value
+  EXPECT_EQ(free_genes->fitness.size(), 3u);
+}
+
 TEST(FitnessTableTest, BadTablesNameTheLine) {
   EXPECT_THAT(std::string(ParseFitnessTable("a,b\n1,2\n", "t.csv").status().message()),
               HasSubstr("no 'accuracy' column"));
