@@ -160,6 +160,7 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     if (o.trials > 0) p->set_trials(o.trials);
     if (o.candidates > 0) p->set_candidates(o.candidates);
     if (o.warmup > 0) p->set_warmup(o.warmup);
+    if (o.explore >= 0) p->set_explore(o.explore);
   } else if (spec.has_random()) {
     if (o.trials > 0) spec.mutable_random()->set_trials(o.trials);
   } else if (o.trials > 0) {

@@ -31,6 +31,7 @@ struct SimOptions {
   int trials = 0;
   int tournament_size = 0;
   int candidates = 0, warmup = 0;  // guided
+  double explore = -1;             // guided: < 0 is the default
   // Simulated workers training at once; each genome's epochs take a random time, so
   // results arrive out of order.
   int workers = 1;

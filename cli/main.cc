@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   sim->add_option("--candidates", sim_options.candidates,
                   "guided: candidates scored per genome (0: default)");
   sim->add_option("--warmup", sim_options.warmup, "guided: results before the model (0: default)");
+  sim->add_option("--explore", sim_options.explore,
+                  "guided: chance of an unscreened candidate (default 0.1)");
   sim->add_option("--workers", sim_options.workers,
                   "simulated parallel workers: results arrive out of order")
       ->capture_default_str();

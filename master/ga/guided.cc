@@ -43,7 +43,8 @@ absl::StatusOr<std::optional<Candidate>> GuidedStrategy::Evolve(absl::BitGenRef 
   return c;
 }
 
-std::optional<Candidate> GuidedStrategy::Screen(DensityRatio& model, absl::BitGenRef rng) {
+std::optional<Candidate> GuidedStrategy::Screen(DensityRatio& model, bool explore,
+                                                absl::BitGenRef rng) {
   std::vector<Candidate> bred;
   GenomeSet distinct;
   const int children = options_.candidates / 2;
@@ -64,6 +65,7 @@ std::optional<Candidate> GuidedStrategy::Screen(DensityRatio& model, absl::BitGe
     bred.push_back(std::move(c));
   }
   if (bred.empty()) return std::nullopt;
+  if (explore) return std::move(bred[absl::Uniform<size_t>(rng, 0, bred.size())]);
   size_t best = 0;
   double best_score = model.Score(bred[0].genome);
   for (size_t i = 1; i < bred.size(); ++i) {
@@ -91,8 +93,9 @@ absl::StatusOr<std::vector<Candidate>> GuidedStrategy::Next(int max_count, absl:
   while (static_cast<int>(out.size()) < max_count && next_id_ <= planned_) {
     std::optional<Candidate> c;
     if (model.has_value()) {
-      c = Screen(*model, rng);
-      if (c.has_value()) ++guided_;
+      const bool explore = absl::Bernoulli(rng, options_.explore);
+      c = Screen(*model, explore, rng);
+      if (c.has_value() && !explore) ++guided_;
     }
     if (!c.has_value()) {
       ASSIGN_OR_RETURN(c, Evolve(rng));

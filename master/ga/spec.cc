@@ -233,12 +233,14 @@ absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
       if (p->mutation() == v1::MUTATION_UNSPECIFIED) p->set_mutation(v1::MUTATION_NEAR);
       if (!p->has_candidates()) p->set_candidates(64);
       if (!p->has_warmup()) p->set_warmup(10);
+      if (!p->has_explore()) p->set_explore(0.1);
       RETURN_IF_ERROR(CheckRange("guided.population", p->population(), 2, kMaxPopulation));
       RETURN_IF_ERROR(
           CheckRange("guided.tournament_size", p->tournament_size(), 1, p->population()));
       RETURN_IF_ERROR(CheckRange("guided.trials", p->trials(), 1, kMaxTrials));
       RETURN_IF_ERROR(CheckRange("guided.candidates", p->candidates(), 1, kMaxCandidates));
       RETURN_IF_ERROR(CheckRange("guided.warmup", p->warmup(), 2, kMaxTrials));
+      RETURN_IF_ERROR(CheckFraction("guided.explore", p->explore()));
       return CheckFraction("guided.mutate_chance", p->mutate_chance());
     }
     case v1::SearchSpec::kRandom: {

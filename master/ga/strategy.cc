@@ -51,6 +51,7 @@ absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const genome::SearchSpace
       o.mutation = MutationFrom(p.mutation());
       o.candidates = p.candidates();
       o.warmup = p.warmup();
+      o.explore = p.explore();
       return std::make_unique<GuidedStrategy>(space, o);
     }
     case v1::SearchSpec::kRandom:

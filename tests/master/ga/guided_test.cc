@@ -87,7 +87,9 @@ TEST(GuidedTest, WithoutAModelItIsAgingEvolution) {
 
 TEST(GuidedTest, ParallelWorkersGetDifferentGenomes) {
   const genome::SearchSpace space = testing::PresetSpace("fashion_mnist_mlp_full");
-  GuidedStrategy s(space, Budget(200));
+  GuidedOptions o = Budget(200);
+  o.explore = 0;  // every genome the model's
+  GuidedStrategy s(space, o);
   std::mt19937_64 rng(2);
   auto first = s.Next(12, rng);
   ASSERT_TRUE(first.ok());
@@ -115,6 +117,27 @@ TEST(GuidedTest, ParallelWorkersGetDifferentGenomes) {
   EXPECT_TRUE(s.Report((*batch)[7].id, {true, 0.5}).ok());
   EXPECT_EQ(s.Report((*batch)[7].id, {true, 0.5}).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(s.Report(1000, {true, 0.5}).code(), absl::StatusCode::kNotFound);
+}
+
+// With chance `explore` a genome is one of the bred candidates unscreened: still unseen
+// and distinct, and not counted as the model's.
+TEST(GuidedTest, ExploreHandsOutUnscreenedCandidates) {
+  const genome::SearchSpace space = testing::PresetSpace("fashion_mnist_mlp_full");
+  for (double explore : {0.0, 0.5, 1.0}) {
+    GuidedOptions o = Budget(110);
+    o.explore = explore;
+    GuidedStrategy s(space, o);
+    const auto trained = Search(s, space, 4, 1);
+    ASSERT_EQ(trained.size(), 110u);
+    EXPECT_EQ(absl::flat_hash_set<genome::Genome>(trained.begin(), trained.end()).size(), 110u);
+    // 100 genomes after the warm-up of 10: all, about half, or none the model's.
+    if (explore == 0) EXPECT_EQ(s.guided_count(), 100);
+    if (explore == 0.5) {
+      EXPECT_GT(s.guided_count(), 30);
+      EXPECT_LT(s.guided_count(), 70);
+    }
+    if (explore == 1) EXPECT_EQ(s.guided_count(), 0);
+  }
 }
 
 // Evaluations until a genome within `gap` of the best, over `seeds` seeds: the median.

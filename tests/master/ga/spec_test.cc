@@ -164,6 +164,10 @@ TEST(ResolveSearchSpecTest, RejectsBadInputNamingTheField) {
   ExpectInvalid(s, "guided.warmup");
 
   s = Preset("mnist_mlp");
+  s.mutable_guided()->set_explore(1.5);
+  ExpectInvalid(s, "guided.explore");
+
+  s = Preset("mnist_mlp");
   s.mutable_guided()->set_tournament_size(31);
   ExpectInvalid(s, "guided.tournament_size");
 
@@ -242,6 +246,7 @@ TEST(ResolveSearchSpecTest, GuidedDefaults) {
   EXPECT_EQ(r->guided().mutation(), v1::MUTATION_NEAR);
   EXPECT_EQ(r->guided().candidates(), 64);
   EXPECT_EQ(r->guided().warmup(), 10);
+  EXPECT_DOUBLE_EQ(r->guided().explore(), 0.1);
   // With a pruner too.
   spec.mutable_pruner()->mutable_asha();
   EXPECT_TRUE(ResolveSearchSpec(spec).ok());
