@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Pruned searches on real training: deepevolve's steady-state + ASHA against Optuna 3.1
-(Debian's python3-optuna) with TPE + HyperbandPruner and TPE + MedianPruner driving
-Debian's python3-torch, over the same CNN space (the `fashion_mnist_cnn_full` preset's
-genes), the same data (the first --train-limit Fashion-MNIST training images, 10 % of
-them held out for validation, the first --test-limit test images), the same epochs per
-genome and the same total epoch budget.
+"""Pruned searches on real training: deepevolve's steady-state (or, with --strategy guided,
+model-guided evolution) + ASHA against Optuna 3.1 (Debian's python3-optuna) with TPE +
+HyperbandPruner and TPE + MedianPruner driving Debian's python3-torch, over the same CNN
+space (the `fashion_mnist_cnn_full` preset's genes), the same data (the first
+--train-limit Fashion-MNIST training images, 10 % of them held out for validation, the
+first --test-limit test images), the same epochs per genome and the same total epoch
+budget.
 
 For each seed, deepevolve runs first (`deepevolve local --pruner asha`); the epochs its
 genomes trained become the budget each Optuna study runs to. Selection uses validation
@@ -238,9 +239,9 @@ def run_optuna(pruner_name, seed, budget, epochs, data, log):
             "timeline": timeline}
 
 
-def run_deepevolve(build_dir, seed, trials, epochs, train_limit, test_limit, out, log):
+def run_deepevolve(build_dir, strategy, seed, trials, epochs, train_limit, test_limit, out, log):
     binary = os.path.join(build_dir, "cli", "deepevolve")
-    cmd = [binary, "local", "--preset", "fashion_mnist_cnn_full", "--strategy", "steady_state",
+    cmd = [binary, "local", "--preset", "fashion_mnist_cnn_full", "--strategy", strategy,
            "--population", str(max(5, trials // 2)), "--trials", str(trials), "--epochs",
            str(epochs), "--train-limit", str(train_limit), "--test-limit", str(test_limit),
            "--pruner", "asha", "--seed", str(seed), "--trainers", "1", "--no-live", "--out", out]
@@ -263,7 +264,7 @@ def run_deepevolve(build_dir, seed, trials, epochs, train_limit, test_limit, out
     best = max(full, key=lambda g: g["accuracy"])
     trained = sum(g["epochs_run"] for g in genomes if g["status"] in ("ok", "pruned", "failed"))
     pruned = sum(g["status"] == "pruned" for g in genomes)
-    print(f"  deepevolve steady_state+asha: {len(genomes)} genomes ({pruned} pruned), {trained} "
+    print(f"  deepevolve {strategy}+asha: {len(genomes)} genomes ({pruned} pruned), {trained} "
           f"epochs, {seconds:.0f} s; best {best['accuracy']:.4f} val, {best['test_accuracy']:.4f} "
           f"test", file=log, flush=True)
     return {"val": best["accuracy"], "test": best["test_accuracy"], "epochs": trained,
@@ -287,18 +288,21 @@ def main():
     ap.add_argument("--train-limit", type=int, default=12000)
     ap.add_argument("--test-limit", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--strategy", default="steady_state", choices=["steady_state", "guided"],
+                    help="deepevolve's strategy")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(args.threads)
     data = load(args.train_limit, args.test_limit)
-    runs = {"deepevolve steady_state + ASHA": [], "Optuna TPE + HyperbandPruner": [],
+    ours_name = f"deepevolve {args.strategy} + ASHA"
+    runs = {ours_name: [], "Optuna TPE + HyperbandPruner": [],
             "Optuna TPE + MedianPruner": []}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         print(f"seed {seed}", flush=True)
         with tempfile.TemporaryDirectory(prefix="deepevolve-prune-") as out:
-            ours = run_deepevolve(args.build, seed, args.trials, args.epochs, args.train_limit,
+            ours = run_deepevolve(args.build, args.strategy, seed, args.trials, args.epochs, args.train_limit,
                                   args.test_limit, out, sys.stdout)
-        runs["deepevolve steady_state + ASHA"].append(ours)
+        runs[ours_name].append(ours)
         runs["Optuna TPE + HyperbandPruner"].append(
             run_optuna("hyperband", seed, ours["epochs"], args.epochs, data, sys.stdout))
         runs["Optuna TPE + MedianPruner"].append(
