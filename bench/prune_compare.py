@@ -239,12 +239,14 @@ def run_optuna(pruner_name, seed, budget, epochs, data, log):
             "timeline": timeline}
 
 
-def run_deepevolve(build_dir, strategy, seed, trials, epochs, train_limit, test_limit, out, log):
+def run_deepevolve(build_dir, strategy, seed, trials, epochs, train_limit, test_limit, threads,
+                   out, log):
     binary = os.path.join(build_dir, "cli", "deepevolve")
     cmd = [binary, "local", "--preset", "fashion_mnist_cnn_full", "--strategy", strategy,
            "--population", str(max(5, trials // 2)), "--trials", str(trials), "--epochs",
            str(epochs), "--train-limit", str(train_limit), "--test-limit", str(test_limit),
-           "--pruner", "asha", "--seed", str(seed), "--trainers", "1", "--no-live", "--out", out]
+           "--pruner", "asha", "--seed", str(seed), "--trainers", "1", "--threads", str(threads),
+           "--no-live", "--out", out]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     timeline = []  # (seconds, best validation so far), from the per-genome progress lines
@@ -287,7 +289,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--train-limit", type=int, default=12000)
     ap.add_argument("--test-limit", type=int, default=2000)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                    help="threads for each tool's training (deepevolve's and torch's)")
     ap.add_argument("--strategy", default="steady_state", choices=["steady_state", "guided"],
                     help="deepevolve's strategy")
     args = ap.parse_args()
@@ -300,8 +303,9 @@ def main():
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         print(f"seed {seed}", flush=True)
         with tempfile.TemporaryDirectory(prefix="deepevolve-prune-") as out:
-            ours = run_deepevolve(args.build, args.strategy, seed, args.trials, args.epochs, args.train_limit,
-                                  args.test_limit, out, sys.stdout)
+            ours = run_deepevolve(args.build, args.strategy, seed, args.trials, args.epochs,
+                                  args.train_limit, args.test_limit, args.threads, out,
+                                  sys.stdout)
         runs[ours_name].append(ours)
         runs["Optuna TPE + HyperbandPruner"].append(
             run_optuna("hyperband", seed, ours["epochs"], args.epochs, data, sys.stdout))
