@@ -380,7 +380,7 @@ def compare(path, label, args, pool):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--table", action="append", help="a fitness table (repeatable); default: "
-                    "every table in bench/data")
+                    "every table in bench/data unless --nk is given")
     ap.add_argument("--nk", action="append", default=None, metavar="N,A,K",
                     help="an NK landscape of N genes with A values each and K interactions "
                     "(repeatable); default: 8,4,1 8,4,3 8,4,6 unless --table is given")
@@ -401,7 +401,7 @@ def main():
         if t not in DEEPEVOLVE + OTHERS:
             sys.exit(f"search_compare: unknown tool '{t}'")
     tables = [(Path(t), Path(t).name) for t in (args.table or [])]
-    if not args.table:
+    if not args.table and args.nk is None:
         tables = [(p, p.name) for p in sorted((ROOT / "bench/data").glob("*.csv"))]
     nks = args.nk if args.nk is not None else ([] if args.table else ["8,4,1", "8,4,3", "8,4,6"])
     with tempfile.TemporaryDirectory() as tmp, multiprocessing.Pool(args.jobs) as pool:
