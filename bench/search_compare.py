@@ -15,7 +15,8 @@ quantiles).
 
 Optuna's samplers may propose a genome they have already tried; a user would look the
 result up rather than train it again, so only distinct genomes count as evaluations
-for them (DEAP's repeats all count: it keeps no record of what it evaluated). With
+for them (DEAP's repeats all count: it keeps no record of what it evaluated); with
+--optuna-repeats fail a repeat is told as a failed trial, so it adds no observation. With
 --workers W > 1 every tool runs W simulated workers whose trainings take a uniform
 random time in [0.5, 1.5) units per epoch, so results arrive out of order; an
 evaluation is a result that arrived.
@@ -253,7 +254,7 @@ def xgb_job(job):
     return run_xgb(Table(path), target, seed, budget)
 
 
-def run_optuna(table, target, seed, budget, which, workers):
+def run_optuna(table, target, seed, budget, which, workers, repeats="tell"):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -289,7 +290,10 @@ def run_optuna(table, target, seed, budget, which, workers):
             asked += 1
         running.sort(key=lambda r: (r[0], r[1]))
         now, _, trial, acc, fresh = running.pop(0)
-        study.tell(trial, acc)
+        if fresh or repeats == "tell":
+            study.tell(trial, acc)
+        else:  # a failed trial is no observation: the sampler learns nothing from it
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
         if fresh:
             evaluations += 1
             if acc >= target:
@@ -321,8 +325,8 @@ def brute_force_quantile(n, hits, p):
 
 
 def optuna_job(job):
-    path, target, seed, budget, which, workers = job
-    return run_optuna(Table(path), target, seed, budget, which, workers)
+    path, target, seed, budget, which, workers, repeats = job
+    return run_optuna(Table(path), target, seed, budget, which, workers, repeats)
 
 
 def deap_job(job):
@@ -360,8 +364,8 @@ def compare(path, label, args, pool):
                 continue  # eaSimple evaluates a generation at a time: no asynchrony to model
             evals = pool.map(deap_job, [(path, target, s, args.budget) for s in seeds])
         else:
-            evals = pool.map(optuna_job, [(path, target, s, args.budget, tool, args.workers)
-                                          for s in seeds])
+            evals = pool.map(optuna_job, [(path, target, s, args.budget, tool, args.workers,
+                                           args.optuna_repeats) for s in seeds])
         row, med, p90 = summarize(NAMES[tool], evals, brute_median, brute_p90)
         figures[tool] = (med, p90)
         rows.append(row)
@@ -391,6 +395,9 @@ def main():
     ap.add_argument("--gap", type=float, default=0.005, help="within this of the best")
     ap.add_argument("--budget", type=int, default=300, help="evaluations each run may spend")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--optuna-repeats", choices=["tell", "fail"], default="tell",
+                    help="a genome an Optuna sampler proposes again is told its result again "
+                    "(tell), or told as a failed trial, which its model ignores (fail)")
     ap.add_argument("--tools", default=",".join(DEEPEVOLVE + OTHERS),
                     help="comma-separated, of: " + ", ".join(DEEPEVOLVE + OTHERS))
     ap.add_argument("--jobs", type=int, default=os.cpu_count(), help="processes for the "
