@@ -196,7 +196,8 @@ int main(int argc, char** argv) {
   AddSpecFlags(submit, submit_flags);
   submit->add_option("--trainer", submit_flags.trainer,
                      "NAME[@VERSION]: train with this program, as workers offer it with "
-                     "deepevolve-worker --trainer (default: the built-in trainer)");
+                     "deepevolve-worker --trainer; a NAME without a version runs on the newest one "
+                     "offered (default: the built-in trainer)");
   add_remote(submit);
   submit->add_flag("--watch", submit_watch, "then watch it until it ends");
   submit->add_flag("--no-live", no_live, "watch: a line per genome instead of a live bar");

@@ -3,10 +3,37 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 
 namespace deepevolve::master {
+namespace {
+
+// Whether version a comes before b: split at . - _, each part compared as a number
+// when both are digits (by length first, so no part overflows), else as text.
+bool OlderVersion(absl::string_view a, absl::string_view b) {
+  const std::vector<absl::string_view> x = absl::StrSplit(a, absl::ByAnyChar(".-_"));
+  const std::vector<absl::string_view> y = absl::StrSplit(b, absl::ByAnyChar(".-_"));
+  auto digits = [](absl::string_view s) {
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+    absl::string_view p = x[i], q = y[i];
+    if (digits(p) && digits(q)) {
+      p = p.substr(std::min(p.find_first_not_of('0'), p.size() - 1));
+      q = q.substr(std::min(q.find_first_not_of('0'), q.size() - 1));
+      if (p.size() != q.size()) return p.size() < q.size();
+    }
+    if (p != q) return p < q;
+  }
+  return x.size() != y.size() ? x.size() < y.size() : a < b;
+}
+
+}  // namespace
 
 void WorkerRegistry::Register(const v1::RegisterRequest& request, int64_t now_ms) {
   WorkerInfo& w = workers_[request.worker_id()];
@@ -55,8 +82,35 @@ std::string WorkerRegistry::Waiting(const std::string& trainer) const {
       trainer.empty() ? "the built-in trainer" : absl::StrCat("trainer '", trainer, "'");
   if (workers_.empty())
     return absl::StrCat("no worker has registered (the search needs ", wanted, ")");
-  return absl::StrCat("no registered worker offers ", wanted,
-                      " (workers offer: ", absl::StrJoin(offered, ", "), ")");
+  std::string out = absl::StrCat("no registered worker offers ", wanted,
+                                 " (workers offer: ", absl::StrJoin(offered, ", "), ")");
+  // Submitted before any worker offered a version of it, a bare name stays bare.
+  if (!trainer.empty() && trainer.find('@') == std::string::npos &&
+      std::any_of(offered.begin(), offered.end(),
+                  [&](const std::string& t) { return absl::StartsWith(t, trainer + "@"); })) {
+    absl::StrAppend(&out,
+                    "; a search on a name without a version runs on the newest version a "
+                    "worker offers when it is submitted: submit it again, or name the version");
+  }
+  return out;
+}
+
+std::string WorkerRegistry::Pin(const std::string& trainer) const {
+  if (trainer.empty() || trainer.find('@') != std::string::npos) return trainer;
+  const std::string prefix = absl::StrCat(trainer, "@");
+  std::string newest;
+  for (const auto& [id, w] : workers_) {
+    for (const std::string& t : w.trainers) {
+      if (t == trainer) return trainer;
+      if (!absl::StartsWith(t, prefix)) continue;
+      const absl::string_view version = absl::string_view(t).substr(prefix.size());
+      if (newest.empty() ||
+          OlderVersion(absl::string_view(newest).substr(prefix.size()), version)) {
+        newest = t;
+      }
+    }
+  }
+  return newest.empty() ? trainer : newest;
 }
 
 std::vector<std::string> WorkerRegistry::Idle(int64_t now_ms, int64_t idle_ms) const {

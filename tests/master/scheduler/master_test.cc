@@ -1160,6 +1160,37 @@ TEST_F(MasterTrainerTest, TwoVersionsOfATrainerKeepSeparateLedgerEntries) {
   EXPECT_EQ(master_->Get(third->search_id())->state(), v1::SUCCEEDED);
 }
 
+TEST_F(MasterTrainerTest, ANameWithoutAVersionRunsOnTheNewestVersionOfferedAtSubmission) {
+  // Submitted before any worker offers it, the name stays as it is, and the search
+  // says why it waits.
+  auto early = master_->Submit(ProgramSpec("toy"));
+  ASSERT_THAT(early, IsOk());
+  EXPECT_EQ(early->spec().task().trainer(), "toy");
+
+  RegisterOffering("a", {"toy@2", "toy@1.9", "other@99"}, false);
+  RegisterOffering("b", {"toy@1.10", "toy@10", "toyota@11"}, false);
+  EXPECT_THAT(master_->Get(early->search_id())->waiting(),
+              HasSubstr("(workers offer: other@99, toy@1.10, toy@1.9, toy@10, toy@2, toyota@11); "
+                        "a search on a name without a version runs on the newest version"));
+
+  // Versions compare part by part, numbers as numbers: 10 is the newest.
+  auto search = master_->Submit(ProgramSpec("toy"));
+  ASSERT_THAT(search, IsOk());
+  EXPECT_EQ(search->spec().task().trainer(), "toy@10");
+  EXPECT_EQ(master_->Get(search->search_id())->spec().task().trainer(), "toy@10");
+  EXPECT_FALSE(Acquire("a").has_value());
+  auto assigned = Acquire("b");
+  ASSERT_TRUE(assigned.has_value());
+  EXPECT_EQ(assigned->search_id(), search->search_id());
+  EXPECT_EQ(assigned->task().trainer(), "toy@10");
+
+  // A named version is kept even when a newer one is offered, and a worker offering the
+  // bare name keeps a bare search bare.
+  EXPECT_EQ(master_->Submit(ProgramSpec("toy@1.9"))->spec().task().trainer(), "toy@1.9");
+  RegisterOffering("c", {"toy"}, false);
+  EXPECT_EQ(master_->Submit(ProgramSpec("toy"))->spec().task().trainer(), "toy");
+}
+
 TEST_F(MasterTrainerTest, WorkersMayOfferOnlyWellNamedTrainers) {
   v1::RegisterRequest r;
   r.set_worker_id("w");
