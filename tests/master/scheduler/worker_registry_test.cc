@@ -69,5 +69,29 @@ TEST(WorkerRegistryTest, SaysWhichTrainersItsWorkersOfferAndWhenNoneOffersOne) {
   EXPECT_EQ(workers.Find("nobody"), nullptr);
 }
 
+TEST(WorkerRegistryTest, PinsANameWithoutAVersionToTheNewestVersionOffered) {
+  WorkerRegistry workers;
+  EXPECT_EQ(workers.Pin("cnn"), "cnn");  // nobody offers it yet
+  v1::RegisterRequest a = Registration("a", 1);
+  for (const char* t : {"cnn@1.9", "cnn@1.10-rc1", "cnn@01.10", "cnnx@9", "toy@b"}) {
+    a.add_trainers(t);
+  }
+  workers.Register(a, 0);
+  // Part by part, numbers as numbers (leading zeros ignored), a longer one after its prefix.
+  EXPECT_EQ(workers.Pin("cnn"), "cnn@1.10-rc1");
+  v1::RegisterRequest b = Registration("b", 1);
+  b.add_trainers("toy@a");
+  b.add_trainers("cnn@2");
+  workers.Register(b, 0);
+  EXPECT_EQ(workers.Pin("cnn"), "cnn@2");
+  EXPECT_EQ(workers.Pin("toy"), "toy@b");  // text compares as text
+  EXPECT_EQ(workers.Pin("cnn@1.9"), "cnn@1.9");
+  EXPECT_EQ(workers.Pin(""), "");
+  EXPECT_EQ(workers.Pin("other"), "other");
+  EXPECT_THAT(workers.Waiting("cnn"),
+              ::testing::HasSubstr("; a search on a name without a version runs on the newest"));
+  EXPECT_THAT(workers.Waiting("cnn@3"), ::testing::Not(::testing::HasSubstr("without")));
+}
+
 }  // namespace
 }  // namespace deepevolve::master
