@@ -58,7 +58,9 @@ TEST(GenerationalTest, ElitesSurviveUnchangedAndAreNotRequeued) {
     auto next = s.Next(1000, rng);
     ASSERT_TRUE(next.ok()) << next.status();
     EXPECT_EQ(s.generation(), generation);
-    if (generation == 1) EXPECT_EQ(next->size(), 30u);
+    if (generation == 1) {
+      EXPECT_EQ(next->size(), 30u);
+    }
     for (const Candidate& c : *next) {
       EXPECT_TRUE(handed_out.insert(c.id).second) << "genome " << c.id << " handed out twice";
     }

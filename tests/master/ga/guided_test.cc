@@ -131,12 +131,16 @@ TEST(GuidedTest, ExploreHandsOutUnscreenedCandidates) {
     ASSERT_EQ(trained.size(), 110u);
     EXPECT_EQ(absl::flat_hash_set<genome::Genome>(trained.begin(), trained.end()).size(), 110u);
     // 100 genomes after the warm-up of 10: all, about half, or none the model's.
-    if (explore == 0) EXPECT_EQ(s.guided_count(), 100);
+    if (explore == 0) {
+      EXPECT_EQ(s.guided_count(), 100);
+    }
     if (explore == 0.5) {
       EXPECT_GT(s.guided_count(), 30);
       EXPECT_LT(s.guided_count(), 70);
     }
-    if (explore == 1) EXPECT_EQ(s.guided_count(), 0);
+    if (explore == 1) {
+      EXPECT_EQ(s.guided_count(), 0);
+    }
   }
 }
 

@@ -77,8 +77,11 @@ TEST(SteadyStateTest, FindsTheGoodRegion) {
 }
 
 TEST(SteadyStateTest, TournamentsPreferAFullyTrainedMemberToAPrunedOne) {
-  SteadyStateStrategy s(testing::PresetSpace("cifar10_mlp"),
-                        SteadyStateOptions{.population = 2, .tournament_size = 8, .trials = 40});
+  SteadyStateOptions options;
+  options.population = 2;
+  options.tournament_size = 8;
+  options.trials = 40;
+  SteadyStateStrategy s(testing::PresetSpace("cifar10_mlp"), options);
   std::mt19937_64 rng(2);
   auto first = s.Next(2, rng);
   ASSERT_TRUE(first.ok() && first->size() == 2u);

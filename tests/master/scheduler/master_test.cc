@@ -1094,7 +1094,11 @@ class MasterTrainerTest : public MasterTrustTest {
   }
   int Cached(int64_t search_id) {
     int n = 0;
-    for (const v1::Trial& t : *AllTrials(*master_, search_id)) n += t.state() == v1::CACHED;
+    // Kept: a range over *AllTrials(...) would outlive the StatusOr it points into.
+    auto trials = AllTrials(*master_, search_id);
+    EXPECT_THAT(trials, IsOk());
+    if (!trials.ok()) return -1;
+    for (const v1::Trial& t : *trials) n += t.state() == v1::CACHED;
     return n;
   }
 };
@@ -1128,7 +1132,9 @@ TEST_F(MasterTrainerTest, ASearchGoesOnlyToWorkersOfferingItsTrainerAndSaysWhile
   EXPECT_EQ(builtin->waiting(), "");
   for (int i = 0; i < 3; ++i) {
     auto b = Acquire("v1");
-    if (b.has_value()) EXPECT_EQ(b->search_id(), search->search_id());
+    if (b.has_value()) {
+      EXPECT_EQ(b->search_id(), search->search_id());
+    }
   }
   auto c = Acquire("builtin");
   ASSERT_TRUE(c.has_value());

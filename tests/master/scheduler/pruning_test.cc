@@ -162,12 +162,16 @@ TEST_F(PruningTest, PrunedGenomesRankBelowEveryGenomeThatTrainedFully) {
   for (const v1::Trial& t : *board) {
     if (t.state() == v1::PRUNED) seen_pruned = true;
     // Once the pruned ones begin, no fully trained one follows.
-    if (seen_pruned) EXPECT_EQ(t.state(), v1::PRUNED) << t.description();
+    if (seen_pruned) {
+      EXPECT_EQ(t.state(), v1::PRUNED) << t.description();
+    }
   }
   EXPECT_TRUE(seen_pruned);
   // The first 5 genomes (min_trials) trained fully before any was stopped.
   for (const v1::Trial& t : Trials(id)) {
-    if (t.genome().id() <= 5) EXPECT_EQ(t.state(), v1::DONE) << t.genome().id();
+    if (t.genome().id() <= 5) {
+      EXPECT_EQ(t.state(), v1::DONE) << t.genome().id();
+    }
   }
 }
 
