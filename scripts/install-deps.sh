@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package deepevolve needs to build, test and train.
 # Idempotent: packages already present are left as they are.
+#   --test    also what only the test command needs: Docker and docker-compose for the
+#             container images' test, debootstrap for their base image
 #   --bench   also the Python tools the benchmarks compare with (bench/README.md)
+#   --image   only what building the programs needs (deploy/Dockerfile's build stage):
+#             no browser, npm, dataset, container tools or test-only packages
 set -euo pipefail
+mode=${1:-}
 
 packages=(
   build-essential cmake pkg-config ninja-build
-  # the thread-safety build (clang's -Wthread-safety) and the format check
-  clang-14 clang-format-14 git
   # protocol and RPC
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # core libraries
@@ -17,15 +20,26 @@ packages=(
   zlib1g-dev
   # training: LibTorch (CPU) on OpenBLAS, never the reference BLAS
   libtorch-dev libopenblas0-pthread libopenblas-dev
-  # the real Fashion-MNIST images (70 000) for training tests and the main search
-  dataset-fashion-mnist
-  # the dashboard's browser test
-  chromium
+  curl
 )
-# The dashboard's charting library comes from the npm registry.
-command -v npm >/dev/null || packages+=(npm)
+if [[ "$mode" != "--image" ]]; then
+  packages+=(
+    # the thread-safety build (clang's -Wthread-safety) and the format check
+    clang-14 clang-format-14 git
+    # the real Fashion-MNIST images (70 000) for training tests and the main search
+    dataset-fashion-mnist
+    # the dashboard's browser test
+    chromium
+  )
+  # The dashboard's charting library comes from the npm registry.
+  command -v npm >/dev/null || packages+=(npm)
+fi
 
-if [[ "${1:-}" == "--bench" ]]; then
+if [[ "$mode" == "--test" ]]; then
+  # the container images and their compose demo (tests/deploy/containers_test.sh)
+  packages+=(docker.io docker-compose debootstrap)
+fi
+if [[ "$mode" == "--bench" ]]; then
   packages+=(python3-torch python3-optuna python3-deap python3-xgboost)
 fi
 
@@ -53,6 +67,6 @@ done
 
 # The dashboard's charting library (ECharts), pinned by dashboard/package-lock.json.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [[ -f "$here/dashboard/package-lock.json" ]]; then
+if [[ "$mode" != "--image" && -f "$here/dashboard/package-lock.json" ]]; then
   (cd "$here/dashboard" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
