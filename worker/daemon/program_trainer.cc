@@ -1,7 +1,7 @@
 #include "worker/daemon/program_trainer.h"
 
+#include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -55,13 +55,25 @@ std::string Excerpt(absl::string_view line) {
   return line.size() > 200 ? absl::StrCat(out, "...") : out;
 }
 
+// A value from a program's line, for a message: a number or short text as it is, a
+// container by its kind and size. Never `dump()`: that recurses once per nesting level,
+// and a line may nest as deep as its megabyte allows.
+std::string Describe(const Json& v) {
+  if (v.is_array()) return absl::StrCat("an array of ", v.size());
+  if (v.is_object()) return absl::StrCat("an object of ", v.size(), " keys");
+  return Excerpt(v.dump());  // a scalar: no recursion
+}
+
+// How deep a stdout line's JSON may nest: the protocol's lines are flat objects.
+constexpr int kMaxProgramJsonDepth = 16;
+
 // A number in [0, 1] at `key` of an object line, or an error naming it.
 absl::StatusOr<double> Fraction(const Json& line, const char* key) {
   const Json& v = line.at(key);
   if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0 ||
       v.get<double>() > 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("\"", key, "\" must be a number in [0, 1], got ", Excerpt(v.dump())));
+        absl::StrCat("\"", key, "\" must be a number in [0, 1], got ", Describe(v)));
   }
   return v.get<double>();
 }
@@ -73,9 +85,13 @@ class Child {
   static absl::StatusOr<Child> Start(const std::string& command, const std::string& dir,
                                      const std::vector<std::string>& env,
                                      const std::string& input) {
-    int in[2], out[2], err[2];
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-      return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+      const int error = errno;
+      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) {
+        if (fd >= 0) close(fd);
+      }
+      return absl::InternalError(absl::StrCat("pipe: ", std::strerror(error)));
     }
     std::vector<char*> envp;
     for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
@@ -212,10 +228,18 @@ class ProgramRun {
       }
       const absl::Duration left = deadline - absl::Now();
       if (left <= absl::ZeroDuration()) return OverBudget(child);
+      // Wakes at least every kProgramPollInterval, so that a stop or a cancel reaches a
+      // program that writes nothing (hung, or in a long epoch) within that.
       const int ready = poll(
-          fds, n, static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 60'000)));
+          fds, n,
+          static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1,
+                                             absl::ToInt64Milliseconds(kProgramPollInterval))));
       if (ready < 0 && errno != EINTR) {
         return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
+      }
+      if (absl::Now() - last_asked_ >= kProgramPollInterval) {
+        Ask();
+        if (stop_.has_value()) return Stopped(child);
       }
       for (Stream* s : {&child.err(), &child.out()}) {
         if (!s->open()) continue;
@@ -262,9 +286,15 @@ class ProgramRun {
         }
       }
     }
-    // Both pipes closed: the program is ending (or detached itself from them).
-    if (!child.Wait(std::max(absl::ZeroDuration(), deadline - absl::Now())).has_value()) {
-      return OverBudget(child);
+    // Both pipes closed: the program is ending (or detached itself from them). Still
+    // asked between waits, as above.
+    while (!child
+                .Wait(std::min(kProgramPollInterval,
+                               std::max(absl::ZeroDuration(), deadline - absl::Now())))
+                .has_value()) {
+      if (absl::Now() >= deadline) return OverBudget(child);
+      Ask();
+      if (stop_.has_value()) return Stopped(child);
     }
     child.Kill(absl::ZeroDuration());  // its leftovers
     return Ended(*child.status());
@@ -289,13 +319,40 @@ class ProgramRun {
     if (stderr_tail_.size() > kProgramStderrTailLines) stderr_tail_.pop_front();
   }
 
+  // Asks whether to go on while no epoch line came (EpochReport with epoch 0).
+  void Ask() {
+    last_asked_ = absl::Now();
+    switch (progress_({0, assignment_.task().epochs(), 0, last_val_, Elapsed()})) {
+      case AfterEpoch::kContinue:
+        return;
+      case AfterEpoch::kStop:
+        // The pruner's stop: the result is the last epoch's. With no epoch yet there is
+        // none, and the master stops a genome only at an epoch.
+        if (last_epoch_ > 0) stop_ = Stop::kPruned;
+        return;
+      case AfterEpoch::kCancel:
+        stop_ = Stop::kCancelled;
+        return;
+    }
+  }
+
   void Violation(std::string what) {
     violation_ = std::move(what);
     stop_ = Stop::kViolation;
   }
 
-  // One stdout line.
+  // One stdout line. Whatever it holds, a line the protocol does not allow is a
+  // violation, never an exception out of the worker.
   void Line(absl::string_view raw) {
+    try {
+      ParseLine(raw);
+    } catch (const std::exception& e) {
+      Violation(absl::StrCat("wrote a line the protocol does not allow (", e.what(),
+                             "): ", Excerpt(raw)));
+    }
+  }
+
+  void ParseLine(absl::string_view raw) {
     const absl::string_view line = absl::StripAsciiWhitespace(raw);
     if (line.empty()) return;
     if (line.front() != '{') {
@@ -305,16 +362,28 @@ class ProgramRun {
       }
       return;
     }
-    Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    bool too_deep = false;
+    Json j = Json::parse(
+        line,
+        [&too_deep](int depth, Json::parse_event_t, Json&) {
+          too_deep |= depth > kMaxProgramJsonDepth;
+          return true;
+        },
+        /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
       return Violation(absl::StrCat("wrote malformed JSON on stdout: ", Excerpt(line)));
+    }
+    if (too_deep) {
+      return Violation(absl::StrCat("wrote JSON nested deeper than ", kMaxProgramJsonDepth,
+                                    " levels on stdout: ", Excerpt(line)));
     }
     if (final_.has_value() || declared_error_.has_value()) {
       return Violation(absl::StrCat("wrote on stdout after its final line: ", Excerpt(line)));
     }
     if (j.contains("error")) {
       const Json& e = j["error"];
-      const std::string kind = j.value("kind", std::string("genome"));
+      const bool kind_ok = !j.contains("kind") || j["kind"].is_string();
+      const std::string kind = kind_ok ? j.value("kind", std::string("genome")) : "";
       if (!e.is_string() || (kind != "genome" && kind != "setup")) {
         return Violation(absl::StrCat(
             "wrote an error line that is not {\"error\": text, \"kind\": \"genome\" or "
@@ -350,9 +419,11 @@ class ProgramRun {
   void Epoch(const Json& j, absl::string_view line) {
     const int epochs = assignment_.task().epochs();
     const Json& e = j["epoch"];
-    if (!e.is_number_integer() || e.get<int64_t>() <= last_epoch_ || e.get<int64_t>() > epochs) {
-      return Violation(absl::StrCat("wrote an epoch line whose \"epoch\" is not an integer from ",
-                                    last_epoch_ + 1, " to ", epochs, ": ", Excerpt(line)));
+    // Every epoch, in order: a skipped one would skip a pruner's rung.
+    if (!e.is_number_integer() || e.get<int64_t>() != last_epoch_ + 1 ||
+        e.get<int64_t>() > epochs) {
+      return Violation(absl::StrCat("wrote an epoch line whose \"epoch\" is not ", last_epoch_ + 1,
+                                    " (epochs go 1, 2, ... to ", epochs, "): ", Excerpt(line)));
     }
     if (!j.contains("val_accuracy")) {
       return Violation(
@@ -368,7 +439,7 @@ class ProgramRun {
       const Json& l = j["loss"];
       if (!l.is_number() || !std::isfinite(l.get<double>()) || l.get<double>() < 0) {
         // A diverged training: the genome's failure, as the built-in trainer's NaN loss.
-        diverged_ = absl::StrCat("its loss at epoch ", e.get<int64_t>(), " is ", Excerpt(l.dump()));
+        diverged_ = absl::StrCat("its loss at epoch ", e.get<int64_t>(), " is ", Describe(l));
         return;
       }
       loss = l.get<double>();
@@ -460,6 +531,7 @@ class ProgramRun {
   const ProgramOptions& options_;
   const ProgressFn& progress_;
   absl::Time start_;
+  absl::Time last_asked_ = absl::Now();
   std::deque<std::string> stderr_tail_;
   int ignored_ = 0;
   int last_epoch_ = 0;
@@ -472,19 +544,104 @@ class ProgramRun {
   std::string violation_;
 };
 
+// Removes what directory `fd` holds (it closes `fd`), then nothing else: every name is
+// opened relative to its parent with O_NOFOLLOW, so a program (or a process that left
+// its group) that swaps a subdirectory for a link mid-walk makes the walk unlink the
+// link, never what it points to. A subdirectory set to mode 000 is made 0700 first.
+// Bounded depth; what cannot be removed stays.
+void RemoveContents(int fd, int depth) {
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return;
+  }
+  std::vector<std::string> names;
+  while (const dirent* e = readdir(d)) {
+    const absl::string_view name(e->d_name);
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  for (const std::string& name : names) {
+    if (unlinkat(fd, name.c_str(), 0) == 0 || errno != EISDIR) continue;
+    if (depth < 64) {
+      const int sub = openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0 && errno == EACCES) {
+        // A directory the program made unreadable: ours to open again.
+        if (fchmodat(fd, name.c_str(), 0700, AT_SYMLINK_NOFOLLOW) == 0) {
+          const int again =
+              openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (again >= 0) RemoveContents(again, depth + 1);
+        }
+      } else if (sub >= 0) {
+        RemoveContents(sub, depth + 1);
+      }
+    }
+    unlinkat(fd, name.c_str(), AT_REMOVEDIR);
+  }
+  closedir(d);  // closes fd
+}
+
 // Removes `dir` and everything in it, not following links. POSIX calls rather than
 // std::filesystem::remove_all: PyTorch's wheels (2.5 on) export the copies of
 // std::filesystem::recursive_directory_iterator they link statically (pytorch/pytorch
 // issue 133437), and a worker linked against one may bind remove_all's walk to them. On
 // the GPU machine such a worker crashed removing every trial directory that held a file.
 void RemoveTree(const std::string& dir) {
-  nftw(
-      dir.c_str(),
-      [](const char* path, const struct stat*, int type, struct FTW*) {
-        (void)(type == FTW_DP ? rmdir(path) : unlink(path));
-        return 0;  // what cannot be removed stays; the walk goes on
-      },
-      16, FTW_DEPTH | FTW_PHYS);
+  constexpr int kFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  int fd = open(dir.c_str(), kFlags);
+  if (fd < 0 && errno == EACCES &&
+      fchmodat(AT_FDCWD, dir.c_str(), 0700, AT_SYMLINK_NOFOLLOW) == 0) {
+    fd = open(dir.c_str(), kFlags);
+  }
+  if (fd >= 0) RemoveContents(fd, 0);
+  rmdir(dir.c_str());
+}
+
+// The model file a program left at `path` in its working directory `workdir`: a regular
+// file of the workdir's file system, opened without following a link (a program must
+// not make the worker upload a file it can read and the program cannot: a key,
+// /proc/self/environ), read through the descriptor it was checked on, and at most
+// kMaxProgramModelBytes (a /proc file says 0 bytes and never ends). NOT_FOUND when the
+// program wrote none; FAILED_PRECONDITION saying why the file is refused.
+absl::StatusOr<std::string> ReadModelFile(const std::string& workdir, const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError("no model file");
+    if (errno == ELOOP) return absl::FailedPreconditionError("it is a symbolic link");
+    return absl::FailedPreconditionError(absl::StrCat("cannot open it: ", std::strerror(errno)));
+  }
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { close(fd); }
+  } close_fd{fd};
+  struct stat file, dir;
+  if (fstat(fd, &file) != 0 || stat(workdir.c_str(), &dir) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot stat it: ", std::strerror(errno)));
+  }
+  if (!S_ISREG(file.st_mode)) return absl::FailedPreconditionError("it is not a regular file");
+  if (file.st_dev != dir.st_dev) {
+    return absl::FailedPreconditionError("it is not on the working directory's file system");
+  }
+  if (file.st_size > kMaxProgramModelBytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("it is ", file.st_size >> 20, " MiB, over the ", kMaxProgramModelBytes >> 20,
+                     " MiB a model may be"));
+  }
+  std::string bytes;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t got = read(fd, buffer, sizeof(buffer));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot read it: ", std::strerror(errno)));
+    }
+    if (got == 0) break;
+    bytes.append(buffer, static_cast<size_t>(got));
+    if (bytes.size() > static_cast<size_t>(kMaxProgramModelBytes)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "it grew past the ", kMaxProgramModelBytes >> 20, " MiB a model may be while read"));
+    }
+  }
+  return bytes;
 }
 
 // The environment variable for gene `name`: DEEPEVOLVE_GENE_ and the name upper-cased.
@@ -606,18 +763,13 @@ absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& prog
   ProgramRun run(program, assignment, options, progress);
   absl::StatusOr<genome::TrialResult> result = run.Run(*child);
   if (result.ok() && result->ok && model != nullptr) {
-    const std::string path = parsed["model_path"].get<std::string>();
-    struct stat file;
-    if (stat(path.c_str(), &file) == 0 && S_ISREG(file.st_mode)) {
-      if (file.st_size > kMaxProgramModelBytes) {
-        spdlog::warn("{}: its model file is {} MiB, over the {} MiB a model may be; not uploaded",
-                     program.name, file.st_size >> 20, kMaxProgramModelBytes >> 20);
-      } else {
-        std::ifstream in(path, std::ios::binary);
-        std::ostringstream bytes;
-        bytes << in.rdbuf();
-        *model = bytes.str();
-      }
+    absl::StatusOr<std::string> bytes =
+        ReadModelFile(workdir, parsed["model_path"].get<std::string>());
+    if (bytes.ok()) {
+      *model = *std::move(bytes);
+    } else if (!absl::IsNotFound(bytes.status())) {
+      spdlog::warn("{}: its model file is not uploaded: {}", program.name,
+                   std::string(bytes.status().message()));
     }
   }
   return result;

@@ -62,13 +62,17 @@ struct ProgramOptions {
 inline constexpr size_t kMaxProgramLineBytes = size_t{1} << 20;       // one stdout line
 inline constexpr int64_t kMaxProgramModelBytes = int64_t{200} << 20;  // the model file
 inline constexpr int kProgramStderrTailLines = 20;
+// How often a running program's `progress` is asked with epoch 0 (no epoch finished)
+// whether to go on: a stop or cancel reaches a silent program within this.
+inline constexpr absl::Duration kProgramPollInterval = absl::Milliseconds(500);
 
 // Runs `program` on the assignment and waits for it. `progress` is called after each
-// epoch line; kStop ends the program (SIGTERM, SIGKILL after the grace) and returns the
-// result at that epoch, kCancel ends it and returns CANCELLED. A failure of the genome
-// is a result with ok = false; a failure of the set-up is an error status (TrainFn).
-// `model` (may be null) receives the file the program wrote at model_path, if any.
-// Ignores SIGPIPE in the whole process (a program may exit without reading its input).
+// epoch line, and with epoch 0 every kProgramPollInterval in between; kStop ends the program
+// (SIGTERM, SIGKILL after the grace) and returns the result at that epoch, kCancel ends it and
+// returns CANCELLED. A failure of the genome is a result with ok = false; a failure of the set-up
+// is an error status (TrainFn). `model` (may be null) receives the file the program wrote at
+// model_path, if any. Ignores SIGPIPE in the whole process (a program may exit without reading its
+// input).
 absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& program,
                                                       const v1::Assignment& assignment,
                                                       const ProgramOptions& options,

@@ -138,7 +138,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
   absl::StatusOr<genome::TrialResult> result = train_(
       assignment,
       [&](const EpochReport& epoch) {
-        beat(&epoch);
+        if (epoch.epoch > 0) beat(&epoch);
         if (cancelled || abort_) return AfterEpoch::kCancel;
         return pruned ? AfterEpoch::kStop : AfterEpoch::kContinue;
       },

@@ -36,7 +36,9 @@ enum class AfterEpoch {
   kCancel,
 };
 
-// Called after each epoch.
+// Called after each epoch. A trainer may also call it with epoch 0, meaning "no epoch
+// finished, only asking": it then sends no heartbeat and answers what the master last
+// said (a program's runner asks so while its program is silent).
 using ProgressFn = std::function<AfterEpoch(const EpochReport&)>;
 
 // Trains the assignment. A genome that cannot be trained is a result with ok = false.

@@ -48,13 +48,17 @@ class ProgramTrainerTest : public ::testing::Test {
     a_.mutable_genome()->add_values();  // no value: not part of the genome
   }
 
-  // Runs `command` as the trainer; `after_epoch` answers every epoch line.
+  // Runs `command` as the trainer; `after_epoch` answers every epoch line, `after_ask`
+  // the questions asked between them (epoch 0).
   absl::StatusOr<genome::TrialResult> Run(const std::string& command,
-                                          AfterEpoch after_epoch = AfterEpoch::kContinue) {
+                                          AfterEpoch after_epoch = AfterEpoch::kContinue,
+                                          AfterEpoch after_ask = AfterEpoch::kContinue) {
     epochs_.clear();
+    model_.clear();
     return RunTrainerProgram(
         {"toy@1", command}, a_, options_,
         [&](const EpochReport& e) {
+          if (e.epoch == 0) return after_ask;
           epochs_.push_back(e);
           return after_epoch;
         },
@@ -153,9 +157,13 @@ TEST_F(ProgramTrainerTest, BrokenProtocolIsASetupFailureNamingWhat) {
   EXPECT_THAT(Run("echo '{\"accuracy\": 1.5}'"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("\"accuracy\" must be a number in [0, 1], got 1.5")));
-  EXPECT_THAT(
-      Run("echo '{\"epoch\": 4, \"val_accuracy\": 0.5}'"),
-      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not an integer from 1 to 3")));
+  EXPECT_THAT(Run("echo '{\"epoch\": 4, \"val_accuracy\": 0.5}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("is not 1 (epochs go 1, 2, ... to 3)")));
+  // Audit F14: an epoch skipped would skip a pruner's rung.
+  EXPECT_THAT(Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.5}'; "
+                  "echo '{\"epoch\": 3, \"val_accuracy\": 0.5}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is not 2")));
   EXPECT_THAT(Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.5}'; echo done >&2"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("exited without a final {\"accuracy\": ...} line; its stderr "
@@ -236,6 +244,82 @@ TEST_F(ProgramTrainerTest, AProgramSaysWhoseFaultItsFailureIs) {
   ASSERT_THAT(r, IsOk());
   EXPECT_FALSE(r->ok);
   EXPECT_THAT(r->error, HasSubstr("its loss at epoch 1 is -1"));
+}
+
+// Audit F4: a wrongly typed "kind" and a value nested 100 000 deep are protocol
+// violations, not an uncaught exception or a stack overflow in the worker.
+TEST_F(ProgramTrainerTest, AnyLineAProgramWritesIsAnswerNeverACrash) {
+  EXPECT_THAT(Run("echo '{\"error\": \"x\", \"kind\": 1}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("broke the protocol")));
+  EXPECT_THAT(Run("echo '{\"error\": \"x\", \"kind\": null}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("an error line that")));
+  EXPECT_THAT(Run("python3 -c \"print('{\\\"epoch\\\": 1, \\\"val_accuracy\\\": ' + '['*100000 + "
+                  "']'*100000 + '}')\""),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("nested deeper than 16")));
+  EXPECT_THAT(Run("echo '{\"accuracy\": [[[1]]]}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("got an array of 1")));
+  EXPECT_THAT(Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.5, \"test_accuracy\": {}}'; "
+                  "echo '{\"accuracy\": 0.5}'"),
+              IsOk());
+}
+
+// Audit F5: a stop or a cancel reaches a program that writes nothing, within the poll
+// interval, not at its next line (or the trial's 24-hour budget).
+TEST_F(ProgramTrainerTest, ACancelReachesASilentProgram) {
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(Run("exec sleep 30", AfterEpoch::kContinue, AfterEpoch::kCancel),
+              StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST_F(ProgramTrainerTest, AStopReachesAProgramSilentAfterItsEpoch) {
+  const absl::Time start = absl::Now();
+  auto r = Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.3}'; exec sleep 30", AfterEpoch::kContinue,
+               AfterEpoch::kStop);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->ok);
+  EXPECT_EQ(r->accuracy, 0.3);
+  EXPECT_EQ(r->epochs_run, 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // A program that closed its output but does not exit is asked too.
+  EXPECT_THAT(Run("exec >&- 2>&-; exec sleep 30", AfterEpoch::kContinue, AfterEpoch::kCancel),
+              StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+// Audit F7: the model file is read without following a link, from the working
+// directory's file system, and at most its limit: a program cannot make the worker
+// upload the worker's own files, nor read a /proc file without end.
+TEST_F(ProgramTrainerTest, AModelThatIsALinkIsNotUploaded) {
+  auto r = Run("ln -s /proc/self/environ \"$DEEPEVOLVE_MODEL_PATH\"; echo '{\"accuracy\": 0.5}'");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->ok);
+  EXPECT_EQ(model_, "");
+  r = Run("ln -s /proc/self/pagemap \"$DEEPEVOLVE_MODEL_PATH\"; echo '{\"accuracy\": 0.5}'");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(model_, "");
+  r = Run("mkfifo \"$DEEPEVOLVE_MODEL_PATH\"; echo '{\"accuracy\": 0.5}'");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(model_, "");
+  r = Run("printf weights > \"$DEEPEVOLVE_MODEL_PATH\"; echo '{\"accuracy\": 0.5}'");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(model_, "weights");
+}
+
+// Audit F21: the working directory goes, whatever the program left in it, and nothing
+// outside it: a link to a directory is removed as a link.
+TEST_F(ProgramTrainerTest, TheWorkdirGoesAndNothingOutsideIt) {
+  // Beside the fixture's directory (which must end empty), removed by the test.
+  const fs::path outside = dir_.path().string() + "-outside";
+  fs::create_directories(outside);
+  { std::ofstream(outside / "keep") << "x"; }
+  auto r = Run(absl::StrCat("mkdir -p a/b/c && touch a/b/c/f && ln -s ", outside.string(),
+                            " a/link && mkdir locked && touch locked/f && chmod 000 locked && "
+                            "echo '{\"accuracy\": 0.5}'"));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(fs::exists(outside / "keep"));
+  fs::remove_all(outside);
+  // TearDown checks that the working directory is gone.
 }
 
 TEST(ParseTrainerFlagTest, TakesNameVersionAndCommand) {
