@@ -19,13 +19,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A field of a genomes.json entry, or `fallback` when it is missing or of another type
+// (a hand-edited or foreign file): never an exception.
+std::string Text(const nlohmann::json& g, const char* key) {
+  return g.is_object() && g.contains(key) && g[key].is_string() ? g[key].get<std::string>() : "";
+}
+double Number(const nlohmann::json& g, const char* key) {
+  return g.is_object() && g.contains(key) && g[key].is_number() ? g[key].get<double>() : 0.0;
+}
+
 bool Trained(const nlohmann::json& g) {
-  return g.value("status", "") == "ok" && g.contains("accuracy") && g["accuracy"].is_number();
+  return Text(g, "status") == "ok" && g.contains("accuracy") && g["accuracy"].is_number();
 }
 
 // "nb_layers=2 activation=relu ...", as genomes.json lists them.
 std::string Describe(const nlohmann::json& g) {
   std::string text;
+  if (!g.is_object() || !g.contains("genes") || !g["genes"].is_object()) return text;
   for (const auto& [name, value] : g["genes"].items()) {
     absl::StrAppend(&text, text.empty() ? "" : " ", name, "=",
                     value.is_string() ? value.get<std::string>() : value.dump());
@@ -96,7 +106,7 @@ absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
         "genome's genes (genomes.json) with more epochs"));
   }
   ASSIGN_OR_RETURN(genome::SearchSpace space, genome::SearchSpace::FromProto(search.space()));
-  const std::string hash = chosen.value("hash", "");
+  const std::string hash = Text(chosen, "hash");
   if (!chosen.contains("genes") || !chosen["genes"].is_object()) {
     return absl::InvalidArgumentError(absl::StrCat("genome ", hash, " has no genes"));
   }
@@ -130,6 +140,8 @@ absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
   spec.set_deepevolve_compat(false);
   spec.set_retrain(false);
   spec.mutable_grid()->set_trials(1);  // the oneof: every other strategy is cleared
+  // One genome is never pruned; the search's pruner would refuse epochs below its own.
+  spec.clear_pruner();
   v1::TaskSpec* task = spec.mutable_task();
   task->set_epochs(epochs);
   task->set_early_stop_patience(patience);
@@ -191,10 +203,11 @@ int RunRetrain(const RetrainOptions& options, LocalOptions local, std::ostream& 
       "retrained %s (%s)\n  search:  %d epochs, %.2f%% validation, %.2f%% test\n  retrain: %d "
       "of %d epochs run, the best kept: %.2f%% validation, %.2f%% test, %.0f s\n"
       "model: %s/best_model.pt; genomes.csv and genomes.json beside it\n",
-      hash, Describe(*chosen), chosen->value("epochs_run", 0), accuracy(*chosen, "accuracy"),
-      accuracy(*chosen, "test_accuracy"), retrained->value("epochs_run", 0), options.epochs,
+      hash, Describe(*chosen), static_cast<int>(Number(*chosen, "epochs_run")),
+      accuracy(*chosen, "accuracy"), accuracy(*chosen, "test_accuracy"),
+      static_cast<int>(Number(*retrained, "epochs_run")), options.epochs,
       accuracy(*retrained, "accuracy"), accuracy(*retrained, "test_accuracy"),
-      retrained->value("train_seconds", 0.0), local.out_dir);
+      Number(*retrained, "train_seconds"), local.out_dir);
   return 0;
 }
 

@@ -115,6 +115,29 @@ TEST(RetrainSpecTest, AOneGenomeGridOfTheChosenGenomeKeepingItsHash) {
   EXPECT_EQ(genome::DescribeGenome(*retrain_space, first), genome::DescribeGenome(*space, chosen));
 }
 
+// Audit F20: the search's pruner does not come along (a median search could not be
+// retrained for one epoch), and a wrongly typed field is read as missing, not thrown.
+TEST(RetrainSpecTest, ASearchsPrunerStaysBehindAndBadFieldsAreMissing) {
+  v1::SearchSpec search = Search();
+  search.mutable_pruner()->mutable_median()->set_warmup_epochs(2);
+  ASSERT_TRUE(ga::ResolveSearchSpec(search).ok());
+  auto space = genome::SearchSpace::FromProto(search.space());
+  std::mt19937_64 rng(1);
+  const nlohmann::json entry = EntryFor(*space, ga::RandomGenome(*space, rng));
+  auto spec = RetrainSpec(search, entry, /*epochs=*/1, /*patience=*/2, -1, 0);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(spec->has_pruner());
+  EXPECT_TRUE(ga::ResolveSearchSpec(*spec).ok());
+
+  nlohmann::json odd = entry;
+  odd["status"] = 1;
+  odd["epochs_run"] = "four";
+  EXPECT_THAT(PickGenome(nlohmann::json::array({odd}), "").status().message(),
+              HasSubstr("no trained genome"));
+  odd["hash"] = 7;
+  EXPECT_FALSE(RetrainSpec(search, odd, 1, 2, -1, 0).ok());
+}
+
 TEST(RetrainSpecTest, AGenomeOfAnotherSpaceOrHashIsRefused) {
   const v1::SearchSpec search = Search();
   auto space = genome::SearchSpace::FromProto(search.space());
