@@ -356,7 +356,15 @@ absl::Status CheckGenomeMemory(const genome::SearchSpace& space, const v1::TaskS
 
 absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
                                                  genome::GeneNames names) {
+  if (input.ByteSizeLong() > kMaxSpecBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the spec is ", input.ByteSizeLong() >> 10,
+                                                   " KiB, over the ", kMaxSpecBytes >> 10,
+                                                   " KiB a spec may be"));
+  }
   v1::SearchSpec spec = input;
+  // Fields this master does not know (a newer client's, or padding) are not stored,
+  // copied into events and assignments, or shown back.
+  spec.DiscardUnknownFields();
   if (spec.name().size() > static_cast<size_t>(kMaxSpecNameLength)) {
     return Invalid("name", absl::StrCat("at most ", kMaxSpecNameLength, " characters, got ",
                                         spec.name().size()));

@@ -20,6 +20,9 @@ inline constexpr int kMaxTrials = 10000000;
 // master's lock.
 inline constexpr int kMaxCandidates = 1024;
 inline constexpr int kMaxEpochs = 1000;
+// A submitted spec's encoded size: far above the largest a spec within the other
+// limits (32 genes of 256 values) needs.
+inline constexpr size_t kMaxSpecBytes = size_t{1} << 20;
 inline constexpr int kMaxBatchSize = 65536;
 inline constexpr int kMaxDatasetLength = 1024;  // task.dataset
 // The memory training one genome may take (genome::TrainingBytes), checked at

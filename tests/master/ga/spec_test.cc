@@ -77,6 +77,26 @@ TEST(ResolveSearchSpecTest, ATrainerProgramsSearchTakesItsOwnGenesAndTheEpochsOn
   EXPECT_FALSE(ResolveSearchSpec(s).ok());
 }
 
+// Audit F11: fields the master does not know are dropped, not stored and copied into
+// every event and assignment, and a spec is bounded in size as a whole.
+TEST(ResolveSearchSpecTest, UnknownFieldsAreDroppedAndTheSpecIsBounded) {
+  v1::SearchSpec spec = Preset("fashion_mnist_mlp");
+  spec.GetReflection()->MutableUnknownFields(&spec)->AddLengthDelimited(999, "padding");
+  spec.mutable_task()
+      ->GetReflection()
+      ->MutableUnknownFields(spec.mutable_task())
+      ->AddVarint(998, 1);
+  auto r = ResolveSearchSpec(spec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->GetReflection()->GetUnknownFields(*r).field_count(), 0);
+  EXPECT_EQ(r->task().GetReflection()->GetUnknownFields(r->task()).field_count(), 0);
+  spec.GetReflection()->MutableUnknownFields(&spec)->AddLengthDelimited(999,
+                                                                        std::string(50 << 20, 'x'));
+  auto big = ResolveSearchSpec(spec);
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(big.status().message()), HasSubstr("over the 1024 KiB a spec may be"));
+}
+
 TEST(ResolveSearchSpecTest, FillsDeepEvolveDefaults) {
   auto r = ResolveSearchSpec(Preset("cifar10_cnn"));
   ASSERT_TRUE(r.ok()) << r.status();
