@@ -1,9 +1,46 @@
 #include "master/ga/pruner.h"
 
 #include <algorithm>
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
 #include <functional>
+#include <utility>
 
 namespace deepevolve::ga {
+
+// libstdc++'s order-statistic red-black tree (policy-based data structures), keyed by
+// (value, key) so that equal values stay distinct.
+struct RankedValues::Tree {
+  __gnu_pbds::tree<std::pair<double, int64_t>, __gnu_pbds::null_type,
+                   std::less<std::pair<double, int64_t>>, __gnu_pbds::rb_tree_tag,
+                   __gnu_pbds::tree_order_statistics_node_update>
+      t;
+};
+
+RankedValues::RankedValues() : tree_(std::make_unique<Tree>()) {}
+RankedValues::~RankedValues() = default;
+RankedValues::RankedValues(RankedValues&&) noexcept = default;
+RankedValues& RankedValues::operator=(RankedValues&&) noexcept = default;
+
+void RankedValues::Set(int64_t key, double value) {
+  auto [it, inserted] = values_.try_emplace(key, value);
+  if (!inserted) {
+    tree_->t.erase({it->second, key});
+    it->second = value;
+  }
+  tree_->t.insert({value, key});
+}
+
+void RankedValues::Erase(int64_t key) {
+  auto it = values_.find(key);
+  if (it == values_.end()) return;
+  tree_->t.erase({it->second, key});
+  values_.erase(it);
+}
+
+size_t RankedValues::size() const { return values_.size(); }
+
+double RankedValues::Kth(size_t k) const { return tree_->t.find_by_order(k)->first; }
 
 std::unique_ptr<Pruner> MakePruner(const v1::PrunerSpec& spec, int epochs) {
   switch (spec.kind_case()) {
@@ -24,15 +61,12 @@ bool MedianPruner::Record(int64_t id, int epoch, double accuracy) {
   curve[epoch] = accuracy;
   if (epoch >= epochs_ || epoch <= warmup_epochs_ || completed_ < min_trials_) return false;
   auto at = completed_at_.find(epoch);
-  if (at == completed_at_.end() || at->second.empty()) return false;
-  std::vector<double> values = at->second;
+  if (at == completed_at_.end() || at->second.size() == 0) return false;
+  const RankedValues& values = at->second;
   // numpy.percentile(values, 50): the middle value, or halfway between the middle two.
   const size_t mid = values.size() / 2;
-  std::nth_element(values.begin(), values.begin() + mid, values.end());
-  double median = values[mid];
-  if (values.size() % 2 == 0) {
-    median = (median + *std::max_element(values.begin(), values.begin() + mid)) / 2;
-  }
+  double median = values.Kth(mid);
+  if (values.size() % 2 == 0) median = (median + values.Kth(mid - 1)) / 2;
   double best = 0;
   for (const auto& [e, a] : curve) {
     if (e <= epoch) best = std::max(best, a);
@@ -44,7 +78,7 @@ void MedianPruner::Finished(int64_t id, bool completed) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
   if (completed) {
-    for (const auto& [epoch, accuracy] : it->second) completed_at_[epoch].push_back(accuracy);
+    for (const auto& [epoch, accuracy] : it->second) completed_at_[epoch].Set(id, accuracy);
     ++completed_;
   }
   running_.erase(it);
@@ -66,15 +100,15 @@ AshaPruner::AshaPruner(int epochs, int min_epochs, int reduction_factor)
 bool AshaPruner::Record(int64_t id, int epoch, double accuracy) {
   auto rung = std::find(rungs_.begin(), rungs_.end(), epoch);
   if (rung == rungs_.end()) return false;
-  absl::flat_hash_map<int64_t, double>& recorded = at_rung_[rung - rungs_.begin()];
-  recorded[id] = accuracy;
-  std::vector<double> values;
-  values.reserve(recorded.size());
-  for (const auto& [trial, a] : recorded) values.push_back(a);
-  const size_t promoted = std::max<size_t>(1, values.size() / reduction_factor_);
-  std::nth_element(values.begin(), values.begin() + (promoted - 1), values.end(),
-                   std::greater<double>());
-  return accuracy < values[promoted - 1];
+  RankedValues& recorded = at_rung_[rung - rungs_.begin()];
+  recorded.Set(id, accuracy);
+  // The promoted-th best is the (n - promoted)-th smallest.
+  const size_t promoted = std::max<size_t>(1, recorded.size() / reduction_factor_);
+  return accuracy < recorded.Kth(recorded.size() - promoted);
+}
+
+void AshaPruner::Forget(int64_t id) {
+  for (RankedValues& recorded : at_rung_) recorded.Erase(id);
 }
 
 }  // namespace deepevolve::ga

@@ -30,6 +30,34 @@ class Pruner {
   // Trial `id` ended: `completed` when it trained to its end (all epochs, or stopped by
   // its own early stopping), false when it was pruned, failed or abandoned.
   virtual void Finished(int64_t id, bool completed) = 0;
+
+  // Trial `id`'s attempt was abandoned (its worker was lost) and it starts again from
+  // epoch 1: its points so far are dropped, as its stored curve is, so that what the
+  // pruner knows stays a function of the stored curves.
+  virtual void Forget(int64_t id) = 0;
+};
+
+// Values with their order: insert, erase and the k-th smallest in O(log n), so that a
+// decision at a rung of n trials, and the rebuild after a restart, do not cost O(n)
+// each (a copy and a selection per decision was O(n^2) to rebuild).
+class RankedValues {
+ public:
+  RankedValues();
+  ~RankedValues();
+  RankedValues(RankedValues&&) noexcept;
+  RankedValues& operator=(RankedValues&&) noexcept;
+
+  // Adds `value` as the value of `key` (unique per key; replaces an earlier one).
+  void Set(int64_t key, double value);
+  void Erase(int64_t key);
+  size_t size() const;
+  // The k-th smallest value (0-based), k < size().
+  double Kth(size_t k) const;
+
+ private:
+  struct Tree;
+  std::unique_ptr<Tree> tree_;
+  absl::flat_hash_map<int64_t, double> values_;
 };
 
 // The pruner `spec` (resolved: defaults filled, see spec.h) asks for, for a task of
@@ -46,11 +74,12 @@ class MedianPruner : public Pruner {
       : epochs_(epochs), warmup_epochs_(warmup_epochs), min_trials_(min_trials) {}
   bool Record(int64_t id, int epoch, double accuracy) override;
   void Finished(int64_t id, bool completed) override;
+  void Forget(int64_t id) override { running_.erase(id); }
 
  private:
   const int epochs_, warmup_epochs_, min_trials_;
   absl::flat_hash_map<int64_t, std::map<int, double>> running_;  // curves of live trials
-  std::map<int, std::vector<double>> completed_at_;              // by epoch
+  std::map<int, RankedValues> completed_at_;  // by epoch: the completed trials' accuracies
   int completed_ = 0;
 };
 
@@ -67,13 +96,14 @@ class AshaPruner : public Pruner {
   AshaPruner(int epochs, int min_epochs, int reduction_factor);
   bool Record(int64_t id, int epoch, double accuracy) override;
   void Finished(int64_t, bool) override {}
+  void Forget(int64_t id) override;
 
   const std::vector<int>& rungs() const { return rungs_; }
 
  private:
   const int reduction_factor_;
   std::vector<int> rungs_;
-  std::vector<absl::flat_hash_map<int64_t, double>> at_rung_;  // trial -> accuracy
+  std::vector<RankedValues> at_rung_;  // per rung: trial -> accuracy
 };
 
 }  // namespace deepevolve::ga

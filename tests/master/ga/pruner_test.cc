@@ -1,6 +1,10 @@
 // Pruner decisions on scripted learning curves.
 #include "master/ga/pruner.h"
 
+#include <algorithm>
+#include <map>
+#include <random>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -97,6 +101,46 @@ TEST(AshaTest, NoBarrierAndRecordedAgainReplaces) {
   // The same trial recorded again at a rung replaces its value.
   EXPECT_FALSE(p.Record(2, 1, 0.6));
   EXPECT_TRUE(p.Record(2, 1, 0.1));  // now 0.5 and 0.1: only the best goes on
+}
+
+// The order-statistic structure behind both pruners agrees with sorting, through
+// replacements, ties and erasures.
+TEST(RankedValuesTest, AgreesWithASortedCopy) {
+  RankedValues ranked;
+  std::map<int64_t, double> reference;
+  std::mt19937_64 rng(5);
+  for (int step = 0; step < 2000; ++step) {
+    const int64_t key = static_cast<int64_t>(rng() % 300);
+    if (rng() % 5 == 0) {
+      ranked.Erase(key);
+      reference.erase(key);
+    } else {
+      const double value = static_cast<double>(rng() % 50) / 50;  // many ties
+      ranked.Set(key, value);
+      reference[key] = value;
+    }
+    ASSERT_EQ(ranked.size(), reference.size());
+    std::vector<double> sorted;
+    for (const auto& [k, v] : reference) sorted.push_back(v);
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t k = 0; k < sorted.size(); k += 7) ASSERT_EQ(ranked.Kth(k), sorted[k]) << step;
+  }
+}
+
+// Audit F15: an abandoned attempt's points leave the pruner, as they leave the stored
+// curve, so a decision after a restart (which sees only the stored curves) is the same.
+TEST(AshaTest, AForgottenAttemptNoLongerCountsAtItsRungs) {
+  AshaPruner live(4, 1, 3);
+  EXPECT_FALSE(live.Record(1, 1, 0.99));  // genome 1's first attempt, then lost
+  live.Forget(1);
+  EXPECT_FALSE(live.Record(2, 1, 0.5));  // the best at the rung again
+  AshaPruner restarted(4, 1, 3);
+  EXPECT_FALSE(restarted.Record(2, 1, 0.5));
+  MedianPruner median(4, 0, 1);
+  median.Record(1, 1, 0.2);
+  median.Forget(1);
+  median.Finished(1, /*completed=*/true);  // nothing of it is left to count
+  EXPECT_FALSE(median.Record(2, 1, 0.1));
 }
 
 TEST(MakePrunerTest, NoneMedianAsha) {
