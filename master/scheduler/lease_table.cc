@@ -27,7 +27,16 @@ void LeaseTable::Restore(const Lease& lease, int64_t now_ms) {
 
 void LeaseTable::Progressed(Lease& lease, int epoch, int64_t now_ms) const {
   if (epoch < 1) return;
-  const double mean_epoch_ms = static_cast<double>(now_ms - lease.start_ms) / epoch;
+  if (lease.epoch_base < 0) {
+    // Restored with its epoch unknown: time from this one on.
+    lease.epoch_base = epoch;
+    lease.start_ms = now_ms;
+    lease.progress_deadline_ms = now_ms + options_.first_epoch_ms;
+    return;
+  }
+  if (epoch <= lease.epoch_base) return;  // a late or retried heartbeat
+  const double mean_epoch_ms =
+      static_cast<double>(now_ms - lease.start_ms) / (epoch - lease.epoch_base);
   const int64_t most = options_.first_epoch_ms;
   const int64_t least = std::min(options_.min_epoch_ms, most);
   lease.progress_deadline_ms =

@@ -25,7 +25,11 @@ struct Lease {
   // Moved only by epochs: the training makes progress (a hung trainer whose heartbeat
   // thread still renews the lease runs past this).
   int64_t progress_deadline_ms = 0;
+  // Epochs are timed from start_ms, when the trial had finished epoch_base epochs (0
+  // for a new lease; for one restored after a restart, its last known epoch, or -1
+  // when none is known: the next epoch heartbeat then sets both).
   int64_t start_ms = 0;
+  int epoch_base = 0;
 
   bool HeldBy(const std::string& worker, int64_t worker_incarnation) const {
     return worker == worker_id && worker_incarnation == incarnation;
@@ -71,7 +75,9 @@ class LeaseTable {
   // Continues after a restart: ids from `next_id` (the stored reservation) on.
   void StartIdsAt(int64_t next_id);
   // Reopens a lease that was open when the master stopped, with a full lease from
-  // `now_ms`: its worker may still be training.
+  // `now_ms`: its worker may still be training. `lease.epoch_base` is the last epoch
+  // the trial is known to have finished (-1: unknown); its epochs are timed from now,
+  // with the first epoch's allowance until one has passed.
   void Restore(const Lease& lease, int64_t now_ms);
   // Remembers that lease `lease_id` reported (search, genome), for repeated reports,
   // as of now_ms.

@@ -8,6 +8,7 @@
 #include "genome/genome.h"
 #include "master/ga/spec.h"
 #include "master/scheduler/requests.h"
+#include "spdlog/spdlog.h"
 
 namespace deepevolve::master {
 
@@ -81,9 +82,11 @@ absl::Status Master::Recover() {
       }
       if (t.state() == v1::LEASED) {
         // Its worker may still be training: give it a full lease to report.
-        leases_.Restore(
-            Lease{t.lease_id(), summary.search_id(), id, t.worker_id(), t.worker_incarnation()},
-            now);
+        Lease lease{t.lease_id(), summary.search_id(), id, t.worker_id(), t.worker_incarnation()};
+        // Its stored curve (kept with a pruner) says how far it got; else the next
+        // epoch heartbeat does.
+        lease.epoch_base = t.curve_size() > 0 ? t.curve(t.curve_size() - 1).epoch() : -1;
+        leases_.Restore(lease, now);
       }
     }
     runs_[summary.search_id()] = std::move(run);
@@ -328,8 +331,7 @@ absl::Status Master::Requeue(const Lease& lease) {
     v1::ReportRequest lost;
     lost.set_ok(false);
     if (t.curve_size() > 0) lost.set_train_seconds(t.curve(t.curve_size() - 1).elapsed_seconds());
-    bool published = false;
-    return RecordResult(run, t, lost, std::nullopt, &published);
+    return RecordResult(run, t, lost, /*has_model=*/false, nullptr);
   }
   t.set_lost(t.lost() + 1);
   if (!run.running()) {
@@ -412,7 +414,10 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   t.set_lease_deadline_unix_ms(lease.deadline_ms);
   t.set_worker_id(worker_id);
   t.set_worker_incarnation(incarnation);
-  t.clear_curve();  // the points of an attempt that was lost or failed
+  // The points of an attempt that was lost or failed: gone from the trial and from
+  // the pruner alike, as a restart would find them.
+  if (run.pruner() != nullptr && t.curve_size() > 0) run.pruner()->Forget(genome_id);
+  t.clear_curve();
   t.set_pruned_at_epoch(0);
   RETURN_IF_ERROR(PutTrial(run, t, Event::GENOME_STARTED));
   v1::Assignment a;
@@ -490,6 +495,11 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
   }
   // Stopped already (a retried heartbeat, or a worker that trained on): the answer stands.
   response.set_prune(t.pruned_at_epoch() > 0);
+  // A retry of an earlier epoch's heartbeat that arrives after a later one (the first
+  // try timed out at the worker but was still queued here) adds nothing: the curve
+  // keeps one point per epoch, in order.
+  const int last_epoch = t.curve_size() > 0 ? t.curve(t.curve_size() - 1).epoch() : 0;
+  if (request.epoch() > 0 && request.epoch() < last_epoch) return response;
   if (request.epoch() > 0 && t.pruned_at_epoch() == 0) {
     leases_.Progressed(*lease, request.epoch(), clock_->NowMs());
     t.set_lease_deadline_unix_ms(lease->deadline_ms);
@@ -528,10 +538,11 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
 
 absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& request) {
   RETURN_IF_ERROR(ValidateReport(request));
-  // The model is written before the lock is taken, and published (renamed) under it
-  // only when it is the search's new best; otherwise it is removed after.
+  // The model is written before the lock is taken (it may be large), once the lease is
+  // known to be live and the caller's, and published (renamed) once its result is
+  // durable; otherwise it is removed after.
   std::optional<std::string> staged;
-  if (request.ok() && !request.model().empty()) {
+  if (request.ok() && !request.model().empty() && MayStageModel(request)) {
     ASSIGN_OR_RETURN(staged, models_->Stage(request.model()));
   }
   bool published = false;
@@ -539,6 +550,14 @@ absl::StatusOr<v1::ReportResponse> Master::Report(const v1::ReportRequest& reque
   if (staged.has_value() && !published) store::ModelFiles::Discard(*staged);
   if (published) RETURN_IF_ERROR(models_->SyncDirectory());
   return response;
+}
+
+bool Master::MayStageModel(const v1::ReportRequest& request) {
+  absl::MutexLock lock(mu());
+  if (!commit_.broken().ok() || leases_.Classify(request.lease_id()) != LeaseTable::Kind::kLive) {
+    return false;
+  }
+  return leases_.Find(request.lease_id())->HeldBy(request.worker_id(), request.incarnation());
 }
 
 absl::StatusOr<v1::ReportResponse> Master::RecordReport(const v1::ReportRequest& request,
@@ -578,8 +597,13 @@ absl::StatusOr<v1::ReportResponse> Master::RecordReport(const v1::ReportRequest&
   }
   // A held lease keeps its search in memory (it retires once nothing is leased).
   SearchRun& run = *runs_.at(lease.search_id);
+  if (request.epochs_run() > run.spec().task().epochs()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "epochs_run: ", request.epochs_run(), " is past the task's ", run.spec().task().epochs()));
+  }
   Trial& t = run.trial(lease.genome_id);
   bool more_work = false;
+  ModelChange models;
   RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
     leases_.Reported(lease.id, clock_->NowMs());
     t.set_train_seconds(request.train_seconds());
@@ -598,7 +622,7 @@ absl::StatusOr<v1::ReportResponse> Master::RecordReport(const v1::ReportRequest&
     if (!request.ok() && !pruned && t.attempts() < options_.max_genome_attempts && run.running()) {
       RETURN_IF_ERROR(RecordRetry(run, t));
     } else {
-      RETURN_IF_ERROR(RecordResult(run, t, request, staged, published));
+      RETURN_IF_ERROR(RecordResult(run, t, request, staged.has_value(), &models));
     }
     // A generation may have been bred whole; a steady-state search can breed one more
     // for a worker waiting in Acquire.
@@ -607,6 +631,23 @@ absl::StatusOr<v1::ReportResponse> Master::RecordReport(const v1::ReportRequest&
   }));
   if (more_work) work_cv_.SignalAll();
   RETURN_IF_ERROR(commit_.AwaitDurable());
+  // The result is durable: the files follow it. A file that cannot be moved or removed
+  // leaves its key without a model (an export says so), never the master broken.
+  if (models.publish.has_value()) {
+    if (absl::Status s = models_->Publish(*staged, *models.publish); s.ok()) {
+      *published = true;
+    } else {
+      spdlog::warn("the model of {} is not kept: {}", models.publish->ToString(),
+                   std::string(s.message()));
+      (void)models_->Remove(*models.publish);
+    }
+  }
+  if (models.remove.has_value()) {
+    if (absl::Status s = models_->Remove(*models.remove); !s.ok()) {
+      spdlog::warn("an outdated model of {} stays: {}", models.remove->ToString(),
+                   std::string(s.message()));
+    }
+  }
   response.set_accepted(true);
   return response;
 }
@@ -653,7 +694,7 @@ absl::Status Master::RecordRetry(SearchRun& run, Trial& t) {
 }
 
 absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequest& request,
-                                  const std::optional<std::string>& staged, bool* published) {
+                                  bool has_model, ModelChange* change) {
   const bool pruned = t.pruned_at_epoch() > 0;
   const bool ok = request.ok() || pruned;
   std::string message;
@@ -683,12 +724,18 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
   genome::TrialResult result{
       ok, t.accuracy(), t.test_accuracy(), request.train_seconds(), t.epochs_run(), t.error()};
   result.pruned = pruned;
-  const absl::Status inserted = ledger_->Insert({t.genome().hash(), run.task_hash()}, result);
+  const genome::LedgerKey key{t.genome().hash(), run.task_hash()};
+  const absl::Status inserted = ledger_->Insert(key, result);
   if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
-  // Only the best genome's model is kept.
-  if (staged.has_value() && run.best_genome_id() == t.genome().id()) {
-    RETURN_IF_ERROR(models_->Publish(*staged, {t.genome().hash(), run.task_hash()}));
-    *published = true;
+  // A model file is the training's that made its key's entry (an export's weights are
+  // those of the result it shows), and only the best genome's model is kept. A result
+  // that did not make the entry (a retrain, a concurrent search) keeps none.
+  if (inserted.ok() && change != nullptr) {
+    if (has_model && run.best_genome_id() == t.genome().id()) {
+      change->publish = key;
+    } else {
+      change->remove = key;
+    }
   }
   if (run.pruner() != nullptr) run.pruner()->Finished(t.genome().id(), SearchRun::Completed(t));
   RETURN_IF_ERROR(PutTrial(run, t,

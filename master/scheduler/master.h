@@ -205,13 +205,26 @@ class Master {
   // up fails.
   absl::Status RecordSetupFailure(SearchRun& run, v1::Trial& t, const std::string& worker_id,
                                   const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
-  // `staged`: the report's model, written; published when the trial is the new best.
-  // A trial the pruner stopped is recorded PRUNED with the accuracy of the epoch it
-  // was stopped at, whatever the report says but its test accuracy.
+  // What a recorded result does to the model files, done once the result is durable
+  // (a crash before that leaves the files as they were).
+  struct ModelChange {
+    // The report's staged model becomes this key's: its result made the key's ledger
+    // entry and is its search's new best.
+    std::optional<genome::LedgerKey> publish;
+    // This key's file, if any, is another training's than its new ledger entry.
+    std::optional<genome::LedgerKey> remove;
+  };
+  // `has_model`: the report's model is staged. A trial the pruner stopped is recorded
+  // PRUNED with the accuracy of the epoch it was stopped at, whatever the report says
+  // but its test accuracy. `change` (may be null) receives what the model files need.
   absl::Status RecordResult(SearchRun& run, v1::Trial& t, const v1::ReportRequest& request,
-                            const std::optional<std::string>& staged, bool* published)
+                            bool has_model, ModelChange* change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
-  // Report under the lock, with the report's model staged.
+  // Whether a report's model is worth staging: its lease is live and the caller's, and
+  // the store works.
+  bool MayStageModel(const v1::ReportRequest& request) ABSL_LOCKS_EXCLUDED(mu());
+  // Report under the lock, with the report's model staged. `*published`: the staged
+  // model was moved into place.
   absl::StatusOr<v1::ReportResponse> RecordReport(const v1::ReportRequest& request,
                                                   const std::optional<std::string>& staged,
                                                   bool* published) ABSL_LOCKS_EXCLUDED(mu());

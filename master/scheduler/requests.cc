@@ -29,6 +29,11 @@ absl::Status ValidateReport(const v1::ReportRequest& request) {
   if (request.error().size() > 4096) {
     return absl::InvalidArgumentError("error: longer than 4096 characters");
   }
+  // Checked against the task's epochs once the lease's search is known (Master::Report).
+  if (request.epochs_run() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("epochs_run: ", request.epochs_run(), " is negative"));
+  }
   return absl::OkStatus();
 }
 

@@ -69,11 +69,18 @@ absl::Status SearchRun::Replay(const std::vector<store::StrategyOp>& ops) {
   for (const store::StrategyOp& op : ops) {
     if (op.kind == store::StrategyOp::kNext) {
       ASSIGN_OR_RETURN(std::vector<ga::Candidate> next, strategy_->Next(1, rng_));
-      if (next.size() != 1 || next[0].id != op.genome_id) {
-        return absl::DataLossError(absl::StrCat("search ", id(),
-                                                ": replaying its strategy log diverged at "
-                                                "operation ",
-                                                op.seq));
+      // The same id is not enough: every strategy numbers its genomes 1, 2, ... A
+      // strategy that changed (an upgrade, another library's random numbers) hands out
+      // other genomes under the same ids, so the genome itself must match the trial's.
+      auto stored = trials_.find(op.genome_id);
+      if (next.size() != 1 || next[0].id != op.genome_id ||
+          (stored != trials_.end() &&
+           genome::GenomeHash(*space_, next[0].genome) != stored->second.genome().hash())) {
+        return absl::DataLossError(absl::StrCat(
+            "search ", id(), ": replaying its strategy log diverged at operation ", op.seq,
+            next.size() == 1 && next[0].id == op.genome_id
+                ? absl::StrCat(" (genome ", op.genome_id, " is no longer the one it trained)")
+                : ""));
       }
     } else {
       RETURN_IF_ERROR(strategy_->Report(op.genome_id, ga::Fitness{op.ok, op.accuracy, op.pruned}));

@@ -90,6 +90,12 @@ absl::Status ModelFiles::SyncDirectory() const {
 
 void ModelFiles::Discard(const std::string& staged) { unlink(staged.c_str()); }
 
+absl::Status ModelFiles::Remove(const genome::LedgerKey& key) {
+  const std::string path = PathOf(key);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("remove", path);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<std::string>> ModelFiles::Read(const genome::LedgerKey& key) const {
   const std::string path = PathOf(key);
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);

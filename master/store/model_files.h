@@ -1,7 +1,10 @@
 // Trained models as files beside the database, one per ledger entry, written and read
-// without the master's lock: a report's model is staged (written, synced) before the
-// master looks at the report, published (renamed into place) in the step that records
-// a new best, and read by an export after the master named the entry.
+// without the master's lock: a report's model is staged (written, synced) once the
+// master has checked that the report's lease is live and the caller's, published
+// (renamed into place) once the result that made the ledger entry is durable, and read
+// by an export after the master named the entry. A file belongs to the training that
+// made its key's ledger entry: a result that replaces an entry without a model removes
+// the old file.
 #ifndef DEEPEVOLVE_MASTER_STORE_MODEL_FILES_H_
 #define DEEPEVOLVE_MASTER_STORE_MODEL_FILES_H_
 
@@ -34,6 +37,8 @@ class ModelFiles {
   absl::Status SyncDirectory() const;
   // Removes a staged file that was not published.
   static void Discard(const std::string& staged);
+  // Removes the model of `key`, if any: its ledger entry is another training's now.
+  absl::Status Remove(const genome::LedgerKey& key);
   // The model of `key`, none when there is none.
   absl::StatusOr<std::optional<std::string>> Read(const genome::LedgerKey& key) const;
 

@@ -141,5 +141,31 @@ TEST(LeaseTableTest, RestoredLeasesGetAFullLeaseAndReportedOnesAnswerRepeats) {
   EXPECT_EQ(leases.Classify(9), Kind::kFenced);
 }
 
+// Audit F6: after a restart, epochs are timed from the restart, not from epoch 0: a
+// trial of 10-minute epochs at epoch 8 is not taken for a hung one.
+TEST(LeaseTableTest, ARestoredLeaseTimesItsEpochsFromTheRestart) {
+  LeaseTable::Options o = Options(60'000);
+  o.first_epoch_ms = 3'600'000;
+  o.min_epoch_ms = 60'000;
+  LeaseTable leases(o);
+  const int64_t t0 = 1'000'000;
+  Lease known{7, 1, 10, "w1", 1};
+  known.epoch_base = 8;  // its stored curve ends at epoch 8
+  leases.Restore(known, t0);
+  leases.Progressed(*leases.Find(7), /*epoch=*/9, t0 + 600'000);
+  EXPECT_EQ(leases.Find(7)->progress_deadline_ms, t0 + 600'000 + 4 * 600'000);
+
+  Lease unknown{8, 1, 11, "w1", 1};
+  unknown.epoch_base = -1;  // no stored curve: the next epoch starts the clock
+  leases.Restore(unknown, t0);
+  Lease& l = *leases.Find(8);
+  leases.Progressed(l, 9, t0 + 600'000);
+  EXPECT_EQ(l.progress_deadline_ms, t0 + 600'000 + 3'600'000);
+  leases.Progressed(l, 10, t0 + 1'200'000);
+  EXPECT_EQ(l.progress_deadline_ms, t0 + 1'200'000 + 4 * 600'000);
+  leases.Progressed(l, 9, t0 + 1'300'000);  // a late retry moves nothing
+  EXPECT_EQ(l.progress_deadline_ms, t0 + 1'200'000 + 4 * 600'000);
+}
+
 }  // namespace
 }  // namespace deepevolve::master

@@ -95,7 +95,7 @@ class MasterTest : public ::testing::Test {
     r.set_accuracy(FakeAccuracy(a.genome().hash()));
     r.set_test_accuracy(r.accuracy() - 0.01);
     r.set_train_seconds(1);
-    r.set_epochs_run(4);
+    r.set_epochs_run(a.task().epochs());  // a whole training
     return r;
   }
 
@@ -399,6 +399,31 @@ TEST_F(MasterTest, HeartbeatsKeepALeaseAlive) {
   EXPECT_TRUE(master_->Report(Result(*a, "w1"))->accepted());
 }
 
+// Audit F14: a retried heartbeat of an earlier epoch that arrives after a later one
+// adds no point: the curve has one point per epoch, in order.
+TEST_F(MasterTest, ALateHeartbeatOfAnEarlierEpochAddsNoPoint) {
+  auto submitted = master_->Submit(SmallSpec());
+  ASSERT_TRUE(submitted.ok());
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  for (int epoch : {1, 2, 1, 2}) {
+    ASSERT_TRUE(
+        master_->Heartbeat(::deepevolve::testing::EpochHeartbeat(*a, "w1", 1, epoch, 0.1 * epoch))
+            .ok());
+  }
+  auto trials = AllTrials(*master_, submitted->search_id());
+  ASSERT_TRUE(trials.ok());
+  const v1::Trial* t = nullptr;
+  for (const v1::Trial& each : *trials) {
+    if (each.genome().id() == a->genome().id()) t = &each;
+  }
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->curve_size(), 2);
+  EXPECT_EQ(t->curve(0).epoch(), 1);
+  EXPECT_EQ(t->curve(1).epoch(), 2);
+}
+
 TEST_F(MasterTest, ASecondSearchOnTheSameTaskIsAnsweredFromTheLedger) {
   auto first = master_->Submit(SmallSpec(3));
   ASSERT_TRUE(first.ok());
@@ -617,6 +642,67 @@ TEST_F(MasterTest, ASearchOfLedgerHitsExportsItsBestGenomesModel) {
   EXPECT_EQ(model->trial().state(), v1::CACHED);
   EXPECT_EQ(model->trial().genome().hash(), summary->best().genome().hash());
   EXPECT_EQ(model->data(), "weights of " + summary->best().genome().hash());
+}
+
+// Audit F8: a model file is the training's that made its ledger entry. A search that
+// retrains a genome (retrain: true) does not replace the first training's weights,
+// which still match the result the ledger shows.
+TEST_F(MasterTest, ARetrainingThatDidNotMakeTheEntryKeepsNoModel) {
+  v1::SearchSpec one = SmallSpec(3);
+  one.clear_generational();
+  one.mutable_random()->set_trials(1);
+  auto first = master_->Submit(one);
+  ASSERT_TRUE(first.ok());
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  v1::ReportRequest r = Result(*a, "w1");
+  r.set_model("run 1");
+  ASSERT_TRUE(master_->Report(r)->accepted());
+  ASSERT_EQ(master_->GetModel(first->search_id(), 0)->data(), "run 1");
+
+  one.set_retrain(true);
+  auto second = master_->Submit(one);
+  ASSERT_TRUE(second.ok());
+  auto b = Acquire("w1");
+  ASSERT_TRUE(b.has_value());
+  ASSERT_EQ(b->genome().hash(), a->genome().hash());
+  r = Result(*b, "w1");
+  r.set_accuracy(r.accuracy() / 2);
+  r.set_test_accuracy(r.accuracy());
+  r.set_model("run 2");
+  ASSERT_TRUE(master_->Report(r)->accepted());
+  EXPECT_EQ(master_->GetModel(first->search_id(), 0)->data(), "run 1");
+  // The files hold the staged model nowhere else either.
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir_.File("m.db") + ".models")) {
+    EXPECT_EQ(entry.path().extension(), ".pt") << entry.path();
+    ++files;
+  }
+  EXPECT_EQ(files, 1);
+}
+
+// Audit F17: a report whose lease is not the caller's stages no model, and audit F22:
+// epochs_run is bounded like every other number of a report.
+TEST_F(MasterTest, AReportFromAStrangerOrWithImpossibleEpochsChangesNothing) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  RegisterWorker("w2");
+  auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  v1::ReportRequest stolen = Result(*a, "w2");
+  stolen.set_model(std::string(1 << 20, 'x'));
+  EXPECT_TRUE(absl::IsPermissionDenied(master_->Report(stolen).status()));
+  EXPECT_TRUE(fs::is_empty(dir_.File("m.db") + ".models"));
+  for (int epochs : {-5, 5, 1 << 30}) {
+    v1::ReportRequest r = Result(*a, "w1");
+    r.set_epochs_run(epochs);
+    auto response = master_->Report(r);
+    EXPECT_TRUE(absl::IsInvalidArgument(response.status())) << epochs;
+    EXPECT_THAT(std::string(response.status().message()), HasSubstr("epochs_run")) << epochs;
+  }
+  EXPECT_EQ(Rows("ledger"), 0);
+  EXPECT_TRUE(master_->Report(Result(*a, "w1"))->accepted());
 }
 
 TEST_F(MasterTest, AssignmentsAndHeartbeatsTellTheSearchsBestSoFar) {

@@ -129,6 +129,33 @@ TEST(SearchRunTest, ReplayingTheLogRebuildsTheStrategyAndADivergenceIsDataLoss) 
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("search 3")));
 }
 
+// Audit F9: a replay that hands out other genomes under the same ids (a strategy
+// changed by an upgrade, here another seed) is a divergence, not a silent success.
+TEST(SearchRunTest, AReplayThatYieldsOtherGenomesUnderTheSameIdsIsDataLoss) {
+  auto original = SearchRun::Create(Summary());
+  ASSERT_THAT(original, IsOk());
+  std::vector<store::StrategyOp> ops;
+  for (int i = 0; i < 3; ++i) {
+    const int64_t id = Next(**original).genome().id();
+    ops.push_back({(*original)->NextOpSeq(), store::StrategyOp::kNext, id});
+  }
+  std::vector<v1::Trial> trials;
+  for (const auto& [id, t] : (*original)->trials()) trials.push_back(t);
+
+  auto same = SearchRun::Create(Summary());
+  ASSERT_THAT(same, IsOk());
+  (*same)->LoadTrials(trials);
+  EXPECT_THAT((*same)->Replay(ops), IsOk());
+
+  v1::SearchSummary changed = Summary();
+  changed.mutable_spec()->set_seed(12);
+  auto other = SearchRun::Create(changed);
+  ASSERT_THAT(other, IsOk());
+  (*other)->LoadTrials(trials);
+  EXPECT_THAT((*other)->Replay(ops),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("no longer the one it trained")));
+}
+
 TEST(SearchRunTest, AnInvalidSpaceIsRefused) {
   v1::SearchSummary summary = Summary();
   summary.mutable_spec()->mutable_space()->clear_genes();
