@@ -60,6 +60,17 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
       server_(tls_cert_file.empty() ? std::make_unique<httplib::Server>()
                                     : std::make_unique<httplib::SSLServer>(tls_cert_file.c_str(),
                                                                            tls_key_file.c_str())) {
+  // Every request is a GET of a few kilobytes. Bounds first, so that nobody (the port
+  // needs no token but for /api/) can make the master hold what it sends: bodies are
+  // refused before they are read, reads time out, and the threads are many enough that
+  // a handful of slow clients does not starve the probes. What the library cannot
+  // bound (a header line without its newline, headers without number) the connection
+  // guard cuts off (Start).
+  server_->set_payload_max_length(kMaxHttpBodyBytes);
+  server_->set_read_timeout(2, 0);
+  server_->set_write_timeout(5, 0);
+  server_->set_keep_alive_timeout(2);
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const absl::Status health = master_->Health();
     res.status = health.ok() ? 200 : 503;
@@ -68,8 +79,16 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderMetrics(), "text/plain; version=0.0.4");
   });
+  // Only GET and HEAD are served: any other method is refused here, before the
+  // library reads its body, and the connection closed (the body is never read).
   // Everything under /api/ needs the token.
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "GET" && req.method != "HEAD") {
+      Error(res, 405, absl::StrCat(req.method.substr(0, 16), " is not served here: GET only"));
+      res.set_header("Allow", "GET, HEAD");
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.path.rfind("/api/", 0) != 0 || auth_ == nullptr || !auth_->needs_token()) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
@@ -207,6 +226,11 @@ absl::StatusOr<int> HttpFrontend::Start(const std::string& host, int port) {
   if (bound <= 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", host, ":", port));
   }
+  ConnectionGuard::Options guard;
+  guard.max_bytes = kMaxHttpConnectionBytes;
+  guard.max_age = kMaxHttpConnectionAge;
+  guard_ = std::make_unique<ConnectionGuard>(bound, guard);
+  guard_->Start();
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return bound;
 }
@@ -216,6 +240,7 @@ void HttpFrontend::Stop() {
     server_->stop();
     thread_.join();
   }
+  if (guard_ != nullptr) guard_->Stop();
 }
 
 std::string HttpFrontend::RenderMetrics() const {

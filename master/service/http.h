@@ -7,7 +7,9 @@
 //   GET /api/workers                  the worker pool
 //   GET /dashboard/                   the live dashboard (static files; it asks /api/)
 // /api/ takes the same bearer token as the gRPC clients (Authorization: Bearer ...);
-// /healthz and /metrics are open, for probes and scrapers.
+// /healthz and /metrics are open, for probes and scrapers. Only GET and HEAD are
+// served (405 for any other method, its body unread); a connection is cut after
+// kMaxHttpConnectionBytes received or kMaxHttpConnectionAge open (ConnectionGuard).
 #ifndef DEEPEVOLVE_MASTER_SERVICE_HTTP_H_
 #define DEEPEVOLVE_MASTER_SERVICE_HTTP_H_
 
@@ -16,8 +18,10 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "master/scheduler/master.h"
 #include "master/service/auth.h"
+#include "master/service/connection_guard.h"
 #include "master/service/metrics.h"
 
 namespace httplib {
@@ -25,6 +29,13 @@ class Server;
 }
 
 namespace deepevolve::master {
+
+// The HTTP port's bounds.
+inline constexpr size_t kMaxHttpBodyBytes = 64 << 10;
+inline constexpr int64_t kMaxHttpConnectionBytes = int64_t{1} << 20;
+inline constexpr absl::Duration kMaxHttpConnectionAge = absl::Seconds(10);
+// Connections served at once; more wait for a thread (each at most the age above).
+inline constexpr size_t kHttpThreads = 64;
 
 class HttpFrontend {
  public:
@@ -51,6 +62,7 @@ class HttpFrontend {
   const Authorizer* auth_;
   const RpcMetrics* metrics_;
   std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<ConnectionGuard> guard_;
   std::thread thread_;
 };
 

@@ -8,10 +8,12 @@ import re
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -186,6 +188,76 @@ class SecurityTest(unittest.TestCase):
         self.assertIsInstance(json.loads(body)["searches"], list)
         with self.assertRaises(urllib.error.URLError):  # our CA is not in the system's roots
             self.https("/healthz", trust=False)
+
+    # The HTTP port under hostile clients (audit F1): nobody needs a token to reach it.
+    def peak_rss_kib(self):
+        with open(f"/proc/{self.master.pid}/status") as f:
+            return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+
+    def tls_socket(self):
+        context = ssl.create_default_context(cafile=self.cert("ca.pem"))
+        raw = socket.create_connection(("127.0.0.1", self.http_port), timeout=10)
+        return context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def send_until_cut(self, head, chunk, limit):
+        """Sends head, then chunk after chunk up to `limit` bytes; returns what was sent
+        before the master cut the connection (all of it when it never did)."""
+        sent = 0
+        with self.tls_socket() as s:
+            try:
+                s.sendall(head)
+                while sent < limit:
+                    s.sendall(chunk)
+                    sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout, OSError):
+                pass
+        return sent
+
+    def test_a_huge_body_is_refused_before_it_is_read(self):
+        before = self.peak_rss_kib()
+        head = (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4294967296\r\n\r\n")
+        sent = self.send_until_cut(head, b"\0" * (1 << 20), 512 << 20)
+        self.assertLess(sent, 64 << 20, "the master read on")
+        self.assertLess(self.peak_rss_kib() - before, 16 << 10)
+        with self.tls_socket() as s:
+            s.sendall(b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+            answer = b""
+            while chunk := s.recv(4096):  # to the end: the master closes the connection
+                answer += chunk
+            answer = answer.decode(errors="replace")
+        self.assertIn("405", answer.splitlines()[0])
+        self.assertIn("GET only", answer)
+        self.assertEqual(self.https("/healthz"), (200, "ok\n"))
+
+    def test_a_header_line_without_end_is_cut_off(self):
+        before = self.peak_rss_kib()
+        sent = self.send_until_cut(b"GET /healthz HTTP/1.1\r\nX: ", b"a" * (1 << 20), 512 << 20)
+        self.assertLess(sent, 64 << 20, "the master read on")
+        sent = self.send_until_cut(b"GET /healthz HTTP/1.1\r\n", b"X: y\r\n" * 100000, 512 << 20)
+        self.assertLess(sent, 64 << 20, "the master read on")
+        self.assertLess(self.peak_rss_kib() - before, 32 << 10)
+        self.assertEqual(self.https("/healthz"), (200, "ok\n"))
+
+    def test_slow_clients_do_not_starve_the_health_check(self):
+        slow = []
+        try:
+            for _ in range(40):  # below the port's threads (kHttpThreads)
+                s = self.tls_socket()
+                s.sendall(b"GET /healthz HTTP/1.1\r\nX: ")
+                slow.append(s)
+            for _ in range(3):  # a byte a second each, within the read timeout
+                for s in slow:
+                    try:
+                        s.sendall(b"a")
+                    except OSError:
+                        pass
+                start = time.monotonic()
+                self.assertEqual(self.https("/healthz"), (200, "ok\n"))
+                self.assertLess(time.monotonic() - start, 1.0)
+                time.sleep(1)  # the slow clients' pace, not a synchronisation
+        finally:
+            for s in slow:
+                s.close()
 
     def test_the_master_refuses_to_serve_plaintext_unless_asked(self):
         result = subprocess.run([binary("master", "deepevolve-master"), "--db",

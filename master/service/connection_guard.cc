@@ -1,0 +1,99 @@
+#include "master/service/connection_guard.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>  // tcp_info with tcpi_bytes_received (glibc's is older)
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+
+namespace deepevolve::master {
+namespace {
+
+// The local port of socket `fd`, or -1 when it is not a connected TCP socket.
+int LocalTcpPort(int fd) {
+  int listening = 0, type = 0;
+  socklen_t size = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) != 0 || type != SOCK_STREAM) return -1;
+  size = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || listening) return -1;
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return -1;
+  if (address.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+  }
+  if (address.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+  }
+  return -1;
+}
+
+}  // namespace
+
+ConnectionGuard::ConnectionGuard(int port, Options options) : port_(port), options_(options) {}
+
+ConnectionGuard::~ConnectionGuard() { Stop(); }
+
+void ConnectionGuard::Start() {
+  thread_ = std::thread([this] {
+    while (!stop_.WaitForNotificationWithTimeout(options_.period)) Scan(absl::Now());
+  });
+}
+
+void ConnectionGuard::Stop() {
+  if (!thread_.joinable()) return;
+  stop_.Notify();
+  thread_.join();
+}
+
+int64_t ConnectionGuard::cut() const {
+  absl::MutexLock lock(&mu_);
+  return cut_;
+}
+
+void ConnectionGuard::Scan(absl::Time now) {
+  std::vector<int> fds;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    const int own = dirfd(dir);
+    while (const dirent* e = readdir(dir)) {
+      int fd = 0;
+      if (absl::SimpleAtoi(e->d_name, &fd) && fd != own) fds.push_back(fd);
+    }
+    closedir(dir);
+  }
+  absl::flat_hash_map<ino_t, Seen> open;
+  absl::MutexLock lock(&mu_);
+  for (int listed : fds) {
+    // A duplicate holds the socket while it is looked at: if the server closes the
+    // listed number meanwhile (and it is reused), the checks and the shutdown still
+    // concern one and the same socket.
+    const int fd = fcntl(listed, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) continue;
+    struct stat file;
+    if (fstat(fd, &file) != 0 || !S_ISSOCK(file.st_mode) || LocalTcpPort(fd) != port_) {
+      close(fd);
+      continue;
+    }
+    Seen& seen = open[file.st_ino] = seen_.try_emplace(file.st_ino, Seen{now, false}).first->second;
+    tcp_info info{};
+    socklen_t size = sizeof(info);
+    const bool too_much = getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0 &&
+                          static_cast<int64_t>(info.tcpi_bytes_received) > options_.max_bytes;
+    if (!seen.cut && (too_much || now - seen.since > options_.max_age)) {
+      shutdown(fd, SHUT_RDWR);
+      seen.cut = true;
+      ++cut_;
+    }
+    close(fd);
+  }
+  seen_ = std::move(open);
+}
+
+}  // namespace deepevolve::master
