@@ -499,8 +499,14 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
   // try timed out at the worker but was still queued here) adds nothing: the curve
   // keeps one point per epoch, in order.
   const int last_epoch = t.curve_size() > 0 ? t.curve(t.curve_size() - 1).epoch() : 0;
-  if (request.epoch() > 0 && request.epoch() < last_epoch) return response;
-  if (request.epoch() > 0 && t.pruned_at_epoch() == 0) {
+  if ((request.epoch() > 0 && request.epoch() < last_epoch) || t.pruned_at_epoch() > 0) {
+    // No worker hears `prune` before the decision is durable: the heartbeat that made
+    // it may still wait for its batch's sync, and a crash before it would leave the
+    // worker stopped on a decision the restarted master never made.
+    if (response.prune()) RETURN_IF_ERROR(commit_.AwaitDurable());
+    return response;
+  }
+  if (request.epoch() > 0) {
     leases_.Progressed(*lease, request.epoch(), clock_->NowMs());
     t.set_lease_deadline_unix_ms(lease->deadline_ms);
     // A retried heartbeat replaces its epoch's point instead of adding one.
@@ -613,6 +619,11 @@ absl::StatusOr<v1::ReportResponse> Master::RecordReport(const v1::ReportRequest&
       return AssignNext(request, &response);
     }
     run.SetupWorked(lease.worker_id);
+    if (request.ok() && request.pruned_at_epoch() > 0 && t.pruned_at_epoch() == 0) {
+      // The worker stopped on a `prune` this master does not remember (it crashed
+      // before the decision was durable): a partial result all the same.
+      t.set_pruned_at_epoch(std::clamp(request.pruned_at_epoch(), 1, run.spec().task().epochs()));
+    }
     // A pruned genome's result is what the master recorded when it stopped it.
     const bool pruned = t.pruned_at_epoch() > 0;
     if (!request.ok() && !pruned) {
@@ -699,7 +710,9 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
   const bool ok = request.ok() || pruned;
   std::string message;
   if (pruned) {
-    // The validation accuracy the pruner stopped it on, at the epoch it stopped it.
+    // The validation accuracy the pruner stopped it on, at the epoch it stopped it (the
+    // worker's word for it when the point was lost in a restart).
+    t.set_accuracy(request.ok() ? request.accuracy() : 0);
     for (const v1::EpochPoint& p : t.curve()) {
       if (p.epoch() == t.pruned_at_epoch()) t.set_accuracy(p.val_accuracy());
     }

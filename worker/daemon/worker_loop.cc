@@ -159,6 +159,11 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     report.set_train_seconds(result->train_seconds);
     report.set_epochs_run(result->epochs_run);
     report.set_error(result->error);
+    // Stopped on the master's word: say so, so that the result is never taken for a
+    // full training (a master that crashed before its decision was durable forgot it).
+    if (pruned && result->ok && result->epochs_run < assignment.task().epochs()) {
+      report.set_pruned_at_epoch(result->epochs_run);
+    }
     if (result->ok && result->accuracy > best) report.set_model(std::move(model));
   } else {
     // The trainer's errors are about this worker's set-up, not the genome (TrainFn).

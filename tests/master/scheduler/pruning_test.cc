@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "master/scheduler/master.h"
@@ -31,6 +33,7 @@ class PruningTest : public ::testing::Test {
     master_.reset();
     auto store = store::Store::Open(dir_.File("m.db"), store::Durability::kProcess);
     ASSERT_THAT(store, IsOk());
+    db_ = &(*store)->db();
     MasterOptions options;
     options.lease_ms = 1000;
     auto master = Master::Create(std::move(*store), &clock_, options);
@@ -111,6 +114,7 @@ class PruningTest : public ::testing::Test {
 
   TempDir dir_;
   FakeClock clock_;
+  store::Database* db_ = nullptr;  // the master's, for its sync hook
   std::unique_ptr<Master> master_;
 };
 
@@ -275,6 +279,80 @@ TEST_F(PruningTest, AWorkerLostAfterTheStopIsRecordedPrunedNotTrainedAgain) {
     EXPECT_DOUBLE_EQ(master_->Leaderboard(submitted->search_id(), 100)->back().accuracy(),
                      t.accuracy());
     return;
+  }
+}
+
+// Audit F2: while the heartbeat that decided `prune` waits for its batch to reach the
+// disk, another heartbeat of the same lease (the worker's renewal, or a retry) does not
+// hear `prune` either: a crash in that window would leave the worker stopped on a
+// decision the restarted master never made.
+TEST_F(PruningTest, NoHeartbeatHearsPruneBeforeTheDecisionIsDurable) {
+  v1::SearchSpec spec = Spec("asha");
+  ASSERT_THAT(master_->Submit(spec), IsOk());
+  auto good = Acquire();
+  auto bad = Acquire();
+  ASSERT_TRUE(good.has_value() && bad.has_value());
+  ASSERT_FALSE(
+      master_->Heartbeat(::deepevolve::testing::EpochHeartbeat(*good, "w", 1, 1, 0.9))->prune());
+  absl::Notification in_sync, release, renewed;
+  std::atomic<bool> released{false};
+  std::atomic<int> syncs{0};
+  db_->SetSyncHookForTesting([&] {
+    if (syncs++ == 0) {
+      in_sync.Notify();
+      release.WaitForNotification();
+    }
+  });
+  std::thread decide([&] {
+    auto r = master_->Heartbeat(::deepevolve::testing::EpochHeartbeat(*bad, "w", 1, 1, 0.1));
+    ASSERT_THAT(r, IsOk());
+    EXPECT_TRUE(r->prune());
+  });
+  in_sync.WaitForNotification();  // the decision is written, its sync held
+  std::thread renew([&] {
+    v1::HeartbeatRequest h;
+    h.set_lease_id(bad->lease_id());
+    h.set_worker_id("w");
+    h.set_incarnation(1);
+    auto r = master_->Heartbeat(h);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_TRUE(!r->prune() || released) << "told prune before the decision was durable";
+    renewed.Notify();
+  });
+  // Gives an early answer the time to show; the renewal may not answer before release.
+  renewed.WaitForNotificationWithTimeout(absl::Milliseconds(200));
+  released = true;
+  release.Notify();
+  decide.join();
+  renew.join();
+  db_->SetSyncHookForTesting(nullptr);
+}
+
+// Audit F2's other half: a worker that stopped on `prune` says so in its report, and a
+// master that lost the decision (crashed before it was durable) records the result as
+// partial, never as a full training in the ledger.
+TEST_F(PruningTest, AReportOfAStopTheMasterForgotIsStillPartial) {
+  auto submitted = master_->Submit(Spec("asha"));
+  ASSERT_THAT(submitted, IsOk());
+  auto a = Acquire();
+  ASSERT_TRUE(a.has_value());
+  ASSERT_FALSE(master_->Heartbeat(Beat(*a, 1))->prune());  // the first at the rung goes on
+  v1::ReportRequest r;
+  r.set_lease_id(a->lease_id());
+  r.set_worker_id("w");
+  r.set_incarnation(1);
+  r.set_ok(true);
+  r.set_accuracy(0.5);
+  r.set_test_accuracy(0.45);
+  r.set_epochs_run(1);
+  r.set_pruned_at_epoch(1);
+  ASSERT_TRUE(master_->Report(r)->accepted());
+  for (const v1::Trial& t : Trials(submitted->search_id())) {
+    if (t.genome().id() != a->genome().id()) continue;
+    EXPECT_EQ(t.state(), v1::PRUNED);
+    EXPECT_EQ(t.pruned_at_epoch(), 1);
+    EXPECT_EQ(t.epochs_run(), 1);
+    EXPECT_DOUBLE_EQ(t.accuracy(), FakeAccuracy(a->genome().hash(), 1, a->task().epochs()));
   }
 }
 
