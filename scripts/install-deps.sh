@@ -38,6 +38,8 @@ fi
 if [[ "$mode" == "--test" ]]; then
   # the container images and their compose demo (tests/deploy/containers_test.sh)
   packages+=(docker.io docker-compose debootstrap)
+  # a real gRPC client for the port's tests (tests/e2e/grpc_hostile_test.py)
+  packages+=(python3-grpcio)
 fi
 if [[ "$mode" == "--bench" ]]; then
   packages+=(python3-torch python3-optuna python3-deap python3-xgboost)

@@ -14,20 +14,26 @@ bool Authorizer::TokenMatches(const std::string& presented) const {
          CRYPTO_memcmp(presented.data(), token_.data(), token_.size()) == 0;
 }
 
-grpc::Status Authorizer::CheckClient(const grpc::ServerContext* context) const {
+grpc::Status Authorizer::CheckBearer(const std::string* authorization) const {
   if (token_.empty()) return grpc::Status::OK;
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
+  if (authorization == nullptr) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "this master needs a bearer token (--token-file or $DEEPEVOLVE_TOKEN)");
   }
-  const std::string value(it->second.data(), it->second.size());
   constexpr absl::string_view kBearer = "Bearer ";
-  if (!absl::StartsWith(value, kBearer) || !TokenMatches(value.substr(kBearer.size()))) {
+  if (!absl::StartsWith(*authorization, kBearer) ||
+      !TokenMatches(authorization->substr(kBearer.size()))) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
   }
   return grpc::Status::OK;
+}
+
+grpc::Status Authorizer::CheckClient(const grpc::ServerContext* context) const {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return CheckBearer(nullptr);
+  const std::string value(it->second.data(), it->second.size());
+  return CheckBearer(&value);
 }
 
 grpc::Status Authorizer::CheckWorker(const grpc::ServerContext* context,
@@ -47,6 +53,27 @@ grpc::Status Authorizer::CheckWorker(const grpc::ServerContext* context,
         grpc::StatusCode::PERMISSION_DENIED,
         absl::StrCat("this worker's certificate is for '", name, "': its worker id must be '", name,
                      "' or '", name, "/<anything>', not '", worker_id.substr(0, 256), "'"));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PreAuthProcessor::Process(const InputMetadata& metadata, grpc::AuthContext* context,
+                                       OutputMetadata*, OutputMetadata*) {
+  auto path = metadata.find(":path");
+  if (path == metadata.end()) return grpc::Status::OK;  // the handler decides
+  const absl::string_view method(path->second.data(), path->second.size());
+  if (absl::StartsWith(method, "/deepevolve.v1.SearchService/")) {
+    auto it = metadata.find("authorization");
+    if (it == metadata.end()) return auth_.CheckBearer(nullptr);
+    const std::string value(it->second.data(), it->second.size());
+    return auth_.CheckBearer(&value);
+  }
+  if (absl::StartsWith(method, "/deepevolve.v1.WorkerService/") &&
+      auth_.requires_worker_certificate() &&
+      (context == nullptr || !context->IsPeerAuthenticated())) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "workers need a client certificate signed by the master's CA "
+                        "(--tls-cert and --tls-key)");
   }
   return grpc::Status::OK;
 }

@@ -4,6 +4,7 @@
 #define DEEPEVOLVE_MASTER_SERVICE_AUTH_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/auth_metadata_processor.h>
 
 #include <string>
 
@@ -26,10 +27,29 @@ class Authorizer {
   // For HTTP: the value of an Authorization header (or a token from elsewhere).
   bool TokenMatches(const std::string& presented) const;
   bool needs_token() const { return !token_.empty(); }
+  bool requires_worker_certificate() const { return require_worker_certificate_; }
+  // The token check on an Authorization header's value ("Bearer ..."), as CheckClient.
+  grpc::Status CheckBearer(const std::string* authorization) const;
 
  private:
   const std::string token_;
   const bool require_worker_certificate_;
+};
+
+// Checks a call's credentials from its headers, before gRPC reads its message: a peer
+// without the token (SearchService) or without a client certificate (WorkerService)
+// is refused UNAUTHENTICATED without the master receiving or parsing what it sends.
+// The handlers check again, in full (the certificate's name against the worker id).
+// Other services (none today) pass. For TLS ports (gRPC runs processors only there).
+class PreAuthProcessor : public grpc::AuthMetadataProcessor {
+ public:
+  explicit PreAuthProcessor(Authorizer auth) : auth_(std::move(auth)) {}
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context,
+                       OutputMetadata* consumed, OutputMetadata* response) override;
+
+ private:
+  const Authorizer auth_;
 };
 
 }  // namespace deepevolve::master

@@ -64,6 +64,9 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
       std::make_unique<SearchServiceImpl>(s->master_.get(), s->auth_.get(), s->rpc_metrics_.get());
   s->worker_service_ =
       std::make_unique<WorkerServiceImpl>(s->master_.get(), s->auth_.get(), s->rpc_metrics_.get());
+  // Credentials are checked from the headers, before a message is read (TLS only:
+  // gRPC runs no processor on a plaintext port).
+  if (tls) (*credentials)->SetAuthMetadataProcessor(std::make_shared<PreAuthProcessor>(*s->auth_));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
