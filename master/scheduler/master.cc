@@ -311,10 +311,30 @@ absl::StatusOr<v1::RegisterResponse> Master::Register(const v1::RegisterRequest&
     }));
   }
   workers_.Register(request, clock_->NowMs());
+  if (request.trainers_size() > 0) {
+    RETURN_IF_ERROR(
+        Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) { return PinWaitingSearches(); }));
+  }
   RETURN_IF_ERROR(commit_.AwaitDurable());
   v1::RegisterResponse response;
   response.set_lease_ms(options_.lease_ms);
   return response;
+}
+
+absl::Status Master::PinWaitingSearches() {
+  const int64_t now = clock_->NowMs();
+  for (auto& [id, run] : runs_) {
+    const std::string& trainer = run->spec().task().trainer();
+    if (!run->running() || trainer.empty() || trainer.find('@') != std::string::npos) continue;
+    const std::string pinned = workers_.Pin(trainer, now, ActiveWorkerMs());
+    if (pinned == trainer) continue;  // offered as it is, or in no version yet
+    if (absl::Status s = run->PinTrainer(pinned); !s.ok()) continue;
+    spdlog::info("search {}: trainer '{}' runs as {}, the newest version a worker offers", id,
+                 trainer, pinned);
+    RETURN_IF_ERROR(store_->UpdateSearch(run->stored_summary()));
+    work_cv_.SignalAll();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Master::Requeue(const Lease& lease) {

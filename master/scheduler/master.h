@@ -195,6 +195,11 @@ class Master {
   absl::Status AssignNext(const v1::ReportRequest& request, v1::ReportResponse* response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::Status ExpireLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Running searches submitted on a trainer name without a version that no worker
+  // offered then: pinned to the newest version an active worker offers now.
+  absl::Status PinWaitingSearches() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // How recently a worker must have been seen to choose a trainer's version.
+  int64_t ActiveWorkerMs() const { return 2 * options_.lease_ms; }
   // Puts the genome of a lease that ended without a result back in the queue, or
   // gives it up after max_lost_leases.
   absl::Status Requeue(const Lease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());

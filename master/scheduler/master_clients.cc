@@ -26,9 +26,13 @@ absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted
                      " searches are running, the most this master runs at once; cancel one or "
                      "wait for one to finish"));
   }
-  // A trainer named without a version runs on the newest one offered now, for the
-  // whole search: its ledger entries are that version's.
-  if (spec.has_task()) spec.mutable_task()->set_trainer(workers_.Pin(spec.task().trainer()));
+  // A trainer named without a version runs on the newest one offered now (or, when
+  // none is, by the first worker that offers one: PinWaitingSearches), for the whole
+  // search: its ledger entries are that version's.
+  if (spec.has_task()) {
+    spec.mutable_task()->set_trainer(
+        workers_.Pin(spec.task().trainer(), clock_->NowMs(), ActiveWorkerMs()));
+  }
   if (spec.seed() == 0) spec.set_seed(static_cast<uint64_t>(clock_->NowMs()) * 2654435761u | 1);
   v1::SearchSummary summary;
   summary.set_name(spec.name().empty() ? spec.preset() : spec.name());

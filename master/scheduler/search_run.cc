@@ -65,6 +65,18 @@ void SearchRun::LoadTrials(std::vector<v1::Trial> trials) {
   }
 }
 
+absl::Status SearchRun::PinTrainer(const std::string& pinned) {
+  for (const auto& [genome_id, t] : trials_) {
+    if (t.state() != v1::QUEUED) {
+      return absl::FailedPreconditionError(absl::StrCat("search ", id(), " has trials of trainer ",
+                                                        spec().task().trainer(), " already"));
+    }
+  }
+  summary_.mutable_spec()->mutable_task()->set_trainer(pinned);
+  task_hash_ = Md5Hex(genome::TaskIdentity(summary_.spec().task()));
+  return absl::OkStatus();
+}
+
 absl::Status SearchRun::Replay(const std::vector<store::StrategyOp>& ops) {
   for (const store::StrategyOp& op : ops) {
     if (op.kind == store::StrategyOp::kNext) {

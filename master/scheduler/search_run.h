@@ -46,6 +46,10 @@ class SearchRun {
   // Generational searches hand out a generation whole; the others breed on demand.
   bool generational() const { return summary_.spec().has_generational(); }
   const v1::SearchSpec& spec() const { return summary_.spec(); }
+  // Runs the search on trainer `pinned` (a version of the bare name it was submitted
+  // on) from now on: its task, and so its ledger key. Only before any genome of it was
+  // trained or answered from the ledger; FAILED_PRECONDITION after.
+  absl::Status PinTrainer(const std::string& pinned);
   // The persisted part: id, name, spec, state, times, error.
   const v1::SearchSummary& stored_summary() const { return summary_; }
   // Ends the search in `state` at now_ms, with `error` for a failed one. Every queued

@@ -84,22 +84,16 @@ std::string WorkerRegistry::Waiting(const std::string& trainer) const {
     return absl::StrCat("no worker has registered (the search needs ", wanted, ")");
   std::string out = absl::StrCat("no registered worker offers ", wanted,
                                  " (workers offer: ", absl::StrJoin(offered, ", "), ")");
-  // Submitted before any worker offered a version of it, a bare name stays bare.
-  if (!trainer.empty() && trainer.find('@') == std::string::npos &&
-      std::any_of(offered.begin(), offered.end(),
-                  [&](const std::string& t) { return absl::StartsWith(t, trainer + "@"); })) {
-    absl::StrAppend(&out,
-                    "; a search on a name without a version runs on the newest version a "
-                    "worker offers when it is submitted: submit it again, or name the version");
-  }
   return out;
 }
 
-std::string WorkerRegistry::Pin(const std::string& trainer) const {
+std::string WorkerRegistry::Pin(const std::string& trainer, int64_t now_ms,
+                                int64_t active_ms) const {
   if (trainer.empty() || trainer.find('@') != std::string::npos) return trainer;
   const std::string prefix = absl::StrCat(trainer, "@");
   std::string newest;
   for (const auto& [id, w] : workers_) {
+    if (w.last_seen_ms + active_ms <= now_ms) continue;
     for (const std::string& t : w.trainers) {
       if (t == trainer) return trainer;
       if (!absl::StartsWith(t, prefix)) continue;

@@ -44,10 +44,11 @@ class WorkerRegistry {
   // offers trainer 'x' (workers offer: ...)"), or "" when one can.
   std::string Waiting(const std::string& trainer) const;
   // The trainer a search submitted on `trainer` runs on: a name without a version that
-  // no registered worker offers as such becomes the newest NAME@VERSION a registered
-  // worker offers (versions compared part by part, numbers as numbers: 10 after 9); any
-  // other name is kept as it is.
-  std::string Pin(const std::string& trainer) const;
+  // no registered worker offers as such becomes the newest NAME@VERSION offered by a
+  // worker seen since now_ms - active_ms (versions compared part by part, numbers as
+  // numbers: 10 after 9); a stale registration (a worker gone, or a stolen certificate
+  // used once) does not choose a version. Any other name is kept as it is.
+  std::string Pin(const std::string& trainer, int64_t now_ms, int64_t active_ms) const;
   // Workers not seen since now_ms - idle_ms, in id order.
   std::vector<std::string> Idle(int64_t now_ms, int64_t idle_ms) const;
   void Forget(const std::string& worker_id) { workers_.erase(worker_id); }

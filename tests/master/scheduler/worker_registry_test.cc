@@ -71,26 +71,39 @@ TEST(WorkerRegistryTest, SaysWhichTrainersItsWorkersOfferAndWhenNoneOffersOne) {
 
 TEST(WorkerRegistryTest, PinsANameWithoutAVersionToTheNewestVersionOffered) {
   WorkerRegistry workers;
-  EXPECT_EQ(workers.Pin("cnn"), "cnn");  // nobody offers it yet
+  EXPECT_EQ(workers.Pin("cnn", 0, 1000), "cnn");  // nobody offers it yet
   v1::RegisterRequest a = Registration("a", 1);
   for (const char* t : {"cnn@1.9", "cnn@1.10-rc1", "cnn@01.10", "cnnx@9", "toy@b"}) {
     a.add_trainers(t);
   }
   workers.Register(a, 0);
   // Part by part, numbers as numbers (leading zeros ignored), a longer one after its prefix.
-  EXPECT_EQ(workers.Pin("cnn"), "cnn@1.10-rc1");
+  EXPECT_EQ(workers.Pin("cnn", 0, 1000), "cnn@1.10-rc1");
   v1::RegisterRequest b = Registration("b", 1);
   b.add_trainers("toy@a");
   b.add_trainers("cnn@2");
   workers.Register(b, 0);
-  EXPECT_EQ(workers.Pin("cnn"), "cnn@2");
-  EXPECT_EQ(workers.Pin("toy"), "toy@b");  // text compares as text
-  EXPECT_EQ(workers.Pin("cnn@1.9"), "cnn@1.9");
-  EXPECT_EQ(workers.Pin(""), "");
-  EXPECT_EQ(workers.Pin("other"), "other");
-  EXPECT_THAT(workers.Waiting("cnn"),
-              ::testing::HasSubstr("; a search on a name without a version runs on the newest"));
-  EXPECT_THAT(workers.Waiting("cnn@3"), ::testing::Not(::testing::HasSubstr("without")));
+  EXPECT_EQ(workers.Pin("cnn", 0, 1000), "cnn@2");
+  EXPECT_EQ(workers.Pin("toy", 0, 1000), "toy@b");  // text compares as text
+  EXPECT_EQ(workers.Pin("cnn@1.9", 0, 1000), "cnn@1.9");
+  EXPECT_EQ(workers.Pin("", 0, 1000), "");
+  EXPECT_EQ(workers.Pin("other", 0, 1000), "other");
+}
+
+// Audit F19: a registration not seen for the active time chooses no version (a worker
+// gone, or a stolen certificate used once to offer cnn@999).
+TEST(WorkerRegistryTest, OnlyActiveWorkersChooseAVersion) {
+  WorkerRegistry workers;
+  v1::RegisterRequest stale = Registration("stale", 1);
+  stale.add_trainers("cnn@999");
+  workers.Register(stale, /*now_ms=*/0);
+  v1::RegisterRequest live = Registration("live", 1);
+  live.add_trainers("cnn@2");
+  workers.Register(live, 0);
+  EXPECT_EQ(workers.Pin("cnn", /*now_ms=*/500, /*active_ms=*/1000), "cnn@999");
+  ASSERT_TRUE(workers.Touch("live", 1, 5000));
+  EXPECT_EQ(workers.Pin("cnn", 5000, 1000), "cnn@2");
+  EXPECT_EQ(workers.Pin("cnn", 9000, 1000), "cnn");  // nobody active: unpinned
 }
 
 }  // namespace
