@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -104,11 +105,17 @@ std::string Subprocess::DescribeExit(int wait_status) {
 }
 
 std::string Subprocess::LogTail(size_t bytes) const {
-  std::ifstream in(log_path_, std::ios::binary);
-  std::stringstream all;
-  all << in.rdbuf();
-  std::string text = all.str();
-  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
+  // Only the end is read: a worker's log of a long search is large.
+  std::ifstream in(log_path_, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  const std::streamoff size = in.tellg();
+  const std::streamoff from =
+      std::max<std::streamoff>(0, size - static_cast<std::streamoff>(bytes));
+  in.seekg(from);
+  std::string text(static_cast<size_t>(size - from), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
 }
 
 absl::StatusOr<std::string> FindProgram(const std::string& name) {
