@@ -40,6 +40,9 @@ if [[ "$mode" == "--test" ]]; then
   packages+=(docker.io docker-compose debootstrap)
   # a real gRPC client for the port's tests (tests/e2e/grpc_hostile_test.py)
   packages+=(python3-grpcio)
+  # network namespaces, partitions and loss between real processes
+  # (tests/e2e/network_faults_test.py)
+  packages+=(iproute2 iptables)
 fi
 if [[ "$mode" == "--bench" ]]; then
   packages+=(python3-torch python3-optuna python3-deap python3-xgboost)
