@@ -46,3 +46,14 @@ function(deepevolve_cc_test)
     PROPERTIES LABELS "${ARG_LABELS}"
     DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# deepevolve_fuzz_target(NAME name SRCS ... DEPS ...): a libFuzzer executable (with
+# DEEPEVOLVE_FUZZ; its seed corpus is tests/fuzz/corpus/<name>/, run by bench/fuzz.sh).
+function(deepevolve_fuzz_target)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_compile_options(${ARG_NAME} PRIVATE ${DEEPEVOLVE_WARNINGS})
+  target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  target_link_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer)
+endfunction()

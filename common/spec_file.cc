@@ -252,7 +252,10 @@ absl::Status ExpandGenes(Json& spec, const std::string& source) {
 
 }  // namespace
 
-absl::StatusOr<v1::SearchSpec> ParseSearchSpec(const std::string& text, const std::string& source) {
+namespace {
+
+absl::StatusOr<v1::SearchSpec> ParseSpecOrThrow(const std::string& text,
+                                                const std::string& source) {
   Json doc;
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '{') {
@@ -277,6 +280,22 @@ absl::StatusOr<v1::SearchSpec> ParseSearchSpec(const std::string& text, const st
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", s.message().as_string()));
   }
   return spec;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SearchSpec> ParseSearchSpec(const std::string& text, const std::string& source) {
+  // YAML takes any bytes in a string; JSON text must be UTF-8, and the JSON library
+  // throws when it writes what is not.
+  try {
+    return ParseSpecOrThrow(text, source);
+  } catch (const nlohmann::json::exception& e) {
+    if (e.id == 316) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": holds bytes that are not UTF-8 text"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.what()));
+  }
 }
 
 absl::StatusOr<v1::SearchSpec> LoadSearchSpecFile(const std::string& path) {

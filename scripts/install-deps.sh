@@ -24,8 +24,9 @@ packages=(
 )
 if [[ "$mode" != "--image" ]]; then
   packages+=(
-    # the thread-safety build (clang's -Wthread-safety) and the format check
-    clang-14 clang-format-14 git
+    # the thread-safety build (clang's -Wthread-safety), its fuzz targets (libFuzzer)
+    # and the format check
+    clang-14 libfuzzer-14-dev clang-format-14 git
     # the real Fashion-MNIST images (70 000) for training tests and the main search
     dataset-fashion-mnist
     # the dashboard's browser test

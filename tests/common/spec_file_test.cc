@@ -27,6 +27,16 @@ TEST(SpecFileTest, YamlAndJsonMapOntoTheProto) {
 }
 
 // YAML scalars carry no type: the field they are meant for gives it.
+// Found by spec_file_fuzz: a YAML string with a byte that is not UTF-8 made the JSON
+// library throw on the way to protobuf, aborting the CLI.
+TEST(SpecFileTest, BytesThatAreNotUtf8AreAnErrorNotACrash) {
+  auto spec = ParseSearchSpec("name: caf\xa9\npreset: fashion_mnist_mlp\n", "x.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(spec.status().message(), "x.yaml: holds bytes that are not UTF-8 text");
+  EXPECT_FALSE(ParseSearchSpec("genes:\n  g: [\"\xff\", b]\n", "y.yaml").ok());
+}
+
 TEST(SpecFileTest, AYamlNumberMeantAsAStringIsTheString) {
   auto yaml = ParseSearchSpec(
       "name: 2024\ntask: {dataset: fashion_mnist, net: MLP, epochs: 1}\n"

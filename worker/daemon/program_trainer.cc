@@ -462,8 +462,32 @@ class ProgramRun {
     }
   }
 
+ public:
+  // A program's whole stdout, read as Run reads it line by line, with no process: the
+  // trial's outcome as if the program then exited with status 0.
+  absl::StatusOr<genome::TrialResult> Read(absl::string_view output) {
+    start_ = absl::Now();
+    while (!output.empty()) {
+      const size_t nl = output.find('\n');
+      const absl::string_view line = output.substr(0, nl);
+      if (line.size() > kMaxProgramLineBytes) {
+        Violation(absl::StrCat("wrote a line over ", kMaxProgramLineBytes >> 20, " MiB on stdout"));
+        return StopResult();
+      }
+      Line(line);
+      if (stop_.has_value()) return StopResult();
+      output.remove_prefix(nl == absl::string_view::npos ? output.size() : nl + 1);
+    }
+    return Ended(0);
+  }
+
+ private:
   absl::StatusOr<genome::TrialResult> Stopped(Child& child) {
     child.Kill(options_.grace);
+    return StopResult();
+  }
+
+  absl::StatusOr<genome::TrialResult> StopResult() {
     switch (*stop_) {
       case Stop::kCancelled:
         return absl::CancelledError(absl::StrCat(Who(), ": the master asked to stop"));
@@ -666,6 +690,15 @@ absl::StatusOr<TrainerProgram> ParseTrainerFlag(absl::string_view flag) {
     return absl::InvalidArgumentError(absl::StrCat("--trainer ", p.name, ": no command"));
   }
   return p;
+}
+
+absl::StatusOr<genome::TrialResult> ReadProgramOutput(absl::string_view output,
+                                                      const v1::Assignment& assignment,
+                                                      const ProgressFn& progress) {
+  const TrainerProgram program{assignment.task().trainer(), ""};
+  const ProgramOptions options;
+  ProgramRun run(program, assignment, options, progress);
+  return run.Read(output);
 }
 
 std::string TrialJson(const TrainerProgram& program, const v1::Assignment& a,

@@ -79,6 +79,13 @@ absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& prog
                                                       const ProgressFn& progress,
                                                       std::string* model);
 
+// What RunTrainerProgram makes of a program's stdout `output` (lines as it reads them,
+// `progress` called after each epoch line), as if the program then exited with status
+// 0, with no process. For tests and the fuzzer of the protocol's reader.
+absl::StatusOr<genome::TrialResult> ReadProgramOutput(absl::string_view output,
+                                                      const v1::Assignment& assignment,
+                                                      const ProgressFn& progress);
+
 // The trial as the program gets it on stdin (one line of JSON): genes by name with
 // typed values (inactive genes left out), seed (in [0, 2^31)), epochs, dataset, device,
 // threads, data_dirs, model_path, workdir, trainer, search_id, genome_id, genome_hash.

@@ -1,0 +1,35 @@
+// libFuzzer target: the protobuf messages a worker sends (Report, Heartbeat) through the
+// master's request checks and core. The first byte picks the message and whether it
+// is made to address the worker's live lease (so that it gets past the lease checks);
+// the rest is the message's wire encoding.
+#include <cstddef>
+#include <cstdint>
+
+#include "tests/fuzz/fuzz_master.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static deepevolve::fuzz::FuzzMaster* fuzz = new deepevolve::fuzz::FuzzMaster;
+  if (size == 0) return 0;
+  const bool report = data[0] & 1, own = data[0] & 2;
+  const deepevolve::v1::Assignment lease = own ? fuzz->Lease() : deepevolve::v1::Assignment();
+  if (report) {
+    deepevolve::v1::ReportRequest r;
+    if (!r.ParseFromArray(data + 1, static_cast<int>(size - 1))) return 0;
+    if (own) {
+      r.set_lease_id(lease.lease_id());
+      r.set_worker_id("fuzz");
+      r.set_incarnation(1);
+    }
+    (void)fuzz->master().Report(r);
+  } else {
+    deepevolve::v1::HeartbeatRequest h;
+    if (!h.ParseFromArray(data + 1, static_cast<int>(size - 1))) return 0;
+    if (own) {
+      h.set_lease_id(lease.lease_id());
+      h.set_worker_id("fuzz");
+      h.set_incarnation(1);
+    }
+    (void)fuzz->master().Heartbeat(h);
+  }
+  return 0;
+}
