@@ -33,6 +33,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// sockaddr_un's sun_path holds 108 bytes with its terminating zero.
+constexpr size_t kMaxUnixSocketPath = 100;
+
 // "" for an inactive gene, which has no value.
 std::string GeneText(const v1::GeneValue& v) {
   if (v.value_case() == v1::GeneValue::VALUE_NOT_SET) return "";
@@ -221,14 +224,25 @@ class LocalCluster {
     const std::string port_file = (dir / ".master-port").string();
     std::error_code ignored;
     fs::remove(port_file, ignored);
-    ASSIGN_OR_RETURN(
-        Subprocess master,
-        Subprocess::Start({master_program, "--db", (dir / "ledger.db").string(), "--listen",
-                           "127.0.0.1:0", "--port-file", port_file, "--insecure"},
-                          (dir / "master.log").string()));
+    // The master is plaintext and these processes are this user's: it listens on a
+    // Unix socket in a directory only this user may enter, so that no other local user
+    // can submit, register as a worker or report into the ledger. A TCP port on
+    // 127.0.0.1 (reachable by every local user) only where the socket's path is too
+    // long for the system.
+    const fs::path socket_dir = fs::absolute(dir / ".master");
+    fs::create_directories(socket_dir, ignored);
+    fs::permissions(socket_dir, fs::perms::owner_all, fs::perm_options::replace, ignored);
+    const std::string socket = (socket_dir / "grpc.sock").string();
+    fs::remove(socket, ignored);
+    const bool unix_socket = !ignored && socket.size() < kMaxUnixSocketPath;
+    const std::string listen = unix_socket ? absl::StrCat("unix:", socket) : "127.0.0.1:0";
+    ASSIGN_OR_RETURN(Subprocess master,
+                     Subprocess::Start({master_program, "--db", (dir / "ledger.db").string(),
+                                        "--listen", listen, "--port-file", port_file, "--insecure"},
+                                       (dir / "master.log").string()));
     master_.emplace(std::move(master));
     ASSIGN_OR_RETURN(std::string port, WaitForLine(port_file, *master_, absl::Minutes(1)));
-    address_ = absl::StrCat("127.0.0.1:", port);
+    address_ = unix_socket ? listen : absl::StrCat("127.0.0.1:", port);
     for (int i = 0; i < trainers; ++i) {
       std::vector<std::string> argv = {worker_program,
                                        "--master",

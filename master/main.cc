@@ -6,6 +6,8 @@
 #include <fstream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_security.h"
 #include "master/service/http.h"
@@ -128,8 +130,9 @@ int main(int argc, char** argv) {
     WritePortFile(http_port_file, (*server)->http_port());
   }
   WritePortFile(port_file, (*server)->port());
-  spdlog::info("deepevolve-master listening on port {} ({}; database {}, leases {} s)",
-               (*server)->port(),
+  spdlog::info("deepevolve-master listening on {} ({}; database {}, leases {} s)",
+               absl::StartsWith(options.listen, "unix:") ? options.listen
+                                                         : absl::StrCat("port ", (*server)->port()),
                security.insecure ? "plaintext" : "TLS, workers by certificate, clients by token",
                options.db_path, lease_seconds);
 

@@ -18,6 +18,9 @@ rows=$(($(wc -l <"$out/genomes.csv") - 1))
 # the rest: 5 or 6 trainings.
 [ "$rows" -ge 5 ] && [ "$rows" -le 6 ] || fail "expected 5-6 genomes in genomes.csv, got $rows"
 head -1 "$out/genomes.csv" | grep -q "^nb_neurons,nb_layers,activation,optimizer,hash,id" || fail "csv header"
+# Only this user reaches the plaintext master: a Unix socket in a directory of mode 0700.
+grep -q "listening on unix:$out/.master/grpc.sock" "$out/master.log" || fail "master not on its socket"
+[ "$(stat -c %a "$out/.master")" = 700 ] || fail "socket directory open to others"
 python3 -c "import json,sys; d=json.load(open('$out/genomes.json')); assert len(d)==$rows and len({r['hash'] for r in d})==len(d) and all(r['status']=='ok' for r in d), d" \
   || fail "genomes.json"
 # The same seed reproduces the same leaderboard.
