@@ -1,9 +1,11 @@
 // What the guided strategy costs the master: the time of one Next (breed the candidates,
 // fit the density model to every result so far, score, pick) and its Report, measured at
 // growing numbers of results, on a space of 12 genes (integers, numbers and names, 8
-// values each: 8^12 genomes). Both calls run under the master's lock.
+// values each: 8^12 genomes; --genes and --values for others, up to the spec's limits of
+// 32 and 256). Both calls run under the master's lock.
 //
 //   guided_cost [--history 100,1000,5000] [--samples 200] [--candidates 64] [--seed 1]
+//               [--genes 12] [--values 8]
 //
 // Prints one JSON line per history size: milliseconds per genome handed out (Next and
 // Report together), median, p90 and max over `samples` consecutive genomes.
@@ -27,17 +29,18 @@ namespace {
 using deepevolve::genome::Gene;
 using deepevolve::genome::GeneValue;
 
-std::vector<Gene> TwelveGenes() {
+// `count` genes of `values` values each: integers, numbers and names in turn.
+std::vector<Gene> Genes(int count, int values) {
   std::vector<Gene> genes;
-  for (int g = 0; g < 12; ++g) {
+  for (int g = 0; g < count; ++g) {
     Gene gene{absl::StrCat("gene_", g), {}};
-    for (int v = 0; v < 8; ++v) {
+    for (int v = 0; v < values; ++v) {
       switch (g % 3) {
         case 0:
-          gene.values.emplace_back(int64_t{16} << v);
+          gene.values.emplace_back(int64_t{16} * (v + 1));
           break;
         case 1:
-          gene.values.emplace_back(std::pow(10.0, -4 + 0.5 * v));
+          gene.values.emplace_back(std::pow(10.0, -4 + 8.0 * v / values));
           break;
         default:
           gene.values.emplace_back(absl::StrCat("name", v));
@@ -50,12 +53,12 @@ std::vector<Gene> TwelveGenes() {
 }
 
 // A rugged but smooth-enough fitness: each gene has a best value, and pairs interact.
-double Fitness(const deepevolve::genome::Genome& genome) {
+double Fitness(const deepevolve::genome::Genome& genome, int values) {
   double score = 0;
   for (size_t g = 0; g < genome.choice.size(); ++g) {
     const int v = genome.choice[g];
-    const int best = static_cast<int>((g * 5 + 3) % 8);
-    score -= 0.02 * std::abs(v - best);
+    const int best = static_cast<int>((g * 5 + 3) % values);
+    score -= 0.02 * std::abs(v - best) * 8.0 / values;
     if (g > 0) score += 0.01 * (((v + genome.choice[g - 1]) % 3) == 0);
   }
   return std::clamp(0.9 + score / 4, 0.0, 1.0);
@@ -66,21 +69,25 @@ double Fitness(const deepevolve::genome::Genome& genome) {
 int main(int argc, char** argv) {
   CLI::App app{"guided_cost: the guided strategy's time per genome handed out"};
   std::string history_list = "100,1000,5000";
-  int samples = 200, candidates = 64;
+  int samples = 200, candidates = 64, gene_count = 12, values = 8;
   uint64_t seed = 1;
   app.add_option("--history", history_list, "results before each measurement")
       ->capture_default_str();
   app.add_option("--samples", samples, "genomes timed at each size")->capture_default_str();
   app.add_option("--candidates", candidates, "guided.candidates")->capture_default_str();
   app.add_option("--seed", seed, "seed")->capture_default_str();
+  app.add_option("--genes", gene_count, "genes in the space (the spec allows 32)")
+      ->capture_default_str();
+  app.add_option("--values", values, "values per gene (the spec allows 256)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::vector<int> sizes;
   for (absl::string_view s : absl::StrSplit(history_list, ','))
     sizes.push_back(std::stoi(std::string(s)));
   std::sort(sizes.begin(), sizes.end());
 
-  auto space =
-      deepevolve::genome::SearchSpace::Create(TwelveGenes(), deepevolve::genome::GeneNames::kAny);
+  auto space = deepevolve::genome::SearchSpace::Create(Genes(gene_count, values),
+                                                       deepevolve::genome::GeneNames::kAny);
   if (!space.ok()) {
     std::fprintf(stderr, "%s\n", space.status().ToString().c_str());
     return 1;
@@ -100,7 +107,7 @@ int main(int argc, char** argv) {
       std::exit(1);
     }
     const deepevolve::ga::Candidate c = next->front();
-    (void)strategy.Report(c.id, {true, Fitness(c.genome)});
+    (void)strategy.Report(c.id, {true, Fitness(c.genome, values)});
     ++reported;
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
         .count();
@@ -111,9 +118,10 @@ int main(int argc, char** argv) {
     for (int i = 0; i < samples; ++i) ms.push_back(step());
     std::sort(ms.begin(), ms.end());
     std::printf(
-        "{\"bench\": \"guided_cost\", \"history\": %d, \"candidates\": %d, \"genes\": 12, "
-        "\"ms_median\": %.3f, \"ms_p90\": %.3f, \"ms_max\": %.3f, \"guided\": %lld}\n",
-        size, candidates, ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms.back(),
+        "{\"bench\": \"guided_cost\", \"history\": %d, \"candidates\": %d, \"genes\": %d, "
+        "\"values\": %d, \"ms_median\": %.3f, \"ms_p90\": %.3f, \"ms_max\": %.3f, "
+        "\"guided\": %lld}\n",
+        size, candidates, gene_count, values, ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms.back(),
         static_cast<long long>(strategy.guided_count()));
     std::fflush(stdout);
   }

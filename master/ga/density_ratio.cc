@@ -19,13 +19,13 @@ constexpr double kPriorWeight = 1.0;
 
 }  // namespace
 
-DensityRatio::DensityRatio(const genome::SearchSpace& space)
-    : space_(&space), genes_(space.num_genes()) {
-  log_kernel_.resize(genes_);
-  for (int g = 0; g < genes_; ++g) {
+std::shared_ptr<const DensityRatio::Kernels> DensityRatio::MakeKernels(
+    const genome::SearchSpace& space) {
+  auto kernels = std::make_shared<Kernels>(space.num_genes());
+  for (int g = 0; g < space.num_genes(); ++g) {
     const int k = space.num_values(g);
     const bool ordered = IsOrderedNumeric(space, g);
-    std::vector<double>& table = log_kernel_[g];
+    std::vector<double>& table = (*kernels)[g];
     table.assign(static_cast<size_t>(k + 1) * k, 0.0);
     for (int c = 0; c < k; ++c) {
       std::vector<double> mass(k);
@@ -41,7 +41,14 @@ DensityRatio::DensityRatio(const genome::SearchSpace& space)
     }
     for (int v = 0; v < k; ++v) table[k * k + v] = -std::log(static_cast<double>(k));
   }
+  return kernels;
 }
+
+DensityRatio::DensityRatio(const genome::SearchSpace& space, std::shared_ptr<const Kernels> kernels)
+    : space_(&space),
+      genes_(space.num_genes()),
+      kernels_(std::move(kernels)),
+      log_kernel_(kernels_.get()) {}
 
 std::vector<int> DensityRatio::Values(const genome::Genome& genome) const {
   std::vector<int> values(genome.choice);
@@ -53,7 +60,8 @@ std::vector<int> DensityRatio::Values(const genome::Genome& genome) const {
 
 std::optional<DensityRatio> DensityRatio::Fit(const genome::SearchSpace& space,
                                               const std::vector<Scored>& results,
-                                              const std::vector<const genome::Genome*>& pending) {
+                                              const std::vector<const genome::Genome*>& pending,
+                                              std::shared_ptr<const Kernels> kernels) {
   const int n = static_cast<int>(results.size());
   if (n < 2) return std::nullopt;
   // Best first; among equal ranks the earlier result first, so the split is the same
@@ -65,7 +73,7 @@ std::optional<DensityRatio> DensityRatio::Fit(const genome::SearchSpace& space,
   const int good = GoodCount(n);
   if (results[order[0]].rank <= results[order[n - 1]].rank) return std::nullopt;
 
-  DensityRatio model(space);
+  DensityRatio model(space, kernels != nullptr ? std::move(kernels) : MakeKernels(space));
   for (int i = 0; i < good; ++i) {
     const std::vector<int> v = model.Values(*results[order[i]].genome);
     model.good_.insert(model.good_.end(), v.begin(), v.end());
@@ -105,7 +113,7 @@ double DensityRatio::LogDensity(const std::vector<int>& group,
       if (values[g] < 0) continue;
       const int k = space_->num_values(g);
       const int row = centre[g] < 0 ? k : centre[g];
-      sum += log_kernel_[g][row * k + values[g]];
+      sum += (*log_kernel_)[g][row * k + values[g]];
     }
     logs.push_back(sum);
   }
@@ -133,7 +141,7 @@ genome::Genome DensityRatio::SampleGood(absl::BitGenRef rng) const {
     double u = absl::Uniform<double>(rng, 0, 1);
     int v = 0;
     for (; v < k - 1; ++v) {
-      u -= std::exp(log_kernel_[g][row * k + v]);
+      u -= std::exp((*log_kernel_)[g][row * k + v]);
       if (u < 0) break;
     }
     out.choice[g] = v;

@@ -2,6 +2,7 @@
 #ifndef DEEPEVOLVE_MASTER_GA_DENSITY_RATIO_H_
 #define DEEPEVOLVE_MASTER_GA_DENSITY_RATIO_H_
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -37,11 +38,20 @@ class DensityRatio {
   // what bounds the cost of a score at thousands of results.
   static constexpr int kMaxRest = 1000;
 
+  // The kernels' log tables of a space: for gene g, [g][c * K + v] is log k(v | centre
+  // c), and row K (c == K) the uniform kernel, for a centre inactive there. They depend
+  // on the space alone: a strategy builds them once (at 32 genes of 256 values they
+  // are 2 M logs and exps, 16 MB) and gives them to every Fit.
+  using Kernels = std::vector<std::vector<double>>;
+  static std::shared_ptr<const Kernels> MakeKernels(const genome::SearchSpace& space);
+
   // nullopt when there is nothing to tell apart: fewer than two results, or all of
   // the same rank. `results` in the order they were reported (oldest first).
+  // `kernels`: MakeKernels(space), made here when null.
   static std::optional<DensityRatio> Fit(const genome::SearchSpace& space,
                                          const std::vector<Scored>& results,
-                                         const std::vector<const genome::Genome*>& pending);
+                                         const std::vector<const genome::Genome*>& pending,
+                                         std::shared_ptr<const Kernels> kernels = nullptr);
 
   double Score(const genome::Genome& genome) const;
 
@@ -56,7 +66,7 @@ class DensityRatio {
   int rest_count() const { return static_cast<int>(rest_.size() / genes_); }
 
  private:
-  explicit DensityRatio(const genome::SearchSpace& space);
+  DensityRatio(const genome::SearchSpace& space, std::shared_ptr<const Kernels> kernels);
 
   // The values of `genome`, -1 where a gene is inactive.
   std::vector<int> Values(const genome::Genome& genome) const;
@@ -65,9 +75,8 @@ class DensityRatio {
 
   const genome::SearchSpace* space_;
   int genes_;
-  // For gene g, log_kernel_[g][c * K + v]: log k(v | centre c); row K (c == K) is the
-  // uniform kernel, for a centre inactive there.
-  std::vector<std::vector<double>> log_kernel_;
+  std::shared_ptr<const Kernels> kernels_;
+  const Kernels* log_kernel_;     // kernels_.get()
   std::vector<int> good_, rest_;  // genes_ values per genome, flattened
 };
 

@@ -88,7 +88,8 @@ absl::StatusOr<std::vector<Candidate>> GuidedStrategy::Next(int max_count, absl:
       results.push_back({&history_[i], history_rank_[i]});
     std::vector<const genome::Genome*> pending;
     for (const auto& [id, c] : pending_) pending.push_back(&c.genome);
-    model = DensityRatio::Fit(space_, results, pending);
+    if (kernels_ == nullptr) kernels_ = DensityRatio::MakeKernels(space_);
+    model = DensityRatio::Fit(space_, results, pending, kernels_);
   }
   while (static_cast<int>(out.size()) < max_count && next_id_ <= planned_) {
     std::optional<Candidate> c;

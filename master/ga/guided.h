@@ -60,6 +60,8 @@ class GuidedStrategy : public Strategy {
   std::optional<Candidate> Screen(DensityRatio& model, bool explore, absl::BitGenRef rng);
 
   const genome::SearchSpace space_;
+  // The model's kernel tables: the space's, built once (audit F10).
+  std::shared_ptr<const DensityRatio::Kernels> kernels_;
   const GuidedOptions options_;
   const int64_t planned_;
   int64_t next_id_ = 1;
