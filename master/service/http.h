@@ -32,7 +32,7 @@ namespace deepevolve::master {
 
 // The HTTP port's bounds.
 inline constexpr size_t kMaxHttpBodyBytes = 64 << 10;
-inline constexpr int64_t kMaxHttpConnectionBytes = int64_t{1} << 20;
+inline constexpr int64_t kMaxHttpConnectionBytes = int64_t{128} << 10;
 inline constexpr absl::Duration kMaxHttpConnectionAge = absl::Seconds(10);
 // Connections served at once; more wait for a thread (each at most the age above).
 inline constexpr size_t kHttpThreads = 64;
