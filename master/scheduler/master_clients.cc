@@ -155,16 +155,16 @@ absl::StatusOr<std::vector<Trial>> Master::Leaderboard(int64_t search_id, int li
     return absl::NotFoundError(absl::StrCat("no search with id ", search_id));
   }
   if (limit <= kStoredLeaderboard) return store_->LoadLeaderboard(search_id, limit);
-  // Longer than the stored leaderboard: ranked from every stored trial.
+  // Longer than the stored leaderboard: ranked from every stored trial, in the live
+  // ranking's order (pruned trials below those that trained fully, not left out).
   ASSIGN_OR_RETURN(std::vector<Trial> trials, store_->LoadTrials(search_id));
-  for (Trial& t : trials) {
-    if ((t.state() == v1::DONE || t.state() == v1::CACHED) && t.error().empty()) {
-      out.push_back(std::move(t));
-    }
+  std::vector<std::pair<std::pair<double, int64_t>, size_t>> ranked;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    if (auto key = SearchRun::RankKey(trials[i])) ranked.emplace_back(*key, i);
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Trial& a, const Trial& b) { return a.accuracy() > b.accuracy(); });
-  if (static_cast<int>(out.size()) > limit) out.resize(limit);
+  std::sort(ranked.begin(), ranked.end());
+  if (static_cast<int>(ranked.size()) > limit) ranked.resize(limit);
+  for (const auto& [key, i] : ranked) out.push_back(std::move(trials[i]));
   return out;
 }
 

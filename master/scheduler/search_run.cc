@@ -174,11 +174,7 @@ std::optional<int64_t> SearchRun::PopQueued() {
   return id;
 }
 
-namespace {
-
-// Where a trial stands in the ranking (lower first), or nullopt outside it: the
-// successful trials, those the pruner stopped below every one that trained fully.
-std::optional<std::pair<double, int64_t>> RankKey(const v1::Trial& t) {
+std::optional<std::pair<double, int64_t>> SearchRun::RankKey(const v1::Trial& t) {
   if (!t.error().empty()) return std::nullopt;
   switch (t.state()) {
     case v1::DONE:
@@ -190,6 +186,8 @@ std::optional<std::pair<double, int64_t>> RankKey(const v1::Trial& t) {
       return std::nullopt;
   }
 }
+
+namespace {
 
 // Epochs this search trained for the trial, once it is over (a ledger hit trained none).
 bool Trained(v1::TrialState s) { return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::PRUNED; }

@@ -90,6 +90,10 @@ class SearchRun {
   // The first `limit` successful trials, best first (ties: the older): what a
   // leaderboard shows, at a cost of `limit` whatever the search's size.
   std::vector<const v1::Trial*> Best(size_t limit) const;
+  // Where a trial stands in that ranking (lower first), or nullopt outside it: the
+  // successful trials, those the pruner stopped below every one that trained fully.
+  // The one order of every leaderboard, live or read back from the store.
+  static std::optional<std::pair<double, int64_t>> RankKey(const v1::Trial& t);
   // Trials now held by workers.
   int64_t leased() const { return count_[v1::LEASED]; }
 

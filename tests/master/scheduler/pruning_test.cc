@@ -356,6 +356,43 @@ TEST_F(PruningTest, AReportOfAStopTheMasterForgotIsStillPartial) {
   }
 }
 
+// Audit F13: a finished search's leaderboard past its stored 100 rows keeps its pruned
+// trials, in the live ranking's order: fully trained first, then by accuracy, then the
+// older genome.
+TEST_F(PruningTest, AFinishedLeaderboardPastItsStoredRowsKeepsPrunedTrials) {
+  v1::SearchSpec spec = Spec("asha");
+  spec.mutable_steady_state()->set_trials(150);
+  const int64_t id = RunSearch(spec);
+  ASSERT_EQ(master_->Get(id)->state(), v1::SUCCEEDED);
+  std::vector<v1::Trial> expected;
+  for (const v1::Trial& t : Trials(id)) {
+    if (t.error().empty() &&
+        (t.state() == v1::DONE || t.state() == v1::CACHED || t.state() == v1::PRUNED)) {
+      expected.push_back(t);
+    }
+  }
+  std::stable_sort(expected.begin(), expected.end(), [](const v1::Trial& a, const v1::Trial& b) {
+    const bool full_a = a.state() != v1::PRUNED, full_b = b.state() != v1::PRUNED;
+    if (full_a != full_b) return full_a;
+    if (a.accuracy() != b.accuracy()) return a.accuracy() > b.accuracy();
+    return a.genome().id() < b.genome().id();
+  });
+  ASSERT_GT(expected.size(), 100u);
+  ASSERT_TRUE(std::any_of(expected.begin(), expected.end(),
+                          [](const v1::Trial& t) { return t.state() == v1::PRUNED; }));
+  auto all = master_->Leaderboard(id, 1000);
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ((*all)[i].genome().id(), expected[i].genome().id()) << i;
+  }
+  auto stored = master_->Leaderboard(id, 100);
+  ASSERT_THAT(stored, IsOk());
+  for (size_t i = 0; i < stored->size(); ++i) {
+    EXPECT_EQ((*stored)[i].genome().id(), expected[i].genome().id()) << i;
+  }
+}
+
 TEST_F(PruningTest, AHeartbeatsNumbersAreChecked) {
   auto submitted = master_->Submit(Spec("asha"));
   ASSERT_THAT(submitted, IsOk());
