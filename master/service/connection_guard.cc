@@ -1,7 +1,6 @@
 #include "master/service/connection_guard.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <linux/tcp.h>  // tcp_info with tcpi_bytes_received (glibc's is older)
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -70,28 +69,25 @@ void ConnectionGuard::Scan(absl::Time now) {
   }
   absl::flat_hash_map<ino_t, Seen> open;
   absl::MutexLock lock(&mu_);
-  for (int listed : fds) {
-    // A duplicate holds the socket while it is looked at: if the server closes the
-    // listed number meanwhile (and it is reused), the checks and the shutdown still
-    // concern one and the same socket.
-    const int fd = fcntl(listed, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) continue;
+  for (int fd : fds) {
+    // Looked at by number, never duplicated or closed here: closing any descriptor of a
+    // file drops every POSIX lock this process holds on it, and SQLite's locks on the
+    // database and its shared memory are such locks (dropping them let another process
+    // rebuild the WAL index under the master: SIGBUS). A number the server closes and
+    // reuses meanwhile fails the socket checks or is identified anew by its inode.
     struct stat file;
-    if (fstat(fd, &file) != 0 || !S_ISSOCK(file.st_mode) || LocalTcpPort(fd) != port_) {
-      close(fd);
-      continue;
-    }
+    if (fstat(fd, &file) != 0 || !S_ISSOCK(file.st_mode) || LocalTcpPort(fd) != port_) continue;
     Seen& seen = open[file.st_ino] = seen_.try_emplace(file.st_ino, Seen{now, false}).first->second;
     tcp_info info{};
     socklen_t size = sizeof(info);
     const bool too_much = getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0 &&
                           static_cast<int64_t>(info.tcpi_bytes_received) > options_.max_bytes;
     if (!seen.cut && (too_much || now - seen.since > options_.max_age)) {
-      shutdown(fd, SHUT_RDWR);
+      struct stat again;
+      if (fstat(fd, &again) == 0 && again.st_ino == file.st_ino) shutdown(fd, SHUT_RDWR);
       seen.cut = true;
       ++cut_;
     }
-    close(fd);
   }
   seen_ = std::move(open);
 }
