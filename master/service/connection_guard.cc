@@ -77,12 +77,27 @@ void ConnectionGuard::Scan(absl::Time now) {
     // reuses meanwhile fails the socket checks or is identified anew by its inode.
     struct stat file;
     if (fstat(fd, &file) != 0 || !S_ISSOCK(file.st_mode) || LocalTcpPort(fd) != port_) continue;
-    Seen& seen = open[file.st_ino] = seen_.try_emplace(file.st_ino, Seen{now, false}).first->second;
+    Seen& seen = open[file.st_ino] =
+        seen_.try_emplace(file.st_ino, Seen{now, 0, now, -1, false}).first->second;
     tcp_info info{};
     socklen_t size = sizeof(info);
-    const bool too_much = getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0 &&
-                          static_cast<int64_t>(info.tcpi_bytes_received) > options_.max_bytes;
-    if (!seen.cut && (too_much || now - seen.since > options_.max_age)) {
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) continue;
+    const auto acked = static_cast<int64_t>(info.tcpi_bytes_acked);
+    const auto received = static_cast<int64_t>(info.tcpi_bytes_received);
+    if (acked != seen.acked) {  // the server's answers moved on
+      seen.acked = acked;
+      seen.answered_at = now;
+    }
+    if (received != seen.received) {  // the client sent more
+      seen.received = received;
+      seen.received_at = now;
+    }
+    // Slow: still sending (bytes within the last quarter of max_age) while no answer
+    // moved on for max_age. A client waiting for an answer the server takes long to
+    // make sends nothing meanwhile, and is left alone.
+    const bool slow =
+        now - seen.answered_at > options_.max_age && now - seen.received_at < options_.max_age / 4;
+    if (!seen.cut && (received > options_.max_bytes || slow)) {
       struct stat again;
       if (fstat(fd, &again) == 0 && again.st_ino == file.st_ino) shutdown(fd, SHUT_RDWR);
       seen.cut = true;

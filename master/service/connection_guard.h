@@ -6,7 +6,9 @@
 // outside: every `period` it lists this process's sockets whose local port is the
 // guarded one (accepted connections, not the listener), reads each one's bytes
 // received from the kernel (TCP_INFO), and shuts down (SHUT_RDWR) any that received
-// more than `max_bytes` or has been open longer than `max_age`. The library's read then
+// more than `max_bytes`, or that is still sending while no answer has moved on for
+// `max_age` (a request dripped a byte at a time; a client waiting for a slow answer
+// sends nothing, and one taking a large answer makes progress). The library's read then
 // ends and it closes the connection. A request the port serves is a GET of a few
 // kilobytes, so honest clients never come near either bound.
 //
@@ -33,7 +35,8 @@ class ConnectionGuard {
     // Bytes one connection may send in all (keep-alive requests included). Default
     // 1 MiB.
     int64_t max_bytes = int64_t{1} << 20;
-    // How long one connection may stay open. Default 30 s.
+    // How long one connection may go without the server's answers moving on. Default
+    // 30 s.
     absl::Duration max_age = absl::Seconds(30);
     // How often the sockets are looked at. Default 10 ms.
     absl::Duration period = absl::Milliseconds(10);
@@ -61,8 +64,11 @@ class ConnectionGuard {
   absl::Notification stop_;
   mutable absl::Mutex mu_;
   struct Seen {
-    absl::Time since;  // when first seen
-    bool cut;          // shut down already
+    absl::Time answered_at;  // first seen, or when the server's answers last moved on
+    int64_t acked;           // bytes of the server's answers the client has taken
+    absl::Time received_at;  // first seen, or when the client last sent bytes
+    int64_t received;        // bytes the client sent
+    bool cut;                // shut down already
   };
   // Open connections by socket inode.
   absl::flat_hash_map<ino_t, Seen> seen_ ABSL_GUARDED_BY(mu_);

@@ -9,7 +9,8 @@
 // /api/ takes the same bearer token as the gRPC clients (Authorization: Bearer ...);
 // /healthz and /metrics are open, for probes and scrapers. Only GET and HEAD are
 // served (405 for any other method, its body unread); a connection is cut after
-// kMaxHttpConnectionBytes received or kMaxHttpConnectionAge open (ConnectionGuard).
+// kMaxHttpConnectionBytes received or kMaxHttpConnectionAge without its answers moving
+// on (ConnectionGuard).
 #ifndef DEEPEVOLVE_MASTER_SERVICE_HTTP_H_
 #define DEEPEVOLVE_MASTER_SERVICE_HTTP_H_
 
