@@ -19,8 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A field of a genomes.json entry, or `fallback` when it is missing or of another type
-// (a hand-edited or foreign file): never an exception.
+// A field of a genomes.json entry, "" or 0 when it is missing or of another type (a
+// hand-edited or foreign file): never an exception.
 std::string Text(const nlohmann::json& g, const char* key) {
   return g.is_object() && g.contains(key) && g[key].is_string() ? g[key].get<std::string>() : "";
 }

@@ -324,10 +324,12 @@ absl::StatusOr<v1::RegisterResponse> Master::Register(const v1::RegisterRequest&
 absl::Status Master::PinWaitingSearches() {
   const int64_t now = clock_->NowMs();
   for (auto& [id, run] : runs_) {
+    if (!run->running()) continue;
     const std::string& trainer = run->spec().task().trainer();
-    if (!run->running() || trainer.empty() || trainer.find('@') != std::string::npos) continue;
     const std::string pinned = workers_.Pin(trainer, now, ActiveWorkerMs());
-    if (pinned == trainer) continue;  // offered as it is, or in no version yet
+    // Unchanged: pinned already, the built-in trainer, offered as it is, or no version
+    // offered yet.
+    if (pinned == trainer) continue;
     if (absl::Status s = run->PinTrainer(pinned); !s.ok()) continue;
     spdlog::info("search {}: trainer '{}' runs as {}, the newest version a worker offers", id,
                  trainer, pinned);

@@ -14,26 +14,24 @@ bool Authorizer::TokenMatches(const std::string& presented) const {
          CRYPTO_memcmp(presented.data(), token_.data(), token_.size()) == 0;
 }
 
-grpc::Status Authorizer::CheckBearer(const std::string* authorization) const {
+grpc::Status Authorizer::CheckBearer(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
   if (token_.empty()) return grpc::Status::OK;
-  if (authorization == nullptr) {
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "this master needs a bearer token (--token-file or $DEEPEVOLVE_TOKEN)");
   }
+  const std::string value(it->second.data(), it->second.size());
   constexpr absl::string_view kBearer = "Bearer ";
-  if (!absl::StartsWith(*authorization, kBearer) ||
-      !TokenMatches(authorization->substr(kBearer.size()))) {
+  if (!absl::StartsWith(value, kBearer) || !TokenMatches(value.substr(kBearer.size()))) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
   }
   return grpc::Status::OK;
 }
 
 grpc::Status Authorizer::CheckClient(const grpc::ServerContext* context) const {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return CheckBearer(nullptr);
-  const std::string value(it->second.data(), it->second.size());
-  return CheckBearer(&value);
+  return CheckBearer(context->client_metadata());
 }
 
 grpc::Status Authorizer::CheckWorker(const grpc::ServerContext* context,
@@ -63,10 +61,7 @@ grpc::Status PreAuthProcessor::Process(const InputMetadata& metadata, grpc::Auth
   if (path == metadata.end()) return grpc::Status::OK;  // the handler decides
   const absl::string_view method(path->second.data(), path->second.size());
   if (absl::StartsWith(method, "/deepevolve.v1.SearchService/")) {
-    auto it = metadata.find("authorization");
-    if (it == metadata.end()) return auth_.CheckBearer(nullptr);
-    const std::string value(it->second.data(), it->second.size());
-    return auth_.CheckBearer(&value);
+    return auth_.CheckBearer(metadata);
   }
   if (absl::StartsWith(method, "/deepevolve.v1.WorkerService/") &&
       auth_.requires_worker_certificate() &&

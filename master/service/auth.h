@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/auth_metadata_processor.h>
 
+#include <map>
 #include <string>
 
 namespace deepevolve::master {
@@ -28,8 +29,9 @@ class Authorizer {
   bool TokenMatches(const std::string& presented) const;
   bool needs_token() const { return !token_.empty(); }
   bool requires_worker_certificate() const { return require_worker_certificate_; }
-  // The token check on an Authorization header's value ("Bearer ..."), as CheckClient.
-  grpc::Status CheckBearer(const std::string* authorization) const;
+  // The token check on a call's metadata (its "authorization" entry, "Bearer ..."):
+  // CheckClient's, and the PreAuthProcessor's before the message is read.
+  grpc::Status CheckBearer(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const;
 
  private:
   const std::string token_;

@@ -37,6 +37,15 @@ def wait_for(condition, what, timeout=60.0, interval=0.02):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def query(path, sql, *params):
+    """Rows of `sql` on the master's database at `path`, read-only beside the master."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
 def process_state(pid):
     """The state letter of /proc/PID/stat: R running, S sleeping, T stopped, ..."""
     with open(f"/proc/{pid}/stat") as f:
@@ -126,11 +135,7 @@ class Cluster:
         return int(json.loads(out.strip().splitlines()[0])["searchId"])
 
     def query(self, sql, *params):
-        db = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
-        try:
-            return db.execute(sql, params).fetchall()
-        finally:
-            db.close()
+        return query(self.db, sql, *params)
 
     def open_trials(self, search_id):
         """Genomes queued or leased. A generational search queues its next generation

@@ -14,14 +14,13 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from distributed_test import wait_for  # noqa: E402
+from distributed_test import query, wait_for  # noqa: E402
 
 BUILD = None
 TRIALS = 16
@@ -95,11 +94,7 @@ class NetworkFaultsTest(unittest.TestCase):
             return f.read()[-3000:]
 
     def query(self, sql, *params):
-        db = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
-        try:
-            return db.execute(sql, params).fetchall()
-        finally:
-            db.close()
+        return query(self.db, sql, *params)
 
     def counter(self, name):
         rows = self.query("SELECT value FROM counters WHERE name = ?", name)

@@ -12,24 +12,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool report = data[0] & 1, own = data[0] & 2;
   const deepevolve::v1::Assignment lease = own ? fuzz->Lease() : deepevolve::v1::Assignment();
+  // Addressed to the live lease, as its holder, when the first byte says so.
+  auto send = [&](auto message, auto call) {
+    if (!message.ParseFromArray(data + 1, static_cast<int>(size - 1))) return;
+    if (own) {
+      message.set_lease_id(lease.lease_id());
+      message.set_worker_id("fuzz");
+      message.set_incarnation(1);
+    }
+    (void)call(message);
+  };
   if (report) {
-    deepevolve::v1::ReportRequest r;
-    if (!r.ParseFromArray(data + 1, static_cast<int>(size - 1))) return 0;
-    if (own) {
-      r.set_lease_id(lease.lease_id());
-      r.set_worker_id("fuzz");
-      r.set_incarnation(1);
-    }
-    (void)fuzz->master().Report(r);
+    send(deepevolve::v1::ReportRequest(),
+         [&](const deepevolve::v1::ReportRequest& r) { return fuzz->master().Report(r); });
   } else {
-    deepevolve::v1::HeartbeatRequest h;
-    if (!h.ParseFromArray(data + 1, static_cast<int>(size - 1))) return 0;
-    if (own) {
-      h.set_lease_id(lease.lease_id());
-      h.set_worker_id("fuzz");
-      h.set_incarnation(1);
-    }
-    (void)fuzz->master().Heartbeat(h);
+    send(deepevolve::v1::HeartbeatRequest(),
+         [&](const deepevolve::v1::HeartbeatRequest& h) { return fuzz->master().Heartbeat(h); });
   }
   return 0;
 }
