@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/distributions.h"
 #include "master/ga/operators.h"
 
@@ -58,33 +59,31 @@ std::vector<int> DensityRatio::Values(const genome::Genome& genome) const {
   return values;
 }
 
+void RankedResults::Add(const genome::Genome& genome, double rank) {
+  order_.emplace(-rank, static_cast<int>(genomes_.size()));
+  genomes_.push_back(genome);
+}
+
 std::optional<DensityRatio> DensityRatio::Fit(const genome::SearchSpace& space,
-                                              const std::vector<Scored>& results,
+                                              const RankedResults& results,
                                               const std::vector<const genome::Genome*>& pending,
                                               std::shared_ptr<const Kernels> kernels) {
-  const int n = static_cast<int>(results.size());
-  if (n < 2) return std::nullopt;
-  // Best first; among equal ranks the earlier result first, so the split is the same
-  // whatever the platform's sort does.
-  std::vector<int> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return results[a].rank > results[b].rank; });
-  const int good = GoodCount(n);
-  if (results[order[0]].rank <= results[order[n - 1]].rank) return std::nullopt;
-
+  if (!results.Informative()) return std::nullopt;
+  const int n = results.size();
   DensityRatio model(space, kernels != nullptr ? std::move(kernels) : MakeKernels(space));
-  for (int i = 0; i < good; ++i) {
-    const std::vector<int> v = model.Values(*results[order[i]].genome);
+  absl::flat_hash_set<int> good;
+  for (auto it = results.order_.begin(); static_cast<int>(good.size()) < GoodCount(n); ++it) {
+    good.insert(it->second);
+    const std::vector<int> v = model.Values(results.genomes_[it->second]);
     model.good_.insert(model.good_.end(), v.begin(), v.end());
   }
   // The rest, most recent first, at most kMaxRest.
-  std::vector<int> rest(order.begin() + good, order.end());
-  std::sort(rest.begin(), rest.end(), std::greater<int>());
-  if (static_cast<int>(rest.size()) > kMaxRest) rest.resize(kMaxRest);
-  for (int i : rest) {
-    const std::vector<int> v = model.Values(*results[i].genome);
+  int rest = 0;
+  for (int i = n - 1; i >= 0 && rest < kMaxRest; --i) {
+    if (good.contains(i)) continue;
+    const std::vector<int> v = model.Values(results.genomes_[i]);
     model.rest_.insert(model.rest_.end(), v.begin(), v.end());
+    ++rest;
   }
   for (const genome::Genome* p : pending) model.AddPending(*p);
   return model;

@@ -1,6 +1,7 @@
 #include "master/ga/guided.h"
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 #include "absl/random/distributions.h"
@@ -78,38 +79,71 @@ std::optional<Candidate> GuidedStrategy::Screen(DensityRatio& model, bool explor
   return std::move(bred[best]);
 }
 
+bool GuidedStrategy::Screens() const {
+  return reported_ >= options_.warmup && !population_.empty() && results_.Informative();
+}
+
 absl::StatusOr<std::vector<Candidate>> GuidedStrategy::Next(int max_count, absl::BitGenRef rng) {
   std::vector<Candidate> out;
   std::optional<DensityRatio> model;
-  if (reported_ >= options_.warmup && !population_.empty() && next_id_ <= planned_) {
-    std::vector<Scored> results;
-    results.reserve(history_.size());
-    for (size_t i = 0; i < history_.size(); ++i)
-      results.push_back({&history_[i], history_rank_[i]});
+  if (Screens() && next_id_ <= planned_) {
     std::vector<const genome::Genome*> pending;
     for (const auto& [id, c] : pending_) pending.push_back(&c.genome);
     if (kernels_ == nullptr) kernels_ = DensityRatio::MakeKernels(space_);
-    model = DensityRatio::Fit(space_, results, pending, kernels_);
+    model = DensityRatio::Fit(space_, results_, pending, kernels_);
   }
   while (static_cast<int>(out.size()) < max_count && next_id_ <= planned_) {
     std::optional<Candidate> c;
     if (model.has_value()) {
-      const bool explore = absl::Bernoulli(rng, options_.explore);
-      c = Screen(*model, explore, rng);
+      // One draw of `rng` seeds what this genome is bred from, so that Adopt takes it
+      // back without breeding and scoring again.
+      std::mt19937_64 engine(absl::Uniform<uint64_t>(rng));
+      const bool explore = absl::Bernoulli(engine, options_.explore);
+      c = Screen(*model, explore, engine);
       if (c.has_value() && !explore) ++guided_;
-    }
-    if (!c.has_value()) {
+      if (!c.has_value()) {
+        ASSIGN_OR_RETURN(c, Evolve(engine));  // never nullopt: it has a population
+      }
+      model->AddPending(c->genome);
+    } else {
       ASSIGN_OR_RETURN(c, Evolve(rng));
-      if (!c.has_value()) break;
     }
-    if (model.has_value()) model->AddPending(c->genome);
-    seen_.insert(c->genome);
-    c->id = c->uid = next_id_++;
-    c->generation = static_cast<int>((c->id - 1) / options_.population) + 1;
-    pending_[c->id] = *c;
-    out.push_back(*std::move(c));
+    if (!c.has_value()) break;
+    out.push_back(Handed(*std::move(c)));
   }
   return out;
+}
+
+Candidate GuidedStrategy::Handed(Candidate c) {
+  seen_.insert(c.genome);
+  c.id = c.uid = next_id_++;
+  c.generation = static_cast<int>((c.id - 1) / options_.population) + 1;
+  pending_[c.id] = c;
+  return c;
+}
+
+absl::Status GuidedStrategy::Adopt(const Candidate& candidate, absl::BitGenRef rng) {
+  if (candidate.id != next_id_ || next_id_ > planned_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("genome ", candidate.id, " is not the one this search hands out next (",
+                     next_id_ > planned_ ? "none" : absl::StrCat(next_id_), ")"));
+  }
+  if (Screens()) {
+    if (seen_.contains(candidate.genome)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("genome ", candidate.id, " was handed out before under another id"));
+    }
+    (void)absl::Uniform<uint64_t>(rng);  // what Next drew to breed it from
+  } else {
+    // Aging evolution's genomes cost little: breed again, and check.
+    ASSIGN_OR_RETURN(std::optional<Candidate> bred, Evolve(rng));
+    if (!bred.has_value() || bred->genome != candidate.genome) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("genome ", candidate.id, " is no longer the one it trained"));
+    }
+  }
+  Handed(candidate);
+  return absl::OkStatus();
 }
 
 absl::Status GuidedStrategy::Report(int64_t id, const Fitness& fitness) {
@@ -120,8 +154,7 @@ absl::Status GuidedStrategy::Report(int64_t id, const Fitness& fitness) {
     }
     return absl::NotFoundError(absl::StrCat("genome ", id, " was not handed out"));
   }
-  history_.push_back(it->second.genome);
-  history_rank_.push_back(fitness.rank());
+  results_.Add(it->second.genome, fitness.rank());
   population_.push_back(Member{std::move(it->second), fitness});
   pending_.erase(it);
   ++reported_;

@@ -42,22 +42,32 @@ class GuidedStrategy : public Strategy {
   GuidedStrategy(genome::SearchSpace space, GuidedOptions options);
 
   absl::StatusOr<std::vector<Candidate>> Next(int max_count, absl::BitGenRef rng) override;
+  // A genome the model screens is bred from one draw of `rng` (an engine seeded with
+  // it), so Adopt leaves `rng` as Next did without breeding and scoring again (audit
+  // F3); aging evolution's genomes are bred again and checked.
+  bool ReplaysByAdopting() const override { return true; }
+  absl::Status Adopt(const Candidate& candidate, absl::BitGenRef rng) override;
   absl::Status Report(int64_t id, const Fitness& fitness) override;
   bool Done() const override { return reported_ >= planned_; }
   int generation() const override;
   int64_t PlannedTrials() const override { return planned_; }
   std::vector<Member> Population() const override;
 
-  // How many genomes the model chose (the rest were aging evolution's): for tests.
+  // How many genomes the model chose (the rest were aging evolution's) since this
+  // object was made (Adopt does not know): for tests and benchmarks.
   int64_t guided_count() const { return guided_; }
 
  private:
+  // Whether Next screens with the model: past the warm-up, with results to tell apart.
+  bool Screens() const;
   const Candidate& Tournament(absl::BitGenRef rng) const;
   // Aging evolution's next genome (random while the first population is drawn).
   absl::StatusOr<std::optional<Candidate>> Evolve(absl::BitGenRef rng);
   // The model's pick among freshly bred candidates (with `explore`, any one of them);
   // nullopt when none is unseen.
   std::optional<Candidate> Screen(DensityRatio& model, bool explore, absl::BitGenRef rng);
+  // Records `c` as handed out under the next id; returns it with its id and generation.
+  Candidate Handed(Candidate c);
 
   const genome::SearchSpace space_;
   // The model's kernel tables: the space's, built once (audit F10).
@@ -69,8 +79,7 @@ class GuidedStrategy : public Strategy {
   int64_t guided_ = 0;
   std::deque<Member> population_;         // oldest first, all trained
   std::map<int64_t, Candidate> pending_;  // handed out, no result yet; ordered by id
-  std::deque<genome::Genome> history_;    // every result's genome, in report order
-  std::vector<double> history_rank_;      // and its rank
+  RankedResults results_;                 // every result, for the model
   GenomeSet seen_;
 };
 

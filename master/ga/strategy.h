@@ -63,6 +63,16 @@ class Strategy {
   // in deepevolve_compat mode where the original raised (a breeding pool of two).
   virtual absl::StatusOr<std::vector<Candidate>> Next(int max_count, absl::BitGenRef rng) = 0;
 
+  // Recovery: takes back `candidate`, which a logged Next handed out (its id, genome
+  // and parents as stored), leaving this strategy and `rng` as that Next left them,
+  // without breeding again. Only strategies whose Next costs much replay so
+  // (ReplaysByAdopting); the others replay by calling Next, which checks the log.
+  // FAILED_PRECONDITION when `candidate` cannot be what this strategy handed out next.
+  virtual bool ReplaysByAdopting() const { return false; }
+  virtual absl::Status Adopt(const Candidate& candidate, absl::BitGenRef rng) {
+    return absl::UnimplementedError("this strategy replays by calling Next");
+  }
+
   // Records the result for a genome returned by Next. NOT_FOUND for an id that was not
   // handed out; FAILED_PRECONDITION for an id already reported.
   virtual absl::Status Report(int64_t id, const Fitness& fitness) = 0;

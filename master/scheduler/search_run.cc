@@ -28,6 +28,31 @@ v1::Genome GenomeProto(const genome::SearchSpace& space, const ga::Candidate& c)
   return g;
 }
 
+// The candidate a stored trial was made from (GenomeProto's inverse); DATA_LOSS when
+// the trial's genes are not a genome of `space` with the stored hash.
+absl::StatusOr<ga::Candidate> StoredCandidate(const genome::SearchSpace& space,
+                                              const v1::Trial& t) {
+  const v1::Genome& g = t.genome();
+  ga::Candidate c;
+  c.id = c.uid = g.id();
+  c.generation = g.generation();
+  for (int i = 0; i < 2 && i < g.parents_size(); ++i) c.parents[i] = g.parents(i);
+  c.genome.choice.assign(space.num_genes(), 0);
+  bool intact = g.values_size() == space.num_genes();
+  for (int i = 0; intact && i < space.num_genes(); ++i) {
+    if (g.values(i).value_case() == v1::GeneValue::VALUE_NOT_SET) continue;  // inactive
+    const std::optional<int> v = space.FindValue(i, genome::GeneValueFromProto(g.values(i)));
+    intact = v.has_value();
+    if (intact) c.genome.choice[i] = *v;
+  }
+  if (intact) c.genome = genome::Canonical(space, std::move(c.genome));
+  if (!intact || genome::GenomeHash(space, c.genome) != g.hash()) {
+    return absl::DataLossError(
+        absl::StrCat("the stored genes of genome ", g.id(), " are not the genome it trained"));
+  }
+  return c;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SearchRun>> SearchRun::Create(const v1::SearchSummary& summary) {
@@ -79,12 +104,22 @@ absl::Status SearchRun::PinTrainer(const std::string& pinned) {
 
 absl::Status SearchRun::Replay(const std::vector<store::StrategyOp>& ops) {
   for (const store::StrategyOp& op : ops) {
-    if (op.kind == store::StrategyOp::kNext) {
+    auto stored = trials_.find(op.genome_id);
+    if (op.kind == store::StrategyOp::kNext && strategy_->ReplaysByAdopting() &&
+        stored != trials_.end()) {
+      // The trial holds what Next handed out: take it back rather than breed again.
+      absl::StatusOr<ga::Candidate> c = StoredCandidate(*space_, stored->second);
+      absl::Status adopted = c.ok() ? strategy_->Adopt(*c, rng_) : c.status();
+      if (!adopted.ok()) {
+        return absl::DataLossError(absl::StrCat("search ", id(),
+                                                ": replaying its strategy log failed at operation ",
+                                                op.seq, ": ", adopted.message()));
+      }
+    } else if (op.kind == store::StrategyOp::kNext) {
       ASSIGN_OR_RETURN(std::vector<ga::Candidate> next, strategy_->Next(1, rng_));
       // The same id is not enough: every strategy numbers its genomes 1, 2, ... A
       // strategy that changed (an upgrade, another library's random numbers) hands out
       // other genomes under the same ids, so the genome itself must match the trial's.
-      auto stored = trials_.find(op.genome_id);
       if (next.size() != 1 || next[0].id != op.genome_id ||
           (stored != trials_.end() &&
            genome::GenomeHash(*space_, next[0].genome) != stored->second.genome().hash())) {

@@ -184,19 +184,23 @@ TEST(GuidedTest, TheModelFindsGoodGenomesSoonerThanAgingEvolution) {
 TEST(DensityRatioTest, NeedsTwoResultsOfDifferentRank) {
   const genome::SearchSpace space = testing::PresetSpace("mnist_mlp");
   const genome::Genome a = GridGenome(space, 0), b = GridGenome(space, 1);
-  EXPECT_FALSE(DensityRatio::Fit(space, {}, {}).has_value());
-  EXPECT_FALSE(DensityRatio::Fit(space, {{&a, 0.5}}, {}).has_value());
-  EXPECT_FALSE(DensityRatio::Fit(space, {{&a, 0.5}, {&b, 0.5}}, {}).has_value());
-  EXPECT_TRUE(DensityRatio::Fit(space, {{&a, 0.5}, {&b, 0.4}}, {}).has_value());
+  RankedResults results;
+  EXPECT_FALSE(DensityRatio::Fit(space, results, {}).has_value());
+  results.Add(a, 0.5);
+  EXPECT_FALSE(DensityRatio::Fit(space, results, {}).has_value());
+  results.Add(b, 0.5);
+  EXPECT_FALSE(DensityRatio::Fit(space, results, {}).has_value());
+  results.Add(b, 0.4);
+  EXPECT_TRUE(DensityRatio::Fit(space, results, {}).has_value());
 }
 
 TEST(DensityRatioTest, ScoresNearTheGoodAboveNearTheRestAndCountsThePending) {
   const genome::SearchSpace space = testing::PresetSpace("mnist_mlp");
   std::vector<genome::Genome> genomes;
   for (uint64_t i = 0; i < 40; ++i) genomes.push_back(GridGenome(space, i * 11));
-  std::vector<Scored> results;
+  RankedResults results;
   for (size_t i = 0; i < genomes.size(); ++i) {
-    results.push_back({&genomes[i], i == 3 ? 0.9 : 0.1 + 0.001 * static_cast<double>(i)});
+    results.Add(genomes[i], i == 3 ? 0.9 : 0.1 + 0.001 * static_cast<double>(i));
   }
   auto model = DensityRatio::Fit(space, results, {});
   ASSERT_TRUE(model.has_value());
@@ -236,10 +240,8 @@ TEST(DensityRatioTest, InactiveGenesAreLeftOut) {
   std::mt19937_64 rng(8);
   std::vector<genome::Genome> genomes;
   for (int i = 0; i < 30; ++i) genomes.push_back(RandomGenome(space, rng));
-  std::vector<Scored> results;
-  for (size_t i = 0; i < genomes.size(); ++i) {
-    results.push_back({&genomes[i], static_cast<double>(i)});
-  }
+  RankedResults results;
+  for (size_t i = 0; i < genomes.size(); ++i) results.Add(genomes[i], static_cast<double>(i));
   auto model = DensityRatio::Fit(space, results, {});
   ASSERT_TRUE(model.has_value());
   // Two genomes that differ only in an inactive gene are one genome to the model.
