@@ -47,9 +47,9 @@ std::pair<genome::Genome, genome::Genome> Crossover(const genome::SearchSpace& s
                                                     int* cut = nullptr);
 
 // DeepEvolve's duplicate blocking: mutates `genome` until `seen` does not hold it.
-// The walk is bounded; past the bound, a genome is drawn uniformly from the unseen ones
-// when the space is small enough to list. Returns RESOURCE_EXHAUSTED, naming the space
-// size, when every genome has been seen or no unseen one can be found.
+// The walk is bounded; past the bound, the first unseen genome of the grid
+// enumeration (GridGenome) from a random index on. RESOURCE_EXHAUSTED, naming the space
+// size, when every genome has been seen.
 absl::StatusOr<genome::Genome> MakeNovel(const genome::SearchSpace& space, genome::Genome genome,
                                          const GenomeSet& seen, absl::BitGenRef rng);
 

@@ -1,5 +1,6 @@
 #include "master/ga/operators.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -183,6 +184,33 @@ TEST(MakeNovelTest, ReturnsUnseenGenomesUntilTheSpaceIsExhausted) {
   auto exhausted = MakeNovel(space, genome::Genome{{0, 0}}, seen, rng);
   EXPECT_EQ(exhausted.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(exhausted.status().message().find("all 6 genomes"), std::string::npos);
+}
+
+// Audit F18: a space beyond 2^22 genomes, nearly used up, still gives its last unseen
+// genomes instead of RESOURCE_EXHAUSTED "no unseen genome found after 1000 mutations".
+TEST(MakeNovelTest, FindsTheLastUnseenGenomesOfASpaceBeyondFourMillion) {
+  std::vector<genome::Gene> genes;
+  for (const auto& [name, count] : {std::pair{"a", 256}, {"b", 256}, {"c", 65}}) {
+    genome::Gene gene{name, {}};
+    for (int v = 0; v < count; ++v) gene.values.emplace_back(int64_t{v});
+    genes.push_back(std::move(gene));
+  }
+  genome::SearchSpace space = *genome::SearchSpace::Create(genes, genome::GeneNames::kAny);
+  ASSERT_GT(space.size(), uint64_t{1} << 22);
+  const std::vector<uint64_t> left = {17, 2'000'000, space.size() - 1};
+  GenomeSet seen;
+  seen.reserve(space.size());
+  for (uint64_t i = 0; i < space.size(); ++i) {
+    if (std::find(left.begin(), left.end(), i) == left.end()) seen.insert(GridGenome(space, i));
+  }
+  std::mt19937_64 rng(6);
+  for (size_t n = 0; n < left.size(); ++n) {
+    absl::StatusOr<genome::Genome> g = MakeNovel(space, GridGenome(space, 0), seen, rng);
+    ASSERT_TRUE(g.ok()) << g.status();
+    EXPECT_TRUE(seen.insert(*g).second);
+  }
+  EXPECT_EQ(MakeNovel(space, GridGenome(space, 0), seen, rng).status().code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST(GridGenomeTest, NestsGenesInDeclarationOrder) {
