@@ -138,6 +138,43 @@ class TrainerProgramTest(unittest.TestCase):
             self.assertEqual(t["prunedAtEpoch"], 1)
         self.assertEqual(int(status["epochsSaved"]), 8 * 3)
 
+    def test_a_silent_program_dies_with_its_worker_even_one_killed_by_sigkill(self):
+        # Audit F5: the program, and what it started, write nothing and ignore SIGTERM;
+        # the worker is killed with SIGKILL. The watchdog in the program's group sees
+        # the worker's end of its pipe close and kills the group.
+        pids = os.path.join(self.dir, "silent.pids")
+        silent = self.program("silent.py", f"""\
+            import os, signal, subprocess, sys, time
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            child = subprocess.Popen(["sleep", "300"])
+            with open({pids!r}, "w") as f:
+                f.write(f"{{os.getpid()}} {{child.pid}}\\n")
+            time.sleep(300)
+            """)
+        self.start_worker("w1", f"silent={silent}")
+        spec = spec_file(self.dir, "silent", {"x": [1, 2]}, "grid: {}")
+        self.cluster.submit("--spec", spec)
+
+        def started():
+            if not os.path.exists(pids):
+                return None
+            with open(pids) as f:
+                text = f.read()
+            return text.endswith("\n") and [int(p) for p in text.split()]
+        program_pids = wait_for(started, "the program to start")
+        worker = self.cluster.workers.pop("w1")
+        worker.kill()
+        worker.wait(timeout=30)
+
+        def gone(pid):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie is dead
+            except FileNotFoundError:
+                return True
+        for pid in program_pids:
+            wait_for(lambda: gone(pid), f"process {pid} of the program to die", timeout=30)
+
     def test_a_program_that_breaks_the_protocol_fails_the_search_saying_why(self):
         garbage = self.program("garbage.py", """\
             print('{"epoch": 1, "val_accuracy": 0.5')

@@ -85,10 +85,11 @@ class Child {
   static absl::StatusOr<Child> Start(const std::string& command, const std::string& dir,
                                      const std::vector<std::string>& env,
                                      const std::string& input) {
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, watch[2] = {-1, -1};
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
+        pipe2(watch, O_CLOEXEC) != 0) {
       const int error = errno;
-      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) {
+      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1], watch[0], watch[1]}) {
         if (fd >= 0) close(fd);
       }
       return absl::InternalError(absl::StrCat("pipe: ", std::strerror(error)));
@@ -96,7 +97,13 @@ class Child {
     std::vector<char*> envp;
     for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
-    const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+    // The watchdog (audit F5): a shell in the program's group waits on a pipe whose
+    // only writer is this worker, and kills the whole group when it reads its end — so
+    // a program dies with its worker, even one killed by SIGKILL while the program
+    // writes nothing. The program does not see the pipe, and its first line stays line 1.
+    const std::string script =
+        absl::StrCat("(read x <&3; kill -9 0) </dev/null >/dev/null 2>&1 & exec 3<&-; ", command);
+    const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
     // posix_spawn, not fork: the worker may hold a CUDA context and many threads, whose
     // fork handlers and copied mappings a child that only execs must not touch.
     posix_spawn_file_actions_t actions;
@@ -104,6 +111,7 @@ class Child {
     posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, watch[0], 3);
     posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
@@ -128,14 +136,17 @@ class Child {
     close(in[0]);
     close(out[1]);
     close(err[1]);
+    close(watch[0]);
     if (spawned != 0) {
       close(in[1]);
       close(out[0]);
       close(err[0]);
+      close(watch[1]);
       return absl::FailedPreconditionError(
           absl::StrCat("cannot start /bin/sh in ", dir, ": ", std::strerror(spawned)));
     }
     Child child(pid);
+    child.watch_fd_ = watch[1];
     child.out_.fd = out[0];
     child.err_.fd = err[0];
     // The trial is a few KiB, below a pipe's buffer: this never blocks. A program that
@@ -150,15 +161,21 @@ class Child {
   }
 
   Child(Child&& other) noexcept
-      : pid_(other.pid_), out_(other.out_), err_(other.err_), status_(other.status_) {
+      : pid_(other.pid_),
+        watch_fd_(other.watch_fd_),
+        out_(other.out_),
+        err_(other.err_),
+        status_(other.status_) {
     other.pid_ = -1;
-    other.out_.fd = other.err_.fd = -1;
+    other.watch_fd_ = other.out_.fd = other.err_.fd = -1;
   }
   Child& operator=(Child&&) = delete;
   ~Child() {
     out_.Close();
     err_.Close();
     if (pid_ > 0 && !status_.has_value()) Kill(absl::ZeroDuration());
+    // The watchdog reads its end and ends whatever the program left in its group.
+    if (watch_fd_ >= 0) close(watch_fd_);
   }
 
   Stream& out() { return out_; }
@@ -196,6 +213,7 @@ class Child {
  private:
   explicit Child(pid_t pid) : pid_(pid) {}
   pid_t pid_;
+  int watch_fd_ = -1;  // the watchdog pipe's only writer
   Stream out_, err_;
   std::optional<int> status_;
 };
