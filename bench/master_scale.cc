@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "bench/process_stats.h"
 #include "bench/wide_space.h"
 #include "common/clock.h"
 #include "common/subprocess.h"
@@ -40,6 +41,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = deepevolve::v1;
 using Clock = std::chrono::steady_clock;
+using deepevolve::bench::Median;
+using deepevolve::bench::Percentile;
+using deepevolve::bench::ResidentMiB;
 
 // A random search of `trials` genomes over an 800 000-genome space, on a task of its
 // own (train_limit differs), so that no two searches share ledger entries.
@@ -103,28 +107,6 @@ absl::StatusOr<int64_t> Fill(const fs::path& db, int searches, int trials) {
     if ((i + 1) % 100 == 0) std::cerr << "filled " << (i + 1) << " searches\n";
   }
   return (*master)->Stats().ledger_entries;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
-double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
-
-// A process's resident memory in MiB (VmRSS), 0 when unreadable.
-double ResidentMiB(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      double kib = 0;
-      (void)absl::SimpleAtod(absl::StripAsciiWhitespace(line.substr(6, line.size() - 9)), &kib);
-      return kib / 1024;
-    }
-  }
-  return 0;
 }
 
 struct Run {

@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "bench/process_stats.h"
 #include "bench/wide_space.h"
 #include "common/clock.h"
 #include "common/subprocess.h"
@@ -41,6 +42,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = deepevolve::v1;
 using Clock = std::chrono::steady_clock;
+using deepevolve::bench::Median;
+using deepevolve::bench::Percentile;
+using deepevolve::bench::ResidentMiB;
 
 constexpr int kEpochs = 4;
 
@@ -162,25 +166,6 @@ absl::StatusOr<int64_t> Fill(const fs::path& db, int trials, int in_flight) {
   absl::StatusOr<v1::SearchSummary> summary = (*master)->Get(submitted->search_id());
   if (!summary.ok()) return summary.status();
   return summary->trials_done();
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double ResidentMiB(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      double kib = 0;
-      (void)absl::SimpleAtod(absl::StripAsciiWhitespace(line.substr(6, line.size() - 9)), &kib);
-      return kib / 1024;
-    }
-  }
-  return 0;
 }
 
 struct Start {

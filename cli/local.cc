@@ -22,6 +22,7 @@
 #include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "genome/space.h"
+#include "genome/trial_rank.h"
 #include "google/protobuf/util/json_util.h"
 #include "master/ga/sim.h"
 #include "master/ga/spec.h"
@@ -40,19 +41,6 @@ constexpr size_t kMaxUnixSocketPath = 100;
 std::string GeneText(const v1::GeneValue& v) {
   if (v.value_case() == v1::GeneValue::VALUE_NOT_SET) return "";
   return genome::GeneValueToString(genome::GeneValueFromProto(v));
-}
-
-// A result to show: trained fully, from the ledger, or stopped by the pruner.
-bool Succeeded(const v1::Trial& t) {
-  return (t.state() == v1::DONE || t.state() == v1::CACHED || t.state() == v1::PRUNED) &&
-         t.error().empty();
-}
-
-// Fully trained genomes first, then pruned ones, each by accuracy.
-bool RanksAbove(const v1::Trial& a, const v1::Trial& b) {
-  const bool a_pruned = a.state() == v1::PRUNED, b_pruned = b.state() == v1::PRUNED;
-  if (a_pruned != b_pruned) return b_pruned;
-  return a.accuracy() > b.accuracy();
 }
 
 // The validation accuracy after each epoch, "0.812300;0.845100".
@@ -93,7 +81,7 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
     const v1::Genome& g = t.genome();
     const int64_t mom = g.parents_size() > 0 ? g.parents(0) : 0;
     const int64_t dad = g.parents_size() > 1 ? g.parents(1) : 0;
-    const bool ok = Succeeded(t);
+    const bool ok = genome::IsSuccess(t);
     std::vector<std::string> cells;
     nlohmann::json genes = nlohmann::json::object();
     for (int i = 0; i < space.num_genes() && i < g.values_size(); ++i) {
@@ -146,10 +134,10 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
 void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, std::ostream& out) {
   std::vector<const v1::Trial*> ranked;
   for (const v1::Trial& t : trials) {
-    if (Succeeded(t)) ranked.push_back(&t);
+    if (genome::IsSuccess(t)) ranked.push_back(&t);
   }
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const v1::Trial* a, const v1::Trial* b) { return RanksAbove(*a, *b); });
+  std::sort(ranked.begin(), ranked.end(),
+            [](const v1::Trial* a, const v1::Trial* b) { return genome::RanksBefore(*a, *b); });
   const int64_t failed = std::count_if(trials.begin(), trials.end(), [](const v1::Trial& t) {
     return t.state() == v1::TRIAL_FAILED || !t.error().empty();
   });
@@ -157,10 +145,8 @@ void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, st
                                        [](const v1::Trial& t) { return t.state() == v1::PRUNED; });
   int64_t trained = 0, saved = 0;
   for (const v1::Trial& t : trials) {
-    if (t.state() == v1::DONE || t.state() == v1::TRIAL_FAILED || t.state() == v1::PRUNED) {
-      trained += t.epochs_run();
-    }
-    if (t.state() == v1::PRUNED) saved += std::max(0, task.epochs() - t.epochs_run());
+    trained += genome::EpochsTrained(t);
+    saved += genome::EpochsSaved(t, task.epochs());
   }
   out << absl::StrFormat(
       "\nTop 5 of %d genomes (%d failed%s); fitness = %s accuracy\n", trials.size(), failed,

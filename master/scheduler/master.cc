@@ -16,15 +16,6 @@ using v1::Event;
 using v1::Trial;
 using v1::TrialState;
 
-namespace {
-
-bool Finished(TrialState s) {
-  return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::CACHED || s == v1::ABANDONED ||
-         s == v1::PRUNED;
-}
-
-}  // namespace
-
 Master::Master(std::unique_ptr<store::Store> store, const Clock* clock, MasterOptions options)
     : clock_(clock),
       options_(options),
@@ -77,7 +68,7 @@ absl::Status Master::Recover() {
     if (!run->running()) ending_.insert(summary.search_id());
     for (const auto& [id, t] : run->trials()) {
       if (!run->running()) break;
-      if (t.lease_id() > 0 && Finished(t.state())) {
+      if (t.lease_id() > 0 && genome::IsFinished(t.state())) {
         leases_.RestoreReported(t.lease_id(), summary.search_id(), id, now);
       }
       if (t.state() == v1::LEASED) {
@@ -147,7 +138,8 @@ absl::Status Master::Step(absl::FunctionRef<absl::Status()> body) {
 absl::Status Master::Retire(SearchRun& run) {
   const int64_t id = run.id();
   v1::SearchSummary summary = run.Summarize();
-  RETURN_IF_ERROR(store_->PutFinished(summary, run.last_event, run.Best(kStoredLeaderboard)));
+  RETURN_IF_ERROR(
+      store_->PutFinished(summary, run.last_event, run.Best(kStoredLeaderboard), run.Ranking()));
   finished_[id] = run.last_event;
   recent_.push_back(std::move(summary));
   if (recent_.size() > static_cast<size_t>(options_.max_running_searches)) recent_.pop_front();
@@ -772,7 +764,7 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
       change->remove = key;
     }
   }
-  if (run.pruner() != nullptr) run.pruner()->Finished(t.genome().id(), SearchRun::Completed(t));
+  if (run.pruner() != nullptr) run.pruner()->Finished(t.genome().id(), genome::IsCompleted(t));
   RETURN_IF_ERROR(PutTrial(run, t,
                            pruned ? Event::GENOME_PRUNED
                            : ok   ? Event::GENOME_FINISHED

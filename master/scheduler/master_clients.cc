@@ -155,16 +155,19 @@ absl::StatusOr<std::vector<Trial>> Master::Leaderboard(int64_t search_id, int li
     return absl::NotFoundError(absl::StrCat("no search with id ", search_id));
   }
   if (limit <= kStoredLeaderboard) return store_->LoadLeaderboard(search_id, limit);
-  // Longer than the stored leaderboard: ranked from every stored trial, in the live
-  // ranking's order (pruned trials below those that trained fully, not left out).
+  // Longer than the stored leaderboard: a page of the stored ranking.
+  ASSIGN_OR_RETURN(out, store_->LoadRanked(search_id, limit));
+  if (!out.empty()) return out;
+  ASSIGN_OR_RETURN(out, store_->LoadLeaderboard(search_id, kStoredLeaderboard));
+  if (static_cast<int>(out.size()) < kStoredLeaderboard) return out;  // all it ranked
+  // Retired before its ranking was stored: ranked from every stored trial.
   ASSIGN_OR_RETURN(std::vector<Trial> trials, store_->LoadTrials(search_id));
-  std::vector<std::pair<std::pair<double, int64_t>, size_t>> ranked;
-  for (size_t i = 0; i < trials.size(); ++i) {
-    if (auto key = SearchRun::RankKey(trials[i])) ranked.emplace_back(*key, i);
+  std::sort(trials.begin(), trials.end(), genome::RanksBefore);
+  out.clear();
+  for (Trial& t : trials) {
+    if (static_cast<int>(out.size()) == limit || !genome::IsSuccess(t)) break;
+    out.push_back(std::move(t));
   }
-  std::sort(ranked.begin(), ranked.end());
-  if (static_cast<int>(ranked.size()) > limit) ranked.resize(limit);
-  for (const auto& [key, i] : ranked) out.push_back(std::move(trials[i]));
   return out;
 }
 

@@ -69,8 +69,6 @@ absl::StatusOr<std::unique_ptr<SearchRun>> SearchRun::Create(const v1::SearchSum
   return run;
 }
 
-bool SearchRun::Completed(const v1::Trial& t) { return t.state() == v1::DONE && t.error().empty(); }
-
 void SearchRun::LoadTrials(std::vector<v1::Trial> trials) {
   for (v1::Trial& t : trials) {
     const int64_t id = t.genome().id();
@@ -82,7 +80,8 @@ void SearchRun::LoadTrials(std::vector<v1::Trial> trials) {
   if (pruner_ != nullptr) {
     for (const auto& [id, t] : trials_) {
       for (const v1::EpochPoint& p : t.curve()) pruner_->Record(id, p.epoch(), p.val_accuracy());
-      if (t.state() != v1::LEASED && t.state() != v1::QUEUED) pruner_->Finished(id, Completed(t));
+      if (t.state() != v1::LEASED && t.state() != v1::QUEUED)
+        pruner_->Finished(id, genome::IsCompleted(t));
     }
   }
   for (const auto& [id, t] : trials_) {
@@ -167,7 +166,7 @@ v1::SearchSummary SearchRun::Summarize() const {
   s.set_pruned(count_[v1::PRUNED]);
   s.set_epochs_trained(epochs_trained_);
   s.set_epochs_saved(epochs_saved_);
-  if (!ranking_.empty()) *s.mutable_best() = trials_.at(ranking_.begin()->second);
+  if (!ranking_.empty()) *s.mutable_best() = trials_.at(ranking_.begin()->genome_id);
   return s;
 }
 
@@ -190,8 +189,15 @@ void SearchRun::SetState(v1::Trial& t, v1::TrialState state) {
 std::vector<const v1::Trial*> SearchRun::Best(size_t limit) const {
   std::vector<const v1::Trial*> out;
   for (auto it = ranking_.begin(); it != ranking_.end() && out.size() < limit; ++it) {
-    out.push_back(&trials_.at(it->second));
+    out.push_back(&trials_.at(it->genome_id));
   }
+  return out;
+}
+
+std::vector<int64_t> SearchRun::Ranking() const {
+  std::vector<int64_t> out;
+  out.reserve(ranking_.size());
+  for (const genome::RankKey& key : ranking_) out.push_back(key.genome_id);
   return out;
 }
 
@@ -209,42 +215,18 @@ std::optional<int64_t> SearchRun::PopQueued() {
   return id;
 }
 
-std::optional<std::pair<double, int64_t>> SearchRun::RankKey(const v1::Trial& t) {
-  if (!t.error().empty()) return std::nullopt;
-  switch (t.state()) {
-    case v1::DONE:
-    case v1::CACHED:
-      return std::make_pair(-t.accuracy(), t.genome().id());
-    case v1::PRUNED:
-      return std::make_pair(2.0 - t.accuracy(), t.genome().id());
-    default:
-      return std::nullopt;
-  }
-}
-
-namespace {
-
-// Epochs this search trained for the trial, once it is over (a ledger hit trained none).
-bool Trained(v1::TrialState s) { return s == v1::DONE || s == v1::TRIAL_FAILED || s == v1::PRUNED; }
-
-}  // namespace
-
 void SearchRun::Counted(const v1::Trial& t) {
   ++count_[t.state()];
-  if (auto key = RankKey(t)) ranking_.insert(*key);
-  if (Trained(t.state())) epochs_trained_ += t.epochs_run();
-  if (t.state() == v1::PRUNED) {
-    epochs_saved_ += std::max(0, summary_.spec().task().epochs() - t.epochs_run());
-  }
+  if (auto key = genome::RankOf(t)) ranking_.insert(*key);
+  epochs_trained_ += genome::EpochsTrained(t);
+  epochs_saved_ += genome::EpochsSaved(t, summary_.spec().task().epochs());
 }
 
 void SearchRun::Uncounted(const v1::Trial& t) {
   --count_[t.state()];
-  if (auto key = RankKey(t)) ranking_.erase(*key);
-  if (Trained(t.state())) epochs_trained_ -= t.epochs_run();
-  if (t.state() == v1::PRUNED) {
-    epochs_saved_ -= std::max(0, summary_.spec().task().epochs() - t.epochs_run());
-  }
+  if (auto key = genome::RankOf(t)) ranking_.erase(*key);
+  epochs_trained_ -= genome::EpochsTrained(t);
+  epochs_saved_ -= genome::EpochsSaved(t, summary_.spec().task().epochs());
 }
 
 }  // namespace deepevolve::master

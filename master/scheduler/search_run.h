@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/service.pb.h"
 #include "genome/space.h"
+#include "genome/trial_rank.h"
 #include "master/ga/pruner.h"
 #include "master/ga/strategy.h"
 #include "master/store/store.h"
@@ -62,9 +63,6 @@ class SearchRun {
   // The search's pruner, nullptr when it has none. Rebuilt from the trials' stored
   // curves by LoadTrials.
   ga::Pruner* pruner() { return pruner_.get(); }
-  // A trial that trained all its epochs (or stopped by its own early stopping) with a
-  // result: what the pruner counts as completed.
-  static bool Completed(const v1::Trial& t);
   std::mt19937_64& rng() { return rng_; }
   const genome::SearchSpace& space() const { return *space_; }
   const std::string& task_hash() const { return task_hash_; }
@@ -84,16 +82,13 @@ class SearchRun {
   // accuracy, error and epochs_run change only outside a state that counts them: set
   // them before moving it into DONE, CACHED, TRIAL_FAILED or PRUNED.
   void SetState(v1::Trial& t, v1::TrialState state);
-  // The successful trial ranked first (the highest accuracy among those that trained
-  // fully, then among pruned ones; ties: the older), 0 for none.
-  int64_t best_genome_id() const { return ranking_.empty() ? 0 : ranking_.begin()->second; }
-  // The first `limit` successful trials, best first (ties: the older): what a
-  // leaderboard shows, at a cost of `limit` whatever the search's size.
+  // The successful trial ranked first (genome/trial_rank.h), 0 for none.
+  int64_t best_genome_id() const { return ranking_.empty() ? 0 : ranking_.begin()->genome_id; }
+  // The first `limit` successful trials in rank order: what a leaderboard shows, at a
+  // cost of `limit` whatever the search's size.
   std::vector<const v1::Trial*> Best(size_t limit) const;
-  // Where a trial stands in that ranking (lower first), or nullopt outside it: the
-  // successful trials, those the pruner stopped below every one that trained fully.
-  // The one order of every leaderboard, live or read back from the store.
-  static std::optional<std::pair<double, int64_t>> RankKey(const v1::Trial& t);
+  // Every successful trial's genome id in rank order (a finished search's stored ranking).
+  std::vector<int64_t> Ranking() const;
   // Trials now held by workers.
   int64_t leased() const { return count_[v1::LEASED]; }
 
@@ -134,10 +129,9 @@ class SearchRun {
   // Epochs trained by finished trials, and left untrained by pruned ones.
   int64_t epochs_trained_ = 0;
   int64_t epochs_saved_ = 0;
-  // Successful trials as (-accuracy, genome id), pruned ones as (2 - accuracy, id): the
-  // best first, ties to the older. An entry is made when a trial enters DONE, CACHED or
-  // PRUNED, whose accuracy is then final.
-  std::set<std::pair<double, int64_t>> ranking_;
+  // The successful trials in rank order (genome::RankOf). An entry is made when a trial
+  // enters DONE, CACHED or PRUNED, whose accuracy is then final.
+  std::set<genome::RankKey> ranking_;
   absl::flat_hash_map<std::string, int> setup_failures_;  // in a row, by worker
   absl::flat_hash_set<std::string> excluded_;
 };

@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS leaderboards (
   rank INTEGER NOT NULL,
   trial BLOB NOT NULL,
   PRIMARY KEY (search_id, rank)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rankings (
+  search_id INTEGER NOT NULL REFERENCES searches(id),
+  rank INTEGER NOT NULL,
+  genome_id INTEGER NOT NULL,
+  PRIMARY KEY (search_id, rank)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL);
@@ -186,7 +191,8 @@ absl::StatusOr<std::optional<v1::Trial>> Store::LoadTrial(int64_t search_id, int
 }
 
 absl::Status Store::PutFinished(const v1::SearchSummary& summary, int64_t last_event,
-                                const std::vector<const v1::Trial*>& leaderboard) {
+                                const std::vector<const v1::Trial*>& leaderboard,
+                                const std::vector<int64_t>& ranking) {
   ASSIGN_OR_RETURN(ScopedStatement s,
                    db_->Cached("INSERT OR REPLACE INTO finished_searches (search_id, summary, "
                                "last_event) VALUES (?, ?, ?)"));
@@ -205,6 +211,18 @@ absl::Status Store::PutFinished(const v1::SearchSummary& summary, int64_t last_e
     RETURN_IF_ERROR(put->Bind(1, summary.search_id())
                         .Bind(2, static_cast<int64_t>(rank))
                         .BindBlob(3, leaderboard[rank]->SerializeAsString())
+                        .Run());
+  }
+  ASSIGN_OR_RETURN(ScopedStatement unrank, db_->Cached("DELETE FROM rankings WHERE search_id = ?"));
+  RETURN_IF_ERROR(unrank->Bind(1, summary.search_id()).Run());
+  ASSIGN_OR_RETURN(
+      ScopedStatement rank,
+      db_->Cached("INSERT INTO rankings (search_id, rank, genome_id) VALUES (?, ?, ?)"));
+  for (size_t i = 0; i < ranking.size(); ++i) {
+    rank->Reset();
+    RETURN_IF_ERROR(rank->Bind(1, summary.search_id())
+                        .Bind(2, static_cast<int64_t>(i))
+                        .Bind(3, ranking[i])
                         .Run());
   }
   // Their points are in the trials' curves now.
@@ -251,6 +269,15 @@ absl::StatusOr<std::vector<v1::Trial>> Store::LoadLeaderboard(int64_t search_id,
                                                   "search_id = ? ORDER BY rank LIMIT ?"));
   s->Bind(1, search_id).Bind(2, static_cast<int64_t>(limit));
   return ReadAll<v1::Trial>(*s, absl::StrCat("leaderboard of search ", search_id), *db_);
+}
+
+absl::StatusOr<std::vector<v1::Trial>> Store::LoadRanked(int64_t search_id, int limit) {
+  ASSIGN_OR_RETURN(ScopedStatement s,
+                   db_->Cached("SELECT t.trial FROM rankings r JOIN trials t ON t.search_id = "
+                               "r.search_id AND t.genome_id = r.genome_id WHERE r.search_id = ? "
+                               "ORDER BY r.rank LIMIT ?"));
+  s->Bind(1, search_id).Bind(2, static_cast<int64_t>(limit));
+  return ReadAll<v1::Trial>(*s, absl::StrCat("ranked trial of search ", search_id), *db_);
 }
 
 absl::Status Store::AppendOp(int64_t search_id, const StrategyOp& op) {

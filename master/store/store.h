@@ -60,11 +60,13 @@ class Store {
   // Every search but those finished with their final summary stored (PutFinished).
   absl::StatusOr<std::vector<v1::SearchSummary>> LoadSearches();
 
-  // A finished search: its final summary, its last event, and its best trials in order
-  // (the leaderboard the master answers from). Deletes its GENOME_PROGRESS events,
+  // A finished search: its final summary, its last event, its best trials in order
+  // (the leaderboard the master answers from), and the genome ids of all its ranked
+  // trials in order (for longer leaderboards). Deletes its GENOME_PROGRESS events,
   // whose points its trials' curves hold.
   absl::Status PutFinished(const v1::SearchSummary& summary, int64_t last_event,
-                           const std::vector<const v1::Trial*>& leaderboard);
+                           const std::vector<const v1::Trial*>& leaderboard,
+                           const std::vector<int64_t>& ranking);
   absl::StatusOr<std::vector<FinishedSearch>> LoadFinishedIndex();
   absl::StatusOr<std::optional<v1::SearchSummary>> LoadFinished(int64_t search_id);
   // At most `limit` finished searches' final summaries with ids below `before_id`
@@ -72,6 +74,9 @@ class Store {
   absl::StatusOr<std::vector<v1::SearchSummary>> ListFinished(int64_t before_id, int limit);
   // The first `limit` of the stored leaderboard.
   absl::StatusOr<std::vector<v1::Trial>> LoadLeaderboard(int64_t search_id, int limit);
+  // The first `limit` trials of the stored ranking, read a page at a time from the
+  // trials: none for a search finished before rankings were stored.
+  absl::StatusOr<std::vector<v1::Trial>> LoadRanked(int64_t search_id, int limit);
 
   // Trials, keyed by (search_id, genome.id).
   absl::Status PutTrial(const v1::Trial& trial);

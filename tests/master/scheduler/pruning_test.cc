@@ -5,6 +5,7 @@
 #include <functional>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -391,6 +392,38 @@ TEST_F(PruningTest, AFinishedLeaderboardPastItsStoredRowsKeepsPrunedTrials) {
   for (size_t i = 0; i < stored->size(); ++i) {
     EXPECT_EQ((*stored)[i].genome().id(), expected[i].genome().id()) << i;
   }
+  // A search retired before rankings were stored is ranked from its trials, alike.
+  ASSERT_THAT(db_->Exec("DELETE FROM rankings"), IsOk());
+  auto legacy = master_->Leaderboard(id, 1000);
+  ASSERT_THAT(legacy, IsOk());
+  ASSERT_EQ(legacy->size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ((*legacy)[i].genome().id(), expected[i].genome().id()) << i;
+  }
+}
+
+// Issue 33 (and audit F13's cost): past its stored 100 rows, a finished search's
+// leaderboard reads a page of its stored ranking, never every trial under the master's
+// lock. A trial beyond the page is not read at all: here its record is damaged, and
+// only a page that reaches it says so.
+TEST_F(PruningTest, AFinishedLeaderboardReadsOnlyItsPage) {
+  v1::SearchSpec spec = Spec("asha");
+  spec.mutable_steady_state()->set_trials(150);
+  const int64_t id = RunSearch(spec);
+  auto all = master_->Leaderboard(id, 1000);
+  ASSERT_THAT(all, IsOk());
+  ASSERT_GT(all->size(), 120u);
+  const int64_t last = all->back().genome().id();
+  ASSERT_THAT(db_->Exec(absl::StrCat("UPDATE trials SET trial = x'ffffffff' WHERE search_id = ", id,
+                                     " AND genome_id = ", last)),
+              IsOk());
+  auto page = master_->Leaderboard(id, 120);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->size(), 120u);
+  for (size_t i = 0; i < page->size(); ++i) {
+    EXPECT_EQ((*page)[i].genome().id(), (*all)[i].genome().id()) << i;
+  }
+  EXPECT_THAT(master_->Leaderboard(id, 1000), StatusIs(absl::StatusCode::kDataLoss, ::testing::_));
 }
 
 TEST_F(PruningTest, AHeartbeatsNumbersAreChecked) {

@@ -159,7 +159,7 @@ TEST_F(StoreTest, AnOlderEventsTableGainsItsKindAndOnlyProgressIsPruned) {
   auto id = store_->InsertSearch(summary);
   ASSERT_TRUE(id.ok() && *id == 1);
   summary.set_search_id(1);
-  ASSERT_TRUE(store_->PutFinished(summary, 3, {}).ok());
+  ASSERT_TRUE(store_->PutFinished(summary, 3, {}, {}).ok());
   auto events = store_->LoadEvents(1, 0, 100, 100);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 2u);
