@@ -14,12 +14,8 @@ using ::deepevolve::testing::IsOk;
 using ::deepevolve::testing::StatusIs;
 using ::testing::HasSubstr;
 
-v1::SearchSummary Summary(int population = 4) {
-  v1::SearchSpec spec;
-  spec.set_preset("fashion_mnist_mlp");
-  spec.mutable_generational()->set_population(population);
-  spec.mutable_generational()->set_generations(2);
-  spec.set_seed(11);
+// Search 3, running `spec` (resolved).
+v1::SearchSummary Summary(const v1::SearchSpec& spec) {
   auto resolved = ga::ResolveSearchSpec(spec);
   EXPECT_THAT(resolved, IsOk());
   v1::SearchSummary summary;
@@ -27,6 +23,15 @@ v1::SearchSummary Summary(int population = 4) {
   summary.set_state(v1::RUNNING);
   *summary.mutable_spec() = *resolved;
   return summary;
+}
+
+v1::SearchSummary Summary(int population = 4) {
+  v1::SearchSpec spec;
+  spec.set_preset("fashion_mnist_mlp");
+  spec.mutable_generational()->set_population(population);
+  spec.mutable_generational()->set_generations(2);
+  spec.set_seed(11);
+  return Summary(spec);
 }
 
 // Hands out the strategy's next genome as a new trial.
@@ -167,12 +172,7 @@ TEST(SearchRunTest, AGuidedReplayAdoptsTheStoredGenomesAndGoesOnAsBefore) {
   spec.mutable_guided()->set_trials(60);
   spec.mutable_guided()->set_warmup(5);
   spec.set_seed(5);
-  auto resolved = ga::ResolveSearchSpec(spec);
-  ASSERT_THAT(resolved, IsOk());
-  v1::SearchSummary summary;
-  summary.set_search_id(4);
-  summary.set_state(v1::RUNNING);
-  *summary.mutable_spec() = *resolved;
+  const v1::SearchSummary summary = Summary(spec);
 
   auto original = SearchRun::Create(summary);
   ASSERT_THAT(original, IsOk());
