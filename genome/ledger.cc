@@ -4,10 +4,10 @@
 
 namespace deepevolve::genome {
 
-std::optional<TrialResult> InMemoryLedger::Lookup(const LedgerKey& key) const {
+absl::StatusOr<std::optional<TrialResult>> InMemoryLedger::Lookup(const LedgerKey& key) const {
   auto it = entries_.find(key);
-  if (it == entries_.end()) return std::nullopt;
-  return it->second;
+  if (it == entries_.end()) return std::optional<TrialResult>();
+  return std::optional<TrialResult>(it->second);
 }
 
 absl::Status InMemoryLedger::Insert(const LedgerKey& key, const TrialResult& result) {

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "genome/genome.h"
 
 namespace deepevolve::genome {
@@ -40,8 +41,8 @@ class Ledger {
   virtual ~Ledger() = default;
 
   // The recorded result for `key`, or nullopt when the genome was never trained on
-  // that task.
-  virtual std::optional<TrialResult> Lookup(const LedgerKey& key) const = 0;
+  // that task. An error of the storage is an error, never "not trained".
+  virtual absl::StatusOr<std::optional<TrialResult>> Lookup(const LedgerKey& key) const = 0;
 
   // Records `result` under `key`. ALREADY_EXISTS when `key` holds a result that
   // `result` does not replace (see Replaces): a ledger entry is written once, except
@@ -56,7 +57,7 @@ class Ledger {
 // Thread-compatible: callers serialise access.
 class InMemoryLedger : public Ledger {
  public:
-  std::optional<TrialResult> Lookup(const LedgerKey& key) const override;
+  absl::StatusOr<std::optional<TrialResult>> Lookup(const LedgerKey& key) const override;
   absl::Status Insert(const LedgerKey& key, const TrialResult& result) override;
   int64_t Count() const override { return static_cast<int64_t>(entries_.size()); }
 

@@ -45,9 +45,10 @@ absl::Status GroupCommit::Step(absl::FunctionRef<absl::Status()> body) {
   }
   ++stats_.steps;
   const int64_t changes = store_->db().TotalChanges();
+  const int64_t entries = ledger_->Count();
   if (absl::Status b = store_->BeginStep(); !b.ok()) return Break(b);
   const absl::Status s = body();
-  if (!s.ok()) ledger_->Recount();  // the rollback may undo an insert
+  if (!s.ok()) ledger_->RolledBack(entries);  // the rollback undoes its inserts
   if (absl::Status e = store_->EndStep(/*keep=*/s.ok()); !e.ok()) return Break(e);
   if (!s.ok() && !absl::IsInvalidArgument(s)) return Break(s);
   if (s.ok() && store_->db().TotalChanges() != changes) batch_written_ = true;

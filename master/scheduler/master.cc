@@ -46,6 +46,7 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Create(std::unique_ptr<store::St
 }
 
 absl::Status Master::Recover() {
+  RETURN_IF_ERROR(ledger_->Load());
   ASSIGN_OR_RETURN(std::vector<store::FinishedSearch> finished, store_->LoadFinishedIndex());
   for (const store::FinishedSearch& f : finished) finished_[f.search_id] = f.last_event;
   // Running searches, and those that ended but were not retired (trials still leased
@@ -221,7 +222,10 @@ absl::Status Master::FillQueue(SearchRun& run, size_t want) {
     run.generation_emitted = std::max(run.generation_emitted, run.strategy().generation());
     Trial& t = run.AddTrial(c);
     std::optional<genome::TrialResult> hit;
-    if (!run.spec().retrain()) hit = ledger_->Lookup({t.genome().hash(), run.task_hash()});
+    if (!run.spec().retrain()) {
+      // A store that cannot say fails the step: a genome is never trained again for it.
+      ASSIGN_OR_RETURN(hit, ledger_->Lookup({t.genome().hash(), run.task_hash()}));
+    }
     // A pruned result is partial: the genome trains again, and its full result (or a
     // new pruned one) is recorded; only a full one replaces the entry.
     if (hit.has_value() && hit->pruned) hit.reset();

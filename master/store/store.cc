@@ -383,27 +383,34 @@ absl::Status Store::SetCounter(const std::string& name, int64_t value) {
   return s->Bind(1, name).Bind(2, value).Run();
 }
 
-std::optional<genome::TrialResult> SqliteLedger::Lookup(const genome::LedgerKey& key) const {
-  absl::StatusOr<ScopedStatement> s = store_->db().Cached(
-      "SELECT ok, accuracy, test_accuracy, train_seconds, epochs_run, error, pruned FROM ledger "
-      "WHERE genome_hash = ? AND task_hash = ?");
-  if (!s.ok()) return std::nullopt;
-  (*s)->Bind(1, key.genome_hash).Bind(2, key.task_hash);
-  absl::StatusOr<bool> row = (*s)->Step();
-  if (!row.ok() || !*row) return std::nullopt;
-  genome::TrialResult r;
-  r.ok = (*s)->Int(0) != 0;
-  r.accuracy = (*s)->Double(1);
-  r.test_accuracy = (*s)->Double(2);
-  r.train_seconds = (*s)->Double(3);
-  r.epochs_run = static_cast<int>((*s)->Int(4));
-  r.error = (*s)->Text(5);
-  r.pruned = (*s)->Int(6) != 0;
-  return r;
+absl::Status SqliteLedger::Load() {
+  ASSIGN_OR_RETURN(ScopedStatement s, store_->db().Cached("SELECT COUNT(*) FROM ledger"));
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  count_ = row ? s->Int(0) : 0;
+  return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<genome::TrialResult>> SqliteLedger::Lookup(
+    const genome::LedgerKey& key) const {
+  ASSIGN_OR_RETURN(ScopedStatement s,
+                   store_->db().Cached("SELECT ok, accuracy, test_accuracy, train_seconds, "
+                                       "epochs_run, error, pruned FROM ledger WHERE genome_hash = "
+                                       "? AND task_hash = ?"));
+  s->Bind(1, key.genome_hash).Bind(2, key.task_hash);
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<genome::TrialResult>();
+  genome::TrialResult r;
+  r.ok = s->Int(0) != 0;
+  r.accuracy = s->Double(1);
+  r.test_accuracy = s->Double(2);
+  r.train_seconds = s->Double(3);
+  r.epochs_run = static_cast<int>(s->Int(4));
+  r.error = s->Text(5);
+  r.pruned = s->Int(6) != 0;
+  return std::optional<genome::TrialResult>(std::move(r));
+}
 absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::TrialResult& r) {
-  std::optional<genome::TrialResult> held = Lookup(key);
+  ASSIGN_OR_RETURN(std::optional<genome::TrialResult> held, Lookup(key));
   if (held.has_value() && !genome::Replaces(r, *held)) {
     return absl::AlreadyExistsError(
         absl::StrCat("ledger already holds a result for ", key.ToString()));
@@ -422,18 +429,8 @@ absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::Tr
                       .Bind(8, r.error)
                       .Bind(9, static_cast<int64_t>(r.pruned))
                       .Run());
-  if (count_ && !held.has_value()) ++*count_;
+  if (!held.has_value()) ++count_;
   return absl::OkStatus();
-}
-
-int64_t SqliteLedger::Count() const {
-  if (count_) return *count_;
-  absl::StatusOr<ScopedStatement> s = store_->db().Cached("SELECT COUNT(*) FROM ledger");
-  if (!s.ok()) return 0;
-  absl::StatusOr<bool> row = (*s)->Step();
-  if (!row.ok() || !*row) return 0;
-  count_ = (*s)->Int(0);
-  return *count_;
 }
 
 }  // namespace deepevolve::store

@@ -118,17 +118,19 @@ class Store {
 class SqliteLedger : public genome::Ledger {
  public:
   explicit SqliteLedger(Store* store) : store_(store) {}
-  std::optional<genome::TrialResult> Lookup(const genome::LedgerKey& key) const override;
+  // Counts the entries (a count of a large ledger reads every page of it): once, before
+  // any other call; from then on the count is kept as entries are inserted.
+  absl::Status Load();
+  absl::StatusOr<std::optional<genome::TrialResult>> Lookup(
+      const genome::LedgerKey& key) const override;
   absl::Status Insert(const genome::LedgerKey& key, const genome::TrialResult& result) override;
-  // Counted once, then kept as entries are inserted: a count of a large ledger reads
-  // every page of it, and the master's metrics ask for it under the master's lock.
-  int64_t Count() const override;
-  // Counts again on the next Count(): after a rollback that may have undone an Insert.
-  void Recount() { count_.reset(); }
+  int64_t Count() const override { return count_; }
+  // Takes the count back to `count` (Count() before a step the store rolled back).
+  void RolledBack(int64_t count) { count_ = count; }
 
  private:
   Store* store_;
-  mutable std::optional<int64_t> count_;
+  int64_t count_ = 0;
 };
 
 }  // namespace deepevolve::store

@@ -10,21 +10,21 @@ TEST(InMemoryLedgerTest, LookupInsertCount) {
   const LedgerKey a{"53e7608376c791312050ef5ab4b95bf9", "task1"};
   const LedgerKey b{"53e7608376c791312050ef5ab4b95bf9", "task2"};
   EXPECT_EQ(ledger.Count(), 0);
-  EXPECT_FALSE(ledger.Lookup(a).has_value());
+  EXPECT_FALSE(ledger.Lookup(a)->has_value());
   TrialResult r;
   r.accuracy = 0.875;
   r.test_accuracy = 0.86;
   ASSERT_TRUE(ledger.Insert(a, r).ok());
-  ASSERT_TRUE(ledger.Lookup(a).has_value());
-  EXPECT_EQ(ledger.Lookup(a)->accuracy, 0.875);
-  EXPECT_FALSE(ledger.Lookup(b).has_value());  // same genome, other task
+  ASSERT_TRUE(ledger.Lookup(a)->has_value());
+  EXPECT_EQ(ledger.Lookup(a).value()->accuracy, 0.875);
+  EXPECT_FALSE(ledger.Lookup(b)->has_value());  // same genome, other task
   EXPECT_EQ(ledger.Insert(a, r).code(), absl::StatusCode::kAlreadyExists);
   TrialResult failed;
   failed.ok = false;
   failed.error = "shape collapses";
   ASSERT_TRUE(ledger.Insert(b, failed).ok());
   EXPECT_EQ(ledger.Count(), 2);
-  EXPECT_FALSE(ledger.Lookup(b)->ok);
+  EXPECT_FALSE(ledger.Lookup(b).value()->ok);
 }
 
 TEST(InMemoryLedgerTest, OnlyAFullResultReplacesAPrunedOne) {
@@ -38,7 +38,7 @@ TEST(InMemoryLedgerTest, OnlyAFullResultReplacesAPrunedOne) {
   ASSERT_TRUE(ledger.Insert(a, pruned).ok());
   EXPECT_EQ(ledger.Insert(a, pruned).code(), absl::StatusCode::kAlreadyExists);
   ASSERT_TRUE(ledger.Insert(a, full).ok());
-  EXPECT_FALSE(ledger.Lookup(a)->pruned);
+  EXPECT_FALSE(ledger.Lookup(a).value()->pruned);
   EXPECT_EQ(ledger.Insert(a, pruned).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(ledger.Count(), 1);
 }

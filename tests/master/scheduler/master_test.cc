@@ -832,6 +832,27 @@ TEST_F(MasterTest, AFinishedSearchIsReadFromTheStoreAndAnswersAsBefore) {
 
 // A strategy log that does not replay (a bug, a hand-edited database) fails its own
 // search at start, naming it; the master and the other searches go on.
+// Issue 33: a ledger the store cannot read is an error, never "never trained": the
+// second search of the same genomes fails loudly instead of training them all again.
+TEST_F(MasterTest, ALedgerThatCannotBeReadFailsTheStepAndTrainsNothingAgain) {
+  auto first = master_->Submit(SmallSpec(5));
+  ASSERT_TRUE(first.ok());
+  RegisterWorker("w1");
+  const int trained = RunWorker("w1");
+  ASSERT_GT(trained, 0);
+  ASSERT_TRUE(db_->Exec("ALTER TABLE ledger RENAME TO ledger_elsewhere").ok());
+  auto second = master_->Submit(SmallSpec(5));
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(std::string(second.status().message()), ::testing::HasSubstr("ledger"));
+  // The master stops, as for any failure of its store, with nothing queued to train.
+  v1::AcquireRequest acquire;
+  acquire.set_worker_id("w1");
+  acquire.set_incarnation(1);
+  auto next = master_->Acquire(acquire);
+  EXPECT_TRUE(!next.ok() || !next->has_assignment());
+  EXPECT_EQ(master_->Stats().genomes_done, trained);
+}
+
 TEST_F(MasterTest, ALogThatDoesNotReplayFailsItsSearchNotTheMaster) {
   auto broken = master_->Submit(SmallSpec(1));
   auto healthy = master_->Submit(SmallSpec(2));

@@ -33,6 +33,7 @@ TEST_F(StoreTest, TheLedgerCountIsKeptThroughInsertsDuplicatesRollbacksAndReopen
   Open();
   {
     SqliteLedger ledger(store_.get());
+    ASSERT_TRUE(ledger.Load().ok());
     EXPECT_EQ(ledger.Count(), 0);
     genome::TrialResult result;
     result.accuracy = 0.8;
@@ -41,20 +42,22 @@ TEST_F(StoreTest, TheLedgerCountIsKeptThroughInsertsDuplicatesRollbacksAndReopen
     EXPECT_TRUE(absl::IsAlreadyExists(ledger.Insert(Key(1), result)));
     EXPECT_EQ(ledger.Count(), 3);
 
-    // An insert undone by a rollback: the kept count is dropped and counted again.
+    // An insert undone by a rollback: the count is taken back to before the step.
     ASSERT_TRUE(store_->db().Exec("BEGIN; SAVEPOINT step;").ok());
+    const int64_t before = ledger.Count();
     ASSERT_TRUE(ledger.Insert(Key(7), result).ok());
     EXPECT_EQ(ledger.Count(), 4);
     ASSERT_TRUE(store_->db().Exec("ROLLBACK TO step; RELEASE step; COMMIT;").ok());
-    ledger.Recount();
+    ledger.RolledBack(before);
     EXPECT_EQ(ledger.Count(), 3);
-    EXPECT_FALSE(ledger.Lookup(Key(7)).has_value());
+    EXPECT_FALSE(ledger.Lookup(Key(7))->has_value());
   }
   Open();
   SqliteLedger reopened(store_.get());
+  ASSERT_TRUE(reopened.Load().ok());
   EXPECT_EQ(reopened.Count(), 3);
-  ASSERT_TRUE(reopened.Lookup(Key(2)).has_value());
-  EXPECT_DOUBLE_EQ(reopened.Lookup(Key(2))->accuracy, 0.8);
+  ASSERT_TRUE(reopened.Lookup(Key(2))->has_value());
+  EXPECT_DOUBLE_EQ(reopened.Lookup(Key(2)).value()->accuracy, 0.8);
 }
 
 // A pruned result is partial: a full result replaces it (once), nothing replaces a full
@@ -63,19 +66,20 @@ TEST_F(StoreTest, TheLedgerCountIsKeptThroughInsertsDuplicatesRollbacksAndReopen
 TEST_F(StoreTest, AFullResultReplacesAPrunedOneAndOldLedgersGainTheColumn) {
   Open();
   SqliteLedger ledger(store_.get());
+  ASSERT_TRUE(ledger.Load().ok());
   genome::TrialResult pruned;
   pruned.accuracy = 0.6;
   pruned.epochs_run = 1;
   pruned.pruned = true;
   ASSERT_TRUE(ledger.Insert(Key(1), pruned).ok());
-  EXPECT_TRUE(ledger.Lookup(Key(1))->pruned);
+  EXPECT_TRUE(ledger.Lookup(Key(1)).value()->pruned);
   EXPECT_TRUE(absl::IsAlreadyExists(ledger.Insert(Key(1), pruned)));
   genome::TrialResult full;
   full.accuracy = 0.8;
   full.epochs_run = 4;
   ASSERT_TRUE(ledger.Insert(Key(1), full).ok());
-  EXPECT_FALSE(ledger.Lookup(Key(1))->pruned);
-  EXPECT_DOUBLE_EQ(ledger.Lookup(Key(1))->accuracy, 0.8);
+  EXPECT_FALSE(ledger.Lookup(Key(1)).value()->pruned);
+  EXPECT_DOUBLE_EQ(ledger.Lookup(Key(1)).value()->accuracy, 0.8);
   EXPECT_TRUE(absl::IsAlreadyExists(ledger.Insert(Key(1), pruned)));
   EXPECT_TRUE(absl::IsAlreadyExists(ledger.Insert(Key(1), full)));
   EXPECT_EQ(ledger.Count(), 1);
@@ -98,9 +102,9 @@ TEST_F(StoreTest, AFullResultReplacesAPrunedOneAndOldLedgersGainTheColumn) {
   auto reopened = Store::Open(old_path, Durability::kProcess);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   SqliteLedger old(reopened->get());
-  ASSERT_TRUE(old.Lookup({"g", "t"}).has_value());
-  EXPECT_FALSE(old.Lookup({"g", "t"})->pruned);
-  EXPECT_DOUBLE_EQ(old.Lookup({"g", "t"})->accuracy, 0.7);
+  ASSERT_TRUE(old.Lookup({"g", "t"})->has_value());
+  EXPECT_FALSE(old.Lookup({"g", "t"}).value()->pruned);
+  EXPECT_DOUBLE_EQ(old.Lookup({"g", "t"}).value()->accuracy, 0.7);
 }
 
 // The master restarts the WAL between transactions when it asks for it: the WAL file
