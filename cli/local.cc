@@ -27,7 +27,6 @@
 #include "master/ga/sim.h"
 #include "master/ga/spec.h"
 #include "nlohmann/json.hpp"
-#include "worker/daemon/program_trainer.h"
 
 namespace deepevolve::cli {
 namespace {
@@ -302,7 +301,7 @@ class LocalCluster {
 absl::Status ResolvePrograms(const std::vector<std::string>& programs, v1::SearchSpec* spec) {
   std::vector<std::string> names;
   for (const std::string& p : programs) {
-    ASSIGN_OR_RETURN(worker::TrainerProgram program, worker::ParseTrainerFlag(p));
+    ASSIGN_OR_RETURN(genome::TrainerProgram program, genome::ParseTrainerFlag(p));
     names.push_back(program.name);
   }
   const std::string& wanted = spec->task().trainer();

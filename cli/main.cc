@@ -14,7 +14,7 @@
 #include "cli/retrain.h"
 #include "cli/spec_flags.h"
 #include "common/security_flags.h"
-#include "common/spec_file.h"
+#include "master/ga/spec_file.h"
 #include "master/ga/spec.h"
 
 namespace {

@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/spec_file.h"
+#include "master/ga/spec_file.h"
 #include "common/status_macros.h"
 #include "genome/genome.h"
 #include "genome/space.h"

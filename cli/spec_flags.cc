@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/spec_file.h"
+#include "master/ga/spec_file.h"
 #include "master/ga/spec.h"
 
 namespace deepevolve::cli {

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/md5.h"
 
 namespace deepevolve::genome {
@@ -175,6 +176,23 @@ absl::Status CheckTrainerName(absl::string_view trainer) {
 
 LedgerKey MakeLedgerKey(const SearchSpace& space, const Genome& genome, const v1::TaskSpec& task) {
   return LedgerKey{GenomeHash(space, genome), Md5Hex(TaskIdentity(task))};
+}
+
+absl::StatusOr<TrainerProgram> ParseTrainerFlag(absl::string_view flag) {
+  const size_t eq = flag.find('=');
+  if (eq == absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--trainer ", flag, ": expected NAME[@VERSION]=COMMAND"));
+  }
+  TrainerProgram p{std::string(flag.substr(0, eq)),
+                   std::string(absl::StripAsciiWhitespace(flag.substr(eq + 1)))};
+  if (absl::Status s = CheckTrainerName(p.name); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--trainer: ", s.message()));
+  }
+  if (p.command.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--trainer ", p.name, ": no command"));
+  }
+  return p;
 }
 
 }  // namespace deepevolve::genome

@@ -78,6 +78,17 @@ inline constexpr int kMaxTrainerVersionLength = 64;  // [A-Za-z0-9_.-]+
 // INVALID_ARGUMENT saying what a trainer's name is, with `trainer` (cut to 80 bytes).
 absl::Status CheckTrainerName(absl::string_view trainer);
 
+// A training program a worker offers (`--trainer NAME[@VERSION]=COMMAND`, on the
+// worker and on `deepevolve local`).
+struct TrainerProgram {
+  std::string name;     // "NAME" or "NAME@VERSION", as searches name it (TaskSpec.trainer)
+  std::string command;  // run by /bin/sh -c
+};
+
+// Parses "NAME[@VERSION]=COMMAND". INVALID_ARGUMENT saying what is wrong (no '=', a bad
+// name, an empty command).
+absl::StatusOr<TrainerProgram> ParseTrainerFlag(absl::string_view flag);
+
 // The ledger key: a genome trained on a task. The same genome on another task (other
 // dataset, net kind, epochs, batch size, validation mode, ...) is another entry.
 struct LedgerKey {

@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   std::vector<deepevolve::worker::TrainerProgram> programs;
   for (const std::string& flag : trainer_flags) {
-    auto program = deepevolve::worker::ParseTrainerFlag(flag);
+    auto program = deepevolve::genome::ParseTrainerFlag(flag);
     if (!program.ok()) {
       spdlog::error("{}", std::string(program.status().message()));
       return 2;

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "common/spec_file.h"
+#include "master/ga/spec_file.h"
 #include "master/ga/spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

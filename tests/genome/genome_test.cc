@@ -1,7 +1,9 @@
 #include "genome/genome.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/master/ga/test_util.h"
+#include "tests/testing/status_matchers.h"
 
 namespace deepevolve::genome {
 namespace {
@@ -97,6 +99,24 @@ TEST(LedgerKeyTest, SameGenomeOnAnotherTaskIsAnotherEntry) {
   EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_validation(v1::TEST_SET); }));
   EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_train_limit(1000); }));
   EXPECT_TRUE(differs([](v1::TaskSpec* t) { t->set_validation_fraction(0.2); }));
+}
+
+TEST(ParseTrainerFlagTest, TakesNameVersionAndCommand) {
+  auto p = ParseTrainerFlag("fmnist-cnn@2=python3 /opt/train.py --fast");
+  ASSERT_THAT(p, ::deepevolve::testing::IsOk());
+  EXPECT_EQ(p->name, "fmnist-cnn@2");
+  EXPECT_EQ(p->command, "python3 /opt/train.py --fast");
+  EXPECT_EQ(ParseTrainerFlag("toy=./a=b")->command, "./a=b");
+  EXPECT_THAT(ParseTrainerFlag("toy"),
+              ::deepevolve::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                              ::testing::HasSubstr("NAME[@VERSION]=COMMAND")));
+  EXPECT_THAT(ParseTrainerFlag("Toy=x"),
+              ::deepevolve::testing::StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(ParseTrainerFlag("toy@=x"),
+              ::deepevolve::testing::StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(ParseTrainerFlag("toy=  "),
+              ::deepevolve::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                              ::testing::HasSubstr("no command")));
 }
 
 }  // namespace

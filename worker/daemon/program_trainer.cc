@@ -693,23 +693,6 @@ std::string GeneVariable(absl::string_view name) {
 
 }  // namespace
 
-absl::StatusOr<TrainerProgram> ParseTrainerFlag(absl::string_view flag) {
-  const size_t eq = flag.find('=');
-  if (eq == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--trainer ", flag, ": expected NAME[@VERSION]=COMMAND"));
-  }
-  TrainerProgram p{std::string(flag.substr(0, eq)),
-                   std::string(absl::StripAsciiWhitespace(flag.substr(eq + 1)))};
-  if (absl::Status s = genome::CheckTrainerName(p.name); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--trainer: ", s.message()));
-  }
-  if (p.command.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--trainer ", p.name, ": no command"));
-  }
-  return p;
-}
-
 absl::StatusOr<genome::TrialResult> ReadProgramOutput(absl::string_view output,
                                                       const v1::Assignment& assignment,
                                                       const ProgressFn& progress) {

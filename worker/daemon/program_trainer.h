@@ -25,20 +25,14 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "deepevolve/v1/service.pb.h"
+#include "genome/genome.h"
 #include "genome/ledger.h"
 #include "worker/daemon/worker_loop.h"
 
 namespace deepevolve::worker {
 
 // One `--trainer NAME[@VERSION]=COMMAND`.
-struct TrainerProgram {
-  std::string name;     // "NAME" or "NAME@VERSION", as searches name it (TaskSpec.trainer)
-  std::string command;  // run by /bin/sh -c
-};
-
-// Parses "NAME[@VERSION]=COMMAND". INVALID_ARGUMENT saying what is wrong (no '=', a bad
-// name, an empty command).
-absl::StatusOr<TrainerProgram> ParseTrainerFlag(absl::string_view flag);
+using genome::TrainerProgram;
 
 struct ProgramOptions {
   // The device the worker trains on, "cpu" or "cuda:N": the program sees only that GPU

@@ -1,7 +1,7 @@
 // Every spec file under examples/ (the README points at them) reads and resolves.
 #include <filesystem>
 
-#include "common/spec_file.h"
+#include "master/ga/spec_file.h"
 #include "gtest/gtest.h"
 #include "master/ga/spec.h"
 

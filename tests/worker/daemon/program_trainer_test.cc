@@ -322,21 +322,5 @@ TEST_F(ProgramTrainerTest, TheWorkdirGoesAndNothingOutsideIt) {
   // TearDown checks that the working directory is gone.
 }
 
-TEST(ParseTrainerFlagTest, TakesNameVersionAndCommand) {
-  auto p = ParseTrainerFlag("fmnist-cnn@2=python3 /opt/train.py --fast");
-  ASSERT_THAT(p, IsOk());
-  EXPECT_EQ(p->name, "fmnist-cnn@2");
-  EXPECT_EQ(p->command, "python3 /opt/train.py --fast");
-  EXPECT_EQ(ParseTrainerFlag("toy=./a=b")->command, "./a=b");
-  EXPECT_THAT(ParseTrainerFlag("toy"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NAME[@VERSION]=COMMAND")));
-  EXPECT_THAT(ParseTrainerFlag("Toy=x"),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
-  EXPECT_THAT(ParseTrainerFlag("toy@=x"),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
-  EXPECT_THAT(ParseTrainerFlag("toy=  "),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no command")));
-}
-
 }  // namespace
 }  // namespace deepevolve::worker

@@ -1,6 +1,6 @@
 // Reading a SearchSpec from a YAML or JSON file through protobuf's JSON mapping.
-#ifndef DEEPEVOLVE_COMMON_SPEC_FILE_H_
-#define DEEPEVOLVE_COMMON_SPEC_FILE_H_
+#ifndef DEEPEVOLVE_MASTER_GA_SPEC_FILE_H_
+#define DEEPEVOLVE_MASTER_GA_SPEC_FILE_H_
 
 #include <string>
 
@@ -20,4 +20,4 @@ absl::StatusOr<v1::SearchSpec> LoadSearchSpecFile(const std::string& path);
 
 }  // namespace deepevolve
 
-#endif  // DEEPEVOLVE_COMMON_SPEC_FILE_H_
+#endif  // DEEPEVOLVE_MASTER_GA_SPEC_FILE_H_

@@ -1,4 +1,4 @@
-#include "common/spec_file.h"
+#include "master/ga/spec_file.h"
 
 #include <yaml-cpp/yaml.h>
 
