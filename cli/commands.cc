@@ -17,6 +17,7 @@
 #include "master/ga/presets.h"
 #include "master/ga/sim.h"
 #include "master/ga/spec.h"
+#include "master/ga/strategies.h"
 
 namespace deepevolve::cli {
 
@@ -141,30 +142,20 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   }
   if (!ga::SetStrategy(o.strategy, &spec).ok()) {
     err << "deepevolve sim: unknown --strategy '" << o.strategy
-        << "' (known: " << absl::StrJoin(ga::StrategyNames(), ", ") << ")\n";
+        << "' (known: " << ga::StrategyList(", ") << ")\n";
     return 2;
   }
-  if (spec.has_generational()) {
-    auto* p = spec.mutable_generational();
-    if (o.population > 0) p->set_population(o.population);
-    if (o.generations > 0) p->set_generations(o.generations);
-  } else if (spec.has_steady_state()) {
-    auto* p = spec.mutable_steady_state();
-    if (o.population > 0) p->set_population(o.population);
-    if (o.tournament_size > 0) p->set_tournament_size(o.tournament_size);
-    if (o.trials > 0) p->set_trials(o.trials);
-  } else if (spec.has_guided()) {
-    auto* p = spec.mutable_guided();
-    if (o.population > 0) p->set_population(o.population);
-    if (o.tournament_size > 0) p->set_tournament_size(o.tournament_size);
-    if (o.trials > 0) p->set_trials(o.trials);
-    if (o.candidates > 0) p->set_candidates(o.candidates);
-    if (o.warmup > 0) p->set_warmup(o.warmup);
-    if (o.explore >= 0) p->set_explore(o.explore);
-  } else if (spec.has_random()) {
-    if (o.trials > 0) spec.mutable_random()->set_trials(o.trials);
-  } else if (o.trials > 0) {
-    spec.mutable_grid()->set_trials(o.trials);
+  ga::StrategyKnobs knobs;
+  knobs.population = o.population;
+  knobs.generations = o.generations;
+  knobs.trials = o.trials;
+  knobs.tournament_size = o.tournament_size;
+  knobs.candidates = o.candidates;
+  knobs.warmup = o.warmup;
+  knobs.explore = o.explore;
+  if (absl::Status applied = ga::ApplyStrategyKnobs(knobs, &spec); !applied.ok()) {
+    err << "deepevolve sim: " << applied.message() << "\n";
+    return 2;
   }
   // Tables may hold any genes, not only the trainable ones.
   auto resolved = ga::ResolveSearchSpec(spec, genome::GeneNames::kAny);

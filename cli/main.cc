@@ -14,8 +14,9 @@
 #include "cli/retrain.h"
 #include "cli/spec_flags.h"
 #include "common/security_flags.h"
-#include "master/ga/spec_file.h"
 #include "master/ga/spec.h"
+#include "master/ga/spec_file.h"
+#include "master/ga/strategies.h"
 
 namespace {
 
@@ -24,7 +25,7 @@ void AddSpecFlags(CLI::App* app, deepevolve::cli::SpecFlags& f) {
   app->add_option("--preset", f.preset, "preset when no spec file names one (deepevolve presets)")
       ->capture_default_str();
   app->add_option("--name", f.name, "a name for the search");
-  app->add_option("--strategy", f.strategy, "generational, steady_state, guided, random or grid");
+  app->add_option("--strategy", f.strategy, deepevolve::ga::StrategyList());
   app->add_option("--population", f.population, "population size");
   app->add_option("--generations", f.generations, "generations (generational)");
   app->add_option("--trials", f.trials, "genomes to train (steady_state, guided, random, grid)");
@@ -76,8 +77,7 @@ int main(int argc, char** argv) {
   sim->add_option("--table", sim_options.table_path,
                   "CSV: one column per gene and an accuracy column")
       ->required();
-  sim->add_option("--strategy", sim_options.strategy,
-                  "generational, generational_compat, steady_state, guided, random or grid")
+  sim->add_option("--strategy", sim_options.strategy, deepevolve::ga::StrategyList())
       ->capture_default_str();
   sim->add_option("--target", sim_options.target,
                   "accuracy to reach, or best-<gap> (relative to the table's best)")

@@ -9,10 +9,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "master/ga/spec_file.h"
 #include "common/status_macros.h"
 #include "genome/genome.h"
 #include "genome/space.h"
+#include "master/ga/spec_file.h"
 
 namespace deepevolve::cli {
 namespace {

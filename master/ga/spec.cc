@@ -16,29 +16,11 @@
 #include "genome/space.h"
 #include "google/protobuf/descriptor.h"
 #include "master/ga/presets.h"
+#include "master/ga/spec_checks.h"
+#include "master/ga/strategies.h"
 
 namespace deepevolve::ga {
 namespace {
-
-absl::Status Invalid(absl::string_view field, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));
-}
-
-absl::Status CheckRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi) {
-  if (value < lo || value > hi) {
-    return Invalid(field, absl::StrCat("must be in [", lo, ", ", hi, "], got ", value));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckFraction(absl::string_view field, double value, bool allow_zero = true,
-                           double hi = 1.0) {
-  if (!std::isfinite(value) || value < 0 || (!allow_zero && value == 0) || value > hi) {
-    return Invalid(
-        field, absl::StrCat("must be in ", allow_zero ? "[" : "(", "0, ", hi, "], got ", value));
-  }
-  return absl::OkStatus();
-}
 
 // A trainer program's task: its name, the dataset passed as is, and the epochs; every
 // other field is the built-in trainer's and refused, so that nothing set is ignored.
@@ -175,93 +157,8 @@ absl::Status ResolvePruner(v1::SearchSpec* spec) {
 }
 
 absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
-  switch (spec->strategy_case()) {
-    case v1::SearchSpec::STRATEGY_NOT_SET:
-      spec->mutable_generational();
-      [[fallthrough]];
-    case v1::SearchSpec::kGenerational: {
-      auto* p = spec->mutable_generational();
-      if (!p->has_population()) p->set_population(30);
-      if (!p->has_generations()) p->set_generations(8);
-      if (!p->has_retain()) p->set_retain(0.15);
-      if (!p->has_random_select()) p->set_random_select(0.1);
-      if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
-      if (p->mutation() == v1::MUTATION_UNSPECIFIED) {
-        p->set_mutation(spec->deepevolve_compat() ? v1::MUTATION_UNIFORM : v1::MUTATION_NEAR);
-      }
-      if (spec->deepevolve_compat() && p->mutation() != v1::MUTATION_UNIFORM) {
-        return Invalid("generational.mutation",
-                       "deepevolve_compat mutates as DeepEvolve did: MUTATION_UNIFORM");
-      }
-      RETURN_IF_ERROR(CheckRange("generational.population", p->population(), 2, kMaxPopulation));
-      RETURN_IF_ERROR(CheckRange("generational.generations", p->generations(), 1, kMaxGenerations));
-      if (int64_t{p->population()} * p->generations() > kMaxTrials) {
-        return Invalid("generational.population",
-                       absl::StrCat("population x generations is ",
-                                    int64_t{p->population()} * p->generations(),
-                                    " genomes, above the limit of ", kMaxTrials));
-      }
-      RETURN_IF_ERROR(CheckFraction("generational.retain", p->retain()));
-      RETURN_IF_ERROR(CheckFraction("generational.random_select", p->random_select()));
-      RETURN_IF_ERROR(CheckFraction("generational.mutate_chance", p->mutate_chance()));
-      if (static_cast<uint64_t>(p->population()) > space_size) {
-        return Invalid("generational.population",
-                       absl::StrCat("population ", p->population(), " exceeds the ", space_size,
-                                    " genomes of the space"));
-      }
-      return absl::OkStatus();
-    }
-    case v1::SearchSpec::kSteadyState: {
-      auto* p = spec->mutable_steady_state();
-      if (!p->has_population()) p->set_population(30);
-      if (!p->has_tournament_size()) p->set_tournament_size(std::min(5, p->population()));
-      if (!p->has_trials()) p->set_trials(240);
-      if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
-      if (p->mutation() == v1::MUTATION_UNSPECIFIED) p->set_mutation(v1::MUTATION_NEAR);
-      RETURN_IF_ERROR(CheckRange("steady_state.population", p->population(), 2, kMaxPopulation));
-      RETURN_IF_ERROR(
-          CheckRange("steady_state.tournament_size", p->tournament_size(), 1, p->population()));
-      RETURN_IF_ERROR(CheckRange("steady_state.trials", p->trials(), 1, kMaxTrials));
-      return CheckFraction("steady_state.mutate_chance", p->mutate_chance());
-    }
-    case v1::SearchSpec::kGuided: {
-      auto* p = spec->mutable_guided();
-      if (!p->has_population()) p->set_population(30);
-      if (!p->has_tournament_size()) p->set_tournament_size(std::min(5, p->population()));
-      if (!p->has_trials()) p->set_trials(240);
-      if (!p->has_mutate_chance()) p->set_mutate_chance(0.3);
-      if (p->mutation() == v1::MUTATION_UNSPECIFIED) p->set_mutation(v1::MUTATION_NEAR);
-      if (!p->has_candidates()) p->set_candidates(64);
-      if (!p->has_warmup()) p->set_warmup(10);
-      if (!p->has_explore()) p->set_explore(0.1);
-      RETURN_IF_ERROR(CheckRange("guided.population", p->population(), 2, kMaxPopulation));
-      RETURN_IF_ERROR(
-          CheckRange("guided.tournament_size", p->tournament_size(), 1, p->population()));
-      RETURN_IF_ERROR(CheckRange("guided.trials", p->trials(), 1, kMaxTrials));
-      RETURN_IF_ERROR(CheckRange("guided.candidates", p->candidates(), 1, kMaxCandidates));
-      RETURN_IF_ERROR(CheckRange("guided.warmup", p->warmup(), 2, kMaxTrials));
-      RETURN_IF_ERROR(CheckFraction("guided.explore", p->explore()));
-      return CheckFraction("guided.mutate_chance", p->mutate_chance());
-    }
-    case v1::SearchSpec::kRandom: {
-      auto* p = spec->mutable_random();
-      if (!p->has_trials()) p->set_trials(240);
-      return CheckRange("random.trials", p->trials(), 1, kMaxTrials);
-    }
-    case v1::SearchSpec::kGrid: {
-      auto* p = spec->mutable_grid();
-      if (!p->has_trials()) {
-        if (space_size > static_cast<uint64_t>(kMaxTrials)) {
-          return Invalid("grid.trials", absl::StrCat("the space has ", space_size,
-                                                     " genomes, more than the limit of ",
-                                                     kMaxTrials, "; set a budget"));
-        }
-        p->set_trials(static_cast<int32_t>(space_size));
-      }
-      return CheckRange("grid.trials", p->trials(), 1, kMaxTrials);
-    }
-  }
-  return Invalid("strategy", "unknown strategy");
+  if (spec->strategy_case() == v1::SearchSpec::STRATEGY_NOT_SET) spec->mutable_generational();
+  return StrategyOf(*spec).resolve(spec, space_size);
 }
 
 }  // namespace
@@ -400,35 +297,23 @@ genome::GeneNames GeneNamesFor(const v1::TaskSpec& task) {
 }
 
 const std::vector<std::string>& StrategyNames() {
-  static const auto* names = new std::vector<std::string>{
-      "generational", "generational_compat", "steady_state", "guided", "random", "grid"};
+  static const auto* names = [] {
+    auto* out = new std::vector<std::string>;
+    for (const StrategyRow& row : Strategies()) out->push_back(row.name);
+    return out;
+  }();
   return *names;
 }
 
-std::string StrategyName(const v1::SearchSpec& spec) {
-  if (spec.has_steady_state()) return "steady_state";
-  if (spec.has_guided()) return "guided";
-  if (spec.has_random()) return "random";
-  if (spec.has_grid()) return "grid";
-  return spec.deepevolve_compat() ? "generational_compat" : "generational";
-}
+std::string StrategyName(const v1::SearchSpec& spec) { return StrategyOf(spec).name; }
 
 absl::Status SetStrategy(const std::string& name, v1::SearchSpec* spec) {
-  if (name == "generational" || name == "generational_compat") {
-    spec->mutable_generational();
-    spec->set_deepevolve_compat(name == "generational_compat");
-  } else if (name == "steady_state") {
-    spec->mutable_steady_state();
-  } else if (name == "guided") {
-    spec->mutable_guided();
-  } else if (name == "random") {
-    spec->mutable_random();
-  } else if (name == "grid") {
-    spec->mutable_grid();
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown strategy '", name, "' (known: ", absl::StrJoin(StrategyNames(), ", "), ")"));
+  const StrategyRow* row = FindStrategy(name);
+  if (row == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown strategy '", name, "' (known: ", StrategyList(", "), ")"));
   }
+  SelectStrategy(*row, spec);
   return absl::OkStatus();
 }
 

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
+#include "cli/spec_flags.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -34,6 +36,42 @@ TEST(PresetsCommandTest, ListsSpaceSizes) {
   EXPECT_THAT(out.str(), HasSubstr("cifar10_cnn"));
   EXPECT_THAT(out.str(), ::testing::ContainsRegex("cifar10_mlp +cifar10 +MLP +1470"));
   EXPECT_THAT(out.str(), ::testing::ContainsRegex("fashion_mnist_mlp +fashion_mnist +MLP +490"));
+}
+
+// Issue 33: `sim` and `local`/`submit` read one table of strategies, so they refuse a
+// flag that does not apply to the strategy, and in the same words (sim used to ignore
+// --population with random).
+TEST(SimCommandTest, RefusesTheFlagsLocalRefusesInTheSameWords) {
+  const std::string path = ::testing::TempDir() + "/sim_flags_table.csv";
+  {
+    std::ofstream f(path);
+    f << "x,accuracy\n0,0.1\n1,0.2\n2,0.3\n";
+  }
+  struct Case {
+    const char* strategy;
+    int population, generations, trials;
+  };
+  for (const Case& c : {Case{"random", 50, 0, 0}, Case{"grid", 0, 3, 0},
+                        Case{"steady_state", 0, 2, 0}, Case{"generational", 0, 0, 10}}) {
+    SpecFlags f;
+    f.strategy = c.strategy;
+    f.population = c.population;
+    f.generations = c.generations;
+    f.trials = c.trials;
+    const absl::StatusOr<v1::SearchSpec> local = SpecFromFlags(f);
+    ASSERT_FALSE(local.ok()) << c.strategy;
+    SimOptions o;
+    o.table_path = path;
+    o.strategy = c.strategy;
+    o.population = c.population;
+    o.generations = c.generations;
+    o.trials = c.trials;
+    o.seeds = 1;
+    std::ostringstream out, err;
+    EXPECT_EQ(RunSim(o, out, err), 2) << c.strategy;
+    EXPECT_EQ(err.str(), absl::StrCat("deepevolve sim: ", local.status().message(), "\n"));
+    EXPECT_THAT(err.str(), HasSubstr("does not apply to the"));
+  }
 }
 
 TEST(SimCommandTest, ReportsMedianAndP90) {

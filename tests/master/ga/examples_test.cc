@@ -1,9 +1,9 @@
 // Every spec file under examples/ (the README points at them) reads and resolves.
 #include <filesystem>
 
-#include "master/ga/spec_file.h"
 #include "gtest/gtest.h"
 #include "master/ga/spec.h"
+#include "master/ga/spec_file.h"
 
 namespace deepevolve::ga {
 namespace {

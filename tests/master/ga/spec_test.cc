@@ -1,7 +1,11 @@
 #include "master/ga/spec.h"
 
+#include <algorithm>
+
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
+#include "master/ga/strategies.h"
 
 namespace deepevolve::ga {
 namespace {
@@ -304,6 +308,35 @@ TEST(ResolvePrunerTest, APrunerThatCannotStopAnythingOrUnderCompatIsRefused) {
   spec.mutable_pruner()->mutable_median()->set_min_trials(5);
   spec.set_deepevolve_compat(true);
   ExpectInvalid(spec, "pruner", "deepevolve_compat");
+}
+
+// Issue 33: a strategy is one row. Every case of SearchSpec's oneof has one, each row's
+// name selects it and reads back, and it resolves and makes a strategy.
+TEST(StrategiesTest, EveryStrategyIsOneRowThatSelectsResolvesAndMakes) {
+  const google::protobuf::OneofDescriptor* oneof =
+      v1::SearchSpec::descriptor()->FindOneofByName("strategy");
+  ASSERT_NE(oneof, nullptr);
+  for (int i = 0; i < oneof->field_count(); ++i) {
+    const auto spec_case = static_cast<v1::SearchSpec::StrategyCase>(oneof->field(i)->number());
+    EXPECT_TRUE(std::any_of(Strategies().begin(), Strategies().end(), [&](const StrategyRow& row) {
+      return row.spec_case == spec_case;
+    })) << oneof->field(i)->name();
+  }
+  EXPECT_EQ(StrategyNames().size(), Strategies().size());
+  for (const StrategyRow& row : Strategies()) {
+    v1::SearchSpec spec;
+    spec.set_preset("fashion_mnist_mlp");
+    ASSERT_TRUE(SetStrategy(row.name, &spec).ok()) << row.name;
+    EXPECT_EQ(StrategyName(spec), row.name);
+    auto resolved = ResolveSearchSpec(spec);
+    ASSERT_TRUE(resolved.ok()) << row.name << ": " << resolved.status();
+    EXPECT_EQ(StrategyName(*resolved), row.name);
+    auto space = genome::SearchSpace::FromProto(resolved->space());
+    ASSERT_TRUE(space.ok());
+    EXPECT_TRUE(MakeStrategy(*space, *resolved).ok()) << row.name;
+  }
+  EXPECT_EQ(StrategyList(),
+            "generational, generational_compat, steady_state, guided, random or grid");
 }
 
 }  // namespace
