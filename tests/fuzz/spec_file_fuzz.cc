@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "master/ga/spec_file.h"
 #include "master/ga/spec.h"
+#include "master/ga/spec_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
