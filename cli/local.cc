@@ -18,9 +18,11 @@
 #include "absl/time/time.h"
 #include "cli/csv_record.h"
 #include "cli/remote.h"
+#include "cli/results_files.h"
 #include "common/cores.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
+#include "genome/gene_json.h"
 #include "genome/space.h"
 #include "genome/trial_rank.h"
 #include "google/protobuf/util/json_util.h"
@@ -35,100 +37,6 @@ namespace fs = std::filesystem;
 
 // sockaddr_un's sun_path holds 108 bytes with its terminating zero.
 constexpr size_t kMaxUnixSocketPath = 100;
-
-// "" for an inactive gene, which has no value.
-std::string GeneText(const v1::GeneValue& v) {
-  if (v.value_case() == v1::GeneValue::VALUE_NOT_SET) return "";
-  return genome::GeneValueToString(genome::GeneValueFromProto(v));
-}
-
-// The validation accuracy after each epoch, "0.812300;0.845100".
-std::string CurveText(const v1::Trial& t) {
-  std::vector<std::string> points;
-  for (const v1::EpochPoint& p : t.curve())
-    points.push_back(absl::StrFormat("%.6f", p.val_accuracy()));
-  return absl::StrJoin(points, ";");
-}
-
-const char* TrialStatus(const v1::Trial& t) {
-  switch (t.state()) {
-    case v1::DONE:
-      return t.error().empty() ? "ok" : "failed";
-    case v1::CACHED:
-      return t.error().empty() ? "ok" : "failed";
-    case v1::TRIAL_FAILED:
-      return "failed";
-    case v1::ABANDONED:
-      return "abandoned";
-    case v1::PRUNED:
-      return "pruned";
-    default:
-      return "unfinished";
-  }
-}
-
-// genomes.csv and genomes.json: every genome of the search, in creation order.
-void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>& trials,
-                  const std::string& dir) {
-  std::ofstream csv(fs::path(dir) / "genomes.csv");
-  std::vector<std::string> header;
-  for (const genome::Gene& g : space.genes()) header.push_back(g.name);
-  for (const std::string& c : ga::ResultColumns()) header.push_back(c);
-  csv << CsvRecord(header) << "\n";
-  nlohmann::json json = nlohmann::json::array();
-  for (const v1::Trial& t : trials) {
-    const v1::Genome& g = t.genome();
-    const int64_t mom = g.parents_size() > 0 ? g.parents(0) : 0;
-    const int64_t dad = g.parents_size() > 1 ? g.parents(1) : 0;
-    const bool ok = genome::IsSuccess(t);
-    std::vector<std::string> cells;
-    nlohmann::json genes = nlohmann::json::object();
-    for (int i = 0; i < space.num_genes() && i < g.values_size(); ++i) {
-      cells.push_back(GeneText(g.values(i)));
-      if (g.values(i).has_int_value()) {
-        genes[space.gene(i).name] = g.values(i).int_value();
-      } else if (g.values(i).has_float_value()) {
-        genes[space.gene(i).name] = g.values(i).float_value();
-      } else if (g.values(i).has_string_value()) {
-        genes[space.gene(i).name] = g.values(i).string_value();
-      }
-    }
-    const std::string& error = t.error();
-    for (std::string c : std::vector<std::string>{
-             g.hash(), absl::StrCat(g.id()), absl::StrCat(mom), absl::StrCat(dad),
-             absl::StrCat(g.generation()), ok ? absl::StrFormat("%.6f", t.accuracy()) : "",
-             ok ? absl::StrFormat("%.6f", t.test_accuracy()) : "",
-             absl::StrFormat("%.3f", t.train_seconds()), absl::StrCat(t.epochs_run()),
-             TrialStatus(t), t.state() == v1::CACHED ? "1" : "0", absl::StrCat(t.seed()),
-             t.worker_id(), error, CurveText(t)}) {
-      cells.push_back(std::move(c));
-    }
-    csv << CsvRecord(cells) << "\n";
-    nlohmann::json j = {{"genes", genes},
-                        {"hash", g.hash()},
-                        {"id", g.id()},
-                        {"parents", {mom, dad}},
-                        {"generation", g.generation()},
-                        {"status", TrialStatus(t)},
-                        {"train_seconds", t.train_seconds()},
-                        {"epochs_run", t.epochs_run()},
-                        {"ledger_hit", t.state() == v1::CACHED},
-                        {"seed", t.seed()},
-                        {"worker", t.worker_id()}};
-    nlohmann::json curve = nlohmann::json::array();
-    for (const v1::EpochPoint& p : t.curve()) curve.push_back(p.val_accuracy());
-    j["curve"] = std::move(curve);
-    if (t.state() == v1::PRUNED) j["pruned_at_epoch"] = t.pruned_at_epoch();
-    if (ok) {
-      j["accuracy"] = t.accuracy();
-      j["test_accuracy"] = t.test_accuracy();
-    } else if (!t.error().empty()) {
-      j["error"] = t.error();
-    }
-    json.push_back(std::move(j));
-  }
-  std::ofstream(fs::path(dir) / "genomes.json") << json.dump(2) << "\n";
-}
 
 void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, std::ostream& out) {
   std::vector<const v1::Trial*> ranked;

@@ -9,7 +9,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cli/results_files.h"
 #include "common/status_macros.h"
+#include "genome/gene_json.h"
 #include "genome/genome.h"
 #include "genome/space.h"
 #include "master/ga/spec_file.h"
@@ -37,25 +39,9 @@ std::string Describe(const nlohmann::json& g) {
   std::string text;
   if (!g.is_object() || !g.contains("genes") || !g["genes"].is_object()) return text;
   for (const auto& [name, value] : g["genes"].items()) {
-    absl::StrAppend(&text, text.empty() ? "" : " ", name, "=",
-                    value.is_string() ? value.get<std::string>() : value.dump());
+    absl::StrAppend(&text, text.empty() ? "" : " ", name, "=", genome::GeneJsonText(value));
   }
   return text;
-}
-
-absl::StatusOr<nlohmann::json> ReadGenomes(const std::string& dir) {
-  const fs::path path = fs::path(dir) / "genomes.json";
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(
-        path.string(), " cannot be read: retrain takes a directory `deepevolve local` wrote"));
-  }
-  nlohmann::json genomes = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!genomes.is_array()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path.string(), ": not a genomes.json (expected an array of genomes)"));
-  }
-  return genomes;
 }
 
 }  // namespace
@@ -110,20 +96,12 @@ absl::StatusOr<v1::SearchSpec> RetrainSpec(const v1::SearchSpec& search,
   if (!chosen.contains("genes") || !chosen["genes"].is_object()) {
     return absl::InvalidArgumentError(absl::StrCat("genome ", hash, " has no genes"));
   }
-  genome::NamedGenome named;
-  for (const auto& [name, value] : chosen["genes"].items()) {
-    if (value.is_number_integer()) {
-      named.emplace_back(name, value.get<int64_t>());
-    } else if (value.is_number()) {
-      named.emplace_back(name, value.get<double>());
-    } else if (value.is_string()) {
-      named.emplace_back(name, value.get<std::string>());
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("genome ", hash, ": gene '", name, "' is neither a number nor a name"));
-    }
+  absl::StatusOr<genome::NamedGenome> named = genome::NamedGenomeFromJson(chosen["genes"]);
+  if (!named.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("genome ", hash, ": ", named.status().message()));
   }
-  absl::StatusOr<genome::Genome> genome = genome::FromNamedGenome(space, named);
+  absl::StatusOr<genome::Genome> genome = genome::FromNamedGenome(space, *named);
   if (!genome.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "genome ", hash, " is not of the search's space: ", genome.status().message()));
@@ -171,7 +149,7 @@ int RunRetrain(const RetrainOptions& options, LocalOptions local, std::ostream& 
   }
   absl::StatusOr<v1::SearchSpec> search = LoadSearchSpecFile(spec_path.string());
   if (!search.ok()) return fail(search.status());
-  absl::StatusOr<nlohmann::json> genomes = ReadGenomes(options.search_dir);
+  absl::StatusOr<nlohmann::json> genomes = ReadGenomesJson(options.search_dir);
   if (!genomes.ok()) return fail(genomes.status());
   absl::StatusOr<nlohmann::json> chosen = PickGenome(*genomes, options.genome);
   if (!chosen.ok()) return fail(chosen.status());
@@ -189,7 +167,7 @@ int RunRetrain(const RetrainOptions& options, LocalOptions local, std::ostream& 
   std::ostringstream top;
   const int rc = RunLocal(local, top, err);
   if (rc != 0) return rc;
-  absl::StatusOr<nlohmann::json> after = ReadGenomes(local.out_dir);
+  absl::StatusOr<nlohmann::json> after = ReadGenomesJson(local.out_dir);
   if (!after.ok()) return fail(after.status());
   absl::StatusOr<nlohmann::json> retrained = PickGenome(*after, hash);
   if (!retrained.ok() || !Trained(*retrained)) {

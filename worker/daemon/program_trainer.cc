@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "genome/gene_json.h"
 #include "genome/genome.h"
 #include "genome/space.h"
 #include "nlohmann/json.hpp"
@@ -707,20 +708,11 @@ std::string TrialJson(const TrainerProgram& program, const v1::Assignment& a,
   Json genes = Json::object();
   for (int i = 0; i < a.gene_names_size() && i < a.genome().values_size(); ++i) {
     const v1::GeneValue& v = a.genome().values(i);
-    switch (v.value_case()) {
-      case v1::GeneValue::kIntValue:
-        genes[a.gene_names(i)] = v.int_value();
-        break;
-      case v1::GeneValue::kStringValue:
-        genes[a.gene_names(i)] = v.string_value();
-        break;
-      case v1::GeneValue::kFloatValue:
-        genes[a.gene_names(i)] = v.float_value();
-        break;
-      case v1::GeneValue::VALUE_NOT_SET:
-        break;  // inactive: no part of the genome
-    }
+    // An inactive gene is no part of the genome.
+    if (v.value_case() != v1::GeneValue::VALUE_NOT_SET)
+      genes[a.gene_names(i)] = genome::GeneValueToJson(v);
   }
+
   const bool cuda = absl::StartsWith(options.device, "cuda");
   Json trial = {{"trainer", program.name},
                 {"search_id", a.search_id()},
@@ -778,8 +770,7 @@ absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& prog
       {"CUDA_VISIBLE_DEVICES",
        absl::StartsWith(options.device, "cuda:") ? options.device.substr(5) : ""}};
   for (const auto& [name, value] : parsed["genes"].items()) {
-    set.emplace_back(GeneVariable(name),
-                     value.is_string() ? value.get<std::string>() : value.dump());
+    set.emplace_back(GeneVariable(name), genome::GeneJsonText(value));
   }
   for (char** e = environ; *e != nullptr; ++e) {
     const absl::string_view entry(*e);

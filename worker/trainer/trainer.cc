@@ -23,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "genome/gene_json.h"
 #include "genome/network.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -122,20 +123,6 @@ Evaluation Evaluate(KerasNet& model, const Split& split, const torch::Device& de
   return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
 }
 
-nlohmann::json GenomeJson(const genome::NamedGenome& genome) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [name, value] : genome) {
-    if (const auto* i = std::get_if<int64_t>(&value)) {
-      j[name] = *i;
-    } else if (const auto* d = std::get_if<double>(&value)) {
-      j[name] = *d;
-    } else {
-      j[name] = std::get<std::string>(value);
-    }
-  }
-  return j;
-}
-
 absl::Status SaveModel(KerasNet& model, const std::string& path, const genome::NamedGenome& genome,
                        const v1::TaskSpec& task, const genome::TrialResult& result) {
   std::string task_json;
@@ -143,7 +130,7 @@ absl::Status SaveModel(KerasNet& model, const std::string& path, const genome::N
     return absl::InternalError("cannot write the task as JSON");
   }
   nlohmann::json meta = {{"format", "deepevolve-model-v1"},
-                         {"genome", GenomeJson(genome)},
+                         {"genome", genome::NamedGenomeToJson(genome)},
                          {"task", nlohmann::json::parse(task_json)},
                          {"accuracy", result.accuracy},
                          {"test_accuracy", result.test_accuracy}};
@@ -384,15 +371,12 @@ absl::StatusOr<SavedModel> LoadModel(const std::string& path,
     }
     nlohmann::json meta = nlohmann::json::parse(meta_value.toStringRef());
     SavedModel saved;
-    for (const auto& [name, value] : meta.at("genome").items()) {
-      if (value.is_number_integer()) {
-        saved.genome.emplace_back(name, value.get<int64_t>());
-      } else if (value.is_number()) {
-        saved.genome.emplace_back(name, value.get<double>());
-      } else {
-        saved.genome.emplace_back(name, value.get<std::string>());
-      }
+    absl::StatusOr<genome::NamedGenome> named = genome::NamedGenomeFromJson(meta.at("genome"));
+    if (!named.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": unreadable genome in metadata: ", named.status().message()));
     }
+    saved.genome = *std::move(named);
     if (!google::protobuf::util::JsonStringToMessage(meta.at("task").dump(), &saved.task).ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": unreadable task in metadata"));
     }

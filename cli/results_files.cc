@@ -1,0 +1,136 @@
+#include "cli/results_files.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "cli/csv_record.h"
+#include "genome/gene_json.h"
+#include "genome/trial_rank.h"
+#include "master/ga/sim.h"
+
+namespace deepevolve::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// "" for an inactive gene, which has no value.
+std::string GeneText(const v1::GeneValue& v) {
+  if (v.value_case() == v1::GeneValue::VALUE_NOT_SET) return "";
+  return genome::GeneValueToString(genome::GeneValueFromProto(v));
+}
+
+// The validation accuracy after each epoch, "0.812300;0.845100".
+std::string CurveText(const v1::Trial& t) {
+  std::vector<std::string> points;
+  for (const v1::EpochPoint& p : t.curve())
+    points.push_back(absl::StrFormat("%.6f", p.val_accuracy()));
+  return absl::StrJoin(points, ";");
+}
+
+const char* TrialStatus(const v1::Trial& t) {
+  switch (t.state()) {
+    case v1::DONE:
+      return t.error().empty() ? "ok" : "failed";
+    case v1::CACHED:
+      return t.error().empty() ? "ok" : "failed";
+    case v1::TRIAL_FAILED:
+      return "failed";
+    case v1::ABANDONED:
+      return "abandoned";
+    case v1::PRUNED:
+      return "pruned";
+    default:
+      return "unfinished";
+  }
+}
+
+}  // namespace
+
+void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>& trials,
+                  const std::string& dir) {
+  std::ofstream csv(fs::path(dir) / "genomes.csv");
+  std::vector<std::string> header;
+  for (const genome::Gene& g : space.genes()) header.push_back(g.name);
+  for (const std::string& c : ga::ResultColumns()) header.push_back(c);
+  csv << CsvRecord(header) << "\n";
+  nlohmann::json json = nlohmann::json::array();
+  for (const v1::Trial& t : trials) {
+    const v1::Genome& g = t.genome();
+    const int64_t mom = g.parents_size() > 0 ? g.parents(0) : 0;
+    const int64_t dad = g.parents_size() > 1 ? g.parents(1) : 0;
+    const bool ok = genome::IsSuccess(t);
+    // Cells by column name, written in the header's order.
+    absl::flat_hash_map<std::string, std::string> cell;
+    nlohmann::json genes = nlohmann::json::object();
+    for (int i = 0; i < space.num_genes() && i < g.values_size(); ++i) {
+      cell[space.gene(i).name] = GeneText(g.values(i));
+      if (g.values(i).value_case() != v1::GeneValue::VALUE_NOT_SET) {
+        genes[space.gene(i).name] = genome::GeneValueToJson(g.values(i));
+      }
+    }
+    cell["hash"] = g.hash();
+    cell["id"] = absl::StrCat(g.id());
+    cell["mom"] = absl::StrCat(mom);
+    cell["dad"] = absl::StrCat(dad);
+    cell["generation"] = absl::StrCat(g.generation());
+    cell["accuracy"] = ok ? absl::StrFormat("%.6f", t.accuracy()) : "";
+    cell["test_accuracy"] = ok ? absl::StrFormat("%.6f", t.test_accuracy()) : "";
+    cell["train_seconds"] = absl::StrFormat("%.3f", t.train_seconds());
+    cell["epochs_run"] = absl::StrCat(t.epochs_run());
+    cell["status"] = TrialStatus(t);
+    cell["ledger_hit"] = t.state() == v1::CACHED ? "1" : "0";
+    cell["seed"] = absl::StrCat(t.seed());
+    cell["worker"] = t.worker_id();
+    cell["error"] = t.error();
+    cell["curve"] = CurveText(t);
+    std::vector<std::string> cells;
+    for (const std::string& column : header) cells.push_back(cell[column]);
+    csv << CsvRecord(cells) << "\n";
+    nlohmann::json j = {{"genes", genes},
+                        {"hash", g.hash()},
+                        {"id", g.id()},
+                        {"parents", {mom, dad}},
+                        {"generation", g.generation()},
+                        {"status", TrialStatus(t)},
+                        {"train_seconds", t.train_seconds()},
+                        {"epochs_run", t.epochs_run()},
+                        {"ledger_hit", t.state() == v1::CACHED},
+                        {"seed", t.seed()},
+                        {"worker", t.worker_id()}};
+    nlohmann::json curve = nlohmann::json::array();
+    for (const v1::EpochPoint& p : t.curve()) curve.push_back(p.val_accuracy());
+    j["curve"] = std::move(curve);
+    if (t.state() == v1::PRUNED) j["pruned_at_epoch"] = t.pruned_at_epoch();
+    if (ok) {
+      j["accuracy"] = t.accuracy();
+      j["test_accuracy"] = t.test_accuracy();
+    } else if (!t.error().empty()) {
+      j["error"] = t.error();
+    }
+    json.push_back(std::move(j));
+  }
+  std::ofstream(fs::path(dir) / "genomes.json") << json.dump(2) << "\n";
+}
+
+absl::StatusOr<nlohmann::json> ReadGenomesJson(const std::string& dir) {
+  const fs::path path = fs::path(dir) / "genomes.json";
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(
+        path.string(), " cannot be read: retrain takes a directory `deepevolve local` wrote"));
+  }
+  nlohmann::json genomes = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!genomes.is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path.string(), ": not a genomes.json (expected an array of genomes)"));
+  }
+  return genomes;
+}
+
+}  // namespace deepevolve::cli
