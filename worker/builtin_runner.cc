@@ -1,0 +1,64 @@
+#include "worker/builtin_runner.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace deepevolve::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+trainer::AfterEpoch Translate(AfterEpoch after) {
+  switch (after) {
+    case AfterEpoch::kContinue:
+      return trainer::AfterEpoch::kContinue;
+    case AfterEpoch::kStop:
+      return trainer::AfterEpoch::kStop;
+    case AfterEpoch::kCancel:
+      break;
+  }
+  return trainer::AfterEpoch::kCancel;
+}
+
+}  // namespace
+
+absl::StatusOr<genome::TrialResult> BuiltinRunner::Run(const v1::Assignment& a,
+                                                       const ProgressFn& progress,
+                                                       std::string* model) {
+  ASSIGN_OR_RETURN(const genome::NamedGenome genome, AssignedGenome(a));
+  trainer::SetThreads(threads_());
+  std::string path;
+  if (model != nullptr) {
+    // One file per trial, even with trials of one process at once.
+    static std::atomic<int64_t> trial{0};
+    path = (fs::temp_directory_path() /
+            absl::StrCat("deepevolve-model-", getpid(), "-", trial++, ".pt"))
+               .string();
+  }
+  absl::StatusOr<genome::TrialResult> result = trainer_->Train(
+      genome, a.task(), a.seed(),
+      [&](const trainer::EpochProgress& p) {
+        return Translate(progress({p.epoch, p.epochs, p.loss, p.val_accuracy, p.elapsed_seconds}));
+      },
+      path);
+  if (!path.empty()) {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      std::ostringstream bytes;
+      bytes << in.rdbuf();
+      *model = bytes.str();
+    }
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+  return result;
+}
+
+}  // namespace deepevolve::worker
