@@ -11,23 +11,8 @@
 #include "common/status_macros.h"
 
 namespace deepevolve::worker {
-namespace {
 
 namespace fs = std::filesystem;
-
-trainer::AfterEpoch Translate(AfterEpoch after) {
-  switch (after) {
-    case AfterEpoch::kContinue:
-      return trainer::AfterEpoch::kContinue;
-    case AfterEpoch::kStop:
-      return trainer::AfterEpoch::kStop;
-    case AfterEpoch::kCancel:
-      break;
-  }
-  return trainer::AfterEpoch::kCancel;
-}
-
-}  // namespace
 
 absl::StatusOr<genome::TrialResult> BuiltinRunner::Run(const v1::Assignment& a,
                                                        const ProgressFn& progress,
@@ -42,12 +27,8 @@ absl::StatusOr<genome::TrialResult> BuiltinRunner::Run(const v1::Assignment& a,
             absl::StrCat("deepevolve-model-", getpid(), "-", trial++, ".pt"))
                .string();
   }
-  absl::StatusOr<genome::TrialResult> result = trainer_->Train(
-      genome, a.task(), a.seed(),
-      [&](const trainer::EpochProgress& p) {
-        return Translate(progress({p.epoch, p.epochs, p.loss, p.val_accuracy, p.elapsed_seconds}));
-      },
-      path);
+  absl::StatusOr<genome::TrialResult> result =
+      trainer_->Train(genome, a.task(), a.seed(), progress, path);
   if (!path.empty()) {
     std::ifstream in(path, std::ios::binary);
     if (in) {

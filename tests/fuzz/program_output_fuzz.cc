@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   (void)deepevolve::worker::ReadProgramOutput(
       absl::string_view(reinterpret_cast<const char*>(data), size), *assignment,
-      [](const deepevolve::worker::EpochReport& e) {
+      [](const deepevolve::worker::EpochProgress& e) {
         return e.epoch == 2 ? deepevolve::worker::AfterEpoch::kStop
                             : deepevolve::worker::AfterEpoch::kContinue;
       });

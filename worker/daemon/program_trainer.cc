@@ -338,7 +338,7 @@ class ProgramRun {
     if (stderr_tail_.size() > kProgramStderrTailLines) stderr_tail_.pop_front();
   }
 
-  // Asks whether to go on while no epoch line came (EpochReport with epoch 0).
+  // Asks whether to go on while no epoch line came (EpochProgress with epoch 0).
   void Ask() {
     last_asked_ = absl::Now();
     switch (progress_({0, assignment_.task().epochs(), 0, last_val_, Elapsed()})) {

@@ -101,7 +101,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
   // The search's best so far, as the master last said: a model that cannot beat it is
   // not uploaded.
   std::atomic<double> best{assignment.has_best_accuracy() ? assignment.best_accuracy() : -1};
-  auto beat = [&](const EpochReport* epoch) {
+  auto beat = [&](const EpochProgress* epoch) {
     v1::HeartbeatRequest request;
     request.set_lease_id(lease_id);
     request.set_worker_id(options_.worker_id);
@@ -137,7 +137,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
   std::string model;
   absl::StatusOr<genome::TrialResult> result = train_(
       assignment,
-      [&](const EpochReport& epoch) {
+      [&](const EpochProgress& epoch) {
         if (epoch.epoch > 0) beat(&epoch);
         if (cancelled || abort_) return AfterEpoch::kCancel;
         return pruned ? AfterEpoch::kStop : AfterEpoch::kContinue;

@@ -15,31 +15,18 @@
 #include "absl/time/time.h"
 #include "deepevolve/v1/service.pb.h"
 #include "genome/ledger.h"
+#include "genome/trial.h"
 #include "worker/daemon/master_client.h"
 
 namespace deepevolve::worker {
 
-struct EpochReport {
-  int epoch = 0;
-  int epochs = 0;
-  double loss = 0;
-  double val_accuracy = 0;
-  double elapsed_seconds = 0;
-};
-
-// What training does after an epoch, as the master answered its heartbeat.
-enum class AfterEpoch {
-  kContinue,
-  // The search's pruner stopped the genome: train no further, return the result so far.
-  kStop,
-  // The search was cancelled or the lease lost: give up, there is nothing to report.
-  kCancel,
-};
+using genome::AfterEpoch;
+using genome::EpochProgress;
 
 // Called after each epoch. A trainer may also call it with epoch 0, meaning "no epoch
 // finished, only asking": it then sends no heartbeat and answers what the master last
 // said (a program's runner asks so while its program is silent).
-using ProgressFn = std::function<AfterEpoch(const EpochReport&)>;
+using ProgressFn = std::function<AfterEpoch(const EpochProgress&)>;
 
 // Trains the assignment. A genome that cannot be trained is a result with ok = false.
 // An error is about the worker's set-up (a missing dataset): it is reported as a set-up

@@ -300,8 +300,8 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       }
       val = Evaluate(model, validation, device);
       result.epochs_run = epoch;
-      EpochProgress progress{epoch,    task.epochs(), loss_sum / std::max<int64_t>(batches, 1),
-                             val.loss, val.accuracy,  elapsed()};
+      EpochProgress progress{epoch,        task.epochs(), loss_sum / std::max<int64_t>(batches, 1),
+                             val.accuracy, elapsed(),     val.loss};
       const AfterEpoch next = on_epoch ? on_epoch(progress) : AfterEpoch::kContinue;
       if (next == AfterEpoch::kCancel) {
         return absl::CancelledError(absl::StrCat("cancelled after epoch ", epoch));

@@ -14,6 +14,7 @@
 #include "deepevolve/v1/search.pb.h"
 #include "genome/genome.h"
 #include "genome/ledger.h"
+#include "genome/trial.h"
 
 namespace deepevolve::trainer {
 
@@ -26,24 +27,8 @@ struct TrainerOptions {
   int threads = 0;
 };
 
-struct EpochProgress {
-  int epoch = 0;  // 1-based
-  int epochs = 0;
-  double loss = 0;  // mean training loss of the epoch
-  double val_loss = 0;
-  double val_accuracy = 0;
-  double elapsed_seconds = 0;
-};
-
-// What training does after an epoch.
-enum class AfterEpoch {
-  kContinue,
-  // Train no further and return the result so far: this epoch's validation accuracy and
-  // the test accuracy of its weights (a pruned trial).
-  kStop,
-  // Give up: Train returns CANCELLED (a cancelled trial).
-  kCancel,
-};
+using genome::AfterEpoch;
+using genome::EpochProgress;
 using EpochCallback = std::function<AfterEpoch(const EpochProgress&)>;
 
 // Thread-compatible: one Trainer trains one genome at a time. Trainers may share a

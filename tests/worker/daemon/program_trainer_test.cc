@@ -57,7 +57,7 @@ class ProgramTrainerTest : public ::testing::Test {
     model_.clear();
     return RunTrainerProgram(
         {"toy@1", command}, a_, options_,
-        [&](const EpochReport& e) {
+        [&](const EpochProgress& e) {
           if (e.epoch == 0) return after_ask;
           epochs_.push_back(e);
           return after_epoch;
@@ -71,7 +71,7 @@ class ProgramTrainerTest : public ::testing::Test {
   deepevolve::testing::TempDir dir_;
   ProgramOptions options_;
   v1::Assignment a_;
-  std::vector<EpochReport> epochs_;
+  std::vector<EpochProgress> epochs_;
   std::string model_;
 };
 

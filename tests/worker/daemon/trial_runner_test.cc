@@ -53,7 +53,7 @@ TEST(TrialRunnersTest, PicksTheRunnerOfTheTrainerTheSearchNames) {
   EXPECT_TRUE(runners.offers_builtin());
   EXPECT_EQ(runners.trainers(), (std::vector<std::string>{"toy@1", "cnn"}));
   int epochs = 0;
-  const ProgressFn progress = [&](const EpochReport&) {
+  const ProgressFn progress = [&](const EpochProgress&) {
     ++epochs;
     return AfterEpoch::kContinue;
   };
@@ -95,7 +95,7 @@ TEST(ProgramRunnerTest, RunsTheProgramWithTheThreadsOfTheMoment) {
   ProgramRunner runner(
       {"toy", R"(echo "{\"accuracy\": 0.$OMP_NUM_THREADS, \"test_accuracy\": 0.1}")"}, options,
       [&] { return threads; });
-  const ProgressFn progress = [](const EpochReport&) { return AfterEpoch::kContinue; };
+  const ProgressFn progress = [](const EpochProgress&) { return AfterEpoch::kContinue; };
   absl::StatusOr<genome::TrialResult> r = runner.Run(Assignment("toy"), progress, nullptr);
   ASSERT_THAT(r, IsOk());
   ASSERT_TRUE(r->ok) << r->error;

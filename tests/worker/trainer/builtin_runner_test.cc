@@ -24,11 +24,11 @@ TEST(BuiltinRunnerTest, TrainsTheAssignmentReportsEachEpochAndReturnsTheModel) {
     a.add_gene_names(name);
     *a.mutable_genome()->add_values() = genome::GeneValueToProto(value);
   }
-  std::vector<EpochReport> epochs;
+  std::vector<EpochProgress> epochs;
   std::string model;
   absl::StatusOr<genome::TrialResult> r = runner.Run(
       a,
-      [&](const EpochReport& e) {
+      [&](const EpochProgress& e) {
         epochs.push_back(e);
         return AfterEpoch::kContinue;
       },
@@ -44,7 +44,7 @@ TEST(BuiltinRunnerTest, TrainsTheAssignmentReportsEachEpochAndReturnsTheModel) {
 
   // The master's stop after the first epoch: the result so far.
   r = runner.Run(
-      a, [](const EpochReport&) { return AfterEpoch::kStop; }, nullptr);
+      a, [](const EpochProgress&) { return AfterEpoch::kStop; }, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->epochs_run, 1);
 }

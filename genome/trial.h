@@ -1,0 +1,31 @@
+// A trial's progress as training reports it after each epoch, and what the master's
+// answer makes training do next: one vocabulary for the built-in trainer, trainer
+// programs' runner and the worker loop.
+#ifndef DEEPEVOLVE_GENOME_TRIAL_H_
+#define DEEPEVOLVE_GENOME_TRIAL_H_
+
+namespace deepevolve::genome {
+
+struct EpochProgress {
+  int epoch = 0;  // 1-based; 0 from a runner only asking while no epoch finished
+  int epochs = 0;
+  double loss = 0;  // mean training loss of the epoch
+  double val_accuracy = 0;
+  double elapsed_seconds = 0;
+  double val_loss = 0;  // 0 where the trainer does not say
+};
+
+// What training does after an epoch, as the master answered its heartbeat.
+enum class AfterEpoch {
+  kContinue,
+  // The search's pruner stopped the genome: train no further and return the result so
+  // far (this epoch's validation accuracy and the test accuracy of its weights).
+  kStop,
+  // The search was cancelled or the lease lost: give up, there is nothing to report
+  // (CANCELLED).
+  kCancel,
+};
+
+}  // namespace deepevolve::genome
+
+#endif  // DEEPEVOLVE_GENOME_TRIAL_H_
