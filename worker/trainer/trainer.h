@@ -15,6 +15,7 @@
 #include "genome/genome.h"
 #include "genome/ledger.h"
 #include "genome/trial.h"
+#include "worker/trainer/process.h"
 
 namespace deepevolve::trainer {
 
@@ -88,29 +89,6 @@ absl::StatusOr<DatasetSize> CheckDataset(const std::string& name,
 absl::StatusOr<SavedModel> LoadModel(const std::string& path,
                                      const std::vector<std::string>& data_dirs,
                                      double* recomputed_test_accuracy = nullptr);
-
-// Prepares the process for CPU training before any OpenMP thread starts, re-executing
-// it once when an environment variable must be set before the libraries load:
-//  - OpenMP waits passively (spinning threads that share cores slowed training 24x);
-//  - when OpenBLAS fell back to old kernels on a CPU it did not recognise ("Prescott"
-//    on CPUs with AVX-512), it is asked for the best kernel the CPU supports
-//    (OPENBLAS_CORETYPE), and that kernel's sgemm is checked against a reference
-//    before it is trusted; if it is wrong, the process runs on OpenBLAS's own choice.
-// OPENBLAS_CORETYPE set by the user is left alone. Call first in main.
-void PrepareProcessForTraining();
-
-// The kernel set OpenBLAS runs ("Prescott", "SkylakeX", ...), or "" when libblas.so.3
-// is not OpenBLAS.
-std::string OpenBlasCore();
-
-// The OpenBLAS kernel set to ask for instead of `detected` on a CPU with these
-// features, or "" to keep `detected`.
-std::string BetterOpenBlasCore(const std::string& detected, bool avx512, bool avx2_fma);
-
-// Multiplies a few odd-sized matrices with the loaded BLAS's sgemm and compares them
-// with a double-precision reference; false if any entry is off by more than float
-// rounding allows.
-bool BlasMatchesReference();
 
 // Sets the threads LibTorch and the BLAS (OpenBLAS keeps its own pool, which
 // torch::set_num_threads does not size) use for the trainings that follow.
