@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 
@@ -38,6 +39,20 @@ int HttpCode(const absl::Status& s) {
     default:
       return 500;
   }
+}
+
+// The search id a route's pattern matched.
+int64_t SearchId(const httplib::Request& req) {
+  int64_t id = 0;
+  (void)absl::SimpleAtoi(req.matches[1].str(), &id);
+  return id;
+}
+
+// A query parameter's integer, 0 when it is absent or no integer.
+int64_t IntParam(const httplib::Request& req, const char* name) {
+  int64_t value = 0;
+  if (req.has_param(name)) (void)absl::SimpleAtoi(req.get_param_value(name), &value);
+  return value;
 }
 
 std::string EscapeLabel(const std::string& v) {
@@ -101,77 +116,13 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  server_->Get("/api/searches", [this](const httplib::Request& req, httplib::Response& res) {
-    // A page: ?before=SEARCH_ID&limit=N, as List.
-    int64_t before = 0, next_before = 0;
-    int limit = 0;
-    if (req.has_param("before")) (void)absl::SimpleAtoi(req.get_param_value("before"), &before);
-    if (req.has_param("limit")) (void)absl::SimpleAtoi(req.get_param_value("limit"), &limit);
-    absl::StatusOr<std::vector<v1::SearchSummary>> searches =
-        master_->List(before, limit, &next_before);
-    if (!searches.ok()) {
-      return Error(res, HttpCode(searches.status()), std::string(searches.status().message()));
-    }
-    v1::ListResponse list;
-    for (v1::SearchSummary& s : *searches) *list.add_searches() = std::move(s);
-    list.set_next_before_search_id(next_before);
-    res.set_content(ToJson(list), "application/json");
-  });
-  server_->Get(R"(/api/searches/(\d+))",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 int64_t id = 0;
-                 (void)absl::SimpleAtoi(req.matches[1].str(), &id);
-                 absl::StatusOr<v1::SearchSummary> s = master_->Get(id);
-                 if (!s.ok())
-                   return Error(res, HttpCode(s.status()), std::string(s.status().message()));
-                 res.set_content(ToJson(*s), "application/json");
-               });
-  server_->Get(R"(/api/searches/(\d+)/trials)", [this](const httplib::Request& req,
-                                                       httplib::Response& res) {
-    // A page: ?after=GENOME_ID&limit=N, as ListTrials.
-    int64_t id = 0, after = 0, next_after = 0;
-    int limit = 0;
-    (void)absl::SimpleAtoi(req.matches[1].str(), &id);
-    if (req.has_param("after")) (void)absl::SimpleAtoi(req.get_param_value("after"), &after);
-    if (req.has_param("limit")) (void)absl::SimpleAtoi(req.get_param_value("limit"), &limit);
-    absl::StatusOr<std::vector<v1::Trial>> trials = master_->Trials(id, after, limit, &next_after);
-    if (!trials.ok()) {
-      return Error(res, HttpCode(trials.status()), std::string(trials.status().message()));
-    }
-    v1::ListTrialsResponse out;
-    for (v1::Trial& t : *trials) *out.add_trials() = std::move(t);
-    out.set_next_after_genome_id(next_after);
-    res.set_content(ToJson(out), "application/json");
-  });
-  server_->Get(
-      R"(/api/searches/(\d+)/events)", [this](const httplib::Request& req, httplib::Response& res) {
-        int64_t id = 0, after = 0;
-        (void)absl::SimpleAtoi(req.matches[1].str(), &id);
-        if (req.has_param("after")) (void)absl::SimpleAtoi(req.get_param_value("after"), &after);
-        bool finished = false;
-        absl::StatusOr<std::vector<v1::Event>> events =
-            master_->WaitEvents(id, after, absl::ZeroDuration(), &finished);
-        if (!events.ok()) {
-          return Error(res, HttpCode(events.status()), std::string(events.status().message()));
-        }
-        // compact=1 keeps only the genome id of a progress event's trial and drops the
-        // search summaries: what a client that holds the trials and applies each
-        // event's trial (the change it made) needs.
-        const bool compact = req.get_param_value("compact") == "1";
-        std::string body = "{\"events\":[";
-        for (size_t i = 0; i < events->size(); ++i) {
-          v1::Event& e = (*events)[i];
-          if (compact && e.kind() == v1::Event::GENOME_PROGRESS) {
-            const int64_t genome_id = e.trial().genome().id();
-            e.clear_trial();
-            e.mutable_trial()->mutable_genome()->set_id(genome_id);
-          }
-          if (compact) e.clear_search();
-          absl::StrAppend(&body, i == 0 ? "" : ",", ToJson(e));
-        }
-        absl::StrAppend(&body, "],\"finished\":", finished ? "true" : "false", "}");
-        res.set_content(body, "application/json");
-      });
+  // The JSON API: one named handler per route, one conversion of its status.
+  Route(R"(/api/searches)", &HttpFrontend::ListSearches);
+  Route(R"(/api/searches/(\d+))", &HttpFrontend::GetSearch);
+  Route(R"(/api/searches/(\d+)/trials)", &HttpFrontend::ListTrials);
+  Route(R"(/api/searches/(\d+)/leaderboard)", &HttpFrontend::Leaderboard);
+  Route(R"(/api/searches/(\d+)/events)", &HttpFrontend::ListEvents);
+  Route("/api/workers", &HttpFrontend::ListWorkers);
   if (!dashboard_dir.empty()) {
     // The page runs only its own scripts, from this port: a name or id that got through
     // as markup could not run code (the page builds text nodes in any case).
@@ -189,18 +140,90 @@ HttpFrontend::HttpFrontend(Master* master, const Authorizer* auth, const RpcMetr
       res.set_redirect("/dashboard/");
     });
   }
-  server_->Get("/api/workers", [this](const httplib::Request&, httplib::Response& res) {
-    nlohmann::json workers = nlohmann::json::array();
-    for (const WorkerInfo& w : master_->Workers()) {
-      workers.push_back({{"worker_id", w.worker_id},
-                         {"incarnation", w.incarnation},
-                         {"devices", w.devices},
-                         {"trainers", w.trainers},
-                         {"builtin_trainer", w.builtin_trainer},
-                         {"last_seen_unix_ms", w.last_seen_ms}});
-    }
-    res.set_content(nlohmann::json{{"workers", workers}}.dump(), "application/json");
+}
+
+void HttpFrontend::Route(const char* pattern, Handler handler) {
+  server_->Get(pattern, [this, handler](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<HttpReply> reply = (this->*handler)(req);
+    if (!reply.ok())
+      return Error(res, HttpCode(reply.status()), std::string(reply.status().message()));
+    res.set_content(reply->body, "application/json");
   });
+}
+
+absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::ListSearches(const httplib::Request& req) {
+  // A page: ?before=SEARCH_ID&limit=N, as List.
+  const int64_t before = IntParam(req, "before");
+  int64_t next_before = 0;
+  ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> searches,
+                   master_->List(before, static_cast<int>(IntParam(req, "limit")), &next_before));
+  v1::ListResponse list;
+  for (v1::SearchSummary& s : searches) *list.add_searches() = std::move(s);
+  list.set_next_before_search_id(next_before);
+  return HttpReply{ToJson(list)};
+}
+
+absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::GetSearch(const httplib::Request& req) {
+  ASSIGN_OR_RETURN(v1::SearchSummary s, master_->Get(SearchId(req)));
+  return HttpReply{ToJson(s)};
+}
+
+absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::ListTrials(const httplib::Request& req) {
+  // A page: ?after=GENOME_ID&limit=N, as ListTrials.
+  int64_t next_after = 0;
+  ASSIGN_OR_RETURN(std::vector<v1::Trial> trials,
+                   master_->Trials(SearchId(req), IntParam(req, "after"),
+                                   static_cast<int>(IntParam(req, "limit")), &next_after));
+  v1::ListTrialsResponse out;
+  for (v1::Trial& t : trials) *out.add_trials() = std::move(t);
+  out.set_next_after_genome_id(next_after);
+  return HttpReply{ToJson(out)};
+}
+
+absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::Leaderboard(const httplib::Request& req) {
+  // ?limit=N, as Leaderboard: the search's trials in rank order (genome/trial_rank.h).
+  ASSIGN_OR_RETURN(std::vector<v1::Trial> trials,
+                   master_->Leaderboard(SearchId(req), static_cast<int>(IntParam(req, "limit"))));
+  v1::LeaderboardResponse out;
+  for (v1::Trial& t : trials) *out.add_trials() = std::move(t);
+  return HttpReply{ToJson(out)};
+}
+
+absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::ListEvents(const httplib::Request& req) {
+  bool finished = false;
+  ASSIGN_OR_RETURN(
+      std::vector<v1::Event> events,
+      master_->WaitEvents(SearchId(req), IntParam(req, "after"), absl::ZeroDuration(), &finished));
+  // compact=1 keeps only the genome id of a progress event's trial and drops the
+  // search summaries: what a client that holds the trials and applies each event's
+  // trial (the change it made) needs.
+  const bool compact = req.get_param_value("compact") == "1";
+  std::string body = "{\"events\":[";
+  for (size_t i = 0; i < events.size(); ++i) {
+    v1::Event& e = events[i];
+    if (compact && e.kind() == v1::Event::GENOME_PROGRESS) {
+      const int64_t genome_id = e.trial().genome().id();
+      e.clear_trial();
+      e.mutable_trial()->mutable_genome()->set_id(genome_id);
+    }
+    if (compact) e.clear_search();
+    absl::StrAppend(&body, i == 0 ? "" : ",", ToJson(e));
+  }
+  absl::StrAppend(&body, "],\"finished\":", finished ? "true" : "false", "}");
+  return HttpReply{std::move(body)};
+}
+
+absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::ListWorkers(const httplib::Request&) {
+  nlohmann::json workers = nlohmann::json::array();
+  for (const WorkerInfo& w : master_->Workers()) {
+    workers.push_back({{"worker_id", w.worker_id},
+                       {"incarnation", w.incarnation},
+                       {"devices", w.devices},
+                       {"trainers", w.trainers},
+                       {"builtin_trainer", w.builtin_trainer},
+                       {"last_seen_unix_ms", w.last_seen_ms}});
+  }
+  return HttpReply{nlohmann::json{{"workers", workers}}.dump()};
 }
 
 HttpFrontend::~HttpFrontend() { Stop(); }

@@ -3,6 +3,7 @@
 //   GET /api/searches                 every search (SearchSummary as protobuf JSON)
 //   GET /api/searches/{id}            one search
 //   GET /api/searches/{id}/trials     every genome of it, with results
+//   GET /api/searches/{id}/leaderboard?limit=N   its trials in rank order
 //   GET /api/searches/{id}/events?after=N[&compact=1]   up to 1000 events after sequence N
 //   GET /api/workers                  the worker pool
 //   GET /dashboard/                   the live dashboard (static files; it asks /api/)
@@ -27,7 +28,8 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+}  // namespace httplib
 
 namespace deepevolve::master {
 
@@ -59,6 +61,21 @@ class HttpFrontend {
   static std::string FindDashboardDir();
 
  private:
+  // A JSON API answer's body.
+  struct HttpReply {
+    std::string body;
+  };
+  using Handler = absl::StatusOr<HttpReply> (HttpFrontend::*)(const httplib::Request&);
+  // Serves GET `pattern` with `handler`; an error status becomes its HTTP code and
+  // {"error": message}.
+  void Route(const char* pattern, Handler handler);
+  absl::StatusOr<HttpReply> ListSearches(const httplib::Request& req);
+  absl::StatusOr<HttpReply> GetSearch(const httplib::Request& req);
+  absl::StatusOr<HttpReply> ListTrials(const httplib::Request& req);
+  absl::StatusOr<HttpReply> Leaderboard(const httplib::Request& req);
+  absl::StatusOr<HttpReply> ListEvents(const httplib::Request& req);
+  absl::StatusOr<HttpReply> ListWorkers(const httplib::Request& req);
+
   Master* master_;
   const Authorizer* auth_;
   const RpcMetrics* metrics_;

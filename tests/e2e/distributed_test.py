@@ -239,9 +239,18 @@ class DistributedTest(unittest.TestCase):
         trials = json.loads(body)["trials"]
         self.assertEqual(len(trials), int(status["trialsDone"]))
         self.assertTrue(all(t["state"] == "DONE" for t in trials))
+        # The leaderboard in rank order, the best first, as the summary names it.
+        code, body = c.http(f"/api/searches/{search}/leaderboard?limit=3")
+        self.assertEqual(code, 200)
+        board = json.loads(body)["trials"]
+        self.assertEqual(len(board), 3)
+        self.assertEqual(board[0]["genome"]["hash"], status["best"]["genome"]["hash"])
+        self.assertGreaterEqual(board[0]["accuracy"], board[1]["accuracy"])
+        self.assertGreaterEqual(board[1]["accuracy"], board[2]["accuracy"])
         code, body = c.http("/api/workers")
         self.assertEqual(sorted(w["worker_id"] for w in json.loads(body)["workers"]), ["w0", "w1"])
         self.assertEqual(c.http("/api/searches/99")[0], 404)
+        self.assertEqual(c.http("/api/searches/99/leaderboard")[0], 404)
 
     def test_a_killed_worker_s_genome_runs_elsewhere(self):
         c = self.cluster
