@@ -33,6 +33,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/process_stats.h"
 #include "bench/wide_space.h"
 #include "common/subprocess.h"
 #include "deepevolve/v1/service.grpc.pb.h"
@@ -40,6 +41,8 @@
 #include "worker/daemon/grpc_master_client.h"
 
 namespace {
+
+using deepevolve::bench::Percentile;
 
 namespace fs = std::filesystem;
 using deepevolve::Subprocess;
@@ -57,12 +60,6 @@ v1::SearchSpec BenchSpec(int trials) {
   spec.mutable_steady_state()->set_population(32);
   spec.mutable_steady_state()->set_trials(trials);
   return spec;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 }  // namespace

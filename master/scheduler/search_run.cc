@@ -37,19 +37,18 @@ absl::StatusOr<ga::Candidate> StoredCandidate(const genome::SearchSpace& space,
   c.id = c.uid = g.id();
   c.generation = g.generation();
   for (int i = 0; i < 2 && i < g.parents_size(); ++i) c.parents[i] = g.parents(i);
-  c.genome.choice.assign(space.num_genes(), 0);
-  bool intact = g.values_size() == space.num_genes();
-  for (int i = 0; intact && i < space.num_genes(); ++i) {
-    if (g.values(i).value_case() == v1::GeneValue::VALUE_NOT_SET) continue;  // inactive
-    const std::optional<int> v = space.FindValue(i, genome::GeneValueFromProto(g.values(i)));
-    intact = v.has_value();
-    if (intact) c.genome.choice[i] = *v;
+  // The stored genes by name; an inactive gene has no value.
+  genome::NamedGenome named;
+  for (int i = 0; i < space.num_genes() && i < g.values_size(); ++i) {
+    if (g.values(i).value_case() == v1::GeneValue::VALUE_NOT_SET) continue;
+    named.emplace_back(space.gene(i).name, genome::GeneValueFromProto(g.values(i)));
   }
-  if (intact) c.genome = genome::Canonical(space, std::move(c.genome));
-  if (!intact || genome::GenomeHash(space, c.genome) != g.hash()) {
+  absl::StatusOr<genome::Genome> stored = genome::FromNamedGenome(space, named);
+  if (!stored.ok() || genome::GenomeHash(space, *stored) != g.hash()) {
     return absl::DataLossError(
         absl::StrCat("the stored genes of genome ", g.id(), " are not the genome it trained"));
   }
+  c.genome = *std::move(stored);
   return c;
 }
 
