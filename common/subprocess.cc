@@ -25,30 +25,66 @@ namespace fs = std::filesystem;
 
 absl::StatusOr<Subprocess> Subprocess::Start(const std::vector<std::string>& argv,
                                              const std::string& log_path) {
+  SpawnOptions options;
+  options.log_path = log_path;
+  return Spawn(argv, options);
+}
+
+absl::StatusOr<Subprocess> Subprocess::Spawn(const std::vector<std::string>& argv,
+                                             const SpawnOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("no program to start");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  if (!options.log_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, options.log_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  }
+  for (const auto& [child_fd, fd] : options.fds) {
+    posix_spawn_file_actions_adddup2(&actions, fd, child_fd);
+  }
+  if (!options.dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.dir.c_str());
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  if (options.own_group) {
+    posix_spawnattr_setflags(
+        &attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    sigemptyset(&defaults);
+    for (int signal : {SIGPIPE, SIGTERM, SIGINT}) sigaddset(&defaults, signal);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+  }
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc)));
+  std::vector<char*> env;
+  if (options.env.has_value()) {
+    for (const std::string& e : *options.env) env.push_back(const_cast<char*>(e.c_str()));
+    env.push_back(nullptr);
   }
-  return Subprocess(pid, fs::path(argv[0]).filename().string(), log_path);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, &attributes, args.data(),
+                             options.env.has_value() ? env.data() : environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (rc != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot start ", argv[0],
+                                                      options.dir.empty() ? "" : " in ",
+                                                      options.dir, ": ", std::strerror(rc)));
+  }
+  return Subprocess(pid, fs::path(argv[0]).filename().string(), options.log_path,
+                    options.own_group);
 }
 
 Subprocess::Subprocess(Subprocess&& other) noexcept
     : pid_(other.pid_),
       name_(std::move(other.name_)),
       log_path_(std::move(other.log_path_)),
+      own_group_(other.own_group_),
       exit_status_(other.exit_status_) {
   other.pid_ = -1;
 }
@@ -59,6 +95,7 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
     pid_ = other.pid_;
     name_ = std::move(other.name_);
     log_path_ = std::move(other.log_path_);
+    own_group_ = other.own_group_;
     exit_status_ = other.exit_status_;
     other.pid_ = -1;
   }
@@ -84,14 +121,17 @@ std::optional<int> Subprocess::Wait(absl::Duration timeout) {
 
 int Subprocess::Stop(absl::Duration grace) {
   if (pid_ <= 0) return 0;
-  if (Poll()) return *exit_status_;
-  kill(pid_, SIGTERM);
-  if (!Wait(grace)) {
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    exit_status_ = status;
+  if (!Poll()) {
+    kill(target(), SIGTERM);
+    if (!Wait(grace)) {
+      kill(target(), SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+      exit_status_ = status;
+    }
   }
+  // What a group's leader started and left behind (data loader processes) goes with it.
+  if (own_group_) kill(-pid_, SIGKILL);
   return *exit_status_;
 }
 

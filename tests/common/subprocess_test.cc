@@ -1,7 +1,10 @@
 // Child processes as `deepevolve local` runs them: their log, their exit, their stop.
 #include "common/subprocess.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -41,6 +44,34 @@ TEST(SubprocessTest, StopEndsAChildThatIgnoresSigterm) {
   const int status = child->Stop(absl::Milliseconds(200));
   EXPECT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGKILL);
+}
+
+// How a worker runs a trainer program: its own directory, environment and descriptors,
+// and a process group of its own, so that a stop ends what it started too.
+TEST(SubprocessTest, AChildInItsOwnGroupTakesWhatItStartedWithItWhenStopped) {
+  testing::TempDir dir;
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  SpawnOptions options;
+  options.dir = dir.path().string();
+  options.env = std::vector<std::string>{"GREETING=hello"};
+  options.fds = {{STDOUT_FILENO, out[1]}};
+  options.own_group = true;
+  // The background sleep holds the pipe open: its end is seen only when it dies too.
+  auto child = Subprocess::Spawn(
+      {"/bin/sh", "-c", "echo \"$GREETING $(pwd)\"; sleep 1000 & trap '' TERM; wait"}, options);
+  close(out[1]);
+  ASSERT_TRUE(child.ok()) << child.status();
+  std::string line;
+  for (char c; line.find('\n') == std::string::npos && read(out[0], &c, 1) == 1;) line += c;
+  EXPECT_EQ(line, "hello " + options.dir + "\n");
+  const int status = child->Stop(absl::Milliseconds(200));
+  EXPECT_TRUE(WIFSIGNALED(status));
+  pollfd end = {out[0], POLLIN, 0};
+  ASSERT_EQ(poll(&end, 1, 10000), 1) << "what the child started still holds the pipe";
+  char c;
+  EXPECT_EQ(read(out[0], &c, 1), 0);
+  close(out[0]);
 }
 
 }  // namespace

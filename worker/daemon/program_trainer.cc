@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/subprocess.h"
 #include "genome/gene_json.h"
 #include "genome/genome.h"
 #include "genome/space.h"
@@ -79,7 +79,8 @@ absl::StatusOr<double> Fraction(const Json& line, const char* key) {
   return v.get<double>();
 }
 
-// The running child: a process group of its own, its pipes, and how it ended.
+// The running program: a shell in a process group of its own, its pipes, and the
+// watchdog's pipe.
 class Child {
  public:
   // Starts `command` in `dir` with `env`; stdin gets `input`.
@@ -87,66 +88,38 @@ class Child {
                                      const std::vector<std::string>& env,
                                      const std::string& input) {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, watch[2] = {-1, -1};
+    const auto close_all = [&](std::initializer_list<int> fds) {
+      for (int fd : fds) {
+        if (fd >= 0) close(fd);
+      }
+    };
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
         pipe2(watch, O_CLOEXEC) != 0) {
       const int error = errno;
-      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1], watch[0], watch[1]}) {
-        if (fd >= 0) close(fd);
-      }
+      close_all({in[0], in[1], out[0], out[1], err[0], err[1], watch[0], watch[1]});
       return absl::InternalError(absl::StrCat("pipe: ", std::strerror(error)));
     }
-    std::vector<char*> envp;
-    for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
     // The watchdog (audit F5): a shell in the program's group waits on a pipe whose
     // only writer is this worker, and kills the whole group when it reads its end — so
     // a program dies with its worker, even one killed by SIGKILL while the program
     // writes nothing. The program does not see the pipe, and its first line stays line 1.
-    const std::string script =
-        absl::StrCat("(read x <&3; kill -9 0) </dev/null >/dev/null 2>&1 & exec 3<&-; ", command);
-    const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
-    // posix_spawn, not fork: the worker may hold a CUDA context and many threads, whose
-    // fork handlers and copied mappings a child that only execs must not touch.
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, watch[0], 3);
-    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    // A process group of its own, to stop whatever it starts. The worker blocks SIGTERM
-    // and SIGINT (it waits for them) and ignores SIGPIPE: the program starts with
-    // neither, so that a stop ends it at once and a dead worker's program dies at its
-    // next line.
-    posix_spawnattr_setflags(
-        &attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attributes, 0);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    sigemptyset(&defaults);
-    for (int signal : {SIGPIPE, SIGTERM, SIGINT}) sigaddset(&defaults, signal);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    pid_t pid = -1;
-    const int spawned = posix_spawn(&pid, argv[0], &actions, &attributes,
-                                    const_cast<char* const*>(argv), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    close(watch[0]);
-    if (spawned != 0) {
-      close(in[1]);
-      close(out[0]);
-      close(err[0]);
-      close(watch[1]);
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot start /bin/sh in ", dir, ": ", std::strerror(spawned)));
+    SpawnOptions options;
+    options.dir = dir;
+    options.env = env;
+    options.fds = {
+        {STDIN_FILENO, in[0]}, {STDOUT_FILENO, out[1]}, {STDERR_FILENO, err[1]}, {3, watch[0]}};
+    // A stop ends it at once and a dead worker's program dies at its next line.
+    options.own_group = true;
+    absl::StatusOr<Subprocess> shell = Subprocess::Spawn(
+        {"/bin/sh", "-c",
+         absl::StrCat("(read x <&3; kill -9 0) </dev/null >/dev/null 2>&1 & exec 3<&-; ", command)},
+        options);
+    close_all({in[0], out[1], err[1], watch[0]});
+    if (!shell.ok()) {
+      close_all({in[1], out[0], err[0], watch[1]});
+      return shell.status();
     }
-    Child child(pid);
+    Child child(*std::move(shell));
     child.watch_fd_ = watch[1];
     child.out_.fd = out[0];
     child.err_.fd = err[0];
@@ -162,71 +135,38 @@ class Child {
   }
 
   Child(Child&& other) noexcept
-      : pid_(other.pid_),
+      : process_(std::move(other.process_)),
         watch_fd_(other.watch_fd_),
         out_(other.out_),
-        err_(other.err_),
-        status_(other.status_) {
-    other.pid_ = -1;
+        err_(other.err_) {
     other.watch_fd_ = other.out_.fd = other.err_.fd = -1;
   }
   Child& operator=(Child&&) = delete;
   ~Child() {
     out_.Close();
     err_.Close();
-    if (pid_ > 0 && !status_.has_value()) Kill(absl::ZeroDuration());
+    Kill(absl::ZeroDuration());
     // The watchdog reads its end and ends whatever the program left in its group.
     if (watch_fd_ >= 0) close(watch_fd_);
   }
 
   Stream& out() { return out_; }
   Stream& err() { return err_; }
-  std::optional<int> status() const { return status_; }
 
   // Its wait status once it has exited (reaped), nullopt while it runs.
-  std::optional<int> Poll() {
-    if (!status_.has_value()) {
-      int s = 0;
-      if (waitpid(pid_, &s, WNOHANG) == pid_) status_ = s;
-    }
-    return status_;
-  }
+  std::optional<int> Poll() { return process_.Poll(); }
   // Waits up to `timeout` for it to exit.
-  std::optional<int> Wait(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (!Poll().has_value() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
-    return status_;
-  }
-  // SIGTERM to the whole group, SIGKILL after `grace`; returns once it is reaped.
-  void Kill(absl::Duration grace) {
-    if (!status_.has_value()) {
-      kill(-pid_, SIGTERM);
-      if (!Wait(grace).has_value()) {
-        kill(-pid_, SIGKILL);
-        int s = 0;
-        if (waitpid(pid_, &s, 0) == pid_) status_ = s;
-      }
-    }
-    // What it started and left behind (data loader processes) goes with it.
-    kill(-pid_, SIGKILL);
-  }
+  std::optional<int> Wait(absl::Duration timeout) { return process_.Wait(timeout); }
+  // SIGTERM to the whole group, SIGKILL after `grace`; returns its wait status once it
+  // is reaped, and what it left in its group is killed.
+  int Kill(absl::Duration grace) { return process_.Stop(grace); }
 
  private:
-  explicit Child(pid_t pid) : pid_(pid) {}
-  pid_t pid_;
+  explicit Child(Subprocess process) : process_(std::move(process)) {}
+  Subprocess process_;
   int watch_fd_ = -1;  // the watchdog pipe's only writer
   Stream out_, err_;
-  std::optional<int> status_;
 };
-
-std::string DescribeExit(int status) {
-  if (WIFEXITED(status)) return absl::StrCat("exited with code ", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    return absl::StrCat("was killed by signal ", WTERMSIG(status), " (",
-                        strsignal(WTERMSIG(status)), ")");
-  }
-  return absl::StrCat("ended with wait status ", status);
-}
 
 // One trial of a program: reads its output, talks to the master through `progress`, and
 // decides what the trial produced.
@@ -315,8 +255,7 @@ class ProgramRun {
       Ask();
       if (stop_.has_value()) return Stopped(child);
     }
-    child.Kill(absl::ZeroDuration());  // its leftovers
-    return Ended(*child.status());
+    return Ended(child.Kill(absl::ZeroDuration()));  // and its leftovers
   }
 
  private:
@@ -544,12 +483,12 @@ class ProgramRun {
   absl::StatusOr<genome::TrialResult> Ended(int status) {
     if (WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127) &&
         last_epoch_ == 0 && !final_.has_value()) {
-      return absl::FailedPreconditionError(absl::StrCat(Who(), ": cannot run its command (",
-                                                        program_.command, "): the shell ",
-                                                        DescribeExit(status), "; ", Tail()));
+      return absl::FailedPreconditionError(
+          absl::StrCat(Who(), ": cannot run its command (", program_.command, "): the shell ",
+                       Subprocess::DescribeExit(status), "; ", Tail()));
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return Failed(absl::StrCat(Who(), " ", DescribeExit(status), "; ", Tail()));
+      return Failed(absl::StrCat(Who(), " ", Subprocess::DescribeExit(status), "; ", Tail()));
     }
     if (declared_error_.has_value()) {
       if (declared_setup_) {
