@@ -358,4 +358,14 @@ absl::StatusOr<std::shared_ptr<const Dataset>> DatasetCache::Get(const std::stri
   return d;
 }
 
+DatasetCache& ProcessDatasetCache(const std::vector<std::string>& dirs) {
+  static DatasetCache* cache = new DatasetCache(dirs);
+  return *cache;
+}
+
+Split Head(const Split& s, int64_t n) {
+  if (n <= 0 || n >= s.size()) return s;
+  return Split{s.x.slice(0, 0, n), s.y.slice(0, 0, n)};
+}
+
 }  // namespace deepevolve::trainer

@@ -69,6 +69,13 @@ class DatasetCache {
   absl::flat_hash_map<std::string, std::shared_ptr<const Dataset>> loaded_ ABSL_GUARDED_BY(mu_);
 };
 
+// The process's cache, made with `dirs` on the first call (every trainer of a worker
+// is given the same directories).
+DatasetCache& ProcessDatasetCache(const std::vector<std::string>& dirs);
+
+// The first `n` examples of `s`; all of them for n <= 0 or past its end.
+Split Head(const Split& s, int64_t n);
+
 }  // namespace deepevolve::trainer
 
 #endif  // DEEPEVOLVE_WORKER_TRAINER_DATA_H_

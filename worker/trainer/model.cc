@@ -235,4 +235,38 @@ torch::Tensor KerasCrossEntropy(const torch::Tensor& logits, const torch::Tensor
   return -torch::log(p.clamp(1e-7, 1 - 1e-7)).mean();
 }
 
+std::vector<torch::Tensor> ModelState(KerasNet& model) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> state;
+  for (const torch::Tensor& p : model->parameters()) state.push_back(p.detach().clone());
+  for (const torch::Tensor& b : model->buffers()) state.push_back(b.detach().clone());
+  return state;
+}
+
+void RestoreModelState(KerasNet& model, const std::vector<torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (torch::Tensor& p : model->parameters()) p.copy_(state[i++]);
+  for (torch::Tensor& b : model->buffers()) b.copy_(state[i++]);
+}
+
+Evaluation Evaluate(KerasNet& model, const Split& split, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  double loss = 0;
+  int64_t correct = 0;
+  const int64_t n = split.size();
+  for (int64_t b = 0; b < n; b += 1024) {
+    const int64_t e = std::min(n, b + 1024);
+    torch::Tensor x = split.x.slice(0, b, e).to(device);
+    torch::Tensor y = split.y.slice(0, b, e).to(device);
+    torch::Tensor logits = model->forward(x);
+    loss += KerasCrossEntropy(logits, y).item<double>() * static_cast<double>(e - b);
+    // argmax takes the first maximum, as Keras's categorical accuracy.
+    correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+  }
+  model->train();
+  return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+}
+
 }  // namespace deepevolve::trainer

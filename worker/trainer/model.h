@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/search.pb.h"
 #include "genome/network.h"
+#include "worker/trainer/data.h"
 
 namespace deepevolve::trainer {
 
@@ -78,6 +79,19 @@ void FillDropoutMask(float* mask, int64_t n, uint64_t seed, double keep);
 // Keras's categorical cross-entropy on softmax outputs: probabilities clipped to
 // [1e-7, 1 - 1e-7], -log of the true class, averaged over the batch.
 torch::Tensor KerasCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels);
+
+// Copies of every parameter and buffer (batch-norm statistics), in the model's order,
+// and putting them back.
+std::vector<torch::Tensor> ModelState(KerasNet& model);
+void RestoreModelState(KerasNet& model, const std::vector<torch::Tensor>& state);
+
+// The mean loss and the accuracy of `model` on `split`, in evaluation mode (batches of
+// 1024 on `device`); the model is left in training mode.
+struct Evaluation {
+  double loss = 0;
+  double accuracy = 0;
+};
+Evaluation Evaluate(KerasNet& model, const Split& split, const torch::Device& device);
 
 }  // namespace deepevolve::trainer
 

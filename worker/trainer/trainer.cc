@@ -13,96 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
-#include "genome/gene_json.h"
 #include "genome/network.h"
-#include "google/protobuf/util/json_util.h"
-#include "nlohmann/json.hpp"
 #include "worker/trainer/data.h"
 #include "worker/trainer/model.h"
+#include "worker/trainer/model_file.h"
 #include "worker/trainer/optim.h"
 
 namespace deepevolve::trainer {
-namespace {
-
-constexpr char kMetaKey[] = "deepevolve.meta";
-
-DatasetCache& ProcessCache(const std::vector<std::string>& dirs) {
-  static DatasetCache* cache = new DatasetCache(dirs);
-  return *cache;
-}
-
-// The network a genome describes on `data`.
-absl::StatusOr<NetConfig> ConfigFor(const genome::NamedGenome& genome, const v1::TaskSpec& task,
-                                    const Dataset& data) {
-  return genome::NetworkFor(genome, task.net(), data.shape, data.num_classes);
-}
-
-Split Head(const Split& s, int64_t n) {
-  if (n <= 0 || n >= s.size()) return s;
-  return Split{s.x.slice(0, 0, n), s.y.slice(0, 0, n)};
-}
-
-struct Evaluation {
-  double loss = 0;
-  double accuracy = 0;
-};
-
-// Copies of every parameter and buffer (batch-norm statistics), in the model's order.
-std::vector<torch::Tensor> ModelState(KerasNet& model) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> state;
-  for (const torch::Tensor& p : model->parameters()) state.push_back(p.detach().clone());
-  for (const torch::Tensor& b : model->buffers()) state.push_back(b.detach().clone());
-  return state;
-}
-
-void RestoreModelState(KerasNet& model, const std::vector<torch::Tensor>& state) {
-  torch::NoGradGuard no_grad;
-  size_t i = 0;
-  for (torch::Tensor& p : model->parameters()) p.copy_(state[i++]);
-  for (torch::Tensor& b : model->buffers()) b.copy_(state[i++]);
-}
-
-Evaluation Evaluate(KerasNet& model, const Split& split, const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  double loss = 0;
-  int64_t correct = 0;
-  const int64_t n = split.size();
-  for (int64_t b = 0; b < n; b += 1024) {
-    const int64_t e = std::min(n, b + 1024);
-    torch::Tensor x = split.x.slice(0, b, e).to(device);
-    torch::Tensor y = split.y.slice(0, b, e).to(device);
-    torch::Tensor logits = model->forward(x);
-    loss += KerasCrossEntropy(logits, y).item<double>() * static_cast<double>(e - b);
-    // argmax takes the first maximum, as Keras's categorical accuracy.
-    correct += logits.argmax(1).eq(y).sum().item<int64_t>();
-  }
-  model->train();
-  return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
-}
-
-absl::Status SaveModel(KerasNet& model, const std::string& path, const genome::NamedGenome& genome,
-                       const v1::TaskSpec& task, const genome::TrialResult& result) {
-  std::string task_json;
-  if (!google::protobuf::util::MessageToJsonString(task, &task_json).ok()) {
-    return absl::InternalError("cannot write the task as JSON");
-  }
-  nlohmann::json meta = {{"format", "deepevolve-model-v1"},
-                         {"genome", genome::NamedGenomeToJson(genome)},
-                         {"task", nlohmann::json::parse(task_json)},
-                         {"accuracy", result.accuracy},
-                         {"test_accuracy", result.test_accuracy}};
-  torch::serialize::OutputArchive archive;
-  for (const auto& p : model->named_parameters()) archive.write(p.key(), p.value().cpu());
-  // Batch normalisation's running statistics.
-  for (const auto& b : model->named_buffers()) archive.write(b.key(), b.value().cpu());
-  archive.write(kMetaKey, c10::IValue(meta.dump()));
-  archive.save_to(path);
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 struct Trainer::State {
   TrainerOptions options;
@@ -158,9 +75,10 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
                                                    const EpochCallback& on_epoch,
                                                    const std::string& model_path) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> data,
-                   ProcessCache(state_->options.data_dirs).Get(task.dataset()));
+                   ProcessDatasetCache(state_->options.data_dirs).Get(task.dataset()));
   genome::TrialResult result;
-  ASSIGN_OR_RETURN(NetConfig config, ConfigFor(genome, task, *data));
+  ASSIGN_OR_RETURN(NetConfig config,
+                   genome::NetworkFor(genome, task.net(), data->shape, data->num_classes));
   const int64_t batch = config.batch_size.value_or(task.batch_size());
   if (absl::Status s = CheckShapes(config); !s.ok()) {
     result.ok = false;
@@ -315,54 +233,6 @@ absl::StatusOr<DatasetSize> CheckDataset(const std::string& name,
                                          const std::vector<std::string>& data_dirs) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> data, DatasetCache(data_dirs).Get(name));
   return DatasetSize{data->train.size(), data->test.size()};
-}
-
-absl::StatusOr<SavedModel> LoadModel(const std::string& path,
-                                     const std::vector<std::string>& data_dirs,
-                                     double* recomputed_test_accuracy) {
-  try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(path);
-    c10::IValue meta_value;
-    if (!archive.try_read(kMetaKey, meta_value) || !meta_value.isString()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": not a deepevolve model (no metadata)"));
-    }
-    nlohmann::json meta = nlohmann::json::parse(meta_value.toStringRef());
-    SavedModel saved;
-    absl::StatusOr<genome::NamedGenome> named = genome::NamedGenomeFromJson(meta.at("genome"));
-    if (!named.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": unreadable genome in metadata: ", named.status().message()));
-    }
-    saved.genome = *std::move(named);
-    if (!google::protobuf::util::JsonStringToMessage(meta.at("task").dump(), &saved.task).ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": unreadable task in metadata"));
-    }
-    saved.accuracy = meta.at("accuracy").get<double>();
-    saved.test_accuracy = meta.at("test_accuracy").get<double>();
-    if (recomputed_test_accuracy != nullptr) {
-      ASSIGN_OR_RETURN(auto data, ProcessCache(data_dirs).Get(saved.task.dataset()));
-      ASSIGN_OR_RETURN(NetConfig config, ConfigFor(saved.genome, saved.task, *data));
-      KerasNet model(config, at::detail::createCPUGenerator(0));
-      torch::NoGradGuard no_grad;
-      for (auto& p : model->named_parameters()) {
-        torch::Tensor t;
-        archive.read(p.key(), t);
-        p.value().copy_(t);
-      }
-      for (auto& b : model->named_buffers()) {
-        torch::Tensor t;
-        archive.read(b.key(), t);
-        b.value().copy_(t);
-      }
-      *recomputed_test_accuracy =
-          Evaluate(model, Head(data->test, saved.task.test_limit()), torch::kCPU).accuracy;
-    }
-    return saved;
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read model: ", e.what()));
-  }
 }
 
 void SetThreads(int threads) {
