@@ -12,6 +12,7 @@ const TABLE_ROWS = 200;
 
 const state = {
   token: null, searchId: null, search: null, trials: [], workers: [],
+  ranked: [],               // the best TABLE_ROWS in the master's order (genome/trial_rank.h)
   byId: new Map(),          // genome id -> trial, kept up to date from the events
   events: new Map(),        // genome id -> [[elapsed_seconds, val_accuracy], ...]
   afterSequence: 0, sort: { key: "rank", asc: true }, charts: {}, gene: 0,
@@ -63,7 +64,10 @@ const ok = (t) => (t.state === "DONE" || t.state === "CACHED") && !t.error;
 // Stopped by the search's pruner: a result from an earlier epoch, ranked below every
 // genome that trained fully.
 const pruned = (t) => t.state === "PRUNED" && !t.error;
-const byRank = (a, b) => (pruned(a) - pruned(b)) || (b.accuracy - a.accuracy);
+// The master ranks (GET .../leaderboard); the page only follows its order. `filter`
+// picks among the ranked trials, as they are now.
+const bestOf = (filter, n) => state.ranked.map((r) => state.byId.get(String(r.genome.id)) || r)
+  .filter(filter).slice(0, n);
 const pct = (x) => (100 * x).toFixed(2) + "%";
 const geneNames = () => (state.search?.spec?.space?.genes || []).map((g) => g.name);
 const geneValue = (v) => (v.intValue !== undefined ? String(v.intValue) : v.stringValue);
@@ -139,8 +143,7 @@ function drawGenes() {
 function drawCurves() {
   const byId = new Map(state.trials.map((t) => [String(t.genome.id), t]));
   const drawn = [...state.events.keys()].map((id) => byId.get(id)).filter(Boolean);
-  const best = drawn.filter((t) => !pruned(t))
-    .sort((a, b) => (b.accuracy || 0) - (a.accuracy || 0)).slice(0, CURVES_BEST);
+  const best = bestOf((t) => !pruned(t) && state.events.has(String(t.genome.id)), CURVES_BEST);
   // The latest pruned genomes, dashed, each ending in a cross where it was stopped.
   const stopped = drawn.filter(pruned)
     .sort((a, b) => Number(b.genome.id) - Number(a.genome.id)).slice(0, CURVES_BEST);
@@ -172,8 +175,7 @@ function drawLineage() {
   if (state.trials.length > LINEAGE_FULL_LIMIT) {
     // The ancestry of the best genomes: what led to them is what a reader looks for.
     const keep = new Set();
-    const stack = state.trials.filter(ok).sort((a, b) => b.accuracy - a.accuracy)
-      .slice(0, LINEAGE_BEST).map((t) => t.genome.id);
+    const stack = bestOf(ok, LINEAGE_BEST).map((t) => t.genome.id);
     while (stack.length) {
       const id = stack.pop();
       if (keep.has(id) || !byId.has(id)) continue;
@@ -246,7 +248,7 @@ function drawLeaderboard() {
   for (const th of head.rows[0].cells) {
     th.className = th.dataset.key === state.sort.key ? "sorted" + (state.sort.asc ? " asc" : "") : "";
   }
-  const ranked = state.trials.filter((t) => ok(t) || pruned(t)).sort(byRank);
+  const ranked = bestOf((t) => ok(t) || pruned(t), TABLE_ROWS);
   const col = COLUMNS.find(([name]) => name === state.sort.key)[1];
   const rows = ranked.map((t, i) => ({ t, i }));
   rows.sort((a, b) => {
@@ -260,10 +262,10 @@ function drawLeaderboard() {
       const v = get(t, i);
       return el("td", fmt[name] ? fmt[name](v) : v);
     }))));
-  const stopped = ranked.filter(pruned).length;
+  const trained = state.trials.filter(ok).length, stopped = state.trials.filter(pruned).length;
   document.getElementById("leaderboard-note").textContent =
-    `${ranked.length - stopped} trained` + (stopped ? `, ${stopped} pruned (listed after)` : "") +
-    (ranked.length > TABLE_ROWS ? `, showing ${TABLE_ROWS}` : "");
+    `${trained} trained` + (stopped ? `, ${stopped} pruned (listed after)` : "") +
+    (trained + stopped > TABLE_ROWS ? `, showing ${TABLE_ROWS}` : "");
   rendered("leaderboard", Math.min(rows.length, TABLE_ROWS));
 }
 
@@ -379,6 +381,7 @@ async function refresh() {
       await loadEvents(true);
     }
     state.trials = [...state.byId.values()].sort((a, b) => Number(a.genome.id) - Number(b.genome.id));
+    state.ranked = (await api(`/searches/${state.searchId}/leaderboard?limit=${TABLE_ROWS}`)).trials || [];
     state.loaded = state.searchId;
     const started = performance.now();
     drawSummary(); drawFitness(); drawGenes(); drawCurves(); drawLineage(); drawLeaderboard(); drawWorkers();
