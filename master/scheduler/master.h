@@ -100,25 +100,26 @@ class Master {
   // --- For clients (SearchService) ---
   absl::StatusOr<v1::SearchSummary> Submit(const v1::SearchSpec& spec);
   absl::StatusOr<v1::SearchSummary> Get(int64_t search_id);
-  // At most `limit` searches (0 for 100, at most 1000) with ids below `before_id` (0:
-  // from the newest), newest first; finished ones read from the store. `*next_before`
-  // is the id to continue from, 0 after the last page.
-  absl::StatusOr<std::vector<v1::SearchSummary>> List(int64_t before_id, int limit,
-                                                      int64_t* next_before);
+  // Pages are asked and answered in the protocol's messages, packed once here for gRPC
+  // and HTTP alike.
+  // At most page_size searches (0 for 100, at most 1000) with ids below
+  // before_search_id (0: from the newest), newest first; finished ones read from the
+  // store. next_before_search_id continues, 0 after the last page.
+  absl::StatusOr<v1::ListResponse> List(const v1::ListRequest& request);
   // The searches in memory: running, or finished with trials still leased.
   std::vector<v1::SearchSummary> Running();
   // Those and the searches retired in the last forget_after_ms (at most
   // max_running_searches of them), newest first: what /metrics exports a series for.
   std::vector<v1::SearchSummary> Current();
   absl::StatusOr<v1::SearchSummary> Cancel(int64_t search_id);
-  // The best `limit` trials (0 for 10, at most kMaxPage), best first.
-  absl::StatusOr<std::vector<v1::Trial>> Leaderboard(int64_t search_id, int limit);
-  // A page of a search's trials in genome-id order: at most `limit` (0 for 1000, at
-  // most kMaxPage) after `after_genome_id`. `*next_after` is the id to continue from,
-  // 0 after the last page.
+  // The best `limit` trials (0 for 10, at most kMaxPage), best first
+  // (genome/trial_rank.h).
+  absl::StatusOr<v1::LeaderboardResponse> Leaderboard(const v1::LeaderboardRequest& request);
+  // A page of a search's trials in genome-id order: at most page_size (0 for 1000, at
+  // most kMaxPage) after after_genome_id. next_after_genome_id continues, 0 after the
+  // last page.
   static constexpr int kMaxPage = 10'000;
-  absl::StatusOr<std::vector<v1::Trial>> Trials(int64_t search_id, int64_t after_genome_id,
-                                                int limit, int64_t* next_after);
+  absl::StatusOr<v1::ListTrialsResponse> ListTrials(const v1::ListTrialsRequest& request);
   absl::StatusOr<v1::Model> GetModel(int64_t search_id, int64_t genome_id);
   // Events of a search after `after_sequence`, waiting up to `timeout` for one when
   // there are none yet. `*finished` is set once the search has ended and every event
@@ -159,6 +160,9 @@ class Master {
   // Stores a finished search's final summary and leaderboard and forgets it: from then
   // on it is read from the store.
   static constexpr int kStoredLeaderboard = 100;
+  // Leaderboard's trials: the live ranking, or a finished search's stored one.
+  absl::StatusOr<std::vector<v1::Trial>> RankedTrials(int64_t search_id, int limit)
+      ABSL_LOCKS_EXCLUDED(mu());
   absl::Status Retire(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // The run's summary with, while it runs, why no worker can train it (if none can).
   v1::SearchSummary Summarize(const SearchRun& run) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());

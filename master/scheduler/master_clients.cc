@@ -76,26 +76,28 @@ absl::StatusOr<v1::SearchSummary> Master::Get(int64_t search_id) {
   return Summary(search_id);
 }
 
-absl::StatusOr<std::vector<v1::SearchSummary>> Master::List(int64_t before_id, int limit,
-                                                            int64_t* next_before) {
-  limit = limit <= 0 ? 100 : std::min(limit, 1000);
-  if (before_id <= 0) before_id = INT64_MAX;
+absl::StatusOr<v1::ListResponse> Master::List(const v1::ListRequest& request) {
+  const int limit = request.page_size() <= 0 ? 100 : std::min(request.page_size(), 1000);
+  const int64_t before_id =
+      request.before_search_id() <= 0 ? INT64_MAX : request.before_search_id();
   absl::MutexLock lock(mu());
   // One more than asked tells whether another page follows.
-  ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> out, store_->ListFinished(before_id, limit + 1));
+  ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> found,
+                   store_->ListFinished(before_id, limit + 1));
   for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
     if (it->first >= before_id) continue;
-    if (static_cast<int>(out.size()) > limit && it->first < out.back().search_id()) break;
-    out.push_back(Summarize(*it->second));
+    if (static_cast<int>(found.size()) > limit && it->first < found.back().search_id()) break;
+    found.push_back(Summarize(*it->second));
   }
-  std::sort(out.begin(), out.end(), [](const v1::SearchSummary& a, const v1::SearchSummary& b) {
+  std::sort(found.begin(), found.end(), [](const v1::SearchSummary& a, const v1::SearchSummary& b) {
     return a.search_id() > b.search_id();
   });
-  *next_before = 0;
-  if (static_cast<int>(out.size()) > limit) {
-    out.resize(limit);
-    *next_before = out.back().search_id();
+  v1::ListResponse out;
+  if (static_cast<int>(found.size()) > limit) {
+    found.resize(limit);
+    out.set_next_before_search_id(found.back().search_id());
   }
+  for (v1::SearchSummary& s : found) *out.add_searches() = std::move(s);
   return out;
 }
 
@@ -116,34 +118,40 @@ std::vector<v1::SearchSummary> Master::Current() {
   return out;
 }
 
-absl::StatusOr<std::vector<Trial>> Master::Trials(int64_t search_id, int64_t after_genome_id,
-                                                  int limit, int64_t* next_after) {
-  limit = limit <= 0 ? 1000 : std::min(limit, kMaxPage);
+absl::StatusOr<v1::ListTrialsResponse> Master::ListTrials(const v1::ListTrialsRequest& request) {
+  const int64_t search_id = request.search_id();
+  const int limit = request.page_size() <= 0 ? 1000 : std::min(request.page_size(), kMaxPage);
   absl::MutexLock lock(mu());
-  std::vector<Trial> out;
-  *next_after = 0;
+  v1::ListTrialsResponse out;
   if (auto found = runs_.find(search_id); found != runs_.end()) {
     const std::map<int64_t, Trial>& trials = found->second->trials();
-    auto it = trials.upper_bound(after_genome_id);
-    for (; it != trials.end() && static_cast<int>(out.size()) < limit; ++it) {
-      out.push_back(it->second);
-    }
-    if (it != trials.end()) *next_after = out.back().genome().id();
+    auto it = trials.upper_bound(request.after_genome_id());
+    for (; it != trials.end() && out.trials_size() < limit; ++it) *out.add_trials() = it->second;
+    if (it != trials.end()) out.set_next_after_genome_id(out.trials().rbegin()->genome().id());
     return out;
   }
   if (!finished_.contains(search_id)) {
     return absl::NotFoundError(absl::StrCat("no search with id ", search_id));
   }
   // One more than asked tells whether another page follows.
-  ASSIGN_OR_RETURN(out, store_->LoadTrialsPage(search_id, after_genome_id, limit + 1));
-  if (static_cast<int>(out.size()) > limit) {
-    out.resize(limit);
-    *next_after = out.back().genome().id();
+  ASSIGN_OR_RETURN(std::vector<Trial> page,
+                   store_->LoadTrialsPage(search_id, request.after_genome_id(), limit + 1));
+  if (static_cast<int>(page.size()) > limit) {
+    page.resize(limit);
+    out.set_next_after_genome_id(page.back().genome().id());
   }
+  for (Trial& t : page) *out.add_trials() = std::move(t);
   return out;
 }
 
-absl::StatusOr<std::vector<Trial>> Master::Leaderboard(int64_t search_id, int limit) {
+absl::StatusOr<v1::LeaderboardResponse> Master::Leaderboard(const v1::LeaderboardRequest& request) {
+  ASSIGN_OR_RETURN(std::vector<Trial> best, RankedTrials(request.search_id(), request.limit()));
+  v1::LeaderboardResponse out;
+  for (Trial& t : best) *out.add_trials() = std::move(t);
+  return out;
+}
+
+absl::StatusOr<std::vector<Trial>> Master::RankedTrials(int64_t search_id, int limit) {
   limit = limit <= 0 ? 10 : std::min(limit, kMaxPage);
   absl::MutexLock lock(mu());
   std::vector<Trial> out;

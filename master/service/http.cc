@@ -55,6 +55,12 @@ int64_t IntParam(const httplib::Request& req, const char* name) {
   return value;
 }
 
+// A page size: IntParam held to [0, 2^31 - 1] (the master bounds it further), so that a
+// huge one never wraps to a small one.
+int32_t LimitParam(const httplib::Request& req, const char* name) {
+  return static_cast<int32_t>(std::clamp<int64_t>(IntParam(req, name), 0, INT32_MAX));
+}
+
 std::string EscapeLabel(const std::string& v) {
   return absl::StrReplaceAll(v, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
 }
@@ -153,14 +159,11 @@ void HttpFrontend::Route(const char* pattern, Handler handler) {
 
 absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::ListSearches(const httplib::Request& req) {
   // A page: ?before=SEARCH_ID&limit=N, as List.
-  const int64_t before = IntParam(req, "before");
-  int64_t next_before = 0;
-  ASSIGN_OR_RETURN(std::vector<v1::SearchSummary> searches,
-                   master_->List(before, static_cast<int>(IntParam(req, "limit")), &next_before));
-  v1::ListResponse list;
-  for (v1::SearchSummary& s : searches) *list.add_searches() = std::move(s);
-  list.set_next_before_search_id(next_before);
-  return HttpReply{ToJson(list)};
+  v1::ListRequest list;
+  list.set_before_search_id(IntParam(req, "before"));
+  list.set_page_size(LimitParam(req, "limit"));
+  ASSIGN_OR_RETURN(v1::ListResponse out, master_->List(list));
+  return HttpReply{ToJson(out)};
 }
 
 absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::GetSearch(const httplib::Request& req) {
@@ -170,22 +173,20 @@ absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::GetSearch(const httplib::R
 
 absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::ListTrials(const httplib::Request& req) {
   // A page: ?after=GENOME_ID&limit=N, as ListTrials.
-  int64_t next_after = 0;
-  ASSIGN_OR_RETURN(std::vector<v1::Trial> trials,
-                   master_->Trials(SearchId(req), IntParam(req, "after"),
-                                   static_cast<int>(IntParam(req, "limit")), &next_after));
-  v1::ListTrialsResponse out;
-  for (v1::Trial& t : trials) *out.add_trials() = std::move(t);
-  out.set_next_after_genome_id(next_after);
+  v1::ListTrialsRequest page;
+  page.set_search_id(SearchId(req));
+  page.set_after_genome_id(IntParam(req, "after"));
+  page.set_page_size(LimitParam(req, "limit"));
+  ASSIGN_OR_RETURN(v1::ListTrialsResponse out, master_->ListTrials(page));
   return HttpReply{ToJson(out)};
 }
 
 absl::StatusOr<HttpFrontend::HttpReply> HttpFrontend::Leaderboard(const httplib::Request& req) {
   // ?limit=N, as Leaderboard: the search's trials in rank order (genome/trial_rank.h).
-  ASSIGN_OR_RETURN(std::vector<v1::Trial> trials,
-                   master_->Leaderboard(SearchId(req), static_cast<int>(IntParam(req, "limit"))));
-  v1::LeaderboardResponse out;
-  for (v1::Trial& t : trials) *out.add_trials() = std::move(t);
+  v1::LeaderboardRequest board;
+  board.set_search_id(SearchId(req));
+  board.set_limit(LimitParam(req, "limit"));
+  ASSIGN_OR_RETURN(v1::LeaderboardResponse out, master_->Leaderboard(board));
   return HttpReply{ToJson(out)};
 }
 

@@ -13,15 +13,6 @@ grpc::Status Answer(absl::StatusOr<T> result, Out* out) {
   return grpc::Status::OK;
 }
 
-// Moves a StatusOr's list into a repeated field, or returns its error.
-template <typename T>
-grpc::Status AnswerList(absl::StatusOr<std::vector<T>> result,
-                        google::protobuf::RepeatedPtrField<T>* out) {
-  if (!result.ok()) return ToGrpc(result.status());
-  for (T& item : *result) *out->Add() = std::move(item);
-  return grpc::Status::OK;
-}
-
 // Runs one of the authorizer's checks, when there is an authorizer.
 grpc::Status Check(const Authorizer* auth,
                    grpc::Status (Authorizer::*check)(const grpc::ServerContext*) const,
@@ -59,12 +50,7 @@ grpc::Status SearchServiceImpl::List(grpc::ServerContext* context, const v1::Lis
                                      v1::ListResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kList);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  int64_t next_before = 0;
-  grpc::Status status =
-      AnswerList(master_->List(request->before_search_id(), request->page_size(), &next_before),
-                 response->mutable_searches());
-  response->set_next_before_search_id(next_before);
-  return status;
+  return Answer(master_->List(*request), response);
 }
 
 grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
@@ -99,8 +85,7 @@ grpc::Status SearchServiceImpl::Leaderboard(grpc::ServerContext* context,
                                             v1::LeaderboardResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kLeaderboard);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  return AnswerList(master_->Leaderboard(request->search_id(), request->limit()),
-                    response->mutable_trials());
+  return Answer(master_->Leaderboard(*request), response);
 }
 
 grpc::Status SearchServiceImpl::ListTrials(grpc::ServerContext* context,
@@ -108,12 +93,7 @@ grpc::Status SearchServiceImpl::ListTrials(grpc::ServerContext* context,
                                            v1::ListTrialsResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kListTrials);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  int64_t next_after = 0;
-  grpc::Status status = AnswerList(master_->Trials(request->search_id(), request->after_genome_id(),
-                                                   request->page_size(), &next_after),
-                                   response->mutable_trials());
-  response->set_next_after_genome_id(next_after);
-  return status;
+  return Answer(master_->ListTrials(*request), response);
 }
 
 grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext* context,

@@ -16,6 +16,7 @@
 #include "tests/testing/fake_accuracy.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/heartbeats.h"
+#include "tests/testing/master_pages.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -28,15 +29,18 @@ using ::testing::HasSubstr;
 using ::deepevolve::testing::FakeAccuracy;
 using ::deepevolve::testing::FakeClock;
 using ::deepevolve::testing::IsOk;
+using ::deepevolve::testing::SearchesPage;
 using ::deepevolve::testing::StatusIs;
 using ::deepevolve::testing::TempDir;
+using ::deepevolve::testing::Top;
+using ::deepevolve::testing::TrialsPage;
 
 // Every trial of a search, a small page at a time (so that paging is exercised).
 absl::StatusOr<std::vector<v1::Trial>> AllTrials(Master& master, int64_t search_id) {
   std::vector<v1::Trial> out;
   int64_t after = 0;
   do {
-    absl::StatusOr<std::vector<v1::Trial>> page = master.Trials(search_id, after, 3, &after);
+    absl::StatusOr<std::vector<v1::Trial>> page = TrialsPage(master, search_id, after, 3, &after);
     if (!page.ok()) return page.status();
     out.insert(out.end(), page->begin(), page->end());
   } while (after != 0);
@@ -161,7 +165,7 @@ TEST_F(MasterTest, RunsASearchToTheEndAndRecordsEveryGenomeOnce) {
   EXPECT_EQ(summary->trials_done(), trained);
   EXPECT_EQ(master_->Stats().ledger_entries, trained);
   EXPECT_GE(trained, 10);
-  auto top = master_->Leaderboard(submitted->search_id(), 3);
+  auto top = Top(*master_, submitted->search_id(), 3);
   ASSERT_TRUE(top.ok());
   ASSERT_EQ(top->size(), 3u);
   EXPECT_GE((*top)[0].accuracy(), (*top)[1].accuracy());
@@ -327,7 +331,7 @@ void MasterTest::ExpectRestartsChangeNothing(const v1::SearchSpec& spec) {
   ASSERT_TRUE(first.ok());
   RegisterWorker("w1");
   RunWorker("w1");
-  auto uninterrupted = master_->Leaderboard(first->search_id(), 100);
+  auto uninterrupted = Top(*master_, first->search_id(), 100);
   ASSERT_TRUE(uninterrupted.ok());
 
   // The same search on a fresh database, restarted after every third result.
@@ -344,7 +348,7 @@ void MasterTest::ExpectRestartsChangeNothing(const v1::SearchSpec& spec) {
   auto summary = master_->Get(second->search_id());
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->state(), v1::SUCCEEDED);
-  auto restarted = master_->Leaderboard(second->search_id(), 100);
+  auto restarted = Top(*master_, second->search_id(), 100);
   ASSERT_TRUE(restarted.ok());
   ASSERT_EQ(restarted->size(), uninterrupted->size());
   for (size_t i = 0; i < restarted->size(); ++i) {
@@ -791,7 +795,7 @@ TEST_F(MasterTest, AFinishedSearchIsReadFromTheStoreAndAnswersAsBefore) {
     });
     EXPECT_EQ(summary->best().genome().id(), ranked[0].genome().id());
     for (const int limit : {5, 30, 200}) {  // from the stored leaderboard, then from every trial
-      auto top = master_->Leaderboard(id, limit);
+      auto top = Top(*master_, id, limit);
       ASSERT_TRUE(top.ok());
       ASSERT_EQ(top->size(), std::min<size_t>(limit, n));
       for (size_t i = 0; i < top->size(); ++i) {
@@ -809,7 +813,7 @@ TEST_F(MasterTest, AFinishedSearchIsReadFromTheStoreAndAnswersAsBefore) {
     events = master_->WaitEvents(id, events->back().sequence(), absl::ZeroDuration(), &finished);
     EXPECT_TRUE(events.ok() && events->empty() && finished);
     int64_t next_before = -1;
-    auto listed = master_->List(0, 0, &next_before);
+    auto listed = SearchesPage(*master_, 0, 0, &next_before);
     ASSERT_TRUE(listed.ok());
     EXPECT_EQ(next_before, 0);
     ASSERT_EQ(listed->size(), 1u);
@@ -890,14 +894,14 @@ TEST_F(MasterTest, ListPagesThroughRunningAndFinishedSearches) {
   std::vector<int64_t> seen;
   int64_t before = 0;
   do {
-    auto page = master_->List(before, 1, &before);
+    auto page = SearchesPage(*master_, before, 1, &before);
     ASSERT_TRUE(page.ok());
     ASSERT_EQ(page->size(), 1u);
     seen.push_back(page->front().search_id());
   } while (before != 0);
   EXPECT_THAT(seen, ::testing::ElementsAre(c->search_id(), b->search_id(), a->search_id()));
   int64_t next = -1;
-  auto all = master_->List(0, 0, &next);
+  auto all = SearchesPage(*master_, 0, 0, &next);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 3u);
   EXPECT_EQ(next, 0);

@@ -13,6 +13,7 @@
 #include "tests/testing/fake_accuracy.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/heartbeats.h"
+#include "tests/testing/master_pages.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -24,6 +25,8 @@ using ::deepevolve::testing::FakeClock;
 using ::deepevolve::testing::IsOk;
 using ::deepevolve::testing::StatusIs;
 using ::deepevolve::testing::TempDir;
+using ::deepevolve::testing::Top;
+using ::deepevolve::testing::TrialsPage;
 
 class PruningTest : public ::testing::Test {
  protected:
@@ -108,7 +111,7 @@ class PruningTest : public ::testing::Test {
 
   std::vector<v1::Trial> Trials(int64_t search_id) {
     int64_t next = 0;
-    auto trials = master_->Trials(search_id, 0, 0, &next);
+    auto trials = TrialsPage(*master_, search_id, 0, 0, &next);
     EXPECT_THAT(trials, IsOk());
     return *trials;
   }
@@ -160,7 +163,7 @@ TEST_F(PruningTest, AshaStopsGenomesAtItsRungsWithTheirAccuracyThere) {
 
 TEST_F(PruningTest, PrunedGenomesRankBelowEveryGenomeThatTrainedFully) {
   const int64_t id = RunSearch(Spec("median"));
-  auto board = master_->Leaderboard(id, 100);
+  auto board = Top(*master_, id, 100);
   ASSERT_THAT(board, IsOk());
   ASSERT_EQ(board->size(), 24u);
   bool seen_pruned = false;
@@ -261,7 +264,7 @@ TEST_F(PruningTest, AWorkerLostAfterTheStopIsRecordedPrunedNotTrainedAgain) {
     clock_.AdvanceMs(5000);
     ASSERT_THAT(master_->Tick(), IsOk());
     int64_t next = 0;
-    auto trials = master_->Trials(submitted->search_id(), a->genome().id() - 1, 1, &next);
+    auto trials = TrialsPage(*master_, submitted->search_id(), a->genome().id() - 1, 1, &next);
     ASSERT_THAT(trials, IsOk());
     const v1::Trial& t = trials->front();
     EXPECT_EQ(t.state(), v1::PRUNED);
@@ -277,8 +280,7 @@ TEST_F(PruningTest, AWorkerLostAfterTheStopIsRecordedPrunedNotTrainedAgain) {
     late.set_accuracy(0.99);
     late.set_epochs_run(1);
     EXPECT_FALSE(master_->Report(late)->accepted());
-    EXPECT_DOUBLE_EQ(master_->Leaderboard(submitted->search_id(), 100)->back().accuracy(),
-                     t.accuracy());
+    EXPECT_DOUBLE_EQ(Top(*master_, submitted->search_id(), 100)->back().accuracy(), t.accuracy());
     return;
   }
 }
@@ -381,20 +383,20 @@ TEST_F(PruningTest, AFinishedLeaderboardPastItsStoredRowsKeepsPrunedTrials) {
   ASSERT_GT(expected.size(), 100u);
   ASSERT_TRUE(std::any_of(expected.begin(), expected.end(),
                           [](const v1::Trial& t) { return t.state() == v1::PRUNED; }));
-  auto all = master_->Leaderboard(id, 1000);
+  auto all = Top(*master_, id, 1000);
   ASSERT_THAT(all, IsOk());
   ASSERT_EQ(all->size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ((*all)[i].genome().id(), expected[i].genome().id()) << i;
   }
-  auto stored = master_->Leaderboard(id, 100);
+  auto stored = Top(*master_, id, 100);
   ASSERT_THAT(stored, IsOk());
   for (size_t i = 0; i < stored->size(); ++i) {
     EXPECT_EQ((*stored)[i].genome().id(), expected[i].genome().id()) << i;
   }
   // A search retired before rankings were stored is ranked from its trials, alike.
   ASSERT_THAT(db_->Exec("DELETE FROM rankings"), IsOk());
-  auto legacy = master_->Leaderboard(id, 1000);
+  auto legacy = Top(*master_, id, 1000);
   ASSERT_THAT(legacy, IsOk());
   ASSERT_EQ(legacy->size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -410,20 +412,20 @@ TEST_F(PruningTest, AFinishedLeaderboardReadsOnlyItsPage) {
   v1::SearchSpec spec = Spec("asha");
   spec.mutable_steady_state()->set_trials(150);
   const int64_t id = RunSearch(spec);
-  auto all = master_->Leaderboard(id, 1000);
+  auto all = Top(*master_, id, 1000);
   ASSERT_THAT(all, IsOk());
   ASSERT_GT(all->size(), 120u);
   const int64_t last = all->back().genome().id();
   ASSERT_THAT(db_->Exec(absl::StrCat("UPDATE trials SET trial = x'ffffffff' WHERE search_id = ", id,
                                      " AND genome_id = ", last)),
               IsOk());
-  auto page = master_->Leaderboard(id, 120);
+  auto page = Top(*master_, id, 120);
   ASSERT_THAT(page, IsOk());
   ASSERT_EQ(page->size(), 120u);
   for (size_t i = 0; i < page->size(); ++i) {
     EXPECT_EQ((*page)[i].genome().id(), (*all)[i].genome().id()) << i;
   }
-  EXPECT_THAT(master_->Leaderboard(id, 1000), StatusIs(absl::StatusCode::kDataLoss, ::testing::_));
+  EXPECT_THAT(Top(*master_, id, 1000), StatusIs(absl::StatusCode::kDataLoss, ::testing::_));
 }
 
 TEST_F(PruningTest, AHeartbeatsNumbersAreChecked) {
@@ -448,7 +450,7 @@ TEST_F(PruningTest, AHeartbeatsNumbersAreChecked) {
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("loss")));
   // Nothing of those was recorded.
   int64_t next = 0;
-  EXPECT_EQ(master_->Trials(submitted->search_id(), 0, 1, &next)->front().curve_size(), 0);
+  EXPECT_EQ(TrialsPage(*master_, submitted->search_id(), 0, 1, &next)->front().curve_size(), 0);
 }
 
 }  // namespace
