@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "genome/genome.h"
+#include "genome/metrics.h"
 
 namespace deepevolve::genome {
 
@@ -27,6 +28,8 @@ struct TrialResult {
   // Stopped by a pruner after epochs_run epochs: a partial result. A later search
   // trains such a genome again instead of taking it, and that full result replaces it.
   bool pruned = false;
+  // What else it measured, by name (genome/metrics.h).
+  Metrics metrics;
 };
 
 // Whether `result` may take the place of `held` under the same key: only a full result

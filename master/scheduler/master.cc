@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "genome/genome.h"
+#include "genome/metrics.h"
 #include "master/ga/spec.h"
 #include "master/scheduler/requests.h"
 #include "spdlog/spdlog.h"
@@ -250,6 +251,7 @@ absl::Status Master::AnswerFromLedger(SearchRun& run, Trial& t, const genome::Tr
   t.set_train_seconds(hit.train_seconds);
   t.set_epochs_run(hit.epochs_run);
   t.set_error(hit.error);
+  genome::CopyMetrics(hit.metrics, t.mutable_metrics());
   t.set_finished_unix_ms(clock_->NowMs());
   run.SetState(t, v1::CACHED);  // ranked by the accuracy it has now
   RETURN_IF_ERROR(CountIn("ledger_hits", &stats_.ledger_hits));
@@ -747,14 +749,21 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
     t.set_accuracy(request.accuracy());
     t.set_test_accuracy(request.test_accuracy());
   }
+  *t.mutable_metrics() = request.metrics();
   run.SetState(t, pruned ? v1::PRUNED : ok ? v1::DONE : v1::TRIAL_FAILED);
   t.set_finished_unix_ms(clock_->NowMs());
   RETURN_IF_ERROR(pruned ? CountIn("genomes_pruned", &stats_.genomes_pruned)
                   : ok   ? CountIn("genomes_done", &stats_.genomes_done)
                          : CountIn("genomes_failed", &stats_.genomes_failed));
-  genome::TrialResult result{
-      ok, t.accuracy(), t.test_accuracy(), request.train_seconds(), t.epochs_run(), t.error()};
+  genome::TrialResult result;
+  result.ok = ok;
+  result.accuracy = t.accuracy();
+  result.test_accuracy = t.test_accuracy();
+  result.train_seconds = request.train_seconds();
+  result.epochs_run = t.epochs_run();
+  result.error = t.error();
   result.pruned = pruned;
+  result.metrics = genome::MetricsFrom(t.metrics());
   const genome::LedgerKey key{t.genome().hash(), run.task_hash()};
   const absl::Status inserted = ledger_->Insert(key, result);
   if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "genome/genome.h"
+#include "genome/metrics.h"
 
 namespace deepevolve::master {
 namespace {
@@ -34,7 +35,7 @@ absl::Status ValidateReport(const v1::ReportRequest& request) {
     return absl::InvalidArgumentError(
         absl::StrCat("epochs_run: ", request.epochs_run(), " is negative"));
   }
-  return absl::OkStatus();
+  return genome::CheckMetrics(genome::MetricsFrom(request.metrics()));
 }
 
 absl::Status ValidateHeartbeat(const v1::HeartbeatRequest& request) {

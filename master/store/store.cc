@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   epochs_run INTEGER NOT NULL,
   error TEXT NOT NULL,
   pruned INTEGER NOT NULL DEFAULT 0,  -- added later: 0 in rows written before
+  metrics BLOB NOT NULL DEFAULT x'',  -- added later (a MetricValues): none before
   PRIMARY KEY (genome_hash, task_hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY,  -- assigned by the master, never reused
@@ -97,16 +98,16 @@ absl::StatusOr<std::vector<Message>> ReadAll(Statement& s, absl::string_view wha
   return out;
 }
 
-// Adds `table`.`column`, an integer that is 0 in the rows written before it, when the
-// table lacks it.
-absl::Status AddColumnIfMissing(Database& db, absl::string_view table, absl::string_view column) {
+// Adds `table`.`column` of `type` (with the default the rows written before it take),
+// when the table lacks it.
+absl::Status AddColumnIfMissing(Database& db, absl::string_view table, absl::string_view column,
+                                absl::string_view type = "INTEGER NOT NULL DEFAULT 0") {
   ASSIGN_OR_RETURN(ScopedStatement s, db.Cached("SELECT COUNT(*) FROM pragma_table_info(?) "
                                                 "WHERE name = ?"));
   s->Bind(1, std::string(table)).Bind(2, std::string(column));
   ASSIGN_OR_RETURN(bool row, s->Step());
   if (row && s->Int(0) > 0) return absl::OkStatus();
-  return db.Exec(
-      absl::StrCat("ALTER TABLE ", table, " ADD COLUMN ", column, " INTEGER NOT NULL DEFAULT 0"));
+  return db.Exec(absl::StrCat("ALTER TABLE ", table, " ADD COLUMN ", column, " ", type));
 }
 
 }  // namespace
@@ -118,6 +119,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Dura
   // leaves an existing table as it was).
   RETURN_IF_ERROR(AddColumnIfMissing(*db, "events", "kind"));
   RETURN_IF_ERROR(AddColumnIfMissing(*db, "strategy_ops", "pruned"));
+  RETURN_IF_ERROR(AddColumnIfMissing(*db, "ledger", "metrics", "BLOB NOT NULL DEFAULT x''"));
   RETURN_IF_ERROR(AddColumnIfMissing(*db, "ledger", "pruned"));
   return std::unique_ptr<Store>(new Store(std::move(db)));
 }
@@ -394,8 +396,8 @@ absl::StatusOr<std::optional<genome::TrialResult>> SqliteLedger::Lookup(
     const genome::LedgerKey& key) const {
   ASSIGN_OR_RETURN(ScopedStatement s,
                    store_->db().Cached("SELECT ok, accuracy, test_accuracy, train_seconds, "
-                                       "epochs_run, error, pruned FROM ledger WHERE genome_hash = "
-                                       "? AND task_hash = ?"));
+                                       "epochs_run, error, pruned, metrics FROM ledger WHERE "
+                                       "genome_hash = ? AND task_hash = ?"));
   s->Bind(1, key.genome_hash).Bind(2, key.task_hash);
   ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<genome::TrialResult>();
@@ -407,6 +409,11 @@ absl::StatusOr<std::optional<genome::TrialResult>> SqliteLedger::Lookup(
   r.epochs_run = static_cast<int>(s->Int(4));
   r.error = s->Text(5);
   r.pruned = s->Int(6) != 0;
+  ASSIGN_OR_RETURN(
+      const v1::MetricValues metrics,
+      Parse<v1::MetricValues>(s->Text(7), absl::StrCat("ledger metrics of ", key.ToString()),
+                              store_->db()));
+  r.metrics = genome::MetricsFrom(metrics.values());
   return std::optional<genome::TrialResult>(std::move(r));
 }
 absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::TrialResult& r) {
@@ -418,7 +425,9 @@ absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::Tr
   ASSIGN_OR_RETURN(ScopedStatement s,
                    store_->db().Cached("INSERT OR REPLACE INTO ledger (genome_hash, task_hash, ok, "
                                        "accuracy, test_accuracy, train_seconds, epochs_run, error, "
-                                       "pruned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                       "pruned, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  v1::MetricValues metrics;
+  genome::CopyMetrics(r.metrics, metrics.mutable_values());
   RETURN_IF_ERROR(s->Bind(1, key.genome_hash)
                       .Bind(2, key.task_hash)
                       .Bind(3, static_cast<int64_t>(r.ok))
@@ -428,6 +437,7 @@ absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::Tr
                       .Bind(7, static_cast<int64_t>(r.epochs_run))
                       .Bind(8, r.error)
                       .Bind(9, static_cast<int64_t>(r.pruned))
+                      .BindBlob(10, metrics.SerializeAsString())
                       .Run());
   if (!held.has_value()) ++count_;
   return absl::OkStatus();

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "genome/metrics.h"
 #include "spdlog/spdlog.h"
 
 namespace deepevolve::worker {
@@ -159,6 +160,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     report.set_train_seconds(result->train_seconds);
     report.set_epochs_run(result->epochs_run);
     report.set_error(result->error);
+    genome::CopyMetrics(result->metrics, report.mutable_metrics());
     // Stopped on the master's word: say so, so that the result is never taken for a
     // full training (a master that crashed before its decision was durable forgot it).
     if (pruned && result->ok && result->epochs_run < assignment.task().epochs()) {

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -466,6 +468,55 @@ TEST_F(MasterTest, ASecondSearchOnTheSameTaskIsAnsweredFromTheLedger) {
   retrain.set_retrain(true);
   ASSERT_TRUE(master_->Submit(retrain).ok());
   EXPECT_EQ(RunWorker("w1"), trained);
+}
+
+// A result's metrics stay with its ledger entry: a later search on the task (here after
+// a restart) takes them with the accuracy, whatever objectives it has.
+TEST_F(MasterTest, MetricsAreKeptInTheLedgerAndComeWithALedgerHit) {
+  auto first = master_->Submit(SmallSpec(3));
+  ASSERT_TRUE(first.ok());
+  RegisterWorker("w1");
+  std::map<std::string, double> reported;
+  while (auto a = Acquire("w1")) {
+    v1::ReportRequest r = Result(*a, "w1");
+    const double params = static_cast<double>(1000 + a->genome().id());
+    (*r.mutable_metrics())["params"] = params;
+    (*r.mutable_metrics())["latency_ms"] = 0.5;
+    reported[a->genome().hash()] = params;
+    ASSERT_TRUE(master_->Report(r)->accepted());
+  }
+  Open();
+  auto second = master_->Submit(SmallSpec(3));
+  ASSERT_TRUE(second.ok());
+  auto trials = AllTrials(*master_, second->search_id());
+  ASSERT_THAT(trials, IsOk());
+  ASSERT_FALSE(trials->empty());
+  for (const v1::Trial& t : *trials) {
+    ASSERT_EQ(t.state(), v1::CACHED);
+    EXPECT_EQ(t.metrics().at("params"), reported.at(t.genome().hash()));
+    EXPECT_EQ(t.metrics().at("latency_ms"), 0.5);
+  }
+}
+
+TEST_F(MasterTest, AReportWithAMetricThatIsNoneIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  for (const auto& [name, value, words] : std::vector<std::tuple<std::string, double, std::string>>{
+           {"Latency", 1, "no metric name"},
+           {"accuracy", 0.5, "in its own field"},
+           {"params", std::nan(""), "params is not finite"}}) {
+    v1::ReportRequest r = Result(*a, "w1");
+    (*r.mutable_metrics())[name] = value;
+    EXPECT_THAT(master_->Report(r).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(words)));
+  }
+  v1::ReportRequest many = Result(*a, "w1");
+  for (int i = 0; i < 33; ++i) (*many.mutable_metrics())[absl::StrCat("m", i)] = i;
+  EXPECT_THAT(master_->Report(many).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 32")));
+  EXPECT_TRUE(master_->Report(Result(*a, "w1"))->accepted());
 }
 
 TEST_F(MasterTest, GenomeFailuresAreRetriedThenRecordedFailed) {
