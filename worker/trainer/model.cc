@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 
@@ -267,6 +268,39 @@ Evaluation Evaluate(KerasNet& model, const Split& split, const torch::Device& de
   }
   model->train();
   return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+}
+
+int64_t ParameterCount(KerasNet& model) {
+  int64_t n = 0;
+  for (const torch::Tensor& p : model->parameters()) {
+    if (p.requires_grad()) n += p.numel();
+  }
+  return n;
+}
+
+int64_t StateBytes(KerasNet& model) {
+  int64_t bytes = 0;
+  for (const torch::Tensor& p : model->parameters()) bytes += p.numel() * p.element_size();
+  for (const torch::Tensor& b : model->buffers()) bytes += b.numel() * b.element_size();
+  return bytes;
+}
+
+double MedianLatencyMs(KerasNet& model, const Split& split, const torch::Device& device,
+                       int64_t batch, int runs) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const torch::Tensor x = split.x.slice(0, 0, std::min(batch, split.size())).to(device);
+  std::vector<double> ms;
+  for (int i = -3; i < runs; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    // Reading a value back waits for the device.
+    (void)model->forward(x).sum().item<float>();
+    const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+    if (i >= 0) ms.push_back(took.count());
+  }
+  model->train();
+  std::nth_element(ms.begin(), ms.begin() + static_cast<long>(ms.size() / 2), ms.end());
+  return ms[ms.size() / 2];
 }
 
 }  // namespace deepevolve::trainer

@@ -93,6 +93,18 @@ struct Evaluation {
 };
 Evaluation Evaluate(KerasNet& model, const Split& split, const torch::Device& device);
 
+// The trainable parameters' count, and the bytes of the parameters and buffers as they
+// are stored (float32 weights, batch-norm statistics).
+int64_t ParameterCount(KerasNet& model);
+int64_t StateBytes(KerasNet& model);
+
+// The median milliseconds of one forward pass over the first `batch` examples of
+// `split` on `device`, in evaluation mode without gradients, after 3 passes of warm-up;
+// `runs` passes timed (each waits for its output, so a GPU's work is counted). The
+// model is left in training mode.
+double MedianLatencyMs(KerasNet& model, const Split& split, const torch::Device& device,
+                       int64_t batch, int runs = 15);
+
 }  // namespace deepevolve::trainer
 
 #endif  // DEEPEVOLVE_WORKER_TRAINER_MODEL_H_

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "genome/metrics.h"
 #include "genome/network.h"
 #include "worker/trainer/data.h"
 #include "worker/trainer/model.h"
@@ -204,9 +205,15 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       RestoreModelState(model, best);
       val = best_val;
     }
+    const double epochs_seconds = elapsed();
     result.accuracy = val.accuracy;
     result.test_accuracy =
         task.validation() == v1::TEST_SET ? val.accuracy : Evaluate(model, test, device).accuracy;
+    result.metrics = {
+        {"params", static_cast<double>(ParameterCount(model))},
+        {"model_bytes", static_cast<double>(StateBytes(model))},
+        {"epoch_seconds", epochs_seconds / std::max(result.epochs_run, 1)},
+        {"latency_ms", MedianLatencyMs(model, test, device, genome::kLatencyBatch)}};
     result.train_seconds = elapsed();
     if (!model_path.empty()) RETURN_IF_ERROR(SaveModel(model, model_path, genome, task, result));
     return result;

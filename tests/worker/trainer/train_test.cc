@@ -63,6 +63,23 @@ TEST(TrainTest, SameSeedSameResultOnCpu) {
   EXPECT_NE(a->test_accuracy, c->test_accuracy);
 }
 
+// What multi-objective searches rank by, beside accuracy (genome/metrics.h).
+TEST(TrainTest, TheResultSaysTheNetworksSizeAndSpeed) {
+  auto trainer = CpuTrainer();
+  auto r = trainer->Train(Genome(64, 2, "relu", "adam"), Task("fashion_mnist_mlp", 2000, 2), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->ok) << r->error;
+  // 784 -> 64 -> 64 -> 10, weights and biases; float32, no batch-norm statistics.
+  const double params = (784 * 64 + 64) + (64 * 64 + 64) + (64 * 10 + 10);
+  EXPECT_EQ(r->metrics.at("params"), params);
+  EXPECT_EQ(r->metrics.at("model_bytes"), 4 * params);
+  EXPECT_GT(r->metrics.at("epoch_seconds"), 0);
+  EXPECT_LE(2 * r->metrics.at("epoch_seconds"), r->train_seconds);
+  EXPECT_GT(r->metrics.at("latency_ms"), 0);
+  EXPECT_LT(r->metrics.at("latency_ms"), 1000);
+  EXPECT_THAT(genome::CheckMetrics(r->metrics), ::testing::Eq(absl::OkStatus()));
+}
+
 TEST(TrainTest, ACollapsingCnnIsAFailedTrialNotACrash) {
   auto trainer = CpuTrainer();
   auto r = trainer->Train(Genome(16, 5, "relu", "adam"), Task("fashion_mnist_cnn", 1000, 1), 1);
