@@ -25,6 +25,7 @@
 #include "common/subprocess.h"
 #include "genome/gene_json.h"
 #include "genome/genome.h"
+#include "genome/metrics.h"
 #include "genome/space.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -77,6 +78,30 @@ absl::StatusOr<double> Fraction(const Json& line, const char* key) {
         absl::StrCat("\"", key, "\" must be a number in [0, 1], got ", Describe(v)));
   }
   return v.get<double>();
+}
+
+// A line's optional "metrics": an object of at most genome::kMaxMetrics numbers by
+// metric name (genome/metrics.h).
+absl::StatusOr<genome::Metrics> MetricsOf(const Json& line) {
+  genome::Metrics out;
+  if (!line.contains("metrics")) return out;
+  const Json& m = line.at("metrics");
+  if (!m.is_object() || m.size() > static_cast<size_t>(genome::kMaxMetrics)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"metrics\" that is not an object of at most ", genome::kMaxMetrics, " numbers, got ",
+        Describe(m)));
+  }
+  for (const auto& [name, value] : m.items()) {
+    if (!value.is_number()) {
+      return absl::InvalidArgumentError(absl::StrCat("metric \"", Excerpt(name),
+                                                     "\" that is not a number: ", Describe(value)));
+    }
+    out[name] = value.get<double>();
+  }
+  if (absl::Status s = genome::CheckMetrics(out); !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
+  }
+  return out;
 }
 
 // The running program: a shell in a process group of its own, its pipes, and the
@@ -361,9 +386,17 @@ class ProgramRun {
             "wrote a final line with ",
             (!accuracy.ok() ? accuracy.status() : test.status()).message(), ": ", Excerpt(line)));
       }
+      absl::StatusOr<genome::Metrics> metrics = MetricsOf(j);
+      if (!metrics.ok()) {
+        return Violation(absl::StrCat("wrote a final line with ", metrics.status().message(), ": ",
+                                      Excerpt(line)));
+      }
       final_ = genome::TrialResult{};
       final_->accuracy = *accuracy;
       final_->test_accuracy = *test;
+      // What it measured on the last epoch, unless the final line says otherwise.
+      final_->metrics = last_metrics_;
+      for (auto& [name, value] : *metrics) final_->metrics[name] = value;
       return;
     }
     if (j.contains("epoch")) return Epoch(j, line);
@@ -392,6 +425,11 @@ class ProgramRun {
       return Violation(
           absl::StrCat("wrote an epoch line with ", val.status().message(), ": ", Excerpt(line)));
     }
+    absl::StatusOr<genome::Metrics> metrics = MetricsOf(j);
+    if (!metrics.ok()) {
+      return Violation(absl::StrCat("wrote an epoch line with ", metrics.status().message(), ": ",
+                                    Excerpt(line)));
+    }
     double loss = 0;
     if (j.contains("loss")) {
       const Json& l = j["loss"];
@@ -404,6 +442,7 @@ class ProgramRun {
     }
     last_epoch_ = static_cast<int>(e.get<int64_t>());
     last_val_ = *val;
+    for (auto& [name, value] : *metrics) last_metrics_[name] = value;
     last_test_ = 0;
     if (j.contains("test_accuracy")) {
       if (absl::StatusOr<double> t = Fraction(j, "test_accuracy"); t.ok()) last_test_ = *t;
@@ -458,6 +497,7 @@ class ProgramRun {
     genome::TrialResult r;
     r.accuracy = last_val_;
     r.test_accuracy = last_test_;
+    r.metrics = last_metrics_;
     r.epochs_run = last_epoch_;
     r.train_seconds = Elapsed();
     return r;
@@ -518,6 +558,7 @@ class ProgramRun {
   int ignored_ = 0;
   int last_epoch_ = 0;
   double last_val_ = 0, last_test_ = 0;
+  genome::Metrics last_metrics_;  // the latest value of each a line named
   std::optional<genome::TrialResult> final_;
   std::optional<std::string> declared_error_;
   bool declared_setup_ = false;

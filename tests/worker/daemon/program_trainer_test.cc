@@ -151,6 +151,35 @@ TEST_F(ProgramTrainerTest, OtherStdoutLinesAreIgnored) {
   EXPECT_EQ(epochs_[0].val_accuracy, 0.25);
 }
 
+// Named numbers beside the accuracy (genome/metrics.h), per epoch and on the final
+// line: the final line's win, the latest epoch's stand for the rest; a pruned trial
+// keeps its last epoch's.
+TEST_F(ProgramTrainerTest, AProgramReportsItsOwnMetrics) {
+  auto r = Run(
+      "echo '{\"epoch\": 1, \"val_accuracy\": 0.25, \"metrics\": {\"latency_ms\": 3.5, "
+      "\"flops\": 1e9}}'; echo '{\"epoch\": 2, \"val_accuracy\": 0.3, \"metrics\": "
+      "{\"latency_ms\": 3.25}}'; echo '{\"accuracy\": 0.4, \"metrics\": {\"params\": 1234}}'");
+  ASSERT_THAT(r, IsOk());
+  ASSERT_TRUE(r->ok) << r->error;
+  EXPECT_EQ(r->metrics, (genome::Metrics{{"flops", 1e9}, {"latency_ms", 3.25}, {"params", 1234}}));
+  auto pruned = Run(
+      "echo '{\"epoch\": 1, \"val_accuracy\": 0.25, \"metrics\": {\"latency_ms\": 3.5}}'; "
+      "sleep 30",
+      AfterEpoch::kStop);
+  ASSERT_THAT(pruned, IsOk());
+  EXPECT_EQ(pruned->metrics, (genome::Metrics{{"latency_ms", 3.5}}));
+  EXPECT_THAT(Run("echo '{\"accuracy\": 0.4, \"metrics\": {\"Latency\": 1}}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is no metric name")));
+  EXPECT_THAT(Run("echo '{\"accuracy\": 0.4, \"metrics\": {\"params\": \"many\"}}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("metric \"params\" that is not a number")));
+  EXPECT_THAT(Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.2, \"metrics\": [1]}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("\"metrics\" that is not an object")));
+  EXPECT_THAT(Run("echo '{\"accuracy\": 0.4, \"metrics\": {\"accuracy\": 0.9}}'"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in its own field")));
+}
+
 TEST_F(ProgramTrainerTest, BrokenProtocolIsASetupFailureNamingWhat) {
   EXPECT_THAT(Run("echo '{\"epoch\": 1, \"val_accuracy\": '"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("malformed JSON")));
