@@ -37,6 +37,10 @@ void AddSpecFlags(CLI::App* app, deepevolve::cli::SpecFlags& f) {
   app->add_flag("--retrain", f.retrain, "train genomes the ledger already holds");
   app->add_option("--pruner", f.pruner,
                   "stop hopeless genomes early: none, median or asha (see README)");
+  app->add_option("--objective", f.objectives,
+                  "METRIC:max or METRIC:min, repeatable (default accuracy:max; see README)");
+  app->add_option("--constraint", f.constraints,
+                  "METRIC<=X or METRIC>=X, repeatable: genomes outside rank last");
 }
 
 // The spec the flags describe; nullopt after telling stderr what is wrong.

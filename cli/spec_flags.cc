@@ -1,12 +1,48 @@
 #include "cli/spec_flags.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "master/ga/spec.h"
 #include "master/ga/spec_file.h"
 #include "master/ga/strategies.h"
 
 namespace deepevolve::cli {
+namespace {
+
+// "accuracy:max", "latency_ms:minimize".
+absl::StatusOr<v1::Objective> ParseObjective(const std::string& flag) {
+  const size_t colon = flag.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == flag.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--objective '", flag, "': write METRIC:max or METRIC:min (e.g. params:min)"));
+  }
+  v1::Objective o;
+  o.set_metric(flag.substr(0, colon));
+  o.set_goal(flag.substr(colon + 1));
+  return o;
+}
+
+// "params<=1e6", "accuracy>=0.85".
+absl::StatusOr<v1::Constraint> ParseConstraint(const std::string& flag) {
+  v1::Constraint c;
+  for (const char* op : {"<=", ">="}) {
+    const size_t at = flag.find(op);
+    if (at == std::string::npos || at == 0) continue;
+    double bound = 0;
+    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(flag.substr(at + 2)), &bound)) break;
+    c.set_metric(std::string(absl::StripAsciiWhitespace(flag.substr(0, at))));
+    op[0] == '<' ? c.set_max(bound) : c.set_min(bound);
+    return c;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--constraint '", flag, "': write METRIC<=NUMBER or METRIC>=NUMBER (e.g. params<=1e6)"));
+}
+
+}  // namespace
+
 absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
   v1::SearchSpec spec;
   if (!f.spec_file.empty()) {
@@ -42,6 +78,14 @@ absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
   } else if (!f.pruner.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown --pruner '", f.pruner, "' (known: none, median, asha)"));
+  }
+  if (!f.objectives.empty()) spec.clear_objectives();
+  for (const std::string& flag : f.objectives) {
+    ASSIGN_OR_RETURN(*spec.add_objectives(), ParseObjective(flag));
+  }
+  if (!f.constraints.empty()) spec.clear_constraints();
+  for (const std::string& flag : f.constraints) {
+    ASSIGN_OR_RETURN(*spec.add_constraints(), ParseConstraint(flag));
   }
   return spec;
 }

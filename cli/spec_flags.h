@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/search.pb.h"
@@ -19,13 +20,16 @@ struct SpecFlags {
   int population = 0, generations = 0, trials = 0, epochs = 0, train_limit = 0, test_limit = 0;
   uint64_t seed = 0;
   bool compat = false, retrain = false;
+  // --objective METRIC:max|min, --constraint 'METRIC<=X' or 'METRIC>=X', each
+  // repeatable; given, they replace the spec file's.
+  std::vector<std::string> objectives, constraints;
 };
 
 // The spec file (when given) with the flags over it. INVALID_ARGUMENT, naming the flag,
 // for an unknown --strategy or a flag that does not apply to the search's strategy
 // (--population with random or grid, --generations with anything but generational,
-// --trials with generational) or an unknown --pruner: a flag is never taken to mean
-// another strategy. The spec
+// --trials with generational), an unknown --pruner, or an --objective or --constraint
+// that does not read as one: a flag is never taken to mean another strategy. The spec
 // file's own errors name the file.
 absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& flags);
 

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "genome/genes.h"
+#include "genome/metrics.h"
 #include "genome/network.h"
 #include "genome/space.h"
 #include "google/protobuf/descriptor.h"
@@ -156,6 +158,86 @@ absl::Status ResolvePruner(v1::SearchSpec* spec) {
   return Invalid("pruner", "unknown pruner");
 }
 
+// A metric an objective or constraint names at `field`: a metric name, and for the
+// built-in trainer one it reports.
+absl::Status CheckMetricName(const std::string& field, const std::string& metric, bool any_metric) {
+  if (metric.empty()) return Invalid(field, "no metric named");
+  if (!genome::IsMetricName(metric)) {
+    return Invalid(field, absl::StrCat("'", absl::CEscape(metric.substr(0, 64)),
+                                       "' is no metric name ([a-z][a-z0-9_]*)"));
+  }
+  if (!any_metric && !genome::IsBuiltinMetric(metric)) {
+    std::vector<std::string> known(std::begin(genome::kFieldMetrics),
+                                   std::end(genome::kFieldMetrics));
+    known.insert(known.end(), std::begin(genome::kBuiltinMetrics),
+                 std::end(genome::kBuiltinMetrics));
+    return Invalid(field, absl::StrCat("the built-in trainer reports no metric '", metric,
+                                       "' (known: ", absl::StrJoin(known, ", "), ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Objectives and constraints: names checked against the trainer, goals written out,
+// bounds ordered. Absent, the search maximizes accuracy as it always has.
+absl::Status ResolveObjectives(v1::SearchSpec* spec, bool any_metric) {
+  if (spec->objectives_size() > kMaxObjectives) {
+    return Invalid("objectives",
+                   absl::StrCat("at most ", kMaxObjectives, ", got ", spec->objectives_size()));
+  }
+  for (int i = 0; i < spec->objectives_size(); ++i) {
+    v1::Objective* o = spec->mutable_objectives(i);
+    const std::string field = absl::StrCat("objectives[", i, "]");
+    RETURN_IF_ERROR(CheckMetricName(field + ".metric", o->metric(), any_metric));
+    for (int j = 0; j < i; ++j) {
+      if (spec->objectives(j).metric() == o->metric()) {
+        return Invalid(field + ".metric",
+                       absl::StrCat("'", o->metric(), "' is objectives[", j, "] already"));
+      }
+    }
+    const std::string goal = absl::AsciiStrToLower(o->goal());
+    if (goal == "maximize" || goal == "max") {
+      o->set_goal("maximize");
+    } else if (goal == "minimize" || goal == "min") {
+      o->set_goal("minimize");
+    } else {
+      return Invalid(field + ".goal", absl::StrCat("must be maximize or minimize, got '",
+                                                   absl::CEscape(o->goal().substr(0, 64)), "'"));
+    }
+  }
+  if (spec->constraints_size() > kMaxConstraints) {
+    return Invalid("constraints",
+                   absl::StrCat("at most ", kMaxConstraints, ", got ", spec->constraints_size()));
+  }
+  for (int i = 0; i < spec->constraints_size(); ++i) {
+    const v1::Constraint& c = spec->constraints(i);
+    const std::string field = absl::StrCat("constraints[", i, "]");
+    RETURN_IF_ERROR(CheckMetricName(field + ".metric", c.metric(), any_metric));
+    if (!c.has_min() && !c.has_max()) return Invalid(field, "neither min nor max");
+    if ((c.has_min() && !std::isfinite(c.min())) || (c.has_max() && !std::isfinite(c.max()))) {
+      return Invalid(field, "min and max must be finite numbers");
+    }
+    if (c.has_min() && c.has_max() && c.min() > c.max()) {
+      return Invalid(field, absl::StrCat("min ", c.min(), " is above max ", c.max()));
+    }
+  }
+  if (!IsMultiObjective(*spec)) return absl::OkStatus();
+  if (spec->deepevolve_compat()) {
+    return Invalid("objectives", "DeepEvolve's compatibility mode maximizes accuracy only");
+  }
+  // Each judges genomes by accuracy alone, for now.
+  if (spec->pruner().kind_case() != v1::PrunerSpec::KIND_NOT_SET) {
+    return Invalid("pruner",
+                   "the pruners compare validation accuracy; a search with other objectives or "
+                   "constraints runs without one");
+  }
+  if (spec->has_guided()) {
+    return Invalid("guided",
+                   "the guided model screens by accuracy; a search with other objectives or "
+                   "constraints runs generational, steady_state, random or grid");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
   if (spec->strategy_case() == v1::SearchSpec::STRATEGY_NOT_SET) spec->mutable_generational();
   return StrategyOf(*spec).resolve(spec, space_size);
@@ -289,7 +371,15 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
   if (!program) RETURN_IF_ERROR(CheckGenomeMemory(space, spec.task()));
   RETURN_IF_ERROR(ResolveStrategy(&spec, space.size()));
   RETURN_IF_ERROR(ResolvePruner(&spec));
+  // Metrics are the built-in trainer's, or any a program (or a fitness table) has.
+  RETURN_IF_ERROR(ResolveObjectives(&spec, names == genome::GeneNames::kAny));
   return spec;
+}
+
+bool IsMultiObjective(const v1::SearchSpec& spec) {
+  if (spec.constraints_size() > 0 || spec.objectives_size() > 1) return true;
+  return spec.objectives_size() == 1 &&
+         !(spec.objectives(0).metric() == "accuracy" && spec.objectives(0).goal() == "maximize");
 }
 
 genome::GeneNames GeneNamesFor(const v1::TaskSpec& task) {

@@ -16,6 +16,9 @@ inline constexpr int kMaxSpecNameLength = 256;
 inline constexpr int kMaxPopulation = 10000;
 inline constexpr int kMaxGenerations = 10000;
 inline constexpr int kMaxTrials = 10000000;
+// Objectives and constraints a spec may have.
+inline constexpr int kMaxObjectives = 4;
+inline constexpr int kMaxConstraints = 8;
 // Candidates the guided strategy scores per genome: what bounds the time it holds the
 // master's lock.
 inline constexpr int kMaxCandidates = 1024;
@@ -42,6 +45,10 @@ inline constexpr int64_t kMaxGenomeBytes = int64_t{16} << 30;
 // spec whose task names a trainer program (task.trainer), whatever `names` says.
 absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(
     const v1::SearchSpec& spec, genome::GeneNames names = genome::GeneNames::kTrainable);
+
+// Whether `spec` (resolved) ranks by anything but accuracy, maximized: several
+// objectives, another one, or constraints.
+bool IsMultiObjective(const v1::SearchSpec& spec);
 
 // Which genes a search on `task` may name: the built-in trainer's (kTrainable), or any
 // well-formed ones for a trainer program (task.trainer set).

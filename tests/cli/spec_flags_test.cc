@@ -106,6 +106,43 @@ TEST(SpecFlagsTest, PrunerFlagOverTheSpecFile) {
   EXPECT_FALSE(SpecFromFlags(f)->pruner().has_asha());
 }
 
+TEST(SpecFlagsTest, ObjectivesAndConstraintsFromFlagsReplaceTheSpecFiles) {
+  const std::string path = ::testing::TempDir() + "/objectives.yaml";
+  std::ofstream(path) << "preset: fashion_mnist_mlp\n"
+                         "objectives: [{metric: accuracy, goal: maximize}]\n"
+                         "constraints: [{metric: params, max: 2.0e6}]\n";
+  SpecFlags f;
+  f.spec_file = path;
+  auto spec = SpecFromFlags(f);
+  ASSERT_THAT(spec, IsOk());
+  ASSERT_EQ(spec->objectives_size(), 1);
+  EXPECT_EQ(spec->constraints(0).max(), 2.0e6);
+  f.objectives = {"accuracy:max", "latency_ms:min"};
+  f.constraints = {"params<=1e6", "test_accuracy >= 0.5"};
+  spec = SpecFromFlags(f);
+  ASSERT_THAT(spec, IsOk());
+  ASSERT_EQ(spec->objectives_size(), 2);
+  EXPECT_EQ(spec->objectives(1).metric(), "latency_ms");
+  EXPECT_EQ(spec->objectives(1).goal(), "min");  // written out by spec resolution
+  ASSERT_EQ(spec->constraints_size(), 2);
+  EXPECT_EQ(spec->constraints(0).metric(), "params");
+  EXPECT_EQ(spec->constraints(0).max(), 1e6);
+  EXPECT_FALSE(spec->constraints(0).has_min());
+  EXPECT_EQ(spec->constraints(1).metric(), "test_accuracy");
+  EXPECT_EQ(spec->constraints(1).min(), 0.5);
+  for (const char* bad : {"accuracy", ":max", "accuracy:"}) {
+    f.objectives = {bad};
+    EXPECT_THAT(SpecFromFlags(f), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("write METRIC:max or METRIC:min")));
+  }
+  f.objectives.clear();
+  for (const char* bad : {"params<1e6", "params<=lots", "<=5"}) {
+    f.constraints = {bad};
+    EXPECT_THAT(SpecFromFlags(f), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("write METRIC<=NUMBER or METRIC>=NUMBER")));
+  }
+}
+
 TEST(SpecFlagsTest, AMissingSpecFileIsNamed) {
   SpecFlags f;
   f.spec_file = "/nonexistent/search.yaml";

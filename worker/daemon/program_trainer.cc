@@ -87,14 +87,14 @@ absl::StatusOr<genome::Metrics> MetricsOf(const Json& line) {
   if (!line.contains("metrics")) return out;
   const Json& m = line.at("metrics");
   if (!m.is_object() || m.size() > static_cast<size_t>(genome::kMaxMetrics)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"metrics\" that is not an object of at most ", genome::kMaxMetrics, " numbers, got ",
-        Describe(m)));
+    return absl::InvalidArgumentError(absl::StrCat("\"metrics\" that is not an object of at most ",
+                                                   genome::kMaxMetrics, " numbers, got ",
+                                                   Describe(m)));
   }
   for (const auto& [name, value] : m.items()) {
     if (!value.is_number()) {
-      return absl::InvalidArgumentError(absl::StrCat("metric \"", Excerpt(name),
-                                                     "\" that is not a number: ", Describe(value)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("metric \"", Excerpt(name), "\" that is not a number: ", Describe(value)));
     }
     out[name] = value.get<double>();
   }

@@ -209,11 +209,10 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     result.accuracy = val.accuracy;
     result.test_accuracy =
         task.validation() == v1::TEST_SET ? val.accuracy : Evaluate(model, test, device).accuracy;
-    result.metrics = {
-        {"params", static_cast<double>(ParameterCount(model))},
-        {"model_bytes", static_cast<double>(StateBytes(model))},
-        {"epoch_seconds", epochs_seconds / std::max(result.epochs_run, 1)},
-        {"latency_ms", MedianLatencyMs(model, test, device, genome::kLatencyBatch)}};
+    result.metrics = {{"params", static_cast<double>(ParameterCount(model))},
+                      {"model_bytes", static_cast<double>(StateBytes(model))},
+                      {"epoch_seconds", epochs_seconds / std::max(result.epochs_run, 1)},
+                      {"latency_ms", MedianLatencyMs(model, test, device, genome::kLatencyBatch)}};
     result.train_seconds = elapsed();
     if (!model_path.empty()) RETURN_IF_ERROR(SaveModel(model, model_path, genome, task, result));
     return result;

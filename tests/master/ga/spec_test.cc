@@ -1,6 +1,10 @@
 #include "master/ga/spec.h"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
@@ -83,6 +87,77 @@ TEST(ResolveSearchSpecTest, ATrainerProgramsSearchTakesItsOwnGenesAndTheEpochsOn
 
 // Audit F11: fields the master does not know are dropped, not stored and copied into
 // every event and assignment, and a spec is bounded in size as a whole.
+v1::SearchSpec WithObjectives(std::vector<std::pair<std::string, std::string>> objectives) {
+  v1::SearchSpec spec = Preset("fashion_mnist_mlp");
+  spec.mutable_steady_state()->set_population(4);
+  for (const auto& [metric, goal] : objectives) {
+    v1::Objective* o = spec.add_objectives();
+    o->set_metric(metric);
+    o->set_goal(goal);
+  }
+  return spec;
+}
+
+TEST(ResolveSearchSpecTest, ObjectivesAreCheckedAgainstTheTrainerAndWrittenOut) {
+  auto spec = ResolveSearchSpec(WithObjectives({{"accuracy", "MAX"}, {"params", "min"}}));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->objectives(0).goal(), "maximize");
+  EXPECT_EQ(spec->objectives(1).goal(), "minimize");
+  EXPECT_TRUE(IsMultiObjective(*spec));
+  // Accuracy, maximized, is what a search without objectives does.
+  EXPECT_FALSE(IsMultiObjective(*ResolveSearchSpec(WithObjectives({{"accuracy", "max"}}))));
+  EXPECT_FALSE(IsMultiObjective(*ResolveSearchSpec(WithObjectives({}))));
+  ExpectInvalid(WithObjectives({{"flops", "min"}}), "objectives[0].metric",
+                "the built-in trainer reports no metric 'flops' (known: accuracy, ");
+  ExpectInvalid(WithObjectives({{"accuracy", "max"}, {"accuracy", "min"}}), "objectives[1].metric",
+                "'accuracy' is objectives[0] already");
+  ExpectInvalid(WithObjectives({{"params", "smallest"}}), "objectives[0].goal",
+                "must be maximize or minimize, got 'smallest'");
+  ExpectInvalid(WithObjectives({{"Params", "min"}}), "objectives[0].metric", "no metric name");
+  ExpectInvalid(WithObjectives({{"accuracy", "max"},
+                                {"params", "min"},
+                                {"latency_ms", "min"},
+                                {"model_bytes", "min"},
+                                {"epoch_seconds", "min"}}),
+                "objectives", "at most 4, got 5");
+  // A trainer program's metrics are its own.
+  v1::SearchSpec program = ProgramSpec();
+  program.add_objectives()->set_metric("flops");
+  program.mutable_objectives(0)->set_goal("min");
+  EXPECT_TRUE(ResolveSearchSpec(program).ok());
+}
+
+TEST(ResolveSearchSpecTest, ConstraintsNeedABoundInOrder) {
+  v1::SearchSpec spec = WithObjectives({});
+  v1::Constraint* c = spec.add_constraints();
+  c->set_metric("params");
+  c->set_max(1e6);
+  auto resolved = ResolveSearchSpec(spec);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_TRUE(IsMultiObjective(*resolved));
+  c->clear_max();
+  ExpectInvalid(spec, "constraints[0]", "neither min nor max");
+  c->set_min(2);
+  c->set_max(1);
+  ExpectInvalid(spec, "constraints[0]", "min 2 is above max 1");
+  c->set_max(std::nan(""));
+  ExpectInvalid(spec, "constraints[0]", "finite");
+  c->set_metric("flops");
+  ExpectInvalid(spec, "constraints[0].metric", "no metric 'flops'");
+}
+
+TEST(ResolveSearchSpecTest, OtherObjectivesRunWithoutPrunerGuidedOrCompat) {
+  v1::SearchSpec spec = WithObjectives({{"accuracy", "max"}, {"params", "min"}});
+  spec.mutable_pruner()->mutable_asha();
+  ExpectInvalid(spec, "pruner", "runs without one");
+  spec.clear_pruner();
+  spec.mutable_guided();
+  ExpectInvalid(spec, "guided", "runs generational, steady_state, random or grid");
+  spec.mutable_generational();
+  spec.set_deepevolve_compat(true);
+  ExpectInvalid(spec, "objectives", "compatibility mode");
+}
+
 TEST(ResolveSearchSpecTest, UnknownFieldsAreDroppedAndTheSpecIsBounded) {
   v1::SearchSpec spec = Preset("fashion_mnist_mlp");
   spec.GetReflection()->MutableUnknownFields(&spec)->AddLengthDelimited(999, "padding");

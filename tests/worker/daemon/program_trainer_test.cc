@@ -155,17 +155,17 @@ TEST_F(ProgramTrainerTest, OtherStdoutLinesAreIgnored) {
 // line: the final line's win, the latest epoch's stand for the rest; a pruned trial
 // keeps its last epoch's.
 TEST_F(ProgramTrainerTest, AProgramReportsItsOwnMetrics) {
-  auto r = Run(
-      "echo '{\"epoch\": 1, \"val_accuracy\": 0.25, \"metrics\": {\"latency_ms\": 3.5, "
-      "\"flops\": 1e9}}'; echo '{\"epoch\": 2, \"val_accuracy\": 0.3, \"metrics\": "
-      "{\"latency_ms\": 3.25}}'; echo '{\"accuracy\": 0.4, \"metrics\": {\"params\": 1234}}'");
+  auto r =
+      Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.25, \"metrics\": {\"latency_ms\": 3.5, "
+          "\"flops\": 1e9}}'; echo '{\"epoch\": 2, \"val_accuracy\": 0.3, \"metrics\": "
+          "{\"latency_ms\": 3.25}}'; echo '{\"accuracy\": 0.4, \"metrics\": {\"params\": 1234}}'");
   ASSERT_THAT(r, IsOk());
   ASSERT_TRUE(r->ok) << r->error;
   EXPECT_EQ(r->metrics, (genome::Metrics{{"flops", 1e9}, {"latency_ms", 3.25}, {"params", 1234}}));
-  auto pruned = Run(
-      "echo '{\"epoch\": 1, \"val_accuracy\": 0.25, \"metrics\": {\"latency_ms\": 3.5}}'; "
-      "sleep 30",
-      AfterEpoch::kStop);
+  auto pruned =
+      Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.25, \"metrics\": {\"latency_ms\": 3.5}}'; "
+          "sleep 30",
+          AfterEpoch::kStop);
   ASSERT_THAT(pruned, IsOk());
   EXPECT_EQ(pruned->metrics, (genome::Metrics{{"latency_ms", 3.5}}));
   EXPECT_THAT(Run("echo '{\"accuracy\": 0.4, \"metrics\": {\"Latency\": 1}}'"),
