@@ -1,0 +1,152 @@
+#include "genome/pareto.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "genome/metrics.h"
+#include "genome/trial_rank.h"
+
+namespace deepevolve::genome {
+
+bool Dominates(const std::vector<double>& a, const std::vector<double>& b) {
+  bool better = false;
+  for (size_t m = 0; m < a.size(); ++m) {
+    if (a[m] < b[m]) return false;
+    better |= a[m] > b[m];
+  }
+  return better;
+}
+
+std::vector<int> NonDominatedFronts(const std::vector<std::vector<double>>& values) {
+  const size_t n = values.size();
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  // Best first in lexicographic order: no point is dominated by one after it.
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return values[a] > values[b]; });
+  std::vector<int> front(n, 0);
+  std::vector<std::vector<size_t>> fronts;
+  for (size_t p : order) {
+    size_t k = 0;
+    for (; k < fronts.size(); ++k) {
+      // The latest members first: the likeliest to dominate the next point.
+      bool dominated = false;
+      for (auto q = fronts[k].rbegin(); q != fronts[k].rend() && !dominated; ++q) {
+        dominated = Dominates(values[*q], values[p]);
+      }
+      if (!dominated) break;
+    }
+    if (k == fronts.size()) fronts.emplace_back();
+    fronts[k].push_back(p);
+    front[p] = static_cast<int>(k);
+  }
+  return front;
+}
+
+std::vector<double> CrowdingDistances(const std::vector<std::vector<double>>& values,
+                                      const std::vector<int>& fronts) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  std::vector<double> distance(values.size(), 0);
+  std::vector<std::vector<size_t>> members;
+  for (size_t i = 0; i < fronts.size(); ++i) {
+    if (fronts[i] < 0) continue;
+    if (static_cast<size_t>(fronts[i]) >= members.size()) members.resize(fronts[i] + 1);
+    members[fronts[i]].push_back(i);
+  }
+  for (std::vector<size_t>& f : members) {
+    if (f.size() <= 2) {
+      for (size_t i : f) distance[i] = kInf;
+      continue;
+    }
+    const size_t objectives = values[f[0]].size();
+    for (size_t m = 0; m < objectives; ++m) {
+      std::stable_sort(f.begin(), f.end(),
+                       [&](size_t a, size_t b) { return values[a][m] < values[b][m]; });
+      distance[f.front()] = distance[f.back()] = kInf;
+      const double range = values[f.back()][m] - values[f.front()][m];
+      if (range <= 0) continue;
+      for (size_t i = 1; i + 1 < f.size(); ++i) {
+        distance[f[i]] += (values[f[i + 1]][m] - values[f[i - 1]][m]) / range;
+      }
+    }
+  }
+  return distance;
+}
+
+std::vector<size_t> ParetoOrder(const std::vector<ParetoPoint>& points,
+                                std::vector<ParetoRank>* ranks_out) {
+  std::vector<ParetoRank> ranks(points.size());
+  // Fronts among the feasible points of each tier.
+  for (int tier = 0; tier <= 2; ++tier) {
+    std::vector<size_t> members;
+    std::vector<std::vector<double>> values;
+    for (size_t i = 0; i < points.size(); ++i) {
+      if (points[i].tier == tier && points[i].violation == 0) {
+        members.push_back(i);
+        values.push_back(points[i].values);
+      }
+    }
+    if (members.empty()) continue;
+    const std::vector<int> fronts = NonDominatedFronts(values);
+    const std::vector<double> crowding = CrowdingDistances(values, fronts);
+    for (size_t j = 0; j < members.size(); ++j) ranks[members[j]] = {fronts[j], crowding[j]};
+  }
+  std::vector<size_t> order(points.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const ParetoPoint& p = points[a];
+    const ParetoPoint& q = points[b];
+    if (p.tier != q.tier) return p.tier < q.tier;
+    const bool p_feasible = p.violation == 0, q_feasible = q.violation == 0;
+    if (p_feasible != q_feasible) return p_feasible;
+    if (!p_feasible) return p.violation != q.violation ? p.violation < q.violation : p.id < q.id;
+    if (ranks[a].front != ranks[b].front) return ranks[a].front < ranks[b].front;
+    if (ranks[a].crowding != ranks[b].crowding) return ranks[a].crowding > ranks[b].crowding;
+    if (!p.values.empty() && p.values[0] != q.values[0]) return p.values[0] > q.values[0];
+    return p.id < q.id;
+  });
+  if (ranks_out != nullptr) *ranks_out = std::move(ranks);
+  return order;
+}
+
+Objectives::Objectives(const v1::SearchSpec& spec)
+    : objectives_(spec.objectives().begin(), spec.objectives().end()),
+      constraints_(spec.constraints().begin(), spec.constraints().end()) {
+  if (objectives_.empty()) {
+    v1::Objective accuracy;
+    accuracy.set_metric("accuracy");
+    accuracy.set_goal("maximize");
+    objectives_.push_back(accuracy);
+  }
+}
+
+ParetoPoint Objectives::Point(const v1::Trial& t) const {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  ParetoPoint p;
+  p.id = t.genome().id();
+  p.tier = !IsSuccess(t) ? 2 : t.state() == v1::PRUNED ? 1 : 0;
+  for (const v1::Objective& o : objectives_) {
+    const std::optional<double> v = MetricOf(t, o.metric());
+    if (!v.has_value()) {
+      p.violation = kInf;
+      p.values.push_back(-kInf);
+      continue;
+    }
+    p.values.push_back(o.goal() == "minimize" ? -*v : *v);
+  }
+  for (const v1::Constraint& c : constraints_) {
+    const std::optional<double> v = MetricOf(t, c.metric());
+    if (!v.has_value()) {
+      p.violation = kInf;
+      continue;
+    }
+    // Relative to the bound, so that bounds on params and on accuracy weigh alike.
+    if (c.has_max() && *v > c.max())
+      p.violation += (*v - c.max()) / std::max(1.0, std::abs(c.max()));
+    if (c.has_min() && *v < c.min())
+      p.violation += (c.min() - *v) / std::max(1.0, std::abs(c.min()));
+  }
+  return p;
+}
+
+}  // namespace deepevolve::genome
