@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <utility>
 
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "master/ga/selection.h"
 
 namespace deepevolve::ga {
 
@@ -70,10 +72,21 @@ absl::Status GenerationalStrategy::Evolve(absl::BitGenRef rng) {
   ++generation_;
   const bool compat = options_.deepevolve_compat;
 
-  std::vector<Member> sorted = population_;
-  std::stable_sort(sorted.begin(), sorted.end(), [](const Member& a, const Member& b) {
-    return a.fitness->rank() > b.fitness->rank();
-  });
+  // Best first: by accuracy, or NSGA-II's order (front, then crowding distance).
+  std::vector<const Fitness*> fitness;
+  for (const Member& m : population_) fitness.push_back(&*m.fitness);
+  std::vector<size_t> order(population_.size());
+  std::iota(order.begin(), order.end(), 0);
+  if (HasObjectives(fitness)) {
+    const std::vector<int> position = ParetoPositions(fitness);
+    for (size_t i = 0; i < population_.size(); ++i) order[position[i]] = i;
+  } else {
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return fitness[a]->rank() > fitness[b]->rank(); });
+  }
+  std::vector<Member> sorted;
+  sorted.reserve(order.size());
+  for (size_t i : order) sorted.push_back(population_[i]);
 
   // The original sizes everything by the current population, which can drift.
   const int n = compat ? static_cast<int>(population_.size()) : options_.population;

@@ -6,6 +6,7 @@
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "master/ga/selection.h"
 
 namespace deepevolve::ga {
 
@@ -25,20 +26,24 @@ std::vector<Member> SteadyStateStrategy::Population() const {
 }
 
 const Candidate& TournamentWinner(const std::deque<Member>& population, int size,
-                                  absl::BitGenRef rng) {
-  const Member* best = nullptr;
+                                  absl::BitGenRef rng, const std::vector<int>* positions) {
+  size_t best = population.size();
   for (int i = 0; i < size; ++i) {
-    const Member& m = population[absl::Uniform<size_t>(rng, 0, population.size())];
-    if (best == nullptr || m.fitness->rank() > best->fitness->rank()) best = &m;
+    const size_t m = absl::Uniform<size_t>(rng, 0, population.size());
+    const bool better =
+        best == population.size() ||
+        (positions != nullptr ? (*positions)[m] < (*positions)[best]
+                              : population[m].fitness->rank() > population[best].fitness->rank());
+    if (better) best = m;
   }
-  return best->candidate;
+  return population[best].candidate;
 }
 
 Candidate TournamentChild(const genome::SearchSpace& space, const std::deque<Member>& population,
                           int tournament_size, double mutate_chance, MutationStyle mutation,
-                          absl::BitGenRef rng) {
-  const Candidate& mom = TournamentWinner(population, tournament_size, rng);
-  const Candidate& dad = TournamentWinner(population, tournament_size, rng);
+                          absl::BitGenRef rng, const std::vector<int>* positions) {
+  const Candidate& mom = TournamentWinner(population, tournament_size, rng, positions);
+  const Candidate& dad = TournamentWinner(population, tournament_size, rng, positions);
   Candidate child;
   child.genome = Crossover(space, mom.genome, dad.genome, rng).first;
   child.parents = {mom.id, dad.id};
@@ -51,6 +56,12 @@ Candidate TournamentChild(const genome::SearchSpace& space, const std::deque<Mem
 absl::StatusOr<std::vector<Candidate>> SteadyStateStrategy::Next(int max_count,
                                                                  absl::BitGenRef rng) {
   std::vector<Candidate> out;
+  // With several objectives, tournaments compare places in NSGA-II's order (front, then
+  // crowding distance) over the population as it is now.
+  std::vector<const Fitness*> fitness;
+  for (const Member& m : population_) fitness.push_back(&*m.fitness);
+  std::optional<std::vector<int>> positions;
+  if (HasObjectives(fitness)) positions = ParetoPositions(fitness);
   while (static_cast<int>(out.size()) < max_count && next_id_ <= planned_) {
     Candidate c;
     genome::Genome genome;
@@ -59,7 +70,7 @@ absl::StatusOr<std::vector<Candidate>> SteadyStateStrategy::Next(int max_count,
     } else {
       if (population_.empty()) break;  // nothing trained to breed from yet
       c = TournamentChild(space_, population_, options_.tournament_size, options_.mutate_chance,
-                          options_.mutation, rng);
+                          options_.mutation, rng, positions.has_value() ? &*positions : nullptr);
       genome = std::move(c.genome);
     }
     ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, std::move(genome), seen_, rng));

@@ -27,16 +27,18 @@ struct SteadyStateOptions {
 // When its result arrives it joins the population and the oldest member leaves, so the
 // population never exceeds `population` and no worker waits for a generation.
 // Aging evolution's selection: the best-ranked of `size` members drawn uniformly, with
-// replacement, from a non-empty `population` whose members all have a result.
+// replacement, from a non-empty `population` whose members all have a result. With
+// `positions` (ParetoPositions of the population), the best is the one placed first;
+// without, the one of the highest Fitness::rank(), ties to the first drawn.
 const Candidate& TournamentWinner(const std::deque<Member>& population, int size,
-                                  absl::BitGenRef rng);
+                                  absl::BitGenRef rng, const std::vector<int>* positions = nullptr);
 
 // A child of two tournament winners of `population` (at least one member): their
 // crossover, then a mutation with probability `mutate_chance`. Sets its genome and
 // parents; the caller makes it novel and numbers it.
 Candidate TournamentChild(const genome::SearchSpace& space, const std::deque<Member>& population,
                           int tournament_size, double mutate_chance, MutationStyle mutation,
-                          absl::BitGenRef rng);
+                          absl::BitGenRef rng, const std::vector<int>* positions = nullptr);
 
 class SteadyStateStrategy : public Strategy {
  public:

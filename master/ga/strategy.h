@@ -31,11 +31,20 @@ struct Candidate {
 
 // The result of training a candidate, as far as selection cares.
 struct Fitness {
+  Fitness() = default;
+  Fitness(bool ok, double accuracy, bool pruned = false)
+      : ok(ok), accuracy(accuracy), pruned(pruned) {}
+
   bool ok = true;       // false: the genome failed (it ranks below every success)
   double accuracy = 0;  // in [0, 1]
   // Stopped by the search's pruner: `accuracy` is from an earlier epoch than the
   // others', so it ranks below every genome that trained fully (and above failures).
   bool pruned = false;
+  // With several objectives or constraints (genome/pareto.h): the objectives' values,
+  // oriented so that larger is better, and the total violation of the constraints.
+  // Empty for a search of accuracy alone, which rank() orders.
+  std::vector<double> objectives;
+  double violation = 0;
 
   double rank() const { return !ok ? -3.0 : pruned ? accuracy - 2.0 : accuracy; }
 };

@@ -263,7 +263,7 @@ absl::Status Master::ReportToStrategy(SearchRun& run, const Trial& trial, bool o
                                       bool pruned) {
   if (!run.running()) return absl::OkStatus();
   const int64_t id = trial.genome().id();
-  if (absl::Status reported = run.strategy().Report(id, ga::Fitness{ok, accuracy, pruned});
+  if (absl::Status reported = run.strategy().Report(id, run.FitnessOf(trial, ok, accuracy, pruned));
       !reported.ok()) {
     // The strategy's own failure ends its search, not the master.
     return EndSearch(run, v1::FAILED,

@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<SearchRun>> SearchRun::Create(const v1::SearchSum
   run->rng_.seed(summary.spec().seed());
   run->task_hash_ = Md5Hex(genome::TaskIdentity(summary.spec().task()));
   run->pruner_ = ga::MakePruner(summary.spec().pruner(), summary.spec().task().epochs());
+  if (ga::IsMultiObjective(summary.spec())) run->objectives_.emplace(summary.spec());
   return run;
 }
 
@@ -128,7 +129,11 @@ absl::Status SearchRun::Replay(const std::vector<store::StrategyOp>& ops) {
                 : ""));
       }
     } else {
-      RETURN_IF_ERROR(strategy_->Report(op.genome_id, ga::Fitness{op.ok, op.accuracy, op.pruned}));
+      // The stored trial holds the metrics its report brought.
+      RETURN_IF_ERROR(strategy_->Report(
+          op.genome_id, stored != trials_.end()
+                            ? FitnessOf(stored->second, op.ok, op.accuracy, op.pruned)
+                            : ga::Fitness(op.ok, op.accuracy, op.pruned)));
     }
     op_seq_ = op.seq;
   }
@@ -185,8 +190,23 @@ void SearchRun::SetState(v1::Trial& t, v1::TrialState state) {
   Counted(t);
 }
 
+int64_t SearchRun::best_genome_id() const {
+  if (objectives_.has_value()) {
+    const std::vector<int64_t>& ranked = ParetoRanking();
+    return ranked.empty() ? 0 : ranked.front();
+  }
+  return ranking_.empty() ? 0 : ranking_.begin()->genome_id;
+}
+
 std::vector<const v1::Trial*> SearchRun::Best(size_t limit) const {
   std::vector<const v1::Trial*> out;
+  if (objectives_.has_value()) {
+    for (int64_t id : ParetoRanking()) {
+      if (out.size() == limit) break;
+      out.push_back(&trials_.at(id));
+    }
+    return out;
+  }
   for (auto it = ranking_.begin(); it != ranking_.end() && out.size() < limit; ++it) {
     out.push_back(&trials_.at(it->genome_id));
   }
@@ -194,10 +214,34 @@ std::vector<const v1::Trial*> SearchRun::Best(size_t limit) const {
 }
 
 std::vector<int64_t> SearchRun::Ranking() const {
+  if (objectives_.has_value()) return ParetoRanking();
   std::vector<int64_t> out;
   out.reserve(ranking_.size());
   for (const genome::RankKey& key : ranking_) out.push_back(key.genome_id);
   return out;
+}
+
+const std::vector<int64_t>& SearchRun::ParetoRanking() const {
+  if (!pareto_stale_) return pareto_ranking_;
+  std::vector<genome::ParetoPoint> points;
+  points.reserve(ranking_.size());
+  for (const genome::RankKey& key : ranking_) {
+    points.push_back(objectives_->Point(trials_.at(key.genome_id)));
+  }
+  pareto_ranking_.clear();
+  for (size_t i : genome::ParetoOrder(points)) pareto_ranking_.push_back(points[i].id);
+  pareto_stale_ = false;
+  return pareto_ranking_;
+}
+
+ga::Fitness SearchRun::FitnessOf(const v1::Trial& t, bool ok, double accuracy, bool pruned) const {
+  ga::Fitness fitness(ok, accuracy, pruned);
+  if (objectives_.has_value()) {
+    genome::ParetoPoint point = objectives_->Point(t);
+    fitness.objectives = std::move(point.values);
+    fitness.violation = point.violation;
+  }
+  return fitness;
 }
 
 bool SearchRun::SetupFailed(const std::string& worker_id) {
@@ -216,14 +260,20 @@ std::optional<int64_t> SearchRun::PopQueued() {
 
 void SearchRun::Counted(const v1::Trial& t) {
   ++count_[t.state()];
-  if (auto key = genome::RankOf(t)) ranking_.insert(*key);
+  if (auto key = genome::RankOf(t)) {
+    ranking_.insert(*key);
+    pareto_stale_ = true;
+  }
   epochs_trained_ += genome::EpochsTrained(t);
   epochs_saved_ += genome::EpochsSaved(t, summary_.spec().task().epochs());
 }
 
 void SearchRun::Uncounted(const v1::Trial& t) {
   --count_[t.state()];
-  if (auto key = genome::RankOf(t)) ranking_.erase(*key);
+  if (auto key = genome::RankOf(t)) {
+    ranking_.erase(*key);
+    pareto_stale_ = true;
+  }
   epochs_trained_ -= genome::EpochsTrained(t);
   epochs_saved_ -= genome::EpochsSaved(t, summary_.spec().task().epochs());
 }

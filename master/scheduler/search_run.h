@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "deepevolve/v1/service.pb.h"
+#include "genome/pareto.h"
 #include "genome/space.h"
 #include "genome/trial_rank.h"
 #include "master/ga/pruner.h"
@@ -82,13 +83,19 @@ class SearchRun {
   // accuracy, error and epochs_run change only outside a state that counts them: set
   // them before moving it into DONE, CACHED, TRIAL_FAILED or PRUNED.
   void SetState(v1::Trial& t, v1::TrialState state);
-  // The successful trial ranked first (genome/trial_rank.h), 0 for none.
-  int64_t best_genome_id() const { return ranking_.empty() ? 0 : ranking_.begin()->genome_id; }
+  // The successful trial ranked first, 0 for none. Ranked by accuracy
+  // (genome/trial_rank.h), or with several objectives or constraints by Pareto front
+  // (genome/pareto.h).
+  int64_t best_genome_id() const;
   // The first `limit` successful trials in rank order: what a leaderboard shows, at a
-  // cost of `limit` whatever the search's size.
+  // cost of `limit` whatever the search's size (by accuracy; a search of several
+  // objectives ranks all its results when one has changed since it last did).
   std::vector<const v1::Trial*> Best(size_t limit) const;
   // Every successful trial's genome id in rank order (a finished search's stored ranking).
   std::vector<int64_t> Ranking() const;
+  // What the strategy is told of a finished trial: its accuracy, and with several
+  // objectives or constraints their values and violation.
+  ga::Fitness FitnessOf(const v1::Trial& t, bool ok, double accuracy, bool pruned) const;
   // Trials now held by workers.
   int64_t leased() const { return count_[v1::LEASED]; }
 
@@ -132,6 +139,12 @@ class SearchRun {
   // The successful trials in rank order (genome::RankOf). An entry is made when a trial
   // enters DONE, CACHED or PRUNED, whose accuracy is then final.
   std::set<genome::RankKey> ranking_;
+  // A search of several objectives or constraints: them, and its successful trials in
+  // Pareto order, computed again when a result has come or gone since.
+  std::optional<genome::Objectives> objectives_;
+  const std::vector<int64_t>& ParetoRanking() const;
+  mutable std::vector<int64_t> pareto_ranking_;
+  mutable bool pareto_stale_ = true;
   absl::flat_hash_map<std::string, int> setup_failures_;  // in a row, by worker
   absl::flat_hash_set<std::string> excluded_;
 };

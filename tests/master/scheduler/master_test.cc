@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "genome/pareto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "master/scheduler/requests.h"
@@ -102,6 +103,9 @@ class MasterTest : public ::testing::Test {
     r.set_test_accuracy(r.accuracy() - 0.01);
     r.set_train_seconds(1);
     r.set_epochs_run(a.task().epochs());  // a whole training
+    // A size that grows with accuracy, give or take: what a two-objective search trades.
+    (*r.mutable_metrics())["params"] =
+        std::round(1e6 * r.accuracy() * FakeAccuracy(a.genome().hash() + "size"));
     return r;
   }
 
@@ -360,6 +364,51 @@ void MasterTest::ExpectRestartsChangeNothing(const v1::SearchSpec& spec) {
 
 TEST_F(MasterTest, ARestartAnywhereGivesTheSameSearchAsNoRestart) {
   ExpectRestartsChangeNothing(SmallSpec(11));
+}
+
+// Accuracy against size: the leaderboard goes by Pareto front (its first rows are the
+// genomes no other beats on both), generational selection by NSGA-II's order, and a
+// restart anywhere replays the same search.
+TEST_F(MasterTest, ASearchOfTwoObjectivesRanksByParetoFrontAndRestartsChangeNothing) {
+  v1::SearchSpec spec = SmallSpec(5);
+  spec.mutable_generational()->set_generations(4);
+  for (const auto& [metric, goal] : {std::pair{"accuracy", "max"}, std::pair{"params", "min"}}) {
+    v1::Objective* o = spec.add_objectives();
+    o->set_metric(metric);
+    o->set_goal(goal);
+  }
+  ExpectRestartsChangeNothing(spec);
+  int64_t next = 0;
+  auto listed = SearchesPage(*master_, 0, 1, &next);
+  ASSERT_THAT(listed, IsOk());
+  const int64_t id = listed->front().search_id();
+  auto trials = AllTrials(*master_, id);
+  auto board = Top(*master_, id, 1000);
+  ASSERT_THAT(board, IsOk());
+  ASSERT_EQ(board->size(), trials->size());
+  const auto point = [](const v1::Trial& t) {
+    return std::vector<double>{t.accuracy(), -t.metrics().at("params")};
+  };
+  // The non-dominated trials, by definition, lead the board; each row is dominated by
+  // none below it.
+  size_t front = 0;
+  for (const v1::Trial& t : *trials) {
+    bool dominated = false;
+    for (const v1::Trial& u : *trials) dominated |= genome::Dominates(point(u), point(t));
+    front += !dominated;
+  }
+  ASSERT_GE(front, 2u);
+  for (size_t i = 0; i < board->size(); ++i) {
+    for (size_t j = i + 1; j < board->size(); ++j) {
+      EXPECT_FALSE(genome::Dominates(point((*board)[j]), point((*board)[i]))) << i << ", " << j;
+    }
+    if (i < front) {
+      for (const v1::Trial& u : *trials) {
+        EXPECT_FALSE(genome::Dominates(point(u), point((*board)[i]))) << i;
+      }
+    }
+  }
+  EXPECT_EQ(master_->Get(id)->best().genome().id(), board->front().genome().id());
 }
 
 // Guided replays by taking back what its log handed out, not by breeding again (audit
