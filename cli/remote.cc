@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
+#include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -88,17 +90,31 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
 }
 
 void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials, std::ostream& out) {
-  out << absl::StrFormat("%-4s %-8s %-8s %-7s %-34s %s\n", "rank", "val", "test", "genome", "hash",
-                         "genes");
+  // Every metric a shown trial has, a column each (params, latency_ms, ...).
+  std::set<std::string> metrics;
+  for (const v1::Trial& t : trials) {
+    for (const auto& [name, value] : t.metrics()) metrics.insert(name);
+  }
+  std::string head = absl::StrFormat("%-4s %-8s %-8s", "rank", "val", "test");
+  for (const std::string& m : metrics) absl::StrAppendFormat(&head, " %-12s", m);
+  out << head << absl::StrFormat(" %-7s %-34s %s\n", "genome", "hash", "genes");
   int rank = 0;
   for (const v1::Trial& t : trials) {
-    out << absl::StrFormat(
-        "%-4d %-8s %-8s %-7d %-34s %s%s\n", ++rank, absl::StrFormat("%.2f%%", 100 * t.accuracy()),
-        absl::StrFormat("%.2f%%", 100 * t.test_accuracy()), t.genome().id(), t.genome().hash(),
-        t.description(),
-        t.state() == v1::CACHED   ? "  (ledger)"
-        : t.state() == v1::PRUNED ? absl::StrCat("  (pruned at epoch ", t.pruned_at_epoch(), ")")
-                                  : "");
+    std::string row =
+        absl::StrFormat("%-4d %-8s %-8s", ++rank, absl::StrFormat("%.2f%%", 100 * t.accuracy()),
+                        absl::StrFormat("%.2f%%", 100 * t.test_accuracy()));
+    for (const std::string& m : metrics) {
+      auto it = t.metrics().find(m);
+      absl::StrAppendFormat(&row, " %-12s",
+                            it == t.metrics().end() ? "-" : absl::StrFormat("%.6g", it->second));
+    }
+    out << row
+        << absl::StrFormat(" %-7d %-34s %s%s\n", t.genome().id(), t.genome().hash(),
+                           t.description(),
+                           t.state() == v1::CACHED ? "  (ledger)"
+                           : t.state() == v1::PRUNED
+                               ? absl::StrCat("  (pruned at epoch ", t.pruned_at_epoch(), ")")
+                               : "");
   }
 }
 

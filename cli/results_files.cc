@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,12 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
   std::vector<std::string> header;
   for (const genome::Gene& g : space.genes()) header.push_back(g.name);
   for (const std::string& c : ga::ResultColumns()) header.push_back(c);
+  // Then every metric a trial reported, by name (params, latency_ms, ...).
+  std::set<std::string> metrics;
+  for (const v1::Trial& t : trials) {
+    for (const auto& [name, value] : t.metrics()) metrics.insert(name);
+  }
+  header.insert(header.end(), metrics.begin(), metrics.end());
   csv << CsvRecord(header) << "\n";
   nlohmann::json json = nlohmann::json::array();
   for (const v1::Trial& t : trials) {
@@ -89,6 +96,11 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
     cell["worker"] = t.worker_id();
     cell["error"] = t.error();
     cell["curve"] = CurveText(t);
+    nlohmann::json metric_values = nlohmann::json::object();
+    for (const auto& [name, value] : t.metrics()) {
+      cell[name] = absl::StrFormat("%.9g", value);
+      metric_values[name] = value;
+    }
     std::vector<std::string> cells;
     for (const std::string& column : header) cells.push_back(cell[column]);
     csv << CsvRecord(cells) << "\n";
@@ -106,6 +118,7 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
     nlohmann::json curve = nlohmann::json::array();
     for (const v1::EpochPoint& p : t.curve()) curve.push_back(p.val_accuracy());
     j["curve"] = std::move(curve);
+    if (!metric_values.empty()) j["metrics"] = std::move(metric_values);
     if (t.state() == v1::PRUNED) j["pruned_at_epoch"] = t.pruned_at_epoch();
     if (ok) {
       j["accuracy"] = t.accuracy();

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "genome/genes.h"
+#include "genome/metrics.h"
 #include "master/ga/pruner.h"
 
 namespace deepevolve::ga {
@@ -47,7 +48,8 @@ bool IsResultColumn(absl::string_view column) {
   for (const char* c : {"val_accuracy", "uid", "parents", "search"}) {
     if (column == c) return true;
   }
-  return false;
+  // The built-in trainer's metrics, which `deepevolve local` writes after them.
+  return genome::IsBuiltinMetric(column);
 }
 
 namespace {

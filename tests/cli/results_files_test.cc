@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "genome/gene_json.h"
 #include "gtest/gtest.h"
 #include "master/ga/sim.h"
@@ -42,7 +43,9 @@ TEST(ResultsFilesTest, WhatIsWrittenReadsBackByName) {
     t.set_accuracy(0.5 + 0.1 * i);
     t.set_test_accuracy(0.4 + 0.1 * i);
     t.set_epochs_run(2);
+    (*t.mutable_metrics())["params"] = 1000 * (i + 1);
   }
+  (*trials[0].mutable_metrics())["latency_ms"] = 0.25;
   trials[0].set_state(v1::DONE);
   trials[1].set_state(v1::PRUNED);
   trials[1].set_pruned_at_epoch(1);
@@ -56,8 +59,12 @@ TEST(ResultsFilesTest, WhatIsWrittenReadsBackByName) {
   text << csv.rdbuf();
   absl::StatusOr<ga::FitnessTable> table = ga::ParseFitnessTable(text.str(), "genomes.csv");
   ASSERT_TRUE(table.ok()) << table.status();
+  // The metrics' columns are results, not genes.
   EXPECT_EQ(table->space.num_genes(), space.num_genes());
   EXPECT_EQ(table->fitness.size(), 3u);
+  std::string header;
+  std::getline(text.seekg(0), header);
+  EXPECT_TRUE(absl::EndsWith(header, ",curve,latency_ms,params")) << header;
 
   absl::StatusOr<nlohmann::json> json = ReadGenomesJson(dir.path().string());
   ASSERT_TRUE(json.ok()) << json.status();
@@ -66,6 +73,8 @@ TEST(ResultsFilesTest, WhatIsWrittenReadsBackByName) {
   EXPECT_EQ((*json)[1]["status"], "pruned");
   EXPECT_EQ((*json)[1]["pruned_at_epoch"], 1);
   EXPECT_EQ((*json)[2]["error"], "loss, is NaN");
+  EXPECT_EQ((*json)[0]["metrics"], (nlohmann::json{{"latency_ms", 0.25}, {"params", 1000}}));
+  EXPECT_EQ((*json)[2]["metrics"]["params"], 3000);
   for (size_t i = 0; i < 3; ++i) {
     absl::StatusOr<genome::NamedGenome> named = genome::NamedGenomeFromJson((*json)[i]["genes"]);
     ASSERT_TRUE(named.ok()) << named.status();
