@@ -23,6 +23,7 @@
 #include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "genome/gene_json.h"
+#include "genome/metrics.h"
 #include "genome/space.h"
 #include "genome/trial_rank.h"
 #include "google/protobuf/util/json_util.h"
@@ -38,13 +39,23 @@ namespace fs = std::filesystem;
 // sockaddr_un's sun_path holds 108 bytes with its terminating zero.
 constexpr size_t kMaxUnixSocketPath = 100;
 
-void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, std::ostream& out) {
+// `top` is the master's leaderboard: the one ranking (genome/trial_rank.h, or
+// genome/pareto.h for a search of several objectives).
+void PrintTop(const std::vector<v1::Trial>& trials, const std::vector<v1::Trial>& top,
+              const v1::SearchSpec& spec, std::ostream& out) {
+  const v1::TaskSpec& task = spec.task();
   std::vector<const v1::Trial*> ranked;
-  for (const v1::Trial& t : trials) {
-    if (genome::IsSuccess(t)) ranked.push_back(&t);
-  }
-  std::sort(ranked.begin(), ranked.end(),
-            [](const v1::Trial* a, const v1::Trial* b) { return genome::RanksBefore(*a, *b); });
+  for (const v1::Trial& t : top) ranked.push_back(&t);
+  // The metrics the search ranks or bounds by, beside the accuracies.
+  std::vector<std::string> metrics;
+  for (const v1::Objective& o : spec.objectives()) metrics.push_back(o.metric());
+  for (const v1::Constraint& c : spec.constraints()) metrics.push_back(c.metric());
+  metrics.erase(
+      std::remove_if(metrics.begin(), metrics.end(),
+                     [](const std::string& m) { return m == "accuracy" || m == "test_accuracy"; }),
+      metrics.end());
+  std::sort(metrics.begin(), metrics.end());
+  metrics.erase(std::unique(metrics.begin(), metrics.end()), metrics.end());
   const int64_t failed = std::count_if(trials.begin(), trials.end(), [](const v1::Trial& t) {
     return t.state() == v1::TRIAL_FAILED || !t.error().empty();
   });
@@ -55,25 +66,43 @@ void PrintTop(const std::vector<v1::Trial>& trials, const v1::TaskSpec& task, st
     trained += genome::EpochsTrained(t);
     saved += genome::EpochsSaved(t, task.epochs());
   }
+  std::string fitness;
+  if (ga::IsMultiObjective(spec)) {
+    std::vector<std::string> goals;
+    for (const v1::Objective& o : spec.objectives()) {
+      goals.push_back(absl::StrCat(o.metric(), o.goal() == "minimize" ? " (min)" : " (max)"));
+    }
+    fitness = absl::StrCat("Pareto front of ", absl::StrJoin(goals, ", "),
+                           spec.constraints_size() > 0 ? ", constraints first" : "", "; ");
+  }
   out << absl::StrFormat(
-      "\nTop 5 of %d genomes (%d failed%s); fitness = %s accuracy\n", trials.size(), failed,
+      "\nTop 5 of %d genomes (%d failed%s); %sfitness = %s accuracy\n", trials.size(), failed,
       pruned > 0
           ? absl::StrFormat(", %d pruned: %d epochs trained, %d saved", pruned, trained, saved)
           : "",
+      fitness,
       !task.trainer().empty()            ? absl::StrCat("trainer ", task.trainer(), "'s")
       : task.validation() == v1::HOLDOUT ? "validation"
                                          : "test-set");
   const size_t shown = std::min<size_t>(5, ranked.size());
   size_t width = 6;
   for (size_t i = 0; i < shown; ++i) width = std::max(width, ranked[i]->description().size());
-  out << absl::StrFormat("%-4s %-*s %8s %8s %5s %9s %4s  %s\n", "rank", width, "genome", "accuracy",
-                         "test", "id", "parents", "gen", "hash");
+  std::string metric_head;
+  for (const std::string& m : metrics) absl::StrAppendFormat(&metric_head, " %12s", m);
+  out << absl::StrFormat("%-4s %-*s %8s %8s%s %5s %9s %4s  %s\n", "rank", width, "genome",
+                         "accuracy", "test", metric_head, "id", "parents", "gen", "hash");
   for (size_t i = 0; i < shown; ++i) {
     const v1::Trial& t = *ranked[i];
     const v1::Genome& g = t.genome();
-    out << absl::StrFormat("%-4d %-*s %7.2f%% %7.2f%% %5d %4d %4d %4d  %s%s\n", i + 1, width,
-                           t.description(), 100 * t.accuracy(), 100 * t.test_accuracy(), g.id(),
-                           g.parents_size() > 0 ? g.parents(0) : 0,
+    std::string metric_cells;
+    for (const std::string& m : metrics) {
+      const std::optional<double> v = genome::MetricOf(t, m);
+      absl::StrAppendFormat(&metric_cells, " %12s",
+                            v.has_value() ? absl::StrFormat("%.6g", *v) : std::string("-"));
+    }
+    out << absl::StrFormat("%-4d %-*s %7.2f%% %7.2f%%%s %5d %4d %4d %4d  %s%s\n", i + 1, width,
+                           t.description(), 100 * t.accuracy(), 100 * t.test_accuracy(),
+                           metric_cells, g.id(), g.parents_size() > 0 ? g.parents(0) : 0,
                            g.parents_size() > 1 ? g.parents(1) : 0, g.generation(), g.hash(),
                            t.state() == v1::CACHED ? " (ledger)"
                            : t.state() == v1::PRUNED
@@ -388,13 +417,27 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
       model_note = absl::StrCat("no best model (", got.error_message(), ")");
     }
   }
+  std::vector<v1::Trial> top;
+  {
+    grpc::ClientContext context;
+    PrepareCall(context, remote, absl::Seconds(60));
+    v1::LeaderboardRequest request;
+    request.set_search_id(search_id);
+    request.set_limit(5);
+    v1::LeaderboardResponse response;
+    if (grpc::Status s = stub->Leaderboard(&context, request, &response); !s.ok()) {
+      err << "deepevolve local: cannot read the leaderboard: " << s.error_message() << "\n";
+      return 1;
+    }
+    top.assign(response.trials().begin(), response.trials().end());
+  }
   cluster.Stop();
   if (watched != 0) {
     err << "deepevolve local: the search did not succeed (" << trials.size()
         << " genomes recorded in " << options.out_dir << ")\n";
     return 1;
   }
-  PrintTop(trials, task, out);
+  PrintTop(trials, top, spec, out);
   out << "\nAll genomes: " << (fs::path(options.out_dir) / "genomes.csv").string() << " and "
       << "genomes.json; " << model_note
       << "; ledger: " << (fs::path(options.out_dir) / "ledger.db").string() << "\n";
