@@ -547,6 +547,33 @@ TEST_F(MasterTest, MetricsAreKeptInTheLedgerAndComeWithALedgerHit) {
   }
 }
 
+// Objectives are no part of the task: a search that ranks the same genomes by other
+// objectives trains none of them again, and ranks them by its own.
+TEST_F(MasterTest, ASearchWithOtherObjectivesReusesEveryTrainedGenome) {
+  ASSERT_TRUE(master_->Submit(SmallSpec(3)).ok());
+  RegisterWorker("w1");
+  const int trained = RunWorker("w1");
+  v1::SearchSpec smallest = SmallSpec(3);
+  v1::Objective* o = smallest.add_objectives();
+  o->set_metric("params");
+  o->set_goal("min");
+  auto second = master_->Submit(smallest);
+  ASSERT_TRUE(second.ok()) << second.status();
+  // Selection by size breeds other genomes than selection by accuracy did; those it
+  // shares with the first search come from the ledger.
+  const int trained_again = RunWorker("w1");
+  auto summary = master_->Get(second->search_id());
+  EXPECT_EQ(summary->state(), v1::SUCCEEDED);
+  EXPECT_GE(summary->ledger_hits(), 10);  // the first generation, the same seed's
+  EXPECT_EQ(summary->ledger_hits() + trained_again, summary->trials_done());
+  EXPECT_EQ(master_->Stats().ledger_entries, trained + trained_again);
+  auto board = Top(*master_, second->search_id(), 1000);
+  ASSERT_THAT(board, IsOk());
+  for (size_t i = 1; i < board->size(); ++i) {
+    EXPECT_LE((*board)[i - 1].metrics().at("params"), (*board)[i].metrics().at("params")) << i;
+  }
+}
+
 TEST_F(MasterTest, AReportWithAMetricThatIsNoneIsRefusedAndChangesNothing) {
   ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
   RegisterWorker("w1");
