@@ -109,6 +109,52 @@ std::vector<size_t> ParetoOrder(const std::vector<ParetoPoint>& points,
   return order;
 }
 
+namespace {
+
+// Hypervolume of `points` (each above `reference` in its first `m` values).
+double SlicedVolume(std::vector<const std::vector<double>*> points,
+                    const std::vector<double>& reference, size_t m) {
+  if (points.empty()) return 0;
+  if (m == 1) {
+    double best = reference[0];
+    for (const std::vector<double>* p : points) best = std::max(best, (*p)[0]);
+    return best - reference[0];
+  }
+  // Slices along the last value, the highest first: the slice between a point's value
+  // and the next one below holds the (m-1)-volume of every point at or above it.
+  std::sort(points.begin(), points.end(),
+            [m](const auto* a, const auto* b) { return (*a)[m - 1] > (*b)[m - 1]; });
+  double volume = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const double below = i + 1 < points.size() ? (*points[i + 1])[m - 1] : reference[m - 1];
+    const double height = (*points[i])[m - 1] - below;
+    if (height <= 0) continue;
+    std::vector<const std::vector<double>*> above(points.begin(), points.begin() + i + 1);
+    volume += height * SlicedVolume(std::move(above), reference, m - 1);
+  }
+  return volume;
+}
+
+}  // namespace
+
+double Hypervolume(std::vector<std::vector<double>> values, const std::vector<double>& reference) {
+  // Only the non-dominated points above the reference bound anything.
+  values.erase(std::remove_if(values.begin(), values.end(),
+                              [&](const std::vector<double>& v) {
+                                for (size_t m = 0; m < v.size(); ++m) {
+                                  if (v[m] <= reference[m]) return true;
+                                }
+                                return false;
+                              }),
+               values.end());
+  const std::vector<int> fronts = NonDominatedFronts(values);
+  std::vector<const std::vector<double>*> front;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (fronts[i] == 0) front.push_back(&values[i]);
+  }
+  return SlicedVolume(std::move(front), reference, reference.size());
+}
+
 Objectives::Objectives(const v1::SearchSpec& spec)
     : objectives_(spec.objectives().begin(), spec.objectives().end()),
       constraints_(spec.constraints().begin(), spec.constraints().end()) {

@@ -56,6 +56,12 @@ std::vector<double> CrowdingDistances(const std::vector<std::vector<double>>& va
 std::vector<size_t> ParetoOrder(const std::vector<ParetoPoint>& points,
                                 std::vector<ParetoRank>* ranks = nullptr);
 
+// The hypervolume `values` dominate above `reference` (all values maximized): the
+// measure of the region each point bounds with the reference point. Points not above
+// the reference in every value add nothing. Exact, by slicing: O(N^(M-1) log N), for
+// the fronts of simulations and benchmarks.
+double Hypervolume(std::vector<std::vector<double>> values, const std::vector<double>& reference);
+
 // A search's objectives and constraints (resolved: goals written out), turning trials
 // into points.
 class Objectives {

@@ -91,6 +91,34 @@ TEST(ParetoTest, OrderIsTierThenFeasibilityThenFrontThenCrowding) {
   EXPECT_EQ(ranks[4].front, -1);
 }
 
+// On integer points the hypervolume is a count of unit cells: a cell is covered when
+// some point is at or above its upper corner.
+TEST(ParetoTest, HypervolumeCountsTheCellsThePointsCover) {
+  std::mt19937_64 rng(3);
+  for (int round = 0; round < 200; ++round) {
+    const int m = 1 + round % 3;
+    const int levels = 6;
+    const Points values = RandomPoints(rng, 1 + static_cast<int>(rng() % 12), m, levels);
+    const std::vector<double> reference(m, -1);
+    int64_t cells = 0;
+    std::vector<int> corner(m, -1);
+    while (true) {
+      bool covered = false;
+      for (const auto& p : values) {
+        bool above = true;
+        for (int k = 0; k < m; ++k) above &= p[k] >= corner[k] + 1;
+        covered |= above;
+      }
+      cells += covered;
+      int k = 0;
+      for (; k < m && ++corner[k] == levels; ++k) corner[k] = -1;
+      if (k == m) break;
+    }
+    ASSERT_DOUBLE_EQ(Hypervolume(values, reference), static_cast<double>(cells)) << round;
+  }
+  EXPECT_EQ(Hypervolume({{0.5, 0.5}}, {0.5, 0}), 0);  // not above the reference
+}
+
 TEST(ParetoTest, ObjectivesOrientGoalsAndMeasureViolations) {
   v1::SearchSpec spec;
   auto* o = spec.add_objectives();
