@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "cli/spec_flags.h"
 #include "genome/genome.h"
 #include "genome/space.h"
 #include "master/ga/operators.h"
@@ -84,9 +86,90 @@ std::string Evaluations(double v) {
   return std::isinf(v) ? std::string("not reached") : absl::StrFormat("%.0f", v);
 }
 
+// The hypervolume shares of `seeds` runs (each kHypervolumeAt long), a line per count
+// of evaluations: median and 10th percentile.
+void PrintShares(const std::string& who, std::vector<std::vector<double>> shares,
+                 std::ostream& out) {
+  std::string line = absl::StrFormat("%-28s", who);
+  for (size_t k = 0; k < std::size(ga::kHypervolumeAt); ++k) {
+    std::vector<double> at;
+    for (const std::vector<double>& run : shares) at.push_back(run[k]);
+    std::sort(at.begin(), at.end());
+    absl::StrAppendFormat(&line, "  %5.3f (p10 %5.3f)", Percentile(at, 50), Percentile(at, 10));
+  }
+  out << line << "\n";
+}
+
+// With objectives: each seed's hypervolume shares, and random order's.
+int RunMultiObjectiveSim(const SimOptions& o, const ga::FitnessTable& table,
+                         const v1::SearchSpec& spec, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<ga::TableObjectives> objectives = ga::TableObjectives::Create(table, spec);
+  if (!objectives.ok()) {
+    err << "deepevolve sim: " << objectives.status().message() << "\n";
+    return 2;
+  }
+  std::vector<std::string> goals;
+  for (const v1::Objective& ob : spec.objectives()) {
+    goals.push_back(absl::StrCat(ob.metric(), ":", ob.goal() == "minimize" ? "min" : "max"));
+  }
+  out << absl::StrFormat(
+      "table %s: %d genomes; objectives %s; hypervolume share after 50 / 100 / 200 "
+      "evaluations, median (10th percentile) of %d seeds\n",
+      o.table_path, table.fitness.size(), absl::StrJoin(goals, ", "), o.seeds);
+  std::vector<genome::Genome> rows;
+  for (const auto& [g, fitness] : table.fitness) rows.push_back(g);
+  // In the table's own order (hash maps have none of their own to rely on).
+  std::sort(rows.begin(), rows.end(),
+            [](const genome::Genome& a, const genome::Genome& b) { return a.choice < b.choice; });
+  std::vector<std::vector<double>> ours, random;
+  for (int s = 0; s < o.seeds; ++s) {
+    const uint64_t seed = o.first_seed + s;
+    auto run = ga::Simulate(table, spec, 1.0, seed, o.workers);
+    if (!run.ok()) {
+      err << "deepevolve sim: seed " << seed << ": " << run.status().message() << "\n";
+      return 1;
+    }
+    ours.push_back(run->hypervolume);
+    // Random order: the table's rows shuffled by the same seed.
+    std::mt19937_64 rng(seed);
+    std::vector<genome::Genome> order = rows;
+    std::shuffle(order.begin(), order.end(), rng);
+    ga::TableObjectives measured = *objectives;
+    std::vector<double> shares;
+    for (size_t i = 0; shares.size() < std::size(ga::kHypervolumeAt); ++i) {
+      if (i < order.size()) measured.Add(order[i]);
+      if (i + 1 >= static_cast<size_t>(ga::kHypervolumeAt[shares.size()]) ||
+          i + 1 >= order.size()) {
+        shares.push_back(measured.Share());
+      }
+    }
+    random.push_back(std::move(shares));
+    if (o.per_seed) {
+      out << absl::StrFormat("seed %d: %s\n", seed,
+                             absl::StrJoin(run->hypervolume, " ", [](std::string* out, double v) {
+                               absl::StrAppendFormat(out, "%.3f", v);
+                             }));
+    }
+  }
+  PrintShares(ga::StrategyName(spec), ours, out);
+  PrintShares("random order", random, out);
+  return 0;
+}
+
 }  // namespace
 
 int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> metric_columns;
+  std::vector<v1::Objective> objectives;
+  for (const std::string& flag : o.objectives) {
+    absl::StatusOr<v1::Objective> objective = ParseObjective(flag);
+    if (!objective.ok()) {
+      err << "deepevolve sim: " << objective.status().message() << "\n";
+      return 2;
+    }
+    if (objective->metric() != "accuracy") metric_columns.push_back(objective->metric());
+    objectives.push_back(*std::move(objective));
+  }
   std::ifstream file(o.table_path);
   if (!file) {
     err << "deepevolve sim: cannot open table '" << o.table_path << "'\n";
@@ -94,7 +177,7 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   }
   std::stringstream text;
   text << file.rdbuf();
-  auto table = ga::ParseFitnessTable(text.str(), o.table_path);
+  auto table = ga::ParseFitnessTable(text.str(), o.table_path, metric_columns);
   if (!table.ok()) {
     err << "deepevolve sim: " << table.status().message() << "\n";
     return 1;
@@ -157,12 +240,14 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     err << "deepevolve sim: " << applied.message() << "\n";
     return 2;
   }
+  for (const v1::Objective& objective : objectives) *spec.add_objectives() = objective;
   // Tables may hold any genes, not only the trainable ones.
   auto resolved = ga::ResolveSearchSpec(spec, genome::GeneNames::kAny);
   if (!resolved.ok()) {
     err << "deepevolve sim: " << resolved.status().message() << "\n";
     return 2;
   }
+  if (ga::IsMultiObjective(*resolved)) return RunMultiObjectiveSim(o, *table, *resolved, out, err);
 
   int64_t hits = 0;
   for (const auto& [genome, fitness] : table->fitness) {

@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
   sim->add_option("--pruner", sim_options.pruner,
                   "none, median or asha: replayed on the table's per-epoch curves, cost in epochs")
       ->capture_default_str();
+  sim->add_option("--objective", sim_options.objectives,
+                  "METRIC:max or METRIC:min, repeatable: several objectives over the table's "
+                  "columns, measured by hypervolume");
   sim->add_option("--warmup-epochs", sim_options.warmup_epochs, "median: warm-up (0: default)");
   sim->add_option("--min-trials", sim_options.min_trials, "median: min trials (0: default)");
   sim->add_option("--min-epochs", sim_options.min_epochs, "asha: first rung (0: default)");

@@ -10,9 +10,7 @@
 #include "master/ga/strategies.h"
 
 namespace deepevolve::cli {
-namespace {
 
-// "accuracy:max", "latency_ms:minimize".
 absl::StatusOr<v1::Objective> ParseObjective(const std::string& flag) {
   const size_t colon = flag.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == flag.size()) {
@@ -24,6 +22,8 @@ absl::StatusOr<v1::Objective> ParseObjective(const std::string& flag) {
   o.set_goal(flag.substr(colon + 1));
   return o;
 }
+
+namespace {
 
 // "params<=1e6", "accuracy>=0.85".
 absl::StatusOr<v1::Constraint> ParseConstraint(const std::string& flag) {

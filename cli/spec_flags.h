@@ -33,6 +33,10 @@ struct SpecFlags {
 // file's own errors name the file.
 absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& flags);
 
+// An --objective flag, "accuracy:max" or "latency_ms:min" (the goal as written; spec
+// resolution checks it). INVALID_ARGUMENT saying how to write one.
+absl::StatusOr<v1::Objective> ParseObjective(const std::string& flag);
+
 }  // namespace deepevolve::cli
 
 #endif  // DEEPEVOLVE_CLI_SPEC_FLAGS_H_

@@ -15,7 +15,9 @@
 #include "common/status_macros.h"
 #include "genome/genes.h"
 #include "genome/metrics.h"
+#include "genome/pareto.h"
 #include "master/ga/pruner.h"
+#include "master/ga/spec.h"
 
 namespace deepevolve::ga {
 namespace {
@@ -86,7 +88,8 @@ absl::StatusOr<std::vector<std::vector<std::string>>> ReadCsv(absl::string_view 
 
 }  // namespace
 
-absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source) {
+absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source,
+                                               const std::vector<std::string>& metric_columns) {
   ASSIGN_OR_RETURN(std::vector<std::vector<std::string>> records, ReadCsv(csv, source));
   // A blank line is no genome.
   records.erase(std::remove_if(records.begin(), records.end(),
@@ -101,12 +104,22 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
   const std::vector<std::string>& header = records[0];
   int accuracy_col = -1, status_col = -1, curve_col = -1, epochs_col = -1;
   std::vector<int> gene_cols;
+  std::vector<std::pair<std::string, int>> metric_cols;
   for (int c = 0; c < static_cast<int>(header.size()); ++c) {
     if (header[c] == "accuracy") accuracy_col = c;
     if (header[c] == "status") status_col = c;
     if (header[c] == "curve") curve_col = c;
     if (header[c] == "epochs_run") epochs_col = c;
-    if (!IsResultColumn(header[c])) gene_cols.push_back(c);
+    const bool metric =
+        std::find(metric_columns.begin(), metric_columns.end(), header[c]) != metric_columns.end();
+    if (metric) metric_cols.emplace_back(header[c], c);
+    if (!IsResultColumn(header[c]) && !metric) gene_cols.push_back(c);
+  }
+  for (const std::string& m : metric_columns) {
+    if (std::find(header.begin(), header.end(), m) == header.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": line 1: no '", m, "' column in the header"));
+    }
   }
   if (accuracy_col < 0) {
     return absl::InvalidArgumentError(
@@ -128,6 +141,7 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
     Fitness fitness;
     std::vector<double> curve;
     int epochs_run = 1;
+    genome::Metrics metrics;
   };
   std::vector<Row> rows;
   for (size_t l = 1; l < records.size(); ++l) {
@@ -159,6 +173,14 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
             absl::StrCat(where, ": accuracy '", acc, "' is not a number in [0, 1]"));
       }
       row.fitness = Fitness{true, a};
+      for (const auto& [name, c] : metric_cols) {
+        double v;
+        if (!absl::SimpleAtod(cells[c], &v) || !std::isfinite(v)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": ", name, " '", cells[c], "' is not a number"));
+        }
+        row.metrics[name] = v;
+      }
     } else {
       row.fitness = Fitness{false, 0};
     }
@@ -217,7 +239,7 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": the gene columns do not make a search space: ", space.status().message()));
   }
-  FitnessTable table{*std::move(space), {}, 0, {}, {}, 0};
+  FitnessTable table{*std::move(space), {}, 0, {}, {}, 0, {}};
   for (size_t r = 0; r < rows.size(); ++r) {
     genome::NamedGenome a;
     for (size_t g = 0; g < genes.size(); ++g) {
@@ -237,8 +259,85 @@ absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::stri
     if (!rows[r].curve.empty()) table.curves[*genome] = rows[r].curve;
     table.epochs_run[*genome] = rows[r].epochs_run;
     table.epochs = std::max(table.epochs, rows[r].epochs_run);
+    if (!metric_cols.empty()) table.metrics[*genome] = std::move(rows[r].metrics);
   }
   return table;
+}
+
+absl::StatusOr<TableObjectives> TableObjectives::Create(const FitnessTable& table,
+                                                        const v1::SearchSpec& spec) {
+  const genome::Objectives objectives(spec);
+  std::vector<std::string> named;
+  for (const v1::Objective& o : spec.objectives()) named.push_back(o.metric());
+  for (const v1::Constraint& c : spec.constraints()) named.push_back(c.metric());
+  for (const std::string& m : named) {
+    if (m == "accuracy") continue;
+    const bool present = std::any_of(table.metrics.begin(), table.metrics.end(),
+                                     [&](const auto& row) { return row.second.count(m) > 0; });
+    if (!present) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the table has no '", m, "' column for the search's objectives"));
+    }
+  }
+  TableObjectives out;
+  std::vector<std::vector<double>> feasible;
+  for (const auto& [g, fitness] : table.fitness) {
+    v1::Trial t;
+    t.set_state(fitness.ok ? v1::DONE : v1::TRIAL_FAILED);
+    t.set_accuracy(fitness.accuracy);
+    if (auto m = table.metrics.find(g); m != table.metrics.end()) {
+      genome::CopyMetrics(m->second, t.mutable_metrics());
+    }
+    genome::ParetoPoint point = objectives.Point(t);
+    Fitness f = fitness;
+    f.objectives = point.values;
+    f.violation = point.violation;
+    if (f.ok && f.violation == 0) feasible.push_back(f.objectives);
+    out.fitness_.emplace(g, std::move(f));
+  }
+  const size_t m = objectives.objectives().size();
+  out.low_.assign(m, 0);
+  out.high_.assign(m, 1);
+  // Scaled between the table's front's best and worst in each objective (its ideal and
+  // nadir points): what lies beyond the nadir adds nothing, so that a share tells how
+  // much of the front a search found rather than how far it got from the table's worst.
+  const std::vector<int> fronts = genome::NonDominatedFronts(feasible);
+  std::vector<std::vector<double>> front;
+  for (size_t i = 0; i < feasible.size(); ++i) {
+    if (fronts[i] == 0) front.push_back(feasible[i]);
+  }
+  if (!front.empty()) {
+    out.low_ = out.high_ = front[0];
+    for (const std::vector<double>& v : front) {
+      for (size_t k = 0; k < m; ++k) {
+        out.low_[k] = std::min(out.low_[k], v[k]);
+        out.high_[k] = std::max(out.high_[k], v[k]);
+      }
+    }
+  }
+  std::vector<std::vector<double>> scaled;
+  for (const std::vector<double>& v : feasible) scaled.push_back(out.Scaled(v));
+  out.table_volume_ = genome::Hypervolume(std::move(scaled), std::vector<double>(m, -0.01));
+  return out;
+}
+
+std::vector<double> TableObjectives::Scaled(const std::vector<double>& values) const {
+  std::vector<double> out(values.size());
+  for (size_t k = 0; k < values.size(); ++k) {
+    const double range = high_[k] - low_[k];
+    out[k] = range > 0 ? (values[k] - low_[k]) / range : 0;
+  }
+  return out;
+}
+
+void TableObjectives::Add(const genome::Genome& g) {
+  const Fitness& f = fitness_.at(g);
+  if (f.ok && !f.pruned && f.violation == 0) found_.push_back(Scaled(f.objectives));
+}
+
+double TableObjectives::Share() const {
+  if (table_volume_ <= 0) return 0;
+  return genome::Hypervolume(found_, std::vector<double>(low_.size(), -0.01)) / table_volume_;
 }
 
 absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
@@ -251,6 +350,13 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
         "epoch (a grid run's genomes.csv has it)");
   }
   if (workers < 1) return absl::InvalidArgumentError("workers: at least 1");
+  // With several objectives each row's fitness carries them, and the run measures the
+  // hypervolume it reaches instead of a target.
+  std::optional<TableObjectives> objectives;
+  if (IsMultiObjective(spec)) {
+    ASSIGN_OR_RETURN(TableObjectives made, TableObjectives::Create(table, spec));
+    objectives = std::move(made);
+  }
   std::mt19937_64 rng(seed);
   // How long each epoch of a genome takes, on a worker of its own: drawn from a stream
   // of its own, so that the strategy's draws are the same with any number of workers.
@@ -281,7 +387,7 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
                                                   genome::DescribeGenome(table.space, c.genome)));
         }
         Training t;
-        t.fitness = &it->second;
+        t.fitness = objectives.has_value() ? &objectives->fitness(c.genome) : &it->second;
         t.epochs = table.epochs_run.at(c.genome);
         if (auto curve = table.curves.find(c.genome);
             pruner != nullptr && curve != table.curves.end()) {
@@ -325,15 +431,24 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
     ++run.evaluations;
     run.epochs += t.epoch;
     const int64_t id = t.candidate.id;
+    if (objectives.has_value() && !fitness.pruned) {
+      objectives->Add(t.candidate.genome);
+      for (int64_t at : kHypervolumeAt) {
+        if (run.evaluations == at) run.hypervolume.push_back(objectives->Share());
+      }
+    }
     training.erase(training.begin() + static_cast<std::ptrdiff_t>(i));
     RETURN_IF_ERROR(strategy->Report(id, fitness));
     if (fitness.ok && !fitness.pruned) {
       run.best = std::max(run.best, fitness.accuracy);
-      if (fitness.accuracy >= target) {
+      if (!objectives.has_value() && fitness.accuracy >= target) {
         run.reached = true;
         break;
       }
     }
+  }
+  while (objectives.has_value() && run.hypervolume.size() < std::size(kHypervolumeAt)) {
+    run.hypervolume.push_back(objectives->Share());
   }
   return run;
 }

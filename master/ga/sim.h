@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "deepevolve/v1/search.pb.h"
 #include "genome/genome.h"
+#include "genome/metrics.h"
 #include "genome/space.h"
 #include "master/ga/strategy.h"
 
@@ -28,6 +29,8 @@ struct FitnessTable {
   absl::flat_hash_map<genome::Genome, std::vector<double>> curves;
   absl::flat_hash_map<genome::Genome, int> epochs_run;
   int epochs = 0;  // the longest: the task's epochs
+  // The metric columns named when parsing (params, latency_ms, ...), by row.
+  absl::flat_hash_map<genome::Genome, genome::Metrics> metrics;
 };
 
 // The columns `deepevolve local` writes to genomes.csv after the genes, in order.
@@ -43,8 +46,33 @@ bool IsResultColumn(absl::string_view column);
 // ignored. The space is built from the gene columns in order, each gene's values in
 // order of first appearance (numbers sorted); when every column is a gene the trainer
 // knows, an empty cell is an inactive gene (nb_neurons_3 of a 2-layer genome). `source`
-// names the file in errors, which say the line.
-absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source);
+// names the file in errors, which say the line. `metric_columns` are results too (the
+// metrics a search's objectives name): numbers in every row that has a result.
+absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source,
+                                               const std::vector<std::string>& metric_columns = {});
+
+// A search's objectives on a table: each row as the master would rank it, and the
+// share of the table's best hypervolume that a set of its rows reaches — objectives
+// scaled to [0, 1] between the best and the worst of the table's Pareto front (its
+// ideal and nadir points), the reference point 1 % below the nadir.
+class TableObjectives {
+ public:
+  // FAILED_PRECONDITION naming an objective's or constraint's metric the table lacks.
+  static absl::StatusOr<TableObjectives> Create(const FitnessTable& table,
+                                                const v1::SearchSpec& spec);
+  // The row's fitness with its objectives and violation.
+  const Fitness& fitness(const genome::Genome& g) const { return fitness_.at(g); }
+  // Adds a row to the set measured; Share() is the set's hypervolume over the table's.
+  void Add(const genome::Genome& g);
+  double Share() const;
+
+ private:
+  absl::flat_hash_map<genome::Genome, Fitness> fitness_;
+  std::vector<double> low_, high_;  // each objective's range over the feasible rows
+  std::vector<std::vector<double>> found_;
+  double table_volume_ = 0;
+  std::vector<double> Scaled(const std::vector<double>& values) const;
+};
 
 // Trains nothing: runs the strategy `spec` selects (resolved, on table.space) with
 // `workers` workers, looking each genome up in the table, until a genome that trained
@@ -62,7 +90,11 @@ struct SimRun {
   int64_t pruned = 0;       // of them, stopped by the pruner
   bool reached = false;
   double best = 0;  // best accuracy seen (of genomes that trained fully)
+  // With several objectives: the share of the table's hypervolume reached after each
+  // of kHypervolumeAt evaluations (the last share when the search ended before).
+  std::vector<double> hypervolume;
 };
+inline constexpr int64_t kHypervolumeAt[] = {50, 100, 200};
 absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
                                 double target, uint64_t seed, int workers = 1);
 

@@ -164,6 +164,64 @@ TEST(SimulateTest, EveryStrategyReachesTheTargetOnAFullTable) {
   }
 }
 
+// Accuracy against size on a table: a metric column read by name, and the share of the
+// table's hypervolume found, which grows with evaluations and is whole once every row
+// has been evaluated.
+TEST(SimulateTest, SeveralObjectivesAreMeasuredByTheHypervolumeFound) {
+  std::ostringstream csv;
+  csv << "width,depth,accuracy,params\n";
+  for (int w = 1; w <= 20; ++w) {
+    for (int d = 1; d <= 10; ++d) {
+      // Bigger is better, with diminishing returns and some noise.
+      const double accuracy = 0.5 + 0.4 * (1 - 1.0 / (w * d)) - 0.01 * ((w * 7 + d * 3) % 5);
+      csv << w << "," << d << "," << accuracy << "," << w * w * d << "\n";
+    }
+  }
+  EXPECT_THAT(std::string(ParseFitnessTable(csv.str(), "t.csv", {"latency_ms"}).status().message()),
+              HasSubstr("no 'latency_ms' column"));
+  auto table = ParseFitnessTable(csv.str(), "t.csv", {"params"});
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->space.num_genes(), 2);  // params is no gene
+  for (const char* which : {"steady_state", "grid"}) {
+    v1::SearchSpec spec;
+    *spec.mutable_space() = table->space.ToProto();
+    spec.mutable_task()->set_dataset("fashion_mnist");
+    spec.mutable_task()->set_net(v1::MLP);
+    if (std::string(which) == "steady_state") spec.mutable_steady_state()->set_trials(150);
+    if (std::string(which) == "grid") spec.mutable_grid();
+    for (const auto& [metric, goal] : {std::pair{"accuracy", "max"}, std::pair{"params", "min"}}) {
+      v1::Objective* o = spec.add_objectives();
+      o->set_metric(metric);
+      o->set_goal(goal);
+    }
+    auto resolved = ResolveSearchSpec(spec, genome::GeneNames::kAny);
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    auto run = Simulate(*table, *resolved, 1.0, 7);
+    ASSERT_TRUE(run.ok()) << which << ": " << run.status();
+    EXPECT_FALSE(run->reached);
+    ASSERT_EQ(run->hypervolume.size(), 3u);
+    EXPECT_GT(run->hypervolume[0], 0) << which;
+    EXPECT_LE(run->hypervolume[0], run->hypervolume[1]);
+    EXPECT_LE(run->hypervolume[1], run->hypervolume[2]);
+    EXPECT_LE(run->hypervolume[2], 1.0 + 1e-12);
+    if (std::string(which) == "grid") {
+      auto all = Simulate(*table, *resolved, 1.0, 7);
+      EXPECT_EQ(all->evaluations, 200);
+      EXPECT_DOUBLE_EQ(all->hypervolume[2], 1.0);  // every row by then
+    }
+  }
+  v1::SearchSpec wrong;
+  *wrong.mutable_space() = table->space.ToProto();
+  wrong.mutable_task()->set_dataset("fashion_mnist");
+  wrong.mutable_task()->set_net(v1::MLP);
+  wrong.add_objectives()->set_metric("latency_ms");
+  wrong.mutable_objectives(0)->set_goal("min");
+  auto resolved = ResolveSearchSpec(wrong, genome::GeneNames::kAny);
+  ASSERT_TRUE(resolved.ok());
+  EXPECT_THAT(std::string(Simulate(*table, *resolved, 1.0, 7).status().message()),
+              HasSubstr("the table has no 'latency_ms' column"));
+}
+
 v1::SearchSpec SimSpec(const genome::SearchSpace& space, const char* pruner) {
   v1::SearchSpec spec;
   *spec.mutable_space() = space.ToProto();
