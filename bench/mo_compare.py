@@ -151,7 +151,13 @@ def main():
             print(f"\n{name}: {len(table.fitness)} genomes, "
                   f"{len(nondominated(list(table.points.values())))} on the front; "
                   f"hypervolume share after {' / '.join(map(str, AT))} genomes, "
-                  f"median (10th percentile) of {args.seeds} seeds\n")
+                  f"median (10th percentile) of {args.seeds} seeds")
+            front = [(p, key) for key, p in table.points.items()
+                     if p in nondominated(list(table.points.values()))]
+            for (acc, neg_params), key in sorted(front, reverse=True):
+                genes = " ".join(f"{g}={v}" for g, v in zip(table.genes, key) if v != "")
+                print(f"    front: {100 * acc:.2f} % with {-neg_params:.0f} params: {genes}")
+            print()
             print("| tool | " + " | ".join(f"after {n}" for n in AT) + " |")
             print("|---|" + "---|" * len(AT))
             for strategy in ["steady_state", "generational", "random"]:
