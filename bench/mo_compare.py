@@ -79,15 +79,10 @@ def run_optuna(table, seed, which):
     sampler = (optuna.samplers.NSGAIISampler(seed=seed) if which == "nsga2"
                else optuna.samplers.TPESampler(seed=seed))
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    order = sorted(table.genes, key=lambda g: search_compare.LAYER_GENE.match(g) is not None)
     seen, found, shares = set(), [], []
     for _ in range(AT[-1] * 5):  # repeats are free, but not endless
         trial = study.ask()
-        assignment = {}
-        for g in order:
-            if table.active(g, assignment):
-                assignment[g] = trial.suggest_categorical(g, table.values[g])
-        key = table.key(assignment)
+        key = table.suggest(trial)
         acc, neg_params = table.points.get(key, (0.0, -1e12))
         study.tell(trial, [acc, -neg_params])
         if key in seen:

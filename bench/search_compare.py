@@ -86,6 +86,16 @@ class Table:
     def key(self, assignment):
         return tuple(assignment[g] if self.active(g, assignment) else "" for g in self.genes)
 
+    def suggest(self, trial):
+        """The genome an Optuna trial suggests: the layer count first, and a layer's
+        width only when the genome has the layer."""
+        order = sorted(self.genes, key=lambda g: LAYER_GENE.match(g) is not None)
+        assignment = {}
+        for g in order:
+            if self.active(g, assignment):
+                assignment[g] = trial.suggest_categorical(g, self.values[g])
+        return self.key(assignment)
+
 
 def nk_table(n, a, k, seed, path):
     """Kauffman's NK landscape: n genes of a unordered values; gene i's contribution is a
@@ -266,8 +276,6 @@ def run_optuna(table, target, seed, budget, which, workers, repeats="tell"):
     else:
         sampler = optuna.samplers.NSGAIISampler(seed=seed)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    # The layer count first: a layer's width is asked only when the genome has the layer.
-    order = sorted(table.genes, key=lambda g: LAYER_GENE.match(g) is not None)
     clock = random.Random(seed ^ 0x5EED)
     seen = set()
     running = []  # (finish time, order asked, trial, accuracy, whether the genome is new)
@@ -277,11 +285,7 @@ def run_optuna(table, target, seed, budget, which, workers, repeats="tell"):
     for _ in range(budget * 5):  # repeats are free, but not endless
         while len(running) < workers:
             trial = study.ask()
-            assignment = {}
-            for g in order:
-                if table.active(g, assignment):
-                    assignment[g] = trial.suggest_categorical(g, table.values[g])
-            key = table.key(assignment)
+            key = table.suggest(trial)
             fresh = key not in seen
             seen.add(key)
             # A repeat is looked up, not trained: its result is there at once.
