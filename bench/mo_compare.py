@@ -33,7 +33,6 @@ class MoTable(search_compare.Table):
     result, and the table's front's ideal and nadir points."""
 
     def __init__(self, path):
-        search_compare.RESULT_COLUMNS.add("params")
         super().__init__(path)
         import csv
         self.points = {}

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULT_COLUMNS = {"hash", "id", "mom", "dad", "generation", "accuracy", "test_accuracy",
                   "train_seconds", "epochs_run", "status", "ledger_hit", "seed", "worker",
                   "error", "curve", "val_accuracy", "uid", "parents", "search",
-                  "pruned_at_epoch"}
+                  "pruned_at_epoch", "params", "model_bytes", "epoch_seconds", "latency_ms"}
 DEEPEVOLVE = ["guided", "steady_state", "generational", "random"]
 OTHERS = ["deap", "tpe-cl", "tpe", "nsga2", "xgb"]
 NAMES = {"guided": "deepevolve guided", "steady_state": "deepevolve steady_state",
