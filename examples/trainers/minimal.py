@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # A whole trainer program, standard library only: logistic regression by gradient descent
-# on a seeded synthetic task; genes learning_rate and l2. Protocol: README, "Your own
-# training program".
+# on a seeded synthetic task; genes learning_rate and l2. It reports one metric of its
+# own, the weights that matter (|w| > 0.05), which l2 trades against accuracy: a second
+# objective (`--objective nonzero_weights:min`). Protocol: README, "Your own training
+# program".
 import json, math, random, sys
 
 trial = json.load(sys.stdin)
@@ -21,4 +23,5 @@ for epoch in range(1, trial["epochs"] + 1):
         loss -= math.log(max(1e-12, p if y else 1 - p)) / len(train)
         w = [wi - lr * ((p - y) * xi + l2 * wi) for wi, xi in zip(w, x)]
     print(json.dumps({"epoch": epoch, "val_accuracy": accuracy(val), "loss": loss}), flush=True)
-print(json.dumps({"accuracy": accuracy(val)}))
+nonzero = sum(abs(wi) > 0.05 for wi in w)
+print(json.dumps({"accuracy": accuracy(val), "metrics": {"nonzero_weights": nonzero}}))

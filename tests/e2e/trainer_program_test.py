@@ -92,6 +92,29 @@ class TrainerProgramTest(unittest.TestCase):
         # Every trial's working directory is gone.
         self.assertEqual(os.listdir(self.dir), [os.path.basename(spec)])
 
+    def test_a_program_s_own_metric_is_an_objective(self):
+        self.start_worker("w1", f"toy@1={sys.executable} {MINIMAL}")
+        spec = spec_file(self.dir, "toy@1",
+                         {"learning_rate": [0.3, 0.1, 0.03], "l2": [0, 0.01, 0.1, 1.0]},
+                         "steady_state: {population: 4, tournament_size: 2, trials: 10}")
+        search = self.cluster.submit("--spec", spec, "--objective", "accuracy:max",
+                                     "--objective", "nonzero_weights:min")
+        self.cluster.wait_done(search)
+        trials = self.trials(search)
+        self.assertEqual(len(trials), 10)
+        for t in trials:
+            self.assertIn("nonzero_weights", t["metrics"], t)
+        top = self.cluster.cli("top", str(search), "-n", "10").stdout
+        self.assertIn("nonzero_weights", top.splitlines()[0])
+        # The leaderboard goes by Pareto front: no row is beaten on both objectives by
+        # a row below it.
+        status, body = self.cluster.http(f"/api/searches/{search}/leaderboard?limit=10")
+        board = [(t["accuracy"], -t["metrics"]["nonzero_weights"]) for t in
+                 json.loads(body)["trials"]]
+        for i, p in enumerate(board):
+            for q in board[i + 1:]:
+                self.assertFalse(q[0] >= p[0] and q[1] >= p[1] and q != p, board)
+
     def test_a_search_waits_for_a_worker_offering_its_trainer_and_says_so(self):
         self.start_worker("builtin", builtin=True)
         self.start_worker("v2", f"toy@2={sys.executable} {MINIMAL}")
