@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "cli/watch_progress.h"
 #include "deepevolve/v1/service.grpc.pb.h"
@@ -78,6 +79,19 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
                              ? absl::StrFormat(", %d saved by the %s pruner", s.epochs_saved(),
                                                s.spec().pruner().has_asha() ? "asha" : "median")
                              : "");
+  if (ga::IsMultiObjective(s.spec())) {
+    std::vector<std::string> parts;
+    if (s.spec().objectives_size() == 0) parts.push_back("accuracy (max)");
+    for (const v1::Objective& o : s.spec().objectives()) {
+      parts.push_back(absl::StrCat(o.metric(), o.goal() == "minimize" ? " (min)" : " (max)"));
+    }
+    for (const v1::Constraint& c : s.spec().constraints()) {
+      parts.push_back(absl::StrCat(c.has_min() ? absl::StrCat(c.min(), " <= ") : "", c.metric(),
+                                   c.has_max() ? absl::StrCat(" <= ", c.max()) : ""));
+    }
+    out << "  ranked by Pareto front: " << absl::StrJoin(parts, ", ")
+        << " (best: the first of the front)\n";
+  }
   if (s.has_best()) {
     out << absl::StrFormat("  best: %.2f%% val, %.2f%% test — %s (genome %d, %s)\n",
                            100 * s.best().accuracy(), 100 * s.best().test_accuracy(),
