@@ -44,9 +44,8 @@ int main(int argc, char** argv) {
   for (int r = 0; r < repeats; ++r) {
     const auto start = std::chrono::steady_clock::now();
     const std::vector<size_t> order = deepevolve::genome::ParetoOrder(points);
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
     checksum += order.front();
   }
   std::sort(ms.begin(), ms.end());
