@@ -64,6 +64,38 @@ void RankedResults::Add(const genome::Genome& genome, double rank) {
   genomes_.push_back(genome);
 }
 
+void RankedResults::Add(const genome::Genome& genome, genome::ParetoPoint point) {
+  point.id = static_cast<int64_t>(genomes_.size());  // ties to the earlier result
+  if (!points_.empty()) {
+    const genome::ParetoPoint& first = points_.front();
+    points_differ_ = points_differ_ || point.tier != first.tier ||
+                     point.violation != first.violation || point.values != first.values;
+  }
+  points_.push_back(std::move(point));
+  genomes_.push_back(genome);
+}
+
+bool RankedResults::Informative() const {
+  if (!points_.empty()) return points_differ_;
+  return !order_.empty() && order_.begin()->first < order_.rbegin()->first;
+}
+
+std::vector<int> RankedResults::Best(int count) const {
+  std::vector<int> best;
+  if (!points_.empty()) {
+    for (size_t i : genome::ParetoOrder(points_)) {
+      if (static_cast<int>(best.size()) == count) break;
+      best.push_back(static_cast<int>(i));
+    }
+    return best;
+  }
+  for (auto it = order_.begin(); it != order_.end() && static_cast<int>(best.size()) < count;
+       ++it) {
+    best.push_back(it->second);
+  }
+  return best;
+}
+
 std::optional<DensityRatio> DensityRatio::Fit(const genome::SearchSpace& space,
                                               const RankedResults& results,
                                               const std::vector<const genome::Genome*>& pending,
@@ -72,9 +104,9 @@ std::optional<DensityRatio> DensityRatio::Fit(const genome::SearchSpace& space,
   const int n = results.size();
   DensityRatio model(space, kernels != nullptr ? std::move(kernels) : MakeKernels(space));
   absl::flat_hash_set<int> good;
-  for (auto it = results.order_.begin(); static_cast<int>(good.size()) < GoodCount(n); ++it) {
-    good.insert(it->second);
-    const std::vector<int> v = model.Values(results.genomes_[it->second]);
+  for (int i : results.Best(GoodCount(n))) {
+    good.insert(i);
+    const std::vector<int> v = model.Values(results.genomes_[i]);
     model.good_.insert(model.good_.end(), v.begin(), v.end());
   }
   // The rest, most recent first, at most kMaxRest.

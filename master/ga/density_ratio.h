@@ -10,6 +10,7 @@
 
 #include "absl/random/bit_gen_ref.h"
 #include "genome/genome.h"
+#include "genome/pareto.h"
 #include "genome/space.h"
 
 namespace deepevolve::ga {
@@ -18,29 +19,40 @@ namespace deepevolve::ga {
 // is better; failures and pruned genomes rank below every genome that trained fully),
 // kept in rank order as they arrive, so that a fit costs the same at 60 000 results as
 // at 100 (audit F10).
+//
+// A search with several objectives or constraints adds each genome with its point
+// instead (genome/pareto.h), and its results are ordered at each fit by NSGA-II's
+// ranking — fronts, then crowding distance — as MOTPE splits good from rest by
+// non-dominated rank (Optuna breaks the last front's tie by hypervolume contribution,
+// this by crowding). That costs ParetoOrder over every result per fit: 3–10 ms at
+// 5 000 results (bench/README.md, "Several objectives"). A search adds one kind only.
 class RankedResults {
  public:
   void Add(const genome::Genome& genome, double rank);
+  void Add(const genome::Genome& genome, genome::ParetoPoint point);
   int size() const { return static_cast<int>(genomes_.size()); }
-  // Something to tell apart: two results of different ranks. What Fit needs.
-  bool Informative() const {
-    return !order_.empty() && order_.begin()->first < order_.rbegin()->first;
-  }
+  // Something to tell apart: two results of different ranks (or points). What Fit needs.
+  bool Informative() const;
 
  private:
   friend class DensityRatio;
-  std::vector<genome::Genome> genomes_;     // in the order they were reported
-  std::set<std::pair<double, int>> order_;  // (-rank, index): best first, ties to the earlier
+  // The indices of the best `count` results, best first.
+  std::vector<int> Best(int count) const;
+
+  std::vector<genome::Genome> genomes_;      // in the order they were reported
+  std::set<std::pair<double, int>> order_;   // (-rank, index): best first, ties to the earlier
+  std::vector<genome::ParetoPoint> points_;  // with several objectives: each result's point
+  bool points_differ_ = false;               // two of points_ differ
 };
 
-// Splits the results into the good ones — the best min(ceil(n / 10), 25) of n by rank,
-// as Optuna's TPE — and the rest, and estimates each group's density over the space
-// with a multivariate Parzen estimator: a mixture with one component per genome and a
-// uniform one (the prior, of the weight of one genome). A component is a product over
-// the genes of a kernel around the genome's value: on an unordered gene the value
-// itself with weight 1 and every value with 1/K; on an ordered numeric gene a discrete
-// Gaussian one value wide, mixed with the same uniform 1/K. A gene inactive in the
-// component's genome is uniform; one inactive in the scored genome is left out.
+// Splits the results into the good ones — the best min(ceil(n / 10), 25) of n by rank
+// (or by Pareto order), as Optuna's TPE — and the rest, and estimates each group's density over the
+// space with a multivariate Parzen estimator: a mixture with one component per genome and a uniform
+// one (the prior, of the weight of one genome). A component is a product over the genes of a kernel
+// around the genome's value: on an unordered gene the value itself with weight 1 and every value
+// with 1/K; on an ordered numeric gene a discrete Gaussian one value wide, mixed with the same
+// uniform 1/K. A gene inactive in the component's genome is uniform; one inactive in the scored
+// genome is left out.
 //
 // Score(x) = log l(x) - log g(x), the good density over the rest's: TPE's criterion,
 // which orders candidates as expected improvement does. Genomes being evaluated count

@@ -7,6 +7,7 @@
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "master/ga/selection.h"
 #include "master/ga/steady_state.h"
 
 namespace deepevolve::ga {
@@ -26,7 +27,7 @@ std::vector<Member> GuidedStrategy::Population() const {
 }
 
 const Candidate& GuidedStrategy::Tournament(absl::BitGenRef rng) const {
-  return TournamentWinner(population_, options_.tournament_size, rng);
+  return TournamentWinner(population_, options_.tournament_size, rng, Positions());
 }
 
 absl::StatusOr<std::optional<Candidate>> GuidedStrategy::Evolve(absl::BitGenRef rng) {
@@ -37,7 +38,7 @@ absl::StatusOr<std::optional<Candidate>> GuidedStrategy::Evolve(absl::BitGenRef 
   } else {
     if (population_.empty()) return std::nullopt;  // nothing trained to breed from yet
     c = TournamentChild(space_, population_, options_.tournament_size, options_.mutate_chance,
-                        options_.mutation, rng);
+                        options_.mutation, rng, Positions());
     genome = std::move(c.genome);
   }
   ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, std::move(genome), seen_, rng));
@@ -54,7 +55,7 @@ std::optional<Candidate> GuidedStrategy::Screen(DensityRatio& model, bool explor
     Candidate c;
     if (i < children) {
       c = TournamentChild(space_, population_, options_.tournament_size, options_.mutate_chance,
-                          options_.mutation, rng);
+                          options_.mutation, rng, Positions());
     } else if (i < children + mutants) {
       const Candidate& parent = Tournament(rng);
       c.genome = Mutate(space_, parent.genome, rng, options_.mutation);
@@ -154,11 +155,21 @@ absl::Status GuidedStrategy::Report(int64_t id, const Fitness& fitness) {
     }
     return absl::NotFoundError(absl::StrCat("genome ", id, " was not handed out"));
   }
-  results_.Add(it->second.genome, fitness.rank());
+  if (fitness.objectives.empty()) {
+    results_.Add(it->second.genome, fitness.rank());
+  } else {
+    results_.Add(it->second.genome, PointOf(fitness, 0));
+  }
   population_.push_back(Member{std::move(it->second), fitness});
   pending_.erase(it);
   ++reported_;
   while (static_cast<int>(population_.size()) > options_.population) population_.pop_front();
+  // With several objectives, tournaments compare places in NSGA-II's order over the
+  // population as it is now.
+  positions_.clear();
+  std::vector<const Fitness*> members;
+  for (const Member& m : population_) members.push_back(&*m.fitness);
+  if (HasObjectives(members)) positions_ = ParetoPositions(members);
   return absl::OkStatus();
 }
 

@@ -29,7 +29,8 @@ struct GuidedOptions {
 // tournament parents (crossover, then a mutation with mutate_chance), a quarter
 // mutants of a tournament winner, a quarter draws from the good density — and hands
 // out the one the DensityRatio model (fitted to every result so far, with the genomes
-// in flight among the rest) scores highest; with chance `explore` it hands out one of
+// in flight among the rest; with several objectives its good group is the best by
+// Pareto order, as MOTPE's) scores highest; with chance `explore` it hands out one of
 // them at random instead. The population ages as in aging evolution: a result joins it
 // and the oldest member leaves.
 //
@@ -61,6 +62,8 @@ class GuidedStrategy : public Strategy {
   // Whether Next screens with the model: past the warm-up, with results to tell apart.
   bool Screens() const;
   const Candidate& Tournament(absl::BitGenRef rng) const;
+  // The population's places in NSGA-II's order with several objectives; null without.
+  const std::vector<int>* Positions() const { return positions_.empty() ? nullptr : &positions_; }
   // Aging evolution's next genome (random while the first population is drawn).
   absl::StatusOr<std::optional<Candidate>> Evolve(absl::BitGenRef rng);
   // The model's pick among freshly bred candidates (with `explore`, any one of them);
@@ -80,6 +83,7 @@ class GuidedStrategy : public Strategy {
   std::deque<Member> population_;         // oldest first, all trained
   std::map<int64_t, Candidate> pending_;  // handed out, no result yet; ordered by id
   RankedResults results_;                 // every result, for the model
+  std::vector<int> positions_;            // ParetoPositions(population_) with objectives
   GenomeSet seen_;
 };
 

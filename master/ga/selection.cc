@@ -1,7 +1,5 @@
 #include "master/ga/selection.h"
 
-#include "genome/pareto.h"
-
 namespace deepevolve::ga {
 
 bool HasObjectives(const std::vector<const Fitness*>& members) {
@@ -11,16 +9,16 @@ bool HasObjectives(const std::vector<const Fitness*>& members) {
   return false;
 }
 
+genome::ParetoPoint PointOf(const Fitness& f, int64_t id) {
+  return {!f.ok ? 2 : f.pruned ? 1 : 0, f.violation, f.objectives, id};
+}
+
 std::vector<int> ParetoPositions(const std::vector<const Fitness*>& members) {
   std::vector<genome::ParetoPoint> points;
   points.reserve(members.size());
   for (size_t i = 0; i < members.size(); ++i) {
-    const Fitness& f = *members[i];
     // The member's index breaks the last ties: the earlier member first.
-    points.push_back({!f.ok      ? 2
-                      : f.pruned ? 1
-                                 : 0,
-                      f.violation, f.objectives, static_cast<int64_t>(i)});
+    points.push_back(PointOf(*members[i], static_cast<int64_t>(i)));
   }
   std::vector<int> positions(members.size());
   const std::vector<size_t> order = genome::ParetoOrder(points);

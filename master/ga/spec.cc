@@ -224,16 +224,11 @@ absl::Status ResolveObjectives(v1::SearchSpec* spec, bool any_metric) {
   if (spec->deepevolve_compat()) {
     return Invalid("objectives", "DeepEvolve's compatibility mode maximizes accuracy only");
   }
-  // Each judges genomes by accuracy alone, for now.
+  // The pruners judge genomes by accuracy alone, for now.
   if (spec->pruner().kind_case() != v1::PrunerSpec::KIND_NOT_SET) {
     return Invalid("pruner",
                    "the pruners compare validation accuracy; a search with other objectives or "
                    "constraints runs without one");
-  }
-  if (spec->has_guided()) {
-    return Invalid("guided",
-                   "the guided model screens by accuracy; a search with other objectives or "
-                   "constraints runs generational, steady_state, random or grid");
   }
   return absl::OkStatus();
 }
