@@ -58,10 +58,13 @@ class Table:
     """Genes, their values, and the accuracy of each genome; a genome is a tuple of
     value strings, '' for a gene it does not use (a layer width beyond nb_layers)."""
 
-    def __init__(self, path):
+    def __init__(self, path, metrics=()):
+        """`metrics`: the table's other result columns (not genes), as `sim` is told by
+        its --objective flags."""
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
-        self.genes = [c for c in rows[0].keys() if c not in RESULT_COLUMNS]
+        self.genes = [c for c in rows[0].keys()
+                      if c not in RESULT_COLUMNS and c not in metrics]
         self.values = {g: [] for g in self.genes}
         self.fitness = {}
         for r in rows:
