@@ -135,6 +135,15 @@ double SlicedVolume(std::vector<const std::vector<double>*> points,
   return volume;
 }
 
+// How far `v` misses constraint `c`: relative to the bound, so that bounds on params
+// and on accuracy weigh alike.
+double Violation(const v1::Constraint& c, double v) {
+  double miss = 0;
+  if (c.has_max() && v > c.max()) miss += (v - c.max()) / std::max(1.0, std::abs(c.max()));
+  if (c.has_min() && v < c.min()) miss += (c.min() - v) / std::max(1.0, std::abs(c.min()));
+  return miss;
+}
+
 }  // namespace
 
 double Hypervolume(std::vector<std::vector<double>> values, const std::vector<double>& reference) {
@@ -186,11 +195,29 @@ ParetoPoint Objectives::Point(const v1::Trial& t) const {
       p.violation = kInf;
       continue;
     }
-    // Relative to the bound, so that bounds on params and on accuracy weigh alike.
-    if (c.has_max() && *v > c.max())
-      p.violation += (*v - c.max()) / std::max(1.0, std::abs(c.max()));
-    if (c.has_min() && *v < c.min())
-      p.violation += (c.min() - *v) / std::max(1.0, std::abs(c.min()));
+    p.violation += Violation(c, *v);
+  }
+  return p;
+}
+
+std::optional<ParetoPoint> Objectives::AtEpoch(int64_t id, const v1::EpochPoint& e) const {
+  auto metric = [&](const std::string& name) -> std::optional<double> {
+    if (name == "accuracy") return e.val_accuracy();
+    if (name == "train_seconds") return e.elapsed_seconds();
+    auto it = e.metrics().find(name);
+    if (it == e.metrics().end()) return std::nullopt;
+    return it->second;
+  };
+  ParetoPoint p;
+  p.id = id;
+  for (const v1::Objective& o : objectives_) {
+    const std::optional<double> v = metric(o.metric());
+    if (!v.has_value()) return std::nullopt;
+    p.values.push_back(o.goal() == "minimize" ? -*v : *v);
+  }
+  for (const v1::Constraint& c : constraints_) {
+    const std::optional<double> v = metric(c.metric());
+    if (v.has_value()) p.violation += Violation(c, *v);
   }
   return p;
 }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,14 @@ class Objectives {
   // violation. A metric it did not report makes it infeasible by infinity (an
   // objective's as much as a constraint's), so it ranks after every trial that did.
   ParetoPoint Point(const v1::Trial& t) const;
+
+  // The point of trial `id` after an epoch of its curve, for a pruner: its tier 0, the
+  // objectives' values as they stood then (accuracy: the epoch's validation accuracy;
+  // train_seconds: the seconds trained so far; the rest from the epoch's metrics), and
+  // the violation of the constraints whose metric is known then. nullopt when an
+  // objective is not known after the epoch (test_accuracy, or a metric the trainer
+  // reports only at the end).
+  std::optional<ParetoPoint> AtEpoch(int64_t id, const v1::EpochPoint& e) const;
 
   const std::vector<v1::Objective>& objectives() const { return objectives_; }
 

@@ -42,21 +42,23 @@ size_t RankedValues::size() const { return values_.size(); }
 
 double RankedValues::Kth(size_t k) const { return tree_->t.find_by_order(k)->first; }
 
-std::unique_ptr<Pruner> MakePruner(const v1::PrunerSpec& spec, int epochs) {
+std::unique_ptr<Pruner> MakePruner(const v1::PrunerSpec& spec, int epochs,
+                                   bool several_objectives) {
   switch (spec.kind_case()) {
     case v1::PrunerSpec::kMedian:
       return std::make_unique<MedianPruner>(epochs, spec.median().warmup_epochs(),
                                             spec.median().min_trials());
     case v1::PrunerSpec::kAsha:
       return std::make_unique<AshaPruner>(epochs, spec.asha().min_epochs(),
-                                          spec.asha().reduction_factor());
+                                          spec.asha().reduction_factor(), several_objectives);
     case v1::PrunerSpec::KIND_NOT_SET:
       break;
   }
   return nullptr;
 }
 
-bool MedianPruner::Record(int64_t id, int epoch, double accuracy) {
+bool MedianPruner::Record(int64_t id, int epoch, const EpochScore& score) {
+  const double accuracy = score.accuracy;
   std::map<int, double>& curve = running_[id];
   curve[epoch] = accuracy;
   if (epoch >= epochs_ || epoch <= warmup_epochs_ || completed_ < min_trials_) return false;
@@ -92,23 +94,63 @@ std::vector<int> AshaRungs(int min_epochs, int reduction_factor, int epochs) {
   return rungs;
 }
 
-AshaPruner::AshaPruner(int epochs, int min_epochs, int reduction_factor)
+AshaPruner::AshaPruner(int epochs, int min_epochs, int reduction_factor, bool several_objectives)
     : reduction_factor_(std::max(2, reduction_factor)),
+      several_objectives_(several_objectives),
       rungs_(AshaRungs(min_epochs, reduction_factor, epochs)),
-      at_rung_(rungs_.size()) {}
+      at_rung_(rungs_.size()),
+      points_at_rung_(rungs_.size()) {}
 
-bool AshaPruner::Record(int64_t id, int epoch, double accuracy) {
+int AshaPruner::RungOf(int epoch) const {
   auto rung = std::find(rungs_.begin(), rungs_.end(), epoch);
-  if (rung == rungs_.end()) return false;
-  RankedValues& recorded = at_rung_[rung - rungs_.begin()];
-  recorded.Set(id, accuracy);
-  // The promoted-th best is the (n - promoted)-th smallest.
+  return rung == rungs_.end() ? -1 : static_cast<int>(rung - rungs_.begin());
+}
+
+bool AshaPruner::Keep(int rung, int64_t id, const EpochScore& score) {
+  if (rung < 0) return false;
+  if (!several_objectives_) {
+    at_rung_[rung].Set(id, score.accuracy);
+    return true;
+  }
+  if (!score.point.has_value()) {
+    // Not judged here, nor counted; a point it had here before is gone with the curve.
+    points_at_rung_[rung].erase(id);
+    return false;
+  }
+  genome::ParetoPoint& kept = points_at_rung_[rung][id] = *score.point;
+  kept.tier = 0;
+  kept.id = id;  // ties to the older trial
+  return true;
+}
+
+void AshaPruner::Restore(int64_t id, int epoch, const EpochScore& score) {
+  Keep(RungOf(epoch), id, score);
+}
+
+bool AshaPruner::Record(int64_t id, int epoch, const EpochScore& score) {
+  const int rung = RungOf(epoch);
+  if (!Keep(rung, id, score)) return false;
+  if (!several_objectives_) {
+    const RankedValues& recorded = at_rung_[rung];
+    // The promoted-th best is the (n - promoted)-th smallest.
+    const size_t promoted = std::max<size_t>(1, recorded.size() / reduction_factor_);
+    return score.accuracy < recorded.Kth(recorded.size() - promoted);
+  }
+  const auto& recorded = points_at_rung_[rung];
   const size_t promoted = std::max<size_t>(1, recorded.size() / reduction_factor_);
-  return accuracy < recorded.Kth(recorded.size() - promoted);
+  std::vector<genome::ParetoPoint> points;
+  points.reserve(recorded.size());
+  for (const auto& [trial, point] : recorded) points.push_back(point);
+  const std::vector<size_t> order = genome::ParetoOrder(points);
+  for (size_t place = 0; place < promoted; ++place) {
+    if (points[order[place]].id == id) return false;
+  }
+  return true;
 }
 
 void AshaPruner::Forget(int64_t id) {
   for (RankedValues& recorded : at_rung_) recorded.Erase(id);
+  for (auto& recorded : points_at_rung_) recorded.erase(id);
 }
 
 }  // namespace deepevolve::ga

@@ -10,22 +10,40 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "deepevolve/v1/search.pb.h"
+#include "genome/pareto.h"
 
 namespace deepevolve::ga {
+
+// A trial's standing after an epoch.
+struct EpochScore {
+  double accuracy = 0;  // validation accuracy
+  // In a search of several objectives or constraints: the trial's point after the
+  // epoch (genome::Objectives::AtEpoch); nullopt while one of its objectives is not
+  // known, and then the trial is not judged at that epoch.
+  std::optional<genome::ParetoPoint> point;
+};
 
 class Pruner {
  public:
   virtual ~Pruner() = default;
 
-  // Records trial `id`'s validation accuracy after `epoch` (1-based) and says whether
-  // the trial should stop there. A point recorded again (a retried heartbeat, a genome
-  // trained again after its worker was lost) replaces the earlier one. Never true at
-  // the task's last epoch, after which the trial ends anyway.
-  virtual bool Record(int64_t id, int epoch, double accuracy) = 0;
+  // Records trial `id`'s standing after `epoch` (1-based) and says whether the trial
+  // should stop there. A point recorded again (a retried heartbeat, a genome trained
+  // again after its worker was lost) replaces the earlier one. Never true at the task's
+  // last epoch, after which the trial ends anyway.
+  virtual bool Record(int64_t id, int epoch, const EpochScore& score) = 0;
+  bool Record(int64_t id, int epoch, double accuracy) {
+    return Record(id, epoch, EpochScore{accuracy, std::nullopt});
+  }
+
+  // What Record learns, without deciding: to rebuild the pruner after a restart,
+  // whose decisions are stored already. Cheaper than Record where a decision is dear.
+  virtual void Restore(int64_t id, int epoch, const EpochScore& score) { Record(id, epoch, score); }
 
   // Trial `id` ended: `completed` when it trained to its end (all epochs, or stopped by
   // its own early stopping), false when it was pruned, failed or abandoned.
@@ -61,8 +79,10 @@ class RankedValues {
 };
 
 // The pruner `spec` (resolved: defaults filled, see spec.h) asks for, for a task of
-// `epochs` epochs; nullptr when it asks for none.
-std::unique_ptr<Pruner> MakePruner(const v1::PrunerSpec& spec, int epochs);
+// `epochs` epochs, judging by `several_objectives` (EpochScore::point) or by accuracy;
+// nullptr when it asks for none.
+std::unique_ptr<Pruner> MakePruner(const v1::PrunerSpec& spec, int epochs,
+                                   bool several_objectives = false);
 
 // Optuna's MedianPruner: after `warmup_epochs`, once `min_trials` trials completed, a
 // trial stops when its best accuracy so far is below the median of the completed
@@ -72,7 +92,8 @@ class MedianPruner : public Pruner {
  public:
   MedianPruner(int epochs, int warmup_epochs, int min_trials)
       : epochs_(epochs), warmup_epochs_(warmup_epochs), min_trials_(min_trials) {}
-  bool Record(int64_t id, int epoch, double accuracy) override;
+  using Pruner::Record;
+  bool Record(int64_t id, int epoch, const EpochScore& score) override;
   void Finished(int64_t id, bool completed) override;
   void Forget(int64_t id) override { running_.erase(id); }
 
@@ -91,19 +112,36 @@ std::vector<int> AshaRungs(int min_epochs, int reduction_factor, int epochs);
 // rung, of the n accuracies recorded there (this trial's included, from trials in any
 // state), a trial goes on when its own is at least the (n / reduction_factor)-th best
 // (the best while n < reduction_factor); otherwise it stops. Between rungs it goes on.
+//
+// With `several_objectives`, multi-objective ASHA (Schmucker et al. 2021, Syne Tune's
+// MOASHA): the same rule over the trials' points at the rung in NSGA-II's order
+// (genome/pareto.h: feasible first, then front, then crowding distance, then the
+// older trial) instead of their accuracies. A point is the objectives' values after
+// that epoch (EpochScore::point); a trial whose point is not known there goes on
+// unjudged and is not counted. A decision orders the rung's points: O(n log n) for
+// two objectives at n points (bench/README.md, "Several objectives").
 class AshaPruner : public Pruner {
  public:
-  AshaPruner(int epochs, int min_epochs, int reduction_factor);
-  bool Record(int64_t id, int epoch, double accuracy) override;
+  AshaPruner(int epochs, int min_epochs, int reduction_factor, bool several_objectives = false);
+  using Pruner::Record;
+  bool Record(int64_t id, int epoch, const EpochScore& score) override;
+  void Restore(int64_t id, int epoch, const EpochScore& score) override;
   void Finished(int64_t, bool) override {}
   void Forget(int64_t id) override;
 
   const std::vector<int>& rungs() const { return rungs_; }
 
  private:
+  // The rung `epoch` is, or -1; what the rung keeps of `score` (false: nothing).
+  int RungOf(int epoch) const;
+  bool Keep(int rung, int64_t id, const EpochScore& score);
+
   const int reduction_factor_;
+  const bool several_objectives_;
   std::vector<int> rungs_;
   std::vector<RankedValues> at_rung_;  // per rung: trial -> accuracy
+  // With several objectives, per rung: trial -> its point there.
+  std::vector<absl::flat_hash_map<int64_t, genome::ParetoPoint>> points_at_rung_;
 };
 
 }  // namespace deepevolve::ga

@@ -279,7 +279,7 @@ absl::StatusOr<TableObjectives> TableObjectives::Create(const FitnessTable& tabl
           absl::StrCat("the table has no '", m, "' column for the search's objectives"));
     }
   }
-  TableObjectives out;
+  TableObjectives out(spec);
   std::vector<std::vector<double>> feasible;
   for (const auto& [g, fitness] : table.fitness) {
     v1::Trial t;
@@ -287,6 +287,7 @@ absl::StatusOr<TableObjectives> TableObjectives::Create(const FitnessTable& tabl
     t.set_accuracy(fitness.accuracy);
     if (auto m = table.metrics.find(g); m != table.metrics.end()) {
       genome::CopyMetrics(m->second, t.mutable_metrics());
+      genome::CopyMetrics(m->second, out.final_metrics_[g].mutable_metrics());
     }
     genome::ParetoPoint point = objectives.Point(t);
     Fitness f = fitness;
@@ -330,6 +331,13 @@ std::vector<double> TableObjectives::Scaled(const std::vector<double>& values) c
   return out;
 }
 
+EpochScore TableObjectives::AtEpoch(const genome::Genome& g, int64_t id, double accuracy) const {
+  auto it = final_metrics_.find(g);
+  v1::EpochPoint e = it != final_metrics_.end() ? it->second : v1::EpochPoint();
+  e.set_val_accuracy(accuracy);
+  return {accuracy, objectives_.AtEpoch(id, e)};
+}
+
 void TableObjectives::Add(const genome::Genome& g) {
   const Fitness& f = fitness_.at(g);
   if (f.ok && !f.pruned && f.violation == 0) found_.push_back(Scaled(f.objectives));
@@ -343,7 +351,7 @@ double TableObjectives::Share() const {
 absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
                                 double target, uint64_t seed, int workers) {
   ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, MakeStrategy(table.space, spec));
-  std::unique_ptr<Pruner> pruner = MakePruner(spec.pruner(), table.epochs);
+  std::unique_ptr<Pruner> pruner = MakePruner(spec.pruner(), table.epochs, IsMultiObjective(spec));
   if (pruner != nullptr && table.curves.empty()) {
     return absl::FailedPreconditionError(
         "the table has no curve column: a pruner decides on each genome's accuracy after each "
@@ -416,7 +424,10 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
     Fitness fitness = *t.fitness;
     if (t.curve != nullptr) {
       const double accuracy = (*t.curve)[t.epoch - 1];
-      const bool stop = pruner->Record(t.candidate.id, t.epoch, accuracy);
+      const EpochScore score =
+          objectives.has_value() ? objectives->AtEpoch(t.candidate.genome, t.candidate.id, accuracy)
+                                 : EpochScore{accuracy, std::nullopt};
+      const bool stop = pruner->Record(t.candidate.id, t.epoch, score);
       if (!stop && t.epoch < t.epochs) {
         ++t.epoch;
         t.at = now + t.per_epoch;
@@ -424,6 +435,10 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
       }
       if (stop) {
         fitness = Fitness{true, accuracy, /*pruned=*/true};
+        if (score.point.has_value()) {  // ranked among the pruned by where it stopped
+          fitness.objectives = score.point->values;
+          fitness.violation = score.point->violation;
+        }
         ++run.pruned;
       }
     }

@@ -4,6 +4,7 @@
 #define DEEPEVOLVE_MASTER_GA_SIM_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,9 @@
 #include "deepevolve/v1/search.pb.h"
 #include "genome/genome.h"
 #include "genome/metrics.h"
+#include "genome/pareto.h"
 #include "genome/space.h"
+#include "master/ga/pruner.h"
 #include "master/ga/strategy.h"
 
 namespace deepevolve::ga {
@@ -62,12 +65,20 @@ class TableObjectives {
                                                 const v1::SearchSpec& spec);
   // The row's fitness with its objectives and violation.
   const Fitness& fitness(const genome::Genome& g) const { return fitness_.at(g); }
+  // What a pruner is shown of the row's genome `id` after an epoch of validation
+  // `accuracy`: its point then, the other metrics at their final values (those of a
+  // table are known from the start or change little by epoch).
+  EpochScore AtEpoch(const genome::Genome& g, int64_t id, double accuracy) const;
   // Adds a row to the set measured; Share() is the set's hypervolume over the table's.
   void Add(const genome::Genome& g);
   double Share() const;
 
  private:
+  explicit TableObjectives(const v1::SearchSpec& spec) : objectives_(spec) {}
+
+  genome::Objectives objectives_;
   absl::flat_hash_map<genome::Genome, Fitness> fitness_;
+  absl::flat_hash_map<genome::Genome, v1::EpochPoint> final_metrics_;  // rows with metrics
   std::vector<double> low_, high_;  // each objective's range over the feasible rows
   std::vector<std::vector<double>> found_;
   double table_volume_ = 0;

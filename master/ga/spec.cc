@@ -224,11 +224,14 @@ absl::Status ResolveObjectives(v1::SearchSpec* spec, bool any_metric) {
   if (spec->deepevolve_compat()) {
     return Invalid("objectives", "DeepEvolve's compatibility mode maximizes accuracy only");
   }
-  // The pruners judge genomes by accuracy alone, for now.
-  if (spec->pruner().kind_case() != v1::PrunerSpec::KIND_NOT_SET) {
+  // The median pruner compares a trial's best accuracy so far with the median of the
+  // completed trials' at the same epoch: a scalar statistic with no Pareto counterpart
+  // that keeps its meaning. ASHA ranks at a rung, which non-dominated sorting does.
+  if (spec->pruner().has_median()) {
     return Invalid("pruner",
-                   "the pruners compare validation accuracy; a search with other objectives or "
-                   "constraints runs without one");
+                   "the median pruner compares accuracy with the completed trials' median, "
+                   "which has no meaning across several objectives; use asha, which ranks "
+                   "each rung by Pareto front");
   }
   return absl::OkStatus();
 }

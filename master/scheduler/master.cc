@@ -538,9 +538,12 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
     point.set_val_accuracy(request.val_accuracy());
     point.set_loss(request.loss());
     point.set_elapsed_seconds(request.elapsed_seconds());
+    // Kept where a pruner of several objectives compares them (a trial's final metrics
+    // come with its report).
+    if (run.several_objectives()) *point.mutable_metrics() = request.metrics();
     ga::Pruner* pruner = run.pruner();
     if (pruner != nullptr &&
-        pruner->Record(t.genome().id(), request.epoch(), request.val_accuracy())) {
+        pruner->Record(t.genome().id(), request.epoch(), run.ScoreAt(t.genome().id(), point))) {
       t.set_pruned_at_epoch(request.epoch());
       response.set_prune(true);
     }

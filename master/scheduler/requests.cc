@@ -53,7 +53,7 @@ absl::Status ValidateHeartbeat(const v1::HeartbeatRequest& request) {
   if (!std::isfinite(request.elapsed_seconds()) || request.elapsed_seconds() < 0) {
     return absl::InvalidArgumentError("elapsed_seconds: must be a finite number >= 0");
   }
-  return absl::OkStatus();
+  return genome::CheckMetrics(genome::MetricsFrom(request.metrics()));
 }
 
 bool IsPlainName(absl::string_view name) {

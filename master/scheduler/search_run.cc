@@ -64,7 +64,8 @@ absl::StatusOr<std::unique_ptr<SearchRun>> SearchRun::Create(const v1::SearchSum
   ASSIGN_OR_RETURN(run->strategy_, ga::MakeStrategy(*run->space_, summary.spec()));
   run->rng_.seed(summary.spec().seed());
   run->task_hash_ = Md5Hex(genome::TaskIdentity(summary.spec().task()));
-  run->pruner_ = ga::MakePruner(summary.spec().pruner(), summary.spec().task().epochs());
+  run->pruner_ = ga::MakePruner(summary.spec().pruner(), summary.spec().task().epochs(),
+                                ga::IsMultiObjective(summary.spec()));
   if (ga::IsMultiObjective(summary.spec())) run->objectives_.emplace(summary.spec());
   return run;
 }
@@ -79,7 +80,7 @@ void SearchRun::LoadTrials(std::vector<v1::Trial> trials) {
   // The pruner knows what the curves it was shown say: show it the stored ones again.
   if (pruner_ != nullptr) {
     for (const auto& [id, t] : trials_) {
-      for (const v1::EpochPoint& p : t.curve()) pruner_->Record(id, p.epoch(), p.val_accuracy());
+      for (const v1::EpochPoint& p : t.curve()) pruner_->Restore(id, p.epoch(), ScoreAt(id, p));
       if (t.state() != v1::LEASED && t.state() != v1::QUEUED)
         pruner_->Finished(id, genome::IsCompleted(t));
     }
@@ -232,6 +233,12 @@ const std::vector<int64_t>& SearchRun::ParetoRanking() const {
   for (size_t i : genome::ParetoOrder(points)) pareto_ranking_.push_back(points[i].id);
   pareto_stale_ = false;
   return pareto_ranking_;
+}
+
+ga::EpochScore SearchRun::ScoreAt(int64_t genome_id, const v1::EpochPoint& p) const {
+  ga::EpochScore score{p.val_accuracy(), std::nullopt};
+  if (objectives_.has_value()) score.point = objectives_->AtEpoch(genome_id, p);
+  return score;
 }
 
 ga::Fitness SearchRun::FitnessOf(const v1::Trial& t, bool ok, double accuracy, bool pruned) const {

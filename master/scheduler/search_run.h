@@ -96,6 +96,11 @@ class SearchRun {
   // What the strategy is told of a finished trial: its accuracy, and with several
   // objectives or constraints their values and violation.
   ga::Fitness FitnessOf(const v1::Trial& t, bool ok, double accuracy, bool pruned) const;
+  // Whether the search ranks by several objectives or constraints (ga::IsMultiObjective).
+  bool several_objectives() const { return objectives_.has_value(); }
+  // What the pruner is shown of trial `genome_id` after an epoch of its curve: its
+  // accuracy, and with several objectives its point then.
+  ga::EpochScore ScoreAt(int64_t genome_id, const v1::EpochPoint& p) const;
   // Trials now held by workers.
   int64_t leased() const { return count_[v1::LEASED]; }
 

@@ -152,6 +152,20 @@ TEST(ParetoTest, ObjectivesOrientGoalsAndMeasureViolations) {
   EXPECT_EQ(objectives.Point(t).tier, 2);
   // No objectives: accuracy, maximized.
   EXPECT_EQ(Objectives(v1::SearchSpec()).objectives().size(), 1u);
+
+  // After an epoch: the epoch's accuracy and metrics; a constraint of a metric not known
+  // then is not counted, an objective not known then leaves no point.
+  v1::EpochPoint e;
+  e.set_epoch(1);
+  e.set_val_accuracy(0.6);
+  (*e.mutable_metrics())["params"] = 1500;
+  const std::optional<ParetoPoint> at = objectives.AtEpoch(9, e);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->id, 9);
+  EXPECT_EQ(at->values, (std::vector<double>{0.6, -1500}));
+  EXPECT_DOUBLE_EQ(at->violation, 0.5);
+  e.mutable_metrics()->clear();
+  EXPECT_FALSE(objectives.AtEpoch(9, e).has_value());
 }
 
 }  // namespace

@@ -143,6 +143,39 @@ TEST(AshaTest, AForgottenAttemptNoLongerCountsAtItsRungs) {
   EXPECT_FALSE(median.Record(2, 1, 0.1));
 }
 
+// Multi-objective ASHA: at a rung of 4 trials with reduction factor 2 the first 2 in
+// NSGA-II's order go on — here the front's two extremes, one of them the least
+// accurate of all, which ASHA by accuracy would stop.
+TEST(AshaTest, WithSeveralObjectivesARungKeepsTheFirstByParetoOrder) {
+  AshaPruner p(4, 1, 2, /*several_objectives=*/true);
+  ASSERT_EQ(p.rungs(), (std::vector<int>{1, 2}));
+  auto at = [](double accuracy, double params) {
+    return EpochScore{accuracy, genome::ParetoPoint{0, 0, {accuracy, -params}, 0}};
+  };
+  EXPECT_FALSE(p.Record(1, 1, at(0.5, 100)));  // alone: the best
+  EXPECT_TRUE(p.Record(2, 1, at(0.4, 200)));   // dominated by 1
+  // 1 and 3 are a front of two (both extremes); the tie goes to the first objective.
+  EXPECT_TRUE(p.Record(3, 1, at(0.3, 10)));
+  // A front of three: its extremes 1 and 4 have infinite crowding, 3 does not.
+  EXPECT_FALSE(p.Record(4, 1, at(0.2, 5)));
+  // By accuracy alone the same rung stops 4.
+  AshaPruner by_accuracy(4, 1, 2);
+  for (int id = 1; id <= 3; ++id) by_accuracy.Record(id, 1, 0.6 - 0.1 * id);
+  EXPECT_TRUE(by_accuracy.Record(4, 1, 0.2));
+  // A trial whose objectives are not all known at the rung goes on and is not counted.
+  EXPECT_FALSE(p.Record(5, 1, EpochScore{0.1, std::nullopt}));
+  // Restore learns without deciding; a restored rung decides as the live one.
+  AshaPruner restored(4, 1, 2, true);
+  for (int id = 1; id <= 4; ++id) {
+    const double a[] = {0.5, 0.4, 0.3, 0.2}, n[] = {100, 200, 10, 5};
+    restored.Restore(id, 1, at(a[id - 1], n[id - 1]));
+  }
+  EXPECT_EQ(restored.Record(6, 1, at(0.45, 150)), p.Record(6, 1, at(0.45, 150)));
+  // Forgotten, a trial no longer counts: 2 alone at its rung goes on.
+  for (int id : {1, 3, 4, 6}) p.Forget(id);
+  EXPECT_FALSE(p.Record(2, 1, at(0.4, 200)));
+}
+
 TEST(MakePrunerTest, NoneMedianAsha) {
   v1::PrunerSpec none;
   EXPECT_EQ(MakePruner(none, 4), nullptr);

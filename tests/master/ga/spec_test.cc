@@ -146,10 +146,12 @@ TEST(ResolveSearchSpecTest, ConstraintsNeedABoundInOrder) {
   ExpectInvalid(spec, "constraints[0].metric", "no metric 'flops'");
 }
 
-TEST(ResolveSearchSpecTest, OtherObjectivesRunWithoutPrunerOrCompat) {
+TEST(ResolveSearchSpecTest, OtherObjectivesRunWithAshaButNotTheMedianPrunerOrCompat) {
   v1::SearchSpec spec = WithObjectives({{"accuracy", "max"}, {"params", "min"}});
+  spec.mutable_pruner()->mutable_median();
+  ExpectInvalid(spec, "pruner", "use asha, which ranks each rung by Pareto front");
   spec.mutable_pruner()->mutable_asha();
-  ExpectInvalid(spec, "pruner", "runs without one");
+  EXPECT_TRUE(ResolveSearchSpec(spec).ok());
   spec.clear_pruner();
   spec.mutable_guided();
   EXPECT_TRUE(ResolveSearchSpec(spec).ok());

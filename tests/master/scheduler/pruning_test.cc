@@ -70,9 +70,26 @@ class PruningTest : public ::testing::Test {
     return response->assignment();
   }
 
-  static v1::HeartbeatRequest Beat(const v1::Assignment& a, int epoch) {
-    return ::deepevolve::testing::EpochHeartbeat(
+  // Accuracy against size: the spec with the objectives, and the workers report a
+  // made-up parameter count (from the hash) with each epoch and result.
+  static v1::SearchSpec WithSize(v1::SearchSpec spec) {
+    v1::Objective* accuracy = spec.add_objectives();
+    accuracy->set_metric("accuracy");
+    accuracy->set_goal("maximize");
+    v1::Objective* params = spec.add_objectives();
+    params->set_metric("params");
+    params->set_goal("minimize");
+    return spec;
+  }
+  static double Params(const v1::Assignment& a) {
+    return static_cast<double>(std::stoul(a.genome().hash().substr(0, 5), nullptr, 16));
+  }
+
+  v1::HeartbeatRequest Beat(const v1::Assignment& a, int epoch) const {
+    v1::HeartbeatRequest beat = ::deepevolve::testing::EpochHeartbeat(
         a, "w", 1, epoch, FakeAccuracy(a.genome().hash(), epoch, a.task().epochs()));
+    if (report_params_) (*beat.mutable_metrics())["params"] = Params(a);
+    return beat;
   }
 
   // Trains `a` as a worker does: a heartbeat each epoch, stopping when told to prune
@@ -97,6 +114,7 @@ class PruningTest : public ::testing::Test {
     r.set_test_accuracy(r.accuracy() - 0.01);
     r.set_train_seconds(run);
     r.set_epochs_run(run);
+    if (report_params_) (*r.mutable_metrics())["params"] = Params(a);
     auto response = master_->Report(r);
     ASSERT_THAT(response, IsOk());
     EXPECT_TRUE(response->accepted());
@@ -116,6 +134,39 @@ class PruningTest : public ::testing::Test {
     return *trials;
   }
 
+  // Restarts the master after every fifth heartbeat of `spec` (mid-trial, between a
+  // decision and the report) on a fresh database: each genome stops where it stopped
+  // in an uninterrupted run. Returns the restarted search's id.
+  int64_t ExpectTheSameDecisionsAfterRestarts(const v1::SearchSpec& spec) {
+    const int64_t uninterrupted = RunSearch(spec);
+    std::vector<std::pair<std::string, int>> expected;
+    for (const v1::Trial& t : Trials(uninterrupted)) {
+      expected.emplace_back(t.genome().hash(), t.pruned_at_epoch());
+    }
+    master_.reset();
+    std::filesystem::remove(dir_.File("m.db"));
+    Open();
+    auto submitted = master_->Submit(spec);
+    EXPECT_THAT(submitted, IsOk());
+    if (!submitted.ok()) return 0;
+    int beats = 0;
+    while (auto a = Acquire()) {
+      Train(*a, [&] {
+        if (++beats % 5 == 0) Open();
+      });
+    }
+    std::vector<std::pair<std::string, int>> restarted;
+    for (const v1::Trial& t : Trials(submitted->search_id())) {
+      restarted.emplace_back(t.genome().hash(), t.pruned_at_epoch());
+    }
+    EXPECT_EQ(restarted, expected);
+    EXPECT_EQ(master_->Get(submitted->search_id())->epochs_trained(),
+              master_->Get(uninterrupted)->epochs_trained());
+    EXPECT_GT(master_->Get(uninterrupted)->pruned(), 0);
+    return submitted->search_id();
+  }
+
+  bool report_params_ = false;
   TempDir dir_;
   FakeClock clock_;
   store::Database* db_ = nullptr;  // the master's, for its sync hook
@@ -209,32 +260,33 @@ TEST_F(PruningTest, APrunedResultIsPartialInTheLedger) {
 }
 
 TEST_F(PruningTest, ARestartAnywhereGivesTheSameDecisions) {
-  const int64_t uninterrupted = RunSearch(Spec("asha", 5));
-  std::vector<std::pair<std::string, int>> expected;
-  for (const v1::Trial& t : Trials(uninterrupted)) {
-    expected.emplace_back(t.genome().hash(), t.pruned_at_epoch());
-  }
+  ExpectTheSameDecisionsAfterRestarts(Spec("asha", 5));
+}
 
-  // The same search on a fresh database, the master restarted after every fifth
-  // heartbeat: mid-trial, between a decision and the report.
-  master_.reset();
-  std::filesystem::remove(dir_.File("m.db"));
-  Open();
-  auto submitted = master_->Submit(Spec("asha", 5));
-  ASSERT_THAT(submitted, IsOk());
-  int beats = 0;
-  while (auto a = Acquire()) {
-    Train(*a, [&] {
-      if (++beats % 5 == 0) Open();
-    });
+// Multi-objective ASHA: the rungs rank by Pareto front over the epoch's accuracy and the
+// parameter count the heartbeats carry; the stored curves keep both, so a restarted
+// master decides as the uninterrupted one did.
+TEST_F(PruningTest, MultiObjectiveAshaGivesTheSameDecisionsAfterARestartAnywhere) {
+  report_params_ = true;
+  const int64_t id = ExpectTheSameDecisionsAfterRestarts(WithSize(Spec("asha", 5)));
+  // A genome stopped at a rung was dominated there, or crowded out of its front:
+  // some genome that went on was less accurate at that epoch.
+  double least_accurate_on = 2, most_accurate_stopped = -1;  // at the first rung, epoch 1
+  for (const v1::Trial& t : Trials(id)) {
+    for (const v1::EpochPoint& p : t.curve()) {
+      EXPECT_EQ(p.metrics().at("params"),
+                static_cast<double>(std::stoul(t.genome().hash().substr(0, 5), nullptr, 16)));
+      if (p.epoch() != 1) continue;
+      if (t.pruned_at_epoch() == 1) {
+        most_accurate_stopped = std::max(most_accurate_stopped, p.val_accuracy());
+      } else {
+        least_accurate_on = std::min(least_accurate_on, p.val_accuracy());
+      }
+    }
   }
-  std::vector<std::pair<std::string, int>> restarted;
-  for (const v1::Trial& t : Trials(submitted->search_id())) {
-    restarted.emplace_back(t.genome().hash(), t.pruned_at_epoch());
-  }
-  EXPECT_EQ(restarted, expected);
-  EXPECT_EQ(master_->Get(submitted->search_id())->epochs_trained(),
-            master_->Get(uninterrupted)->epochs_trained());
+  ASSERT_GE(most_accurate_stopped, 0);
+  EXPECT_LT(least_accurate_on, most_accurate_stopped)
+      << "no genome less accurate went on: the rung ranked by accuracy alone";
 }
 
 TEST_F(PruningTest, AWorkerLostAfterTheStopIsRecordedPrunedNotTrainedAgain) {
