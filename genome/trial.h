@@ -4,6 +4,8 @@
 #ifndef DEEPEVOLVE_GENOME_TRIAL_H_
 #define DEEPEVOLVE_GENOME_TRIAL_H_
 
+#include "genome/metrics.h"
+
 namespace deepevolve::genome {
 
 struct EpochProgress {
@@ -13,6 +15,9 @@ struct EpochProgress {
   double val_accuracy = 0;
   double elapsed_seconds = 0;
   double val_loss = 0;  // 0 where the trainer does not say
+  // The trainer's metrics as they stand after the epoch: those that change by epoch and
+  // those known from the start (what a pruner of several objectives compares).
+  Metrics metrics;
 };
 
 // What training does after an epoch, as the master answered its heartbeat.

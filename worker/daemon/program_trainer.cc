@@ -447,7 +447,7 @@ class ProgramRun {
     if (j.contains("test_accuracy")) {
       if (absl::StatusOr<double> t = Fraction(j, "test_accuracy"); t.ok()) last_test_ = *t;
     }
-    switch (progress_({last_epoch_, epochs, loss, last_val_, Elapsed()})) {
+    switch (progress_({last_epoch_, epochs, loss, last_val_, Elapsed(), 0, last_metrics_})) {
       case AfterEpoch::kContinue:
         return;
       case AfterEpoch::kStop:

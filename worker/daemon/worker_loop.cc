@@ -113,6 +113,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
       request.set_loss(epoch->loss);
       request.set_val_accuracy(epoch->val_accuracy);
       request.set_elapsed_seconds(epoch->elapsed_seconds);
+      genome::CopyMetrics(epoch->metrics, request.mutable_metrics());
     }
     absl::StatusOr<v1::HeartbeatResponse> response = master_->Heartbeat(request);
     // An epoch's progress is retried through a master restart, so that a pruner still

@@ -141,6 +141,15 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     optimizer->set_weight_decay(config.weight_decay);
     const double base_rate = optimizer->learning_rate();
 
+    // What is known of the model from the start goes with every epoch's progress, for a
+    // pruner of several objectives, and into the result. The latency is the same with
+    // any weights: measured once, before training.
+    genome::Metrics metrics = {
+        {"params", static_cast<double>(ParameterCount(model))},
+        {"model_bytes", static_cast<double>(StateBytes(model))},
+        {"latency_ms", MedianLatencyMs(model, test, device, genome::kLatencyBatch)}};
+    const double epochs_start = elapsed();
+
     const int64_t n = train.size();
     double best_val_loss = std::numeric_limits<double>::infinity();
     int wait = 0;
@@ -178,8 +187,10 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       }
       val = Evaluate(model, validation, device);
       result.epochs_run = epoch;
+      metrics["epoch_seconds"] = (elapsed() - epochs_start) / epoch;
       EpochProgress progress{epoch,        task.epochs(), loss_sum / std::max<int64_t>(batches, 1),
-                             val.accuracy, elapsed(),     val.loss};
+                             val.accuracy, elapsed(),     val.loss,
+                             metrics};
       const AfterEpoch next = on_epoch ? on_epoch(progress) : AfterEpoch::kContinue;
       if (next == AfterEpoch::kCancel) {
         return absl::CancelledError(absl::StrCat("cancelled after epoch ", epoch));
@@ -205,14 +216,12 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       RestoreModelState(model, best);
       val = best_val;
     }
-    const double epochs_seconds = elapsed();
+    const double epochs_seconds = elapsed() - epochs_start;
     result.accuracy = val.accuracy;
     result.test_accuracy =
         task.validation() == v1::TEST_SET ? val.accuracy : Evaluate(model, test, device).accuracy;
-    result.metrics = {{"params", static_cast<double>(ParameterCount(model))},
-                      {"model_bytes", static_cast<double>(StateBytes(model))},
-                      {"epoch_seconds", epochs_seconds / std::max(result.epochs_run, 1)},
-                      {"latency_ms", MedianLatencyMs(model, test, device, genome::kLatencyBatch)}};
+    result.metrics = std::move(metrics);
+    result.metrics["epoch_seconds"] = epochs_seconds / std::max(result.epochs_run, 1);
     result.train_seconds = elapsed();
     if (!model_path.empty()) RETURN_IF_ERROR(SaveModel(model, model_path, genome, task, result));
     return result;

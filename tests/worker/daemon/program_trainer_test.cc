@@ -162,6 +162,10 @@ TEST_F(ProgramTrainerTest, AProgramReportsItsOwnMetrics) {
   ASSERT_THAT(r, IsOk());
   ASSERT_TRUE(r->ok) << r->error;
   EXPECT_EQ(r->metrics, (genome::Metrics{{"flops", 1e9}, {"latency_ms", 3.25}, {"params", 1234}}));
+  // Each epoch's progress carries the metrics as they stood then (for the heartbeat).
+  ASSERT_EQ(epochs_.size(), 2u);
+  EXPECT_EQ(epochs_[0].metrics, (genome::Metrics{{"flops", 1e9}, {"latency_ms", 3.5}}));
+  EXPECT_EQ(epochs_[1].metrics, (genome::Metrics{{"flops", 1e9}, {"latency_ms", 3.25}}));
   auto pruned =
       Run("echo '{\"epoch\": 1, \"val_accuracy\": 0.25, \"metrics\": {\"latency_ms\": 3.5}}'; "
           "sleep 30",

@@ -39,6 +39,13 @@ TEST(BuiltinRunnerTest, TrainsTheAssignmentReportsEachEpochAndReturnsTheModel) {
   ASSERT_EQ(epochs.size(), 2u);
   EXPECT_EQ(epochs[1].epoch, 2);
   EXPECT_EQ(epochs[1].val_accuracy, r->accuracy);
+  // Each epoch carries what is known from the start and the epochs' mean time so far.
+  for (const EpochProgress& e : epochs) {
+    EXPECT_EQ(e.metrics.at("params"), r->metrics.at("params"));
+    EXPECT_EQ(e.metrics.at("model_bytes"), r->metrics.at("model_bytes"));
+    EXPECT_EQ(e.metrics.at("latency_ms"), r->metrics.at("latency_ms"));
+    EXPECT_GT(e.metrics.at("epoch_seconds"), 0);
+  }
   EXPECT_GT(model.size(), 1000u);
   EXPECT_EQ(asked, 1);
 
