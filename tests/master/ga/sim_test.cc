@@ -256,6 +256,47 @@ TEST(SimulateTest, APrunerSavesEpochsAndStillReachesTheTarget) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// Multi-objective ASHA in a simulation: each rung ranks the epoch's accuracy with the
+// row's parameter count; it saves epochs, and the front is still found.
+TEST(SimulateTest, MultiObjectiveAshaSavesEpochsAndFindsTheFront) {
+  std::ostringstream csv;
+  csv << "width,depth,accuracy,params,curve\n";
+  for (int w = 1; w <= 20; ++w) {
+    for (int d = 1; d <= 10; ++d) {
+      const double accuracy = 0.5 + 0.4 * (1 - 1.0 / (w * d)) - 0.01 * ((w * 7 + d * 3) % 5);
+      csv << w << "," << d << "," << accuracy << "," << w * w * d << "," << accuracy - 0.15 << ";"
+          << accuracy - 0.1 << ";" << accuracy - 0.05 << ";" << accuracy << "\n";
+    }
+  }
+  auto table = ParseFitnessTable(csv.str(), "t.csv", {"params"});
+  ASSERT_TRUE(table.ok()) << table.status();
+  std::vector<SimRun> runs;
+  for (const char* pruner : {"none", "asha"}) {
+    v1::SearchSpec spec;
+    *spec.mutable_space() = table->space.ToProto();
+    spec.mutable_task()->set_dataset("fashion_mnist");
+    spec.mutable_task()->set_net(v1::MLP);
+    spec.mutable_random()->set_trials(200);
+    if (std::string(pruner) == "asha") spec.mutable_pruner()->mutable_asha();
+    for (const auto& [metric, goal] : {std::pair{"accuracy", "max"}, std::pair{"params", "min"}}) {
+      v1::Objective* o = spec.add_objectives();
+      o->set_metric(metric);
+      o->set_goal(goal);
+    }
+    auto resolved = ResolveSearchSpec(spec, genome::GeneNames::kAny);
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    auto run = Simulate(*table, *resolved, 1.0, 7);
+    ASSERT_TRUE(run.ok()) << pruner << ": " << run.status();
+    runs.push_back(*run);
+  }
+  EXPECT_EQ(runs[0].pruned, 0);
+  EXPECT_GT(runs[1].pruned, 0);
+  EXPECT_LT(runs[1].epochs, runs[0].epochs);
+  // Random order, every genome: what the trials that went on cover is the front.
+  EXPECT_DOUBLE_EQ(runs[0].hypervolume[2], 1.0);
+  EXPECT_GT(runs[1].hypervolume[2], 0.9);
+}
+
 TEST(SimulateTest, ParallelWorkersReportOutOfOrder) {
   auto table = ParseFitnessTable(MnistMlpTable(/*curves=*/true), "t.csv");
   ASSERT_TRUE(table.ok()) << table.status();
