@@ -58,8 +58,10 @@ TEST(SubprocessTest, AChildInItsOwnGroupTakesWhatItStartedWithItWhenStopped) {
   options.fds = {{STDOUT_FILENO, out[1]}};
   options.own_group = true;
   // The background sleep holds the pipe open: its end is seen only when it dies too.
+  // Both ignore SIGTERM (set before the line is written, so a stop cannot come first):
+  // only the group's SIGKILL ends them.
   auto child = Subprocess::Spawn(
-      {"/bin/sh", "-c", "echo \"$GREETING $(pwd)\"; sleep 1000 & trap '' TERM; wait"}, options);
+      {"/bin/sh", "-c", "trap '' TERM; sleep 1000 & echo \"$GREETING $(pwd)\"; wait"}, options);
   close(out[1]);
   ASSERT_TRUE(child.ok()) << child.status();
   std::string line;
