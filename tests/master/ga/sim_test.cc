@@ -7,6 +7,7 @@
 #include "master/ga/operators.h"
 #include "master/ga/spec.h"
 #include "tests/master/ga/test_util.h"
+#include "tests/testing/objectives.h"
 
 namespace deepevolve::ga {
 namespace {
@@ -189,11 +190,7 @@ TEST(SimulateTest, SeveralObjectivesAreMeasuredByTheHypervolumeFound) {
     spec.mutable_task()->set_net(v1::MLP);
     if (std::string(which) == "steady_state") spec.mutable_steady_state()->set_trials(150);
     if (std::string(which) == "grid") spec.mutable_grid();
-    for (const auto& [metric, goal] : {std::pair{"accuracy", "max"}, std::pair{"params", "min"}}) {
-      v1::Objective* o = spec.add_objectives();
-      o->set_metric(metric);
-      o->set_goal(goal);
-    }
+    ::deepevolve::testing::AccuracyAgainstParams(spec);
     auto resolved = ResolveSearchSpec(spec, genome::GeneNames::kAny);
     ASSERT_TRUE(resolved.ok()) << resolved.status();
     auto run = Simulate(*table, *resolved, 1.0, 7);
@@ -278,11 +275,7 @@ TEST(SimulateTest, MultiObjectiveAshaSavesEpochsAndFindsTheFront) {
     spec.mutable_task()->set_net(v1::MLP);
     spec.mutable_random()->set_trials(200);
     if (std::string(pruner) == "asha") spec.mutable_pruner()->mutable_asha();
-    for (const auto& [metric, goal] : {std::pair{"accuracy", "max"}, std::pair{"params", "min"}}) {
-      v1::Objective* o = spec.add_objectives();
-      o->set_metric(metric);
-      o->set_goal(goal);
-    }
+    ::deepevolve::testing::AccuracyAgainstParams(spec);
     auto resolved = ResolveSearchSpec(spec, genome::GeneNames::kAny);
     ASSERT_TRUE(resolved.ok()) << resolved.status();
     auto run = Simulate(*table, *resolved, 1.0, 7);

@@ -14,6 +14,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/heartbeats.h"
 #include "tests/testing/master_pages.h"
+#include "tests/testing/objectives.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -73,13 +74,7 @@ class PruningTest : public ::testing::Test {
   // Accuracy against size: the spec with the objectives, and the workers report a
   // made-up parameter count (from the hash) with each epoch and result.
   static v1::SearchSpec WithSize(v1::SearchSpec spec) {
-    v1::Objective* accuracy = spec.add_objectives();
-    accuracy->set_metric("accuracy");
-    accuracy->set_goal("maximize");
-    v1::Objective* params = spec.add_objectives();
-    params->set_metric("params");
-    params->set_goal("minimize");
-    return spec;
+    return ::deepevolve::testing::AccuracyAgainstParams(spec);
   }
   static double Params(const v1::Assignment& a) {
     return static_cast<double>(std::stoul(a.genome().hash().substr(0, 5), nullptr, 16));

@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "master/ga/guided.h"
 #include "master/ga/spec.h"
+#include "tests/testing/objectives.h"
 #include "tests/testing/status_matchers.h"
 
 namespace deepevolve::master {
@@ -173,14 +174,7 @@ void ExpectAGuidedReplayGoesOnAsBefore(bool objectives) {
   spec.mutable_guided()->set_trials(60);
   spec.mutable_guided()->set_warmup(5);
   spec.set_seed(5);
-  if (objectives) {
-    v1::Objective* accuracy = spec.add_objectives();
-    accuracy->set_metric("accuracy");
-    accuracy->set_goal("maximize");
-    v1::Objective* params = spec.add_objectives();
-    params->set_metric("params");
-    params->set_goal("minimize");
-  }
+  if (objectives) ::deepevolve::testing::AccuracyAgainstParams(spec);
   const v1::SearchSummary summary = Summary(spec);
 
   auto original = SearchRun::Create(summary);
