@@ -378,22 +378,9 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
   }
 
   std::vector<v1::Trial> trials;
-  for (int64_t after = 0;;) {
-    grpc::ClientContext context;
-    PrepareCall(context, remote, absl::Seconds(60));
-    v1::ListTrialsRequest request;
-    request.set_search_id(search_id);
-    request.set_after_genome_id(after);
-    request.set_page_size(10'000);
-    v1::ListTrialsResponse response;
-    grpc::Status s = stub->ListTrials(&context, request, &response);
-    if (!s.ok()) {
-      err << "deepevolve local: cannot read the results back: " << s.error_message() << "\n";
-      return 1;
-    }
-    trials.insert(trials.end(), response.trials().begin(), response.trials().end());
-    after = response.next_after_genome_id();
-    if (after == 0) break;
+  if (grpc::Status s = ReadAllTrials(*stub, remote, search_id, &trials); !s.ok()) {
+    err << "deepevolve local: cannot read the results back: " << s.error_message() << "\n";
+    return 1;
   }
   WriteResults(*space, trials, options.out_dir);
   // A trainer program's model file is in its own format.

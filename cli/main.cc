@@ -226,9 +226,14 @@ int main(int argc, char** argv) {
   cancel->add_option("search", search_id, "search id")->required();
   add_remote(cancel);
   std::string export_path = "best_model.pt";
-  CLI::App* export_cmd = app.add_subcommand("export", "Download a search's best model");
+  CLI::App* export_cmd =
+      app.add_subcommand("export", "Download a search's best model, or a genome's");
   export_cmd->add_option("search", search_id, "search id")->required();
   export_cmd->add_option("-o,--out", export_path, "file to write")->capture_default_str();
+  std::string export_genome;
+  export_cmd->add_option("--genome", export_genome,
+                         "this genome's model (its id, or the start of its hash) instead of the "
+                         "best's: any member of a front of several objectives");
   add_remote(export_cmd);
 
   CLI11_PARSE(app, argc, argv);
@@ -269,7 +274,8 @@ int main(int argc, char** argv) {
   if (*top) return deepevolve::cli::RunTop(remote, search_id, top_limit, std::cout, std::cerr);
   if (*cancel) return deepevolve::cli::RunCancel(remote, search_id, std::cout, std::cerr);
   if (*export_cmd) {
-    return deepevolve::cli::RunExport(remote, search_id, export_path, std::cout, std::cerr);
+    return deepevolve::cli::RunExport(remote, search_id, export_genome, export_path, std::cout,
+                                      std::cerr);
   }
 
   if (*certs) {

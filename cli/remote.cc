@@ -2,10 +2,15 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -317,14 +322,58 @@ int RunCancel(const RemoteOptions& options, int64_t search_id, std::ostream& out
   return 0;
 }
 
-int RunExport(const RemoteOptions& options, int64_t search_id, const std::string& path,
-              std::ostream& out, std::ostream& err) {
+grpc::Status ReadAllTrials(v1::SearchService::Stub& stub, const RemoteOptions& options,
+                           int64_t search_id, std::vector<v1::Trial>* trials) {
+  for (int64_t after = 0;;) {
+    grpc::ClientContext context;
+    PrepareCall(context, options, absl::Seconds(60));
+    v1::ListTrialsRequest request;
+    request.set_search_id(search_id);
+    request.set_after_genome_id(after);
+    request.set_page_size(10'000);
+    v1::ListTrialsResponse response;
+    grpc::Status s = stub.ListTrials(&context, request, &response);
+    if (!s.ok()) return s;
+    trials->insert(trials->end(), response.trials().begin(), response.trials().end());
+    after = response.next_after_genome_id();
+    if (after == 0) return grpc::Status::OK;
+  }
+}
+
+int RunExport(const RemoteOptions& options, int64_t search_id, const std::string& genome,
+              const std::string& path, std::ostream& out, std::ostream& err) {
   auto stub = ConnectSearchService(options, err);
   if (stub == nullptr) return 1;
-  grpc::ClientContext context;
-  PrepareCall(context, options, absl::Seconds(120));
   v1::GetModelRequest request;
   request.set_search_id(search_id);
+  int64_t id = 0;
+  if (!genome.empty() && absl::SimpleAtoi(genome, &id) && id > 0 && genome.size() < 12) {
+    request.set_genome_id(id);
+  } else if (!genome.empty()) {
+    // A hash prefix: the genome of the search whose hash begins so, if one alone does.
+    if (genome.size() < 6 || genome.size() > 32 ||
+        !std::all_of(genome.begin(), genome.end(),
+                     [](char c) { return absl::ascii_isxdigit(c); })) {
+      err << "deepevolve export: --genome: a genome id, or 6 to 32 hex digits of its hash\n";
+      return 2;
+    }
+    std::vector<v1::Trial> trials;
+    grpc::Status s = ReadAllTrials(*stub, options, search_id, &trials);
+    if (!s.ok()) return Fail(options, "export", s, err);
+    std::vector<const v1::Trial*> matching;
+    for (const v1::Trial& t : trials) {
+      if (absl::StartsWithIgnoreCase(t.genome().hash(), genome)) matching.push_back(&t);
+    }
+    if (matching.size() != 1) {
+      err << "deepevolve export: search " << search_id << " has "
+          << (matching.empty() ? "no genome" : absl::StrCat(matching.size(), " genomes"))
+          << " whose hash begins with " << genome << "\n";
+      return 1;
+    }
+    request.set_genome_id(matching.front()->genome().id());
+  }
+  grpc::ClientContext context;
+  PrepareCall(context, options, absl::Seconds(120));
   v1::Model model;
   grpc::Status status = stub->GetModel(&context, request, &model);
   if (!status.ok()) return Fail(options, "export", status, err);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "common/grpc_security.h"
@@ -45,8 +46,14 @@ int RunTop(const RemoteOptions& options, int64_t search_id, int limit, std::ostr
            std::ostream& err);
 int RunCancel(const RemoteOptions& options, int64_t search_id, std::ostream& out,
               std::ostream& err);
-int RunExport(const RemoteOptions& options, int64_t search_id, const std::string& path,
-              std::ostream& out, std::ostream& err);
+// Every trial of search `search_id`, page by page, into `*trials`.
+grpc::Status ReadAllTrials(v1::SearchService::Stub& stub, const RemoteOptions& options,
+                           int64_t search_id, std::vector<v1::Trial>* trials);
+
+// Writes the model of search `search_id`'s genome `genome` — its id, or a prefix of its
+// hash of at least 6 characters — to `path`; its best genome's when `genome` is empty.
+int RunExport(const RemoteOptions& options, int64_t search_id, const std::string& genome,
+              const std::string& path, std::ostream& out, std::ostream& err);
 
 }  // namespace deepevolve::cli
 

@@ -449,7 +449,11 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   a.set_seed(t.seed());
   a.set_lease_deadline_unix_ms(lease.deadline_ms);
   a.set_upload_model(true);
-  if (run.best_genome_id() != 0) a.set_best_accuracy(run.trial(run.best_genome_id()).accuracy());
+  // A worker uploads a model only above the best accuracy it was told. With several
+  // objectives a less accurate genome may join the front: it is told none.
+  if (run.best_genome_id() != 0 && !run.several_objectives()) {
+    a.set_best_accuracy(run.trial(run.best_genome_id()).accuracy());
+  }
   return a;
 }
 
@@ -505,7 +509,7 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
     return response;
   }
   SearchRun& run = *found->second;
-  if (run.best_genome_id() != 0) {
+  if (run.best_genome_id() != 0 && !run.several_objectives()) {
     response.set_best_accuracy(run.trial(run.best_genome_id()).accuracy());
   }
   Trial& t = run.trial(lease->genome_id);
@@ -771,10 +775,14 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
   const absl::Status inserted = ledger_->Insert(key, result);
   if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
   // A model file is the training's that made its key's entry (an export's weights are
-  // those of the result it shows), and only the best genome's model is kept. A result
-  // that did not make the entry (a retrain, a concurrent search) keeps none.
+  // those of the result it shows), and only the best genome's model is kept — with
+  // several objectives, that of each genome on the front when it reported, so that any
+  // member can be exported. A result that did not make the entry (a retrain, a
+  // concurrent search) keeps none.
   if (inserted.ok() && change != nullptr) {
-    if (has_model && run.best_genome_id() == t.genome().id()) {
+    const bool keep = run.several_objectives() ? run.OnFront(t.genome().id())
+                                               : run.best_genome_id() == t.genome().id();
+    if (has_model && keep) {
       change->publish = key;
     } else {
       change->remove = key;

@@ -219,7 +219,8 @@ absl::StatusOr<v1::Model> Master::GetModel(int64_t search_id, int64_t genome_id)
   if (!data.has_value()) {
     return absl::NotFoundError(absl::StrCat(
         "no stored model for genome ", out.trial().genome().id(), " of search ", search_id,
-        " (a model is kept for each genome that was its search's best when it was trained)"));
+        " (a model is kept for each genome that was its search's best when it was trained, or "
+        "with several objectives on its front)"));
   }
   out.set_data(*std::move(data));
   return out;

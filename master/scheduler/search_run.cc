@@ -235,6 +235,18 @@ const std::vector<int64_t>& SearchRun::ParetoRanking() const {
   return pareto_ranking_;
 }
 
+bool SearchRun::OnFront(int64_t genome_id) const {
+  if (!objectives_.has_value()) return false;
+  const genome::ParetoPoint p = objectives_->Point(trials_.at(genome_id));
+  if (p.tier != 0 || p.violation != 0) return false;
+  for (const genome::RankKey& key : ranking_) {
+    if (key.genome_id == genome_id) continue;
+    const genome::ParetoPoint q = objectives_->Point(trials_.at(key.genome_id));
+    if (q.tier == 0 && q.violation == 0 && genome::Dominates(q.values, p.values)) return false;
+  }
+  return true;
+}
+
 ga::EpochScore SearchRun::ScoreAt(int64_t genome_id, const v1::EpochPoint& p) const {
   ga::EpochScore score{p.val_accuracy(), std::nullopt};
   if (objectives_.has_value()) score.point = objectives_->AtEpoch(genome_id, p);

@@ -96,6 +96,9 @@ class SearchRun {
   // What the strategy is told of a finished trial: its accuracy, and with several
   // objectives or constraints their values and violation.
   ga::Fitness FitnessOf(const v1::Trial& t, bool ok, double accuracy, bool pruned) const;
+  // With several objectives: whether trial `genome_id` trained fully, keeps every
+  // constraint, and no other such trial dominates it (front 0). O(trials).
+  bool OnFront(int64_t genome_id) const;
   // Whether the search ranks by several objectives or constraints (ga::IsMultiObjective).
   bool several_objectives() const { return objectives_.has_value(); }
   // What the pruner is shown of trial `genome_id` after an epoch of its curve: its

@@ -318,13 +318,66 @@ class DistributedTest(unittest.TestCase):
         """ASHA on steady-state with the master SIGKILLed again and again: the pruner's
         rungs and decisions survive (a stopped genome is recorded pruned at a rung, never
         trained again), and the epochs add up."""
+        self.kill_the_master_during_a_pruned_search(20261202)
+
+    def test_kill_the_master_during_a_multi_objective_pruned_search(self):
+        """The same with accuracy against size (the fake workers' params, sent with each
+        epoch): multi-objective ASHA's rungs are rebuilt from the stored curves, which keep
+        each epoch's metrics, and the leaderboard goes by Pareto front."""
+        search, trials = self.kill_the_master_during_a_pruned_search(
+            20261207, "--objective", "accuracy:max", "--objective", "params:min")
+        for t in trials:
+            self.assertIn("params", t["metrics"], t)
+            for p in t["curve"]:
+                self.assertEqual(p["metrics"]["params"], t["metrics"]["params"], t)
+        _, body = self.cluster.http(f"/api/searches/{search}/leaderboard?limit=60")
+        board = [t for t in json.loads(body)["trials"] if t["state"] == "DONE"]
+        points = [(t["accuracy"], -t["metrics"]["params"]) for t in board]
+        for i, p in enumerate(points):
+            for q in points[i + 1:]:
+                self.assertFalse(q[0] >= p[0] and q[1] >= p[1] and q != p, board)
+
+    def test_any_member_of_a_front_exports(self):
+        """With several objectives every genome on the front when it reported keeps its
+        model: the smallest of the front exports by the start of its hash or by its id,
+        whatever its accuracy."""
         c = self.cluster
-        rng = random.Random(20261202)
+        for i in range(2):
+            c.start_worker(f"w{i}", epoch_ms=5)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--strategy", "steady_state",
+                          "--population", "6", "--trials", "20", "--seed", "8",
+                          "--objective", "accuracy:max", "--objective", "params:min")
+        self.assertEqual(c.wait_done(search)["state"], "SUCCEEDED")
+        _, body = c.http(f"/api/searches/{search}/leaderboard?limit=20")
+        board = json.loads(body)["trials"]
+        point = lambda t: (t["accuracy"], -t["metrics"]["params"])
+        front = [t for t in board
+                 if not any(point(u)[0] >= point(t)[0] and point(u)[1] >= point(t)[1]
+                            and point(u) != point(t) for u in board)]
+        self.assertGreaterEqual(len(front), 2)
+        smallest = min(front, key=lambda t: t["metrics"]["params"])
+        self.assertLess(smallest["accuracy"], board[0]["accuracy"])
+        out = os.path.join(c.dir, "small.pt")
+        for genome in (smallest["genome"]["hash"][:8], str(smallest["genome"]["id"])):
+            wrote = c.cli("export", str(search), "--genome", genome, "-o", out).stdout
+            self.assertIn("wrote", wrote)
+            with open(out) as f:
+                self.assertEqual(f.read(), "fake model of " + smallest["genome"]["hash"])
+        bad = c.cli("export", str(search), "--genome", "xyz", "-o", out, check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--genome", bad.stderr)
+        none = c.cli("export", str(search), "--genome", "ffffffffffff", "-o", out, check=False)
+        self.assertNotEqual(none.returncode, 0)
+        self.assertIn("no genome whose hash begins with ffffffffffff", none.stderr)
+
+    def kill_the_master_during_a_pruned_search(self, seed, *flags):
+        c = self.cluster
+        rng = random.Random(seed)
         for i in range(3):
             c.start_worker(f"w{i}", epoch_ms=40)
         search = c.submit("--preset", "fashion_mnist_mlp", "--strategy", "steady_state",
                           "--population", "8", "--trials", "60", "--seed", "4",
-                          "--pruner", "asha")
+                          "--pruner", "asha", *flags)
         kills = self.kill_the_master_repeatedly(c, search, rng, rounds=6, most_between=4)
         status = c.status(search)
         _, body = c.http(f"/api/searches/{search}/trials")
@@ -354,6 +407,7 @@ class DistributedTest(unittest.TestCase):
         self.assertEqual(int(lines["deepevolve_genomes_pruned_total"]), len(pruned))
         self.assertEqual(int(lines[f'deepevolve_search_epochs_saved{{search="{search}",name="fashion_mnist_mlp"}}']),
                          int(status["epochsSaved"]))
+        return search, trials
 
     def test_a_stopped_worker_s_late_report_is_fenced(self):
         c = self.cluster

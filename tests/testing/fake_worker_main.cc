@@ -1,11 +1,13 @@
 // fake-worker: the real worker loop and gRPC client with a trainer that only pretends.
-// Its accuracy is a fixed function of the genome hash, each epoch takes --epoch-ms, and
-// genomes whose hash starts with --fail-prefix fail like a NaN loss. Fault tests kill,
-// stop and restart these processes for real.
+// Its accuracy is a fixed function of the genome hash, and so is its `params` metric
+// (with each epoch and in the result, for searches of several objectives); each epoch
+// takes --epoch-ms, and genomes whose hash starts with --fail-prefix fail like a NaN loss. Fault
+// tests kill, stop and restart these processes for real.
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <thread>
 
@@ -64,11 +66,14 @@ int main(int argc, char** argv) {
     const int epochs = std::max(1, a.task().epochs());
     while (hang) std::this_thread::sleep_for(std::chrono::hours(1));
     int run = 0;
+    // A size of its own, independent of the accuracy: 10 000 to 1 000 000.
+    const deepevolve::genome::Metrics metrics = {
+        {"params", 1e4 + std::round(99e4 * FakeAccuracy(a.genome().hash().substr(16)))}};
     for (int e = 1; e <= epochs; ++e) {
       std::this_thread::sleep_for(std::chrono::milliseconds(epoch_ms));
       run = e;
-      const auto next = progress(
-          {e, epochs, 1.0 / e, FakeAccuracy(a.genome().hash(), e, epochs), e * epoch_ms / 1e3});
+      const auto next = progress({e, epochs, 1.0 / e, FakeAccuracy(a.genome().hash(), e, epochs),
+                                  e * epoch_ms / 1e3, 0, metrics});
       if (next == deepevolve::worker::AfterEpoch::kCancel) return absl::CancelledError("stopped");
       if (next == deepevolve::worker::AfterEpoch::kStop) break;
     }
@@ -82,6 +87,7 @@ int main(int argc, char** argv) {
     }
     r.epochs_run = run;
     r.train_seconds = run * epoch_ms / 1e3;
+    r.metrics = metrics;
     if (freeze_after > 0 && ++trained == freeze_after) raise(SIGSTOP);
     return r;
   };

@@ -20,6 +20,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/heartbeats.h"
 #include "tests/testing/master_pages.h"
+#include "tests/testing/objectives.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -768,6 +769,46 @@ TEST_F(MasterTest, TheBestModelIsKept) {
   model = master_->GetModel(submitted->search_id(), 0);
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->data(), "weights of " + best_hash);
+}
+
+// With several objectives a less accurate genome may be on the front: workers are told
+// no best accuracy (so they upload every model), and the model of each genome on the
+// front when it reported is kept, so that any member of the final front exports.
+TEST_F(MasterTest, WithSeveralObjectivesEveryFrontMembersModelIsKept) {
+  v1::SearchSpec spec = SmallSpec(5);
+  ::deepevolve::testing::AccuracyAgainstParams(spec);
+  auto submitted = master_->Submit(spec);
+  ASSERT_THAT(submitted, IsOk());
+  RegisterWorker("w1");
+  while (auto a = Acquire("w1")) {
+    EXPECT_FALSE(a->has_best_accuracy());
+    v1::ReportRequest r = Result(*a, "w1");
+    // A size of its own, so that most genomes are dominated.
+    (*r.mutable_metrics())["params"] =
+        static_cast<double>(std::stoul(a->genome().hash().substr(8, 4), nullptr, 16));
+    r.set_model("weights of " + a->genome().hash());
+    ASSERT_TRUE(master_->Report(r)->accepted());
+  }
+  auto trials = AllTrials(*master_, submitted->search_id());
+  ASSERT_THAT(trials, IsOk());
+  const auto point = [](const v1::Trial& t) {
+    return std::vector<double>{t.accuracy(), -t.metrics().at("params")};
+  };
+  int front = 0, others_kept = 0;
+  for (const v1::Trial& t : *trials) {
+    bool dominated = false;
+    for (const v1::Trial& u : *trials) dominated |= genome::Dominates(point(u), point(t));
+    auto model = master_->GetModel(submitted->search_id(), t.genome().id());
+    if (!dominated) {
+      ++front;
+      ASSERT_THAT(model, IsOk()) << t.description();
+      EXPECT_EQ(model->data(), "weights of " + t.genome().hash());
+    } else {
+      others_kept += model.ok();  // on the front when it reported, dominated since
+    }
+  }
+  EXPECT_GE(front, 2);
+  EXPECT_LT(others_kept, static_cast<int>(trials->size()) - front);
 }
 
 // Models are kept by ledger entry: a search answered wholly from the ledger exports the
