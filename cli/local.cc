@@ -24,6 +24,7 @@
 #include "common/subprocess.h"
 #include "genome/gene_json.h"
 #include "genome/metrics.h"
+#include "genome/pareto.h"
 #include "genome/space.h"
 #include "genome/trial_rank.h"
 #include "google/protobuf/util/json_util.h"
@@ -87,14 +88,19 @@ void PrintTop(const std::vector<v1::Trial>& trials, const std::vector<v1::Trial>
   const size_t shown = std::min<size_t>(5, ranked.size());
   size_t width = 6;
   for (size_t i = 0; i < shown; ++i) width = std::max(width, ranked[i]->description().size());
-  std::string metric_head;
+  // With several objectives, each row's front (1: no genome dominates it).
+  std::vector<int> fronts;
+  if (ga::IsMultiObjective(spec)) fronts = genome::FrontNumbers(genome::Objectives(spec), ranked);
+  std::string metric_head = fronts.empty() ? "" : absl::StrFormat(" %5s", "front");
   for (const std::string& m : metrics) absl::StrAppendFormat(&metric_head, " %12s", m);
   out << absl::StrFormat("%-4s %-*s %8s %8s%s %5s %9s %4s  %s\n", "rank", width, "genome",
                          "accuracy", "test", metric_head, "id", "parents", "gen", "hash");
   for (size_t i = 0; i < shown; ++i) {
     const v1::Trial& t = *ranked[i];
     const v1::Genome& g = t.genome();
-    std::string metric_cells;
+    std::string metric_cells =
+        fronts.empty() ? ""
+                       : absl::StrFormat(" %5s", fronts[i] > 0 ? absl::StrCat(fronts[i]) : "-");
     for (const std::string& m : metrics) {
       const std::optional<double> v = genome::MetricOf(t, m);
       absl::StrAppendFormat(&metric_cells, " %12s",

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "cli/watch_progress.h"
 #include "deepevolve/v1/service.grpc.pb.h"
+#include "genome/pareto.h"
 #include "google/protobuf/util/json_util.h"
 #include "master/ga/spec.h"
 
@@ -108,13 +109,17 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
   if (!s.error().empty()) out << "  error: " << s.error() << "\n";
 }
 
-void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials, std::ostream& out) {
+// `fronts`: each row's front number (genome::FrontNumbers), or empty for a search of
+// accuracy alone.
+void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials,
+                 const std::vector<int>& fronts, std::ostream& out) {
   // Every metric a shown trial has, a column each (params, latency_ms, ...).
   std::set<std::string> metrics;
   for (const v1::Trial& t : trials) {
     for (const auto& [name, value] : t.metrics()) metrics.insert(name);
   }
   std::string head = absl::StrFormat("%-4s %-8s %-8s", "rank", "val", "test");
+  if (!fronts.empty()) absl::StrAppendFormat(&head, " %-5s", "front");
   for (const std::string& m : metrics) absl::StrAppendFormat(&head, " %-12s", m);
   out << head << absl::StrFormat(" %-7s %-34s %s\n", "genome", "hash", "genes");
   int rank = 0;
@@ -122,6 +127,10 @@ void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials, st
     std::string row =
         absl::StrFormat("%-4d %-8s %-8s", ++rank, absl::StrFormat("%.2f%%", 100 * t.accuracy()),
                         absl::StrFormat("%.2f%%", 100 * t.test_accuracy()));
+    if (!fronts.empty()) {
+      const int front = fronts[rank - 1];
+      absl::StrAppendFormat(&row, " %-5s", front > 0 ? absl::StrCat(front) : "-");
+    }
     for (const std::string& m : metrics) {
       auto it = t.metrics().find(m);
       absl::StrAppendFormat(&row, " %-12s",
@@ -297,9 +306,23 @@ int RunTop(const RemoteOptions& options, int64_t search_id, int limit, std::ostr
   if (!status.ok()) return Fail(options, "top", status, err);
   if (options.json) {
     out << Json(response) << "\n";
-  } else {
-    PrintTrials(response.trials(), out);
+    return 0;
   }
+  // The search's objectives, for each row's front.
+  grpc::ClientContext get_context;
+  PrepareCall(get_context, options, absl::Seconds(30));
+  v1::GetRequest get;
+  get.set_search_id(search_id);
+  v1::SearchSummary summary;
+  status = stub->Get(&get_context, get, &summary);
+  if (!status.ok()) return Fail(options, "top", status, err);
+  std::vector<int> fronts;
+  if (ga::IsMultiObjective(summary.spec())) {
+    std::vector<const v1::Trial*> ranked;
+    for (const v1::Trial& t : response.trials()) ranked.push_back(&t);
+    fronts = genome::FrontNumbers(genome::Objectives(summary.spec()), ranked);
+  }
+  PrintTrials(response.trials(), fronts, out);
   return 0;
 }
 

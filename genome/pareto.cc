@@ -222,4 +222,22 @@ std::optional<ParetoPoint> Objectives::AtEpoch(int64_t id, const v1::EpochPoint&
   return p;
 }
 
+std::vector<int> FrontNumbers(const Objectives& objectives,
+                              const std::vector<const v1::Trial*>& ranked) {
+  std::vector<int> numbers(ranked.size(), 0);
+  for (int tier = 0; tier < 2; ++tier) {
+    std::vector<size_t> rows;
+    std::vector<std::vector<double>> values;
+    for (size_t i = 0; i < ranked.size(); ++i) {
+      ParetoPoint p = objectives.Point(*ranked[i]);
+      if (p.tier != tier || p.violation != 0) continue;
+      rows.push_back(i);
+      values.push_back(std::move(p.values));
+    }
+    const std::vector<int> fronts = NonDominatedFronts(values);
+    for (size_t k = 0; k < rows.size(); ++k) numbers[rows[k]] = fronts[k] + 1;
+  }
+  return numbers;
+}
+
 }  // namespace deepevolve::genome

@@ -89,6 +89,14 @@ class Objectives {
   std::vector<v1::Constraint> constraints_;
 };
 
+// The front number of each trial of `ranked`, a prefix of a search's ranking (best
+// first, as its leaderboard lists it): 1 for the first front among the trials of its
+// tier (trained fully, or pruned), 2 for the next, and so on; 0 for a trial with no
+// front (infeasible, or failed). Exact for every row of a prefix, since a trial's front
+// depends only on trials of its tier ranked before it.
+std::vector<int> FrontNumbers(const Objectives& objectives,
+                              const std::vector<const v1::Trial*>& ranked);
+
 }  // namespace deepevolve::genome
 
 #endif  // DEEPEVOLVE_GENOME_PARETO_H_

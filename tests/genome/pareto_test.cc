@@ -168,5 +168,37 @@ TEST(ParetoTest, ObjectivesOrientGoalsAndMeasureViolations) {
   EXPECT_FALSE(objectives.AtEpoch(9, e).has_value());
 }
 
+TEST(ParetoTest, FrontNumbersOfALeaderboardsRowsAreTheirFrontsInTheirTier) {
+  v1::SearchSpec spec;
+  auto* o = spec.add_objectives();
+  o->set_metric("accuracy");
+  o->set_goal("maximize");
+  o = spec.add_objectives();
+  o->set_metric("params");
+  o->set_goal("minimize");
+  auto* c = spec.add_constraints();
+  c->set_metric("params");
+  c->set_max(500);
+  const Objectives objectives(spec);
+  std::vector<v1::Trial> trials;
+  auto add = [&](v1::TrialState state, double accuracy, double params) {
+    v1::Trial& t = trials.emplace_back();
+    t.mutable_genome()->set_id(static_cast<int64_t>(trials.size()));
+    t.set_state(state);
+    t.set_accuracy(accuracy);
+    (*t.mutable_metrics())["params"] = params;
+  };
+  add(v1::DONE, 0.9, 400);      // front 1
+  add(v1::DONE, 0.8, 100);      // front 1
+  add(v1::DONE, 0.85, 450);     // front 2: below the first
+  add(v1::DONE, 0.95, 900);     // breaks the constraint: no front
+  add(v1::PRUNED, 0.7, 300);    // the pruned have fronts of their own
+  add(v1::PRUNED, 0.6, 350);    // dominated by the pruned one above
+  add(v1::TRIAL_FAILED, 0, 0);  // none
+  std::vector<const v1::Trial*> ranked;
+  for (const v1::Trial& t : trials) ranked.push_back(&t);
+  EXPECT_EQ(FrontNumbers(objectives, ranked), (std::vector<int>{1, 1, 2, 0, 1, 2, 0}));
+}
+
 }  // namespace
 }  // namespace deepevolve::genome
