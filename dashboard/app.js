@@ -70,7 +70,182 @@ const bestOf = (filter, n) => state.ranked.map((r) => state.byId.get(String(r.ge
   .filter(filter).slice(0, n);
 const pct = (x) => (100 * x).toFixed(2) + "%";
 const geneNames = () => (state.search?.spec?.space?.genes || []).map((g) => g.name);
-const geneValue = (v) => (v.intValue !== undefined ? String(v.intValue) : v.stringValue);
+const geneValue = (v) => (v.intValue !== undefined ? String(v.intValue)
+  : v.floatValue !== undefined ? String(v.floatValue) : v.stringValue);
+
+// --- several objectives (genome/pareto.h ranks them on the master) ---
+
+const spec = () => state.search?.spec || {};
+// What the search optimizes: its objectives, or validation accuracy alone.
+const objectives = () => (spec().objectives?.length ? spec().objectives
+  : [{ metric: "accuracy", goal: "maximize" }]);
+const multiObjective = () => {
+  const o = spec().objectives || [];
+  return (spec().constraints || []).length > 0 || o.length > 1 ||
+    (o.length === 1 && !(o[0].metric === "accuracy" && o[0].goal === "maximize"));
+};
+function metricOf(t, name) {
+  if (name === "accuracy") return t.accuracy;
+  if (name === "test_accuracy") return t.testAccuracy;
+  if (name === "train_seconds") return t.trainSeconds;
+  const v = t.metrics?.[name];
+  return v === undefined ? undefined : Number(v);
+}
+// Every constraint kept (a metric it lacks breaks it).
+const feasible = (t) => (spec().constraints || []).every((c) => {
+  const v = metricOf(t, c.metric);
+  return v !== undefined && (c.min === undefined || v >= c.min) && (c.max === undefined || v <= c.max);
+});
+// An objective's value oriented so that larger is better.
+const oriented = (o, v) => (o.goal === "minimize" ? -v : v);
+const fmtMetric = (name, v) => (name.includes("accuracy") ? pct(v) : Number(v).toPrecision(4));
+
+// The points of `rows` ([x, y], larger better) that no other beats in both: by x
+// falling, each that raises the best y so far.
+function front2d(rows) {
+  const sorted = [...rows].sort((a, b) => b.p[0] - a.p[0] || b.p[1] - a.p[1]);
+  const out = [];
+  let bestY = -Infinity;
+  for (const r of sorted) {
+    if (r.p[1] > bestY) { out.push(r); bestY = r.p[1]; }
+  }
+  return out;
+}
+
+// The area a front ([x, y] in [0, 1], larger better) bounds above (0, 0).
+function area2d(front) {
+  let a = 0, height = 0;
+  for (const r of [...front].sort((u, v) => v.p[0] - u.p[0])) {
+    if (r.p[1] > height) { a += r.p[0] * (r.p[1] - height); height = r.p[1]; }
+  }
+  return a;
+}
+
+function objectiveSelect(id, index, onChange) {
+  const select = document.getElementById(id);
+  const names = objectives().map((o) => o.metric);
+  if ([...select.options].map((o) => o.value).join() !== names.join()) {
+    select.replaceChildren(...names.map((n) => new Option(n, n)));
+    select.value = names[Math.min(index, names.length - 1)];
+    select.onchange = onChange;
+  }
+  return objectives().find((o) => o.metric === select.value);
+}
+
+// Two chosen objectives: every fully trained, feasible genome, the front of the two in
+// colour as a step line, the rest grey.
+function drawFront() {
+  const panel = document.getElementById("front");
+  panel.hidden = !multiObjective();
+  if (panel.hidden) return;
+  const redraw = () => { drawFront(); drawHypervolume(); };
+  const ox = objectiveSelect("front-x", 1, redraw), oy = objectiveSelect("front-y", 0, redraw);
+  const rows = [];
+  for (const t of state.trials) {
+    if (!ok(t) || !feasible(t)) continue;
+    const x = metricOf(t, ox.metric), y = metricOf(t, oy.metric);
+    if (x === undefined || y === undefined) continue;
+    rows.push({ t, x, y, p: [oriented(ox, x), oriented(oy, y)] });
+  }
+  const front = front2d(rows);
+  const onFront = new Set(front.map((r) => r.t));
+  const label = (r) => `#${r.t.genome.id} ${r.t.description || ""}<br>` +
+    `${ox.metric} ${fmtMetric(ox.metric, r.x)}, ${oy.metric} ${fmtMetric(oy.metric, r.y)}`;
+  const point = (r) => ({ value: [r.x, r.y], tooltip: { formatter: label(r) } });
+  chart("front").setOption({
+    tooltip: { trigger: "item" },
+    legend: { data: ["front", "dominated"] },
+    xAxis: { type: "value", scale: true, name: ox.metric },
+    yAxis: { type: "value", scale: true, name: oy.metric },
+    series: [
+      { name: "dominated", type: "scatter", symbolSize: 5, itemStyle: { color: "#c8c8c8" },
+        data: rows.filter((r) => !onFront.has(r.t)).map(point), large: true },
+      { name: "front", type: "line", step: "end", symbolSize: 8, itemStyle: { color: "#2563eb" },
+        data: [...front].sort((a, b) => a.x - b.x).map(point) },
+    ],
+  }, true);
+  panel.dataset.front = String(front.length);
+  document.getElementById("front-note").textContent =
+    `${front.length} on the front of ${rows.length} trained` +
+    (spec().constraints?.length ? " and feasible" : "");
+  rendered("front", rows.length);
+}
+
+// The share of the observed range's box the front of the two chosen objectives covers,
+// as each result arrived (each objective scaled between its worst and best value seen).
+function drawHypervolume() {
+  const panel = document.getElementById("hypervolume");
+  panel.hidden = !multiObjective();
+  if (panel.hidden) return;
+  const ox = objectives().find((o) => o.metric === document.getElementById("front-x").value);
+  const oy = objectives().find((o) => o.metric === document.getElementById("front-y").value);
+  const rows = [];
+  for (const t of state.trials) {
+    if (!ok(t) || !feasible(t) || !t.finishedUnixMs) continue;
+    const x = metricOf(t, ox.metric), y = metricOf(t, oy.metric);
+    if (x !== undefined && y !== undefined) rows.push({ t, p: [oriented(ox, x), oriented(oy, y)] });
+  }
+  rows.sort((a, b) => Number(a.t.finishedUnixMs) - Number(b.t.finishedUnixMs));
+  const lo = [0, 1].map((k) => Math.min(...rows.map((r) => r.p[k])));
+  const hi = [0, 1].map((k) => Math.max(...rows.map((r) => r.p[k])));
+  const scale = (p) => p.map((v, k) => (hi[k] > lo[k] ? (v - lo[k]) / (hi[k] - lo[k]) : 1));
+  let front = [];
+  const points = [];
+  for (const r of rows) {
+    const s = { p: scale(r.p) };
+    if (!front.some((f) => f.p[0] >= s.p[0] && f.p[1] >= s.p[1])) {
+      front = front.filter((f) => !(s.p[0] >= f.p[0] && s.p[1] >= f.p[1])).concat([s]);
+    }
+    points.push([Number(r.t.finishedUnixMs), area2d(front)]);
+  }
+  chart("hypervolume").setOption({
+    tooltip: { trigger: "axis" },
+    xAxis: { type: "time" }, yAxis: { type: "value", min: 0, max: 1, name: "share" },
+    series: [{ type: "line", step: "end", showSymbol: false, data: points, sampling: "lttb" }],
+  }, true);
+  document.getElementById("hypervolume-note").textContent =
+    `${ox.metric} and ${oy.metric}, each scaled between its worst and best value seen`;
+  rendered("hypervolume", points.length);
+}
+
+const PARALLEL_MAX = 2000;
+
+// Each fully trained genome as a line across its genes and the search's objectives,
+// coloured by the first objective: which values the good genomes share.
+function drawParallel() {
+  const genes = state.search?.spec?.space?.genes || [];
+  const objs = objectives();
+  let rows = state.trials.filter((t) => ok(t) && objs.every((o) => metricOf(t, o.metric) !== undefined));
+  const first = objs[0];
+  rows.sort((a, b) => oriented(first, metricOf(b, first.metric)) - oriented(first, metricOf(a, first.metric)));
+  const total = rows.length;
+  rows = rows.slice(0, PARALLEL_MAX);
+  const axes = genes.map((g, i) => ({
+    dim: i, name: g.name, type: "category",
+    data: (g.values || []).map(geneValue).concat(["-"]),
+  })).concat(objs.map((o, k) => ({
+    dim: genes.length + k, name: o.metric + (o.goal === "minimize" ? " (min)" : ""),
+    type: "value", scale: true, inverse: o.goal === "minimize",
+  })));
+  const data = rows.map((t) => genes.map((g, i) => {
+    const v = t.genome.values?.[i];
+    return v && Object.keys(v).length ? geneValue(v) : "-";
+  }).concat(objs.map((o) => metricOf(t, o.metric))));
+  const values = data.map((d) => d[genes.length]);
+  chart("parallel").setOption({
+    parallelAxis: axes,
+    parallel: { left: 60, right: 80, bottom: 40, top: 50 },
+    visualMap: { show: false, dimension: genes.length, min: values.length ? Math.min(...values) : 0,
+                 max: values.length ? Math.max(...values) : 1, inRange: { color: first.goal === "minimize"
+                   ? ["#08519c", "#c6dbef"] : ["#c6dbef", "#08519c"] } },
+    series: [{ type: "parallel", lineStyle: { width: 1, opacity: 0.45 }, data,
+               progressive: 500, smooth: false }],
+  }, true);
+  document.getElementById("parallel-note").textContent =
+    total > PARALLEL_MAX ? `the best ${PARALLEL_MAX} of ${total} trained genomes by ${first.metric}`
+      : `${total} trained genomes`;
+  rendered("parallel", rows.length);
+}
 
 // --- panels ---
 
@@ -384,7 +559,8 @@ async function refresh() {
     state.ranked = (await api(`/searches/${state.searchId}/leaderboard?limit=${TABLE_ROWS}`)).trials || [];
     state.loaded = state.searchId;
     const started = performance.now();
-    drawSummary(); drawFitness(); drawGenes(); drawCurves(); drawLineage(); drawLeaderboard(); drawWorkers();
+    drawSummary(); drawFitness(); drawGenes(); drawCurves(); drawFront(); drawHypervolume();
+    drawParallel(); drawLineage(); drawLeaderboard(); drawWorkers();
     document.body.dataset.renderMs = String(Math.round(performance.now() - started));
     document.body.dataset.trials = String(state.trials.length);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;

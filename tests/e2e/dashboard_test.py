@@ -5,6 +5,7 @@ steady-state one of 10 000 genomes — and each panel must have drawn its data. 
 screenshots are kept as test artefacts.
 
   dashboard_test.py BUILD_DIR [unittest args]"""
+import json
 import os
 import re
 import shutil
@@ -18,7 +19,8 @@ import distributed_test  # noqa: E402
 from distributed_test import Cluster  # noqa: E402
 
 TOKEN = "dashboard-test-token"
-PANELS = ("fitness", "fitness-time", "genes", "curves", "lineage", "leaderboard", "workers")
+PANELS = ("fitness", "fitness-time", "genes", "curves", "parallel", "lineage", "leaderboard",
+          "workers")
 
 BIG_SPACE = """name: ten thousand
 task: {dataset: fashion_mnist, net: MLP, epochs: 1}
@@ -93,8 +95,32 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(drawn["lineage"], done)
         self.assertEqual(drawn["leaderboard"], done)
         self.assertEqual(drawn["workers"], 2)
+        self.assertEqual(drawn["parallel"], done)       # a line per trained genome
         self.assertIn("panels: succeeded", dom)
         self.assertIn(status["best"]["genome"]["hash"], dom)  # the leader is in the table
+
+    def test_a_search_of_several_objectives_draws_its_front(self):
+        """Accuracy against size (the fake workers' params): the front of the two, the
+        hypervolume as results arrived, and genes against both objectives."""
+        c = self.cluster
+        c.start_worker("w0", epoch_ms=1)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--strategy", "steady_state",
+                          "--population", "8", "--trials", "40", "--seed", "5",
+                          "--objective", "accuracy:max", "--objective", "params:min",
+                          "--name", "front")
+        self.assertEqual(c.wait_done(search)["state"], "SUCCEEDED")
+        _, body = c.http(f"/api/searches/{search}/trials")
+        points = [(t["accuracy"], -t["metrics"]["params"]) for t in json.loads(body)["trials"]]
+        front = [p for p in points
+                 if not any(q[0] >= p[0] and q[1] >= p[1] and q != p for q in points)]
+        dom = self.browse(search, "dashboard-front.png")
+        drawn = self.rendered(dom)
+        self.assertEqual(set(drawn), set(PANELS) | {"front", "hypervolume"}, dom[-2000:])
+        self.assertEqual(drawn["front"], 40)
+        self.assertEqual(drawn["hypervolume"], 40)
+        self.assertEqual(drawn["parallel"], 40)
+        self.assertIn(f'data-front="{len(front)}"', re.search(r'id="front"[^>]*', dom).group(0))
+        self.assertIn(f"{len(front)} on the front of 40 trained", dom)
 
     def test_pruned_genomes_are_marked(self):
         c = self.cluster

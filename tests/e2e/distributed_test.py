@@ -97,10 +97,13 @@ class Cluster:
             self.http_port = int(f.read())
 
     def http(self, path):
-        """GET on the master's HTTP port: (status, body)."""
+        """GET on the master's HTTP port, with the master's token where it has one:
+        (status, body)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}")
+        if self.token:
+            request.add_header("Authorization", "Bearer " + self.token)
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}",
-                                        timeout=30) as r:
+            with urllib.request.urlopen(request, timeout=30) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
