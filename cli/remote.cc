@@ -97,6 +97,12 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
     }
     out << "  ranked by Pareto front: " << absl::StrJoin(parts, ", ")
         << " (best: the first of the front)\n";
+    if (s.front_size() > 0) {
+      out << absl::StrFormat(
+          "  front: %d genomes, hypervolume %.3f of the box between the worst and best values "
+          "of the genomes trained (deepevolve top %d for them)\n",
+          s.front_size(), s.hypervolume(), s.search_id());
+    }
   }
   if (s.has_best()) {
     out << absl::StrFormat("  best: %.2f%% val, %.2f%% test — %s (genome %d, %s)\n",

@@ -171,8 +171,18 @@ v1::SearchSummary SearchRun::Summarize() const {
   s.set_pruned(count_[v1::PRUNED]);
   s.set_epochs_trained(epochs_trained_);
   s.set_epochs_saved(epochs_saved_);
-  if (!ranking_.empty()) *s.mutable_best() = trials_.at(ranking_.begin()->genome_id);
+  if (const int64_t best = best_genome_id(); best != 0) *s.mutable_best() = trials_.at(best);
+  if (objectives_.has_value()) {
+    const FrontStats& front = Front();
+    s.set_front_size(front.size);
+    s.set_hypervolume(front.hypervolume);
+  }
   return s;
+}
+
+const SearchRun::FrontStats& SearchRun::Front() const {
+  ParetoRanking();  // refreshes front_ with the ranking
+  return front_;
 }
 
 v1::Trial& SearchRun::AddTrial(const ga::Candidate& c) {
@@ -230,7 +240,32 @@ const std::vector<int64_t>& SearchRun::ParetoRanking() const {
     points.push_back(objectives_->Point(trials_.at(key.genome_id)));
   }
   pareto_ranking_.clear();
-  for (size_t i : genome::ParetoOrder(points)) pareto_ranking_.push_back(points[i].id);
+  std::vector<genome::ParetoRank> ranks;
+  for (size_t i : genome::ParetoOrder(points, &ranks)) pareto_ranking_.push_back(points[i].id);
+  // The front: trained fully, feasible, dominated by none. Its hypervolume in the box
+  // between the worst and best value of such genomes in each objective.
+  std::vector<std::vector<double>> front, feasible;
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (points[i].tier != 0 || points[i].violation != 0) continue;
+    feasible.push_back(points[i].values);
+    if (ranks[i].front == 0) front.push_back(points[i].values);
+  }
+  front_ = {static_cast<int64_t>(front.size()), 0};
+  if (!feasible.empty()) {
+    std::vector<double> low = feasible[0], high = feasible[0];
+    for (const std::vector<double>& v : feasible) {
+      for (size_t k = 0; k < v.size(); ++k) {
+        low[k] = std::min(low[k], v[k]);
+        high[k] = std::max(high[k], v[k]);
+      }
+    }
+    for (std::vector<double>& v : front) {
+      for (size_t k = 0; k < v.size(); ++k) {
+        v[k] = high[k] > low[k] ? (v[k] - low[k]) / (high[k] - low[k]) : 1;
+      }
+    }
+    front_.hypervolume = genome::Hypervolume(std::move(front), std::vector<double>(low.size(), 0));
+  }
   pareto_stale_ = false;
   return pareto_ranking_;
 }

@@ -151,6 +151,14 @@ class SearchRun {
   // Pareto order, computed again when a result has come or gone since.
   std::optional<genome::Objectives> objectives_;
   const std::vector<int64_t>& ParetoRanking() const;
+  struct FrontStats {
+    int64_t size = 0;
+    double hypervolume = 0;
+  };
+  // With objectives_: the front's size and hypervolume (SearchSummary), kept with the
+  // ranking.
+  const FrontStats& Front() const;
+  mutable FrontStats front_;
   mutable std::vector<int64_t> pareto_ranking_;
   mutable bool pareto_stale_ = true;
   absl::flat_hash_map<std::string, int> setup_failures_;  // in a row, by worker

@@ -10,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
+#include "master/ga/spec.h"
 #include "nlohmann/json.hpp"
 
 namespace deepevolve::master {
@@ -333,6 +334,13 @@ std::string HttpFrontend::RenderMetrics() const {
   std::string saved =
       "# HELP deepevolve_search_epochs_saved Epochs pruned genomes did not train, per "
       "search.\n# TYPE deepevolve_search_epochs_saved gauge\n";
+  std::string front =
+      "# HELP deepevolve_search_front_size Genomes on the Pareto front, per search of "
+      "several objectives.\n# TYPE deepevolve_search_front_size gauge\n";
+  std::string hypervolume =
+      "# HELP deepevolve_search_hypervolume Share of the box between the worst and best "
+      "objective values of its trained genomes that its front covers, per search of several "
+      "objectives.\n# TYPE deepevolve_search_hypervolume gauge\n";
   // Running searches and those finished in the last --forget-after-seconds: a finished
   // search's series ends after that, so that the export does not grow for ever.
   for (const v1::SearchSummary& search : master_->Current()) {
@@ -350,8 +358,14 @@ std::string HttpFrontend::RenderMetrics() const {
                     search.epochs_trained(), "\n");
     absl::StrAppend(&saved, "deepevolve_search_epochs_saved{", labels, "} ", search.epochs_saved(),
                     "\n");
+    if (ga::IsMultiObjective(search.spec())) {
+      absl::StrAppend(&front, "deepevolve_search_front_size{", labels, "} ", search.front_size(),
+                      "\n");
+      absl::StrAppend(&hypervolume, "deepevolve_search_hypervolume{", labels, "} ",
+                      absl::StrFormat("%.6f", search.hypervolume()), "\n");
+    }
   }
-  out += done + pruned + trained + saved;
+  out += done + pruned + trained + saved + front + hypervolume;
   if (metrics_ != nullptr) metrics_->Render(&out);
   return out;
 }

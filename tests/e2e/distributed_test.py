@@ -339,6 +339,17 @@ class DistributedTest(unittest.TestCase):
         for i, p in enumerate(points):
             for q in points[i + 1:]:
                 self.assertFalse(q[0] >= p[0] and q[1] >= p[1] and q != p, board)
+        # The front's size and hypervolume, in the summary and in /metrics.
+        status = self.cluster.status(search)
+        full = [(t["accuracy"], -t["metrics"]["params"]) for t in trials if t["state"] == "DONE"]
+        front = [p for p in full if not any(q[0] >= p[0] and q[1] >= p[1] and q != p for q in full)]
+        self.assertEqual(int(status["frontSize"]), len(front))
+        self.assertGreater(status["hypervolume"], 0)
+        _, metrics = self.cluster.http("/metrics")
+        labels = f'{{search="{search}",name="fashion_mnist_mlp"}}'
+        self.assertIn(f"deepevolve_search_front_size{labels} {len(front)}\n", metrics)
+        self.assertIn(f"deepevolve_search_hypervolume{labels} {status['hypervolume']:.6f}\n",
+                      metrics)
 
     def test_any_member_of_a_front_exports(self):
         """With several objectives every genome on the front when it reported keeps its

@@ -410,6 +410,31 @@ TEST_F(MasterTest, ASearchOfTwoObjectivesRanksByParetoFrontAndRestartsChangeNoth
     }
   }
   EXPECT_EQ(master_->Get(id)->best().genome().id(), board->front().genome().id());
+  // The summary counts the front and the share of the box it covers.
+  std::vector<std::vector<double>> on_front, all;
+  for (const v1::Trial& t : *trials) all.push_back(point(t));
+  for (const auto& p : all) {
+    bool dominated = false;
+    for (const auto& q : all) dominated |= genome::Dominates(q, p);
+    if (!dominated) on_front.push_back(p);
+  }
+  std::vector<double> low = all[0], high = all[0];
+  for (const auto& p : all) {
+    for (int k = 0; k < 2; ++k) {
+      low[k] = std::min(low[k], p[k]);
+      high[k] = std::max(high[k], p[k]);
+    }
+  }
+  for (auto& p : on_front) {
+    for (int k = 0; k < 2; ++k) p[k] = (p[k] - low[k]) / (high[k] - low[k]);
+  }
+  // (Stored with the finished search: this master was restarted since.)
+  auto summary = master_->Get(id);
+  ASSERT_THAT(summary, IsOk());
+  EXPECT_EQ(summary->front_size(), static_cast<int64_t>(front));
+  EXPECT_NEAR(summary->hypervolume(), genome::Hypervolume(on_front, {0, 0}), 1e-12);
+  EXPECT_GT(summary->hypervolume(), 0);
+  EXPECT_LE(summary->hypervolume(), 1);
 }
 
 // Guided replays by taking back what its log handed out, not by breeding again (audit
