@@ -4,13 +4,19 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "deepevolve/v1/service.pb.h"
+#include "genome/pareto.h"
+#include "master/ga/spec.h"
 
 namespace deepevolve::cli {
 
@@ -33,6 +39,7 @@ class WatchProgress {
     Update(s);
     done_at_start_ = done_;
     epochs_ = s.spec().task().epochs();
+    if (ga::IsMultiObjective(s.spec())) objectives_.emplace(s.spec());
     if (s.has_best()) {
       best_ = s.best().accuracy();
       best_genes_ = s.best().description();
@@ -60,6 +67,7 @@ class WatchProgress {
         seen_saved_ += std::max(0, epochs_ - t.epochs_run());
       }
     }
+    if (objectives_.has_value()) AddToFront(t);
     // The best is a genome that trained fully (a pruned one ranks below).
     if (t.error().empty() && !pruned && t.accuracy() > best_) {
       best_ = t.accuracy();
@@ -90,14 +98,32 @@ class WatchProgress {
     const int64_t pruned = std::max(pruned_, seen_pruned_);
     const int64_t saved = std::max(saved_, seen_saved_);
     return absl::StrFormat(
-        "search %d gen %d [%s%s] %d/%d genomes%s  best %s %s  %s  elapsed %s  ETA %s", search_id_,
+        "search %d gen %d [%s%s] %d/%d genomes%s  %sbest %s %s  %s  elapsed %s  ETA %s", search_id_,
         generation_, std::string(filled, '#'), std::string(kWidth - filled, '.'), done_, planned,
         pruned > 0 ? absl::StrFormat(" (%d pruned, %d epochs saved)", pruned, saved) : "",
+        objectives_.has_value() ? absl::StrFormat("front %d  ", front_.size()) : "",
         best_ < 0 ? "-" : absl::StrFormat("%.4f", best_), best_genes_, last_,
         ShortDuration(elapsed), eta);
   }
 
+  // With several objectives: the genomes on the front so far (trained fully, feasible,
+  // dominated by none of those seen).
+  size_t front_size() const { return front_.size(); }
+
  private:
+  // Keeps `t` on the front if nothing there dominates it, and drops what it dominates.
+  void AddToFront(const v1::Trial& t) {
+    genome::ParetoPoint p = objectives_->Point(t);
+    if (p.tier != 0 || p.violation != 0) return;
+    for (const auto& [id, values] : front_) {
+      if (id == t.genome().id() || genome::Dominates(values, p.values)) return;
+    }
+    for (auto it = front_.begin(); it != front_.end();) {
+      it = genome::Dominates(p.values, it->second) ? front_.erase(it) : std::next(it);
+    }
+    front_.emplace(t.genome().id(), std::move(p.values));
+  }
+
   void Update(const v1::SearchSummary& s) {
     planned_ = s.trials_planned();
     done_ = std::max(done_, s.trials_done());
@@ -116,6 +142,8 @@ class WatchProgress {
   double best_ = -1;
   std::string best_genes_, last_;
   absl::flat_hash_set<int64_t> finished_;  // genome ids
+  std::optional<genome::Objectives> objectives_;
+  std::map<int64_t, std::vector<double>> front_;  // genome id -> its objectives, oriented
 };
 
 }  // namespace deepevolve::cli

@@ -1,6 +1,7 @@
 #include "cli/watch_progress.h"
 
 #include "gtest/gtest.h"
+#include "tests/testing/objectives.h"
 
 namespace deepevolve::cli {
 namespace {
@@ -59,6 +60,34 @@ TEST(WatchProgressTest, PrunedGenomesAreCountedOnceAndNeverTheBest) {
       << progress.Line();
   EXPECT_NE(progress.Line().find("best 0.5000"), std::string::npos) << progress.Line();
   EXPECT_NE(progress.Line().find("pruned at epoch 3"), std::string::npos) << progress.Line();
+}
+
+// With several objectives the line counts the front: genomes trained fully, keeping the
+// constraints, dominated by none seen.
+TEST(WatchProgressTest, WithSeveralObjectivesTheLineCountsTheFront) {
+  v1::SearchSummary summary;
+  summary.set_trials_planned(10);
+  ::deepevolve::testing::AccuracyAgainstParams(*summary.mutable_spec());
+  v1::Constraint* c = summary.mutable_spec()->add_constraints();
+  c->set_metric("params");
+  c->set_max(1000);
+  WatchProgress progress(7);
+  progress.Start(summary);
+  auto finished = [](int64_t id, double accuracy, double params) {
+    v1::Event e = Finished(id, accuracy);
+    (*e.mutable_trial()->mutable_metrics())["params"] = params;
+    return e;
+  };
+  progress.Add(finished(1, 0.8, 500));
+  progress.Add(finished(2, 0.7, 100));   // smaller: on the front too
+  progress.Add(finished(3, 0.6, 400));   // dominated by 2
+  progress.Add(finished(4, 0.9, 5000));  // breaks the constraint
+  EXPECT_EQ(progress.front_size(), 2u);
+  progress.Add(finished(5, 0.85, 90));  // dominates both
+  EXPECT_EQ(progress.front_size(), 1u);
+  progress.Add(finished(5, 0.85, 90));  // replayed: nothing changes
+  EXPECT_EQ(progress.front_size(), 1u);
+  EXPECT_NE(progress.Line().find("front 1  best"), std::string::npos) << progress.Line();
 }
 
 }  // namespace
