@@ -109,6 +109,64 @@ std::vector<size_t> ParetoOrder(const std::vector<ParetoPoint>& points,
   return order;
 }
 
+std::vector<size_t> FirstInParetoOrder(const std::vector<ParetoPoint>& points, size_t count) {
+  count = std::min(count, points.size());
+  if (count == 0) return {};
+  // The best tier with a point: its feasible points come first.
+  int tier = 2;
+  for (const ParetoPoint& p : points) tier = std::min(tier, p.tier);
+  std::vector<size_t> rest;
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (points[i].tier == tier && points[i].violation == 0) rest.push_back(i);
+  }
+  if (rest.size() < count) {
+    // Fewer feasible points there than asked for: the order reaches past them.
+    std::vector<size_t> order = ParetoOrder(points);
+    order.resize(count);
+    return order;
+  }
+  // Peel fronts until `count` points are in them: a front is what no remaining point
+  // dominates, kept as an archive that a newcomer enters and clears.
+  std::vector<size_t> peeled;
+  while (peeled.size() < count) {
+    std::vector<size_t> front, others;
+    for (size_t i : rest) {
+      bool dominated = false;
+      for (size_t f : front) {
+        if (Dominates(points[f].values, points[i].values)) {
+          dominated = true;
+          break;
+        }
+      }
+      if (dominated) {
+        others.push_back(i);
+        continue;
+      }
+      std::vector<size_t> kept;
+      for (size_t f : front) {
+        (Dominates(points[i].values, points[f].values) ? others : kept).push_back(f);
+      }
+      kept.push_back(i);
+      front = std::move(kept);
+    }
+    peeled.insert(peeled.end(), front.begin(), front.end());
+    rest = std::move(others);
+  }
+  // Those fronts alone order as they do among all the points: a front's members and
+  // their crowding depend on nothing ranked after it (in the points' own order, which
+  // breaks the crowding's ties).
+  std::sort(peeled.begin(), peeled.end());
+  std::vector<ParetoPoint> subset;
+  subset.reserve(peeled.size());
+  for (size_t i : peeled) subset.push_back(points[i]);
+  std::vector<size_t> order;
+  for (size_t j : ParetoOrder(subset)) {
+    if (order.size() == count) break;
+    order.push_back(peeled[j]);
+  }
+  return order;
+}
+
 namespace {
 
 // Hypervolume of `points` (each above `reference` in its first `m` values).

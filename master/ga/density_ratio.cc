@@ -83,8 +83,7 @@ bool RankedResults::Informative() const {
 std::vector<int> RankedResults::Best(int count) const {
   std::vector<int> best;
   if (!points_.empty()) {
-    for (size_t i : genome::ParetoOrder(points_)) {
-      if (static_cast<int>(best.size()) == count) break;
+    for (size_t i : genome::FirstInParetoOrder(points_, static_cast<size_t>(count))) {
       best.push_back(static_cast<int>(i));
     }
     return best;

@@ -24,8 +24,8 @@ namespace deepevolve::ga {
 // instead (genome/pareto.h), and its results are ordered at each fit by NSGA-II's
 // ranking — fronts, then crowding distance — as MOTPE splits good from rest by
 // non-dominated rank (Optuna breaks the last front's tie by hypervolume contribution,
-// this by crowding). That costs ParetoOrder over every result per fit: 3–10 ms at
-// 5 000 results (bench/README.md, "Several objectives"). A search adds one kind only.
+// this by crowding). A fit peels only the fronts the good group needs
+// (genome::FirstInParetoOrder). A search adds one kind only.
 class RankedResults {
  public:
   void Add(const genome::Genome& genome, double rank);

@@ -451,7 +451,7 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   a.set_upload_model(true);
   // A worker uploads a model only above the best accuracy it was told. With several
   // objectives a less accurate genome may join the front: it is told none.
-  if (run.best_genome_id() != 0 && !run.several_objectives()) {
+  if (!run.several_objectives() && run.best_genome_id() != 0) {
     a.set_best_accuracy(run.trial(run.best_genome_id()).accuracy());
   }
   return a;
@@ -509,7 +509,7 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
     return response;
   }
   SearchRun& run = *found->second;
-  if (run.best_genome_id() != 0 && !run.several_objectives()) {
+  if (!run.several_objectives() && run.best_genome_id() != 0) {
     response.set_best_accuracy(run.trial(run.best_genome_id()).accuracy());
   }
   Trial& t = run.trial(lease->genome_id);

@@ -55,6 +55,29 @@ TEST(ParetoTest, FrontsAreThoseOfPeelingOnRandomPoints) {
   }
 }
 
+// Peeling only the fronts it needs gives ParetoOrder's first points, in its order, with
+// tiers, infeasible points and repeated values about.
+TEST(ParetoTest, TheFirstInParetoOrderAreParetoOrdersFirst) {
+  std::mt19937_64 rng(12);
+  for (int round = 0; round < 300; ++round) {
+    const int objectives = 1 + round % 4;
+    const Points values =
+        RandomPoints(rng, 1 + static_cast<int>(rng() % 120), objectives, 2 + round % 20);
+    std::vector<ParetoPoint> points;
+    for (size_t i = 0; i < values.size(); ++i) {
+      const int tier = rng() % 5 == 0 ? 1 : 0;
+      const double violation = rng() % 7 == 0 ? static_cast<double>(rng() % 3 + 1) : 0;
+      points.push_back(
+          {round % 3 == 0 ? tier + 1 : tier, violation, values[i], static_cast<int64_t>(i)});
+    }
+    const std::vector<size_t> order = ParetoOrder(points);
+    for (size_t count : {size_t{1}, size_t{5}, size_t{25}, points.size(), points.size() + 3}) {
+      std::vector<size_t> first(order.begin(), order.begin() + std::min(count, order.size()));
+      ASSERT_EQ(FirstInParetoOrder(points, count), first) << "round " << round << ", " << count;
+    }
+  }
+}
+
 TEST(ParetoTest, CrowdingDistanceIsTheSumOfNormalisedNeighbourGaps) {
   // One front of four points on a line from (0, 3) to (3, 0), unevenly spaced.
   const Points values = {{0, 3}, {1, 2}, {3, 0}, {2.5, 0.5}};
