@@ -22,9 +22,7 @@ The torch network is built as deepevolve's trainer builds an MLP (worker/trainer
 dense layers with batch norm before the activation, dropout after it, a dense head;
 glorot-uniform weights; the optimizers, schedules and weight decay of prune_compare.py.
 """
-import argparse
 import json
-import math
 import os
 import re
 import statistics
@@ -173,21 +171,8 @@ def shares(points, front):
     return out
 
 
-def first_reaching(timeline, level):
-    for seconds, share in timeline:
-        if share >= level - 1e-12:
-            return seconds
-    return math.inf
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--trials", type=int, default=24, help="deepevolve's genomes per search")
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--train-limit", type=int, default=8000)
+    ap = prune_compare.run_arguments(__doc__, 24, 8000)
     ap.add_argument("--threads", type=int, default=1,
                     help="threads for each tool's training (deepevolve's and torch's)")
     args = ap.parse_args()
@@ -209,7 +194,7 @@ def main():
             r["share"] = r["timeline"][-1][1] if r["timeline"] else 0
         level = min(ours["share"], theirs["share"])
         for name, r in zip(names, (ours, theirs)):
-            r["to_common"] = first_reaching(r["timeline"], level)
+            r["to_common"] = prune_compare.first_reaching(r["timeline"], level)
             runs[name].append(r)
             print(f"  {name}: share {r['share']:.3f} of the seed's front ({len(front)} genomes) "
                   f"in {r['seconds']:.0f} s; {r['to_common']:.0f} s to {level:.3f}", flush=True)

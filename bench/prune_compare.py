@@ -274,20 +274,27 @@ def run_deepevolve(build_dir, strategy, seed, trials, epochs, train_limit, test_
 
 
 def first_reaching(timeline, level):
+    """The seconds of the first (seconds, value) at or above `level`; inf if none."""
     for seconds, best in timeline:
         if best >= level:
             return seconds
     return math.inf
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def run_arguments(doc, trials, train_limit):
+    """The arguments of a comparison on real training (this one's, mo_real.py's)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--trials", type=int, default=12, help="deepevolve's genomes per search")
+    ap.add_argument("--trials", type=int, default=trials, help="deepevolve's genomes per search")
     ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--train-limit", type=int, default=12000)
+    ap.add_argument("--train-limit", type=int, default=train_limit)
+    return ap
+
+
+def main():
+    ap = run_arguments(__doc__, 12, 12000)
     ap.add_argument("--test-limit", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=os.cpu_count(),
                     help="threads for each tool's training (deepevolve's and torch's)")

@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/objectives.h"
 
 namespace deepevolve::genome {
 namespace {
@@ -144,12 +145,7 @@ TEST(ParetoTest, HypervolumeCountsTheCellsThePointsCover) {
 
 TEST(ParetoTest, ObjectivesOrientGoalsAndMeasureViolations) {
   v1::SearchSpec spec;
-  auto* o = spec.add_objectives();
-  o->set_metric("accuracy");
-  o->set_goal("maximize");
-  o = spec.add_objectives();
-  o->set_metric("params");
-  o->set_goal("minimize");
+  ::deepevolve::testing::AccuracyAgainstParams(spec);
   auto* c = spec.add_constraints();
   c->set_metric("params");
   c->set_max(1000);
@@ -193,12 +189,7 @@ TEST(ParetoTest, ObjectivesOrientGoalsAndMeasureViolations) {
 
 TEST(ParetoTest, FrontNumbersOfALeaderboardsRowsAreTheirFrontsInTheirTier) {
   v1::SearchSpec spec;
-  auto* o = spec.add_objectives();
-  o->set_metric("accuracy");
-  o->set_goal("maximize");
-  o = spec.add_objectives();
-  o->set_metric("params");
-  o->set_goal("minimize");
+  ::deepevolve::testing::AccuracyAgainstParams(spec);
   auto* c = spec.add_constraints();
   c->set_metric("params");
   c->set_max(500);
