@@ -39,8 +39,9 @@ fi
 if [[ "$mode" == "--test" ]]; then
   # the container images and their compose demo (tests/deploy/containers_test.sh)
   packages+=(docker.io docker-compose debootstrap)
-  # a real gRPC client for the port's tests (tests/e2e/grpc_hostile_test.py)
-  packages+=(python3-grpcio)
+  # a real gRPC client for the port's tests (tests/e2e/grpc_hostile_test.py), and the
+  # health and reflection protos its stubs are generated from (grpc_health_test.py)
+  packages+=(python3-grpcio grpc-proto)
   # network namespaces, partitions and loss between real processes
   # (tests/e2e/network_faults_test.py)
   packages+=(iproute2 iptables)

@@ -60,7 +60,9 @@ grpc::Status PreAuthProcessor::Process(const InputMetadata& metadata, grpc::Auth
   auto path = metadata.find(":path");
   if (path == metadata.end()) return grpc::Status::OK;  // the handler decides
   const absl::string_view method(path->second.data(), path->second.size());
-  if (absl::StartsWith(method, "/deepevolve.v1.SearchService/")) {
+  // Reflection tells what the SearchService offers: the same token.
+  if (absl::StartsWith(method, "/deepevolve.v1.SearchService/") ||
+      absl::StartsWith(method, "/grpc.reflection.")) {
     return auth_.CheckBearer(metadata);
   }
   if (absl::StartsWith(method, "/deepevolve.v1.WorkerService/") &&

@@ -42,7 +42,9 @@ class Authorizer {
 // without the token (SearchService) or without a client certificate (WorkerService)
 // is refused UNAUTHENTICATED without the master receiving or parsing what it sends.
 // The handlers check again, in full (the certificate's name against the worker id).
-// Other services (none today) pass. For TLS ports (gRPC runs processors only there).
+// Server reflection needs the token too; gRPC's health service (grpc.health.v1)
+// passes, as probes carry no credentials. For TLS ports (gRPC runs processors only
+// there).
 class PreAuthProcessor : public grpc::AuthMetadataProcessor {
  public:
   explicit PreAuthProcessor(Authorizer auth) : auth_(std::move(auth)) {}

@@ -1,6 +1,8 @@
 #include "master/service/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
 #include <chrono>
@@ -67,6 +69,12 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
   // Credentials are checked from the headers, before a message is read (TLS only:
   // gRPC runs no processor on a plaintext port).
   if (tls) (*credentials)->SetAuthMetadataProcessor(std::make_shared<PreAuthProcessor>(*s->auth_));
+  // gRPC's standard health protocol (grpc.health.v1, what Kubernetes' gRPC probes and
+  // load balancers speak; no token needed) and server reflection (grpcurl-style tools;
+  // on a TLS port it needs the token, as SearchService does). Both are gRPC's own
+  // services, enabled for every server this process builds from here on.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
@@ -84,6 +92,9 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
   if (!options.http_listen.empty()) {
     ASSIGN_OR_RETURN(s->http_port_, s->http_->Start(http_host, http_port));
   }
+  // The master recovered before the port opened: it serves from the start, until its
+  // store fails (the ticker checks) or it shuts down.
+  s->SetServing(true);
   MasterServer* server = s.get();
   s->ticker_ = std::thread([server] {
     const absl::Duration period =
@@ -92,9 +103,22 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
       if (absl::Status t = server->master_->Tick(); !t.ok()) {
         spdlog::error("expiring leases failed: {}", t.ToString());
       }
+      server->SetServing(server->master_->Health().ok());
     }
   });
   return s;
+}
+
+void MasterServer::SetServing(bool serving) {
+  if (serving_.exchange(serving) == serving && health_set_) return;
+  health_set_ = true;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  // The server as a whole ("") and each of its services.
+  for (const char* service : {"", "deepevolve.v1.SearchService", "deepevolve.v1.WorkerService"}) {
+    health->SetServingStatus(service, serving);
+  }
+  if (!serving) spdlog::error("gRPC health: NOT_SERVING ({})", master_->Health().ToString());
 }
 
 MasterServer::~MasterServer() { Shutdown(); }
@@ -103,6 +127,7 @@ void MasterServer::Shutdown(absl::Duration grace) {
   if (shut_down_.exchange(true)) return;
   stopping_.Notify();
   if (master_) master_->Shutdown();
+  // Health turns NOT_SERVING for the calls of the grace period (gRPC's own Shutdown).
   if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   if (ticker_.joinable()) ticker_.join();
   if (http_) http_->Stop();

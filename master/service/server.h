@@ -85,6 +85,10 @@ class MasterServer {
   std::thread ticker_;
   absl::Notification stopping_;  // the lease timer stops
   std::atomic<bool> shut_down_{false};
+  // What gRPC's health service says (grpc.health.v1): SERVING while the store works.
+  void SetServing(bool serving);
+  std::atomic<bool> serving_{false};
+  bool health_set_ = false;  // SetServing's first call; then only the ticker's thread
   int port_ = 0;
   int http_port_ = 0;
 };
