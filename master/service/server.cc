@@ -49,23 +49,14 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
         store.status().code(),
         absl::StrCat("cannot open the database ", options.db_path, ": ", store.status().message()));
   }
-  absl::StatusOr<std::unique_ptr<Master>> master =
-      Master::Create(std::move(*store), options.clock, options.master);
-  if (!master.ok()) {
-    return absl::Status(
-        master.status().code(),
-        absl::StrCat("cannot recover from ", options.db_path, ": ", master.status().message()));
-  }
-
   std::unique_ptr<MasterServer> s(new MasterServer());
   s->options_ = options;
-  s->master_ = std::move(*master);
   s->auth_ = std::make_unique<Authorizer>(options.token, tls);
   s->rpc_metrics_ = std::make_unique<RpcMetrics>();
   s->search_service_ =
-      std::make_unique<SearchServiceImpl>(s->master_.get(), s->auth_.get(), s->rpc_metrics_.get());
+      std::make_unique<SearchServiceImpl>(&s->slot_, s->auth_.get(), s->rpc_metrics_.get());
   s->worker_service_ =
-      std::make_unique<WorkerServiceImpl>(s->master_.get(), s->auth_.get(), s->rpc_metrics_.get());
+      std::make_unique<WorkerServiceImpl>(&s->slot_, s->auth_.get(), s->rpc_metrics_.get());
   // Credentials are checked from the headers, before a message is read (TLS only:
   // gRPC runs no processor on a plaintext port).
   if (tls) (*credentials)->SetAuthMetadataProcessor(std::make_shared<PreAuthProcessor>(*s->auth_));
@@ -85,6 +76,19 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
+  // The port is open while the master recovers: health says NOT_SERVING and every
+  // call UNAVAILABLE, until the searches are back.
+  s->SetServing(false);
+  if (options.while_recovering) options.while_recovering(s->port_);
+  absl::StatusOr<std::unique_ptr<Master>> master =
+      Master::Create(std::move(*store), options.clock, options.master);
+  if (!master.ok()) {
+    return absl::Status(
+        master.status().code(),
+        absl::StrCat("cannot recover from ", options.db_path, ": ", master.status().message()));
+  }
+  s->master_ = std::move(*master);
+  s->slot_.Set(s->master_.get());
   s->http_ =
       std::make_unique<HttpFrontend>(s->master_.get(), s->auth_.get(), s->rpc_metrics_.get(),
                                      tls ? options.security.cert_file : "",
@@ -92,8 +96,7 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
   if (!options.http_listen.empty()) {
     ASSIGN_OR_RETURN(s->http_port_, s->http_->Start(http_host, http_port));
   }
-  // The master recovered before the port opened: it serves from the start, until its
-  // store fails (the ticker checks) or it shuts down.
+  // Recovered: it serves until its store fails (the ticker checks) or it shuts down.
   s->SetServing(true);
   MasterServer* server = s.get();
   s->ticker_ = std::thread([server] {
@@ -118,7 +121,9 @@ void MasterServer::SetServing(bool serving) {
   for (const char* service : {"", "deepevolve.v1.SearchService", "deepevolve.v1.WorkerService"}) {
     health->SetServingStatus(service, serving);
   }
-  if (!serving) spdlog::error("gRPC health: NOT_SERVING ({})", master_->Health().ToString());
+  if (!serving && master_ != nullptr) {
+    spdlog::error("gRPC health: NOT_SERVING ({})", master_->Health().ToString());
+  }
 }
 
 MasterServer::~MasterServer() { Shutdown(); }

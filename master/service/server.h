@@ -5,6 +5,7 @@
 #define DEEPEVOLVE_MASTER_SERVICE_SERVER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "common/clock.h"
 #include "common/grpc_security.h"
 #include "master/scheduler/master.h"
+#include "master/service/master_slot.h"
 #include "master/store/sqlite.h"
 
 namespace grpc {
@@ -51,13 +53,15 @@ class MasterServer {
     MasterOptions master;
     // Default: the real clock.
     const Clock* clock = nullptr;
+    // For tests: called with the gRPC port once it is open, before recovery begins.
+    std::function<void(int port)> while_recovering;
   };
 
-  // Checks the security set-up before touching the database, opens and recovers it,
-  // and starts serving. INVALID_ARGUMENT for a bad security set-up or HTTP address
-  // (naming the flag's subject), FAILED_PRECONDITION for TLS without a token, the
-  // store's error (naming the file) when the database cannot be opened or recovered,
-  // UNAVAILABLE when a port cannot be bound.
+  // Checks the security set-up before touching the database, opens it, opens the gRPC
+  // port (health NOT_SERVING, every call UNAVAILABLE), recovers, and serves. INVALID_ARGUMENT for a
+  // bad security set-up or HTTP address (naming the flag's subject), FAILED_PRECONDITION for TLS
+  // without a token, the store's error (naming the file) when the database cannot be opened or
+  // recovered, UNAVAILABLE when a port cannot be bound.
   static absl::StatusOr<std::unique_ptr<MasterServer>> Start(Options options);
   // Shuts down if Shutdown was not called.
   ~MasterServer();
@@ -76,6 +80,7 @@ class MasterServer {
 
   Options options_;
   std::unique_ptr<Master> master_;
+  MasterSlot slot_;  // master_, once recovered: what the services answer for
   std::unique_ptr<Authorizer> auth_;
   std::unique_ptr<RpcMetrics> rpc_metrics_;
   std::unique_ptr<SearchServiceImpl> search_service_;

@@ -22,6 +22,15 @@ grpc::Status Check(const Authorizer* auth,
 
 }  // namespace
 
+namespace {
+
+grpc::Status Recovering() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the master is recovering its searches from its database; retry shortly");
+}
+
+}  // namespace
+
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
@@ -32,7 +41,9 @@ grpc::Status SearchServiceImpl::Submit(grpc::ServerContext* context,
                                        v1::SubmitResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kSubmit);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  absl::StatusOr<v1::SearchSummary> summary = master_->Submit(request->spec());
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  absl::StatusOr<v1::SearchSummary> summary = master->Submit(request->spec());
   if (!summary.ok()) return ToGrpc(summary.status());
   response->set_search_id(summary->search_id());
   *response->mutable_search() = std::move(*summary);
@@ -43,26 +54,32 @@ grpc::Status SearchServiceImpl::Get(grpc::ServerContext* context, const v1::GetR
                                     v1::SearchSummary* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kGet);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  return Answer(master_->Get(request->search_id()), response);
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->Get(request->search_id()), response);
 }
 
 grpc::Status SearchServiceImpl::List(grpc::ServerContext* context, const v1::ListRequest* request,
                                      v1::ListResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kList);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  return Answer(master_->List(*request), response);
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->List(*request), response);
 }
 
 grpc::Status SearchServiceImpl::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
                                       grpc::ServerWriter<v1::Event>* writer) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kWatch);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
   int64_t after = request->after_sequence();
   for (;;) {
     if (context->IsCancelled()) return grpc::Status::CANCELLED;
     bool finished = false;
     absl::StatusOr<std::vector<v1::Event>> events =
-        master_->WaitEvents(request->search_id(), after, absl::Seconds(1), &finished);
+        master->WaitEvents(request->search_id(), after, absl::Seconds(1), &finished);
     if (!events.ok()) return ToGrpc(events.status());
     for (const v1::Event& e : *events) {
       if (!writer->Write(e)) return grpc::Status::CANCELLED;
@@ -77,7 +94,9 @@ grpc::Status SearchServiceImpl::Cancel(grpc::ServerContext* context,
                                        v1::SearchSummary* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kCancel);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  return Answer(master_->Cancel(request->search_id()), response);
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->Cancel(request->search_id()), response);
 }
 
 grpc::Status SearchServiceImpl::Leaderboard(grpc::ServerContext* context,
@@ -85,7 +104,9 @@ grpc::Status SearchServiceImpl::Leaderboard(grpc::ServerContext* context,
                                             v1::LeaderboardResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kLeaderboard);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  return Answer(master_->Leaderboard(*request), response);
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->Leaderboard(*request), response);
 }
 
 grpc::Status SearchServiceImpl::ListTrials(grpc::ServerContext* context,
@@ -93,14 +114,18 @@ grpc::Status SearchServiceImpl::ListTrials(grpc::ServerContext* context,
                                            v1::ListTrialsResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kListTrials);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  return Answer(master_->ListTrials(*request), response);
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->ListTrials(*request), response);
 }
 
 grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext* context,
                                          const v1::GetModelRequest* request, v1::Model* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kGetModel);
   if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
-  return Answer(master_->GetModel(request->search_id(), request->genome_id()), response);
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->GetModel(request->search_id(), request->genome_id()), response);
 }
 
 grpc::Status WorkerServiceImpl::Admit(const grpc::ServerContext* context,
@@ -118,7 +143,9 @@ grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context,
                                          v1::RegisterResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kRegister);
   if (grpc::Status s = Admit(context, request->worker_id()); !s.ok()) return s;
-  return Answer(master_->Register(*request), response);
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->Register(*request), response);
 }
 
 grpc::Status WorkerServiceImpl::Acquire(grpc::ServerContext* context,
@@ -126,13 +153,15 @@ grpc::Status WorkerServiceImpl::Acquire(grpc::ServerContext* context,
                                         v1::AcquireResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kAcquire);
   if (grpc::Status s = Admit(context, request->worker_id()); !s.ok()) return s;
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
   // Never hold the call past the client's own deadline.
   v1::AcquireRequest bounded = *request;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                         context->deadline() - std::chrono::system_clock::now())
                         .count();
   bounded.set_wait_ms(std::min<int64_t>(request->wait_ms(), std::max<int64_t>(0, left - 200)));
-  return Answer(master_->Acquire(bounded), response);
+  return Answer(master->Acquire(bounded), response);
 }
 
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
@@ -140,7 +169,9 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           v1::HeartbeatResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kHeartbeat);
   if (grpc::Status s = Admit(context, request->worker_id()); !s.ok()) return s;
-  return Answer(master_->Heartbeat(*request), response);
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->Heartbeat(*request), response);
 }
 
 grpc::Status WorkerServiceImpl::Report(grpc::ServerContext* context,
@@ -148,7 +179,9 @@ grpc::Status WorkerServiceImpl::Report(grpc::ServerContext* context,
                                        v1::ReportResponse* response) {
   ScopedRpcTimer timer(metrics_, RpcMetrics::kReport);
   if (grpc::Status s = Admit(context, request->worker_id()); !s.ok()) return s;
-  return Answer(master_->Report(*request), response);
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->Report(*request), response);
 }
 
 }  // namespace deepevolve::master

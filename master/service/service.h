@@ -9,6 +9,7 @@
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "master/scheduler/master.h"
 #include "master/service/auth.h"
+#include "master/service/master_slot.h"
 #include "master/service/metrics.h"
 
 namespace deepevolve::master {
@@ -20,7 +21,10 @@ class SearchServiceImpl final : public v1::SearchService::Service {
  public:
   // `auth` may be null (no checks), and `metrics` (no timing).
   SearchServiceImpl(Master* master, const Authorizer* auth, RpcMetrics* metrics = nullptr)
-      : master_(master), auth_(auth), metrics_(metrics) {}
+      : own_(master), slot_(&own_), auth_(auth), metrics_(metrics) {}
+  // Answers for the master `slot` holds, once it holds one.
+  SearchServiceImpl(const MasterSlot* slot, const Authorizer* auth, RpcMetrics* metrics)
+      : slot_(slot), auth_(auth), metrics_(metrics) {}
   grpc::Status Submit(grpc::ServerContext*, const v1::SubmitRequest*, v1::SubmitResponse*) override;
   grpc::Status Get(grpc::ServerContext*, const v1::GetRequest*, v1::SearchSummary*) override;
   grpc::Status List(grpc::ServerContext*, const v1::ListRequest*, v1::ListResponse*) override;
@@ -34,7 +38,8 @@ class SearchServiceImpl final : public v1::SearchService::Service {
   grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest*, v1::Model*) override;
 
  private:
-  Master* master_;
+  MasterSlot own_;
+  const MasterSlot* slot_;
   const Authorizer* auth_;
   RpcMetrics* metrics_;
 };
@@ -42,7 +47,9 @@ class SearchServiceImpl final : public v1::SearchService::Service {
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
   WorkerServiceImpl(Master* master, const Authorizer* auth, RpcMetrics* metrics = nullptr)
-      : master_(master), auth_(auth), metrics_(metrics) {}
+      : own_(master), slot_(&own_), auth_(auth), metrics_(metrics) {}
+  WorkerServiceImpl(const MasterSlot* slot, const Authorizer* auth, RpcMetrics* metrics)
+      : slot_(slot), auth_(auth), metrics_(metrics) {}
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
                         v1::RegisterResponse*) override;
   grpc::Status Acquire(grpc::ServerContext*, const v1::AcquireRequest*,
@@ -56,7 +63,8 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   // in the metrics when it names another.
   grpc::Status Admit(const grpc::ServerContext* context, const std::string& worker_id);
 
-  Master* master_;
+  MasterSlot own_;
+  const MasterSlot* slot_;
   const Authorizer* auth_;
   RpcMetrics* metrics_;
 };

@@ -2,10 +2,12 @@
 // core's statuses reach a client, and the Acquire long-poll's bound.
 #include "master/service/server.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
 
+#include "absl/synchronization/notification.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -103,6 +105,73 @@ TEST_F(ServerTest, AnAcquireWaitsNoLongerThanTheMastersBound) {
   grpc::Status status = workers_->Acquire(Context().get(), acquire, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(response.has_assignment());
+}
+
+// gRPC's health protocol over a generic stub: the status grpc.health.v1 gives `service`
+// (HealthCheckResponse's field 1: 1 SERVING, 2 NOT_SERVING), or -1 with the call's error.
+int HealthStatus(grpc::Channel* channel, const std::string& service) {
+  grpc::GenericStub stub(channel->shared_from_this());
+  // HealthCheckRequest { string service = 1; }
+  std::string request_bytes;
+  if (!service.empty()) {
+    request_bytes = std::string(1, '\x0a') + static_cast<char>(service.size()) + service;
+  }
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (!status.ok()) return -1;
+  std::vector<grpc::Slice> slices;
+  (void)response.Dump(&slices);
+  std::string bytes;
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  // { 0x08, status } (proto3 leaves out 0, UNKNOWN).
+  return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : 0;
+}
+
+// The port opens before recovery: health says NOT_SERVING and calls are UNAVAILABLE,
+// naming the reason, until the master has its searches back; then SERVING.
+TEST(ServerStartTest, WhileRecoveringHealthSaysNotServingAndCallsAreUnavailable) {
+  ::deepevolve::testing::TempDir dir;
+  MasterServer::Options options;
+  options.db_path = dir.File("m.db");
+  options.durability = store::Durability::kProcess;
+  options.listen = "127.0.0.1:0";
+  options.security.insecure = true;
+  std::shared_ptr<grpc::Channel> channel;
+  bool checked = false;
+  options.while_recovering = [&](int port) {
+    channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+    EXPECT_EQ(HealthStatus(channel.get(), ""), 2);
+    EXPECT_EQ(HealthStatus(channel.get(), "deepevolve.v1.WorkerService"), 2);
+    grpc::ClientContext context;
+    v1::ListRequest request;
+    v1::ListResponse response;
+    const grpc::Status s = v1::SearchService::NewStub(channel)->List(&context, request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_THAT(s.error_message(), HasSubstr("recovering"));
+    checked = true;
+  };
+  auto server = MasterServer::Start(options);
+  ASSERT_THAT(server, IsOk());
+  EXPECT_TRUE(checked);
+  EXPECT_EQ(HealthStatus(channel.get(), ""), 1);
+  EXPECT_EQ(HealthStatus(channel.get(), "deepevolve.v1.SearchService"), 1);
+  EXPECT_EQ(HealthStatus(channel.get(), "no.such.Service"), -1);
+  grpc::ClientContext context;
+  v1::ListRequest request;
+  v1::ListResponse response;
+  EXPECT_TRUE(v1::SearchService::NewStub(channel)->List(&context, request, &response).ok());
 }
 
 TEST(ServerStartTest, ABadSecuritySetUpIsRefusedBeforeTheDatabaseIsTouched) {
