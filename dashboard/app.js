@@ -16,6 +16,7 @@ const state = {
   byId: new Map(),          // genome id -> trial, kept up to date from the events
   events: new Map(),        // genome id -> [[elapsed_seconds, val_accuracy], ...]
   afterSequence: 0, sort: { key: "rank", asc: true }, charts: {}, gene: 0,
+  fronts: new Map(),        // trial -> its front (several objectives), for the leaderboard
 };
 
 // --- the token: from #token=..., else sessionStorage, else asked for ---
@@ -402,11 +403,44 @@ const COLUMNS = [
   ["state", (t) => t.state], ["hash", (t) => t.genome.hash],
 ];
 
+// Each row's front among the rows of its tier (trained fully, or pruned) that keep the
+// constraints, 1 first; 0 for the rest. The rows are a prefix of the master's Pareto
+// order, so that is each row's front in the whole search (genome::FrontNumbers).
+function frontNumbers(rows) {
+  const objs = objectives();
+  const numbers = new Map();
+  for (const tier of [ok, pruned]) {
+    let left = rows.filter((t) => tier(t) && feasible(t) &&
+                                  objs.every((o) => metricOf(t, o.metric) !== undefined));
+    const point = (t) => objs.map((o) => oriented(o, metricOf(t, o.metric)));
+    const dominates = (a, b) => a.every((v, k) => v >= b[k]) && a.some((v, k) => v > b[k]);
+    for (let front = 1; left.length; ++front) {
+      const points = left.map(point);
+      const on = left.filter((t, i) => !points.some((q) => dominates(q, points[i])));
+      on.forEach((t) => numbers.set(t, front));
+      left = left.filter((t) => !numbers.has(t));
+    }
+  }
+  return numbers;
+}
+
+// The leaderboard's columns: with several objectives, each row's front and every
+// objective beside the accuracies.
+function leaderboardColumns() {
+  if (!multiObjective()) return COLUMNS;
+  const extra = [["front", (t) => state.fronts.get(t) || Infinity]].concat(
+    objectives().filter((o) => !o.metric.includes("accuracy"))
+      .map((o) => [o.metric, (t) => metricOf(t, o.metric) ?? NaN]));
+  return COLUMNS.slice(0, 3).concat(extra, COLUMNS.slice(3));
+}
+
 function drawLeaderboard() {
   const table = document.querySelector("#leaderboard table");
   const head = table.tHead;
+  const columns = leaderboardColumns();
+  if (head.rows.length && head.rows[0].cells.length !== columns.length) head.replaceChildren();
   if (!head.rows.length) {
-    head.replaceChildren(el("tr", ...COLUMNS.map(([name]) => {
+    head.replaceChildren(el("tr", ...columns.map(([name]) => {
       const th = el("th", name);
       th.dataset.key = name;
       return th;
@@ -415,7 +449,7 @@ function drawLeaderboard() {
       const key = e.target.dataset.key;
       if (!key) return;
       // Rank and genes read best first ascending; the numbers, largest first.
-      const ascFirst = key === "rank" || key === "genes";
+      const ascFirst = key === "rank" || key === "genes" || key === "front";
       state.sort = { key, asc: state.sort.key === key ? !state.sort.asc : ascFirst };
       drawLeaderboard();
     };
@@ -424,16 +458,21 @@ function drawLeaderboard() {
     th.className = th.dataset.key === state.sort.key ? "sorted" + (state.sort.asc ? " asc" : "") : "";
   }
   const ranked = bestOf((t) => ok(t) || pruned(t), TABLE_ROWS);
-  const col = COLUMNS.find(([name]) => name === state.sort.key)[1];
+  state.fronts = multiObjective() ? frontNumbers(ranked) : new Map();
+  const col = (columns.find(([name]) => name === state.sort.key) || columns[0])[1];
   const rows = ranked.map((t, i) => ({ t, i }));
   rows.sort((a, b) => {
     const x = col(a.t, a.i), y = col(b.t, b.i);
     const c = typeof x === "string" ? x.localeCompare(y) : x - y;
     return state.sort.asc ? c : -c;
   });
-  const fmt = { accuracy: pct, test: pct, seconds: (x) => x.toFixed(1) };
+  const fmt = { accuracy: pct, test: pct, seconds: (x) => x.toFixed(1),
+                front: (x) => (Number.isFinite(x) ? String(x) : "-") };
+  for (const o of objectives()) {
+    if (!(o.metric in fmt)) fmt[o.metric] = (x) => (Number.isFinite(x) ? fmtMetric(o.metric, x) : "-");
+  }
   table.tBodies[0].replaceChildren(...rows.slice(0, TABLE_ROWS).map(({ t, i }) =>
-    el("tr", ...COLUMNS.map(([name, get]) => {
+    el("tr", ...columns.map(([name, get]) => {
       const v = get(t, i);
       return el("td", fmt[name] ? fmt[name](v) : v);
     }))));

@@ -121,6 +121,15 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(drawn["parallel"], 40)
         self.assertIn(f'data-front="{len(front)}"', re.search(r'id="front"[^>]*', dom).group(0))
         self.assertIn(f"{len(front)} on the front of 40 trained", dom)
+        # The leaderboard gives each row its front and its size; the first rows are the
+        # front.
+        head = re.search(r"<thead>(.*?)</thead>", dom, re.S).group(1)
+        self.assertIn(">front<", head)
+        self.assertIn(">params<", head)
+        rows = re.findall(r"<tr><td>(\d+)</td><td>[\d.]+%</td><td>[\d.]+%</td><td>(\d+|-)</td>",
+                          dom)
+        self.assertEqual([f for _, f in rows[:len(front)]], ["1"] * len(front), rows[:10])
+        self.assertNotEqual(rows[len(front)][1], "1")
 
     def test_pruned_genomes_are_marked(self):
         c = self.cluster
