@@ -99,7 +99,8 @@ const feasible = (t) => (spec().constraints || []).every((c) => {
 });
 // An objective's value oriented so that larger is better.
 const oriented = (o, v) => (o.goal === "minimize" ? -v : v);
-const fmtMetric = (name, v) => (name.includes("accuracy") ? pct(v) : Number(v).toPrecision(4));
+const fmtMetric = (name, v) => (name.includes("accuracy") ? pct(v)
+  : Number.isInteger(Number(v)) ? Number(v).toLocaleString("en") : Number(v).toPrecision(4));
 
 // The points of `rows` ([x, y], larger better) that no other beats in both: by x
 // falling, each that raises the best y so far.
@@ -443,6 +444,7 @@ function drawLeaderboard() {
     head.replaceChildren(el("tr", ...columns.map(([name]) => {
       const th = el("th", name);
       th.dataset.key = name;
+      th.classList.add("col-" + name);
       return th;
     })));
     head.onclick = (e) => {
@@ -455,7 +457,8 @@ function drawLeaderboard() {
     };
   }
   for (const th of head.rows[0].cells) {
-    th.className = th.dataset.key === state.sort.key ? "sorted" + (state.sort.asc ? " asc" : "") : "";
+    th.className = "col-" + th.dataset.key +
+      (th.dataset.key === state.sort.key ? " sorted" + (state.sort.asc ? " asc" : "") : "");
   }
   const ranked = bestOf((t) => ok(t) || pruned(t), TABLE_ROWS);
   state.fronts = multiObjective() ? frontNumbers(ranked) : new Map();
@@ -474,7 +477,9 @@ function drawLeaderboard() {
   table.tBodies[0].replaceChildren(...rows.slice(0, TABLE_ROWS).map(({ t, i }) =>
     el("tr", ...columns.map(([name, get]) => {
       const v = get(t, i);
-      return el("td", fmt[name] ? fmt[name](v) : v);
+      const td = el("td", fmt[name] ? fmt[name](v) : v);
+      td.className = "col-" + name;
+      return td;
     }))));
   const trained = state.trials.filter(ok).length, stopped = state.trials.filter(pruned).length;
   document.getElementById("leaderboard-note").textContent =

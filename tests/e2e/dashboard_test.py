@@ -126,7 +126,7 @@ class DashboardTest(unittest.TestCase):
         head = re.search(r"<thead>(.*?)</thead>", dom, re.S).group(1)
         self.assertIn(">front<", head)
         self.assertIn(">params<", head)
-        rows = re.findall(r"<tr><td>(\d+)</td><td>[\d.]+%</td><td>[\d.]+%</td><td>(\d+|-)</td>",
+        rows = re.findall(r'<tr><td class="col-rank">(\d+)</td>.*?<td class="col-front">(\d+|-)</td>',
                           dom)
         self.assertEqual([f for _, f in rows[:len(front)]], ["1"] * len(front), rows[:10])
         self.assertNotEqual(rows[len(front)][1], "1")
@@ -148,7 +148,7 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(self.rendered(dom)["curves"], (30 - pruned) + pruned)
         # The leaderboard lists them after every fully trained genome.
         self.assertIn(f"{30 - pruned} trained, {pruned} pruned (listed after)", dom)
-        states = re.findall(r"<td>(DONE|PRUNED)</td>", dom)
+        states = re.findall(r'<td class="col-state">(DONE|PRUNED)</td>', dom)
         self.assertEqual(states, ["DONE"] * (30 - pruned) + ["PRUNED"] * pruned)
         self.assertIn(f"{pruned} pruned (", dom)
         self.assertIn(f'{status["epochsSaved"]} saved)', dom)
