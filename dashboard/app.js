@@ -19,12 +19,17 @@ const state = {
   fronts: new Map(),        // trial -> its front (several objectives), for the leaderboard
 };
 
-// --- the token: from #token=..., else sessionStorage, else asked for ---
-(function readToken() {
-  const m = location.hash.match(/token=([^&]+)/);
-  if (m) {
-    sessionStorage.setItem("deepevolve-token", decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname + location.search);
+// --- the token: from #token=..., else sessionStorage, else asked for; the search from
+// ?search=N or #search=N ---
+(function readLocation() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  state.wanted = new URLSearchParams(location.search).get("search") || hash.get("search");
+  if (hash.has("token")) {
+    sessionStorage.setItem("deepevolve-token", hash.get("token"));
+    // The token leaves the address bar (and the history); the search stays.
+    hash.delete("token");
+    const rest = hash.toString();
+    history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
   }
   state.token = sessionStorage.getItem("deepevolve-token");
 })();
@@ -568,7 +573,7 @@ async function refresh() {
   try {
     const { searches } = await api("/searches");
     const select = document.getElementById("search-select");
-    const wanted = new URLSearchParams(location.search).get("search");
+    const wanted = state.wanted;
     if (select.options.length !== searches.length) {
       select.replaceChildren(...searches.map((s) =>
         new Option(`${s.searchId} ${s.name || ""}`, String(s.searchId))));

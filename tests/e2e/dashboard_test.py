@@ -59,10 +59,12 @@ class DashboardTest(unittest.TestCase):
     def tearDown(self):
         self.cluster.close()
 
-    def browse(self, search, shot):
-        """Loads the dashboard for `search`: the DOM after its scripts ran, and a screenshot."""
-        url = (f"http://127.0.0.1:{self.cluster.http_port}/dashboard/?search={search}"
-               f"#token={TOKEN}")
+    def browse(self, search, shot, in_hash=False):
+        """Loads the dashboard for `search` (?search=N, or #search=N with `in_hash`): the
+        DOM after its scripts ran, and a screenshot."""
+        url = (f"http://127.0.0.1:{self.cluster.http_port}/dashboard/" +
+               (f"#search={search}&token={TOKEN}" if in_hash else
+                f"?search={search}#token={TOKEN}"))
         flags = [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",
                  "--hide-scrollbars", "--window-size=1400,2400", "--virtual-time-budget=8000",
                  f"--user-data-dir={os.path.join(self.cluster.dir, 'chrome-' + shot)}"]
@@ -109,11 +111,14 @@ class DashboardTest(unittest.TestCase):
                           "--objective", "accuracy:max", "--objective", "params:min",
                           "--name", "front")
         self.assertEqual(c.wait_done(search)["state"], "SUCCEEDED")
+        # A newer search, which the page would show by default: #search=N picks the other.
+        c.wait_done(c.submit("--preset", "fashion_mnist_mlp", "--population", "2",
+                             "--generations", "1", "--seed", "6", "--name", "newer"))
         _, body = c.http(f"/api/searches/{search}/trials")
         points = [(t["accuracy"], -t["metrics"]["params"]) for t in json.loads(body)["trials"]]
         front = [p for p in points
                  if not any(q[0] >= p[0] and q[1] >= p[1] and q != p for q in points)]
-        dom = self.browse(search, "dashboard-front.png")
+        dom = self.browse(search, "dashboard-front.png", in_hash=True)  # #search=N selects too
         drawn = self.rendered(dom)
         self.assertEqual(set(drawn), set(PANELS) | {"front", "hypervolume"}, dom[-2000:])
         self.assertEqual(drawn["front"], 40)
@@ -121,6 +126,7 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(drawn["parallel"], 40)
         self.assertIn(f'data-front="{len(front)}"', re.search(r'id="front"[^>]*', dom).group(0))
         self.assertIn(f"{len(front)} on the front of 40 trained", dom)
+        self.assertIn("front: succeeded", dom)
         # The leaderboard gives each row its front and its size; the first rows are the
         # front.
         head = re.search(r"<thead>(.*?)</thead>", dom, re.S).group(1)
