@@ -81,13 +81,7 @@ def run_optuna(seed, budget, epochs, data, log):
     points = []  # (seconds, accuracy, params) of each genome trained fully
 
     def objective(trial):
-        g = {"nb_layers": trial.suggest_categorical("nb_layers", SPACE["nb_layers"])}
-        for i in range(1, g["nb_layers"] + 1):
-            g[f"nb_neurons_{i}"] = trial.suggest_categorical(f"nb_neurons_{i}",
-                                                             SPACE[f"nb_neurons_{i}"])
-        for name in ("activation", "optimizer", "learning_rate", "batch_size", "dropout",
-                     "weight_decay", "lr_schedule", "batch_norm"):
-            g[name] = trial.suggest_categorical(name, SPACE[name])
+        g = prune_compare.suggest(trial, SPACE)
         net = build(g)
         params = sum(p.numel() for p in net.parameters())
         opt = prune_compare.optimizer(g, net.parameters())

@@ -169,6 +169,18 @@ def accuracy(net, split):
     return correct / len(split[0])
 
 
+def suggest(trial, space):
+    """The genome an Optuna trial suggests over `space`: the layer count first, a width
+    for each layer the genome has, then the other genes in the space's order."""
+    g = {"nb_layers": trial.suggest_categorical("nb_layers", space["nb_layers"])}
+    for name, values in space.items():
+        layer = re.fullmatch(r"nb_neurons_(\d+)", name)
+        if name == "nb_layers" or (layer and int(layer.group(1)) > g["nb_layers"]):
+            continue
+        g[name] = trial.suggest_categorical(name, values)
+    return g
+
+
 def run_optuna(pruner_name, seed, budget, epochs, data, log):
     import optuna
     import torch
@@ -187,14 +199,7 @@ def run_optuna(pruner_name, seed, budget, epochs, data, log):
     best = {"val": -1, "test": 0}
 
     def objective(trial):
-        g = {"nb_layers": trial.suggest_categorical("nb_layers", SPACE["nb_layers"])}
-        for i in range(1, g["nb_layers"] + 1):
-            g[f"nb_neurons_{i}"] = trial.suggest_categorical(f"nb_neurons_{i}",
-                                                             SPACE[f"nb_neurons_{i}"])
-        for name in ("kernel_size", "pooling", "dense_units", "augmentation", "activation",
-                     "optimizer", "learning_rate", "batch_size", "dropout", "weight_decay",
-                     "lr_schedule", "batch_norm"):
-            g[name] = trial.suggest_categorical(name, SPACE[name])
+        g = suggest(trial, SPACE)
         net = build(g)
         if net is None:
             raise optuna.TrialPruned()

@@ -282,18 +282,15 @@ std::optional<ParetoPoint> Objectives::AtEpoch(int64_t id, const v1::EpochPoint&
 
 std::vector<int> FrontNumbers(const Objectives& objectives,
                               const std::vector<const v1::Trial*>& ranked) {
+  // ParetoOrder's fronts: per tier, among the feasible points (-1 for the others).
+  std::vector<ParetoPoint> points;
+  points.reserve(ranked.size());
+  for (const v1::Trial* t : ranked) points.push_back(objectives.Point(*t));
+  std::vector<ParetoRank> ranks;
+  ParetoOrder(points, &ranks);
   std::vector<int> numbers(ranked.size(), 0);
-  for (int tier = 0; tier < 2; ++tier) {
-    std::vector<size_t> rows;
-    std::vector<std::vector<double>> values;
-    for (size_t i = 0; i < ranked.size(); ++i) {
-      ParetoPoint p = objectives.Point(*ranked[i]);
-      if (p.tier != tier || p.violation != 0) continue;
-      rows.push_back(i);
-      values.push_back(std::move(p.values));
-    }
-    const std::vector<int> fronts = NonDominatedFronts(values);
-    for (size_t k = 0; k < rows.size(); ++k) numbers[rows[k]] = fronts[k] + 1;
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (points[i].tier < 2 && ranks[i].front >= 0) numbers[i] = ranks[i].front + 1;
   }
   return numbers;
 }

@@ -37,6 +37,41 @@ def wait_for(condition, what, timeout=60.0, interval=0.02):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+class TlsMaster:
+    """deepevolve-master on 127.0.0.1:0 over TLS, with a client CA and a bearer token
+    (certificates from `deepevolve certs`), its files in `directory`: for the tests that
+    speak gRPC to it themselves."""
+
+    def __init__(self, build, directory):
+        self.certs = os.path.join(directory, "certs")
+        made = subprocess.run([os.path.join(build, "cli", "deepevolve"), "certs", "--out",
+                               self.certs, "--hosts", "127.0.0.1"],
+                              capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        port_file = os.path.join(directory, "port")
+        self.log = open(os.path.join(directory, "master.log"), "a")
+        self.process = subprocess.Popen(
+            [os.path.join(build, "master", "deepevolve-master"), "--db",
+             os.path.join(directory, "m.db"), "--listen", "127.0.0.1:0", "--port-file",
+             port_file, "--durability", "process", "--tls-cert", self.cert("master.pem"),
+             "--tls-key", self.cert("master.key"), "--tls-client-ca", self.cert("ca.pem"),
+             "--token-file", self.cert("token")],
+            stdout=self.log, stderr=self.log)
+        wait_for(lambda: os.path.exists(port_file) or self.process.poll() is not None,
+                 "the master to listen")
+        assert self.process.poll() is None
+        with open(port_file) as f:
+            self.address = f"127.0.0.1:{int(f.read())}"
+
+    def cert(self, name):
+        return os.path.join(self.certs, name)
+
+    def close(self):
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+
+
 def query(path, sql, *params):
     """Rows of `sql` on the master's database at `path`, read-only beside the master."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)

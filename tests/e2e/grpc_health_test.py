@@ -17,7 +17,7 @@ import unittest
 import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from distributed_test import wait_for  # noqa: E402
+from distributed_test import TlsMaster  # noqa: E402
 
 BUILD = None
 PROTOS = "/usr/share/grpc-proto/grpc"
@@ -44,35 +44,16 @@ class GrpcHealthTest(unittest.TestCase):
                                     "(scripts/install-deps.sh installs them)")
         cls.dir = tempfile.mkdtemp(prefix="deepevolve-health-")
         cls.m = stubs(cls.dir)
-        cls.certs = os.path.join(cls.dir, "certs")
-        made = subprocess.run([os.path.join(BUILD, "cli", "deepevolve"), "certs", "--out",
-                               cls.certs, "--hosts", "127.0.0.1"],
-                              capture_output=True, text=True, timeout=60)
-        assert made.returncode == 0, made.stderr
-        port_file = os.path.join(cls.dir, "port")
-        cls.log = open(os.path.join(cls.dir, "master.log"), "a")
-        cert = lambda name: os.path.join(cls.certs, name)  # noqa: E731
-        cls.master = subprocess.Popen(
-            [os.path.join(BUILD, "master", "deepevolve-master"), "--db",
-             os.path.join(cls.dir, "m.db"), "--listen", "127.0.0.1:0", "--port-file", port_file,
-             "--durability", "process", "--tls-cert", cert("master.pem"), "--tls-key",
-             cert("master.key"), "--tls-client-ca", cert("ca.pem"), "--token-file", cert("token")],
-            stdout=cls.log, stderr=cls.log)
-        wait_for(lambda: os.path.exists(port_file) or cls.master.poll() is not None,
-                 "the master to listen")
-        assert cls.master.poll() is None
-        with open(port_file) as f:
-            cls.address = f"127.0.0.1:{int(f.read())}"
-        with open(cert("ca.pem"), "rb") as f:
+        cls.tls = TlsMaster(BUILD, cls.dir)
+        cls.address = cls.tls.address
+        with open(cls.tls.cert("ca.pem"), "rb") as f:
             cls.credentials = grpc.ssl_channel_credentials(f.read())
-        with open(cert("token")) as f:
+        with open(cls.tls.cert("token")) as f:
             cls.token = f.read().strip()
 
     @classmethod
     def tearDownClass(cls):
-        cls.master.kill()
-        cls.master.wait()
-        cls.log.close()
+        cls.tls.close()
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def channel(self):
