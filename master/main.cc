@@ -83,6 +83,12 @@ int main(int argc, char** argv) {
                  "host:port for /healthz, /metrics and the JSON API (HTTPS with TLS); port 0 "
                  "picks a free port; empty: no HTTP");
   app.add_option("--http-port-file", http_port_file, "write the HTTP port bound to this file");
+  std::string health_port_file;
+  app.add_option("--health-listen", options.health_listen,
+                 "host:port of a plaintext gRPC port for grpc.health.v1 alone (Kubernetes' "
+                 "gRPC probes); port 0 picks a free port; empty: none");
+  app.add_option("--health-port-file", health_port_file,
+                 "write the health port bound to this file");
   options.dashboard_dir = deepevolve::master::HttpFrontend::FindDashboardDir();
   app.add_option("--dashboard-dir", options.dashboard_dir,
                  "the dashboard's files (served at /dashboard/)")
@@ -128,6 +134,11 @@ int main(int argc, char** argv) {
     spdlog::info("HTTP{} on port {}: /healthz, /metrics, /api/", security.insecure ? "" : "S",
                  (*server)->http_port());
     WritePortFile(http_port_file, (*server)->http_port());
+  }
+  if ((*server)->health_port() > 0) {
+    spdlog::info("gRPC health (plaintext, grpc.health.v1 only) on port {}",
+                 (*server)->health_port());
+    WritePortFile(health_port_file, (*server)->health_port());
   }
   WritePortFile(port_file, (*server)->port());
   spdlog::info("deepevolve-master listening on {} ({}; database {}, leases {} s)",

@@ -76,10 +76,23 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
+  if (!options.health_listen.empty()) {
+    // No service of ours: gRPC adds its health service (and reflection, which lists
+    // only that) to every server.
+    grpc::ServerBuilder health;
+    health.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
+                            &s->health_port_);
+    health.SetMaxReceiveMessageSize(4096);
+    s->health_server_ = health.BuildAndStart();
+    if (s->health_server_ == nullptr || s->health_port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("--health-listen: cannot listen on ", options.health_listen));
+    }
+  }
   // The port is open while the master recovers: health says NOT_SERVING and every
   // call UNAVAILABLE, until the searches are back.
   s->SetServing(false);
-  if (options.while_recovering) options.while_recovering(s->port_);
+  if (options.while_recovering) options.while_recovering(s->port_, s->health_port_);
   absl::StatusOr<std::unique_ptr<Master>> master =
       Master::Create(std::move(*store), options.clock, options.master);
   if (!master.ok()) {
@@ -115,11 +128,14 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(Options option
 void MasterServer::SetServing(bool serving) {
   if (serving_.exchange(serving) == serving && health_set_) return;
   health_set_ = true;
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health == nullptr) return;
-  // The server as a whole ("") and each of its services.
-  for (const char* service : {"", "deepevolve.v1.SearchService", "deepevolve.v1.WorkerService"}) {
-    health->SetServingStatus(service, serving);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    grpc::HealthCheckServiceInterface* health =
+        server == nullptr ? nullptr : server->GetHealthCheckService();
+    if (health == nullptr) continue;
+    // The server as a whole ("") and each of the master's services.
+    for (const char* service : {"", "deepevolve.v1.SearchService", "deepevolve.v1.WorkerService"}) {
+      health->SetServingStatus(service, serving);
+    }
   }
   if (!serving && master_ != nullptr) {
     spdlog::error("gRPC health: NOT_SERVING ({})", master_->Health().ToString());
@@ -134,6 +150,7 @@ void MasterServer::Shutdown(absl::Duration grace) {
   if (master_) master_->Shutdown();
   // Health turns NOT_SERVING for the calls of the grace period (gRPC's own Shutdown).
   if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  if (health_server_) health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
   if (ticker_.joinable()) ticker_.join();
   if (http_) http_->Stop();
 }

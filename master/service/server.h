@@ -47,14 +47,19 @@ class MasterServer {
     // host:port of /healthz, /metrics, the JSON API and the dashboard (HTTPS with
     // TLS); port 0 picks a free one; empty (the default): no HTTP.
     std::string http_listen;
+    // host:port of a plaintext gRPC port that speaks grpc.health.v1 and nothing else,
+    // for Kubernetes' built-in gRPC probes (which cannot speak TLS); port 0 picks a free
+    // one; empty (the default): none. It tells only whether the master serves.
+    std::string health_listen;
     // The dashboard's files (default: HttpFrontend::FindDashboardDir()).
     std::string dashboard_dir;
     // Leases, attempts, the longest Acquire wait.
     MasterOptions master;
     // Default: the real clock.
     const Clock* clock = nullptr;
-    // For tests: called with the gRPC port once it is open, before recovery begins.
-    std::function<void(int port)> while_recovering;
+    // For tests: called with the gRPC port and the health port (0: none) once they are
+    // open, before recovery begins.
+    std::function<void(int port, int health_port)> while_recovering;
   };
 
   // Checks the security set-up before touching the database, opens it, opens the gRPC
@@ -73,6 +78,8 @@ class MasterServer {
   int port() const { return port_; }
   // 0 without HTTP.
   int http_port() const { return http_port_; }
+  // 0 without a health port.
+  int health_port() const { return health_port_; }
   Master* master() { return master_.get(); }
 
  private:
@@ -86,6 +93,7 @@ class MasterServer {
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;  // options_.health_listen's, or none
   std::unique_ptr<HttpFrontend> http_;
   std::thread ticker_;
   absl::Notification stopping_;  // the lease timer stops
@@ -96,6 +104,7 @@ class MasterServer {
   bool health_set_ = false;  // SetServing's first call; then only the ticker's thread
   int port_ = 0;
   int http_port_ = 0;
+  int health_port_ = 0;
 };
 
 }  // namespace deepevolve::master

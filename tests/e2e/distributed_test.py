@@ -39,8 +39,8 @@ def wait_for(condition, what, timeout=60.0, interval=0.02):
 
 class TlsMaster:
     """deepevolve-master on 127.0.0.1:0 over TLS, with a client CA and a bearer token
-    (certificates from `deepevolve certs`), its files in `directory`: for the tests that
-    speak gRPC to it themselves."""
+    (certificates from `deepevolve certs`), and a plaintext health port, its files in
+    `directory`: for the tests that speak gRPC to it themselves."""
 
     def __init__(self, build, directory):
         self.certs = os.path.join(directory, "certs")
@@ -49,19 +49,23 @@ class TlsMaster:
                               capture_output=True, text=True, timeout=60)
         assert made.returncode == 0, made.stderr
         port_file = os.path.join(directory, "port")
+        health_port_file = os.path.join(directory, "health-port")
         self.log = open(os.path.join(directory, "master.log"), "a")
         self.process = subprocess.Popen(
             [os.path.join(build, "master", "deepevolve-master"), "--db",
              os.path.join(directory, "m.db"), "--listen", "127.0.0.1:0", "--port-file",
              port_file, "--durability", "process", "--tls-cert", self.cert("master.pem"),
              "--tls-key", self.cert("master.key"), "--tls-client-ca", self.cert("ca.pem"),
-             "--token-file", self.cert("token")],
+             "--token-file", self.cert("token"), "--health-listen", "127.0.0.1:0",
+             "--health-port-file", health_port_file],
             stdout=self.log, stderr=self.log)
         wait_for(lambda: os.path.exists(port_file) or self.process.poll() is not None,
                  "the master to listen")
         assert self.process.poll() is None
         with open(port_file) as f:
             self.address = f"127.0.0.1:{int(f.read())}"
+        with open(health_port_file) as f:  # written before the gRPC port's file
+            self.health_address = f"127.0.0.1:{int(f.read())}"
 
     def cert(self, name):
         return os.path.join(self.certs, name)

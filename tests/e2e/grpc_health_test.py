@@ -3,7 +3,8 @@
 real gRPC client (Debian's python3-grpcio) with stubs generated here from Debian's
 grpc-proto files (grpc/health/v1/health.proto, grpc/reflection/v1alpha/reflection.proto)
 by protoc and grpc_python_plugin: health answers without credentials, reflection needs
-the token on a TLS port.
+the token on a TLS port, and the plaintext health port (--health-listen, for Kubernetes'
+built-in gRPC probes) answers health and nothing of the master's.
 
   grpc_health_test.py BUILD_DIR [unittest args]"""
 import importlib
@@ -75,6 +76,28 @@ class GrpcHealthTest(unittest.TestCase):
             # Watch streams the status, as Kubernetes' and Envoy's probes may use it.
             first = next(health.Watch(m["health_pb2"].HealthCheckRequest(service=""), timeout=30))
             self.assertEqual(first.status, m["health_pb2"].HealthCheckResponse.SERVING)
+
+    def test_the_plaintext_health_port_answers_health_alone(self):
+        m = self.m
+        with grpc.insecure_channel(self.tls.health_address) as channel:
+            health = m["health_pb2_grpc"].HealthStub(channel)
+            for service in ("", "deepevolve.v1.SearchService"):
+                response = health.Check(m["health_pb2"].HealthCheckRequest(service=service),
+                                        timeout=30)
+                self.assertEqual(response.status, m["health_pb2"].HealthCheckResponse.SERVING)
+            # The master's own services are not there: the call's method is unknown.
+            list_searches = channel.unary_unary("/deepevolve.v1.SearchService/List",
+                                                request_serializer=lambda b: b,
+                                                response_deserializer=lambda b: b)
+            with self.assertRaises(grpc.RpcError) as absent:
+                list_searches(b"", timeout=30)
+            self.assertEqual(absent.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        # The TLS port does not speak plaintext.
+        with grpc.insecure_channel(self.address) as channel:
+            with self.assertRaises(grpc.RpcError) as plaintext:
+                m["health_pb2_grpc"].HealthStub(channel).Check(
+                    m["health_pb2"].HealthCheckRequest(service=""), timeout=5)
+            self.assertEqual(plaintext.exception.code(), grpc.StatusCode.UNAVAILABLE)
 
     def list_services(self, metadata):
         m = self.m

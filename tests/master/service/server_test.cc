@@ -139,21 +139,27 @@ int HealthStatus(grpc::Channel* channel, const std::string& service) {
 }
 
 // The port opens before recovery: health says NOT_SERVING and calls are UNAVAILABLE,
-// naming the reason, until the master has its searches back; then SERVING.
+// naming the reason, until the master has its searches back; then SERVING. The
+// plaintext health port says the same, and serves nothing else.
 TEST(ServerStartTest, WhileRecoveringHealthSaysNotServingAndCallsAreUnavailable) {
   ::deepevolve::testing::TempDir dir;
   MasterServer::Options options;
   options.db_path = dir.File("m.db");
   options.durability = store::Durability::kProcess;
   options.listen = "127.0.0.1:0";
+  options.health_listen = "127.0.0.1:0";
   options.security.insecure = true;
-  std::shared_ptr<grpc::Channel> channel;
+  std::shared_ptr<grpc::Channel> channel, health_channel;
   bool checked = false;
-  options.while_recovering = [&](int port) {
+  options.while_recovering = [&](int port, int health_port) {
     channel =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+    ASSERT_GT(health_port, 0);
+    health_channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", health_port),
+                                         grpc::InsecureChannelCredentials());
     EXPECT_EQ(HealthStatus(channel.get(), ""), 2);
     EXPECT_EQ(HealthStatus(channel.get(), "deepevolve.v1.WorkerService"), 2);
+    EXPECT_EQ(HealthStatus(health_channel.get(), ""), 2);
     grpc::ClientContext context;
     v1::ListRequest request;
     v1::ListResponse response;
@@ -168,10 +174,19 @@ TEST(ServerStartTest, WhileRecoveringHealthSaysNotServingAndCallsAreUnavailable)
   EXPECT_EQ(HealthStatus(channel.get(), ""), 1);
   EXPECT_EQ(HealthStatus(channel.get(), "deepevolve.v1.SearchService"), 1);
   EXPECT_EQ(HealthStatus(channel.get(), "no.such.Service"), -1);
+  EXPECT_EQ(HealthStatus(health_channel.get(), ""), 1);
+  EXPECT_EQ(HealthStatus(health_channel.get(), "deepevolve.v1.WorkerService"), 1);
   grpc::ClientContext context;
   v1::ListRequest request;
   v1::ListResponse response;
   EXPECT_TRUE(v1::SearchService::NewStub(channel)->List(&context, request, &response).ok());
+  grpc::ClientContext health_context;
+  EXPECT_EQ(v1::SearchService::NewStub(health_channel)
+                ->List(&health_context, request, &response)
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  (*server)->Shutdown();
+  EXPECT_EQ(HealthStatus(health_channel.get(), ""), -1);
 }
 
 TEST(ServerStartTest, ABadSecuritySetUpIsRefusedBeforeTheDatabaseIsTouched) {
