@@ -77,3 +77,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 if [[ "$mode" != "--image" && -f "$here/dashboard/package-lock.json" ]]; then
   (cd "$here/dashboard" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+# The Kubernetes API's schema and field lists the manifests are checked against
+# (tests/deploy/manifests/), pinned by its package-lock.json.
+if [[ "$mode" == "--test" ]]; then
+  (cd "$here/tests/deploy/manifests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
