@@ -1,12 +1,12 @@
 // deepevolve's live dashboard: polls the master's JSON API and draws each panel with
 // ECharts. Each panel records what it drew in data-rendered (a count), which the browser
-// test reads. Kept responsive at 10 000 genomes: charts are canvas, the lineage draws the
-// ancestry of the best genomes when a search is large, the leaderboard shows 200 rows.
+// test reads. Kept responsive at 10 000 genomes: charts are canvas, the lineage draws only
+// the best genome's ancestry's links when a search is large, the leaderboard shows 200 rows.
 "use strict";
 
 const POLL_MS = 2000;
-const LINEAGE_FULL_LIMIT = 1500;   // above this many genomes, draw the best ones' ancestry
-const LINEAGE_BEST = 60;
+const LINEAGE_LINKS = 600;         // up to this many genomes, every parent link is drawn
+const FAMILY_LINKS = 120;          // a larger family links only its main line
 const CURVES_BEST = 30;
 const TABLE_ROWS = 200;
 
@@ -350,48 +350,159 @@ function drawCurves() {
   rendered("curves", series.length);
 }
 
-function drawLineage() {
-  const byId = new Map(state.trials.map((t) => [t.genome.id, t]));
-  let shown = state.trials;
-  const note = document.getElementById("lineage-note");
-  if (state.trials.length > LINEAGE_FULL_LIMIT) {
-    // The ancestry of the best genomes: what led to them is what a reader looks for.
-    const keep = new Set();
-    const stack = bestOf(ok, LINEAGE_BEST).map((t) => t.genome.id);
-    while (stack.length) {
-      const id = stack.pop();
-      if (keep.has(id) || !byId.has(id)) continue;
-      keep.add(id);
-      for (const p of byId.get(id).genome.parents || []) if (p !== "0" && p !== 0) stack.push(p);
-    }
-    shown = [...keep].map((id) => byId.get(id));
-    note.textContent = `ancestry of the best ${LINEAGE_BEST} of ${state.trials.length} genomes`;
-  } else {
-    note.textContent = `${state.trials.length} genomes`;
+// Which genes matter to the chosen objective (dashboard/importance.js says how): a bar
+// per gene, its values' mean objective in the tooltip.
+function drawImportance() {
+  const objs = objectives();
+  const select = document.getElementById("importance-objective");
+  if (select.options.length !== objs.length) {
+    select.replaceChildren(...objs.map((o, i) => new Option(o.metric, String(i))));
+    select.onchange = () => drawImportance();
   }
-  // Generations left to right, better genomes higher up.
-  const ids = new Set(shown.map((t) => t.genome.id));
-  const nodes = shown.map((t) => ({
-    id: String(t.genome.id), name: `#${t.genome.id}`,
-    x: (t.genome.generation || 1) * 400, y: (1 - (ok(t) ? t.accuracy : 0)) * 2000,
-    value: ok(t) ? t.accuracy : 0, symbolSize: 6,
-    itemStyle: { color: ok(t) ? undefined : "#bbb" },
-    tooltip: { formatter: `#${t.genome.id} ${t.description || ""}<br>${ok(t) ? pct(t.accuracy) : t.state}` },
+  const o = objs[Number(select.value) || 0];
+  const genes = geneNames();
+  // Genomes trained fully that keep the constraints: a pruned genome's result is from
+  // an earlier epoch, a failed one's is no measurement.
+  const trained = state.trials.filter((t) => ok(t) && feasible(t) && metricOf(t, o.metric) !== undefined);
+  const rows = trained.map((t) => ({
+    levels: genes.map((g, i) => {
+      const v = t.genome.values?.[i];
+      return v && Object.keys(v).length ? geneValue(v) : "-";
+    }),
+    y: oriented(o, metricOf(t, o.metric)),
   }));
-  const links = [];
-  for (const t of shown) {
-    for (const p of t.genome.parents || []) {
-      if (ids.has(p)) links.push({ source: String(p), target: String(t.genome.id) });
+  const effects = GeneImportance.mainEffects(rows, genes.length).reverse();  // largest on top
+  const fmt = (v) => fmtMetric(o.metric, oriented(o, v));
+  chart("importance").setOption({
+    tooltip: { trigger: "item", formatter: (p) => {
+      const e = effects[p.dataIndex];
+      const levels = e.levels.slice(0, 8).map((l) => `${l.key}: ${fmt(l.mean)} (${l.count})`).join("<br>");
+      return `${genes[e.gene]}: ${(100 * e.effect).toFixed(1)}% of the variance<br>${levels}`;
+    } },
+    grid: { left: 120, right: 40, top: 10, bottom: 30 },
+    xAxis: { type: "value", name: "variance explained", axisLabel: { formatter: (v) => `${Math.round(100 * v)}%` } },
+    yAxis: { type: "category", data: effects.map((e) => genes[e.gene]) },
+    series: [{ type: "bar", data: effects.map((e) => e.effect), itemStyle: { color: "#3b6fb6" },
+               label: { show: true, position: "right", formatter: (p) => {
+                 const best = effects[p.dataIndex].levels[0];
+                 return p.value > 0 && best ? `best ${best.key}` : "";
+               } } }],
+  }, true);
+  document.getElementById("importance-note").textContent = rows.length < 2 * genes.length
+    ? `${rows.length} trained genomes: too few to tell yet`
+    : `${rows.length} trained genomes; each gene's main effect (epsilon squared), best value by mean`;
+  document.getElementById("importance").dataset.top = effects.length && rows.length
+    ? genes[effects[effects.length - 1].gene] : "";
+  rendered("importance", effects.length);
+}
+
+// Generations left to right (genomes of a generation spread in the order they were
+// bred), accuracy upward; every genome a faint point, the best genome's ancestors and
+// children drawn over them in colour with their parent links. Below LINEAGE_LINKS genomes the others'
+// links are drawn faintly too. Failed genomes and those far below the rest sit on the
+// bottom edge.
+function drawLineage() {
+  const trials = state.trials;
+  const byId = new Map(trials.map((t) => [String(t.genome.id), t]));
+  const scored = trials.filter((t) => ok(t) || pruned(t)).map((t) => t.accuracy).sort((a, b) => a - b);
+  const top = scored.length ? scored[scored.length - 1] : 1;
+  // The axis starts at the 5th percentile, so that hopeless genomes do not squeeze the rest.
+  const floor = scored.length ? scored[Math.floor(0.05 * (scored.length - 1))] : 0;
+  const low = Math.max(0, floor - 0.05 * Math.max(top - floor, 0.01));
+  const byGeneration = new Map();
+  for (const t of trials) {
+    const g = t.genome.generation || 1;
+    if (!byGeneration.has(g)) byGeneration.set(g, []);
+    byGeneration.get(g).push(t);
+  }
+  const at = new Map();  // id -> [x, y]
+  for (const [g, members] of byGeneration) {
+    members.forEach((t, i) => {
+      const x = g - 0.4 + 0.8 * (i + 0.5) / members.length;
+      const y = ok(t) || pruned(t) ? Math.max(low, t.accuracy) : low;
+      at.set(String(t.genome.id), [x, y]);
+    });
+  }
+  const parents = (t) => (t.genome.parents || []).map(String).filter((p) => p !== "0" && byId.has(p));
+  const best = bestOf(ok, 1)[0];
+  // The best genome's family: its ancestors, and its children (a best genome of the
+  // first generation has no ancestors; what it led to is then the story).
+  const ancestry = new Set();
+  const stack = best ? [String(best.genome.id)] : [];
+  while (stack.length) {
+    const id = stack.pop();
+    if (ancestry.has(id)) continue;
+    ancestry.add(id);
+    stack.push(...parents(byId.get(id)));
+  }
+  const ancestors = ancestry.size - 1;
+  const children = best ? trials.filter((t) => parents(t).includes(String(best.genome.id))) : [];
+  children.forEach((t) => ancestry.add(String(t.genome.id)));
+  // A long search's ancestry is a web of hundreds: then only its main line (from the
+  // best back through the fitter parent each time) and the children keep their links.
+  let linked = ancestry;
+  if (ancestry.size > FAMILY_LINKS) {
+    linked = new Set(children.map((t) => String(t.genome.id)));
+    const score = (id) => (ok(byId.get(id)) ? byId.get(id).accuracy : -1);
+    for (let id = best && String(best.genome.id); id;) {
+      linked.add(id);
+      id = parents(byId.get(id)).sort((a, b) => score(b) - score(a))[0];
+      if (linked.has(id)) break;
     }
   }
+  // The links from each of `ids` to its parents that `keep` accepts.
+  const edges = (ids, keep = () => true) => {
+    const out = [];
+    for (const id of ids) {
+      for (const p of parents(byId.get(id))) if (keep(p)) out.push({ coords: [at.get(p), at.get(id)] });
+    }
+    return out;
+  };
+  const point = (t) => ({ value: at.get(String(t.genome.id)), id: String(t.genome.id) });
+  const others = trials.filter((t) => !ancestry.has(String(t.genome.id)));
+  const line = trials.filter((t) => ancestry.has(String(t.genome.id)));
+  const label = (t) => `#${t.genome.id} gen ${t.genome.generation || 1} ${t.description || ""}<br>` +
+    (ok(t) ? pct(t.accuracy) : pruned(t) ? `${pct(t.accuracy)} (pruned)` : t.state);
+  const series = [];
+  if (trials.length <= LINEAGE_LINKS) {
+    series.push({ type: "lines", coordinateSystem: "cartesian2d", silent: true, z: 1,
+                  lineStyle: { color: "#9aa5b1", width: 0.5, opacity: 0.25 },
+                  data: edges(others.map((t) => String(t.genome.id))) });
+  }
+  series.push({ type: "scatter", z: 2, symbolSize: trials.length > 2000 ? 3 : 5, large: trials.length > 2000,
+                itemStyle: { color: "#9aa5b1", opacity: trials.length > 2000 ? 0.35 : 0.6 },
+                data: others.map(point),
+                tooltip: { formatter: (p) => label(byId.get(p.data.id)) } });
+  series.push({ type: "lines", coordinateSystem: "cartesian2d", silent: true, z: 3,
+                lineStyle: { color: "#d9480f", width: 1.5, opacity: 0.8 },
+                data: edges([...linked], (p) => linked.has(p)) });
+  series.push({ type: "scatter", z: 4, data: line.map((t) => ({
+                  ...point(t),
+                  symbolSize: t === best ? 14 : linked.has(String(t.genome.id)) ? 8 : 4,
+                  itemStyle: { color: t === best ? "#d9480f" : "#f08c00",
+                               opacity: linked.has(String(t.genome.id)) ? 1 : 0.45 },
+                  label: t === best ? { show: true, position: "top", formatter: `best #${t.genome.id}` } : undefined })),
+                tooltip: { formatter: (p) => label(byId.get(p.data.id)) } });
+  const generations = [...byGeneration.keys()];
   chart("lineage").setOption({
-    tooltip: {},
-    visualMap: { show: false, min: 0, max: 1, dimension: 0, inRange: { color: ["#c6dbef", "#08519c"] } },
-    series: [{ type: "graph", layout: "none", roam: true, data: nodes, links, large: true,
-               edgeSymbol: ["none", "arrow"], edgeSymbolSize: 4,
-               lineStyle: { opacity: 0.35, width: 0.6 }, emphasis: { focus: "adjacency" } }],
+    tooltip: { trigger: "item" }, animation: trials.length <= 2000,
+    grid: { left: 60, right: 30, top: 30, bottom: 50 },
+    xAxis: { type: "value", name: "generation", nameLocation: "middle", nameGap: 28,
+             min: Math.min(...generations, 1) - 0.5, max: Math.max(...generations, 1) + 0.5,
+             minInterval: 1, splitLine: { show: false } },
+    yAxis: { type: "value", name: "accuracy", min: low, max: Math.min(1, top + 0.1 * Math.max(top - low, 0.01)),
+             axisLabel: { formatter: (v) => `${(100 * v).toFixed(1)}%` } },
+    dataZoom: [{ type: "inside", xAxisIndex: 0 }, { type: "inside", yAxisIndex: 0 }],
+    series,
   }, true);
-  rendered("lineage", nodes.length);
+  document.getElementById("lineage-note").textContent = best
+    ? `${trials.length} genomes; the best (#${best.genome.id}), its ${ancestors} ancestors and ` +
+      `${children.length} children in colour` +
+      (linked !== ancestry ? "; links of its main line (the fitter parent each time)" : "") +
+      (trials.length > LINEAGE_LINKS ? "; other links not drawn" : "") + `; below ${pct(low)} on the bottom edge`
+    : `${trials.length} genomes`;
+  document.getElementById("lineage").dataset.family = String(ancestry.size);
+  rendered("lineage", trials.length);
 }
 
 // An element whose children are nodes or text: strings from the master (search names,
@@ -609,7 +720,7 @@ async function refresh() {
     state.loaded = state.searchId;
     const started = performance.now();
     drawSummary(); drawFitness(); drawGenes(); drawCurves(); drawFront(); drawHypervolume();
-    drawParallel(); drawLineage(); drawLeaderboard(); drawWorkers();
+    drawParallel(); drawImportance(); drawLineage(); drawLeaderboard(); drawWorkers();
     document.body.dataset.renderMs = String(Math.round(performance.now() - started));
     document.body.dataset.trials = String(state.trials.length);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The dashboard in a real browser: headless Chromium (Debian's `chromium`) loads
-/dashboard/ from a master holding recorded searches — a generational one, and a
-steady-state one of 10 000 genomes — and each panel must have drawn its data. The
-screenshots are kept as test artefacts.
+/dashboard/ from a master holding recorded searches — a generational one of 60 genomes,
+steady-state ones of 500 and 10 000 — and each panel must have drawn its data. The fake
+workers' accuracy is decided by nb_neurons (--gene-matters), so that is the gene the
+importance panel must put first. The screenshots (dashboard-60.png, -500, -10000, ...)
+are kept as test artefacts in BUILD_DIR/test-artefacts/.
 
   dashboard_test.py BUILD_DIR [unittest args]"""
 import json
@@ -19,12 +21,13 @@ import distributed_test  # noqa: E402
 from distributed_test import Cluster  # noqa: E402
 
 TOKEN = "dashboard-test-token"
-PANELS = ("fitness", "fitness-time", "genes", "curves", "parallel", "lineage", "leaderboard",
-          "workers")
+PANELS = ("fitness", "fitness-time", "genes", "importance", "curves", "parallel", "lineage",
+          "leaderboard", "workers")
+MATTERS = ("--gene-matters", "nb_neurons")
 
-BIG_SPACE = """name: ten thousand
+BIG_SPACE = """name: %d genomes
 task: {dataset: fashion_mnist, net: MLP, epochs: 1}
-steady_state: {population: 50, trials: 10000}
+steady_state: {population: 50, trials: %d}
 seed: 17
 space:
   genes:
@@ -36,8 +39,12 @@ space:
     values: [{string_value: relu}, {string_value: elu}, {string_value: tanh}, {string_value: sigmoid}]
   - name: optimizer
     values: [{string_value: adam}, {string_value: sgd}, {string_value: nadam}, {string_value: rmsprop}]
-""" % (", ".join("{int_value: %d}" % v for v in range(1, 201)),
-       ", ".join("{int_value: %d}" % v for v in range(1, 41)))
+"""
+
+
+def big_space(trials):
+    return BIG_SPACE % (trials, trials, ", ".join("{int_value: %d}" % v for v in range(1, 201)),
+                        ", ".join("{int_value: %d}" % v for v in range(1, 41)))
 
 
 def chromium():
@@ -79,22 +86,37 @@ class DashboardTest(unittest.TestCase):
         return {m.group(1): int(m.group(2))
                 for m in re.finditer(r'id="([a-z-]+)"[^>]*data-rendered="(\d+)"', dom)}
 
+    def panel(self, dom, panel, attribute):
+        """A data- attribute the page set on a panel."""
+        return re.search(f'id="{panel}"[^>]*data-{attribute}="([^"]*)"', dom).group(1)
+
+    def check_lineage_and_importance(self, dom, genomes):
+        """Every genome is a point of the lineage, the best one's family (ancestors and
+        children: two or more) is drawn over them, and nb_neurons is the gene that
+        matters."""
+        drawn = self.rendered(dom)
+        self.assertEqual(drawn["lineage"], genomes)
+        self.assertGreaterEqual(int(self.panel(dom, "lineage", "family")), 2)
+        self.assertEqual(drawn["importance"], 4)           # a bar per gene
+        self.assertEqual(self.panel(dom, "importance", "top"), "nb_neurons")
+
     def test_each_panel_draws_a_recorded_search(self):
         c = self.cluster
         for i in range(2):
-            c.start_worker(f"w{i}", epoch_ms=1)
-        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "12",
-                          "--generations", "4", "--seed", "21", "--name", "panels")
+            c.start_worker(f"w{i}", epoch_ms=1, extra=MATTERS)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--population", "15",
+                          "--generations", "5", "--seed", "21", "--name", "panels")
         status = c.wait_done(search)
         done = int(status["trialsDone"])
-        dom = self.browse(search, "dashboard-generational.png")
+        self.assertTrue(55 <= done <= 70, done)         # about 60
+        dom = self.browse(search, "dashboard-60.png")
         drawn = self.rendered(dom)
         self.assertEqual(set(drawn), set(PANELS), dom[-2000:])
-        self.assertEqual(drawn["fitness"], 4)           # one point per generation
+        self.check_lineage_and_importance(dom, done)
+        self.assertEqual(drawn["fitness"], 5)           # one point per generation
         self.assertEqual(drawn["fitness-time"], done)   # one step per recorded genome
         self.assertEqual(drawn["genes"], 2)             # nb_neurons takes 64 or 128
         self.assertEqual(drawn["curves"], min(30, done))
-        self.assertEqual(drawn["lineage"], done)
         self.assertEqual(drawn["leaderboard"], done)
         self.assertEqual(drawn["workers"], 2)
         self.assertEqual(drawn["parallel"], done)       # a line per trained genome
@@ -192,23 +214,29 @@ class DashboardTest(unittest.TestCase):
         self.assertIn("&lt;img src=x onerror=", dom)  # the name, as text
         self.assertIn("succeeded", dom)
 
-    def test_ten_thousand_genomes_stay_drawable(self):
+    def big_search(self, trials):
         c = self.cluster
-        spec = os.path.join(c.dir, "big.yaml")
+        spec = os.path.join(c.dir, f"big-{trials}.yaml")
         with open(spec, "w") as f:
-            f.write(BIG_SPACE)
+            f.write(big_space(trials))
         for i in range(4):
-            c.start_worker(f"w{i}", epoch_ms=0)
+            c.start_worker(f"w{i}", epoch_ms=0, extra=MATTERS)
         search = c.submit("--spec", spec)
         status = c.wait_done(search, timeout=400)
-        self.assertEqual(int(status["trialsDone"]), 10000)
-        dom = self.browse(search, "dashboard-10000.png")
+        self.assertEqual(int(status["trialsDone"]), trials)
+        dom = self.browse(search, f"dashboard-{trials}.png")
         drawn = self.rendered(dom)
         self.assertEqual(set(drawn), set(PANELS), dom[-2000:])
-        self.assertRegex(dom, r'data-trials="10000"')
+        self.assertRegex(dom, f'data-trials="{trials}"')
+        self.check_lineage_and_importance(dom, trials)
+        return drawn
+
+    def test_five_hundred_genomes(self):
+        self.assertEqual(self.big_search(500)["leaderboard"], 200)
+
+    def test_ten_thousand_genomes_stay_drawable(self):
+        drawn = self.big_search(10000)
         self.assertEqual(drawn["leaderboard"], 200)     # the table shows the best 200
-        self.assertLess(drawn["lineage"], 10000)       # the best genomes' ancestry only
-        self.assertGreaterEqual(drawn["lineage"], 60)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 // fake-worker: the real worker loop and gRPC client with a trainer that only pretends.
 // Its accuracy is a fixed function of the genome hash, and so is its `params` metric
 // (with each epoch and in the result, for searches of several objectives); each epoch
-// takes --epoch-ms, and genomes whose hash starts with --fail-prefix fail like a NaN loss. Fault
-// tests kill, stop and restart these processes for real.
+// takes --epoch-ms, and genomes whose hash starts with --fail-prefix fail like a NaN loss.
+// With --gene-matters NAME, that numeric gene decides most of the accuracy (a gene
+// whose importance is known). Fault tests kill, stop and restart these processes for real.
 #include <signal.h>
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ using ::deepevolve::testing::FakeAccuracy;
 
 int main(int argc, char** argv) {
   CLI::App app{"fake-worker: a deepevolve worker whose trainer pretends"};
-  std::string master, worker_id, fail_prefix, trace_path;
+  std::string master, worker_id, fail_prefix, trace_path, gene_matters;
   int epoch_ms = 0, max_trials = 0, freeze_after = 0;
   bool hang = false;
   app.add_option("--master", master)->required();
@@ -32,6 +33,9 @@ int main(int argc, char** argv) {
   app.add_option("--epoch-ms", epoch_ms, "pretended time per epoch");
   app.add_option("--fail-prefix", fail_prefix, "genomes whose hash starts so fail");
   app.add_option("--max-trials", max_trials);
+  app.add_option("--gene-matters", gene_matters,
+                 "this numeric gene's value v decides most of the accuracy: "
+                 "0.5 + 0.4 v / (v + 64), and the hash adds under 0.04");
   app.add_flag("--hang", hang,
                "the trainer hangs in its first epoch and never returns, while the worker's "
                "heartbeat thread goes on (a deadlock, a stuck read, a GPU hang)");
@@ -65,6 +69,21 @@ int main(int argc, char** argv) {
     }
     const int epochs = std::max(1, a.task().epochs());
     while (hang) std::this_thread::sleep_for(std::chrono::hours(1));
+    // The accuracy a genome reaches; per epoch, FakeAccuracy's curve below it.
+    double accuracy = FakeAccuracy(a.genome().hash());
+    if (!gene_matters.empty()) {
+      double v = 0;
+      for (int i = 0; i < a.gene_names_size() && i < a.genome().values_size(); ++i) {
+        if (a.gene_names(i) != gene_matters) continue;
+        const deepevolve::v1::GeneValue& g = a.genome().values(i);
+        v = g.has_int_value() ? static_cast<double>(g.int_value()) : g.float_value();
+      }
+      accuracy = 0.5 + 0.4 * v / (v + 64) + 0.1 * (FakeAccuracy(a.genome().hash()) - 0.5);
+    }
+    const double below = FakeAccuracy(a.genome().hash());
+    auto at_epoch = [&](int e) {
+      return accuracy + FakeAccuracy(a.genome().hash(), e, epochs) - below;
+    };
     int run = 0;
     // A size of its own, independent of the accuracy: 10 000 to 1 000 000.
     const deepevolve::genome::Metrics metrics = {
@@ -72,8 +91,7 @@ int main(int argc, char** argv) {
     for (int e = 1; e <= epochs; ++e) {
       std::this_thread::sleep_for(std::chrono::milliseconds(epoch_ms));
       run = e;
-      const auto next = progress({e, epochs, 1.0 / e, FakeAccuracy(a.genome().hash(), e, epochs),
-                                  e * epoch_ms / 1e3, 0, metrics});
+      const auto next = progress({e, epochs, 1.0 / e, at_epoch(e), e * epoch_ms / 1e3, 0, metrics});
       if (next == deepevolve::worker::AfterEpoch::kCancel) return absl::CancelledError("stopped");
       if (next == deepevolve::worker::AfterEpoch::kStop) break;
     }
@@ -81,7 +99,7 @@ int main(int argc, char** argv) {
       r.ok = false;
       r.error = "loss became NaN at epoch 1, batch 1";
     } else {
-      r.accuracy = FakeAccuracy(a.genome().hash(), run, epochs);
+      r.accuracy = at_epoch(run);
       r.test_accuracy = r.accuracy - 0.01;
       if (model != nullptr) *model = absl::StrCat("fake model of ", a.genome().hash());
     }
