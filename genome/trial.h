@@ -4,6 +4,8 @@
 #ifndef DEEPEVOLVE_GENOME_TRIAL_H_
 #define DEEPEVOLVE_GENOME_TRIAL_H_
 
+#include <string>
+
 #include "genome/metrics.h"
 
 namespace deepevolve::genome {
@@ -18,6 +20,10 @@ struct EpochProgress {
   // The trainer's metrics as they stand after the epoch: those that change by epoch and
   // those known from the start (what a pruner of several objectives compares).
   Metrics metrics;
+  // The epoch training resumed after, from a checkpoint (0: it began at the first);
+  // when a resume was asked for and failed, why (training then began at the first).
+  int resumed_from_epoch = 0;
+  std::string resume_error;
 };
 
 // What training does after an epoch, as the master answered its heartbeat.

@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
     for (int e = 1; e <= epochs; ++e) {
       std::this_thread::sleep_for(std::chrono::milliseconds(epoch_ms));
       run = e;
-      const auto next = progress({e, epochs, 1.0 / e, at_epoch(e), e * epoch_ms / 1e3, 0, metrics});
+      const auto next =
+          progress({e, epochs, 1.0 / e, at_epoch(e), e * epoch_ms / 1e3, 0, metrics, 0, {}});
       if (next == deepevolve::worker::AfterEpoch::kCancel) return absl::CancelledError("stopped");
       if (next == deepevolve::worker::AfterEpoch::kStop) break;
     }

@@ -161,6 +161,37 @@ class WithState : public KerasOptimizer {
       multi_tensor_updates_ += static_cast<int64_t>(rest.p.size());
     }
   }
+  State SaveState() const override {
+    State out;
+    for (const auto& slots : state_) {
+      for (const torch::Tensor& s : slots) out.tensors.push_back(s.clone());
+    }
+    out.numbers.push_back(static_cast<double>(t_));
+    return out;
+  }
+  absl::Status LoadState(const State& in) override {
+    size_t k = 0;
+    for (const auto& slots : state_) k += slots.size();
+    if (in.tensors.size() != k || in.numbers.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the optimizer's state holds ", in.tensors.size(), " tensors and ",
+                       in.numbers.size(), " numbers, not ", k, " and 1 or more"));
+    }
+    k = 0;
+    torch::NoGradGuard no_grad;
+    for (auto& slots : state_) {
+      for (torch::Tensor& s : slots) {
+        const torch::Tensor& from = in.tensors[k++];
+        if (!from.sizes().equals(s.sizes()) || from.scalar_type() != s.scalar_type()) {
+          return absl::InvalidArgumentError("the optimizer's state does not fit the parameters");
+        }
+        s.copy_(from);
+      }
+    }
+    t_ = static_cast<int64_t>(in.numbers[0]);
+    return absl::OkStatus();
+  }
+
   std::vector<std::vector<torch::Tensor>> state_;
   int64_t t_ = 0;
   const int slots_;
@@ -317,6 +348,18 @@ class Nadam : public WithState {
  public:
   Nadam(std::vector<torch::Tensor> p, bool fused, double lr)
       : WithState(std::move(p), 2, fused, lr) {}
+  State SaveState() const override {
+    State out = WithState::SaveState();
+    out.numbers.push_back(m_schedule_);
+    return out;
+  }
+  absl::Status LoadState(const State& in) override {
+    if (in.numbers.size() != 2) {
+      return absl::InvalidArgumentError("nadam's state needs its step count and its schedule");
+    }
+    m_schedule_ = in.numbers[1];
+    return WithState::LoadState(in);
+  }
   void Update() override {
     ++t_;
     constexpr double b1 = 0.9, b2 = 0.999, decay = 0.004;
@@ -376,6 +419,13 @@ void KerasOptimizer::Step() {
     if (!elsewhere.empty()) at::_foreach_mul_(elsewhere, keep);
   }
   Update();
+}
+
+absl::Status KerasOptimizer::LoadState(const State& state) {
+  if (!state.tensors.empty()) {
+    return absl::InvalidArgumentError("this optimizer keeps no state, and the checkpoint has some");
+  }
+  return absl::OkStatus();
 }
 
 void KerasOptimizer::ZeroGrad() {

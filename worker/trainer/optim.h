@@ -51,6 +51,17 @@ class KerasOptimizer {
   // Weight Decay Regularization", 2019).
   void set_weight_decay(double decay) { weight_decay_ = decay; }
 
+  // What the updates so far left behind (each parameter's moments, the step count), for
+  // a checkpoint: LoadState into an optimizer of the same name over parameters of the
+  // same shapes continues exactly where this one is. INVALID_ARGUMENT when the state
+  // does not fit this optimizer.
+  struct State {
+    std::vector<torch::Tensor> tensors;
+    std::vector<double> numbers;
+  };
+  virtual State SaveState() const { return {}; }
+  virtual absl::Status LoadState(const State& state);
+
  protected:
   KerasOptimizer(std::vector<torch::Tensor> params, double lr)
       : params_(std::move(params)), lr_(lr), lr_f_(static_cast<float>(lr)) {}

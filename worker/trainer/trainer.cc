@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <new>
+#include <optional>
+#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -71,10 +73,172 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
   return std::unique_ptr<Trainer>(new Trainer(std::move(state)));
 }
 
+namespace {
+
+// What the epoch loop carries from one epoch to the next: with the model, the optimizer
+// and the generators, everything a checkpoint holds.
+struct LoopState {
+  int epoch = 0;            // epochs trained
+  double seconds = 0;       // training time so far, at the checkpoint
+  double epochs_start = 0;  // when the first epoch began, on that clock
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  int64_t wait = 0;
+  Evaluation val;
+  std::vector<torch::Tensor> best;  // restore_best_weights: the best epoch's state
+  Evaluation best_val;
+  genome::Metrics metrics;
+};
+
+constexpr int64_t kCheckpointFormat = 1;
+
+// The generators a training draws from: its own on the CPU, the global ones (CPU and
+// device) where it seeds those.
+std::vector<at::Generator> Generators(const MaybeGenerator& own, const torch::Device& device) {
+  if (own.has_value()) return {*own};
+  return {at::detail::getDefaultCPUGenerator(), at::globalContext().defaultGenerator(device)};
+}
+
+std::string SaveCheckpoint(const std::string& identity, const LoopState& loop, KerasNet& model,
+                           const KerasOptimizer& optimizer,
+                           const std::vector<at::Generator>& generators) {
+  torch::serialize::OutputArchive out;
+  out.write("format", c10::IValue(kCheckpointFormat));
+  out.write("identity", c10::IValue(identity));
+  out.write("epoch", c10::IValue(static_cast<int64_t>(loop.epoch)));
+  out.write("seconds", c10::IValue(loop.seconds));
+  out.write("epochs_start", c10::IValue(loop.epochs_start));
+  out.write("best_val_loss", c10::IValue(loop.best_val_loss));
+  out.write("wait", c10::IValue(loop.wait));
+  out.write("val", c10::IValue(std::vector<double>{loop.val.loss, loop.val.accuracy}));
+  out.write("best_val",
+            c10::IValue(std::vector<double>{loop.best_val.loss, loop.best_val.accuracy}));
+  std::vector<std::string> names;
+  std::vector<double> values;
+  for (const auto& [name, value] : loop.metrics) {
+    names.push_back(name);
+    values.push_back(value);
+  }
+  out.write("metric_names", c10::IValue(names));
+  out.write("metric_values", c10::IValue(values));
+  auto tensors = [&](const std::string& key, const std::vector<torch::Tensor>& list) {
+    out.write(key + "_count", c10::IValue(static_cast<int64_t>(list.size())));
+    for (size_t i = 0; i < list.size(); ++i) {
+      out.write(absl::StrCat(key, "_", i), list[i].to(torch::kCPU));
+    }
+  };
+  tensors("model", ModelState(model));
+  tensors("best", loop.best);
+  const KerasOptimizer::State opt = optimizer.SaveState();
+  tensors("optimizer", opt.tensors);
+  out.write("optimizer_numbers", c10::IValue(opt.numbers));
+  std::vector<torch::Tensor> rng;
+  for (const at::Generator& g : generators) rng.push_back(g.get_state());
+  tensors("generator", rng);
+  std::ostringstream bytes;
+  out.save_to(bytes);
+  return bytes.str();
+}
+
+// Reads a checkpoint into `loop`, the model, the optimizer and the generators. An
+// error says why it cannot be used; the caller then trains from the first epoch (the
+// model, optimizer and generators may be part-written: it builds them anew).
+absl::Status RestoreCheckpoint(const std::string& bytes, const std::string& identity,
+                               LoopState& loop, KerasNet& model, KerasOptimizer& optimizer,
+                               const std::vector<at::Generator>& generators,
+                               const torch::Device& device) {
+  try {
+    torch::serialize::InputArchive in;
+    in.load_from(bytes.data(), bytes.size());
+    c10::IValue v;
+    in.read("format", v);
+    if (v.toInt() != kCheckpointFormat) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint format ", v.toInt(), ", not ", kCheckpointFormat));
+    }
+    in.read("identity", v);
+    if (v.toStringRef() != identity) {
+      return absl::InvalidArgumentError("the checkpoint is of another genome, task or seed");
+    }
+    in.read("epoch", v);
+    loop.epoch = static_cast<int>(v.toInt());
+    in.read("seconds", v);
+    loop.seconds = v.toDouble();
+    in.read("epochs_start", v);
+    loop.epochs_start = v.toDouble();
+    in.read("best_val_loss", v);
+    loop.best_val_loss = v.toDouble();
+    in.read("wait", v);
+    loop.wait = v.toInt();
+    auto pair = [&](const char* key, Evaluation& e) {
+      in.read(key, v);
+      const std::vector<double> d = v.toDoubleVector();
+      if (d.size() != 2) throw std::runtime_error(absl::StrCat(key, ": not a pair"));
+      e.loss = d[0];
+      e.accuracy = d[1];
+    };
+    pair("val", loop.val);
+    pair("best_val", loop.best_val);
+    in.read("metric_names", v);
+    const std::vector<std::string> names = [&] {
+      std::vector<std::string> out;
+      for (const c10::IValue& n : v.toListRef()) out.push_back(n.toStringRef());
+      return out;
+    }();
+    in.read("metric_values", v);
+    const std::vector<double> values = v.toDoubleVector();
+    if (names.size() != values.size()) throw std::runtime_error("metrics do not pair up");
+    loop.metrics.clear();
+    for (size_t i = 0; i < names.size(); ++i) loop.metrics[names[i]] = values[i];
+    auto tensors = [&](const std::string& key) {
+      in.read(key + "_count", v);
+      std::vector<torch::Tensor> list(static_cast<size_t>(v.toInt()));
+      for (size_t i = 0; i < list.size(); ++i) in.read(absl::StrCat(key, "_", i), list[i]);
+      return list;
+    };
+    std::vector<torch::Tensor> weights = tensors("model");
+    std::vector<torch::Tensor> current = ModelState(model);
+    if (weights.size() != current.size()) {
+      return absl::InvalidArgumentError("the checkpoint's network has other layers");
+    }
+    for (size_t i = 0; i < weights.size(); ++i) {
+      if (!weights[i].sizes().equals(current[i].sizes())) {
+        return absl::InvalidArgumentError("the checkpoint's network has other shapes");
+      }
+      weights[i] = weights[i].to(device);
+    }
+    RestoreModelState(model, weights);
+    loop.best = tensors("best");
+    for (torch::Tensor& t : loop.best) t = t.to(device);
+    KerasOptimizer::State opt;
+    opt.tensors = tensors("optimizer");
+    for (torch::Tensor& t : opt.tensors) t = t.to(device);
+    in.read("optimizer_numbers", v);
+    opt.numbers = v.toDoubleVector();
+    RETURN_IF_ERROR(optimizer.LoadState(opt));
+    const std::vector<torch::Tensor> rng = tensors("generator");
+    if (rng.size() != generators.size()) {
+      return absl::InvalidArgumentError("the checkpoint was made on another kind of device");
+    }
+    for (size_t i = 0; i < rng.size(); ++i) {
+      at::Generator g = generators[i];
+      g.set_state(rng[i]);
+    }
+    return absl::OkStatus();
+  } catch (const c10::Error& e) {
+    return absl::DataLossError(absl::StrCat(
+        "the checkpoint cannot be read: ", std::string(e.what_without_backtrace()).substr(0, 200)));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("the checkpoint cannot be read: ", e.what()));
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& genome,
                                                    const v1::TaskSpec& task, uint64_t seed,
                                                    const EpochCallback& on_epoch,
-                                                   const std::string& model_path) {
+                                                   const std::string& model_path,
+                                                   const CheckpointOptions* checkpoints) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> data,
                    ProcessDatasetCache(state_->options.data_dirs).Get(task.dataset()));
   genome::TrialResult result;
@@ -100,18 +264,14 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
         device_short ? state_->device.str() : "cpu"));
   }
   const auto start = std::chrono::steady_clock::now();
+  double before = 0;  // training time before a resume
   auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   const torch::Device device = state_->device;
   try {
-    // Every random draw of the trial comes from its own seed.
+    // Every random draw of the trial comes from its own seed (build() below seeds).
     MaybeGenerator generator;
-    if (device.is_cpu()) {
-      generator = at::detail::createCPUGenerator(seed);
-    } else {
-      torch::manual_seed(seed);
-    }
     Split train = Head(data->train, task.train_limit());
     const Split test = Head(data->test, task.test_limit());
     Split validation = test;
@@ -132,33 +292,66 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       validation = Split{validation.x.to(device), validation.y.to(device)};
     }
 
-    KerasNet model(config, generator);
-    model->to(device);
-    model->train();
-    ASSIGN_OR_RETURN(std::unique_ptr<KerasOptimizer> optimizer,
-                     MakeOptimizer(config.optimizer, model->parameters(), OptimizerPath::kFused,
-                                   config.learning_rate));
-    optimizer->set_weight_decay(config.weight_decay);
+    // The trial's identity, which a checkpoint must match to be resumed from.
+    const std::string identity =
+        absl::StrCat(genome::IdentityString(genome), "|", genome::TaskIdentity(task), "|", seed);
+    const CheckpointOptions no_checkpoints;
+    const CheckpointOptions& ckpt = checkpoints != nullptr ? *checkpoints : no_checkpoints;
+    std::string resume_error;
+    // A model, an optimizer and generators as training begins: built again when a
+    // checkpoint turns out unusable half-way through reading it.
+    std::optional<KerasNet> model;
+    std::unique_ptr<KerasOptimizer> optimizer;
+    auto build = [&]() -> absl::Status {
+      if (device.is_cpu()) {
+        generator = at::detail::createCPUGenerator(seed);
+      } else {
+        torch::manual_seed(seed);
+      }
+      model.emplace(config, generator);
+      (*model)->to(device);
+      (*model)->train();
+      ASSIGN_OR_RETURN(optimizer, MakeOptimizer(config.optimizer, (*model)->parameters(),
+                                                OptimizerPath::kFused, config.learning_rate));
+      optimizer->set_weight_decay(config.weight_decay);
+      return absl::OkStatus();
+    };
+    RETURN_IF_ERROR(build());
     const double base_rate = optimizer->learning_rate();
 
+    LoopState loop;
     // What is known of the model from the start goes with every epoch's progress, for a
     // pruner of several objectives, and into the result. The latency is the same with
-    // any weights: measured once, before training.
-    genome::Metrics metrics = {
-        {"params", static_cast<double>(ParameterCount(model))},
-        {"model_bytes", static_cast<double>(StateBytes(model))},
-        {"latency_ms", MedianLatencyMs(model, test, device, genome::kLatencyBatch)}};
-    const double epochs_start = elapsed();
+    // any weights: measured once, before training (a resumed training keeps the first
+    // measurement).
+    loop.metrics = {{"params", static_cast<double>(ParameterCount(*model))},
+                    {"model_bytes", static_cast<double>(StateBytes(*model))},
+                    {"latency_ms", MedianLatencyMs(*model, test, device, genome::kLatencyBatch)}};
+    loop.epochs_start = elapsed();
+    if (!ckpt.resume.empty()) {
+      LoopState resumed;
+      const absl::Status restored =
+          RestoreCheckpoint(ckpt.resume, identity, resumed, *model, *optimizer,
+                            Generators(generator, device), device);
+      if (restored.ok() && resumed.epoch >= 1 && resumed.epoch <= task.epochs()) {
+        loop = std::move(resumed);
+        before = loop.seconds;
+      } else {
+        resume_error = restored.ok() ? absl::StrCat("the checkpoint's epoch ", resumed.epoch,
+                                                    " is not one of the task's")
+                                     : std::string(restored.message());
+        const genome::Metrics measured = loop.metrics;
+        RETURN_IF_ERROR(build());
+        loop.metrics = measured;
+      }
+    }
+    const int resumed_from = loop.epoch;
+    result.epochs_run = loop.epoch;
+    double last_save = elapsed();
 
     const int64_t n = train.size();
-    double best_val_loss = std::numeric_limits<double>::infinity();
-    int wait = 0;
-    Evaluation val;
-    // restore_best_weights: the weights and buffers of the best epoch so far.
-    std::vector<torch::Tensor> best;
-    Evaluation best_val;
     bool stopped = false;  // told to stop after an epoch: the result is that epoch's
-    for (int epoch = 1; epoch <= task.epochs(); ++epoch) {
+    for (int epoch = loop.epoch + 1; epoch <= task.epochs(); ++epoch) {
       optimizer->set_learning_rate(
           ScheduledRate(config.lr_schedule, base_rate, epoch, task.epochs()));
       torch::Tensor order =
@@ -171,7 +364,7 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
             Augment(train.x.index_select(0, index).to(device), config.augmentation, generator);
         torch::Tensor y = train.y.index_select(0, index).to(device);
         optimizer->ZeroGrad();
-        torch::Tensor loss = KerasCrossEntropy(model->forward(x), y);
+        torch::Tensor loss = KerasCrossEntropy((*model)->forward(x), y);
         loss.backward();
         optimizer->Step();
         const double l = loss.item<double>();
@@ -185,12 +378,19 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
         loss_sum += l;
         ++batches;
       }
-      val = Evaluate(model, validation, device);
+      loop.val = Evaluate(*model, validation, device);
+      loop.epoch = epoch;
       result.epochs_run = epoch;
-      metrics["epoch_seconds"] = (elapsed() - epochs_start) / epoch;
-      EpochProgress progress{epoch,        task.epochs(), loss_sum / std::max<int64_t>(batches, 1),
-                             val.accuracy, elapsed(),     val.loss,
-                             metrics};
+      loop.metrics["epoch_seconds"] = (elapsed() - loop.epochs_start) / (epoch - resumed_from);
+      EpochProgress progress{epoch,
+                             task.epochs(),
+                             loss_sum / std::max<int64_t>(batches, 1),
+                             loop.val.accuracy,
+                             elapsed(),
+                             loop.val.loss,
+                             loop.metrics,
+                             resumed_from,
+                             resume_error};
       const AfterEpoch next = on_epoch ? on_epoch(progress) : AfterEpoch::kContinue;
       if (next == AfterEpoch::kCancel) {
         return absl::CancelledError(absl::StrCat("cancelled after epoch ", epoch));
@@ -201,29 +401,42 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       }
       // Keras >= 2.0.9 EarlyStopping on val_loss: an improvement is a drop of more than
       // min_delta; the wait counter is bumped before it is compared with patience.
-      if (val.loss + task.early_stop_min_delta() < best_val_loss) {
-        best_val_loss = val.loss;
-        wait = 0;
+      if (loop.val.loss + task.early_stop_min_delta() < loop.best_val_loss) {
+        loop.best_val_loss = loop.val.loss;
+        loop.wait = 0;
         if (task.restore_best_weights()) {
-          best = ModelState(model);
-          best_val = val;
+          loop.best = ModelState(*model);
+          loop.best_val = loop.val;
         }
-      } else if (++wait >= task.early_stop_patience()) {
+      } else if (++loop.wait >= task.early_stop_patience()) {
         break;
       }
+      // A checkpoint of the state after this epoch, when one is due and epochs remain.
+      const bool due = (ckpt.every_epochs > 0 && epoch % ckpt.every_epochs == 0) ||
+                       (ckpt.every_seconds > 0 && elapsed() - last_save >= ckpt.every_seconds);
+      if (ckpt.save && due && epoch < task.epochs()) {
+        loop.seconds = elapsed();
+        ckpt.save(epoch, SaveCheckpoint(identity, loop, *model, *optimizer,
+                                        Generators(generator, device)));
+        last_save = elapsed();
+      }
     }
-    if (task.restore_best_weights() && !best.empty() && !stopped) {
-      RestoreModelState(model, best);
-      val = best_val;
+    Evaluation val = loop.val;
+    if (task.restore_best_weights() && !loop.best.empty() && !stopped) {
+      RestoreModelState(*model, loop.best);
+      val = loop.best_val;
     }
+    genome::Metrics metrics = std::move(loop.metrics);
+    const double epochs_start = loop.epochs_start;
     const double epochs_seconds = elapsed() - epochs_start;
     result.accuracy = val.accuracy;
     result.test_accuracy =
-        task.validation() == v1::TEST_SET ? val.accuracy : Evaluate(model, test, device).accuracy;
+        task.validation() == v1::TEST_SET ? val.accuracy : Evaluate(*model, test, device).accuracy;
     result.metrics = std::move(metrics);
-    result.metrics["epoch_seconds"] = epochs_seconds / std::max(result.epochs_run, 1);
+    result.metrics["epoch_seconds"] =
+        epochs_seconds / std::max(result.epochs_run - resumed_from, 1);
     result.train_seconds = elapsed();
-    if (!model_path.empty()) RETURN_IF_ERROR(SaveModel(model, model_path, genome, task, result));
+    if (!model_path.empty()) RETURN_IF_ERROR(SaveModel(*model, model_path, genome, task, result));
     return result;
   } catch (const std::bad_alloc&) {
     // This device's limit, not the genome's fault: another device may train it.

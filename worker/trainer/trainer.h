@@ -32,6 +32,24 @@ using genome::AfterEpoch;
 using genome::EpochProgress;
 using EpochCallback = std::function<AfterEpoch(const EpochProgress&)>;
 
+// A trial's training state after an epoch, saved so that another worker can resume the
+// trial there: the weights and buffers, the optimizer's state, the random generators',
+// early stopping's, the metrics and the time trained so far. On the CPU with the same
+// threads, a training resumed from a checkpoint ends exactly as the uninterrupted one.
+struct CheckpointOptions {
+  // Save after every `every_epochs` epochs, and after the first epoch that ends
+  // `every_seconds` or more after the last save (0 and 0: never).
+  int every_epochs = 0;
+  double every_seconds = 0;
+  // Receives each checkpoint: its epoch and bytes. Called on the training thread once
+  // the epoch's progress was answered with kContinue (not after the last epoch).
+  std::function<void(int epoch, std::string bytes)> save;
+  // A checkpoint to resume from (empty: begin at the first epoch). One that cannot be
+  // read, or is of another genome, task or seed, is not used: training begins at the
+  // first epoch, and each progress says why (EpochProgress.resume_error).
+  std::string resume;
+};
+
 // Thread-compatible: one Trainer trains one genome at a time. Trainers may share a
 // process; each loads datasets through a process-wide cache.
 class Trainer {
@@ -50,10 +68,12 @@ class Trainer {
   // when `on_epoch` said kCancel (kStop ends training with the result so far, without
   // restoring the best epoch's weights). When `model_path` is not empty the trained
   // weights are saved there with the genome and task as metadata.
+  // With `checkpoints`, saves and resumes as CheckpointOptions says.
   absl::StatusOr<genome::TrialResult> Train(const genome::NamedGenome& genome,
                                             const v1::TaskSpec& task, uint64_t seed,
                                             const EpochCallback& on_epoch = nullptr,
-                                            const std::string& model_path = "");
+                                            const std::string& model_path = "",
+                                            const CheckpointOptions* checkpoints = nullptr);
 
   // The device training runs on ("cpu", "cuda:0").
   std::string device() const;

@@ -22,7 +22,7 @@ class NamedRunner : public TrialRunner {
   explicit NamedRunner(double accuracy) : accuracy_(accuracy) {}
   absl::StatusOr<genome::TrialResult> Run(const v1::Assignment&, const ProgressFn& progress,
                                           std::string* model) override {
-    progress({1, 1, 0.5, accuracy_, 1});
+    progress({1, 1, 0.5, accuracy_, 1, 0, {}, 0, {}});
     if (model != nullptr) *model = "weights";
     genome::TrialResult r;
     r.accuracy = accuracy_;

@@ -42,7 +42,7 @@ class WorkerLoopTest : public ::testing::Test {
                                                       std::string* model) {
     genome::TrialResult r;
     for (int e = 1; e <= a.task().epochs(); ++e) {
-      const AfterEpoch next = progress({e, a.task().epochs(), 0.5, 0.8, 0.1 * e});
+      const AfterEpoch next = progress({e, a.task().epochs(), 0.5, 0.8, 0.1 * e, 0, {}, 0, {}});
       if (next == AfterEpoch::kCancel) return absl::CancelledError("stopped");
       r.epochs_run = e;
       if (next == AfterEpoch::kStop) break;
@@ -202,7 +202,7 @@ TEST_F(WorkerLoopTest, AbortAbandonsTheTrialInHand) {
   ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress,
                       std::string*) -> absl::StatusOr<genome::TrialResult> {
                 loop_->Abort();  // a second SIGTERM
-                if (progress({1, 2, 0.5, 0.8, 0.1}) != AfterEpoch::kContinue) {
+                if (progress({1, 2, 0.5, 0.8, 0.1, 0, {}, 0, {}}) != AfterEpoch::kContinue) {
                   return absl::CancelledError("stopped");
                 }
                 ++epochs;
