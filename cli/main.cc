@@ -37,6 +37,9 @@ void AddSpecFlags(CLI::App* app, deepevolve::cli::SpecFlags& f) {
   app->add_flag("--retrain", f.retrain, "train genomes the ledger already holds");
   app->add_option("--pruner", f.pruner,
                   "stop hopeless genomes early: none, median or asha (see README)");
+  app->add_option("--checkpoint-every", f.checkpoint_every,
+                  "save each trial's training state every N epochs (default 1), every Ns "
+                  "seconds, or none, so that a lost worker's genome resumes (see README)");
   app->add_option("--objective", f.objectives,
                   "METRIC:max or METRIC:min, repeatable (default accuracy:max; see README)");
   app->add_option("--constraint", f.constraints,

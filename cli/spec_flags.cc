@@ -79,6 +79,24 @@ absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown --pruner '", f.pruner, "' (known: none, median, asha)"));
   }
+  if (!f.checkpoint_every.empty()) {
+    spec.clear_checkpoint();
+    absl::string_view every = f.checkpoint_every;
+    int epochs = 0;
+    double seconds = 0;
+    if (every == "none") {
+      spec.mutable_checkpoint()->set_disabled(true);
+    } else if (absl::SimpleAtoi(every, &epochs) && epochs > 0) {
+      spec.mutable_checkpoint()->set_every_epochs(epochs);
+    } else if (absl::ConsumeSuffix(&every, "s") && absl::SimpleAtod(every, &seconds) &&
+               seconds > 0) {
+      spec.mutable_checkpoint()->set_every_seconds(seconds);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--checkpoint-every '", f.checkpoint_every,
+                       "': N (every N epochs), Ns (every N seconds) or none"));
+    }
+  }
   if (!f.objectives.empty()) spec.clear_objectives();
   for (const std::string& flag : f.objectives) {
     ASSIGN_OR_RETURN(*spec.add_objectives(), ParseObjective(flag));

@@ -17,6 +17,8 @@ struct SpecFlags {
   std::string spec_file, preset = "fashion_mnist_mlp", strategy, name;
   std::string pruner;   // none, median or asha (defaults: spec.proto); "" as the spec says
   std::string trainer;  // task.trainer: NAME[@VERSION] of a trainer program
+  // --checkpoint-every: N epochs, "Ns" seconds, or "none"; "" as the spec says.
+  std::string checkpoint_every;
   int population = 0, generations = 0, trials = 0, epochs = 0, train_limit = 0, test_limit = 0;
   uint64_t seed = 0;
   bool compat = false, retrain = false;
@@ -29,7 +31,8 @@ struct SpecFlags {
 // for an unknown --strategy or a flag that does not apply to the search's strategy
 // (--population with random or grid, --generations with anything but generational,
 // --trials with generational), an unknown --pruner, or an --objective or --constraint
-// that does not read as one: a flag is never taken to mean another strategy. The spec
+// that does not read as one, or a --checkpoint-every that is not N, Ns or none: a flag
+// is never taken to mean another strategy. The spec
 // file's own errors name the file.
 absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& flags);
 

@@ -24,6 +24,23 @@ struct EpochProgress {
   // when a resume was asked for and failed, why (training then began at the first).
   int resumed_from_epoch = 0;
   std::string resume_error;
+  // The training state after this epoch (a checkpoint), when one is due; empty
+  // otherwise. The worker sends it with the epoch's progress.
+  std::string checkpoint;
+};
+
+// Saving a trial's training state after epochs, and resuming from one (a checkpoint):
+// what the worker gives a trainer that can.
+struct Checkpoints {
+  // A checkpoint goes with the progress of every `every_epochs`-th epoch, and of the
+  // first epoch that ends `every_seconds` or more after the last one (0 and 0: never)
+  // (EpochProgress.checkpoint).
+  int every_epochs = 0;
+  double every_seconds = 0;
+  // A checkpoint to resume from (empty: begin at the first epoch). One that cannot be
+  // used is not: training begins at the first epoch, and each progress says why
+  // (EpochProgress.resume_error).
+  std::string resume;
 };
 
 // What training does after an epoch, as the master answered its heartbeat.

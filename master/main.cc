@@ -63,6 +63,12 @@ int main(int argc, char** argv) {
                  "holding nothing is forgotten after this long unheard (it registers again)")
       ->check(CLI::Range(1.0, 30.0 * 24 * 3600))
       ->capture_default_str();
+  double max_checkpoint_mb = 512;
+  app.add_option("--max-checkpoint-mb", max_checkpoint_mb,
+                 "the largest checkpoint of a trial's training state the master keeps (one per "
+                 "running trial, in DB.checkpoints/)")
+      ->check(CLI::Range(1.0, 64.0 * 1024))
+      ->capture_default_str();
   app.add_option("--durability", durability,
                  "full: a commit survives power loss; process: it survives any crash of a "
                  "process (faster)")
@@ -97,6 +103,7 @@ int main(int argc, char** argv) {
   options.master.lease_ms = static_cast<int64_t>(lease_seconds * 1000);
   options.master.max_epoch_ms = static_cast<int64_t>(max_epoch_seconds * 1000);
   options.master.forget_after_ms = static_cast<int64_t>(forget_after_seconds * 1000);
+  options.master.max_checkpoint_bytes = static_cast<int64_t>(max_checkpoint_mb * (1 << 20));
   options.durability = durability == "full" ? deepevolve::store::Durability::kFull
                                             : deepevolve::store::Durability::kProcess;
   if (!token_file.empty()) {

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 absl::StatusOr<genome::TrialResult> BuiltinRunner::Run(const v1::Assignment& a,
                                                        const ProgressFn& progress,
-                                                       std::string* model) {
+                                                       std::string* model,
+                                                       const genome::Checkpoints* checkpoints) {
   ASSIGN_OR_RETURN(const genome::NamedGenome genome, AssignedGenome(a));
   trainer::SetThreads(threads_());
   std::string path;
@@ -28,7 +29,7 @@ absl::StatusOr<genome::TrialResult> BuiltinRunner::Run(const v1::Assignment& a,
                .string();
   }
   absl::StatusOr<genome::TrialResult> result =
-      trainer_->Train(genome, a.task(), a.seed(), progress, path);
+      trainer_->Train(genome, a.task(), a.seed(), progress, path, checkpoints);
   if (!path.empty()) {
     std::ifstream in(path, std::ios::binary);
     if (in) {

@@ -19,9 +19,10 @@ class BuiltinRunner : public TrialRunner {
       : trainer_(trainer), threads_(std::move(threads)) {}
 
   // The trained model comes back through a file in the temporary directory, removed
-  // after it is read.
+  // after it is read. Checkpoints as the trainer takes them (trainer.h).
   absl::StatusOr<genome::TrialResult> Run(const v1::Assignment& assignment,
-                                          const ProgressFn& progress, std::string* model) override;
+                                          const ProgressFn& progress, std::string* model,
+                                          const genome::Checkpoints* checkpoints) override;
 
  private:
   trainer::Trainer* const trainer_;

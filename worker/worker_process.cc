@@ -144,8 +144,9 @@ int RunWorkerProcess(WorkerProcessOptions o) {
   options.max_trials = max_trials;
   WorkerLoop loop(
       client.get(),
-      [&runners](const v1::Assignment& a, const ProgressFn& progress, std::string* model) {
-        return runners.Run(a, progress, model);
+      [&runners](const v1::Assignment& a, const ProgressFn& progress, std::string* model,
+                 const genome::Checkpoints* checkpoints) {
+        return runners.Run(a, progress, model, checkpoints);
       },
       options);
 

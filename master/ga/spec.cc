@@ -113,6 +113,25 @@ absl::Status ResolveTask(const v1::SearchSpec& spec, const Preset* preset, v1::T
   return CheckRange("task.early_stop_patience", task->early_stop_patience(), 0, kMaxEpochs);
 }
 
+// Fills the checkpoints' default (after every epoch) and checks their bounds.
+absl::Status ResolveCheckpoint(v1::SearchSpec* spec) {
+  v1::CheckpointSpec* c = spec->mutable_checkpoint();
+  RETURN_IF_ERROR(CheckRange("checkpoint.every_epochs", c->every_epochs(), 0, kMaxEpochs));
+  if (!std::isfinite(c->every_seconds()) || c->every_seconds() < 0 ||
+      c->every_seconds() > 30 * 24 * 3600) {
+    return Invalid(
+        "checkpoint.every_seconds",
+        absl::StrCat("must be a number of seconds from 0 to 2592000, got ", c->every_seconds()));
+  }
+  if (c->disabled()) {
+    spec->clear_checkpoint();
+    spec->mutable_checkpoint()->set_disabled(true);
+  } else if (c->every_epochs() == 0 && c->every_seconds() == 0) {
+    c->set_every_epochs(1);
+  }
+  return absl::OkStatus();
+}
+
 // Fills the pruner's defaults and checks that it can stop a genome at all.
 absl::Status ResolvePruner(v1::SearchSpec* spec) {
   const int epochs = spec->task().epochs();
@@ -369,6 +388,7 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
   if (!program) RETURN_IF_ERROR(CheckGenomeMemory(space, spec.task()));
   RETURN_IF_ERROR(ResolveStrategy(&spec, space.size()));
   RETURN_IF_ERROR(ResolvePruner(&spec));
+  RETURN_IF_ERROR(ResolveCheckpoint(&spec));
   // Metrics are the built-in trainer's, or any a program (or a fitness table) has.
   RETURN_IF_ERROR(ResolveObjectives(&spec, names == genome::GeneNames::kAny));
   return spec;

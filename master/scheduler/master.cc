@@ -39,10 +39,15 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Create(std::unique_ptr<store::St
   ASSIGN_OR_RETURN(
       store::ModelFiles models,
       store::ModelFiles::Open(db.path() + ".models", db.durability() == store::Durability::kFull));
+  ASSIGN_OR_RETURN(store::CheckpointFiles checkpoints,
+                   store::CheckpointFiles::Open(db.path() + ".checkpoints",
+                                                db.durability() == store::Durability::kFull));
   std::unique_ptr<Master> master(new Master(std::move(store), clock, options));
   master->models_.emplace(std::move(models));
+  master->checkpoints_.emplace(std::move(checkpoints));
   absl::MutexLock lock(master->mu());
   RETURN_IF_ERROR(master->Recover());
+  master->SweepCheckpoints();
   return master;
 }
 
@@ -139,6 +144,9 @@ absl::Status Master::Step(absl::FunctionRef<absl::Status()> body) {
 
 absl::Status Master::Retire(SearchRun& run) {
   const int64_t id = run.id();
+  for (const auto& [genome_id, t] : run.trials()) {
+    if (t.checkpoint_epoch() > 0) DropCheckpoint(run.trial(genome_id));
+  }
   v1::SearchSummary summary = run.Summarize();
   RETURN_IF_ERROR(
       store_->PutFinished(summary, run.last_event, run.Best(kStoredLeaderboard), run.Ranking()));
@@ -280,7 +288,8 @@ absl::Status Master::CheckDone(SearchRun& run) {
 }
 
 absl::Status Master::EndSearch(SearchRun& run, v1::SearchState state, const std::string& message) {
-  for (const Trial* t : run.End(state, clock_->NowMs(), state == v1::FAILED ? message : "")) {
+  for (Trial* t : run.End(state, clock_->NowMs(), state == v1::FAILED ? message : "")) {
+    DropCheckpoint(*t);
     RETURN_IF_ERROR(store_->PutTrial(*t));
   }
   RETURN_IF_ERROR(store_->UpdateSearch(run.stored_summary()));
@@ -353,10 +362,19 @@ absl::Status Master::Requeue(const Lease& lease) {
     if (t.curve_size() > 0) lost.set_train_seconds(t.curve(t.curve_size() - 1).elapsed_seconds());
     return RecordResult(run, t, lost, /*has_model=*/false, nullptr);
   }
-  t.set_lost(t.lost() + 1);
+  // The epochs its worker trained after the checkpoint it resumes from (all, without
+  // one) are lost.
+  const int last_epoch = t.curve_size() > 0 ? t.curve(t.curve_size() - 1).epoch() : 0;
+  const int lost_epochs = std::max(0, last_epoch - t.checkpoint_epoch());
+  run.Change(t, [lost_epochs](Trial& t) {
+    t.set_lost(t.lost() + 1);
+    t.set_epochs_lost(t.epochs_lost() + lost_epochs);
+  });
   if (!run.running()) {
+    DropCheckpoint(t);
     run.SetState(t, v1::ABANDONED);
   } else if (t.lost() >= options_.max_lost_leases) {
+    DropCheckpoint(t);
     t.set_error(absl::StrCat("lost ", t.lost(),
                              " workers while training it (their leases ran out or its trials "
                              "ran past their time budget)"));
@@ -434,11 +452,19 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   t.set_lease_deadline_unix_ms(lease.deadline_ms);
   t.set_worker_id(worker_id);
   t.set_worker_incarnation(incarnation);
-  // The points of an attempt that was lost or failed: gone from the trial and from
-  // the pruner alike, as a restart would find them.
-  if (run.pruner() != nullptr && t.curve_size() > 0) run.pruner()->Forget(genome_id);
-  t.clear_curve();
+  // The points of an attempt that was lost or failed after its checkpoint (all, without
+  // one): gone from the trial and from the pruner alike, as a restart would find them.
+  // The next worker resumes after the checkpoint's epoch.
+  const int resume = t.checkpoint_epoch();
+  run.KeepCurveTo(t, resume);
   t.set_pruned_at_epoch(0);
+  if (resume > 0) {
+    run.Change(t, [](Trial& t) { t.set_resumes(t.resumes() + 1); });
+    t.set_resume_error("");
+    // Its time budget counts from the epoch it resumes after.
+    leases_.Find(lease.id)->epoch_base = resume;
+    ++stats_.resumes;
+  }
   RETURN_IF_ERROR(PutTrial(run, t, Event::GENOME_STARTED));
   v1::Assignment a;
   a.set_lease_id(lease.id);
@@ -449,6 +475,8 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   a.set_seed(t.seed());
   a.set_lease_deadline_unix_ms(lease.deadline_ms);
   a.set_upload_model(true);
+  *a.mutable_checkpoint() = run.spec().checkpoint();
+  a.set_resume_epoch(resume);
   // A worker uploads a model only above the best accuracy it was told. With several
   // objectives a less accurate genome may join the front: it is told none.
   if (!run.several_objectives() && run.best_genome_id() != 0) {
@@ -487,6 +515,11 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
   RETURN_IF_ERROR(ValidateHeartbeat(request));
   absl::MutexLock lock(mu());
   if (!commit_.broken().ok()) return commit_.broken();
+  return RecordHeartbeat(request, 0);
+}
+
+absl::StatusOr<v1::HeartbeatResponse> Master::RecordHeartbeat(const v1::HeartbeatRequest& request,
+                                                              int checkpoint_epoch) {
   v1::HeartbeatResponse response;
   Lease* lease = leases_.Find(request.lease_id());
   if (lease == nullptr) {
@@ -516,6 +549,23 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
   if (request.epoch() > run.spec().task().epochs()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "epoch: ", request.epoch(), " is past the task's ", run.spec().task().epochs()));
+  }
+  if (request.epoch() > 0 && !request.resume_error().empty() && t.resume_error().empty() &&
+      request.resumed_from_epoch() < t.checkpoint_epoch()) {
+    // The worker could not resume from the checkpoint it was given (corrupt, missing):
+    // it trains from its first epoch (or the one it says) again. What the checkpoint
+    // held is lost, and so is its part of the curve.
+    const int dropped = t.checkpoint_epoch() - request.resumed_from_epoch();
+    spdlog::warn("search {} genome {}: not resumed after epoch {}: {}", run.id(), t.genome().id(),
+                 t.checkpoint_epoch(), request.resume_error());
+    run.Change(t, [dropped](Trial& t) {
+      t.set_resumes(std::max(0, t.resumes() - 1));
+      t.set_epochs_lost(t.epochs_lost() + dropped);
+    });
+    t.set_resume_error(request.resume_error());
+    DropCheckpoint(t);
+    run.KeepCurveTo(t, request.resumed_from_epoch());
+    lease->epoch_base = -1;  // its time budget counts from this epoch on
   }
   // Stopped already (a retried heartbeat, or a worker that trained on): the answer stands.
   response.set_prune(t.pruned_at_epoch() > 0);
@@ -554,8 +604,10 @@ absl::StatusOr<v1::HeartbeatResponse> Master::Heartbeat(const v1::HeartbeatReque
     RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
       // Without a pruner the curve is in memory until the trial is stored with its
       // result (the event is durable now). With one, the pruner's knowledge and its
-      // decision are the stored curves and marks: stored before the worker is told.
-      if (pruner != nullptr) RETURN_IF_ERROR(store_->PutTrial(t));
+      // decision are the stored curves and marks: stored before the worker is told. A
+      // checkpoint that came with the progress is stored with it.
+      if (checkpoint_epoch > 0) t.set_checkpoint_epoch(checkpoint_epoch);
+      if (pruner != nullptr || checkpoint_epoch > 0) RETURN_IF_ERROR(store_->PutTrial(t));
       Event e = NewEvent(run, Event::GENOME_PROGRESS, &t);
       e.set_epoch(request.epoch());
       e.set_epochs(request.epochs());
@@ -724,6 +776,7 @@ absl::Status Master::RecordSetupFailure(SearchRun& run, Trial& t, const std::str
 }
 
 absl::Status Master::RecordRetry(SearchRun& run, Trial& t) {
+  DropCheckpoint(t);  // a retry trains from the first epoch
   run.SetState(t, v1::QUEUED);
   run.Enqueue(t.genome().id());
   work_cv_.Signal();
@@ -789,6 +842,7 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
     }
   }
   if (run.pruner() != nullptr) run.pruner()->Finished(t.genome().id(), genome::IsCompleted(t));
+  DropCheckpoint(t);
   RETURN_IF_ERROR(PutTrial(run, t,
                            pruned ? Event::GENOME_PRUNED
                            : ok   ? Event::GENOME_FINISHED
@@ -808,6 +862,191 @@ absl::Status Master::AssignNext(const v1::ReportRequest& request, v1::ReportResp
                    TryAssign(request.worker_id(), request.incarnation()));
   if (next.has_value()) *response->mutable_next() = std::move(*next);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Master::CheckpointRefusal(const v1::HeartbeatRequest& progress,
+                                                      store::CheckpointFiles::Id* id) {
+  Lease* lease = leases_.Find(progress.lease_id());
+  if (lease == nullptr) {
+    if (leases_.Classify(progress.lease_id()) == LeaseTable::Kind::kUnknown) {
+      return absl::NotFoundError(absl::StrCat("no lease with id ", progress.lease_id()));
+    }
+    return absl::StrCat("lease ", progress.lease_id(), " is not live");
+  }
+  if (!lease->HeldBy(progress.worker_id(), progress.incarnation())) {
+    ++stats_.heartbeats_refused;
+    return NotTheHolder(*lease, progress.worker_id(), progress.incarnation());
+  }
+  auto found = runs_.find(lease->search_id);
+  if (found == runs_.end() || !found->second->running()) return std::string("the search has ended");
+  SearchRun& run = *found->second;
+  if (run.spec().checkpoint().disabled()) return std::string("the search takes no checkpoints");
+  const Trial& t = run.trial(lease->genome_id);
+  if (t.state() != v1::LEASED || t.lease_id() != lease->id) {
+    return absl::StrCat("lease ", progress.lease_id(), " is not live");
+  }
+  if (t.pruned_at_epoch() > 0) return std::string("the pruner stopped the trial");
+  const int epoch = progress.epoch();
+  if (epoch > run.spec().task().epochs()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("epoch: ", epoch, " is past the task's ", run.spec().task().epochs()));
+  }
+  if (epoch <= t.checkpoint_epoch()) {
+    return absl::StrCat("epoch ", epoch, " is not after the stored checkpoint's (",
+                        t.checkpoint_epoch(), ")");
+  }
+  // The last epoch reported (a heartbeat came first, or this is a retry) or the next.
+  const int last = t.curve_size() > 0 ? t.curve(t.curve_size() - 1).epoch() : 0;
+  if (epoch < last || epoch > last + 1) {
+    return absl::StrCat("epoch ", epoch, " is not the last reported (", last, ") or the next");
+  }
+  *id = {run.id(), t.genome().id(), epoch};
+  return std::string();
+}
+
+absl::StatusOr<v1::SaveCheckpointResponse> Master::CheckpointWanted(
+    const v1::HeartbeatRequest& progress) {
+  RETURN_IF_ERROR(ValidateHeartbeat(progress));
+  if (progress.epoch() < 1) return absl::InvalidArgumentError("progress.epoch: must be >= 1");
+  absl::MutexLock lock(mu());
+  if (!commit_.broken().ok()) return commit_.broken();
+  store::CheckpointFiles::Id id;
+  ASSIGN_OR_RETURN(std::string refusal, CheckpointRefusal(progress, &id));
+  v1::SaveCheckpointResponse response;
+  if (!refusal.empty()) {
+    ++stats_.checkpoints_refused;
+    response.set_reason(std::move(refusal));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::SaveCheckpointResponse> Master::SaveCheckpoint(
+    const v1::HeartbeatRequest& progress, const std::string& data) {
+  if (data.empty()) return absl::InvalidArgumentError("the checkpoint is empty");
+  if (static_cast<int64_t>(data.size()) > options_.max_checkpoint_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("a checkpoint of ", data.size(), " bytes is over the master's limit of ",
+                     options_.max_checkpoint_bytes, " (--max-checkpoint-mb)"));
+  }
+  ASSIGN_OR_RETURN(v1::SaveCheckpointResponse response, CheckpointWanted(progress));
+  if (!response.reason().empty()) return response;
+  // Written and moved into place under a name of its epoch without the lock (it may be
+  // large); recorded with the progress if the lease is still the sender's and the
+  // epoch still wanted.
+  store::CheckpointFiles::Id id;
+  {
+    absl::MutexLock lock(mu());
+    ASSIGN_OR_RETURN(std::string refusal, CheckpointRefusal(progress, &id));
+    if (!refusal.empty()) {
+      response.set_reason(std::move(refusal));
+      return response;
+    }
+  }
+  const std::string name = store::CheckpointFiles::NameOf(id);
+  ASSIGN_OR_RETURN(std::string staged, checkpoints_->Stage(data));
+  if (absl::Status s = checkpoints_->Publish(staged, name); !s.ok()) {
+    store::StagedFiles::Discard(staged);
+    return s;
+  }
+  RETURN_IF_ERROR(checkpoints_->SyncDirectory());
+  absl::MutexLock lock(mu());
+  if (!commit_.broken().ok()) return commit_.broken();
+  store::CheckpointFiles::Id again;
+  ASSIGN_OR_RETURN(std::string refusal, CheckpointRefusal(progress, &again));
+  if (!refusal.empty()) {
+    ++stats_.checkpoints_refused;
+    // The same epoch's file may be the one recorded (a save sent twice): keep that.
+    if (checkpoint_sizes_.count(name) == 0) (void)checkpoints_->Remove(name);
+    response.set_reason(std::move(refusal));
+    return response;
+  }
+  const int older = runs_.at(id.search_id)->trial(id.genome_id).checkpoint_epoch();
+  ASSIGN_OR_RETURN(*response.mutable_heartbeat(), RecordHeartbeat(progress, id.epoch));
+  checkpoint_sizes_[name] = static_cast<int64_t>(data.size());
+  ++stats_.checkpoints;
+  stats_.checkpoint_bytes += static_cast<int64_t>(data.size());
+  ++stats_.checkpoints_saved;
+  if (older > 0) {
+    // The record names the newer one now (RecordHeartbeat waited for it to be durable).
+    store::CheckpointFiles::Id old = id;
+    old.epoch = older;
+    const std::string old_name = store::CheckpointFiles::NameOf(old);
+    (void)checkpoints_->Remove(old_name);
+    if (auto it = checkpoint_sizes_.find(old_name); it != checkpoint_sizes_.end()) {
+      --stats_.checkpoints;
+      stats_.checkpoint_bytes -= it->second;
+      checkpoint_sizes_.erase(it);
+    }
+  }
+  response.set_accepted(true);
+  return response;
+}
+
+absl::StatusOr<Master::Checkpoint> Master::GetCheckpoint(const v1::GetCheckpointRequest& request) {
+  std::string name;
+  int epoch = 0;
+  {
+    absl::MutexLock lock(mu());
+    Lease* lease = leases_.Find(request.lease_id());
+    if (lease == nullptr) {
+      return absl::NotFoundError(absl::StrCat("lease ", request.lease_id(), " is not live"));
+    }
+    if (!lease->HeldBy(request.worker_id(), request.incarnation())) {
+      ++stats_.heartbeats_refused;
+      return NotTheHolder(*lease, request.worker_id(), request.incarnation());
+    }
+    auto found = runs_.find(lease->search_id);
+    if (found == runs_.end()) return absl::NotFoundError("the search has ended");
+    const Trial& t = found->second->trial(lease->genome_id);
+    epoch = t.checkpoint_epoch();
+    if (epoch == 0) {
+      return absl::NotFoundError(absl::StrCat("genome ", t.genome().id(), " of search ",
+                                              t.search_id(), " has no checkpoint"));
+    }
+    name = store::CheckpointFiles::NameOf({t.search_id(), t.genome().id(), epoch});
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> data, checkpoints_->Read(name));
+  if (!data.has_value()) {
+    return absl::NotFoundError(absl::StrCat("the checkpoint file ", name, " is gone"));
+  }
+  return Checkpoint{epoch, std::move(*data)};
+}
+
+void Master::DropCheckpoint(Trial& t) {
+  if (t.checkpoint_epoch() == 0) return;
+  const std::string name =
+      store::CheckpointFiles::NameOf({t.search_id(), t.genome().id(), t.checkpoint_epoch()});
+  if (absl::Status s = checkpoints_->Remove(name); !s.ok()) {
+    spdlog::warn("a checkpoint stays: {}", std::string(s.message()));
+  }
+  if (auto it = checkpoint_sizes_.find(name); it != checkpoint_sizes_.end()) {
+    --stats_.checkpoints;
+    stats_.checkpoint_bytes -= it->second;
+    checkpoint_sizes_.erase(it);
+  }
+  t.set_checkpoint_epoch(0);
+}
+
+void Master::SweepCheckpoints() {
+  for (const auto& [name, size] : checkpoints_->List()) {
+    const std::optional<store::CheckpointFiles::Id> id = store::CheckpointFiles::Parse(name);
+    bool named = false;
+    if (id.has_value()) {
+      if (auto run = runs_.find(id->search_id); run != runs_.end() && run->second->running()) {
+        const auto& trials = run->second->trials();
+        auto t = trials.find(id->genome_id);
+        named = t != trials.end() && t->second.checkpoint_epoch() == id->epoch &&
+                (t->second.state() == v1::LEASED || t->second.state() == v1::QUEUED);
+      }
+    }
+    if (!named) {
+      (void)checkpoints_->Remove(name);
+      continue;
+    }
+    checkpoint_sizes_[name] = size;
+    ++stats_.checkpoints;
+    stats_.checkpoint_bytes += size;
+  }
 }
 
 void Master::Shutdown() {

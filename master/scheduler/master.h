@@ -63,6 +63,9 @@ struct MasterOptions {
   // registers again when it comes back, as after a master restart).
   // --forget-after-seconds.
   int64_t forget_after_ms = 3'600'000;
+  // The largest checkpoint kept (--max-checkpoint-mb); one per running trial, so the
+  // master's disk holds at most this times the leases.
+  int64_t max_checkpoint_bytes = int64_t{512} << 20;
 };
 
 // Counters for /metrics and benchmarks.
@@ -80,11 +83,16 @@ struct MasterStats {
   int64_t ledger_hits = 0;
   int64_t ledger_entries = 0;
   int64_t workers = 0;
-  int64_t store_steps = 0;         // operations written to the store
-  int64_t store_commits = 0;       // batches committed (several steps each under load)
-  int64_t store_syncs = 0;         // WAL syncs (each covers every commit before it)
-  int64_t store_checkpoints = 0;   // WAL copied back into the database (in the background)
-  int64_t store_wal_restarts = 0;  // the WAL started again from its beginning
+  int64_t checkpoints = 0;          // on the master's disk now, one per running trial
+  int64_t checkpoint_bytes = 0;     // their size
+  int64_t checkpoints_saved = 0;    // accepted since the master started
+  int64_t checkpoints_refused = 0;  // from a lease not live or not the sender's, or stale
+  int64_t resumes = 0;              // trials handed out to resume from a checkpoint
+  int64_t store_steps = 0;          // operations written to the store
+  int64_t store_commits = 0;        // batches committed (several steps each under load)
+  int64_t store_syncs = 0;          // WAL syncs (each covers every commit before it)
+  int64_t store_checkpoints = 0;    // WAL copied back into the database (in the background)
+  int64_t store_wal_restarts = 0;   // the WAL started again from its beginning
 };
 
 class Master {
@@ -133,6 +141,26 @@ class Master {
   absl::StatusOr<v1::AcquireResponse> Acquire(const v1::AcquireRequest& request);
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
   absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& request);
+  // An epoch's progress with the trial's state after it (a checkpoint, whole: the
+  // service joins the chunks), recorded as the heartbeat and, in the same step,
+  // durably, as the checkpoint the trial resumes from — when the lease is live and the
+  // sender's, the search takes checkpoints, the trial was not stopped, and the epoch is
+  // newer than the stored checkpoint's and the last reported or the next. Otherwise
+  // accepted = false with the reason, nothing recorded (the worker sends a plain
+  // heartbeat); PERMISSION_DENIED for a lease another worker holds, as Heartbeat. The
+  // older checkpoint is removed once the newer one is recorded.
+  absl::StatusOr<v1::SaveCheckpointResponse> SaveCheckpoint(const v1::HeartbeatRequest& progress,
+                                                            const std::string& data);
+  // SaveCheckpoint's checks before its data is read: a response with the reason when it
+  // would not be kept, an empty one when it may be.
+  absl::StatusOr<v1::SaveCheckpointResponse> CheckpointWanted(const v1::HeartbeatRequest& progress);
+  // The checkpoint the lease's trial resumes from, for its live holder: its epoch and
+  // bytes. NOT_FOUND when the master holds none (or its file is gone).
+  struct Checkpoint {
+    int epoch = 0;
+    std::string data;
+  };
+  absl::StatusOr<Checkpoint> GetCheckpoint(const v1::GetCheckpointRequest& request);
 
   // Expires leases past their deadline and forgets what forget_after_ms lets go. Called
   // by a timer in the server, and by tests.
@@ -142,6 +170,7 @@ class Master {
   void Shutdown();
 
   MasterStats Stats();
+  const MasterOptions& options() const { return options_; }
   // How long commits (under the master's lock) and WAL syncs (outside it) take.
   const Histogram& commit_seconds() const { return commit_.commit_seconds(); }
   const Histogram& sync_seconds() const { return commit_.sync_seconds(); }
@@ -199,6 +228,11 @@ class Master {
   absl::Status AssignNext(const v1::ReportRequest& request, v1::ReportResponse* response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::Status ExpireLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Heartbeat under the lock, validated; with `checkpoint_epoch` > 0 the trial's record
+  // names that epoch's checkpoint, stored in the same step as the progress.
+  absl::StatusOr<v1::HeartbeatResponse> RecordHeartbeat(const v1::HeartbeatRequest& request,
+                                                        int checkpoint_epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Running searches submitted on a trainer name without a version that no worker
   // offered then: pinned to the newest version an active worker offers now.
   absl::Status PinWaitingSearches() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
@@ -248,6 +282,17 @@ class Master {
                         std::string message = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::StatusOr<SearchRun*> FindRun(int64_t search_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   absl::Status CountIn(const char* counter, int64_t* value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Why a checkpoint with this progress is not kept ("" when it may be, and `*id` names
+  // its file), or PERMISSION_DENIED when another worker holds the lease.
+  absl::StatusOr<std::string> CheckpointRefusal(const v1::HeartbeatRequest& progress,
+                                                store::CheckpointFiles::Id* id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Removes the trial's checkpoint, if it has one: it ended, or trains from its first
+  // epoch again.
+  void DropCheckpoint(v1::Trial& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Removes checkpoint files that no running trial's record names (a master stopped
+  // between writing a newer one and removing the older), and counts the rest.
+  void SweepCheckpoints() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
 
   const Clock* clock_;
   const MasterOptions options_;
@@ -255,6 +300,9 @@ class Master {
   std::unique_ptr<store::SqliteLedger> ledger_ ABSL_PT_GUARDED_BY(mu());
   // Thread-safe; set once by Create.
   std::optional<store::ModelFiles> models_;
+  std::optional<store::CheckpointFiles> checkpoints_;
+  // The size of each checkpoint file a trial's record names, by file name.
+  std::map<std::string, int64_t> checkpoint_sizes_ ABSL_GUARDED_BY(mu());
   // Held only through commit_.mu(), so that the analysis sees one lock.
   absl::Mutex mu_;
   GroupCommit commit_;

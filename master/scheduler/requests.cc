@@ -53,6 +53,12 @@ absl::Status ValidateHeartbeat(const v1::HeartbeatRequest& request) {
   if (!std::isfinite(request.elapsed_seconds()) || request.elapsed_seconds() < 0) {
     return absl::InvalidArgumentError("elapsed_seconds: must be a finite number >= 0");
   }
+  if (request.resumed_from_epoch() < 0 || request.resumed_from_epoch() >= request.epoch()) {
+    return absl::InvalidArgumentError("resumed_from_epoch: must be >= 0 and below epoch");
+  }
+  if (request.resume_error().size() > 4096) {
+    return absl::InvalidArgumentError("resume_error: longer than 4096 characters");
+  }
   return genome::CheckMetrics(genome::MetricsFrom(request.metrics()));
 }
 

@@ -171,6 +171,9 @@ v1::SearchSummary SearchRun::Summarize() const {
   s.set_pruned(count_[v1::PRUNED]);
   s.set_epochs_trained(epochs_trained_);
   s.set_epochs_saved(epochs_saved_);
+  s.set_preempted(preempted_);
+  s.set_resumes(resumes_);
+  s.set_epochs_lost(epochs_lost_);
   if (const int64_t best = best_genome_id(); best != 0) *s.mutable_best() = trials_.at(best);
   if (objectives_.has_value()) {
     const FrontStats& front = Front();
@@ -320,6 +323,9 @@ void SearchRun::Counted(const v1::Trial& t) {
   }
   epochs_trained_ += genome::EpochsTrained(t);
   epochs_saved_ += genome::EpochsSaved(t, summary_.spec().task().epochs());
+  preempted_ += t.lost();
+  resumes_ += t.resumes();
+  epochs_lost_ += t.epochs_lost();
 }
 
 void SearchRun::Uncounted(const v1::Trial& t) {
@@ -330,6 +336,21 @@ void SearchRun::Uncounted(const v1::Trial& t) {
   }
   epochs_trained_ -= genome::EpochsTrained(t);
   epochs_saved_ -= genome::EpochsSaved(t, summary_.spec().task().epochs());
+  preempted_ -= t.lost();
+  resumes_ -= t.resumes();
+  epochs_lost_ -= t.epochs_lost();
+}
+
+void SearchRun::KeepCurveTo(v1::Trial& t, int epoch) {
+  const int64_t id = t.genome().id();
+  if (pruner_ != nullptr && t.curve_size() > 0) pruner_->Forget(id);
+  auto* curve = t.mutable_curve();
+  curve->erase(std::remove_if(curve->begin(), curve->end(),
+                              [epoch](const v1::EpochPoint& p) { return p.epoch() > epoch; }),
+               curve->end());
+  if (pruner_ != nullptr) {
+    for (const v1::EpochPoint& p : t.curve()) pruner_->Restore(id, p.epoch(), ScoreAt(id, p));
+  }
 }
 
 }  // namespace deepevolve::master

@@ -83,6 +83,17 @@ class SearchRun {
   // accuracy, error and epochs_run change only outside a state that counts them: set
   // them before moving it into DONE, CACHED, TRIAL_FAILED or PRUNED.
   void SetState(v1::Trial& t, v1::TrialState state);
+  // Applies `change` to `t`, keeping the counts: for what the summary adds up of trials
+  // in any state (leases lost, resumes, epochs lost).
+  template <typename F>
+  void Change(v1::Trial& t, F change) {
+    Uncounted(t);
+    change(t);
+    Counted(t);
+  }
+  // Keeps the points of `t`'s curve up to `epoch` (0: none) and shows the pruner only
+  // those: what a resumed training, or one begun again, goes on from.
+  void KeepCurveTo(v1::Trial& t, int epoch);
   // The successful trial ranked first, 0 for none. Ranked by accuracy
   // (genome/trial_rank.h), or with several objectives or constraints by Pareto front
   // (genome/pareto.h).
@@ -144,6 +155,10 @@ class SearchRun {
   // Epochs trained by finished trials, and left untrained by pruned ones.
   int64_t epochs_trained_ = 0;
   int64_t epochs_saved_ = 0;
+  // Leases lost, resumes from checkpoints, and epochs lost, over every trial.
+  int64_t preempted_ = 0;
+  int64_t resumes_ = 0;
+  int64_t epochs_lost_ = 0;
   // The successful trials in rank order (genome::RankOf). An entry is made when a trial
   // enters DONE, CACHED or PRUNED, whose accuracy is then final.
   std::set<genome::RankKey> ranking_;

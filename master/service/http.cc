@@ -276,6 +276,19 @@ std::string HttpFrontend::RenderMetrics() const {
          s.leases_active);
   Metric(&out, "deepevolve_leases_expired_total", "counter",
          "Leases that ran out (their genome went back to the queue).", s.leases_expired);
+  Metric(&out, "deepevolve_checkpoints", "gauge",
+         "Checkpoints of running trials on the master's disk (one per trial at most).",
+         s.checkpoints);
+  Metric(&out, "deepevolve_checkpoint_bytes", "gauge", "Their size on the master's disk.",
+         s.checkpoint_bytes);
+  Metric(&out, "deepevolve_checkpoints_saved_total", "counter",
+         "Checkpoints accepted from workers (since start).", s.checkpoints_saved);
+  Metric(&out, "deepevolve_checkpoints_refused_total", "counter",
+         "Checkpoints not kept: a lease not live or not the sender's, an epoch not newer "
+         "(since start).",
+         s.checkpoints_refused);
+  Metric(&out, "deepevolve_resumes_total", "counter",
+         "Genomes handed out to resume from a checkpoint (since start).", s.resumes);
   Metric(&out, "deepevolve_reports_fenced_total", "counter",
          "Reports refused because their lease was no longer current.", s.reports_fenced);
   Metric(&out, "deepevolve_reports_refused_total", "counter",

@@ -6,9 +6,9 @@
 namespace deepevolve::master {
 
 const char* RpcMetrics::Name(Method m) {
-  static constexpr const char* kNames[] = {"Submit",   "Get",         "List",       "Watch",
-                                           "Cancel",   "Leaderboard", "ListTrials", "GetModel",
-                                           "Register", "Acquire",     "Heartbeat",  "Report"};
+  static constexpr const char* kNames[] = {
+      "Submit",   "Get",      "List",    "Watch",     "Cancel", "Leaderboard",    "ListTrials",
+      "GetModel", "Register", "Acquire", "Heartbeat", "Report", "SaveCheckpoint", "GetCheckpoint"};
   return kNames[m];
 }
 

@@ -31,6 +31,8 @@ class RpcMetrics {
     kAcquire,
     kHeartbeat,
     kReport,
+    kSaveCheckpoint,
+    kGetCheckpoint,
     kNumMethods
   };
   static const char* Name(Method m);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 namespace deepevolve::master {
 namespace {
 
@@ -182,6 +184,77 @@ grpc::Status WorkerServiceImpl::Report(grpc::ServerContext* context,
   Master* master = slot_->Get();
   if (master == nullptr) return Recovering();
   return Answer(master->Report(*request), response);
+}
+
+grpc::Status WorkerServiceImpl::SaveCheckpoint(grpc::ServerContext* context,
+                                               grpc::ServerReader<v1::CheckpointChunk>* reader,
+                                               v1::SaveCheckpointResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kSaveCheckpoint);
+  v1::CheckpointChunk header;
+  if (!reader->Read(&header)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no checkpoint came");
+  }
+  if (grpc::Status s = Admit(context, header.progress().worker_id()); !s.ok()) return s;
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  const int64_t most = master->options().max_checkpoint_bytes;
+  if (header.total_bytes() <= 0 || header.total_bytes() > most) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("a checkpoint of ", header.total_bytes(), " bytes: the master keeps 1 to ",
+                     most, " (--max-checkpoint-mb)"));
+  }
+  // Refused before its bytes are read when the lease is not the sender's or the epoch
+  // is not wanted.
+  absl::StatusOr<v1::SaveCheckpointResponse> early = master->CheckpointWanted(header.progress());
+  if (!early.ok()) return ToGrpc(early.status());
+  if (!early->reason().empty()) {
+    *response = std::move(*early);
+    return grpc::Status::OK;
+  }
+  std::string data = std::move(*header.mutable_data());
+  v1::CheckpointChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (chunk.data().size() > (size_t{1} << 20) ||
+        static_cast<int64_t>(data.size() + chunk.data().size()) > header.total_bytes()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the checkpoint's chunks are larger than its total_bytes, or a chunk "
+                          "over 1 MiB");
+    }
+    data.append(chunk.data());
+  }
+  if (static_cast<int64_t>(data.size()) != header.total_bytes()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("the checkpoint's chunks hold ", data.size(),
+                                     " bytes, not its total_bytes ", header.total_bytes()));
+  }
+  return Answer(master->SaveCheckpoint(header.progress(), data), response);
+}
+
+grpc::Status WorkerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
+                                              const v1::GetCheckpointRequest* request,
+                                              grpc::ServerWriter<v1::CheckpointChunk>* writer) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kGetCheckpoint);
+  if (grpc::Status s = Admit(context, request->worker_id()); !s.ok()) return s;
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  absl::StatusOr<Master::Checkpoint> checkpoint = master->GetCheckpoint(*request);
+  if (!checkpoint.ok()) return ToGrpc(checkpoint.status());
+  const std::string& data = checkpoint->data;
+  v1::CheckpointChunk chunk;
+  chunk.mutable_progress()->set_epoch(checkpoint->epoch);
+  chunk.set_total_bytes(static_cast<int64_t>(data.size()));
+  size_t at = 0;
+  do {
+    const size_t n = std::min(size_t{1} << 20, data.size() - at);
+    chunk.set_data(data.substr(at, n));
+    at += n;
+    if (!writer->Write(chunk)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the worker went away");
+    }
+    chunk.Clear();
+  } while (at < data.size());
+  return grpc::Status::OK;
 }
 
 }  // namespace deepevolve::master

@@ -57,6 +57,12 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
                          v1::HeartbeatResponse*) override;
   grpc::Status Report(grpc::ServerContext*, const v1::ReportRequest*, v1::ReportResponse*) override;
+  // Joins the chunks (size-capped by the master's --max-checkpoint-mb as they come),
+  // then hands the checkpoint to the master.
+  grpc::Status SaveCheckpoint(grpc::ServerContext*, grpc::ServerReader<v1::CheckpointChunk>*,
+                              v1::SaveCheckpointResponse*) override;
+  grpc::Status GetCheckpoint(grpc::ServerContext*, const v1::GetCheckpointRequest*,
+                             grpc::ServerWriter<v1::CheckpointChunk>*) override;
 
  private:
   // Who may call: a worker whose certificate names `worker_id` (see Authorizer), counted

@@ -1,120 +1,47 @@
 #include "master/store/model_files.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-
-#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/md5.h"
 #include "common/status_macros.h"
 
 namespace deepevolve::store {
-namespace {
-
-namespace fs = std::filesystem;
-
-constexpr char kStagedPrefix[] = "staged-";
-
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::UnavailableError(absl::StrCat("cannot ", what, " ", path, ": ", strerror(errno)));
-}
-
-absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("write", path);
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<ModelFiles> ModelFiles::Open(const std::string& dir, bool sync) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("create", dir);
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(dir, " is not a directory (the master keeps its models there)"));
-  }
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-    if (absl::StartsWith(entry.path().filename().string(), kStagedPrefix)) {
-      fs::remove(entry.path(), ec);
-    }
-  }
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
-  return ModelFiles(dir, sync);
+  ASSIGN_OR_RETURN(StagedFiles files, StagedFiles::Open(dir, "models", sync));
+  return ModelFiles(std::move(files));
 }
 
-std::string ModelFiles::PathOf(const genome::LedgerKey& key) const {
+std::string ModelFiles::NameOf(const genome::LedgerKey& key) {
   // Both hashes are hex; the name is hashed again so that no key can name a path.
-  return absl::StrCat(dir_, "/", Md5Hex(absl::StrCat(key.genome_hash, "/", key.task_hash)), ".pt");
+  return absl::StrCat(Md5Hex(absl::StrCat(key.genome_hash, "/", key.task_hash)), ".pt");
 }
 
-absl::StatusOr<std::string> ModelFiles::Stage(const std::string& data) {
-  const std::string path =
-      absl::StrCat(dir_, "/", kStagedPrefix, getpid(), "-", staged_.fetch_add(1));
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("create", path);
-  absl::Status written = WriteAll(fd, data, path);
-  if (written.ok() && sync_ && fdatasync(fd) != 0) written = Errno("sync", path);
-  close(fd);
-  if (!written.ok()) {
-    Discard(path);
-    return written;
+absl::StatusOr<CheckpointFiles> CheckpointFiles::Open(const std::string& dir, bool sync) {
+  ASSIGN_OR_RETURN(StagedFiles files, StagedFiles::Open(dir, "checkpoints", sync));
+  return CheckpointFiles(std::move(files));
+}
+
+std::string CheckpointFiles::NameOf(const Id& id) {
+  return absl::StrCat("search-", id.search_id, "-genome-", id.genome_id, "-epoch-", id.epoch,
+                      ".ckpt");
+}
+
+std::optional<CheckpointFiles::Id> CheckpointFiles::Parse(const std::string& name) {
+  absl::string_view rest = name;
+  if (!absl::ConsumePrefix(&rest, "search-") || !absl::ConsumeSuffix(&rest, ".ckpt")) {
+    return std::nullopt;
   }
-  return path;
-}
-
-absl::Status ModelFiles::Publish(const std::string& staged, const genome::LedgerKey& key) {
-  const std::string path = PathOf(key);
-  if (rename(staged.c_str(), path.c_str()) != 0) return Errno("rename a model to", path);
-  return absl::OkStatus();
-}
-
-absl::Status ModelFiles::SyncDirectory() const {
-  if (!sync_) return absl::OkStatus();
-  const int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("open", dir_);
-  const int synced = fsync(fd);
-  close(fd);
-  return synced == 0 ? absl::OkStatus() : Errno("sync", dir_);
-}
-
-void ModelFiles::Discard(const std::string& staged) { unlink(staged.c_str()); }
-
-absl::Status ModelFiles::Remove(const genome::LedgerKey& key) {
-  const std::string path = PathOf(key);
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("remove", path);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::optional<std::string>> ModelFiles::Read(const genome::LedgerKey& key) const {
-  const std::string path = PathOf(key);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) return std::optional<std::string>();
-  if (fd < 0) return Errno("open", path);
-  std::string data;
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      return Errno("read", path);
-    }
-    if (n == 0) break;
-    data.append(buffer, static_cast<size_t>(n));
+  const std::vector<absl::string_view> parts = absl::StrSplit(rest, '-');
+  Id id;
+  if (parts.size() != 5 || parts[1] != "genome" || parts[3] != "epoch" ||
+      !absl::SimpleAtoi(parts[0], &id.search_id) || !absl::SimpleAtoi(parts[2], &id.genome_id) ||
+      !absl::SimpleAtoi(parts[4], &id.epoch)) {
+    return std::nullopt;
   }
-  close(fd);
-  return std::make_optional(std::move(data));
+  return id;
 }
 
 }  // namespace deepevolve::store

@@ -1,56 +1,69 @@
-// Trained models as files beside the database, one per ledger entry, written and read
-// without the master's lock: a report's model is staged (written, synced) once the
-// master has checked that the report's lease is live and the caller's, published
-// (renamed into place) once the result that made the ledger entry is durable, and read
-// by an export after the master named the entry. A file belongs to the training that
-// made its key's ledger entry: a result that replaces an entry without a model removes
-// the old file.
+// Trained models as files beside the database, one per ledger entry (staged_files.h:
+// written and read without the master's lock): a report's model is staged once the
+// master has checked that the report's lease is live and the caller's, published once
+// the result that made the ledger entry is durable, and read by an export after the
+// master named the entry. A file belongs to the training that made its key's ledger
+// entry: a result that replaces an entry without a model removes the old file.
+//
+// And trials' checkpoints, one per running trial: the training state after an epoch,
+// kept while the trial runs so that its next worker resumes there.
 #ifndef DEEPEVOLVE_MASTER_STORE_MODEL_FILES_H_
 #define DEEPEVOLVE_MASTER_STORE_MODEL_FILES_H_
 
-#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "genome/ledger.h"
+#include "master/store/staged_files.h"
 
 namespace deepevolve::store {
 
-// Thread-safe: each staged file has its own name, and a published one is replaced
-// whole by a rename.
-class ModelFiles {
+class ModelFiles : public StagedFiles {
  public:
-  // The directory `dir` (created, owner only), cleared of files staged by a process
-  // that stopped before it published or discarded them. `sync`: staged files and
-  // renames reach the disk before they count (the store's full durability).
   static absl::StatusOr<ModelFiles> Open(const std::string& dir, bool sync);
-  ModelFiles(ModelFiles&& other) noexcept
-      : dir_(std::move(other.dir_)), sync_(other.sync_), staged_(other.staged_.load()) {}
 
-  // Writes `data` under a new staging name; returns that name's path.
-  absl::StatusOr<std::string> Stage(const std::string& data);
+  using StagedFiles::Publish;
+  using StagedFiles::Read;
+  using StagedFiles::Remove;
   // Moves a staged file into place as the model of `key` (replacing an older one).
-  absl::Status Publish(const std::string& staged, const genome::LedgerKey& key);
-  // Makes the renames so far durable (with `sync`; else nothing).
-  absl::Status SyncDirectory() const;
-  // Removes a staged file that was not published.
-  static void Discard(const std::string& staged);
+  absl::Status Publish(const std::string& staged, const genome::LedgerKey& key) {
+    return Publish(staged, NameOf(key));
+  }
   // Removes the model of `key`, if any: its ledger entry is another training's now.
-  absl::Status Remove(const genome::LedgerKey& key);
+  absl::Status Remove(const genome::LedgerKey& key) { return Remove(NameOf(key)); }
   // The model of `key`, none when there is none.
-  absl::StatusOr<std::optional<std::string>> Read(const genome::LedgerKey& key) const;
-
-  const std::string& dir() const { return dir_; }
+  absl::StatusOr<std::optional<std::string>> Read(const genome::LedgerKey& key) const {
+    return Read(NameOf(key));
+  }
 
  private:
-  ModelFiles(std::string dir, bool sync) : dir_(std::move(dir)), sync_(sync) {}
-  std::string PathOf(const genome::LedgerKey& key) const;
+  explicit ModelFiles(StagedFiles files) : StagedFiles(std::move(files)) {}
+  static std::string NameOf(const genome::LedgerKey& key);
+};
 
-  std::string dir_;
-  bool sync_;
-  std::atomic<int64_t> staged_{0};
+class CheckpointFiles : public StagedFiles {
+ public:
+  static absl::StatusOr<CheckpointFiles> Open(const std::string& dir, bool sync);
+
+  using StagedFiles::Publish;
+  using StagedFiles::Read;
+  using StagedFiles::Remove;
+  // The checkpoint after `epoch` of genome `genome_id` of search `search_id`. A newer
+  // checkpoint is a file of its own, and the older one is removed once the trial's
+  // record names the newer: a reader always finds the epoch the record says.
+  struct Id {
+    int64_t search_id = 0;
+    int64_t genome_id = 0;
+    int epoch = 0;
+  };
+  static std::string NameOf(const Id& id);
+  // What a published checkpoint's name says; none for another name.
+  static std::optional<Id> Parse(const std::string& name);
+
+ private:
+  explicit CheckpointFiles(StagedFiles files) : StagedFiles(std::move(files)) {}
 };
 
 }  // namespace deepevolve::store

@@ -79,6 +79,30 @@ TEST(SpecFlagsTest, AFlagThatDoesNotApplyIsRefusedNotTakenForAnotherStrategy) {
                                          HasSubstr("unknown --strategy 'annealing'")));
 }
 
+TEST(SpecFlagsTest, CheckpointEverySaysEpochsSecondsOrNone) {
+  SpecFlags f;
+  f.checkpoint_every = "3";
+  EXPECT_EQ(SpecFromFlags(f)->checkpoint().every_epochs(), 3);
+  f.checkpoint_every = "90s";
+  auto spec = SpecFromFlags(f);
+  EXPECT_EQ(spec->checkpoint().every_seconds(), 90);
+  EXPECT_EQ(spec->checkpoint().every_epochs(), 0);
+  f.checkpoint_every = "none";
+  EXPECT_TRUE(SpecFromFlags(f)->checkpoint().disabled());
+  for (const char* bad : {"0", "-2", "s", "1.5", "soon"}) {
+    f.checkpoint_every = bad;
+    EXPECT_THAT(SpecFromFlags(f),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("N (every N epochs), Ns")))
+        << bad;
+  }
+  // A spec file says it as checkpoint: {...}.
+  const std::string path = ::testing::TempDir() + "/checkpointed.yaml";
+  std::ofstream(path) << "preset: fashion_mnist_mlp\ncheckpoint: {every_epochs: 2}\n";
+  f = SpecFlags();
+  f.spec_file = path;
+  EXPECT_EQ(SpecFromFlags(f)->checkpoint().every_epochs(), 2);
+}
+
 TEST(SpecFlagsTest, PrunerFlagOverTheSpecFile) {
   SpecFlags f;
   f.pruner = "asha";

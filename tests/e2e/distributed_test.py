@@ -6,6 +6,7 @@ loop and client with a pretend trainer) except in the end-to-end Fashion-MNIST t
   distributed_test.py BUILD_DIR [unittest args, e.g. DistributedTest.test_kill_master]
 
 Waits are bounded polls of the database or of process state, never fixed sleeps."""
+import collections
 import json
 import os
 import random
@@ -309,6 +310,64 @@ class DistributedTest(unittest.TestCase):
         self.assertEqual(c.query("SELECT COUNT(*) FROM ledger WHERE genome_hash = ?", held),
                          [(1,)])
         self.assertGreaterEqual(c.query("SELECT value FROM counters WHERE name = 'leases_expired'")[0][0], 1)
+
+    def preempt(self, checkpoint_every, kills, seed):
+        """A steady-state search of 10 genomes of 6 epochs on a steady worker and a spot
+        worker SIGKILLed `kills` times, each time 1 to 3 epochs into a genome, and
+        started again. Returns the search's status and how many times each (genome,
+        epoch) was trained to the master's knowledge (the workers' epoch traces)."""
+        c = self.cluster
+        epochs_file = os.path.join(c.dir, f"epochs-{checkpoint_every}.txt")
+        extra = ("--epoch-trace", epochs_file)
+        c.start_worker("steady", epoch_ms=60, extra=extra)
+        c.start_worker("spot", epoch_ms=60, extra=extra)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--strategy", "steady_state",
+                          "--population", "4", "--trials", "10", "--epochs", "6",
+                          "--seed", str(seed), "--checkpoint-every", checkpoint_every)
+        rng = random.Random(seed)
+
+        def spot_epochs():
+            if not os.path.exists(epochs_file):
+                return []
+            with open(epochs_file) as f:
+                return [line.split() for line in f if line.endswith(" spot\n")]
+        for _ in range(kills):
+            # 1 to 3 more epochs on the spot worker, then it is gone mid-genome.
+            target = len(spot_epochs()) + rng.randint(1, 3)
+            wait_for(lambda: len(spot_epochs()) >= target or not c.open_trials(search),
+                     "the spot worker to train")
+            if not c.open_trials(search):
+                break
+            c.workers["spot"].kill()
+            c.workers["spot"].wait()
+            c.start_worker("spot", epoch_ms=60, extra=extra)
+        status = c.wait_done(search)
+        self.assertEqual(status["state"], "SUCCEEDED")
+        with open(epochs_file) as f:
+            trained = collections.Counter(tuple(line.split()[1:3]) for line in f)
+        return status, trained
+
+    def test_a_preempted_worker_s_genome_resumes_and_no_epoch_is_trained_twice(self):
+        status, trained = self.preempt("1", kills=4, seed=31)
+        twice = {k: n for k, n in trained.items() if n > 1}
+        self.assertEqual(twice, {}, "epochs trained twice")
+        self.assertGreaterEqual(int(status.get("preempted", 0)), 3)
+        self.assertGreaterEqual(int(status.get("resumes", 0)), 3)
+        self.assertEqual(int(status.get("epochsLost", 0)), 0)
+        # Every epoch of every genome once: what the search says it trained (less any
+        # the master recorded just before a kill, before the worker could write it down).
+        self.assertLessEqual(sum(trained.values()), int(status["epochsTrained"]))
+        self.assertGreaterEqual(sum(trained.values()), int(status["epochsTrained"]) - 4)
+        # The master keeps no checkpoint of a finished search.
+        self.assertEqual(os.listdir(c_dir := self.cluster.db + ".checkpoints"), [], c_dir)
+
+    def test_without_checkpoints_a_preempted_worker_s_epochs_are_trained_again(self):
+        status, trained = self.preempt("none", kills=4, seed=31)
+        again = sum(n - 1 for n in trained.values())
+        self.assertGreater(again, 0)
+        self.assertEqual(int(status.get("resumes", 0)), 0)
+        # What was lost is said, as many epochs as were trained again.
+        self.assertEqual(int(status["epochsLost"]), again)
 
     def kill_the_master_repeatedly(self, c, search, rng, rounds, most_between):
         """SIGKILLs the master up to `rounds` times, each after 0 to `most_between` more

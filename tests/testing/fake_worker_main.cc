@@ -14,7 +14,9 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/security_flags.h"
 #include "spdlog/spdlog.h"
 #include "tests/testing/fake_accuracy.h"
@@ -25,7 +27,7 @@ using ::deepevolve::testing::FakeAccuracy;
 
 int main(int argc, char** argv) {
   CLI::App app{"fake-worker: a deepevolve worker whose trainer pretends"};
-  std::string master, worker_id, fail_prefix, trace_path, gene_matters;
+  std::string master, worker_id, fail_prefix, trace_path, epoch_trace_path, gene_matters;
   int epoch_ms = 0, max_trials = 0, freeze_after = 0;
   bool hang = false;
   app.add_option("--master", master)->required();
@@ -41,6 +43,9 @@ int main(int argc, char** argv) {
                "heartbeat thread goes on (a deadlock, a stuck read, a GPU hang)");
   app.add_option("--trace", trace_path,
                  "append 'start <hash> <worker>' to this file as each training starts");
+  app.add_option("--epoch-trace", epoch_trace_path,
+                 "append 'epoch <hash> <epoch> <worker>' to this file once the master has an "
+                 "epoch's progress");
   app.add_option("--freeze-after", freeze_after,
                  "SIGSTOP itself after training this many genomes, before reporting the last");
   deepevolve::ClientSecurity security;
@@ -60,8 +65,9 @@ int main(int argc, char** argv) {
 
   int trained = 0;
   auto train = [&](const deepevolve::v1::Assignment& a,
-                   const deepevolve::worker::ProgressFn& progress,
-                   std::string* model) -> absl::StatusOr<deepevolve::genome::TrialResult> {
+                   const deepevolve::worker::ProgressFn& progress, std::string* model,
+                   const deepevolve::genome::Checkpoints* checkpoints)
+      -> absl::StatusOr<deepevolve::genome::TrialResult> {
     deepevolve::genome::TrialResult r;
     if (!trace_path.empty()) {
       std::ofstream(trace_path, std::ios::app)
@@ -84,16 +90,41 @@ int main(int argc, char** argv) {
     auto at_epoch = [&](int e) {
       return accuracy + FakeAccuracy(a.genome().hash(), e, epochs) - below;
     };
+    // Its checkpoints are honest, if small: "fake HASH EPOCH", the whole state of a
+    // training that is a function of the epoch.
     int run = 0;
+    std::string resume_error;
+    if (checkpoints != nullptr && !checkpoints->resume.empty()) {
+      const std::vector<std::string> words = absl::StrSplit(checkpoints->resume, ' ');
+      int epoch = 0;
+      if (words.size() == 3 && words[0] == "fake" && words[1] == a.genome().hash() &&
+          absl::SimpleAtoi(words[2], &epoch) && epoch >= 1 && epoch <= epochs) {
+        run = epoch;
+      } else {
+        resume_error = "the checkpoint cannot be read: not a checkpoint of this genome";
+      }
+    }
+    const int resumed_from = run;
     // A size of its own, independent of the accuracy: 10 000 to 1 000 000.
     const deepevolve::genome::Metrics metrics = {
         {"params", 1e4 + std::round(99e4 * FakeAccuracy(a.genome().hash().substr(16)))}};
-    for (int e = 1; e <= epochs; ++e) {
+    for (int e = resumed_from + 1; e <= epochs; ++e) {
       std::this_thread::sleep_for(std::chrono::milliseconds(epoch_ms));
       run = e;
-      const auto next =
-          progress({e, epochs, 1.0 / e, at_epoch(e), e * epoch_ms / 1e3, 0, metrics, 0, {}});
+      deepevolve::genome::EpochProgress p{
+          e, epochs,  1.0 / e,      at_epoch(e),  e * epoch_ms / 1e3,
+          0, metrics, resumed_from, resume_error, {}};
+      if (checkpoints != nullptr && checkpoints->every_epochs > 0 &&
+          e % checkpoints->every_epochs == 0) {
+        p.checkpoint = absl::StrCat("fake ", a.genome().hash(), " ", e);
+      }
+      const auto next = progress(p);
       if (next == deepevolve::worker::AfterEpoch::kCancel) return absl::CancelledError("stopped");
+      // The master has the epoch (and its checkpoint) now.
+      if (!epoch_trace_path.empty()) {
+        std::ofstream(epoch_trace_path, std::ios::app)
+            << "epoch " << a.genome().hash() << " " << e << " " << worker_id << "\n";
+      }
       if (next == deepevolve::worker::AfterEpoch::kStop) break;
     }
     if (!fail_prefix.empty() && absl::StartsWith(a.genome().hash(), fail_prefix)) {

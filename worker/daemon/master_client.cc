@@ -6,6 +6,17 @@
 #include "absl/time/time.h"
 
 namespace deepevolve::worker {
+
+absl::StatusOr<v1::SaveCheckpointResponse> MasterClient::SaveCheckpoint(
+    const v1::CheckpointChunk& /*header*/, const std::string& /*data*/) {
+  return absl::UnimplementedError("this master keeps no checkpoints");
+}
+
+absl::StatusOr<MasterClient::Checkpoint> MasterClient::GetCheckpoint(
+    const v1::GetCheckpointRequest& /*r*/) {
+  return absl::UnimplementedError("this master keeps no checkpoints");
+}
+
 namespace {
 
 class HealthFileClient : public MasterClient {
@@ -24,6 +35,13 @@ class HealthFileClient : public MasterClient {
   }
   absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& r) override {
     return Touch(inner_->Report(r));
+  }
+  absl::StatusOr<v1::SaveCheckpointResponse> SaveCheckpoint(const v1::CheckpointChunk& header,
+                                                            const std::string& data) override {
+    return Touch(inner_->SaveCheckpoint(header, data));
+  }
+  absl::StatusOr<Checkpoint> GetCheckpoint(const v1::GetCheckpointRequest& r) override {
+    return Touch(inner_->GetCheckpoint(r));
   }
 
  private:

@@ -23,7 +23,22 @@ class MasterClient {
   virtual absl::StatusOr<v1::AcquireResponse> Acquire(const v1::AcquireRequest& r) = 0;
   virtual absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& r) = 0;
   virtual absl::StatusOr<v1::ReportResponse> Report(const v1::ReportRequest& r) = 0;
+
+  // A checkpoint's bytes, up from the worker and down again (the client splits and joins
+  // the chunks). `header` carries the epoch's progress (its heartbeat). UNIMPLEMENTED
+  // where a master (or a test's fake) keeps no checkpoints.
+  virtual absl::StatusOr<v1::SaveCheckpointResponse> SaveCheckpoint(
+      const v1::CheckpointChunk& header, const std::string& data);
+  // The checkpoint and its epoch.
+  struct Checkpoint {
+    int epoch = 0;
+    std::string data;
+  };
+  virtual absl::StatusOr<Checkpoint> GetCheckpoint(const v1::GetCheckpointRequest& r);
 };
+
+// The size of a checkpoint's chunks on the wire.
+inline constexpr size_t kCheckpointChunkBytes = 1 << 20;
 
 // Wraps a client so that every call the master answers touches `path`: a container's
 // health check reads its age (a worker that has not reached its master for a minute is

@@ -305,7 +305,8 @@ class ProgramRun {
   // Asks whether to go on while no epoch line came (EpochProgress with epoch 0).
   void Ask() {
     last_asked_ = absl::Now();
-    switch (progress_({0, assignment_.task().epochs(), 0, last_val_, Elapsed(), 0, {}, 0, {}})) {
+    switch (
+        progress_({0, assignment_.task().epochs(), 0, last_val_, Elapsed(), 0, {}, 0, {}, {}})) {
       case AfterEpoch::kContinue:
         return;
       case AfterEpoch::kStop:
@@ -447,7 +448,8 @@ class ProgramRun {
     if (j.contains("test_accuracy")) {
       if (absl::StatusOr<double> t = Fraction(j, "test_accuracy"); t.ok()) last_test_ = *t;
     }
-    switch (progress_({last_epoch_, epochs, loss, last_val_, Elapsed(), 0, last_metrics_, 0, {}})) {
+    switch (
+        progress_({last_epoch_, epochs, loss, last_val_, Elapsed(), 0, last_metrics_, 0, {}, {}})) {
       case AfterEpoch::kContinue:
         return;
       case AfterEpoch::kStop:

@@ -30,27 +30,28 @@ absl::Status TrialRunners::Add(const std::string& trainer, std::unique_ptr<Trial
   return absl::OkStatus();
 }
 
-absl::StatusOr<genome::TrialResult> TrialRunners::Run(const v1::Assignment& a,
-                                                      const ProgressFn& progress,
-                                                      std::string* model) const {
+absl::StatusOr<genome::TrialResult> TrialRunners::Run(
+    const v1::Assignment& a, const ProgressFn& progress, std::string* model,
+    const genome::Checkpoints* checkpoints) const {
   const std::string& trainer = a.task().trainer();
   if (trainer.empty()) {
     if (builtin_ == nullptr) {
       return absl::FailedPreconditionError("this worker does not offer the built-in trainer");
     }
-    return builtin_->Run(a, progress, model);
+    return builtin_->Run(a, progress, model, checkpoints);
   }
   auto it = programs_.find(trainer);
   if (it == programs_.end()) {
     return absl::FailedPreconditionError(
         absl::StrCat("this worker does not offer trainer ", trainer));
   }
-  return it->second->Run(a, progress, model);
+  return it->second->Run(a, progress, model, checkpoints);
 }
 
 absl::StatusOr<genome::TrialResult> ProgramRunner::Run(const v1::Assignment& a,
                                                        const ProgressFn& progress,
-                                                       std::string* model) {
+                                                       std::string* model,
+                                                       const genome::Checkpoints* /*checkpoints*/) {
   ProgramOptions o = options_;
   o.threads = threads_();
   return RunTrainerProgram(program_, a, o, progress, model);

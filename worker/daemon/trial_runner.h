@@ -26,10 +26,10 @@ class TrialRunner {
   // Trains the assignment's genome, calling `progress` after each epoch (the worker
   // loop's TrainFn contract: a genome that cannot be trained is a result with ok =
   // false, an error is the set-up's). `model` (may be null) receives the trained
-  // model's bytes.
+  // model's bytes; `checkpoints` (may be null), as TrainFn's.
   virtual absl::StatusOr<genome::TrialResult> Run(const v1::Assignment& assignment,
-                                                  const ProgressFn& progress,
-                                                  std::string* model) = 0;
+                                                  const ProgressFn& progress, std::string* model,
+                                                  const genome::Checkpoints* checkpoints) = 0;
 };
 
 // The assignment's genome by gene name; an inactive gene (no value) is left out.
@@ -53,7 +53,8 @@ class TrialRunners {
   // Runs the assignment on the runner of its task's trainer (the built-in one when it
   // names none). FAILED_PRECONDITION naming what this worker does not offer.
   absl::StatusOr<genome::TrialResult> Run(const v1::Assignment& assignment,
-                                          const ProgressFn& progress, std::string* model) const;
+                                          const ProgressFn& progress, std::string* model,
+                                          const genome::Checkpoints* checkpoints) const;
 
  private:
   std::unique_ptr<TrialRunner> builtin_;
@@ -70,7 +71,8 @@ class ProgramRunner : public TrialRunner {
       : program_(std::move(program)), options_(std::move(options)), threads_(std::move(threads)) {}
 
   absl::StatusOr<genome::TrialResult> Run(const v1::Assignment& assignment,
-                                          const ProgressFn& progress, std::string* model) override;
+                                          const ProgressFn& progress, std::string* model,
+                                          const genome::Checkpoints* checkpoints) override;
 
  private:
   const TrainerProgram program_;

@@ -102,6 +102,38 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
   // The search's best so far, as the master last said: a model that cannot beat it is
   // not uploaded.
   std::atomic<double> best{assignment.has_best_accuracy() ? assignment.best_accuracy() : -1};
+  // Checkpoints: when the master wants the training state saved, and the state it holds
+  // to resume from. A checkpoint that cannot be had is trained without, saying why.
+  genome::Checkpoints checkpoints;
+  const genome::Checkpoints* use_checkpoints = nullptr;
+  std::string fetch_error;
+  if (assignment.has_checkpoint() && !assignment.checkpoint().disabled()) {
+    use_checkpoints = &checkpoints;
+    checkpoints.every_epochs = assignment.checkpoint().every_epochs();
+    checkpoints.every_seconds = assignment.checkpoint().every_seconds();
+    if (checkpoints.every_epochs <= 0 && checkpoints.every_seconds <= 0) {
+      checkpoints.every_epochs = 1;
+    }
+    if (assignment.resume_epoch() > 0) {
+      v1::GetCheckpointRequest request;
+      request.set_lease_id(lease_id);
+      request.set_worker_id(options_.worker_id);
+      request.set_incarnation(options_.incarnation);
+      absl::StatusOr<MasterClient::Checkpoint> got = master_->GetCheckpoint(request);
+      if (!got.ok()) {
+        fetch_error = absl::StrCat("the checkpoint after epoch ", assignment.resume_epoch(),
+                                   " could not be fetched: ", got.status().message());
+      } else if (got->epoch != assignment.resume_epoch()) {
+        fetch_error = absl::StrCat("the master sent the checkpoint after epoch ", got->epoch,
+                                   ", not ", assignment.resume_epoch());
+      } else {
+        checkpoints.resume = std::move(got->data);
+        spdlog::info("lease {}: resuming after epoch {}", lease_id, got->epoch);
+      }
+      if (!fetch_error.empty())
+        spdlog::warn("lease {}: {}; training from epoch 1", lease_id, fetch_error);
+    }
+  }
   auto beat = [&](const EpochProgress* epoch) {
     v1::HeartbeatRequest request;
     request.set_lease_id(lease_id);
@@ -114,17 +146,39 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
       request.set_val_accuracy(epoch->val_accuracy);
       request.set_elapsed_seconds(epoch->elapsed_seconds);
       genome::CopyMetrics(epoch->metrics, request.mutable_metrics());
+      request.set_resumed_from_epoch(epoch->resumed_from_epoch);
+      request.set_resume_error(epoch->resume_error.empty() ? fetch_error : epoch->resume_error);
     }
-    absl::StatusOr<v1::HeartbeatResponse> response = master_->Heartbeat(request);
     // An epoch's progress is retried through a master restart, so that a pruner still
     // decides at that epoch; a lease renewal is not (the next one comes soon).
-    for (int attempt = 0;
-         epoch != nullptr && attempt < kEpochHeartbeatRetries && !abort_ &&
-         (absl::IsUnavailable(response.status()) || absl::IsDeadlineExceeded(response.status()));
-         ++attempt) {
-      Backoff(attempt);
-      response = master_->Heartbeat(request);
+    auto retried = [&](auto call) {
+      auto response = call();
+      for (int attempt = 0;
+           epoch != nullptr && attempt < kEpochHeartbeatRetries && !abort_ &&
+           (absl::IsUnavailable(response.status()) || absl::IsDeadlineExceeded(response.status()));
+           ++attempt) {
+        Backoff(attempt);
+        response = call();
+      }
+      return response;
+    };
+    absl::StatusOr<v1::HeartbeatResponse> response = absl::UnknownError("not sent");
+    bool sent = false;
+    if (epoch != nullptr && !epoch->checkpoint.empty()) {
+      // The epoch's progress and the state after it, recorded together.
+      v1::CheckpointChunk header;
+      *header.mutable_progress() = request;
+      absl::StatusOr<v1::SaveCheckpointResponse> saved =
+          retried([&] { return master_->SaveCheckpoint(header, epoch->checkpoint); });
+      if (saved.ok() && saved->accepted()) {
+        response = std::move(*saved->mutable_heartbeat());
+        sent = true;
+      } else {
+        spdlog::warn("lease {}: the checkpoint after epoch {} is not kept: {}", lease_id,
+                     epoch->epoch, saved.ok() ? saved->reason() : saved.status().ToString());
+      }
     }
+    if (!sent) response = retried([&] { return master_->Heartbeat(request); });
     if (response.ok() && response->stop()) cancelled = true;
     if (response.ok() && response->prune()) pruned = true;
     if (response.ok() && response->has_best_accuracy()) best = response->best_accuracy();
@@ -144,7 +198,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
         if (cancelled || abort_) return AfterEpoch::kCancel;
         return pruned ? AfterEpoch::kStop : AfterEpoch::kContinue;
       },
-      assignment.upload_model() ? &model : nullptr);
+      assignment.upload_model() ? &model : nullptr, use_checkpoints);
   trained.Notify();
   heartbeats.join();
   if (abort_) return absl::CancelledError("worker stopped before the trial ended");

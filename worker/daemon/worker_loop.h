@@ -32,9 +32,11 @@ using ProgressFn = std::function<AfterEpoch(const EpochProgress&)>;
 // An error is about the worker's set-up (a missing dataset): it is reported as a set-up
 // failure (FAILURE_KIND_SETUP) with the error's text, which the master never holds
 // against the genome. `model` receives the trained model's bytes (may stay
-// empty).
+// empty). `checkpoints` (may be null) says when to save the training state and what to
+// resume from; a trainer that cannot checkpoint ignores it.
 using TrainFn = std::function<absl::StatusOr<genome::TrialResult>(
-    const v1::Assignment& assignment, const ProgressFn& progress, std::string* model)>;
+    const v1::Assignment& assignment, const ProgressFn& progress, std::string* model,
+    const genome::Checkpoints* checkpoints)>;
 
 struct WorkerOptions {
   std::string worker_id;

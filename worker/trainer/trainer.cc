@@ -351,7 +351,10 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
 
     const int64_t n = train.size();
     bool stopped = false;  // told to stop after an epoch: the result is that epoch's
-    for (int epoch = loop.epoch + 1; epoch <= task.epochs(); ++epoch) {
+    // A checkpoint after the epoch that ended training (the last, or early stopping's)
+    // leaves nothing to train: the result is its.
+    const bool ended = loop.wait > 0 && loop.wait >= task.early_stop_patience();
+    for (int epoch = loop.epoch + 1; epoch <= task.epochs() && !ended; ++epoch) {
       optimizer->set_learning_rate(
           ScheduledRate(config.lr_schedule, base_rate, epoch, task.epochs()));
       torch::Tensor order =
@@ -382,6 +385,19 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       loop.epoch = epoch;
       result.epochs_run = epoch;
       loop.metrics["epoch_seconds"] = (elapsed() - loop.epochs_start) / (epoch - resumed_from);
+      // Keras >= 2.0.9 EarlyStopping on val_loss: an improvement is a drop of more than
+      // min_delta; the wait counter is bumped before it is compared with patience.
+      bool patience_out = false;
+      if (loop.val.loss + task.early_stop_min_delta() < loop.best_val_loss) {
+        loop.best_val_loss = loop.val.loss;
+        loop.wait = 0;
+        if (task.restore_best_weights()) {
+          loop.best = ModelState(*model);
+          loop.best_val = loop.val;
+        }
+      } else {
+        patience_out = ++loop.wait >= task.early_stop_patience();
+      }
       EpochProgress progress{epoch,
                              task.epochs(),
                              loss_sum / std::max<int64_t>(batches, 1),
@@ -390,7 +406,19 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
                              loop.val.loss,
                              loop.metrics,
                              resumed_from,
-                             resume_error};
+                             resume_error,
+                             {}};
+      // The state after this epoch goes with its progress when a checkpoint is due: the
+      // master records both at once, so that no epoch it counts is lost with a worker
+      // (after the last epoch too: a worker lost before its report loses nothing).
+      const bool due = (ckpt.every_epochs > 0 && epoch % ckpt.every_epochs == 0) ||
+                       (ckpt.every_seconds > 0 && elapsed() - last_save >= ckpt.every_seconds);
+      if (due) {
+        loop.seconds = elapsed();
+        progress.checkpoint =
+            SaveCheckpoint(identity, loop, *model, *optimizer, Generators(generator, device));
+        last_save = elapsed();
+      }
       const AfterEpoch next = on_epoch ? on_epoch(progress) : AfterEpoch::kContinue;
       if (next == AfterEpoch::kCancel) {
         return absl::CancelledError(absl::StrCat("cancelled after epoch ", epoch));
@@ -399,27 +427,7 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
         stopped = true;
         break;
       }
-      // Keras >= 2.0.9 EarlyStopping on val_loss: an improvement is a drop of more than
-      // min_delta; the wait counter is bumped before it is compared with patience.
-      if (loop.val.loss + task.early_stop_min_delta() < loop.best_val_loss) {
-        loop.best_val_loss = loop.val.loss;
-        loop.wait = 0;
-        if (task.restore_best_weights()) {
-          loop.best = ModelState(*model);
-          loop.best_val = loop.val;
-        }
-      } else if (++loop.wait >= task.early_stop_patience()) {
-        break;
-      }
-      // A checkpoint of the state after this epoch, when one is due and epochs remain.
-      const bool due = (ckpt.every_epochs > 0 && epoch % ckpt.every_epochs == 0) ||
-                       (ckpt.every_seconds > 0 && elapsed() - last_save >= ckpt.every_seconds);
-      if (ckpt.save && due && epoch < task.epochs()) {
-        loop.seconds = elapsed();
-        ckpt.save(epoch, SaveCheckpoint(identity, loop, *model, *optimizer,
-                                        Generators(generator, device)));
-        last_save = elapsed();
-      }
+      if (patience_out) break;
     }
     Evaluation val = loop.val;
     if (task.restore_best_weights() && !loop.best.empty() && !stopped) {

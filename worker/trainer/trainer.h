@@ -36,19 +36,9 @@ using EpochCallback = std::function<AfterEpoch(const EpochProgress&)>;
 // trial there: the weights and buffers, the optimizer's state, the random generators',
 // early stopping's, the metrics and the time trained so far. On the CPU with the same
 // threads, a training resumed from a checkpoint ends exactly as the uninterrupted one.
-struct CheckpointOptions {
-  // Save after every `every_epochs` epochs, and after the first epoch that ends
-  // `every_seconds` or more after the last save (0 and 0: never).
-  int every_epochs = 0;
-  double every_seconds = 0;
-  // Receives each checkpoint: its epoch and bytes. Called on the training thread once
-  // the epoch's progress was answered with kContinue (not after the last epoch).
-  std::function<void(int epoch, std::string bytes)> save;
-  // A checkpoint to resume from (empty: begin at the first epoch). One that cannot be
-  // read, or is of another genome, task or seed, is not used: training begins at the
-  // first epoch, and each progress says why (EpochProgress.resume_error).
-  std::string resume;
-};
+// A checkpoint of another genome, task or seed, or one that cannot be read, is not
+// resumed from.
+using CheckpointOptions = genome::Checkpoints;
 
 // Thread-compatible: one Trainer trains one genome at a time. Trainers may share a
 // process; each loads datasets through a process-wide cache.

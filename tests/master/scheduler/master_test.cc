@@ -478,6 +478,183 @@ TEST_F(MasterTest, AnExpiredLeaseIsHandedOutAgainAndItsLateReportIsFenced) {
   EXPECT_EQ(master_->Stats().genomes_done, 1);
 }
 
+// --- Checkpoints: a lost lease's genome resumes on the next worker ---
+
+// The progress a checkpoint after `epoch` comes with, from `worker` (first incarnation).
+v1::HeartbeatRequest CheckpointOf(const v1::Assignment& a, const std::string& worker, int epoch,
+                                  int resumed_from = 0) {
+  v1::HeartbeatRequest h = testing::EpochHeartbeat(a, worker, 1, epoch, 0.5 + 0.1 * epoch);
+  h.set_resumed_from_epoch(resumed_from);
+  return h;
+}
+
+v1::GetCheckpointRequest CheckpointFor(const v1::Assignment& a, const std::string& worker) {
+  v1::GetCheckpointRequest r;
+  r.set_lease_id(a.lease_id());
+  r.set_worker_id(worker);
+  r.set_incarnation(1);
+  return r;
+}
+
+int CheckpointFilesIn(const std::string& dir) {
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) n += entry.is_regular_file();
+  return n;
+}
+
+TEST_F(MasterTest, ALostLeasesGenomeResumesAfterItsLastCheckpointOnTheNextWorker) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  RegisterWorker("w2");
+  const auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->checkpoint().every_epochs(), 1);  // the default: after every epoch
+  EXPECT_EQ(a->resume_epoch(), 0);
+  ASSERT_EQ(a->task().epochs(), 4);
+  ASSERT_TRUE(master_->Heartbeat(testing::EpochHeartbeat(*a, "w1", 1, 1, 0.6)).ok());
+  // The second epoch's progress and the state after it, recorded together.
+  auto saved = master_->SaveCheckpoint(CheckpointOf(*a, "w1", 2), "state after 2");
+  ASSERT_THAT(saved, IsOk());
+  EXPECT_TRUE(saved->accepted()) << saved->reason();
+  EXPECT_FALSE(saved->heartbeat().stop());
+  // Fencing: an epoch not newer, one that follows no reported epoch, another worker's.
+  saved = master_->SaveCheckpoint(CheckpointOf(*a, "w1", 2), "again");
+  EXPECT_FALSE(saved->accepted());
+  EXPECT_THAT(saved->reason(), HasSubstr("not after the stored checkpoint's (2)"));
+  saved = master_->SaveCheckpoint(CheckpointOf(*a, "w1", 4), "ahead");
+  EXPECT_FALSE(saved->accepted());
+  EXPECT_THAT(saved->reason(), HasSubstr("not the last reported (2) or the next"));
+  EXPECT_THAT(master_->SaveCheckpoint(CheckpointOf(*a, "w2", 3), "impostor"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("w2")));
+  EXPECT_EQ(master_->Stats().checkpoints, 1);
+  EXPECT_EQ(master_->Stats().checkpoint_bytes, 13);
+  // The third epoch reports without a checkpoint (none due, or it was lost).
+  ASSERT_TRUE(master_->Heartbeat(testing::EpochHeartbeat(*a, "w1", 1, 3, 0.8)).ok());
+
+  // w1 is lost after its third epoch: w2 resumes after the second.
+  clock_.AdvanceMs(1500);
+  ASSERT_TRUE(master_->Tick().ok());
+  const auto b = Acquire("w2");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->genome().hash(), a->genome().hash());
+  EXPECT_EQ(b->resume_epoch(), 2);
+  auto got = master_->GetCheckpoint(CheckpointFor(*b, "w2"));
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->epoch, 2);
+  EXPECT_EQ(got->data, "state after 2");
+  // The lost lease gets nothing and keeps nothing.
+  EXPECT_THAT(master_->GetCheckpoint(CheckpointFor(*a, "w1")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("not live")));
+  saved = master_->SaveCheckpoint(CheckpointOf(*a, "w1", 3), "late");
+  EXPECT_FALSE(saved->accepted());
+  EXPECT_THAT(saved->reason(), HasSubstr("is not live"));
+
+  // One curve: the lost third epoch is gone, counted as lost, and trained once more.
+  auto trials = AllTrials(*master_, 1);
+  ASSERT_THAT(trials, IsOk());
+  const v1::Trial* t = nullptr;
+  for (const v1::Trial& x : *trials) {
+    if (x.genome().id() == b->genome().id()) t = &x;
+  }
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->curve_size(), 2);
+  EXPECT_EQ(t->curve(1).epoch(), 2);
+  EXPECT_EQ(t->lost(), 1);
+  EXPECT_EQ(t->resumes(), 1);
+  EXPECT_EQ(t->epochs_lost(), 1);
+  auto summary = master_->Get(1);
+  EXPECT_EQ(summary->preempted(), 1);
+  EXPECT_EQ(summary->resumes(), 1);
+  EXPECT_EQ(summary->epochs_lost(), 1);
+  saved = master_->SaveCheckpoint(CheckpointOf(*b, "w2", 3, 2), "state after 3");
+  EXPECT_TRUE(saved->accepted()) << saved->reason();
+  v1::HeartbeatRequest last = testing::EpochHeartbeat(*b, "w2", 1, 4, 0.9);
+  last.set_resumed_from_epoch(2);
+  ASSERT_TRUE(master_->Heartbeat(last).ok());
+  // The newer one replaced the older on disk.
+  EXPECT_EQ(CheckpointFilesIn(dir_.File("m.db.checkpoints")), 1);
+  ASSERT_TRUE(master_->Report(Result(*b, "w2"))->accepted());
+  // The trial ended: its checkpoint is gone; every epoch counts once.
+  EXPECT_EQ(CheckpointFilesIn(dir_.File("m.db.checkpoints")), 0);
+  EXPECT_EQ(master_->Stats().checkpoints, 0);
+  EXPECT_EQ(master_->Stats().checkpoint_bytes, 0);
+  EXPECT_EQ(master_->Stats().resumes, 1);
+  summary = master_->Get(1);
+  EXPECT_EQ(summary->epochs_trained(), 4);
+  EXPECT_EQ(summary->epochs_lost(), 1);
+}
+
+TEST_F(MasterTest, AWorkerThatCannotResumeTrainsFromTheFirstEpochAndTheTrialSaysWhy) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  RegisterWorker("w2");
+  const auto a = Acquire("w1");
+  ASSERT_TRUE(master_->Heartbeat(testing::EpochHeartbeat(*a, "w1", 1, 1, 0.6)).ok());
+  ASSERT_TRUE(master_->SaveCheckpoint(CheckpointOf(*a, "w1", 2), "state")->accepted());
+  clock_.AdvanceMs(1500);
+  ASSERT_TRUE(master_->Tick().ok());
+  const auto b = Acquire("w2");
+  ASSERT_EQ(b->resume_epoch(), 2);
+  v1::HeartbeatRequest h = testing::EpochHeartbeat(*b, "w2", 1, 1, 0.55);
+  h.set_resume_error("the checkpoint cannot be read: truncated");
+  ASSERT_TRUE(master_->Heartbeat(h).ok());
+  auto trials = AllTrials(*master_, 1);
+  const v1::Trial* t = nullptr;
+  for (const v1::Trial& x : *trials) {
+    if (x.genome().id() == b->genome().id()) t = &x;
+  }
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->curve_size(), 1);  // the new first epoch only
+  EXPECT_EQ(t->curve(0).val_accuracy(), 0.55);
+  EXPECT_EQ(t->checkpoint_epoch(), 0);
+  EXPECT_EQ(t->resumes(), 0);
+  EXPECT_EQ(t->epochs_lost(), 2);
+  EXPECT_THAT(t->resume_error(), HasSubstr("cannot be read"));
+  EXPECT_EQ(CheckpointFilesIn(dir_.File("m.db.checkpoints")), 0);
+  // It checkpoints afresh.
+  EXPECT_TRUE(master_->SaveCheckpoint(CheckpointOf(*b, "w2", 2), "new")->accepted());
+}
+
+TEST_F(MasterTest, ACheckpointOutlivesAMasterRestartAndStrayFilesDoNot) {
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  const auto a = Acquire("w1");
+  ASSERT_TRUE(master_->Heartbeat(testing::EpochHeartbeat(*a, "w1", 1, 1, 0.6)).ok());
+  ASSERT_TRUE(master_->SaveCheckpoint(CheckpointOf(*a, "w1", 2), "durable state")->accepted());
+  // A file no record names (a crash between a newer checkpoint and removing the older).
+  std::ofstream(dir_.File("m.db.checkpoints/search-1-genome-1-epoch-1.ckpt")) << "older";
+  std::ofstream(dir_.File("m.db.checkpoints/search-9-genome-9-epoch-9.ckpt")) << "stray";
+  Open();
+  EXPECT_EQ(CheckpointFilesIn(dir_.File("m.db.checkpoints")), 1);
+  EXPECT_EQ(master_->Stats().checkpoints, 1);
+  clock_.AdvanceMs(1500);
+  ASSERT_TRUE(master_->Tick().ok());
+  RegisterWorker("w2");
+  const auto b = Acquire("w2");
+  ASSERT_EQ(b->resume_epoch(), 2);
+  auto got = master_->GetCheckpoint(CheckpointFor(*b, "w2"));
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->data, "durable state");
+}
+
+TEST_F(MasterTest, ASearchWithoutCheckpointsTakesNoneAndTheSizeIsCapped) {
+  v1::SearchSpec spec = SmallSpec();
+  spec.mutable_checkpoint()->set_disabled(true);
+  ASSERT_TRUE(master_->Submit(spec).ok());
+  RegisterWorker("w1");
+  const auto a = Acquire("w1");
+  EXPECT_TRUE(a->checkpoint().disabled());
+  auto saved = master_->SaveCheckpoint(CheckpointOf(*a, "w1", 1), "state");
+  EXPECT_FALSE(saved->accepted());
+  EXPECT_THAT(saved->reason(), HasSubstr("takes no checkpoints"));
+
+  MasterOptions small = TestOptions();
+  small.max_checkpoint_bytes = 4;
+  Open(store::Durability::kProcess, small);
+  EXPECT_THAT(master_->SaveCheckpoint(CheckpointOf(*a, "w1", 1), "12345"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--max-checkpoint-mb")));
+}
+
 TEST_F(MasterTest, HeartbeatsKeepALeaseAlive) {
   ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
   RegisterWorker("w1");

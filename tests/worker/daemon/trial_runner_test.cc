@@ -21,8 +21,8 @@ class NamedRunner : public TrialRunner {
  public:
   explicit NamedRunner(double accuracy) : accuracy_(accuracy) {}
   absl::StatusOr<genome::TrialResult> Run(const v1::Assignment&, const ProgressFn& progress,
-                                          std::string* model) override {
-    progress({1, 1, 0.5, accuracy_, 1, 0, {}, 0, {}});
+                                          std::string* model, const genome::Checkpoints*) override {
+    progress({1, 1, 0.5, accuracy_, 1, 0, {}, 0, {}, {}});
     if (model != nullptr) *model = "weights";
     genome::TrialResult r;
     r.accuracy = accuracy_;
@@ -58,19 +58,19 @@ TEST(TrialRunnersTest, PicksTheRunnerOfTheTrainerTheSearchNames) {
     return AfterEpoch::kContinue;
   };
   std::string model;
-  EXPECT_DOUBLE_EQ(runners.Run(Assignment(""), progress, &model)->accuracy, 0.1);
+  EXPECT_DOUBLE_EQ(runners.Run(Assignment(""), progress, &model, nullptr)->accuracy, 0.1);
   EXPECT_EQ(model, "weights");
-  EXPECT_DOUBLE_EQ(runners.Run(Assignment("toy@1"), progress, nullptr)->accuracy, 0.2);
-  EXPECT_DOUBLE_EQ(runners.Run(Assignment("cnn"), progress, nullptr)->accuracy, 0.3);
+  EXPECT_DOUBLE_EQ(runners.Run(Assignment("toy@1"), progress, nullptr, nullptr)->accuracy, 0.2);
+  EXPECT_DOUBLE_EQ(runners.Run(Assignment("cnn"), progress, nullptr, nullptr)->accuracy, 0.3);
   EXPECT_EQ(epochs, 3);
   EXPECT_THAT(
-      runners.Run(Assignment("toy@2"), progress, nullptr),
+      runners.Run(Assignment("toy@2"), progress, nullptr, nullptr),
       StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("does not offer trainer toy@2")));
 
   TrialRunners programs_only;
   ASSERT_THAT(programs_only.Add("toy", std::make_unique<NamedRunner>(0.2)), IsOk());
   EXPECT_FALSE(programs_only.offers_builtin());
-  EXPECT_THAT(programs_only.Run(Assignment(""), progress, nullptr),
+  EXPECT_THAT(programs_only.Run(Assignment(""), progress, nullptr, nullptr),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("built-in trainer")));
 }
 
@@ -96,12 +96,12 @@ TEST(ProgramRunnerTest, RunsTheProgramWithTheThreadsOfTheMoment) {
       {"toy", R"(echo "{\"accuracy\": 0.$OMP_NUM_THREADS, \"test_accuracy\": 0.1}")"}, options,
       [&] { return threads; });
   const ProgressFn progress = [](const EpochProgress&) { return AfterEpoch::kContinue; };
-  absl::StatusOr<genome::TrialResult> r = runner.Run(Assignment("toy"), progress, nullptr);
+  absl::StatusOr<genome::TrialResult> r = runner.Run(Assignment("toy"), progress, nullptr, nullptr);
   ASSERT_THAT(r, IsOk());
   ASSERT_TRUE(r->ok) << r->error;
   EXPECT_DOUBLE_EQ(r->accuracy, 0.3);
   threads = 2;
-  EXPECT_DOUBLE_EQ(runner.Run(Assignment("toy"), progress, nullptr)->accuracy, 0.2);
+  EXPECT_DOUBLE_EQ(runner.Run(Assignment("toy"), progress, nullptr, nullptr)->accuracy, 0.2);
 }
 
 }  // namespace

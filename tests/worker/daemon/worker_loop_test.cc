@@ -39,10 +39,11 @@ class WorkerLoopTest : public ::testing::Test {
   // with the result so far when it says prune.
   static absl::StatusOr<genome::TrialResult> TrainAll(const v1::Assignment& a,
                                                       const ProgressFn& progress,
-                                                      std::string* model) {
+                                                      std::string* model,
+                                                      const genome::Checkpoints* = nullptr) {
     genome::TrialResult r;
     for (int e = 1; e <= a.task().epochs(); ++e) {
-      const AfterEpoch next = progress({e, a.task().epochs(), 0.5, 0.8, 0.1 * e, 0, {}, 0, {}});
+      const AfterEpoch next = progress({e, a.task().epochs(), 0.5, 0.8, 0.1 * e, 0, {}, 0, {}, {}});
       if (next == AfterEpoch::kCancel) return absl::CancelledError("stopped");
       r.epochs_run = e;
       if (next == AfterEpoch::kStop) break;
@@ -132,7 +133,8 @@ TEST_F(WorkerLoopTest, ANotFoundHeartbeatCancelsTraining) {
   master_.QueueAcquire(Work(5));
   master_.QueueHeartbeat(absl::NotFoundError("no lease with id 5"));
   int epochs_trained = 0;
-  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model) {
+  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model,
+                      const genome::Checkpoints*) {
                 ++epochs_trained;
                 return TrainAll(a, progress, model);
               }).ok());
@@ -186,7 +188,8 @@ TEST_F(WorkerLoopTest, AnEpochsHeartbeatIsRetriedThroughARestart) {
 
 TEST_F(WorkerLoopTest, StopFinishesTheTrialInHand) {
   master_.QueueAcquire(Work(5));
-  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model) {
+  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model,
+                      const genome::Checkpoints*) {
                 loop_->Stop();  // as SIGTERM would, mid-trial
                 return TrainAll(a, progress, model);
               }).ok());
@@ -199,10 +202,10 @@ TEST_F(WorkerLoopTest, StopFinishesTheTrialInHand) {
 TEST_F(WorkerLoopTest, AbortAbandonsTheTrialInHand) {
   master_.QueueAcquire(Work(5));
   int epochs = 0;
-  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress,
-                      std::string*) -> absl::StatusOr<genome::TrialResult> {
+  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string*,
+                      const genome::Checkpoints*) -> absl::StatusOr<genome::TrialResult> {
                 loop_->Abort();  // a second SIGTERM
-                if (progress({1, 2, 0.5, 0.8, 0.1, 0, {}, 0, {}}) != AfterEpoch::kContinue) {
+                if (progress({1, 2, 0.5, 0.8, 0.1, 0, {}, 0, {}, {}}) != AfterEpoch::kContinue) {
                   return absl::CancelledError("stopped");
                 }
                 ++epochs;
@@ -233,8 +236,8 @@ TEST_F(WorkerLoopTest, StopsAfterMaxTrialsTakingTheNextGenomeFromTheReport) {
 
 TEST_F(WorkerLoopTest, ASetupErrorIsReportedAsAFailedTrialNamingTheWorker) {
   master_.QueueAcquire(Work(5));
-  ASSERT_TRUE(Run([](const v1::Assignment&, const ProgressFn&,
-                     std::string*) -> absl::StatusOr<genome::TrialResult> {
+  ASSERT_TRUE(Run([](const v1::Assignment&, const ProgressFn&, std::string*,
+                     const genome::Checkpoints*) -> absl::StatusOr<genome::TrialResult> {
                 return absl::NotFoundError("dataset fashion_mnist: no file t10k-images-idx3-ubyte");
               }).ok());
   ASSERT_EQ(master_.reports().size(), 1u);

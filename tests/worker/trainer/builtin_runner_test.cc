@@ -32,7 +32,7 @@ TEST(BuiltinRunnerTest, TrainsTheAssignmentReportsEachEpochAndReturnsTheModel) {
         epochs.push_back(e);
         return AfterEpoch::kContinue;
       },
-      &model);
+      &model, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->ok) << r->error;
   EXPECT_EQ(r->epochs_run, 2);
@@ -51,7 +51,7 @@ TEST(BuiltinRunnerTest, TrainsTheAssignmentReportsEachEpochAndReturnsTheModel) {
 
   // The master's stop after the first epoch: the result so far.
   r = runner.Run(
-      a, [](const EpochProgress&) { return AfterEpoch::kStop; }, nullptr);
+      a, [](const EpochProgress&) { return AfterEpoch::kStop; }, nullptr, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->epochs_run, 1);
 }

@@ -25,7 +25,7 @@ std::unique_ptr<Trainer> CpuTrainer() {
   return *std::move(t);
 }
 
-// A training's epochs as it reported them, and the checkpoints it saved by epoch.
+// A training's epochs as it reported them, and the checkpoints that came with them.
 struct Training {
   genome::TrialResult result;
   std::vector<EpochProgress> epochs;
@@ -39,11 +39,11 @@ Training Train(Trainer& trainer, const genome::NamedGenome& genome, const v1::Ta
   CheckpointOptions c;
   c.every_epochs = every_epochs;
   c.every_seconds = every_seconds;
-  c.save = [&run](int epoch, std::string bytes) { run.checkpoints[epoch] = std::move(bytes); };
   c.resume = resume;
   auto r = trainer.Train(
       genome, task, seed,
       [&run](const EpochProgress& p) {
+        if (!p.checkpoint.empty()) run.checkpoints[p.epoch] = p.checkpoint;
         run.epochs.push_back(p);
         return AfterEpoch::kContinue;
       },
@@ -104,11 +104,12 @@ TEST(CheckpointTest, AnMlpResumedAfterAnyEpochEndsAsTheUninterruptedTraining) {
   const Training plain = Train(*trainer, StatefulMlp(), task, 7, "", /*every_epochs=*/0);
   const Training whole = Train(*trainer, StatefulMlp(), task, 7);
   ASSERT_EQ(whole.epochs.size(), 4u);
-  // Saving changes nothing; it happens after every epoch but the last.
+  // Saving changes nothing; it happens after every epoch, the last included (resumed
+  // from, it leaves nothing to train but the result).
   EXPECT_TRUE(plain.checkpoints.empty());
   EXPECT_EQ(plain.result.accuracy, whole.result.accuracy);
   EXPECT_EQ(plain.result.test_accuracy, whole.result.test_accuracy);
-  ASSERT_EQ(whole.checkpoints.size(), 3u);
+  ASSERT_EQ(whole.checkpoints.size(), 4u);
   for (const auto& [epoch, bytes] : whole.checkpoints) {
     SCOPED_TRACE(::testing::Message() << "resumed after epoch " << epoch);
     const Training resumed = Train(*trainer, StatefulMlp(), task, 7, bytes);
@@ -130,6 +131,26 @@ TEST(CheckpointTest, ACnnWithAugmentationResumesExactly) {
   const Training whole = Train(*trainer, genome, task, 11);
   ASSERT_EQ(whole.checkpoints.count(2), 1u);
   ExpectSameTraining(whole, Train(*trainer, genome, task, 11, whole.checkpoints.at(2)), 2);
+}
+
+// The checkpoint of the epoch early stopping ended training at: resumed from (a worker
+// lost before its report), it trains nothing and gives the same result.
+TEST(CheckpointTest, ACheckpointAfterEarlyStoppingLeavesNothingToTrain) {
+  auto trainer = CpuTrainer();
+  v1::TaskSpec task = Task("fashion_mnist_mlp", 600, 8);
+  task.set_early_stop_patience(1);
+  task.set_early_stop_min_delta(0);
+  task.set_restore_best_weights(true);
+  genome::NamedGenome genome = Genome(512, 2, "relu", "adam");
+  genome.emplace_back("learning_rate", 0.003);
+  const Training whole = Train(*trainer, genome, task, 3);
+  const int last = static_cast<int>(whole.epochs.size());
+  ASSERT_LT(last, 8) << "early stopping did not end it";
+  const Training resumed = Train(*trainer, genome, task, 3, whole.checkpoints.at(last));
+  EXPECT_TRUE(resumed.epochs.empty());
+  EXPECT_EQ(resumed.result.accuracy, whole.result.accuracy);
+  EXPECT_EQ(resumed.result.test_accuracy, whole.result.test_accuracy);
+  EXPECT_EQ(resumed.result.epochs_run, last);
 }
 
 TEST(CheckpointTest, ACorruptCheckpointIsNotResumedFromAndSaysWhy) {
@@ -176,7 +197,7 @@ TEST(CheckpointTest, EveryEpochsAndEverySecondsSayWhenToSave) {
   };
   EXPECT_THAT(epochs(Train(*trainer, genome, task, 1, "", 2)), ::testing::ElementsAre(2, 4));
   EXPECT_THAT(epochs(Train(*trainer, genome, task, 1, "", 0, 1e-9)),
-              ::testing::ElementsAre(1, 2, 3, 4));
+              ::testing::ElementsAre(1, 2, 3, 4, 5));
   EXPECT_THAT(epochs(Train(*trainer, genome, task, 1, "", 0, 3600)), ::testing::ElementsAre());
 }
 
