@@ -85,6 +85,16 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
                              ? absl::StrFormat(", %d saved by the %s pruner", s.epochs_saved(),
                                                s.spec().pruner().has_asha() ? "asha" : "median")
                              : "");
+  // What lost workers cost, when any was lost: epochs their checkpoints did not keep.
+  if (s.preempted() > 0) {
+    out << absl::StrFormat(
+        "  preempted: %d leases lost with their workers, %d resumed from a checkpoint, "
+        "%d epochs lost (%s)\n",
+        s.preempted(), s.resumes(), s.epochs_lost(),
+        s.spec().checkpoint().disabled()
+            ? "checkpoints off: a lost genome trains again from its first epoch"
+            : "trained again after the last checkpoint");
+  }
   if (ga::IsMultiObjective(s.spec())) {
     std::vector<std::string> parts;
     if (s.spec().objectives_size() == 0) parts.push_back("accuracy (max)");

@@ -630,6 +630,8 @@ function drawSummary() {
     `${s.ledgerHits} ledger hits` +
     (s.spec?.pruner ? `, ${s.pruned || 0} pruned (${s.epochsTrained || 0} epochs trained, ` +
                       `${s.epochsSaved || 0} saved)` : "") +
+    (Number(s.preempted) > 0 ? `, ${s.preempted} preempted (${s.resumes || 0} resumed, ` +
+                               `${s.epochsLost || 0} epochs lost)` : "") +
     (s.best ? `, best ${pct(s.best.accuracy)}` : "") +
     (s.waiting ? ` (waiting: ${s.waiting})` : "");
 }

@@ -345,6 +345,7 @@ class DistributedTest(unittest.TestCase):
         self.assertEqual(status["state"], "SUCCEEDED")
         with open(epochs_file) as f:
             trained = collections.Counter(tuple(line.split()[1:3]) for line in f)
+        status["said"] = c.cli("status", str(search)).stdout
         return status, trained
 
     def test_a_preempted_worker_s_genome_resumes_and_no_epoch_is_trained_twice(self):
@@ -354,6 +355,8 @@ class DistributedTest(unittest.TestCase):
         self.assertGreaterEqual(int(status.get("preempted", 0)), 3)
         self.assertGreaterEqual(int(status.get("resumes", 0)), 3)
         self.assertEqual(int(status.get("epochsLost", 0)), 0)
+        self.assertRegex(status["said"], r"preempted: \d+ leases lost with their workers, "
+                                         r"\d+ resumed from a checkpoint, 0 epochs lost")
         # Every epoch of every genome once: what the search says it trained (less any
         # the master recorded just before a kill, before the worker could write it down).
         self.assertLessEqual(sum(trained.values()), int(status["epochsTrained"]))
@@ -588,6 +591,53 @@ class DistributedTest(unittest.TestCase):
                               capture_output=True, text=True, timeout=60)
         self.assertNotEqual(gone.returncode, 0)
         self.assertIn("127.0.0.1:1", gone.stderr)
+
+    def real_worker(self, name):
+        worker = binary("worker", "deepevolve-worker")
+        if not os.path.exists(worker):
+            self.skipTest("built without LibTorch")
+        c = self.cluster
+        with open(os.path.join(c.dir, f"{name}.log"), "a") as log:
+            c.workers[name] = subprocess.Popen(
+                [worker, "--master", c.address(), "--insecure", "--id", name, "--threads", "1",
+                 "--slots-dir", os.path.join(c.dir, "slots")], stdout=log, stderr=log)
+        return c.workers[name]
+
+    def test_a_real_training_killed_mid_genome_resumes_to_the_same_result(self):
+        """The built-in trainer, for real: a genome's training SIGKILLed after its second
+        checkpoint ends, resumed on another worker process, exactly as the same genome's
+        uninterrupted training (same seed, same threads)."""
+        c = self.cluster
+        one = ("--strategy", "random", "--trials", "1", "--epochs", "4", "--train-limit",
+               "20000", "--test-limit", "1000", "--seed", "12")
+        self.real_worker("whole")
+        whole = c.wait_done(c.submit("--preset", "fashion_mnist_mlp", *one), timeout=300)
+        self.assertEqual(whole["state"], "SUCCEEDED", c.log("whole.log"))
+        finished = c.workers.pop("whole")
+        finished.kill()
+        finished.wait()
+
+        def saved():
+            _, text = c.http("/metrics")
+            line = [l for l in text.splitlines()
+                    if l.startswith("deepevolve_checkpoints_saved_total")]
+            return int(float(line[0].split()[1])) if line else 0
+        before = saved()
+        doomed = self.real_worker("doomed")
+        search = c.submit("--preset", "fashion_mnist_mlp", *one, "--retrain")
+        # Four checkpoints over the first search; two more into this one, then it is gone.
+        wait_for(lambda: saved() >= before + 2, "the second checkpoint", timeout=300,
+                 interval=0.01)
+        doomed.kill()
+        doomed.wait()
+        self.real_worker("heir")
+        status = c.wait_done(search, timeout=300)
+        self.assertEqual(status["state"], "SUCCEEDED", c.log("heir.log"))
+        self.assertEqual(int(status.get("resumes", 0)), 1, c.log("heir.log"))
+        self.assertIn("resuming after epoch 2", c.log("heir.log"))
+        for key in ("accuracy", "testAccuracy", "epochsRun"):
+            self.assertEqual(status["best"][key], whole["best"][key], key)
+        self.assertEqual(status["best"]["genome"]["hash"], whole["best"]["genome"]["hash"])
 
     def test_real_training_on_a_fashion_mnist_slice(self):
         c = self.cluster
