@@ -4,6 +4,7 @@
 #ifndef DEEPEVOLVE_GENOME_TRIAL_H_
 #define DEEPEVOLVE_GENOME_TRIAL_H_
 
+#include <atomic>
 #include <string>
 
 #include "genome/metrics.h"
@@ -37,6 +38,9 @@ struct Checkpoints {
   // (EpochProgress.checkpoint).
   int every_epochs = 0;
   double every_seconds = 0;
+  // When set and true, a checkpoint goes with the next epoch's progress whatever is due
+  // (the worker is draining: that epoch is its last).
+  const std::atomic<bool>* now = nullptr;
   // A checkpoint to resume from (empty: begin at the first epoch). One that cannot be
   // used is not: training begins at the first epoch, and each progress says why
   // (EpochProgress.resume_error).

@@ -153,8 +153,12 @@ int RunWorkerProcess(WorkerProcessOptions o) {
   std::thread signal_thread([&] {
     int signal = 0;
     sigwait(&signals, &signal);
-    spdlog::info("signal {}: finishing the trial in hand, then exiting (again to abort)", signal);
-    loop.Stop();
+    spdlog::info(
+        "signal {}: draining: the epoch in hand goes to the master with a checkpoint and the "
+        "genome to another worker (a trial that cannot resume elsewhere is finished first); "
+        "then exiting (again to abort)",
+        signal);
+    loop.Drain();
     sigwait(&signals, &signal);
     loop.Abort();
   });

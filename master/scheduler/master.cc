@@ -346,14 +346,14 @@ absl::Status Master::PinWaitingSearches() {
   return absl::OkStatus();
 }
 
-absl::Status Master::Requeue(const Lease& lease) {
+absl::Status Master::Requeue(const Lease& lease, bool released) {
   leases_.Drop(lease.id);
   auto found = runs_.find(lease.search_id);
   if (found == runs_.end()) return absl::OkStatus();  // retired: nothing of it is leased
   SearchRun& run = *found->second;
   Trial& t = run.trial(lease.genome_id);
   if (t.state() != v1::LEASED || t.lease_id() != lease.id) return absl::OkStatus();
-  RETURN_IF_ERROR(CountIn("leases_expired", &stats_.leases_expired));
+  if (!released) RETURN_IF_ERROR(CountIn("leases_expired", &stats_.leases_expired));
   if (t.pruned_at_epoch() > 0 && run.running()) {
     // Stopped by the pruner before its worker was lost: its result is the master's own
     // (training it again would count its epochs twice). Only the test accuracy is lost.
@@ -388,14 +388,17 @@ absl::Status Master::Requeue(const Lease& lease) {
   }
   const int64_t now = clock_->NowMs();
   const bool over_budget = lease.deadline_ms > now && LeaseTable::OverBudget(lease, now);
-  RETURN_IF_ERROR(PutTrial(
-      run, t, Event::LEASE_EXPIRED,
-      over_budget ? absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id,
-                                 " ran past its time budget (no epoch finished for ",
-                                 (now - lease.start_ms) / 1000,
-                                 " s since it began or since the "
-                                 "last epoch's allowance); requeued")
-                  : absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id, " expired")));
+  RETURN_IF_ERROR(
+      PutTrial(run, t, Event::LEASE_EXPIRED,
+               released ? absl::StrCat("lease ", lease.id, " handed back by worker ",
+                                       lease.worker_id, " (draining); requeued")
+               : over_budget
+                   ? absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id,
+                                  " ran past its time budget (no epoch finished for ",
+                                  (now - lease.start_ms) / 1000,
+                                  " s since it began or since the "
+                                  "last epoch's allowance); requeued")
+                   : absl::StrCat("lease ", lease.id, " of worker ", lease.worker_id, " expired")));
   if (t.state() != v1::TRIAL_FAILED) return absl::OkStatus();
   if (run.pruner() != nullptr) run.pruner()->Finished(t.genome().id(), /*completed=*/false);
   RETURN_IF_ERROR(ReportToStrategy(run, t, false, 0, /*pruned=*/false));
@@ -679,6 +682,14 @@ absl::StatusOr<v1::ReportResponse> Master::RecordReport(const v1::ReportRequest&
   if (!lease.HeldBy(request.worker_id(), request.incarnation())) {
     ++stats_.reports_refused;
     return NotTheHolder(lease, request.worker_id(), request.incarnation());
+  }
+  if (request.released()) {
+    // Handed back without a result: to the next worker, from its last checkpoint.
+    RETURN_IF_ERROR(Step(
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) { return Requeue(lease, /*released=*/true); }));
+    RETURN_IF_ERROR(commit_.AwaitDurable());
+    response.set_accepted(true);
+    return response;
   }
   // A held lease keeps its search in memory (it retires once nothing is leased).
   SearchRun& run = *runs_.at(lease.search_id);

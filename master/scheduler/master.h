@@ -239,8 +239,10 @@ class Master {
   // How recently a worker must have been seen to choose a trainer's version.
   int64_t ActiveWorkerMs() const { return 2 * options_.lease_ms; }
   // Puts the genome of a lease that ended without a result back in the queue, or
-  // gives it up after max_lost_leases.
-  absl::Status Requeue(const Lease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // gives it up after max_lost_leases. `released`: its worker handed it back (draining)
+  // rather than letting it expire.
+  absl::Status Requeue(const Lease& lease, bool released = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // The stages of Report, for a live lease: a failed attempt to retry, or a result.
   absl::Status RecordRetry(SearchRun& run, v1::Trial& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // The worker could not set the trial up: the genome goes back to the queue, the

@@ -372,6 +372,44 @@ class DistributedTest(unittest.TestCase):
         # What was lost is said, as many epochs as were trained again.
         self.assertEqual(int(status["epochsLost"]), again)
 
+    def test_a_draining_worker_hands_its_genome_over_within_a_lease(self):
+        """SIGTERM (a spot notice, a drain) to a worker mid-genome: it sends the epoch in
+        hand with its checkpoint and hands the lease back, and the next worker resumes
+        the genome after that epoch sooner than the lease (2 s) would have run out."""
+        c = self.cluster
+        epochs_file = os.path.join(c.dir, "epochs.txt")
+        extra = ("--epoch-trace", epochs_file)
+        spot = c.start_worker("spot", epoch_ms=300, extra=extra)
+        search = c.submit("--preset", "fashion_mnist_mlp", "--strategy", "steady_state",
+                          "--population", "2", "--trials", "3", "--epochs", "6", "--seed", "4")
+
+        def lines():
+            if not os.path.exists(epochs_file):
+                return []
+            with open(epochs_file) as f:
+                return [line.split() for line in f]
+        wait_for(lambda: len(lines()) >= 2, "the spot worker to train two epochs")
+        noticed = time.monotonic()
+        spot.send_signal(signal.SIGTERM)
+        self.assertEqual(spot.wait(timeout=30), 0)
+        _, held, last, _ = lines()[-1]
+        c.start_worker("heir", epoch_ms=300, extra=extra)
+        resumed = wait_for(lambda: [l for l in lines() if l[1] == held and l[3] == "heir"],
+                           "the heir to train the drained genome")
+        self.assertLess(time.monotonic() - noticed, c.lease_seconds)
+        # After the spot's last epoch (the one it drained with went to the master with its
+        # checkpoint, but not to its trace: it was answered by cancelling the training).
+        self.assertIn(int(resumed[0][2]), (int(last) + 1, int(last) + 2))
+        status = c.wait_done(search)
+        self.assertEqual(status["state"], "SUCCEEDED")
+        self.assertEqual(int(status.get("resumes", 0)), 1)
+        self.assertEqual(int(status.get("epochsLost", 0)), 0)
+        self.assertEqual(collections.Counter((l[1], l[2]) for l in lines()).most_common(1)[0][1],
+                         1, "an epoch was trained twice")
+        self.assertEqual(c.query("SELECT value FROM counters WHERE name = 'leases_expired'"), [])
+        _, events = c.http(f"/api/searches/{search}/events")
+        self.assertIn("handed back by worker spot (draining)", events)
+
     def kill_the_master_repeatedly(self, c, search, rng, rounds, most_between):
         """SIGKILLs the master up to `rounds` times, each after 0 to `most_between` more
         results are recorded, restarting it each time, then waits for the search to

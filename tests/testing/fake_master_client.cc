@@ -26,6 +26,27 @@ void FakeMasterClient::QueueHeartbeat(absl::StatusOr<v1::HeartbeatResponse> answ
   absl::MutexLock lock(&mu_);
   heartbeat_answers_.push_back(std::move(answer));
 }
+void FakeMasterClient::QueueSaveCheckpoint(absl::StatusOr<v1::SaveCheckpointResponse> answer) {
+  absl::MutexLock lock(&mu_);
+  save_answers_.push_back(std::move(answer));
+}
+
+void FakeMasterClient::QueueGetCheckpoint(absl::StatusOr<Checkpoint> answer) {
+  absl::MutexLock lock(&mu_);
+  get_answers_.push_back(std::move(answer));
+}
+
+std::vector<std::pair<v1::HeartbeatRequest, std::string>> FakeMasterClient::saved_checkpoints()
+    const {
+  absl::MutexLock lock(&mu_);
+  return saves_;
+}
+
+std::vector<v1::GetCheckpointRequest> FakeMasterClient::checkpoint_fetches() const {
+  absl::MutexLock lock(&mu_);
+  return fetches_;
+}
+
 void FakeMasterClient::QueueReport(absl::StatusOr<v1::ReportResponse> answer) {
   absl::MutexLock lock(&mu_);
   report_answers_.push_back(std::move(answer));
@@ -84,6 +105,25 @@ absl::StatusOr<v1::ReportResponse> FakeMasterClient::Report(const v1::ReportRequ
   v1::ReportResponse accepted;
   accepted.set_accepted(true);
   return Next(report_answers_, accepted);
+}
+
+absl::StatusOr<v1::SaveCheckpointResponse> FakeMasterClient::SaveCheckpoint(
+    const v1::CheckpointChunk& header, const std::string& data) {
+  absl::MutexLock lock(&mu_);
+  saves_.emplace_back(header.progress(), data);
+  v1::SaveCheckpointResponse accepted;
+  accepted.set_accepted(true);
+  return Next(save_answers_, accepted);
+}
+
+absl::StatusOr<worker::MasterClient::Checkpoint> FakeMasterClient::GetCheckpoint(
+    const v1::GetCheckpointRequest& r) {
+  absl::MutexLock lock(&mu_);
+  fetches_.push_back(r);
+  if (get_answers_.empty()) return absl::NotFoundError("no checkpoint");
+  absl::StatusOr<Checkpoint> answer = std::move(get_answers_.front());
+  get_answers_.pop_front();
+  return answer;
 }
 
 }  // namespace deepevolve::testing

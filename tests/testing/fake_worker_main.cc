@@ -26,6 +26,12 @@
 using ::deepevolve::testing::FakeAccuracy;
 
 int main(int argc, char** argv) {
+  // SIGTERM is taken by a thread of its own (below), blocked before any other thread
+  // (gRPC's) starts, so that none of them dies of it.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   CLI::App app{"fake-worker: a deepevolve worker whose trainer pretends"};
   std::string master, worker_id, fail_prefix, trace_path, epoch_trace_path, gene_matters;
   int epoch_ms = 0, max_trials = 0, freeze_after = 0;
@@ -58,10 +64,6 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::warn);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   int trained = 0;
   auto train = [&](const deepevolve::v1::Assignment& a,
@@ -152,7 +154,7 @@ int main(int argc, char** argv) {
   std::thread([&] {
     int signal = 0;
     sigwait(&signals, &signal);
-    loop.Stop();
+    loop.Drain();
   }).detach();
   absl::Status s = loop.Run();
   if (!s.ok()) {

@@ -109,6 +109,7 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
   std::string fetch_error;
   if (assignment.has_checkpoint() && !assignment.checkpoint().disabled()) {
     use_checkpoints = &checkpoints;
+    checkpoints.now = &drain_;
     checkpoints.every_epochs = assignment.checkpoint().every_epochs();
     checkpoints.every_seconds = assignment.checkpoint().every_seconds();
     if (checkpoints.every_epochs <= 0 && checkpoints.every_seconds <= 0) {
@@ -190,18 +191,38 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     const absl::Duration period = absl::Milliseconds(std::max<int64_t>(10, lease_ms_ / 3));
     while (!trained.WaitForNotificationWithTimeout(period)) beat(nullptr);
   });
+  // A trial that can resume elsewhere is handed back after the epoch in hand when the
+  // worker drains (the built-in trainer sends that epoch's checkpoint with it).
+  const bool resumable = use_checkpoints != nullptr && assignment.task().trainer().empty();
+  bool released = false;
   std::string model;
   absl::StatusOr<genome::TrialResult> result = train_(
       assignment,
       [&](const EpochProgress& epoch) {
         if (epoch.epoch > 0) beat(&epoch);
         if (cancelled || abort_) return AfterEpoch::kCancel;
-        return pruned ? AfterEpoch::kStop : AfterEpoch::kContinue;
+        if (pruned) return AfterEpoch::kStop;
+        if (drain_ && resumable && epoch.epoch > 0 && epoch.epoch < epoch.epochs) {
+          released = true;
+          return AfterEpoch::kCancel;
+        }
+        return AfterEpoch::kContinue;
       },
       assignment.upload_model() ? &model : nullptr, use_checkpoints);
   trained.Notify();
   heartbeats.join();
   if (abort_) return absl::CancelledError("worker stopped before the trial ended");
+  if (released && !result.ok() && absl::IsCancelled(result.status())) {
+    v1::ReportRequest handback;
+    handback.set_lease_id(lease_id);
+    handback.set_worker_id(options_.worker_id);
+    handback.set_incarnation(options_.incarnation);
+    handback.set_released(true);
+    absl::StatusOr<v1::ReportResponse> response = master_->Report(handback);
+    spdlog::info("lease {}: handed back to the master (draining){}", lease_id,
+                 response.ok() ? "" : absl::StrCat(": ", response.status().ToString()));
+    return absl::OkStatus();
+  }
   if (!result.ok() && absl::IsCancelled(result.status())) {
     return absl::CancelledError("the master asked to stop (search cancelled or lease lost)");
   }

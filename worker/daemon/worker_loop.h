@@ -61,6 +61,14 @@ class WorkerLoop {
   void Stop() { stop_ = true; }
   // Also abandons the trial in hand (its lease will expire and it runs elsewhere).
   void Abort() { stop_ = abort_ = true; }
+  // Asks Run to return after the epoch in hand: when the trial can resume elsewhere
+  // (its search takes checkpoints and the built-in trainer trains it), its progress goes
+  // to the master with a checkpoint and the lease is handed back at once; otherwise the
+  // trial is finished first, as Stop. Async-signal-unsafe: call from a thread.
+  void Drain() {
+    drain_ = true;
+    stop_ = true;
+  }
   int trials_done() const { return trials_done_; }
 
   // Tries of an epoch's heartbeat the master did not answer (restarting, unreachable)
@@ -79,6 +87,7 @@ class WorkerLoop {
   WorkerOptions options_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> abort_{false};
+  std::atomic<bool> drain_{false};
   int trials_done_ = 0;
   int64_t lease_ms_ = 30'000;
 };

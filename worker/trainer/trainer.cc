@@ -412,7 +412,8 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       // master records both at once, so that no epoch it counts is lost with a worker
       // (after the last epoch too: a worker lost before its report loses nothing).
       const bool due = (ckpt.every_epochs > 0 && epoch % ckpt.every_epochs == 0) ||
-                       (ckpt.every_seconds > 0 && elapsed() - last_save >= ckpt.every_seconds);
+                       (ckpt.every_seconds > 0 && elapsed() - last_save >= ckpt.every_seconds) ||
+                       (ckpt.now != nullptr && ckpt.now->load());
       if (due) {
         loop.seconds = elapsed();
         progress.checkpoint =

@@ -1,5 +1,6 @@
 #include "worker/daemon/worker_loop.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_master_client.h"
@@ -56,6 +57,122 @@ class WorkerLoopTest : public ::testing::Test {
   FakeMasterClient master_;
   std::unique_ptr<WorkerLoop> loop_;
 };
+
+// --- Checkpoints ---
+
+v1::AcquireResponse CheckpointedWork(int64_t lease_id, int epochs, int resume_epoch = 0) {
+  v1::AcquireResponse r = Work(lease_id);
+  r.mutable_assignment()->mutable_task()->set_epochs(epochs);
+  r.mutable_assignment()->mutable_checkpoint()->set_every_epochs(1);
+  r.mutable_assignment()->set_resume_epoch(resume_epoch);
+  return r;
+}
+
+// Trains from the checkpoint it was given ("after N") to the task's last epoch, each
+// epoch's progress with the state after it; `during` runs in each epoch.
+TrainFn CheckpointingTrainer(std::string* resumed_from, std::function<void(int)> during = {}) {
+  return
+      [resumed_from, during](const v1::Assignment& a, const ProgressFn& progress, std::string*,
+                             const genome::Checkpoints* c) -> absl::StatusOr<genome::TrialResult> {
+        EXPECT_NE(c, nullptr);
+        *resumed_from = c->resume;
+        const int first = c->resume.empty() ? 1 : std::stoi(c->resume.substr(6)) + 1;
+        genome::TrialResult r;
+        for (int e = first; e <= a.task().epochs(); ++e) {
+          if (during) during(e);
+          EpochProgress p{e, a.task().epochs(), 0.5, 0.8, 0.1 * e, 0, {}, first - 1, {}, {}};
+          if (c->every_epochs > 0 || (c->now != nullptr && c->now->load())) {
+            p.checkpoint = absl::StrCat("after ", e);
+          }
+          if (progress(p) == AfterEpoch::kCancel) return absl::CancelledError("stopped");
+          r.epochs_run = e;
+        }
+        r.accuracy = 0.8;
+        return r;
+      };
+}
+
+TEST_F(WorkerLoopTest, EachEpochsCheckpointGoesWithItsProgressAndARefusedOneFallsBackToAHeartbeat) {
+  master_.QueueAcquire(CheckpointedWork(5, 3));
+  v1::SaveCheckpointResponse refused;
+  refused.set_reason("epoch 2 is not after the stored checkpoint's (2)");
+  master_.QueueSaveCheckpoint(v1::SaveCheckpointResponse());  // default answer below
+  master_.QueueSaveCheckpoint(refused);
+  std::string resumed;
+  // The first answer is not accepted either (no accepted flag): it falls back too.
+  ASSERT_TRUE(Run(CheckpointingTrainer(&resumed)).ok());
+  EXPECT_EQ(resumed, "");
+  const auto saves = master_.saved_checkpoints();
+  ASSERT_EQ(saves.size(), 3u);
+  EXPECT_EQ(saves[0].first.epoch(), 1);
+  EXPECT_EQ(saves[0].second, "after 1");
+  EXPECT_EQ(saves[2].first.lease_id(), 5);
+  EXPECT_EQ(saves[2].first.worker_id(), "w1");
+  // Epochs 1 and 2 were not kept, so their progress went as plain heartbeats; epoch 3's
+  // checkpoint was accepted with its progress.
+  std::vector<int> heartbeats;
+  for (const auto& h : master_.heartbeats()) heartbeats.push_back(h.epoch());
+  EXPECT_THAT(heartbeats, ::testing::ElementsAre(1, 2));
+  EXPECT_TRUE(master_.reports()[0].ok());
+}
+
+TEST_F(WorkerLoopTest, AResumeFetchesTheCheckpointOrSaysWhyNot) {
+  master_.QueueAcquire(CheckpointedWork(5, 3, 2));
+  master_.QueueGetCheckpoint(MasterClient::Checkpoint{2, "after 2"});
+  master_.QueueAcquire(CheckpointedWork(6, 3, 1));
+  master_.QueueGetCheckpoint(absl::UnavailableError("the master is away"));
+  std::vector<std::string> resumed_from;
+  std::string resumed;
+  ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model,
+                      const genome::Checkpoints* c) {
+                auto r = CheckpointingTrainer(&resumed)(a, progress, model, c);
+                resumed_from.push_back(resumed);
+                return r;
+              }).ok());
+  EXPECT_THAT(resumed_from, ::testing::ElementsAre("after 2", ""));
+  ASSERT_EQ(master_.checkpoint_fetches().size(), 2u);
+  EXPECT_EQ(master_.checkpoint_fetches()[0].lease_id(), 5);
+  // The second trains from epoch 1, every progress saying why it did not resume.
+  const auto saves = master_.saved_checkpoints();
+  ASSERT_EQ(saves.size(), 1u + 3u);
+  EXPECT_EQ(saves[0].first.epoch(), 3);
+  EXPECT_EQ(saves[0].first.resumed_from_epoch(), 2);
+  EXPECT_EQ(saves[1].first.epoch(), 1);
+  EXPECT_THAT(saves[1].first.resume_error(), HasSubstr("could not be fetched: the master is away"));
+}
+
+TEST_F(WorkerLoopTest, DrainHandsTheLeaseBackAfterTheEpochInHandWithItsCheckpoint) {
+  v1::AcquireResponse work = CheckpointedWork(5, 4);
+  work.mutable_assignment()->mutable_checkpoint()->set_every_epochs(0);  // none due
+  work.mutable_assignment()->mutable_checkpoint()->set_every_seconds(3600);
+  master_.QueueAcquire(work);
+  std::string resumed;
+  ASSERT_TRUE(Run(CheckpointingTrainer(&resumed, [this](int epoch) {
+                if (epoch == 2) loop_->Drain();  // a spot notice during the second epoch
+              })).ok());
+  // The second epoch's progress went with a checkpoint though none was due, and the
+  // lease went back: no third epoch, no result.
+  const auto saves = master_.saved_checkpoints();
+  ASSERT_EQ(saves.size(), 1u);
+  EXPECT_EQ(saves[0].first.epoch(), 2);
+  ASSERT_EQ(master_.reports().size(), 1u);
+  EXPECT_TRUE(master_.reports()[0].released());
+  EXPECT_EQ(master_.reports()[0].lease_id(), 5);
+}
+
+TEST_F(WorkerLoopTest, DrainFinishesATrialThatCannotResumeElsewhere) {
+  v1::AcquireResponse work = Work(5);  // its search takes no checkpoints
+  work.mutable_assignment()->mutable_task()->set_epochs(3);
+  master_.QueueAcquire(work);
+  ASSERT_TRUE(Run([this](const v1::Assignment& a, const ProgressFn& progress, std::string* model,
+                         const genome::Checkpoints* c) {
+                loop_->Drain();
+                return TrainAll(a, progress, model, c);
+              }).ok());
+  ASSERT_EQ(master_.reports().size(), 1u);
+  EXPECT_FALSE(master_.reports()[0].released());
+  EXPECT_EQ(master_.reports()[0].epochs_run(), 3);
+}
 
 TEST_F(WorkerLoopTest, TrainsReportsAndHeartbeatsEachEpoch) {
   master_.QueueAcquire(Work(5));
