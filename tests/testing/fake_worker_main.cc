@@ -64,7 +64,6 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::warn);
 
-
   int trained = 0;
   auto train = [&](const deepevolve::v1::Assignment& a,
                    const deepevolve::worker::ProgressFn& progress, std::string* model,
