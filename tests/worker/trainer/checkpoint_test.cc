@@ -14,16 +14,9 @@ namespace deepevolve::trainer {
 namespace {
 
 using ::testing::HasSubstr;
+using trials::CpuTrainer;
 using trials::Genome;
 using trials::Task;
-
-std::unique_ptr<Trainer> CpuTrainer() {
-  TrainerOptions o;
-  o.device = "cpu";
-  auto t = Trainer::Create(o);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return *std::move(t);
-}
 
 // A training's epochs as it reported them, and the checkpoints that came with them.
 struct Training {

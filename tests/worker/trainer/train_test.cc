@@ -9,6 +9,7 @@
 namespace deepevolve::trainer {
 namespace {
 
+using trials::CpuTrainer;
 using trials::Genome;
 using trials::Task;
 
@@ -18,14 +19,6 @@ EpochCallback Collect(std::vector<EpochProgress>* epochs) {
     epochs->push_back(p);
     return AfterEpoch::kContinue;
   };
-}
-
-std::unique_ptr<Trainer> CpuTrainer() {
-  TrainerOptions o;
-  o.device = "cpu";
-  auto t = Trainer::Create(o);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return *std::move(t);
 }
 
 TEST(TrainTest, AnMlpLearnsFashionMnistWellAboveChance) {

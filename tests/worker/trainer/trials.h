@@ -4,11 +4,14 @@
 #define DEEPEVOLVE_TESTS_WORKER_TRAINER_TRIALS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "deepevolve/v1/search.pb.h"
 #include "genome/genome.h"
+#include "gtest/gtest.h"
 #include "master/ga/spec.h"
+#include "worker/trainer/trainer.h"
 
 namespace deepevolve::trainer::trials {
 
@@ -37,6 +40,15 @@ inline genome::NamedGenome NewGenesCnn(int64_t first, int64_t second, int64_t de
           {"weight_decay", 1e-4},
           {"lr_schedule", std::string("cosine")},
           {"learning_rate", 3e-3}};
+}
+
+// A trainer on the CPU.
+inline std::unique_ptr<Trainer> CpuTrainer() {
+  TrainerOptions o;
+  o.device = "cpu";
+  auto t = Trainer::Create(o);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return *std::move(t);
 }
 
 // A preset's task on the first `train_limit` training images and 2 000 test images.
