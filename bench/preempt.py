@@ -11,8 +11,9 @@ master counted as lost (trained by a killed worker after its last checkpoint, th
 trained again), and for the runs without kills the time checkpointing costs; then a
 Markdown table of the medians.
 
-  /usr/bin/python3 bench/preempt.py --repeats 3 --preset fashion_mnist_cnn_full \\
-      --trials 12 --epochs 3 --train-limit 6000 --kill-every 30
+  /usr/bin/python3 bench/preempt.py --repeats 1 --preset fashion_mnist_cnn_full \\
+      --trials 8 --population 4 --epochs 3 --train-limit 12000 --kill-every 30
+  /usr/bin/python3 bench/preempt.py --no-kills --repeats 3 ...   (checkpointing's cost)
 """
 import argparse
 import json
@@ -123,11 +124,13 @@ def main():
     p.add_argument("--kill-every", type=float, default=30)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-kills", action="store_true",
+                   help="only the runs without kills: checkpointing's cost, in repeats")
     args = p.parse_args()
     rows = []
     for repeat in range(args.repeats):
         for checkpoint_every in ("1", "none"):
-            for kill_every in (0, args.kill_every):
+            for kill_every in (0,) if args.no_kills else (0, args.kill_every):
                 r = one(args, checkpoint_every, kill_every)
                 r["repeat"] = repeat
                 print(json.dumps(r), flush=True)
@@ -136,7 +139,7 @@ def main():
           "resumes | epochs lost | epochs lost per kill | best test |")
     print("|---|---|---|---|---|---|---|---|---|")
     for checkpoint_every in ("1", "none"):
-        for kill_every in (0, args.kill_every):
+        for kill_every in (0,) if args.no_kills else (0, args.kill_every):
             rs = [r for r in rows if r["checkpoints"] == checkpoint_every
                   and r["kill_every"] == kill_every]
             med = lambda k: statistics.median(r[k] for r in rs)  # noqa: E731
