@@ -939,16 +939,19 @@ absl::StatusOr<v1::SaveCheckpointResponse> Master::SaveCheckpoint(
         absl::StrCat("a checkpoint of ", data.size(), " bytes is over the master's limit of ",
                      options_.max_checkpoint_bytes, " (--max-checkpoint-mb)"));
   }
-  ASSIGN_OR_RETURN(v1::SaveCheckpointResponse response, CheckpointWanted(progress));
-  if (!response.reason().empty()) return response;
+  RETURN_IF_ERROR(ValidateHeartbeat(progress));
+  if (progress.epoch() < 1) return absl::InvalidArgumentError("progress.epoch: must be >= 1");
   // Written and moved into place under a name of its epoch without the lock (it may be
   // large); recorded with the progress if the lease is still the sender's and the
   // epoch still wanted.
+  v1::SaveCheckpointResponse response;
   store::CheckpointFiles::Id id;
   {
     absl::MutexLock lock(mu());
+    if (!commit_.broken().ok()) return commit_.broken();
     ASSIGN_OR_RETURN(std::string refusal, CheckpointRefusal(progress, &id));
     if (!refusal.empty()) {
+      ++stats_.checkpoints_refused;
       response.set_reason(std::move(refusal));
       return response;
     }
@@ -974,20 +977,12 @@ absl::StatusOr<v1::SaveCheckpointResponse> Master::SaveCheckpoint(
   const int older = runs_.at(id.search_id)->trial(id.genome_id).checkpoint_epoch();
   ASSIGN_OR_RETURN(*response.mutable_heartbeat(), RecordHeartbeat(progress, id.epoch));
   checkpoint_sizes_[name] = static_cast<int64_t>(data.size());
-  ++stats_.checkpoints;
-  stats_.checkpoint_bytes += static_cast<int64_t>(data.size());
   ++stats_.checkpoints_saved;
   if (older > 0) {
     // The record names the newer one now (RecordHeartbeat waited for it to be durable).
     store::CheckpointFiles::Id old = id;
     old.epoch = older;
-    const std::string old_name = store::CheckpointFiles::NameOf(old);
-    (void)checkpoints_->Remove(old_name);
-    if (auto it = checkpoint_sizes_.find(old_name); it != checkpoint_sizes_.end()) {
-      --stats_.checkpoints;
-      stats_.checkpoint_bytes -= it->second;
-      checkpoint_sizes_.erase(it);
-    }
+    RemoveCheckpointFile(store::CheckpointFiles::NameOf(old));
   }
   response.set_accepted(true);
   return response;
@@ -1023,18 +1018,17 @@ absl::StatusOr<Master::Checkpoint> Master::GetCheckpoint(const v1::GetCheckpoint
   return Checkpoint{epoch, std::move(*data)};
 }
 
-void Master::DropCheckpoint(Trial& t) {
-  if (t.checkpoint_epoch() == 0) return;
-  const std::string name =
-      store::CheckpointFiles::NameOf({t.search_id(), t.genome().id(), t.checkpoint_epoch()});
+void Master::RemoveCheckpointFile(const std::string& name) {
   if (absl::Status s = checkpoints_->Remove(name); !s.ok()) {
     spdlog::warn("a checkpoint stays: {}", std::string(s.message()));
   }
-  if (auto it = checkpoint_sizes_.find(name); it != checkpoint_sizes_.end()) {
-    --stats_.checkpoints;
-    stats_.checkpoint_bytes -= it->second;
-    checkpoint_sizes_.erase(it);
-  }
+  checkpoint_sizes_.erase(name);
+}
+
+void Master::DropCheckpoint(Trial& t) {
+  if (t.checkpoint_epoch() == 0) return;
+  RemoveCheckpointFile(
+      store::CheckpointFiles::NameOf({t.search_id(), t.genome().id(), t.checkpoint_epoch()}));
   t.set_checkpoint_epoch(0);
 }
 
@@ -1055,8 +1049,6 @@ void Master::SweepCheckpoints() {
       continue;
     }
     checkpoint_sizes_[name] = size;
-    ++stats_.checkpoints;
-    stats_.checkpoint_bytes += size;
   }
 }
 

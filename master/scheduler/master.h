@@ -84,7 +84,7 @@ struct MasterStats {
   int64_t ledger_entries = 0;
   int64_t workers = 0;
   int64_t checkpoints = 0;          // on the master's disk now, one per running trial
-  int64_t checkpoint_bytes = 0;     // their size
+  int64_t checkpoint_bytes = 0;     // their size (both counted from the files the records name)
   int64_t checkpoints_saved = 0;    // accepted since the master started
   int64_t checkpoints_refused = 0;  // from a lease not live or not the sender's, or stale
   int64_t resumes = 0;              // trials handed out to resume from a checkpoint
@@ -292,6 +292,8 @@ class Master {
   // Removes the trial's checkpoint, if it has one: it ended, or trains from its first
   // epoch again.
   void DropCheckpoint(v1::Trial& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Removes a checkpoint file and forgets its size.
+  void RemoveCheckpointFile(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Removes checkpoint files that no running trial's record names (a master stopped
   // between writing a newer one and removing the older), and counts the rest.
   void SweepCheckpoints() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());

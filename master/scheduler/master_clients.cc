@@ -268,6 +268,8 @@ MasterStats Master::Stats() {
   s.store_syncs = c.syncs;
   s.store_wal_restarts = c.wal_restarts;
   s.store_checkpoints = store_->db().checkpoints();
+  s.checkpoints = static_cast<int64_t>(checkpoint_sizes_.size());
+  for (const auto& [name, bytes] : checkpoint_sizes_) s.checkpoint_bytes += bytes;
   return s;
 }
 

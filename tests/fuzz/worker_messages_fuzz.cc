@@ -1,7 +1,8 @@
-// libFuzzer target: the protobuf messages a worker sends (Report, Heartbeat) through the
-// master's request checks and core. The first byte picks the message and whether it
-// is made to address the worker's live lease (so that it gets past the lease checks);
-// the rest is the message's wire encoding.
+// libFuzzer target: the protobuf messages a worker sends (Report, Heartbeat, and an
+// epoch's progress with a checkpoint) through the master's request checks and core. The
+// first byte picks the message and whether it is made to address the worker's live
+// lease (so that it gets past the lease checks); the rest is the message's wire
+// encoding.
 #include <cstddef>
 #include <cstdint>
 
@@ -10,7 +11,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static deepevolve::fuzz::FuzzMaster* fuzz = new deepevolve::fuzz::FuzzMaster;
   if (size == 0) return 0;
-  const bool report = data[0] & 1, own = data[0] & 2;
+  const bool report = data[0] & 1, own = data[0] & 2, checkpoint = data[0] & 4;
   const deepevolve::v1::Assignment lease = own ? fuzz->Lease() : deepevolve::v1::Assignment();
   // Addressed to the live lease, as its holder, when the first byte says so.
   auto send = [&](auto message, auto call) {
@@ -25,6 +26,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (report) {
     send(deepevolve::v1::ReportRequest(),
          [&](const deepevolve::v1::ReportRequest& r) { return fuzz->master().Report(r); });
+  } else if (checkpoint) {
+    // The progress a checkpoint comes with (its bytes are the trainer's, opaque here).
+    send(deepevolve::v1::HeartbeatRequest(), [&](const deepevolve::v1::HeartbeatRequest& h) {
+      return fuzz->master().SaveCheckpoint(h, "state");
+    });
   } else {
     send(deepevolve::v1::HeartbeatRequest(),
          [&](const deepevolve::v1::HeartbeatRequest& h) { return fuzz->master().Heartbeat(h); });

@@ -130,12 +130,8 @@ TEST(CheckpointTest, ACnnWithAugmentationResumesExactly) {
 // lost before its report), it trains nothing and gives the same result.
 TEST(CheckpointTest, ACheckpointAfterEarlyStoppingLeavesNothingToTrain) {
   auto trainer = CpuTrainer();
-  v1::TaskSpec task = Task("fashion_mnist_mlp", 600, 8);
-  task.set_early_stop_patience(1);
-  task.set_early_stop_min_delta(0);
-  task.set_restore_best_weights(true);
-  genome::NamedGenome genome = Genome(512, 2, "relu", "adam");
-  genome.emplace_back("learning_rate", 0.003);
+  const v1::TaskSpec task = trials::OverfittingTask(1);
+  const genome::NamedGenome genome = trials::OverfittingMlp();
   const Training whole = Train(*trainer, genome, task, 3);
   const int last = static_cast<int>(whole.epochs.size());
   ASSERT_LT(last, 8) << "early stopping did not end it";

@@ -153,12 +153,8 @@ TEST(TrainTest, SavedModelLoadsWithItsMetadataAndSameAccuracy) {
 TEST(TrainTest, RestoreBestWeightsKeepsTheBestEpoch) {
   auto trainer = CpuTrainer();
   const std::string path = ::testing::TempDir() + "/restore_best_test.pt";
-  v1::TaskSpec task = Task("fashion_mnist_mlp", 600, 8);
-  task.set_early_stop_patience(8);
-  task.set_early_stop_min_delta(0);
-  task.set_restore_best_weights(true);
-  genome::NamedGenome genome = Genome(512, 2, "relu", "adam");
-  genome.emplace_back("learning_rate", 0.003);
+  const v1::TaskSpec task = trials::OverfittingTask(8);
+  const genome::NamedGenome genome = trials::OverfittingMlp();
   std::vector<EpochProgress> epochs;
   auto r = trainer->Train(genome, task, 3, Collect(&epochs), path);
   ASSERT_TRUE(r.ok()) << r.status();
