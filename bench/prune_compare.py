@@ -245,35 +245,55 @@ def run_optuna(pruner_name, seed, budget, epochs, data, log):
 
 
 def run_deepevolve(build_dir, strategy, seed, trials, epochs, train_limit, test_limit, threads,
-                   out, log):
+                   out, log, population=None, ready_epochs=1, workers=1):
+    """`strategy` with ASHA, or pbt (its own early stopping: no pruner) over `population`
+    members in rounds of `ready_epochs`."""
     binary = os.path.join(build_dir, "cli", "deepevolve")
     cmd = [binary, "local", "--preset", "fashion_mnist_cnn_full", "--strategy", strategy,
-           "--population", str(max(5, trials // 2)), "--trials", str(trials), "--epochs",
-           str(epochs), "--train-limit", str(train_limit), "--test-limit", str(test_limit),
-           "--pruner", "asha", "--seed", str(seed), "--trainers", "1", "--threads", str(threads),
-           "--no-live", "--out", out]
+           "--epochs", str(epochs), "--train-limit", str(train_limit), "--test-limit",
+           str(test_limit), "--seed", str(seed), "--trainers", str(workers), "--threads",
+           str(threads), "--no-live", "--out", out]
+    if strategy == "pbt":
+        cmd += ["--population", str(population), "--ready-epochs", str(ready_epochs)]
+    else:
+        cmd += ["--population", str(max(5, trials // 2)), "--trials", str(trials),
+                "--pruner", "asha"]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     timeline = []  # (seconds, best validation so far), from the per-genome progress lines
+    results = []   # (seconds, hash prefix, validation) of each result, as it came
     lines = []
     for line in proc.stderr:
         lines.append(line)
         m = re.search(r"best (\d\.\d+) ", line)
         if m:
             timeline.append((time.monotonic() - start, float(m.group(1))))
+        m = re.search(r"last ([0-9a-f]{8}) (\d\.\d+)", line)
+        if m:
+            results.append((time.monotonic() - start, m.group(1), float(m.group(2))))
     proc.wait()
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed: {''.join(lines)[-2000:]}")
     with open(os.path.join(out, "genomes.json")) as f:
         genomes = json.load(f)
-    full = [g for g in genomes if g["status"] == "ok"]
+    # Networks trained fully: for pbt, the members' last rounds (the earlier rounds' results
+    # are of networks still in training).
+    full = [g for g in genomes if g["status"] == "ok" and g.get("stop_epoch", 0) == 0]
     best = max(full, key=lambda g: g["accuracy"])
-    trained = sum(g["epochs_run"] for g in genomes if g["status"] in ("ok", "pruned", "failed"))
+    if strategy == "pbt":
+        finals = {g["hash"][:8] for g in full}
+        timeline, so_far = [], -1
+        for at, prefix, val in results:
+            if prefix in finals and val > so_far:
+                so_far = val
+                timeline.append((at, val))
+    trained = sum(g["epochs_run"] - g.get("start_epoch", 0) for g in genomes
+                  if g["status"] in ("ok", "pruned", "failed"))
     pruned = sum(g["status"] == "pruned" for g in genomes)
-    print(f"  deepevolve {strategy}+asha: {len(genomes)} genomes ({pruned} pruned), {trained} "
-          f"epochs, {seconds:.0f} s; best {best['accuracy']:.4f} val, {best['test_accuracy']:.4f} "
-          f"test", file=log, flush=True)
+    print(f"  deepevolve {strategy}{'' if strategy == 'pbt' else '+asha'}: {len(genomes)} "
+          f"trials ({pruned} pruned), {trained} epochs, {seconds:.0f} s; best "
+          f"{best['accuracy']:.4f} val, {best['test_accuracy']:.4f} test", file=log, flush=True)
     return {"val": best["accuracy"], "test": best["test_accuracy"], "epochs": trained,
             "seconds": seconds, "timeline": timeline}
 
@@ -303,26 +323,40 @@ def main():
     ap.add_argument("--test-limit", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=os.cpu_count(),
                     help="threads for each tool's training (deepevolve's and torch's)")
-    ap.add_argument("--strategy", default="steady_state", choices=["steady_state", "guided"],
-                    help="deepevolve's strategy")
+    ap.add_argument("--strategy", default="steady_state",
+                    help="deepevolve's strategies, comma-separated (steady_state, guided, pbt): "
+                         "the first one's epochs are every other run's budget")
+    ap.add_argument("--population", type=int, default=8, help="pbt's members")
+    ap.add_argument("--ready-epochs", type=int, default=1, help="pbt's epochs per round")
+    ap.add_argument("--pruners", default="hyperband,median", help="Optuna's pruners to run")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="deepevolve's workers (each with --threads); Optuna runs one trial "
+                         "at a time")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(args.threads)
     data = load(args.train_limit, args.test_limit)
-    ours_name = f"deepevolve {args.strategy} + ASHA"
-    runs = {ours_name: [], "Optuna TPE + HyperbandPruner": [],
-            "Optuna TPE + MedianPruner": []}
+    strategies = args.strategy.split(",")
+    name = lambda s: "deepevolve pbt" if s == "pbt" else f"deepevolve {s} + ASHA"  # noqa: E731
+    optuna_names = {"hyperband": "Optuna TPE + HyperbandPruner",
+                    "median": "Optuna TPE + MedianPruner"}
+    pruners = args.pruners.split(",")
+    runs = {name(s): [] for s in strategies}
+    runs.update({optuna_names[p]: [] for p in pruners})
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         print(f"seed {seed}", flush=True)
-        with tempfile.TemporaryDirectory(prefix="deepevolve-prune-") as out:
-            ours = run_deepevolve(args.build, args.strategy, seed, args.trials, args.epochs,
-                                  args.train_limit, args.test_limit, args.threads, out,
-                                  sys.stdout)
-        runs[ours_name].append(ours)
-        runs["Optuna TPE + HyperbandPruner"].append(
-            run_optuna("hyperband", seed, ours["epochs"], args.epochs, data, sys.stdout))
-        runs["Optuna TPE + MedianPruner"].append(
-            run_optuna("median", seed, ours["epochs"], args.epochs, data, sys.stdout))
+        budget = None
+        for strategy in strategies:
+            with tempfile.TemporaryDirectory(prefix="deepevolve-prune-") as out:
+                ours = run_deepevolve(args.build, strategy, seed, args.trials, args.epochs,
+                                      args.train_limit, args.test_limit, args.threads, out,
+                                      sys.stdout, args.population, args.ready_epochs,
+                                      args.workers)
+            runs[name(strategy)].append(ours)
+            budget = budget or ours["epochs"]
+        for p in pruners:
+            runs[optuna_names[p]].append(
+                run_optuna(p, seed, budget, args.epochs, data, sys.stdout))
         # The accuracy every run of this seed reached: how soon each got there.
         level = min(r[-1]["val"] for r in runs.values())
         for name, r in runs.items():

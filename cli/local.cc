@@ -106,14 +106,13 @@ void PrintTop(const std::vector<v1::Trial>& trials, const std::vector<v1::Trial>
       absl::StrAppendFormat(&metric_cells, " %12s",
                             v.has_value() ? absl::StrFormat("%.6g", *v) : std::string("-"));
     }
+    const std::string note = TrialNote(t);
     out << absl::StrFormat("%-4d %-*s %7.2f%% %7.2f%%%s %5d %4d %4d %4d  %s%s\n", i + 1, width,
                            t.description(), 100 * t.accuracy(), 100 * t.test_accuracy(),
                            metric_cells, g.id(), g.parents_size() > 0 ? g.parents(0) : 0,
                            g.parents_size() > 1 ? g.parents(1) : 0, g.generation(), g.hash(),
-                           t.state() == v1::CACHED ? " (ledger)"
-                           : t.state() == v1::PRUNED
-                               ? absl::StrCat(" (pruned at epoch ", t.pruned_at_epoch(), ")")
-                               : "");
+                           note.empty() ? "" : absl::StrCat(" ", note));
+    if (!t.schedule().empty()) out << "     schedule " << t.schedule() << "\n";
   }
 }
 

@@ -29,6 +29,8 @@ void AddSpecFlags(CLI::App* app, deepevolve::cli::SpecFlags& f) {
   app->add_option("--population", f.population, "population size");
   app->add_option("--generations", f.generations, "generations (generational)");
   app->add_option("--trials", f.trials, "genomes to train (steady_state, guided, random, grid)");
+  app->add_option("--ready-epochs", f.ready_epochs,
+                  "epochs per round of population-based training (pbt; see README)");
   app->add_option("--epochs", f.epochs, "epochs per genome (default 4)");
   app->add_option("--train-limit", f.train_limit, "train on the first N examples only");
   app->add_option("--test-limit", f.test_limit, "test on the first N examples only");

@@ -127,6 +127,20 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
 
 // `fronts`: each row's front number (genome::FrontNumbers), or empty for a search of
 // accuracy alone.
+}  // namespace
+
+std::string TrialNote(const v1::Trial& t) {
+  if (t.state() == v1::CACHED) return "(ledger)";
+  if (t.state() == v1::PRUNED) return absl::StrCat("(pruned at epoch ", t.pruned_at_epoch(), ")");
+  if (t.member() > 0) {
+    return absl::StrCat("(member ", t.member(), ", epochs ", t.start_epoch() + 1, "-",
+                        t.stop_epoch() > 0 ? t.stop_epoch() : t.epochs_run(), ")");
+  }
+  return "";
+}
+
+namespace {
+
 void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials,
                  const std::vector<int>& fronts, std::ostream& out) {
   // Every metric a shown trial has, a column each (params, latency_ms, ...).
@@ -152,13 +166,11 @@ void PrintTrials(const google::protobuf::RepeatedPtrField<v1::Trial>& trials,
       absl::StrAppendFormat(&row, " %-12s",
                             it == t.metrics().end() ? "-" : absl::StrFormat("%.6g", it->second));
     }
+    const std::string note = TrialNote(t);
     out << row
         << absl::StrFormat(" %-7d %-34s %s%s\n", t.genome().id(), t.genome().hash(),
-                           t.description(),
-                           t.state() == v1::CACHED ? "  (ledger)"
-                           : t.state() == v1::PRUNED
-                               ? absl::StrCat("  (pruned at epoch ", t.pruned_at_epoch(), ")")
-                               : "");
+                           t.description(), note.empty() ? "" : absl::StrCat("  ", note));
+    if (!t.schedule().empty()) out << "     schedule " << t.schedule() << "\n";
   }
 }
 

@@ -36,6 +36,11 @@ std::unique_ptr<v1::SearchService::Stub> ConnectSearchService(const RemoteOption
 void PrepareCall(grpc::ClientContext& context, const RemoteOptions& options,
                  absl::Duration deadline);
 
+// What a leaderboard row says of its trial beyond its result: "(ledger)", "(pruned at
+// epoch N)", "(member M, epochs A-B)" for a round of population-based training; "" for
+// a plain training. The row's schedule, if any, goes on a line of its own.
+std::string TrialNote(const v1::Trial& t);
+
 int RunSubmit(const RemoteOptions& options, const v1::SearchSpec& spec, bool watch,
               std::ostream& out, std::ostream& err);
 int RunWatch(const RemoteOptions& options, int64_t search_id, std::ostream& out, std::ostream& err);

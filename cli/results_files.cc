@@ -1,5 +1,6 @@
 #include "cli/results_files.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -65,6 +66,12 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
     for (const auto& [name, value] : t.metrics()) metrics.insert(name);
   }
   header.insert(header.end(), metrics.begin(), metrics.end());
+  // Population-based training: each round's member, its epochs and its schedule.
+  const bool rounds =
+      std::any_of(trials.begin(), trials.end(), [](const v1::Trial& t) { return t.member() > 0; });
+  if (rounds) {
+    for (const char* column : {"member", "epochs", "schedule"}) header.push_back(column);
+  }
   csv << CsvRecord(header) << "\n";
   nlohmann::json json = nlohmann::json::array();
   for (const v1::Trial& t : trials) {
@@ -96,6 +103,12 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
     cell["worker"] = t.worker_id();
     cell["error"] = t.error();
     cell["curve"] = CurveText(t);
+    if (t.member() > 0) {
+      cell["member"] = absl::StrCat(t.member());
+      cell["epochs"] = absl::StrCat(t.start_epoch() + 1, "-",
+                                    t.stop_epoch() > 0 ? t.stop_epoch() : t.epochs_run());
+      cell["schedule"] = t.schedule();
+    }
     nlohmann::json metric_values = nlohmann::json::object();
     for (const auto& [name, value] : t.metrics()) {
       cell[name] = absl::StrFormat("%.9g", value);
@@ -120,6 +133,12 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
     j["curve"] = std::move(curve);
     if (!metric_values.empty()) j["metrics"] = std::move(metric_values);
     if (t.state() == v1::PRUNED) j["pruned_at_epoch"] = t.pruned_at_epoch();
+    if (t.member() > 0) {
+      j["member"] = t.member();
+      j["start_epoch"] = t.start_epoch();
+      j["stop_epoch"] = t.stop_epoch();
+      j["schedule"] = t.schedule();
+    }
     if (ok) {
       j["accuracy"] = t.accuracy();
       j["test_accuracy"] = t.test_accuracy();

@@ -60,6 +60,7 @@ absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
   knobs.population = f.population;
   knobs.generations = f.generations;
   knobs.trials = f.trials;
+  knobs.ready_epochs = f.ready_epochs;
   RETURN_IF_ERROR(ga::ApplyStrategyKnobs(knobs, &spec));
   if (!f.trainer.empty()) spec.mutable_task()->set_trainer(f.trainer);
   if (f.epochs > 0) spec.mutable_task()->set_epochs(f.epochs);

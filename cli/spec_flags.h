@@ -20,6 +20,7 @@ struct SpecFlags {
   // --checkpoint-every: N epochs, "Ns" seconds, or "none"; "" as the spec says.
   std::string checkpoint_every;
   int population = 0, generations = 0, trials = 0, epochs = 0, train_limit = 0, test_limit = 0;
+  int ready_epochs = 0;  // pbt
   uint64_t seed = 0;
   bool compat = false, retrain = false;
   // --objective METRIC:max|min, --constraint 'METRIC<=X' or 'METRIC>=X', each

@@ -462,6 +462,7 @@ function drawLineage() {
   const others = trials.filter((t) => !ancestry.has(String(t.genome.id)));
   const line = trials.filter((t) => ancestry.has(String(t.genome.id)));
   const label = (t) => `#${t.genome.id} gen ${t.genome.generation || 1} ${t.description || ""}<br>` +
+    (t.schedule ? `member ${t.member}: ${t.schedule}<br>` : "") +
     (ok(t) ? pct(t.accuracy) : pruned(t) ? `${pct(t.accuracy)} (pruned)` : t.state);
   const series = [];
   if (trials.length <= LINEAGE_LINKS) {
@@ -544,6 +545,11 @@ function frontNumbers(rows) {
 // The leaderboard's columns: with several objectives, each row's front and every
 // objective beside the accuracies.
 function leaderboardColumns() {
+  // Population-based training: each round's member and the schedule it went through.
+  if (spec().pbt) {
+    return COLUMNS.slice(0, 6).concat([["member", (t) => t.member || 0],
+                                       ["schedule", (t) => t.schedule || ""]], COLUMNS.slice(6));
+  }
   if (!multiObjective()) return COLUMNS;
   const extra = [["front", (t) => state.fronts.get(t) || Infinity]].concat(
     objectives().filter((o) => !o.metric.includes("accuracy"))

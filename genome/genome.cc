@@ -114,6 +114,15 @@ std::string IdentityString(const NamedGenome& assignment) {
 
 std::string GenomeHash(const NamedGenome& assignment) { return Md5Hex(IdentityString(assignment)); }
 
+std::string ScheduleHash(const std::string& from_hash, const std::string& genes_hash,
+                         int stop_epoch) {
+  return Md5Hex(absl::StrCat("pbt1;", from_hash, ";", genes_hash, ";", stop_epoch));
+}
+
+std::string TrialIdentity(const NamedGenome& genome, const v1::TaskSpec& task, uint64_t seed) {
+  return absl::StrCat(IdentityString(genome), "|", TaskIdentity(task), "|", seed);
+}
+
 std::string GenomeHash(const SearchSpace& space, const Genome& genome) {
   return GenomeHash(ToNamedGenome(space, genome));
 }

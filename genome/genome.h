@@ -64,6 +64,16 @@ std::string IdentityString(const NamedGenome& assignment);
 std::string GenomeHash(const NamedGenome& assignment);
 std::string GenomeHash(const SearchSpace& space, const Genome& genome);
 
+// The hash of a round of population-based training: of the schedule that trained its
+// checkpoint. It goes on from the round hashed `from_hash` (empty: from the first
+// epoch) and trains `genes_hash`'s genome through `stop_epoch` (0: the task's last).
+std::string ScheduleHash(const std::string& from_hash, const std::string& genes_hash,
+                         int stop_epoch);
+
+// What a trial's checkpoints carry, and a checkpoint must carry to be resumed from:
+// its genes, task and seed.
+std::string TrialIdentity(const NamedGenome& genome, const v1::TaskSpec& task, uint64_t seed);
+
 // "nb_neurons=64 nb_layers=2 activation=relu optimizer=adam", in space order.
 std::string DescribeGenome(const SearchSpace& space, const Genome& genome);
 

@@ -45,6 +45,14 @@ struct Checkpoints {
   // used is not: training begins at the first epoch, and each progress says why
   // (EpochProgress.resume_error).
   std::string resume;
+  // What `resume` must carry to be resumed from (genome::TrialIdentity); empty: the
+  // trial's own identity. Another trial's when a round of population-based training
+  // goes on from the round before it under other training genes: the network must be
+  // the same, and training goes on under the trial's own genes.
+  std::string resume_identity;
+  // > 0: train through this epoch only; its progress carries a checkpoint whatever is
+  // due, and the result is its (a round of population-based training).
+  int stop_epoch = 0;
 };
 
 // What training does after an epoch, as the master answered its heartbeat.

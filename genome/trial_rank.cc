@@ -9,7 +9,9 @@ bool IsSuccess(const v1::Trial& t) {
          t.error().empty();
 }
 
-bool IsCompleted(const v1::Trial& t) { return t.state() == v1::DONE && t.error().empty(); }
+bool IsCompleted(const v1::Trial& t) {
+  return t.state() == v1::DONE && t.error().empty() && t.stop_epoch() == 0;
+}
 
 bool IsFinished(v1::TrialState state) {
   return state == v1::DONE || state == v1::TRIAL_FAILED || state == v1::CACHED ||
@@ -19,7 +21,7 @@ bool IsFinished(v1::TrialState state) {
 int EpochsTrained(const v1::Trial& t) {
   const bool trained =
       t.state() == v1::DONE || t.state() == v1::TRIAL_FAILED || t.state() == v1::PRUNED;
-  return trained ? t.epochs_run() : 0;
+  return trained ? std::max(0, t.epochs_run() - t.start_epoch()) : 0;
 }
 
 int EpochsSaved(const v1::Trial& t, int task_epochs) {
@@ -28,7 +30,8 @@ int EpochsSaved(const v1::Trial& t, int task_epochs) {
 
 std::optional<RankKey> RankOf(const v1::Trial& t) {
   if (!IsSuccess(t)) return std::nullopt;
-  return RankKey{t.state() == v1::PRUNED ? 1 : 0, t.accuracy(), t.genome().id()};
+  const bool partial = t.state() == v1::PRUNED || t.stop_epoch() > 0;
+  return RankKey{partial ? 1 : 0, t.accuracy(), t.genome().id()};
 }
 
 bool RanksBefore(const v1::Trial& a, const v1::Trial& b) {

@@ -17,20 +17,23 @@ namespace deepevolve::genome {
 // the pruner, without an error.
 bool IsSuccess(const v1::Trial& t);
 // Trained all its epochs (or stopped by its own early stopping) with a result: what a
-// pruner counts as completed.
+// pruner counts as completed. A round of population-based training that is not its
+// member's last (Trial.stop_epoch) is not.
 bool IsCompleted(const v1::Trial& t);
 // A state a trial leaves no more (its lease may still repeat its report).
 bool IsFinished(v1::TrialState state);
-// Epochs this search trained for a finished trial (a ledger hit trained none), and the
-// epochs its pruner saved it of `task_epochs`.
+// Epochs this search trained for a finished trial (a ledger hit trained none; a round
+// of population-based training those after its start_epoch), and the epochs its pruner
+// saved it of `task_epochs`.
 int EpochsTrained(const v1::Trial& t);
 int EpochsSaved(const v1::Trial& t, int task_epochs);
 
 // A trial's place in the ranking, lower first: trials that trained fully (DONE,
-// CACHED) before those the pruner stopped (whose accuracy is from an earlier epoch),
-// each by accuracy, the higher first; ties to the older genome (the lower id).
+// CACHED) before those the pruner stopped and rounds of population-based training
+// before their member's last (whose accuracy is from an earlier epoch), each by
+// accuracy, the higher first; ties to the older genome (the lower id).
 struct RankKey {
-  int tier = 0;  // 0: trained fully, 1: pruned
+  int tier = 0;  // 0: trained fully, 1: pruned or an earlier round
   double accuracy = 0;
   int64_t genome_id = 0;
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "genome/genome.h"
 
 namespace deepevolve::worker {
 
@@ -27,6 +28,17 @@ absl::StatusOr<genome::TrialResult> BuiltinRunner::Run(const v1::Assignment& a,
     path = (fs::temp_directory_path() /
             absl::StrCat("deepevolve-model-", getpid(), "-", trial++, ".pt"))
                .string();
+  }
+  // A round of population-based training goes on from another round's checkpoint: the
+  // one of the genome and seed the assignment names.
+  genome::Checkpoints from_another;
+  if (checkpoints != nullptr && a.has_resume_genome()) {
+    v1::Assignment named = a;
+    *named.mutable_genome() = a.resume_genome();
+    ASSIGN_OR_RETURN(const genome::NamedGenome from, AssignedGenome(named));
+    from_another = *checkpoints;
+    from_another.resume_identity = genome::TrialIdentity(from, a.task(), a.resume_seed());
+    checkpoints = &from_another;
   }
   absl::StatusOr<genome::TrialResult> result =
       trainer_->Train(genome, a.task(), a.seed(), progress, path, checkpoints);

@@ -350,6 +350,11 @@ double TableObjectives::Share() const {
 
 absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec& spec,
                                 double target, uint64_t seed, int workers) {
+  if (spec.has_pbt()) {
+    return absl::FailedPreconditionError(
+        "pbt cannot be simulated: its members go on from each other's weights under changed "
+        "training genes, which no table of finished trainings holds");
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, MakeStrategy(table.space, spec));
   std::unique_ptr<Pruner> pruner = MakePruner(spec.pruner(), table.epochs, IsMultiObjective(spec));
   if (pruner != nullptr && table.curves.empty()) {

@@ -17,6 +17,7 @@
 #include "genome/network.h"
 #include "genome/space.h"
 #include "google/protobuf/descriptor.h"
+#include "master/ga/pbt.h"
 #include "master/ga/presets.h"
 #include "master/ga/spec_checks.h"
 #include "master/ga/strategies.h"
@@ -109,7 +110,11 @@ absl::Status ResolveTask(const v1::SearchSpec& spec, const Preset* preset, v1::T
     return Invalid("task.early_stop_min_delta",
                    absl::StrCat("must be a number >= 0, got ", task->early_stop_min_delta()));
   }
-  if (!task->has_early_stop_patience()) task->set_early_stop_patience(2);
+  // Population-based training replaces its worst members instead: none stops early
+  // (a patience of every epoch never runs out) unless the spec says otherwise.
+  if (!task->has_early_stop_patience()) {
+    task->set_early_stop_patience(spec.has_pbt() ? task->epochs() : 2);
+  }
   return CheckRange("task.early_stop_patience", task->early_stop_patience(), 0, kMaxEpochs);
 }
 
@@ -255,6 +260,36 @@ absl::Status ResolveObjectives(v1::SearchSpec* spec, bool any_metric) {
   return absl::OkStatus();
 }
 
+// Population-based training goes on from checkpoints, ranks by accuracy and decides
+// for itself which members train on.
+absl::Status CheckPbt(const v1::SearchSpec& spec, const genome::SearchSpace& space) {
+  if (!spec.has_pbt()) return absl::OkStatus();
+  if (spec.checkpoint().disabled()) {
+    return Invalid("checkpoint", "pbt goes on from checkpoints: they cannot be disabled");
+  }
+  if (!spec.task().trainer().empty()) {
+    return Invalid("strategy",
+                   "pbt needs the built-in trainer's checkpoints (a trainer "
+                   "program's are not passed between its rounds)");
+  }
+  if (spec.pruner().kind_case() != v1::PrunerSpec::KIND_NOT_SET) {
+    return Invalid("pruner",
+                   "pbt stops no member: its bottom members copy the top ones after "
+                   "every round; leave the pruner out");
+  }
+  if (IsMultiObjective(spec)) {
+    return Invalid("objectives", "pbt ranks its members by accuracy alone");
+  }
+  for (absl::string_view name : PbtTrainingGenes()) {
+    if (std::optional<int> g = space.FindGene(name); g && space.num_values(*g) > 1) {
+      return absl::OkStatus();
+    }
+  }
+  return Invalid("space", absl::StrCat("pbt changes the training genes (",
+                                       absl::StrJoin(PbtTrainingGenes(), ", "),
+                                       ") of the members it copies: the space has none"));
+}
+
 absl::Status ResolveStrategy(v1::SearchSpec* spec, uint64_t space_size) {
   if (spec->strategy_case() == v1::SearchSpec::STRATEGY_NOT_SET) spec->mutable_generational();
   return StrategyOf(*spec).resolve(spec, space_size);
@@ -391,6 +426,7 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
   RETURN_IF_ERROR(ResolveCheckpoint(&spec));
   // Metrics are the built-in trainer's, or any a program (or a fitness table) has.
   RETURN_IF_ERROR(ResolveObjectives(&spec, names == genome::GeneNames::kAny));
+  RETURN_IF_ERROR(CheckPbt(spec, space));
   return spec;
 }
 

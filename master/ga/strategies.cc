@@ -11,6 +11,7 @@
 #include "master/ga/enumerating.h"
 #include "master/ga/generational.h"
 #include "master/ga/guided.h"
+#include "master/ga/pbt.h"
 #include "master/ga/spec.h"
 #include "master/ga/spec_checks.h"
 #include "master/ga/steady_state.h"
@@ -89,6 +90,35 @@ absl::Status ResolveGuided(v1::SearchSpec* spec, uint64_t) {
   return CheckFraction("guided.mutate_chance", p->mutate_chance());
 }
 
+absl::Status ResolvePbt(v1::SearchSpec* spec, uint64_t space_size) {
+  auto* p = spec->mutable_pbt();
+  const int epochs = spec->task().epochs();
+  if (!p->has_population()) p->set_population(8);
+  if (!p->has_ready_epochs()) p->set_ready_epochs(std::max(1, epochs / 4));
+  if (!p->has_quantile()) p->set_quantile(0.25);
+  if (!p->has_resample_probability()) p->set_resample_probability(0.25);
+  RETURN_IF_ERROR(CheckRange("pbt.population", p->population(), 2, kMaxPopulation));
+  RETURN_IF_ERROR(CheckRange("pbt.ready_epochs", p->ready_epochs(), 1, std::max(1, epochs)));
+  RETURN_IF_ERROR(CheckFraction("pbt.quantile", p->quantile(), /*allow_zero=*/false));
+  if (p->quantile() > 0.5) {
+    return Invalid("pbt.quantile", absl::StrCat("at most 0.5 (the bottom and the top quantile "
+                                                "do not overlap), got ",
+                                                p->quantile()));
+  }
+  RETURN_IF_ERROR(CheckFraction("pbt.resample_probability", p->resample_probability()));
+  const int64_t rounds = (epochs + p->ready_epochs() - 1) / p->ready_epochs();
+  if (p->population() * rounds > kMaxTrials) {
+    return Invalid("pbt.population",
+                   absl::StrCat("population x rounds is ", p->population() * rounds,
+                                " trials, above the limit of ", kMaxTrials));
+  }
+  if (static_cast<uint64_t>(p->population()) > space_size) {
+    return Invalid("pbt.population", absl::StrCat("population ", p->population(), " exceeds the ",
+                                                  space_size, " genomes of the space"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ResolveRandom(v1::SearchSpec* spec, uint64_t) {
   auto* p = spec->mutable_random();
   if (!p->has_trials()) p->set_trials(240);
@@ -148,6 +178,17 @@ std::unique_ptr<Strategy> MakeGuided(const genome::SearchSpace& space, const v1:
   return std::make_unique<GuidedStrategy>(space, o);
 }
 
+std::unique_ptr<Strategy> MakePbt(const genome::SearchSpace& space, const v1::SearchSpec& spec) {
+  const auto& p = spec.pbt();
+  PbtOptions o;
+  o.population = p.population();
+  o.ready_epochs = p.ready_epochs();
+  o.epochs = spec.task().epochs();
+  o.quantile = p.quantile();
+  o.resample_probability = p.resample_probability();
+  return std::make_unique<PbtStrategy>(space, o);
+}
+
 std::unique_ptr<Strategy> MakeRandom(const genome::SearchSpace& space, const v1::SearchSpec& spec) {
   return std::make_unique<EnumeratingStrategy>(space, EnumeratingStrategy::Order::kRandom,
                                                spec.random().trials());
@@ -172,6 +213,7 @@ const std::vector<StrategyRow>& Strategies() {
        MakeGenerational},
       {"steady_state", v1::SearchSpec::kSteadyState, false, ResolveSteadyState, MakeSteadyState},
       {"guided", v1::SearchSpec::kGuided, false, ResolveGuided, MakeGuided},
+      {"pbt", v1::SearchSpec::kPbt, false, ResolvePbt, MakePbt},
       {"random", v1::SearchSpec::kRandom, false, ResolveRandom, MakeRandom},
       {"grid", v1::SearchSpec::kGrid, false, ResolveGrid, MakeGrid},
   };
@@ -229,6 +271,7 @@ absl::Status ApplyStrategyKnobs(const StrategyKnobs& knobs, v1::SearchSpec* spec
       {"candidates", "--candidates", knobs.candidates > 0, double(knobs.candidates)},
       {"warmup", "--warmup", knobs.warmup > 0, double(knobs.warmup)},
       {"explore", "--explore", knobs.explore >= 0, knobs.explore},
+      {"ready_epochs", "--ready-epochs", knobs.ready_epochs > 0, double(knobs.ready_epochs)},
   };
   for (const Knob& knob : all) {
     if (!knob.given) continue;

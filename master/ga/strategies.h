@@ -52,6 +52,7 @@ struct StrategyKnobs {
   int population = 0, generations = 0, trials = 0, tournament_size = 0;
   int candidates = 0, warmup = 0;  // guided
   double explore = -1;             // guided
+  int ready_epochs = 0;            // pbt
 };
 
 // Sets each given knob on the spec's strategy (a spec with none is generational): the

@@ -27,6 +27,19 @@ struct Candidate {
   genome::Genome genome;
   std::array<int64_t, 2> parents{};  // {0, 0} for a random genome
   int generation = 1;
+  // A round of population-based training (PbtStrategy); nullopt for the others. It
+  // trains epochs start_epoch + 1 to stop_epoch of `member`, going on from the
+  // checkpoint trial parents[0] left after start_epoch (start_epoch 0: from the first
+  // epoch; stop_epoch 0: through the task's last).
+  struct Round {
+    int member = 0;
+    int start_epoch = 0;
+    int stop_epoch = 0;
+    friend bool operator==(const Round& a, const Round& b) {
+      return a.member == b.member && a.start_epoch == b.start_epoch && a.stop_epoch == b.stop_epoch;
+    }
+  };
+  std::optional<Round> round;
 };
 
 // The result of training a candidate, as far as selection cares.
@@ -45,6 +58,9 @@ struct Fitness {
   // Empty for a search of accuracy alone, which rank() orders.
   std::vector<double> objectives;
   double violation = 0;
+  // Population-based training: whether the master holds the state the trial's last
+  // epoch left (its checkpoint), for a later round to go on from.
+  bool resumable = true;
 
   double rank() const { return !ok ? -3.0 : pruned ? accuracy - 2.0 : accuracy; }
 };

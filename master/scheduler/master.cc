@@ -231,7 +231,9 @@ absl::Status Master::FillQueue(SearchRun& run, size_t want) {
     run.generation_emitted = std::max(run.generation_emitted, run.strategy().generation());
     Trial& t = run.AddTrial(c);
     std::optional<genome::TrialResult> hit;
-    if (!run.spec().retrain()) {
+    // A round of population-based training is not answered from the ledger: the rounds
+    // after it go on from its checkpoint, which only a training leaves.
+    if (!run.spec().retrain() && !run.spec().has_pbt()) {
       // A store that cannot say fails the step: a genome is never trained again for it.
       ASSIGN_OR_RETURN(hit, ledger_->Lookup({t.genome().hash(), run.task_hash()}));
     }
@@ -292,6 +294,7 @@ absl::Status Master::EndSearch(SearchRun& run, v1::SearchState state, const std:
     DropCheckpoint(*t);
     RETURN_IF_ERROR(store_->PutTrial(*t));
   }
+  RETURN_IF_ERROR(ReleaseRoundCheckpoints(run));
   RETURN_IF_ERROR(store_->UpdateSearch(run.stored_summary()));
   ending_.insert(run.id());
   if (state == v1::SUCCEEDED) {
@@ -365,7 +368,7 @@ absl::Status Master::Requeue(const Lease& lease, bool released) {
   // The epochs its worker trained after the checkpoint it resumes from (all, without
   // one) are lost.
   const int last_epoch = t.curve_size() > 0 ? t.curve(t.curve_size() - 1).epoch() : 0;
-  const int lost_epochs = std::max(0, last_epoch - t.checkpoint_epoch());
+  const int lost_epochs = std::max(0, last_epoch - ResumeEpoch(t));
   run.Change(t, [lost_epochs](Trial& t) {
     t.set_lost(t.lost() + 1);
     t.set_epochs_lost(t.epochs_lost() + lost_epochs);
@@ -457,17 +460,18 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   t.set_worker_incarnation(incarnation);
   // The points of an attempt that was lost or failed after its checkpoint (all, without
   // one): gone from the trial and from the pruner alike, as a restart would find them.
-  // The next worker resumes after the checkpoint's epoch.
-  const int resume = t.checkpoint_epoch();
+  // The next worker resumes after the checkpoint's epoch (a round of population-based
+  // training without one of its own: after the round it goes on from).
+  const int resume = ResumeEpoch(t);
   run.KeepCurveTo(t, resume);
   t.set_pruned_at_epoch(0);
-  if (resume > 0) {
+  if (t.checkpoint_epoch() > 0) {
     run.Change(t, [](Trial& t) { t.set_resumes(t.resumes() + 1); });
     t.set_resume_error("");
-    // Its time budget counts from the epoch it resumes after.
-    leases_.Find(lease.id)->epoch_base = resume;
     ++stats_.resumes;
   }
+  // Its time budget counts from the epoch it resumes after.
+  if (resume > 0) leases_.Find(lease.id)->epoch_base = resume;
   RETURN_IF_ERROR(PutTrial(run, t, Event::GENOME_STARTED));
   v1::Assignment a;
   a.set_lease_id(lease.id);
@@ -480,6 +484,13 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
   a.set_upload_model(true);
   *a.mutable_checkpoint() = run.spec().checkpoint();
   a.set_resume_epoch(resume);
+  a.set_stop_epoch(t.stop_epoch());
+  if (t.checkpoint_epoch() == 0 && resume > 0) {
+    // The checkpoint is the round's it goes on from: the worker checks it is that one's.
+    const Trial& from = run.trial(t.genome().parents(0));
+    *a.mutable_resume_genome() = from.genome();
+    a.set_resume_seed(from.seed());
+  }
   // A worker uploads a model only above the best accuracy it was told. With several
   // objectives a less accurate genome may join the front: it is told none.
   if (!run.several_objectives() && run.best_genome_id() != 0) {
@@ -554,16 +565,19 @@ absl::StatusOr<v1::HeartbeatResponse> Master::RecordHeartbeat(const v1::Heartbea
         "epoch: ", request.epoch(), " is past the task's ", run.spec().task().epochs()));
   }
   if (request.epoch() > 0 && !request.resume_error().empty() && t.resume_error().empty() &&
-      request.resumed_from_epoch() < t.checkpoint_epoch()) {
+      request.resumed_from_epoch() < ResumeEpoch(t)) {
     // The worker could not resume from the checkpoint it was given (corrupt, missing):
     // it trains from its first epoch (or the one it says) again. What the checkpoint
-    // held is lost, and so is its part of the curve.
-    const int dropped = t.checkpoint_epoch() - request.resumed_from_epoch();
+    // held is lost, and so is its part of the curve. (A round of population-based
+    // training trains its round from the first epoch.)
+    const int dropped = ResumeEpoch(t) - request.resumed_from_epoch();
+    const bool own = t.checkpoint_epoch() > 0;
     spdlog::warn("search {} genome {}: not resumed after epoch {}: {}", run.id(), t.genome().id(),
-                 t.checkpoint_epoch(), request.resume_error());
-    run.Change(t, [dropped](Trial& t) {
-      t.set_resumes(std::max(0, t.resumes() - 1));
+                 ResumeEpoch(t), request.resume_error());
+    run.Change(t, [dropped, own, &request](Trial& t) {
+      if (own) t.set_resumes(std::max(0, t.resumes() - 1));
       t.set_epochs_lost(t.epochs_lost() + dropped);
+      t.set_start_epoch(std::min(t.start_epoch(), request.resumed_from_epoch()));
     });
     t.set_resume_error(request.resume_error());
     DropCheckpoint(t);
@@ -833,7 +847,7 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
   result.train_seconds = request.train_seconds();
   result.epochs_run = t.epochs_run();
   result.error = t.error();
-  result.pruned = pruned;
+  result.pruned = pruned || t.stop_epoch() > 0;  // partial: an earlier round's result
   result.metrics = genome::MetricsFrom(t.metrics());
   const genome::LedgerKey key{t.genome().hash(), run.task_hash()};
   const absl::Status inserted = ledger_->Insert(key, result);
@@ -853,14 +867,44 @@ absl::Status Master::RecordResult(SearchRun& run, Trial& t, const v1::ReportRequ
     }
   }
   if (run.pruner() != nullptr) run.pruner()->Finished(t.genome().id(), genome::IsCompleted(t));
-  DropCheckpoint(t);
+  // A round of population-based training keeps the state its last epoch left, for the
+  // next round to go on from (ReleaseRoundCheckpoints removes it when none will).
+  const bool next_round_goes_on = ok && !pruned && t.stop_epoch() > 0 &&
+                                  t.epochs_run() == t.stop_epoch() &&
+                                  t.checkpoint_epoch() == t.stop_epoch();
+  if (!next_round_goes_on) DropCheckpoint(t);
   RETURN_IF_ERROR(PutTrial(run, t,
                            pruned ? Event::GENOME_PRUNED
                            : ok   ? Event::GENOME_FINISHED
                                   : Event::GENOME_FAILED,
                            std::move(message)));
   RETURN_IF_ERROR(ReportToStrategy(run, t, ok, t.accuracy(), pruned));
-  return Refill(run);
+  RETURN_IF_ERROR(Refill(run));
+  return ReleaseRoundCheckpoints(run);
+}
+
+absl::Status Master::ReleaseRoundCheckpoints(SearchRun& run) {
+  if (!run.spec().has_pbt()) return absl::OkStatus();
+  // The rounds that rounds still to be trained go on from.
+  absl::flat_hash_set<int64_t> wanted;
+  for (const auto& [id, t] : run.trials()) {
+    if ((t.state() == v1::QUEUED || t.state() == v1::LEASED) && t.start_epoch() > 0) {
+      wanted.insert(t.genome().parents(0));
+    }
+  }
+  std::vector<int64_t> released;
+  for (const auto& [id, t] : run.trials()) {
+    if (t.checkpoint_epoch() == 0 || !genome::IsFinished(t.state())) continue;
+    // The latest round's, until the next round is decided.
+    const bool latest = run.running() && t.genome().generation() == run.strategy().generation();
+    if (!latest && !wanted.contains(id)) released.push_back(id);
+  }
+  for (const int64_t id : released) {
+    Trial& t = run.trial(id);
+    DropCheckpoint(t);
+    RETURN_IF_ERROR(store_->PutTrial(t));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Master::AssignNext(const v1::ReportRequest& request, v1::ReportResponse* response) {
@@ -902,9 +946,12 @@ absl::StatusOr<std::string> Master::CheckpointRefusal(const v1::HeartbeatRequest
     return absl::InvalidArgumentError(
         absl::StrCat("epoch: ", epoch, " is past the task's ", run.spec().task().epochs()));
   }
-  if (epoch <= t.checkpoint_epoch()) {
-    return absl::StrCat("epoch ", epoch, " is not after the stored checkpoint's (",
-                        t.checkpoint_epoch(), ")");
+  if (epoch <= ResumeEpoch(t)) {
+    return absl::StrCat("epoch ", epoch, " is not after the stored checkpoint's (", ResumeEpoch(t),
+                        ")");
+  }
+  if (t.stop_epoch() > 0 && epoch > t.stop_epoch()) {
+    return absl::StrCat("epoch ", epoch, " is past the round's last (", t.stop_epoch(), ")");
   }
   // The last epoch reported (a heartbeat came first, or this is a retry) or the next.
   const int last = t.curve_size() > 0 ? t.curve(t.curve_size() - 1).epoch() : 0;
@@ -1004,12 +1051,14 @@ absl::StatusOr<Master::Checkpoint> Master::GetCheckpoint(const v1::GetCheckpoint
     auto found = runs_.find(lease->search_id);
     if (found == runs_.end()) return absl::NotFoundError("the search has ended");
     const Trial& t = found->second->trial(lease->genome_id);
-    epoch = t.checkpoint_epoch();
+    epoch = ResumeEpoch(t);
     if (epoch == 0) {
       return absl::NotFoundError(absl::StrCat("genome ", t.genome().id(), " of search ",
                                               t.search_id(), " has no checkpoint"));
     }
-    name = store::CheckpointFiles::NameOf({t.search_id(), t.genome().id(), epoch});
+    // Its own, or the one the round it goes on from left.
+    const int64_t owner = t.checkpoint_epoch() > 0 ? t.genome().id() : t.genome().parents(0);
+    name = store::CheckpointFiles::NameOf({t.search_id(), owner, epoch});
   }
   ASSIGN_OR_RETURN(std::optional<std::string> data, checkpoints_->Read(name));
   if (!data.has_value()) {
@@ -1040,8 +1089,10 @@ void Master::SweepCheckpoints() {
       if (auto run = runs_.find(id->search_id); run != runs_.end() && run->second->running()) {
         const auto& trials = run->second->trials();
         auto t = trials.find(id->genome_id);
+        // A running trial's, or a finished round's that a later round goes on from.
         named = t != trials.end() && t->second.checkpoint_epoch() == id->epoch &&
-                (t->second.state() == v1::LEASED || t->second.state() == v1::QUEUED);
+                (t->second.state() == v1::LEASED || t->second.state() == v1::QUEUED ||
+                 (t->second.stop_epoch() > 0 && genome::IsFinished(t->second.state())));
       }
     }
     if (!named) {

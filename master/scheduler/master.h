@@ -292,6 +292,10 @@ class Master {
   // Removes the trial's checkpoint, if it has one: it ended, or trains from its first
   // epoch again.
   void DropCheckpoint(v1::Trial& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
+  // Population-based training: removes the checkpoints of finished rounds that no
+  // round will go on from (those of the latest round stay until the next is decided;
+  // every one once the search ended).
+  absl::Status ReleaseRoundCheckpoints(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Removes a checkpoint file and forgets its size.
   void RemoveCheckpointFile(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // Removes checkpoint files that no running trial's record names (a master stopped

@@ -3,9 +3,12 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/md5.h"
 #include "common/status_macros.h"
 #include "genome/genome.h"
+#include "master/ga/pbt.h"
 #include "master/ga/spec.h"
 
 namespace deepevolve::master {
@@ -29,8 +32,10 @@ v1::Genome GenomeProto(const genome::SearchSpace& space, const ga::Candidate& c)
 }
 
 // The candidate a stored trial was made from (GenomeProto's inverse); DATA_LOSS when
-// the trial's genes are not a genome of `space` with the stored hash.
+// the trial's genes are not a genome of `space` with the stored hash (for a round of
+// population-based training, of its schedule: `trials` holds the round it goes on from).
 absl::StatusOr<ga::Candidate> StoredCandidate(const genome::SearchSpace& space,
+                                              const std::map<int64_t, v1::Trial>& trials,
                                               const v1::Trial& t) {
   const v1::Genome& g = t.genome();
   ga::Candidate c;
@@ -44,12 +49,55 @@ absl::StatusOr<ga::Candidate> StoredCandidate(const genome::SearchSpace& space,
     named.emplace_back(space.gene(i).name, genome::GeneValueFromProto(g.values(i)));
   }
   absl::StatusOr<genome::Genome> stored = genome::FromNamedGenome(space, named);
-  if (!stored.ok() || genome::GenomeHash(space, *stored) != g.hash()) {
+  std::string hash = stored.ok() ? genome::GenomeHash(space, *stored) : "";
+  if (stored.ok() && t.member() > 0) {
+    c.round = ga::Candidate::Round{t.member(), t.start_epoch(), t.stop_epoch()};
+    auto from = trials.find(c.parents[0]);
+    hash = genome::ScheduleHash(
+        t.start_epoch() > 0 && from != trials.end() ? from->second.genome().hash() : "", hash,
+        t.stop_epoch());
+  }
+  if (!stored.ok() || hash != g.hash()) {
     return absl::DataLossError(
         absl::StrCat("the stored genes of genome ", g.id(), " are not the genome it trained"));
   }
   c.genome = *std::move(stored);
   return c;
+}
+
+// A round's schedule: that of the round it goes on from (`from`, or none) and its own
+// epochs and training genes — "1-2: learning_rate=0.01 dropout=0.2, 3-4: ..." — its
+// range joined to the last one where it goes on under the same genes, and marked
+// "(from member M)" where it went on from another member's round.
+std::string Schedule(const genome::SearchSpace& space, const ga::Candidate& c, int epochs,
+                     const v1::Trial* from) {
+  std::vector<std::string> genes;
+  for (absl::string_view name : ga::PbtTrainingGenes()) {
+    if (std::optional<int> g = space.FindGene(name)) {
+      genes.push_back(
+          absl::StrCat(name, "=", genome::GeneValueToString(space.value(*g, c.genome.choice[*g]))));
+    }
+  }
+  const std::string own = absl::StrJoin(genes, " ");
+  const int stop = c.round->stop_epoch > 0 ? c.round->stop_epoch : epochs;
+  if (from == nullptr) return absl::StrCat(c.round->start_epoch + 1, "-", stop, ": ", own);
+  const bool copied = from->member() != c.round->member;
+  std::vector<std::string> rounds = absl::StrSplit(from->schedule(), ", ");
+  std::string& last = rounds.back();
+  const size_t colon = last.find(": ");
+  const size_t dash = last.find('-');
+  std::string last_genes = colon == std::string::npos ? "" : last.substr(colon + 2);
+  if (const size_t mark = last_genes.find(" (from member"); mark != std::string::npos) {
+    last_genes.resize(mark);
+  }
+  if (!copied && last_genes == own && dash != std::string::npos && dash < colon) {
+    last = absl::StrCat(last.substr(0, dash + 1), stop, last.substr(colon));
+  } else {
+    rounds.push_back(
+        absl::StrCat(c.round->start_epoch + 1, "-", stop, ": ", own,
+                     copied ? absl::StrCat(" (from member ", from->member(), ")") : ""));
+  }
+  return absl::StrJoin(rounds, ", ");
 }
 
 }  // namespace
@@ -108,7 +156,7 @@ absl::Status SearchRun::Replay(const std::vector<store::StrategyOp>& ops) {
     if (op.kind == store::StrategyOp::kNext && strategy_->ReplaysByAdopting() &&
         stored != trials_.end()) {
       // The trial holds what Next handed out: take it back rather than breed again.
-      absl::StatusOr<ga::Candidate> c = StoredCandidate(*space_, stored->second);
+      absl::StatusOr<ga::Candidate> c = StoredCandidate(*space_, trials_, stored->second);
       absl::Status adopted = c.ok() ? strategy_->Adopt(*c, rng_) : c.status();
       if (!adopted.ok()) {
         return absl::DataLossError(absl::StrCat("search ", id(),
@@ -194,6 +242,24 @@ v1::Trial& SearchRun::AddTrial(const ga::Candidate& c) {
   t.set_search_id(id());
   *t.mutable_genome() = GenomeProto(*space_, c);
   t.set_description(genome::DescribeGenome(*space_, c.genome));
+  if (c.round.has_value()) {
+    // A round of population-based training: its identity is its schedule, and its
+    // curve begins with the points of the round it goes on from.
+    t.set_member(c.round->member);
+    t.set_start_epoch(c.round->start_epoch);
+    t.set_stop_epoch(c.round->stop_epoch);
+    auto found = trials_.find(c.parents[0]);
+    const v1::Trial* from = found != trials_.end() ? &found->second : nullptr;
+    const bool goes_on = from != nullptr && c.round->start_epoch > 0;
+    t.mutable_genome()->set_hash(genome::ScheduleHash(goes_on ? from->genome().hash() : "",
+                                                      t.genome().hash(), c.round->stop_epoch));
+    t.set_schedule(Schedule(*space_, c, summary_.spec().task().epochs(), goes_on ? from : nullptr));
+    if (goes_on) {
+      for (const v1::EpochPoint& p : from->curve()) {
+        if (p.epoch() <= c.round->start_epoch) *t.add_curve() = p;
+      }
+    }
+  }
   t.set_seed(genome::TrialSeed(summary_.spec().seed(), t.genome().hash()));
   return t;
 }
@@ -293,6 +359,8 @@ ga::EpochScore SearchRun::ScoreAt(int64_t genome_id, const v1::EpochPoint& p) co
 
 ga::Fitness SearchRun::FitnessOf(const v1::Trial& t, bool ok, double accuracy, bool pruned) const {
   ga::Fitness fitness(ok, accuracy, pruned);
+  // A round of population-based training that left its last epoch's state for the next.
+  fitness.resumable = t.stop_epoch() == 0 || t.checkpoint_epoch() == t.stop_epoch();
   if (objectives_.has_value()) {
     genome::ParetoPoint point = objectives_->Point(t);
     fitness.objectives = std::move(point.values);

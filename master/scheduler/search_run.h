@@ -27,6 +27,12 @@
 
 namespace deepevolve::master {
 
+// The epoch a trial's next training goes on after: its own checkpoint's, else (a round
+// of population-based training) the one it goes on from; 0: the first epoch.
+inline int ResumeEpoch(const v1::Trial& t) {
+  return t.checkpoint_epoch() > 0 ? t.checkpoint_epoch() : t.start_epoch();
+}
+
 // In memory only; the master writes what changes to the store. State is rebuilt, not
 // serialised: Create from the stored summary, LoadTrials, then Replay the strategy log.
 //
@@ -45,8 +51,11 @@ class SearchRun {
   int64_t id() const { return summary_.search_id(); }
   void set_id(int64_t id) { summary_.set_search_id(id); }
   bool running() const { return summary_.state() == v1::RUNNING; }
-  // Generational searches hand out a generation whole; the others breed on demand.
-  bool generational() const { return summary_.spec().has_generational(); }
+  // Generational searches hand out a generation whole, population-based training a
+  // round; the others breed on demand.
+  bool generational() const {
+    return summary_.spec().has_generational() || summary_.spec().has_pbt();
+  }
   const v1::SearchSpec& spec() const { return summary_.spec(); }
   // Runs the search on trainer `pinned` (a version of the bare name it was submitted
   // on) from now on: its task, and so its ledger key. Only before any genome of it was

@@ -410,6 +410,61 @@ class DistributedTest(unittest.TestCase):
         _, events = c.http(f"/api/searches/{search}/events")
         self.assertIn("handed back by worker spot (draining)", events)
 
+    def test_population_based_training_survives_killed_masters_and_workers(self):
+        """PBT, 6 members x 3 rounds of 2 epochs, with the master SIGKILLed again and
+        again and a worker SIGKILLed mid-round: every round is decided once (its stored
+        decision replays), each member's epochs are trained once, later rounds go on from
+        the earlier rounds' checkpoints, and none is left on the master's disk."""
+        c = self.cluster
+        rng = random.Random(20261207)
+        epochs_file = os.path.join(c.dir, "pbt-epochs.txt")
+        extra = ("--epoch-trace", epochs_file)
+        for i in range(3):
+            c.start_worker(f"w{i}", epoch_ms=60, extra=extra)
+        search = c.submit("--preset", "fashion_mnist_mlp_full", "--strategy", "pbt",
+                          "--population", "6", "--epochs", "6", "--ready-epochs", "2",
+                          "--seed", "5")
+
+        def epochs_traced():
+            if not os.path.exists(epochs_file):
+                return 0
+            with open(epochs_file) as f:
+                return sum(1 for _ in f)
+        wait_for(lambda: epochs_traced() >= 8, "the first round to be under way")
+        c.workers["w0"].kill()
+        c.workers["w0"].wait()
+        c.start_worker("w0", epoch_ms=60, extra=extra)
+        kills = self.kill_the_master_repeatedly(c, search, rng, rounds=4, most_between=3)
+        self.assertGreaterEqual(kills, 2)
+        status = c.status(search)
+        _, body = c.http(f"/api/searches/{search}/trials")
+        trials = {t["genome"]["id"]: t for t in json.loads(body)["trials"]}
+        self.assertEqual(len(trials), 18)
+        with open(epochs_file) as f:
+            trained = collections.Counter(tuple(line.split()[1:3]) for line in f)
+        self.assertEqual({k: n for k, n in trained.items() if n > 1}, {}, "epochs trained twice")
+        self.assertEqual(int(status["epochsTrained"]), 36,  # 6 members x 6 epochs, once each
+                         [(t["genome"]["id"], t.get("startEpoch"), t.get("epochsRun"),
+                           t.get("resumeError"), t.get("lost")) for t in trials.values()])
+        hashes = set()
+        for t in trials.values():
+            self.assertEqual(t["state"], "DONE", t)
+            hashes.add(t["genome"]["hash"])
+            rnd = t["genome"]["generation"]
+            self.assertEqual(t.get("startEpoch", 0), 2 * (rnd - 1), t)
+            self.assertEqual(t.get("stopEpoch", 0), 0 if rnd == 3 else 2 * rnd, t)
+            self.assertTrue(t["schedule"].startswith("1-"), t)
+            if rnd > 1:
+                parent = trials[t["genome"]["parents"][0]]
+                self.assertEqual(parent["genome"]["generation"], rnd - 1, t)
+                # Its curve goes on from the round it continues.
+                self.assertEqual(t["curve"][:2 * (rnd - 1)], parent["curve"][:2 * (rnd - 1)])
+        self.assertEqual(len(hashes), 18, "a schedule was trained twice")
+        self.assertEqual(os.listdir(d := c.db + ".checkpoints"), [], d)
+        said = c.cli("top", str(search), "-n", "3").stdout
+        self.assertIn("schedule 1-", said)
+        self.assertRegex(said, r"\(member \d, epochs 5-6\)")
+
     def kill_the_master_repeatedly(self, c, search, rng, rounds, most_between):
         """SIGKILLs the master up to `rounds` times, each after 0 to `most_between` more
         results are recorded, restarting it each time, then waits for the search to

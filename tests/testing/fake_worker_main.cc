@@ -92,13 +92,17 @@ int main(int argc, char** argv) {
       return accuracy + FakeAccuracy(a.genome().hash(), e, epochs) - below;
     };
     // Its checkpoints are honest, if small: "fake HASH EPOCH", the whole state of a
-    // training that is a function of the epoch.
+    // training that is a function of the epoch. A round of population-based training
+    // goes on from the checkpoint of the round before it (resume_genome).
     int run = 0;
+    const std::string& resume_of =
+        a.has_resume_genome() ? a.resume_genome().hash() : a.genome().hash();
+    const int last = a.stop_epoch() > 0 ? std::min(a.stop_epoch(), epochs) : epochs;
     std::string resume_error;
     if (checkpoints != nullptr && !checkpoints->resume.empty()) {
       const std::vector<std::string> words = absl::StrSplit(checkpoints->resume, ' ');
       int epoch = 0;
-      if (words.size() == 3 && words[0] == "fake" && words[1] == a.genome().hash() &&
+      if (words.size() == 3 && words[0] == "fake" && words[1] == resume_of &&
           absl::SimpleAtoi(words[2], &epoch) && epoch >= 1 && epoch <= epochs) {
         run = epoch;
       } else {
@@ -109,14 +113,15 @@ int main(int argc, char** argv) {
     // A size of its own, independent of the accuracy: 10 000 to 1 000 000.
     const deepevolve::genome::Metrics metrics = {
         {"params", 1e4 + std::round(99e4 * FakeAccuracy(a.genome().hash().substr(16)))}};
-    for (int e = resumed_from + 1; e <= epochs; ++e) {
+    for (int e = resumed_from + 1; e <= last; ++e) {
       std::this_thread::sleep_for(std::chrono::milliseconds(epoch_ms));
       run = e;
       deepevolve::genome::EpochProgress p{
           e, epochs,  1.0 / e,      at_epoch(e),  e * epoch_ms / 1e3,
           0, metrics, resumed_from, resume_error, {}};
-      if (checkpoints != nullptr && checkpoints->every_epochs > 0 &&
-          e % checkpoints->every_epochs == 0) {
+      if (checkpoints != nullptr &&
+          ((checkpoints->every_epochs > 0 && e % checkpoints->every_epochs == 0) ||
+           e == checkpoints->stop_epoch)) {
         p.checkpoint = absl::StrCat("fake ", a.genome().hash(), " ", e);
       }
       const auto next = progress(p);

@@ -115,12 +115,22 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     if (checkpoints.every_epochs <= 0 && checkpoints.every_seconds <= 0) {
       checkpoints.every_epochs = 1;
     }
+    checkpoints.stop_epoch = assignment.stop_epoch();
     if (assignment.resume_epoch() > 0) {
       v1::GetCheckpointRequest request;
       request.set_lease_id(lease_id);
       request.set_worker_id(options_.worker_id);
       request.set_incarnation(options_.incarnation);
+      // Retried through a master restart, as an epoch's progress is: a checkpoint not
+      // fetched costs every epoch it holds.
       absl::StatusOr<MasterClient::Checkpoint> got = master_->GetCheckpoint(request);
+      for (int attempt = 0;
+           attempt < kEpochHeartbeatRetries && !abort_ &&
+           (absl::IsUnavailable(got.status()) || absl::IsDeadlineExceeded(got.status()));
+           ++attempt) {
+        Backoff(attempt);
+        got = master_->GetCheckpoint(request);
+      }
       if (!got.ok()) {
         fetch_error = absl::StrCat("the checkpoint after epoch ", assignment.resume_epoch(),
                                    " could not be fetched: ", got.status().message());
@@ -202,7 +212,8 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
         if (epoch.epoch > 0) beat(&epoch);
         if (cancelled || abort_) return AfterEpoch::kCancel;
         if (pruned) return AfterEpoch::kStop;
-        if (drain_ && resumable && epoch.epoch > 0 && epoch.epoch < epoch.epochs) {
+        const int last = assignment.stop_epoch() > 0 ? assignment.stop_epoch() : epoch.epochs;
+        if (drain_ && resumable && epoch.epoch > 0 && epoch.epoch < last) {
           released = true;
           return AfterEpoch::kCancel;
         }

@@ -293,10 +293,11 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     }
 
     // The trial's identity, which a checkpoint must match to be resumed from.
-    const std::string identity =
-        absl::StrCat(genome::IdentityString(genome), "|", genome::TaskIdentity(task), "|", seed);
+    const std::string identity = genome::TrialIdentity(genome, task, seed);
     const CheckpointOptions no_checkpoints;
     const CheckpointOptions& ckpt = checkpoints != nullptr ? *checkpoints : no_checkpoints;
+    // The epoch training ends after: the task's last, or a round's (stop_epoch).
+    const int last = ckpt.stop_epoch > 0 ? std::min(ckpt.stop_epoch, task.epochs()) : task.epochs();
     std::string resume_error;
     // A model, an optimizer and generators as training begins: built again when a
     // checkpoint turns out unusable half-way through reading it.
@@ -330,9 +331,9 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     loop.epochs_start = elapsed();
     if (!ckpt.resume.empty()) {
       LoopState resumed;
-      const absl::Status restored =
-          RestoreCheckpoint(ckpt.resume, identity, resumed, *model, *optimizer,
-                            Generators(generator, device), device);
+      const absl::Status restored = RestoreCheckpoint(
+          ckpt.resume, ckpt.resume_identity.empty() ? identity : ckpt.resume_identity, resumed,
+          *model, *optimizer, Generators(generator, device), device);
       if (restored.ok() && resumed.epoch >= 1 && resumed.epoch <= task.epochs()) {
         loop = std::move(resumed);
         before = loop.seconds;
@@ -354,7 +355,7 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
     // A checkpoint after the epoch that ended training (the last, or early stopping's)
     // leaves nothing to train: the result is its.
     const bool ended = loop.wait > 0 && loop.wait >= task.early_stop_patience();
-    for (int epoch = loop.epoch + 1; epoch <= task.epochs() && !ended; ++epoch) {
+    for (int epoch = loop.epoch + 1; epoch <= last && !ended; ++epoch) {
       optimizer->set_learning_rate(
           ScheduledRate(config.lr_schedule, base_rate, epoch, task.epochs()));
       torch::Tensor order =
@@ -413,7 +414,8 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       // (after the last epoch too: a worker lost before its report loses nothing).
       const bool due = (ckpt.every_epochs > 0 && epoch % ckpt.every_epochs == 0) ||
                        (ckpt.every_seconds > 0 && elapsed() - last_save >= ckpt.every_seconds) ||
-                       (ckpt.now != nullptr && ckpt.now->load());
+                       (ckpt.now != nullptr && ckpt.now->load()) ||
+                       (ckpt.stop_epoch > 0 && epoch == last);
       if (due) {
         loop.seconds = elapsed();
         progress.checkpoint =
@@ -431,7 +433,9 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       if (patience_out) break;
     }
     Evaluation val = loop.val;
-    if (task.restore_best_weights() && !loop.best.empty() && !stopped) {
+    // A round that ends before the task's last epoch is its own last epoch's result,
+    // as a stopped one is: the next round goes on from those weights.
+    if (task.restore_best_weights() && !loop.best.empty() && !stopped && last == task.epochs()) {
       RestoreModelState(*model, loop.best);
       val = loop.best_val;
     }

@@ -402,7 +402,9 @@ TEST(StrategiesTest, EveryStrategyIsOneRowThatSelectsResolvesAndMakes) {
   EXPECT_EQ(StrategyNames().size(), Strategies().size());
   for (const StrategyRow& row : Strategies()) {
     v1::SearchSpec spec;
-    spec.set_preset("fashion_mnist_mlp");
+    // pbt changes training genes, which DeepEvolve's four-gene spaces have none of.
+    spec.set_preset(row.spec_case == v1::SearchSpec::kPbt ? "fashion_mnist_mlp_full"
+                                                          : "fashion_mnist_mlp");
     ASSERT_TRUE(SetStrategy(row.name, &spec).ok()) << row.name;
     EXPECT_EQ(StrategyName(spec), row.name);
     auto resolved = ResolveSearchSpec(spec);
@@ -413,7 +415,7 @@ TEST(StrategiesTest, EveryStrategyIsOneRowThatSelectsResolvesAndMakes) {
     EXPECT_TRUE(MakeStrategy(*space, *resolved).ok()) << row.name;
   }
   EXPECT_EQ(StrategyList(),
-            "generational, generational_compat, steady_state, guided, random or grid");
+            "generational, generational_compat, steady_state, guided, pbt, random or grid");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -1718,6 +1719,223 @@ TEST_F(MasterTrainerTest, WorkersMayOfferOnlyWellNamedTrainers) {
   for (int i = 0; i <= kMaxWorkerTrainers; ++i) r.add_trainers(absl::StrCat("t", i));
   EXPECT_THAT(master_->Register(r),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trainers: more than")));
+}
+
+}  // namespace
+}  // namespace deepevolve::master
+
+namespace deepevolve::master {
+namespace {
+
+// --- Population-based training through the master ---
+
+class PbtMasterTest : public MasterTest {
+ protected:
+  static v1::SearchSpec PbtSpec(uint64_t seed = 3, int ready_epochs = 1) {
+    v1::SearchSpec spec;
+    spec.set_preset("fashion_mnist_mlp_full");
+    spec.mutable_pbt()->set_population(4);
+    spec.mutable_pbt()->set_ready_epochs(ready_epochs);
+    spec.set_seed(seed);
+    return spec;
+  }
+  // What a worker's checkpoint holds here: whose state it is, after which epoch.
+  static std::string StateOf(const std::string& hash, int epoch) {
+    return absl::StrCat("state of ", hash, " after ", epoch);
+  }
+  // Trains each round handed out as the worker loop would: fetches the checkpoint it
+  // goes on from (checking it is the one the assignment names), sends every epoch's
+  // progress with its checkpoint, reports the round's last epoch. Up to `max_trials`.
+  int RunPbtWorker(const std::string& worker, int max_trials = 1 << 30) {
+    int n = 0;
+    while (n < max_trials) {
+      auto a = Acquire(worker);
+      if (!a.has_value()) break;
+      const int epochs = a->task().epochs();
+      if (a->resume_epoch() > 0) {
+        auto got = master_->GetCheckpoint(CheckpointFor(*a, worker));
+        EXPECT_THAT(got, IsOk());
+        const std::string& of =
+            a->has_resume_genome() ? a->resume_genome().hash() : a->genome().hash();
+        if (got.ok()) EXPECT_EQ(got->data, StateOf(of, a->resume_epoch()));
+      }
+      const int last = a->stop_epoch() > 0 ? a->stop_epoch() : epochs;
+      double accuracy = 0;
+      for (int e = a->resume_epoch() + 1; e <= last; ++e) {
+        accuracy = FakeAccuracy(a->genome().hash(), e, epochs);
+        v1::HeartbeatRequest h = testing::EpochHeartbeat(*a, worker, 1, e, accuracy);
+        h.set_resumed_from_epoch(a->resume_epoch());
+        auto saved = master_->SaveCheckpoint(h, StateOf(a->genome().hash(), e));
+        EXPECT_TRUE(saved.ok() && saved->accepted()) << (saved.ok() ? saved->reason() : "");
+      }
+      v1::ReportRequest r = Result(*a, worker);
+      r.set_accuracy(accuracy);
+      r.set_epochs_run(last);
+      auto response = master_->Report(r);
+      EXPECT_TRUE(response.ok() && response->accepted());
+      ++n;
+    }
+    return n;
+  }
+  // The search's trials, by id.
+  std::map<int64_t, v1::Trial> TrialsById(int64_t search_id) {
+    std::map<int64_t, v1::Trial> out;
+    auto trials = AllTrials(*master_, search_id);
+    EXPECT_THAT(trials, IsOk());
+    if (trials.ok()) {
+      for (const v1::Trial& t : *trials) out[t.genome().id()] = t;
+    }
+    return out;
+  }
+};
+
+TEST_F(PbtMasterTest, MembersTrainRoundByRoundFromEachOthersCheckpoints) {
+  auto submitted = master_->Submit(PbtSpec());
+  ASSERT_THAT(submitted, IsOk());
+  EXPECT_EQ(submitted->trials_planned(), 16);  // 4 members x 4 rounds of an epoch
+  RegisterWorker("w1");
+  // The first round, whole: then every checkpoint its members left is kept.
+  EXPECT_EQ(RunPbtWorker("w1", 4), 4);
+  std::map<int64_t, v1::Trial> trials = TrialsById(1);
+  ASSERT_EQ(trials.size(), 8u);  // the second round was decided as the first ended
+  std::set<int64_t> gone_on_from;
+  for (const auto& [id, t] : trials) {
+    if (id <= 4) continue;
+    EXPECT_EQ(t.start_epoch(), 1);
+    EXPECT_EQ(t.stop_epoch(), 2);
+    gone_on_from.insert(t.genome().parents(0));
+    // Its curve begins with the round it goes on from.
+    ASSERT_EQ(t.curve_size(), 1);
+    EXPECT_EQ(t.curve(0).val_accuracy(), trials[t.genome().parents(0)].curve(0).val_accuracy());
+  }
+  // The bottom member copied another: its own first round's state is not kept.
+  EXPECT_EQ(gone_on_from.size(), 3u);
+  EXPECT_EQ(CheckpointFilesIn(dir_.File("m.db.checkpoints")), 3);
+
+  EXPECT_EQ(RunPbtWorker("w1"), 12);
+  auto summary = master_->Get(1);
+  EXPECT_EQ(summary->state(), v1::SUCCEEDED);
+  EXPECT_EQ(summary->trials_done(), 16);
+  EXPECT_EQ(summary->epochs_trained(), 16);  // each epoch of each member once
+  EXPECT_EQ(summary->generation(), 4);
+  EXPECT_EQ(CheckpointFilesIn(dir_.File("m.db.checkpoints")), 0);
+  EXPECT_EQ(master_->Stats().checkpoints, 0);
+  trials = TrialsById(1);
+  std::set<std::string> schedules;
+  for (const auto& [id, t] : trials) {
+    EXPECT_TRUE(schedules.insert(t.genome().hash()).second) << "a schedule trained twice";
+    const int round = t.genome().generation();
+    EXPECT_EQ(t.stop_epoch(), round == 4 ? 0 : round);
+    // Its lineage's rounds, the epochs under the same genes joined: each epoch once.
+    EXPECT_TRUE(absl::StartsWith(t.schedule(), "1-")) << t.schedule();
+    const std::string ends = absl::StrCat("-", round == 4 ? 4 : round, ": ");
+    EXPECT_TRUE(absl::StrContains(t.schedule(), ends)) << t.schedule();
+    const bool copied = trials[t.genome().parents(0)].member() != t.member();
+    if (round > 1 && !copied) {
+      EXPECT_FALSE(absl::StrContains(t.schedule(), absl::StrCat(round, "-", round, ": ")))
+          << "not joined to the round before: " << t.schedule();
+    }
+  }
+  // The final rounds lead the leaderboard; earlier rounds follow as partial results.
+  auto board = Top(*master_, 1, 16);
+  ASSERT_THAT(board, IsOk());
+  ASSERT_EQ(board->size(), 16u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ((*board)[i].stop_epoch(), 0);
+  EXPECT_EQ(summary->best().genome().generation(), 4);
+}
+
+TEST_F(PbtMasterTest, ALostRoundResumesFromTheRoundItGoesOnFromOrItsOwnCheckpoint) {
+  ASSERT_THAT(master_->Submit(PbtSpec(5, /*ready_epochs=*/2)), IsOk());
+  RegisterWorker("w1");
+  RegisterWorker("w2");
+  ASSERT_EQ(RunPbtWorker("w1", 4), 4);
+  // A second round (epochs 3 and 4) is lost before its first epoch: the next worker
+  // goes on from the round it continues, as the first did.
+  auto a = Acquire("w1");
+  ASSERT_TRUE(a.has_value());
+  ASSERT_EQ(a->resume_epoch(), 2);
+  ASSERT_TRUE(a->has_resume_genome());
+  clock_.AdvanceMs(1500);
+  ASSERT_TRUE(master_->Tick().ok());
+  auto b = Acquire("w2");
+  ASSERT_EQ(b->genome().hash(), a->genome().hash());
+  EXPECT_EQ(b->resume_epoch(), 2);
+  EXPECT_EQ(b->resume_genome().hash(), a->resume_genome().hash());
+  EXPECT_EQ(b->stop_epoch(), 0);  // the last round: to the task's end
+  auto got = master_->GetCheckpoint(CheckpointFor(*b, "w2"));
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->data, StateOf(b->resume_genome().hash(), 2));
+  // After an epoch of its own it resumes from its own checkpoint.
+  ASSERT_TRUE(master_->SaveCheckpoint(CheckpointOf(*b, "w2", 3, 2), StateOf(b->genome().hash(), 3))
+                  ->accepted());
+  // Fenced: not after the checkpoint it holds.
+  auto early = master_->SaveCheckpoint(CheckpointOf(*b, "w2", 2), "early");
+  ASSERT_THAT(early, IsOk());
+  EXPECT_FALSE(early->accepted());
+  EXPECT_THAT(early->reason(), HasSubstr("not after the stored checkpoint's (3)"));
+  clock_.AdvanceMs(1500);
+  ASSERT_TRUE(master_->Tick().ok());
+  RegisterWorker("w3");
+  auto c = Acquire("w3");
+  ASSERT_EQ(c->genome().hash(), a->genome().hash());
+  EXPECT_EQ(c->resume_epoch(), 3);
+  EXPECT_FALSE(c->has_resume_genome());
+  got = master_->GetCheckpoint(CheckpointFor(*c, "w3"));
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->data, StateOf(c->genome().hash(), 3));
+  auto trials = TrialsById(1);
+  const v1::Trial& t = trials[c->genome().id()];
+  EXPECT_EQ(t.lost(), 2);
+  EXPECT_EQ(t.resumes(), 1);  // from its own checkpoint; the first went on as planned
+}
+
+TEST_F(PbtMasterTest, ARestartAnywhereGivesTheSameSchedules) {
+  const v1::SearchSpec spec = PbtSpec(9);
+  auto first = master_->Submit(spec);
+  RegisterWorker("w1");
+  RunPbtWorker("w1");
+  auto uninterrupted = Top(*master_, first->search_id(), 100);
+  ASSERT_THAT(uninterrupted, IsOk());
+  ASSERT_EQ(uninterrupted->size(), 16u);
+
+  master_.reset();
+  fs::remove(dir_.File("m.db"));
+  fs::remove_all(dir_.File("m.db.checkpoints"));
+  Open();
+  auto second = master_->Submit(spec);
+  for (int round = 0; round < 100; ++round) {
+    RegisterWorker("w1");
+    if (RunPbtWorker("w1", 3) == 0) break;
+    Open();
+  }
+  EXPECT_EQ(master_->Get(second->search_id())->state(), v1::SUCCEEDED);
+  auto restarted = Top(*master_, second->search_id(), 100);
+  ASSERT_THAT(restarted, IsOk());
+  ASSERT_EQ(restarted->size(), uninterrupted->size());
+  for (size_t i = 0; i < restarted->size(); ++i) {
+    EXPECT_EQ((*restarted)[i].genome().hash(), (*uninterrupted)[i].genome().hash()) << i;
+    EXPECT_EQ((*restarted)[i].schedule(), (*uninterrupted)[i].schedule()) << i;
+  }
+}
+
+TEST_F(PbtMasterTest, ASpecPbtCannotRunIsRefusedSayingWhy) {
+  v1::SearchSpec spec = PbtSpec();
+  spec.mutable_checkpoint()->set_disabled(true);
+  EXPECT_THAT(master_->Submit(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("goes on from checkpoints")));
+  spec = PbtSpec();
+  spec.mutable_pruner()->mutable_asha();
+  EXPECT_THAT(master_->Submit(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("leave the pruner out")));
+  spec = PbtSpec();
+  spec.set_preset("fashion_mnist_mlp");  // four architecture genes, no training gene
+  spec.mutable_space()->Clear();
+  EXPECT_THAT(master_->Submit(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("the space has none")));
+  spec = PbtSpec();
+  spec.mutable_pbt()->set_quantile(0.6);
+  EXPECT_THAT(master_->Submit(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pbt.quantile")));
 }
 
 }  // namespace

@@ -119,8 +119,12 @@ TEST_F(WorkerLoopTest, EachEpochsCheckpointGoesWithItsProgressAndARefusedOneFall
 TEST_F(WorkerLoopTest, AResumeFetchesTheCheckpointOrSaysWhyNot) {
   master_.QueueAcquire(CheckpointedWork(5, 3, 2));
   master_.QueueGetCheckpoint(MasterClient::Checkpoint{2, "after 2"});
+  // A master restarting: the fetch is tried again (not trained from epoch 1).
   master_.QueueAcquire(CheckpointedWork(6, 3, 1));
   master_.QueueGetCheckpoint(absl::UnavailableError("the master is away"));
+  master_.QueueGetCheckpoint(MasterClient::Checkpoint{1, "after 1"});
+  master_.QueueAcquire(CheckpointedWork(7, 3, 1));
+  master_.QueueGetCheckpoint(absl::NotFoundError("the checkpoint file is gone"));
   std::vector<std::string> resumed_from;
   std::string resumed;
   ASSERT_TRUE(Run([&](const v1::Assignment& a, const ProgressFn& progress, std::string* model,
@@ -129,16 +133,19 @@ TEST_F(WorkerLoopTest, AResumeFetchesTheCheckpointOrSaysWhyNot) {
                 resumed_from.push_back(resumed);
                 return r;
               }).ok());
-  EXPECT_THAT(resumed_from, ::testing::ElementsAre("after 2", ""));
-  ASSERT_EQ(master_.checkpoint_fetches().size(), 2u);
+  EXPECT_THAT(resumed_from, ::testing::ElementsAre("after 2", "after 1", ""));
+  ASSERT_EQ(master_.checkpoint_fetches().size(), 4u);
   EXPECT_EQ(master_.checkpoint_fetches()[0].lease_id(), 5);
-  // The second trains from epoch 1, every progress saying why it did not resume.
+  EXPECT_EQ(master_.checkpoint_fetches()[2].lease_id(), 6);
+  // The last trains from epoch 1, every progress saying why it did not resume.
   const auto saves = master_.saved_checkpoints();
-  ASSERT_EQ(saves.size(), 1u + 3u);
+  ASSERT_EQ(saves.size(), 1u + 2u + 3u);
   EXPECT_EQ(saves[0].first.epoch(), 3);
   EXPECT_EQ(saves[0].first.resumed_from_epoch(), 2);
-  EXPECT_EQ(saves[1].first.epoch(), 1);
-  EXPECT_THAT(saves[1].first.resume_error(), HasSubstr("could not be fetched: the master is away"));
+  EXPECT_EQ(saves[1].first.resumed_from_epoch(), 1);
+  EXPECT_EQ(saves[3].first.epoch(), 1);
+  EXPECT_THAT(saves[3].first.resume_error(),
+              HasSubstr("could not be fetched: the checkpoint file is gone"));
 }
 
 TEST_F(WorkerLoopTest, DrainHandsTheLeaseBackAfterTheEpochInHandWithItsCheckpoint) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "genome/genome.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/trainer/trials.h"
@@ -26,13 +27,8 @@ struct Training {
 };
 
 Training Train(Trainer& trainer, const genome::NamedGenome& genome, const v1::TaskSpec& task,
-               uint64_t seed, const std::string& resume = "", int every_epochs = 1,
-               double every_seconds = 0) {
+               uint64_t seed, const CheckpointOptions& c) {
   Training run;
-  CheckpointOptions c;
-  c.every_epochs = every_epochs;
-  c.every_seconds = every_seconds;
-  c.resume = resume;
   auto r = trainer.Train(
       genome, task, seed,
       [&run](const EpochProgress& p) {
@@ -46,8 +42,21 @@ Training Train(Trainer& trainer, const genome::NamedGenome& genome, const v1::Ta
   return run;
 }
 
-// Every epoch's result after `from`, and the final result, are the uninterrupted run's.
-void ExpectSameTraining(const Training& whole, const Training& resumed, int from) {
+Training Train(Trainer& trainer, const genome::NamedGenome& genome, const v1::TaskSpec& task,
+               uint64_t seed, const std::string& resume = "", int every_epochs = 1,
+               double every_seconds = 0) {
+  CheckpointOptions c;
+  c.every_epochs = every_epochs;
+  c.every_seconds = every_seconds;
+  c.resume = resume;
+  return Train(trainer, genome, task, seed, c);
+}
+
+// Every epoch's result after `from`, and the final result, are the uninterrupted run's
+// (and the latency too, when `resumed` went on from `whole`'s own checkpoint: latency
+// is measured once per training, and differs between two).
+void ExpectSameTraining(const Training& whole, const Training& resumed, int from,
+                        bool same_measurement = true) {
   ASSERT_EQ(resumed.epochs.size(), whole.epochs.size() - from);
   for (size_t i = 0; i < resumed.epochs.size(); ++i) {
     const EpochProgress& a = whole.epochs[from + i];
@@ -64,7 +73,9 @@ void ExpectSameTraining(const Training& whole, const Training& resumed, int from
   EXPECT_EQ(resumed.result.test_accuracy, whole.result.test_accuracy);
   EXPECT_EQ(resumed.result.epochs_run, whole.result.epochs_run);
   // Measured once, before the first epoch: the resumed training keeps the measurement.
-  EXPECT_EQ(resumed.result.metrics.at("latency_ms"), whole.result.metrics.at("latency_ms"));
+  if (same_measurement) {
+    EXPECT_EQ(resumed.result.metrics.at("latency_ms"), whole.result.metrics.at("latency_ms"));
+  }
   EXPECT_EQ(resumed.result.metrics.at("params"), whole.result.metrics.at("params"));
 }
 
@@ -173,6 +184,56 @@ TEST(CheckpointTest, AnotherTrialsCheckpointIsNotResumedFrom) {
   const Training genome =
       Train(*trainer, Genome(32, 1, "relu", "adam"), task, 7, seven.checkpoints.at(1));
   EXPECT_THAT(genome.epochs[0].resume_error, HasSubstr("another genome, task or seed"));
+}
+
+// Population-based training: a round stops after its last epoch with that epoch's
+// state, and the next round goes on from it, under its own seed and other training
+// genes, where the network is the same.
+TEST(CheckpointTest, ARoundStopsAtItsEpochAndTheNextGoesOnUnderOtherTrainingGenes) {
+  auto trainer = CpuTrainer();
+  const v1::TaskSpec task = StatefulTask();
+  const Training whole = Train(*trainer, StatefulMlp(), task, 7);
+  CheckpointOptions first;
+  first.stop_epoch = 2;  // and no checkpoint due otherwise
+  const Training round1 = Train(*trainer, StatefulMlp(), task, 7, first);
+  ASSERT_EQ(round1.epochs.size(), 2u);
+  EXPECT_EQ(round1.result.epochs_run, 2);
+  ASSERT_EQ(round1.checkpoints.size(), 1u);
+  ASSERT_EQ(round1.checkpoints.count(2), 1u);
+  EXPECT_EQ(round1.epochs[1].val_accuracy, whole.epochs[1].val_accuracy);
+  // Its result is its last epoch's weights (the next round goes on from those), not
+  // the best epoch's that early stopping would restore at the task's end.
+  EXPECT_EQ(round1.result.accuracy, whole.epochs[1].val_accuracy);
+
+  CheckpointOptions next;
+  next.every_epochs = 1;
+  next.resume = round1.checkpoints.at(2);
+  next.resume_identity = genome::TrialIdentity(StatefulMlp(), task, 7);
+  // Under the same genes it goes on as the uninterrupted training, whatever its seed.
+  ExpectSameTraining(whole, Train(*trainer, StatefulMlp(), task, 99, next), 2,
+                     /*same_measurement=*/false);
+  // Under another learning rate and dropout it goes on, and trains otherwise.
+  genome::NamedGenome explored = StatefulMlp();
+  for (auto& [name, value] : explored) {
+    if (name == "learning_rate") value = 0.0036;
+    if (name == "dropout") value = 0.3;
+  }
+  const Training round2 = Train(*trainer, explored, task, 99, next);
+  ASSERT_EQ(round2.epochs.size(), 2u);
+  EXPECT_EQ(round2.epochs[0].epoch, 3);
+  EXPECT_EQ(round2.epochs[0].resumed_from_epoch, 2);
+  EXPECT_EQ(round2.epochs[0].resume_error, "");
+  EXPECT_NE(round2.epochs[0].loss, whole.epochs[2].loss);
+  // Another network cannot go on from it, nor a round that names another identity.
+  genome::NamedGenome wider = StatefulMlp();
+  for (auto& [name, value] : wider) {
+    if (name == "nb_neurons_1") value = int64_t{256};
+  }
+  EXPECT_THAT(Train(*trainer, wider, task, 99, next).epochs[0].resume_error,
+              HasSubstr("other shapes"));
+  next.resume_identity = genome::TrialIdentity(StatefulMlp(), task, 8);
+  EXPECT_THAT(Train(*trainer, explored, task, 99, next).epochs[0].resume_error,
+              HasSubstr("another genome, task or seed"));
 }
 
 TEST(CheckpointTest, EveryEpochsAndEverySecondsSayWhenToSave) {
