@@ -7,6 +7,12 @@ one with the accuracies. Genes (each optional, defaults below): conv_layers, fil
 kernel_size, dense_units, dropout, learning_rate, optimizer (adam, sgd, rmsprop),
 batch_size. The dataset text is "fashion_mnist" or "fashion_mnist:N" to train on the first
 N training images; a tenth of them is held out for validation, the fitness.
+
+Checkpoints: offered a checkpoint_path, it saves its whole training state there after
+every checkpoint_every-th epoch (weights, optimizer, the data order's generator and
+torch's generator) and says so with {"checkpoint": N}; given resume_from (a lost worker's
+last checkpoint), it goes on after that epoch, on the CPU to the same result as an
+uninterrupted training.
 """
 import gzip
 import json
@@ -95,7 +101,20 @@ def main():
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(trial["seed"])
     start, batch = time.time(), int(g["batch_size"])
-    for epoch in range(1, trial["epochs"] + 1):
+    first, val = 1, 0.0
+    identity = [trial["genome_hash"], trial["seed"]]
+    if trial.get("resume_from"):
+        state = torch.load(trial["resume_from"])
+        if state.get("trial") == identity:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            generator.set_state(state["order"])
+            torch.set_rng_state(state["torch"])
+            first, val = state["epoch"] + 1, state["val"]
+        else:  # the worker sees epoch 1 come and records that it did not resume
+            print("the checkpoint is another trial's: training from epoch 1", file=sys.stderr)
+    every = max(1, trial.get("checkpoint_every") or 1)
+    for epoch in range(first, trial["epochs"] + 1):
         model.train()
         order, total = torch.randperm(len(train_x), generator=generator), 0.0
         for i in range(0, len(order), batch):
@@ -108,6 +127,14 @@ def main():
         val = accuracy(model, val_x, val_y, device)
         print(json.dumps({"epoch": epoch, "val_accuracy": val, "loss": total / len(order),
                           "seconds": round(time.time() - start, 3)}), flush=True)
+        if trial.get("checkpoint_path") and epoch % every == 0:
+            path = trial["checkpoint_path"]
+            torch.save({"trial": identity, "epoch": epoch, "val": val,
+                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "order": generator.get_state(), "torch": torch.get_rng_state()},
+                       path + ".new")
+            os.replace(path + ".new", path)  # whole, or not at all
+            print(json.dumps({"checkpoint": epoch}), flush=True)
     torch.save(model.state_dict(), trial["model_path"])
     print(json.dumps({"accuracy": val, "test_accuracy": accuracy(model, test_x, test_y, device)}))
 

@@ -104,6 +104,9 @@ absl::StatusOr<genome::Metrics> MetricsOf(const Json& line) {
   return out;
 }
 
+absl::StatusOr<std::string> ReadProgramFile(const std::string& workdir, const std::string& path,
+                                            int64_t max_bytes, absl::string_view what);
+
 // The running program: a shell in a process group of its own, its pipes, and the
 // watchdog's pipe.
 class Child {
@@ -200,6 +203,14 @@ class ProgramRun {
   ProgramRun(const TrainerProgram& program, const v1::Assignment& assignment,
              const ProgramOptions& options, const ProgressFn& progress)
       : program_(program), assignment_(assignment), options_(options), progress_(progress) {}
+
+  // The program was offered a checkpoint to write at `path` (in `workdir`) and, with
+  // `resume_epoch` > 0, one to resume from after that epoch.
+  void OfferCheckpoints(std::string workdir, std::string path, int resume_epoch) {
+    workdir_ = std::move(workdir);
+    checkpoint_path_ = std::move(path);
+    last_epoch_ = resumed_from_ = resume_epoch;
+  }
 
   absl::StatusOr<genome::TrialResult> Run(Child& child) {
     start_ = absl::Now();
@@ -305,14 +316,22 @@ class ProgramRun {
   // Asks whether to go on while no epoch line came (EpochProgress with epoch 0).
   void Ask() {
     last_asked_ = absl::Now();
-    switch (
-        progress_({0, assignment_.task().epochs(), 0, last_val_, Elapsed(), 0, {}, 0, {}, {}})) {
+    switch (progress_({0,
+                       assignment_.task().epochs(),
+                       0,
+                       last_val_,
+                       Elapsed(),
+                       0,
+                       {},
+                       resumed_from_,
+                       resume_error_,
+                       {}})) {
       case AfterEpoch::kContinue:
         return;
       case AfterEpoch::kStop:
         // The pruner's stop: the result is the last epoch's. With no epoch yet there is
         // none, and the master stops a genome only at an epoch.
-        if (last_epoch_ > 0) stop_ = Stop::kPruned;
+        if (epoch_lines_ > 0) stop_ = Stop::kPruned;
         return;
       case AfterEpoch::kCancel:
         stop_ = Stop::kCancelled;
@@ -401,6 +420,7 @@ class ProgramRun {
       return;
     }
     if (j.contains("epoch")) return Epoch(j, line);
+    if (j.contains("checkpoint")) return CheckpointLine(j, line);
     if (ignored_++ < 10) {
       spdlog::warn(
           "[{} lease {}] ignored a stdout object with neither epoch, accuracy nor error: {}",
@@ -411,6 +431,15 @@ class ProgramRun {
   void Epoch(const Json& j, absl::string_view line) {
     const int epochs = assignment_.task().epochs();
     const Json& e = j["epoch"];
+    if (resumed_from_ > 0 && epoch_lines_ == 0 && e.is_number_integer() && e.get<int64_t>() == 1) {
+      // Offered a checkpoint, it began at the first epoch: it did not resume.
+      resume_error_ = absl::StrCat(Who(),
+                                   " began at epoch 1: it did not resume from the "
+                                   "checkpoint after epoch ",
+                                   resumed_from_);
+      spdlog::warn("[{} lease {}] {}", program_.name, assignment_.lease_id(), resume_error_);
+      last_epoch_ = resumed_from_ = 0;
+    }
     // Every epoch, in order: a skipped one would skip a pruner's rung.
     if (!e.is_number_integer() || e.get<int64_t>() != last_epoch_ + 1 ||
         e.get<int64_t>() > epochs) {
@@ -442,14 +471,22 @@ class ProgramRun {
       loss = l.get<double>();
     }
     last_epoch_ = static_cast<int>(e.get<int64_t>());
+    ++epoch_lines_;
+    last_loss_ = loss;
     last_val_ = *val;
     for (auto& [name, value] : *metrics) last_metrics_[name] = value;
     last_test_ = 0;
     if (j.contains("test_accuracy")) {
       if (absl::StatusOr<double> t = Fraction(j, "test_accuracy"); t.ok()) last_test_ = *t;
     }
-    switch (
-        progress_({last_epoch_, epochs, loss, last_val_, Elapsed(), 0, last_metrics_, 0, {}, {}})) {
+    Progress({});
+  }
+
+  // Tells the master of the last epoch, with its checkpoint when given, and takes its
+  // answer.
+  void Progress(std::string checkpoint) {
+    switch (progress_({last_epoch_, assignment_.task().epochs(), last_loss_, last_val_, Elapsed(),
+                       0, last_metrics_, resumed_from_, resume_error_, std::move(checkpoint)})) {
       case AfterEpoch::kContinue:
         return;
       case AfterEpoch::kStop:
@@ -459,6 +496,35 @@ class ProgramRun {
         stop_ = Stop::kCancelled;
         return;
     }
+  }
+
+  // {"checkpoint": N}: the state after epoch N (its last epoch line's) is at
+  // checkpoint_path. It goes to the master with that epoch's progress; a file that
+  // cannot be read is not sent, and the worker's log says why.
+  void CheckpointLine(const Json& j, absl::string_view line) {
+    const Json& c = j["checkpoint"];
+    if (!c.is_number_integer() || epoch_lines_ == 0 || c.get<int64_t>() != last_epoch_) {
+      return Violation(absl::StrCat(
+          "wrote a checkpoint line whose \"checkpoint\" is not its last "
+          "epoch line's epoch (",
+          epoch_lines_ == 0 ? "none yet" : absl::StrCat(last_epoch_), "): ", Excerpt(line)));
+    }
+    if (checkpoint_path_.empty()) {
+      spdlog::warn(
+          "[{} lease {}] wrote a checkpoint line, but this search takes no checkpoints "
+          "(none was offered): ignored",
+          program_.name, assignment_.lease_id());
+      return;
+    }
+    absl::StatusOr<std::string> bytes =
+        ReadProgramFile(workdir_, checkpoint_path_, kMaxProgramCheckpointBytes, "a checkpoint");
+    if (!bytes.ok() || bytes->empty()) {
+      spdlog::warn("[{} lease {}] the checkpoint after epoch {} is not sent: {}", program_.name,
+                   assignment_.lease_id(), last_epoch_,
+                   bytes.ok() ? "the file is empty" : std::string(bytes.status().message()));
+      return;
+    }
+    Progress(*std::move(bytes));
   }
 
  public:
@@ -524,7 +590,7 @@ class ProgramRun {
 
   absl::StatusOr<genome::TrialResult> Ended(int status) {
     if (WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127) &&
-        last_epoch_ == 0 && !final_.has_value()) {
+        epoch_lines_ == 0 && !final_.has_value()) {
       return absl::FailedPreconditionError(
           absl::StrCat(Who(), ": cannot run its command (", program_.command, "): the shell ",
                        Subprocess::DescribeExit(status), "; ", Tail()));
@@ -558,8 +624,14 @@ class ProgramRun {
   absl::Time last_asked_ = absl::Now();
   std::deque<std::string> stderr_tail_;
   int ignored_ = 0;
-  int last_epoch_ = 0;
-  double last_val_ = 0, last_test_ = 0;
+  int last_epoch_ = 0;   // the last epoch line's (or the one it resumes after)
+  int epoch_lines_ = 0;  // epoch lines this run
+  double last_val_ = 0, last_test_ = 0, last_loss_ = 0;
+  // Checkpoints: where the program writes them, and the epoch it resumed after (0: the
+  // first) or why it did not.
+  std::string workdir_, checkpoint_path_;
+  int resumed_from_ = 0;
+  std::string resume_error_;
   genome::Metrics last_metrics_;  // the latest value of each a line named
   std::optional<genome::TrialResult> final_;
   std::optional<std::string> declared_error_;
@@ -621,13 +693,14 @@ void RemoveTree(const std::string& dir) {
   rmdir(dir.c_str());
 }
 
-// The model file a program left at `path` in its working directory `workdir`: a regular
-// file of the workdir's file system, opened without following a link (a program must
-// not make the worker upload a file it can read and the program cannot: a key,
-// /proc/self/environ), read through the descriptor it was checked on, and at most
-// kMaxProgramModelBytes (a /proc file says 0 bytes and never ends). NOT_FOUND when the
+// A file a program left at `path` in its working directory `workdir` (its model, a
+// checkpoint): a regular file of the workdir's file system, opened without following a
+// link (a program must not make the worker upload a file it can read and the program
+// cannot: a key, /proc/self/environ), read through the descriptor it was checked on,
+// and at most `max_bytes` (a /proc file says 0 bytes and never ends). NOT_FOUND when the
 // program wrote none; FAILED_PRECONDITION saying why the file is refused.
-absl::StatusOr<std::string> ReadModelFile(const std::string& workdir, const std::string& path) {
+absl::StatusOr<std::string> ReadProgramFile(const std::string& workdir, const std::string& path,
+                                            int64_t max_bytes, absl::string_view what) {
   const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return absl::NotFoundError("no model file");
@@ -646,10 +719,10 @@ absl::StatusOr<std::string> ReadModelFile(const std::string& workdir, const std:
   if (file.st_dev != dir.st_dev) {
     return absl::FailedPreconditionError("it is not on the working directory's file system");
   }
-  if (file.st_size > kMaxProgramModelBytes) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("it is ", file.st_size >> 20, " MiB, over the ", kMaxProgramModelBytes >> 20,
-                     " MiB a model may be"));
+  if (file.st_size > max_bytes) {
+    return absl::FailedPreconditionError(absl::StrCat("it is ", file.st_size >> 20,
+                                                      " MiB, over the ", max_bytes >> 20, " MiB ",
+                                                      what, " may be"));
   }
   std::string bytes;
   char buffer[1 << 16];
@@ -661,9 +734,9 @@ absl::StatusOr<std::string> ReadModelFile(const std::string& workdir, const std:
     }
     if (got == 0) break;
     bytes.append(buffer, static_cast<size_t>(got));
-    if (bytes.size() > static_cast<size_t>(kMaxProgramModelBytes)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "it grew past the ", kMaxProgramModelBytes >> 20, " MiB a model may be while read"));
+    if (bytes.size() > static_cast<size_t>(max_bytes)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("it grew past the ", max_bytes >> 20, " MiB ", what, " may be while read"));
     }
   }
   return bytes;
@@ -686,7 +759,8 @@ absl::StatusOr<genome::TrialResult> ReadProgramOutput(absl::string_view output,
 }
 
 std::string TrialJson(const TrainerProgram& program, const v1::Assignment& a,
-                      const ProgramOptions& options, const std::string& workdir) {
+                      const ProgramOptions& options, const std::string& workdir,
+                      const genome::Checkpoints* checkpoints) {
   Json genes = Json::object();
   for (int i = 0; i < a.gene_names_size() && i < a.genome().values_size(); ++i) {
     const v1::GeneValue& v = a.genome().values(i);
@@ -709,14 +783,20 @@ std::string TrialJson(const TrainerProgram& program, const v1::Assignment& a,
                 {"data_dirs", options.data_dirs},
                 {"model_path", absl::StrCat(workdir, "/model")},
                 {"workdir", workdir}};
+  if (checkpoints != nullptr) {
+    trial["checkpoint_path"] = absl::StrCat(workdir, "/checkpoint");
+    trial["checkpoint_every"] = checkpoints->every_epochs;
+    if (!checkpoints->resume.empty()) {
+      trial["resume_from"] = absl::StrCat(workdir, "/resume");
+      trial["resume_epoch"] = a.resume_epoch();
+    }
+  }
   return trial.dump();
 }
 
-absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& program,
-                                                      const v1::Assignment& assignment,
-                                                      const ProgramOptions& options,
-                                                      const ProgressFn& progress,
-                                                      std::string* model) {
+absl::StatusOr<genome::TrialResult> RunTrainerProgram(
+    const TrainerProgram& program, const v1::Assignment& assignment, const ProgramOptions& options,
+    const ProgressFn& progress, std::string* model, const genome::Checkpoints* checkpoints) {
   static const bool sigpipe_ignored = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
   (void)sigpipe_ignored;
   std::string pattern = absl::StrCat(options.work_root, "/deepevolve-trial-XXXXXX");
@@ -730,8 +810,18 @@ absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& prog
     ~RemoveDir() { RemoveTree(dir); }
   } remove_dir{workdir};
 
-  const std::string trial = TrialJson(program, assignment, options, workdir);
+  const std::string trial = TrialJson(program, assignment, options, workdir, checkpoints);
   const Json parsed = Json::parse(trial);
+  if (parsed.contains("resume_from")) {
+    // The state to resume from, for the program alone to read.
+    const std::string path = parsed["resume_from"].get<std::string>();
+    std::ofstream out(path, std::ios::binary);
+    out.write(checkpoints->resume.data(), static_cast<std::streamsize>(checkpoints->resume.size()));
+    if (!out.flush()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write the checkpoint to resume from at ", path));
+    }
+  }
   // The worker's environment, less what the trial sets.
   std::vector<std::string> env;
   const std::string threads = absl::StrCat(options.threads);
@@ -746,6 +836,9 @@ absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& prog
       {"DEEPEVOLVE_DATA_DIRS", absl::StrJoin(options.data_dirs, ":")},
       {"DEEPEVOLVE_MODEL_PATH", parsed["model_path"].get<std::string>()},
       {"DEEPEVOLVE_WORKDIR", workdir},
+      {"DEEPEVOLVE_CHECKPOINT_PATH", parsed.value("checkpoint_path", std::string())},
+      {"DEEPEVOLVE_RESUME_FROM", parsed.value("resume_from", std::string())},
+      {"DEEPEVOLVE_RESUME_EPOCH", absl::StrCat(parsed.value("resume_epoch", 0))},
       {"OMP_NUM_THREADS", threads},
       {"MKL_NUM_THREADS", threads},
       {"OPENBLAS_NUM_THREADS", threads},
@@ -768,10 +861,14 @@ absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& prog
   absl::StatusOr<Child> child = Child::Start(program.command, workdir, env, trial + "\n");
   if (!child.ok()) return child.status();
   ProgramRun run(program, assignment, options, progress);
+  if (checkpoints != nullptr) {
+    run.OfferCheckpoints(workdir, parsed["checkpoint_path"].get<std::string>(),
+                         parsed.contains("resume_from") ? assignment.resume_epoch() : 0);
+  }
   absl::StatusOr<genome::TrialResult> result = run.Run(*child);
   if (result.ok() && result->ok && model != nullptr) {
-    absl::StatusOr<std::string> bytes =
-        ReadModelFile(workdir, parsed["model_path"].get<std::string>());
+    absl::StatusOr<std::string> bytes = ReadProgramFile(
+        workdir, parsed["model_path"].get<std::string>(), kMaxProgramModelBytes, "a model");
     if (bytes.ok()) {
       *model = *std::move(bytes);
     } else if (!absl::IsNotFound(bytes.status())) {

@@ -55,6 +55,7 @@ struct ProgramOptions {
 // Limits on what a program may send.
 inline constexpr size_t kMaxProgramLineBytes = size_t{1} << 20;       // one stdout line
 inline constexpr int64_t kMaxProgramModelBytes = int64_t{200} << 20;  // the model file
+inline constexpr int64_t kMaxProgramCheckpointBytes = int64_t{512} << 20;
 inline constexpr int kProgramStderrTailLines = 20;
 // How often a running program's `progress` is asked with epoch 0 (no epoch finished)
 // whether to go on: a stop or cancel reaches a silent program within this.
@@ -67,11 +68,16 @@ inline constexpr absl::Duration kProgramPollInterval = absl::Milliseconds(500);
 // is an error status (TrainFn). `model` (may be null) receives the file the program wrote at
 // model_path, if any. Ignores SIGPIPE in the whole process (a program may exit without reading its
 // input).
-absl::StatusOr<genome::TrialResult> RunTrainerProgram(const TrainerProgram& program,
-                                                      const v1::Assignment& assignment,
-                                                      const ProgramOptions& options,
-                                                      const ProgressFn& progress,
-                                                      std::string* model);
+//
+// With `checkpoints` (may be null) the program is offered checkpoint_path: after a
+// `{"checkpoint": N}` line (N its last epoch line's) the file there goes to `progress`
+// as epoch N's checkpoint, with that epoch's progress again. A checkpoint to resume from
+// is written to the working directory as resume_from; a program that begins at epoch 1
+// all the same did not resume, and its progress says so.
+absl::StatusOr<genome::TrialResult> RunTrainerProgram(
+    const TrainerProgram& program, const v1::Assignment& assignment, const ProgramOptions& options,
+    const ProgressFn& progress, std::string* model,
+    const genome::Checkpoints* checkpoints = nullptr);
 
 // What RunTrainerProgram makes of a program's stdout `output` (lines as it reads them,
 // `progress` called after each epoch line), as if the program then exited with status
@@ -82,9 +88,12 @@ absl::StatusOr<genome::TrialResult> ReadProgramOutput(absl::string_view output,
 
 // The trial as the program gets it on stdin (one line of JSON): genes by name with
 // typed values (inactive genes left out), seed (in [0, 2^31)), epochs, dataset, device,
-// threads, data_dirs, model_path, workdir, trainer, search_id, genome_id, genome_hash.
+// threads, data_dirs, model_path, workdir, trainer, search_id, genome_id, genome_hash;
+// with `checkpoints`, checkpoint_path and checkpoint_every (epochs; 0: by time, as the
+// program likes), and with a checkpoint to resume from, resume_from and resume_epoch.
 std::string TrialJson(const TrainerProgram& program, const v1::Assignment& assignment,
-                      const ProgramOptions& options, const std::string& workdir);
+                      const ProgramOptions& options, const std::string& workdir,
+                      const genome::Checkpoints* checkpoints = nullptr);
 
 }  // namespace deepevolve::worker
 

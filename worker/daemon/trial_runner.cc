@@ -51,10 +51,10 @@ absl::StatusOr<genome::TrialResult> TrialRunners::Run(
 absl::StatusOr<genome::TrialResult> ProgramRunner::Run(const v1::Assignment& a,
                                                        const ProgressFn& progress,
                                                        std::string* model,
-                                                       const genome::Checkpoints* /*checkpoints*/) {
+                                                       const genome::Checkpoints* checkpoints) {
   ProgramOptions o = options_;
   o.threads = threads_();
-  return RunTrainerProgram(program_, a, o, progress, model);
+  return RunTrainerProgram(program_, a, o, progress, model, checkpoints);
 }
 
 }  // namespace deepevolve::worker

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -62,7 +63,7 @@ class ProgramTrainerTest : public ::testing::Test {
           epochs_.push_back(e);
           return after_epoch;
         },
-        &model_);
+        &model_, checkpoints_);
   }
 
   // No trial leaves its working directory behind.
@@ -73,7 +74,68 @@ class ProgramTrainerTest : public ::testing::Test {
   v1::Assignment a_;
   std::vector<EpochProgress> epochs_;
   std::string model_;
+  const genome::Checkpoints* checkpoints_ = nullptr;  // what Run offers the program
 };
+
+std::string Minimal() {
+  return absl::StrCat("python3 ", DEEPEVOLVE_SOURCE_DIR, "/examples/trainers/minimal.py");
+}
+
+// A program opts in to checkpoints through its protocol: it writes its state at
+// checkpoint_path and says so ({"checkpoint": N}); the state goes to the master with
+// that epoch's progress, and a trial resumed from it goes on after that epoch.
+TEST_F(ProgramTrainerTest, AProgramCheckpointsAndResumesFromItsCheckpoint) {
+  auto whole = Run(Minimal());
+  ASSERT_THAT(whole, IsOk());
+  ASSERT_EQ(epochs_.size(), 3u);  // offered no checkpoint path, it writes none
+
+  genome::Checkpoints c;
+  c.every_epochs = 1;
+  checkpoints_ = &c;
+  auto saved = Run(Minimal());
+  ASSERT_THAT(saved, IsOk());
+  EXPECT_EQ(saved->accuracy, whole->accuracy);
+  std::map<int, std::string> states;
+  for (const EpochProgress& e : epochs_) {
+    if (!e.checkpoint.empty()) states[e.epoch] = e.checkpoint;
+  }
+  ASSERT_EQ(states.size(), 3u);  // each epoch's progress, then again with its state
+  ASSERT_EQ(epochs_.size(), 6u);
+  EXPECT_THAT(states[2], HasSubstr("\"epoch\": 2"));
+
+  // A worker lost after epoch 2: the next goes on from its state, to the same result.
+  c.resume = states[2];
+  a_.set_resume_epoch(2);
+  auto resumed = Run(Minimal());
+  ASSERT_THAT(resumed, IsOk());
+  ASSERT_TRUE(resumed->ok) << resumed->error;
+  EXPECT_EQ(resumed->accuracy, whole->accuracy);
+  EXPECT_EQ(resumed->epochs_run, 3);
+  ASSERT_FALSE(epochs_.empty());
+  EXPECT_EQ(epochs_.front().epoch, 3);
+  EXPECT_EQ(epochs_.front().resumed_from_epoch, 2);
+  EXPECT_EQ(epochs_.front().resume_error, "");
+
+  // One that begins at the first epoch all the same did not resume, and says so.
+  auto ignored = Run(R"(echo '{"epoch": 1, "val_accuracy": 0.5}'; echo '{"accuracy": 0.5}')");
+  ASSERT_THAT(ignored, IsOk());
+  EXPECT_TRUE(ignored->ok) << ignored->error;
+  ASSERT_EQ(epochs_.size(), 1u);
+  EXPECT_EQ(epochs_[0].resumed_from_epoch, 0);
+  EXPECT_THAT(epochs_[0].resume_error,
+              HasSubstr("did not resume from the checkpoint after epoch 2"));
+  a_.set_resume_epoch(0);
+  c.resume.clear();
+
+  // A checkpoint of an epoch it did not just report breaks the protocol; a link is not
+  // read (nor sent).
+  EXPECT_THAT(Run(R"(echo '{"epoch": 1, "val_accuracy": 0.5}'; echo '{"checkpoint": 2}')"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("checkpoint line")));
+  auto linked = Run(R"(ln -s /etc/passwd checkpoint; echo '{"epoch": 1, "val_accuracy": 0.5}';
+                       echo '{"checkpoint": 1}'; echo '{"accuracy": 0.5}')");
+  ASSERT_THAT(linked, IsOk());
+  for (const EpochProgress& e : epochs_) EXPECT_TRUE(e.checkpoint.empty());
+}
 
 TEST_F(ProgramTrainerTest, TheMinimalExampleTrainsAndReportsEveryEpoch) {
   auto r = Run(absl::StrCat("python3 ", DEEPEVOLVE_SOURCE_DIR, "/examples/trainers/minimal.py"));
