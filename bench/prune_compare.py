@@ -337,11 +337,11 @@ def main():
     torch.set_num_threads(args.threads)
     data = load(args.train_limit, args.test_limit)
     strategies = args.strategy.split(",")
-    name = lambda s: "deepevolve pbt" if s == "pbt" else f"deepevolve {s} + ASHA"  # noqa: E731
+    label = lambda s: "deepevolve pbt" if s == "pbt" else f"deepevolve {s} + ASHA"  # noqa: E731
     optuna_names = {"hyperband": "Optuna TPE + HyperbandPruner",
                     "median": "Optuna TPE + MedianPruner"}
     pruners = args.pruners.split(",")
-    runs = {name(s): [] for s in strategies}
+    runs = {label(s): [] for s in strategies}
     runs.update({optuna_names[p]: [] for p in pruners})
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         print(f"seed {seed}", flush=True)
@@ -352,7 +352,7 @@ def main():
                                       args.train_limit, args.test_limit, args.threads, out,
                                       sys.stdout, args.population, args.ready_epochs,
                                       args.workers)
-            runs[name(strategy)].append(ours)
+            runs[label(strategy)].append(ours)
             budget = budget or ours["epochs"]
         for p in pruners:
             runs[optuna_names[p]].append(

@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
                  "running trial, in DB.checkpoints/)")
       ->check(CLI::Range(1.0, 64.0 * 1024))
       ->capture_default_str();
+  app.add_option("--checkpoint-dir", options.master.checkpoint_dir,
+                 "keep checkpoints in this directory (default DB.checkpoints/) and let workers "
+                 "that share it (their --checkpoint-dir: a ReadWriteMany volume, NFS) write and "
+                 "read them there instead of streaming them");
   app.add_option("--durability", durability,
                  "full: a commit survives power loss; process: it survives any crash of a "
                  "process (faster)")

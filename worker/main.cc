@@ -54,6 +54,9 @@ int main(int argc, char** argv) {
   app.add_option("--trainer-work-dir", o.program.work_root,
                  "where each program trial gets its fresh working directory")
       ->capture_default_str();
+  app.add_option("--checkpoint-dir", o.checkpoint_dir,
+                 "the master's --checkpoint-dir, shared with this worker (a ReadWriteMany volume, "
+                 "NFS): checkpoints are written and read there instead of streamed");
   app.add_option("--health-file", o.health_file,
                  "touch this file whenever the master answers (for container health checks)");
   deepevolve::AddClientSecurityFlags(&app, &o.security, /*worker=*/true);

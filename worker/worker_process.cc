@@ -142,6 +142,7 @@ int RunWorkerProcess(WorkerProcessOptions o) {
   options.trainers = runners.trainers();
   options.builtin_trainer = runners.offers_builtin();
   options.max_trials = max_trials;
+  options.checkpoint_dir = o.checkpoint_dir;
   WorkerLoop loop(
       client.get(),
       [&runners](const v1::Assignment& a, const ProgressFn& progress, std::string* model,

@@ -21,6 +21,8 @@ struct WorkerProcessOptions {
   bool no_builtin = false;
   ProgramOptions program;  // the trainer programs' time budget, grace and work root
   std::string health_file;
+  // The master's --checkpoint-dir, shared with this worker (WorkerOptions).
+  std::string checkpoint_dir;
   ClientSecurity security;
 };
 

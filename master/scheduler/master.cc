@@ -39,9 +39,11 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Create(std::unique_ptr<store::St
   ASSIGN_OR_RETURN(
       store::ModelFiles models,
       store::ModelFiles::Open(db.path() + ".models", db.durability() == store::Durability::kFull));
-  ASSIGN_OR_RETURN(store::CheckpointFiles checkpoints,
-                   store::CheckpointFiles::Open(db.path() + ".checkpoints",
-                                                db.durability() == store::Durability::kFull));
+  ASSIGN_OR_RETURN(
+      store::CheckpointFiles checkpoints,
+      store::CheckpointFiles::Open(
+          options.checkpoint_dir.empty() ? db.path() + ".checkpoints" : options.checkpoint_dir,
+          db.durability() == store::Durability::kFull));
   std::unique_ptr<Master> master(new Master(std::move(store), clock, options));
   master->models_.emplace(std::move(models));
   master->checkpoints_.emplace(std::move(checkpoints));
@@ -490,6 +492,10 @@ absl::StatusOr<v1::Assignment> Master::Assign(SearchRun& run, int64_t genome_id,
     const Trial& from = run.trial(t.genome().parents(0));
     *a.mutable_resume_genome() = from.genome();
     a.set_resume_seed(from.seed());
+  }
+  if (resume > 0 && !options_.checkpoint_dir.empty()) {
+    // A worker that shares the directory reads it there.
+    a.set_checkpoint_file(store::CheckpointFiles::NameOf({run.id(), ResumeOwner(t), resume}));
   }
   // A worker uploads a model only above the best accuracy it was told. With several
   // objectives a less accurate genome may join the front: it is told none.
@@ -979,8 +985,14 @@ absl::StatusOr<v1::SaveCheckpointResponse> Master::CheckpointWanted(
 }
 
 absl::StatusOr<v1::SaveCheckpointResponse> Master::SaveCheckpoint(
-    const v1::HeartbeatRequest& progress, const std::string& data) {
-  if (data.empty()) return absl::InvalidArgumentError("the checkpoint is empty");
+    const v1::HeartbeatRequest& progress, const std::string& data, const std::string& shared_file) {
+  const bool shared = !shared_file.empty();
+  if (shared && options_.checkpoint_dir.empty()) {
+    return absl::FailedPreconditionError(
+        "this master keeps checkpoints in a directory of its own (it has no --checkpoint-dir): "
+        "send the checkpoint's bytes");
+  }
+  if (!shared && data.empty()) return absl::InvalidArgumentError("the checkpoint is empty");
   if (static_cast<int64_t>(data.size()) > options_.max_checkpoint_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("a checkpoint of ", data.size(), " bytes is over the master's limit of ",
@@ -988,6 +1000,13 @@ absl::StatusOr<v1::SaveCheckpointResponse> Master::SaveCheckpoint(
   }
   RETURN_IF_ERROR(ValidateHeartbeat(progress));
   if (progress.epoch() < 1) return absl::InvalidArgumentError("progress.epoch: must be >= 1");
+  // In a shared directory the worker staged it: checked first, and removed if refused.
+  int64_t size = static_cast<int64_t>(data.size());
+  std::string staged;
+  if (shared) {
+    ASSIGN_OR_RETURN(staged,
+                     checkpoints_->Claim(shared_file, options_.max_checkpoint_bytes, &size));
+  }
   // Written and moved into place under a name of its epoch without the lock (it may be
   // large); recorded with the progress if the lease is still the sender's and the
   // epoch still wanted.
@@ -995,16 +1014,24 @@ absl::StatusOr<v1::SaveCheckpointResponse> Master::SaveCheckpoint(
   store::CheckpointFiles::Id id;
   {
     absl::MutexLock lock(mu());
-    if (!commit_.broken().ok()) return commit_.broken();
-    ASSIGN_OR_RETURN(std::string refusal, CheckpointRefusal(progress, &id));
-    if (!refusal.empty()) {
+    absl::StatusOr<std::string> refusal = std::string();
+    if (absl::Status broken = commit_.broken(); !broken.ok()) {
+      refusal = broken;
+    } else {
+      refusal = CheckpointRefusal(progress, &id);
+    }
+    if (!refusal.ok() || !refusal->empty()) {
+      if (shared) store::StagedFiles::Discard(staged);
+      if (!refusal.ok()) return refusal.status();
       ++stats_.checkpoints_refused;
-      response.set_reason(std::move(refusal));
+      response.set_reason(*std::move(refusal));
       return response;
     }
   }
   const std::string name = store::CheckpointFiles::NameOf(id);
-  ASSIGN_OR_RETURN(std::string staged, checkpoints_->Stage(data));
+  if (!shared) {
+    ASSIGN_OR_RETURN(staged, checkpoints_->Stage(data));
+  }
   if (absl::Status s = checkpoints_->Publish(staged, name); !s.ok()) {
     store::StagedFiles::Discard(staged);
     return s;
@@ -1023,7 +1050,7 @@ absl::StatusOr<v1::SaveCheckpointResponse> Master::SaveCheckpoint(
   }
   const int older = runs_.at(id.search_id)->trial(id.genome_id).checkpoint_epoch();
   ASSIGN_OR_RETURN(*response.mutable_heartbeat(), RecordHeartbeat(progress, id.epoch));
-  checkpoint_sizes_[name] = static_cast<int64_t>(data.size());
+  checkpoint_sizes_[name] = size;
   ++stats_.checkpoints_saved;
   if (older > 0) {
     // The record names the newer one now (RecordHeartbeat waited for it to be durable).
@@ -1057,8 +1084,7 @@ absl::StatusOr<Master::Checkpoint> Master::GetCheckpoint(const v1::GetCheckpoint
                                               t.search_id(), " has no checkpoint"));
     }
     // Its own, or the one the round it goes on from left.
-    const int64_t owner = t.checkpoint_epoch() > 0 ? t.genome().id() : t.genome().parents(0);
-    name = store::CheckpointFiles::NameOf({t.search_id(), owner, epoch});
+    name = store::CheckpointFiles::NameOf({t.search_id(), ResumeOwner(t), epoch});
   }
   ASSIGN_OR_RETURN(std::optional<std::string> data, checkpoints_->Read(name));
   if (!data.has_value()) {

@@ -66,6 +66,11 @@ struct MasterOptions {
   // The largest checkpoint kept (--max-checkpoint-mb); one per running trial, so the
   // master's disk holds at most this times the leases.
   int64_t max_checkpoint_bytes = int64_t{512} << 20;
+  // --checkpoint-dir: where checkpoints are kept, a directory the workers may share (a
+  // ReadWriteMany volume, NFS): a worker that shares it writes its checkpoints there and
+  // reads the one it resumes from there, sending and fetching no bytes. Empty: DB.checkpoints
+  // beside the database, the master's alone.
+  std::string checkpoint_dir;
 };
 
 // Counters for /metrics and benchmarks.
@@ -149,8 +154,13 @@ class Master {
   // accepted = false with the reason, nothing recorded (the worker sends a plain
   // heartbeat); PERMISSION_DENIED for a lease another worker holds, as Heartbeat. The
   // older checkpoint is removed once the newer one is recorded.
+  // With `shared_file` (no data), the worker wrote the checkpoint in the shared
+  // checkpoint directory under that staging name (StagedFiles::Claim): it is moved into
+  // place, or removed when refused. FAILED_PRECONDITION from a master without a shared
+  // directory.
   absl::StatusOr<v1::SaveCheckpointResponse> SaveCheckpoint(const v1::HeartbeatRequest& progress,
-                                                            const std::string& data);
+                                                            const std::string& data,
+                                                            const std::string& shared_file = "");
   // SaveCheckpoint's checks before its data is read: a response with the reason when it
   // would not be kept, an empty one when it may be.
   absl::StatusOr<v1::SaveCheckpointResponse> CheckpointWanted(const v1::HeartbeatRequest& progress);

@@ -32,6 +32,10 @@ namespace deepevolve::master {
 inline int ResumeEpoch(const v1::Trial& t) {
   return t.checkpoint_epoch() > 0 ? t.checkpoint_epoch() : t.start_epoch();
 }
+// The trial whose checkpoint that is: `t` itself, or the round it goes on from.
+inline int64_t ResumeOwner(const v1::Trial& t) {
+  return t.checkpoint_epoch() > 0 ? t.genome().id() : t.genome().parents(0);
+}
 
 // In memory only; the master writes what changes to the store. State is rebuilt, not
 // serialised: Create from the stored summary, LoadTrials, then Replay the strategy log.

@@ -198,6 +198,15 @@ grpc::Status WorkerServiceImpl::SaveCheckpoint(grpc::ServerContext* context,
   Master* master = slot_->Get();
   if (master == nullptr) return Recovering();
   const int64_t most = master->options().max_checkpoint_bytes;
+  if (!header.shared_file().empty()) {
+    // Written by the worker in the shared checkpoint directory: nothing more comes.
+    v1::CheckpointChunk more;
+    if (!header.data().empty() || reader->Read(&more)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a checkpoint in the shared directory (shared_file) comes without data");
+    }
+    return Answer(master->SaveCheckpoint(header.progress(), "", header.shared_file()), response);
+  }
   if (header.total_bytes() <= 0 || header.total_bytes() > most) {
     return grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,

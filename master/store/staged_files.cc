@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -81,6 +84,42 @@ absl::Status StagedFiles::SyncDirectory() const {
   const int synced = fsync(fd);
   close(fd);
   return synced == 0 ? absl::OkStatus() : Errno("sync", dir_);
+}
+
+absl::StatusOr<std::string> StagedFiles::Claim(const std::string& staged_name, int64_t max_bytes,
+                                               int64_t* size) const {
+  const bool plain = absl::StartsWith(staged_name, kStagedPrefix) && staged_name.size() <= 200 &&
+                     std::all_of(staged_name.begin(), staged_name.end(), [](char c) {
+                       return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                              c == '_' || c == '-';
+                     });
+  if (!plain) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shared_file: '", absl::CEscape(staged_name.substr(0, 64)),
+                     "' is not a staging name (staged- and letters, digits, '.', '_' or '-')"));
+  }
+  const std::string path = PathOf(staged_name);
+  struct stat file;
+  if (lstat(path.c_str(), &file) != 0) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no file ", path));
+    return Errno("stat", path);
+  }
+  if (!S_ISREG(file.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
+  }
+  if (file.st_size <= 0 || file.st_size > max_bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " holds ", file.st_size, " bytes: a checkpoint is 1 to ", max_bytes));
+  }
+  if (sync_) {
+    const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return Errno("open", path);
+    const int synced = fdatasync(fd);
+    close(fd);
+    if (synced != 0) return Errno("sync", path);
+  }
+  *size = file.st_size;
+  return path;
 }
 
 void StagedFiles::Discard(const std::string& staged) { unlink(staged.c_str()); }

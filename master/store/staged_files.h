@@ -33,6 +33,13 @@ class StagedFiles {
   absl::Status Publish(const std::string& staged, const std::string& name);
   // Makes the renames so far durable (with `sync`; else nothing).
   absl::Status SyncDirectory() const;
+  // A file another process staged in this directory (one that shares it: a worker on
+  // a shared volume) under `staged_name` ("staged-" and [A-Za-z0-9._-]): its path, once
+  // it is a regular file (not a link) of 1 to `max_bytes` bytes, synced with `sync`;
+  // `*size` receives its size. INVALID_ARGUMENT for another name, NOT_FOUND or
+  // FAILED_PRECONDITION saying what is wrong with the file.
+  absl::StatusOr<std::string> Claim(const std::string& staged_name, int64_t max_bytes,
+                                    int64_t* size) const;
   // Removes a staged file that was not published.
   static void Discard(const std::string& staged);
   // Removes `name`, if it is there.

@@ -311,14 +311,14 @@ class DistributedTest(unittest.TestCase):
                          [(1,)])
         self.assertGreaterEqual(c.query("SELECT value FROM counters WHERE name = 'leases_expired'")[0][0], 1)
 
-    def preempt(self, checkpoint_every, kills, seed):
+    def preempt(self, checkpoint_every, kills, seed, worker_args=()):
         """A steady-state search of 10 genomes of 6 epochs on a steady worker and a spot
         worker SIGKILLed `kills` times, each time 1 to 3 epochs into a genome, and
         started again. Returns the search's status and how many times each (genome,
         epoch) was trained to the master's knowledge (the workers' epoch traces)."""
         c = self.cluster
         epochs_file = os.path.join(c.dir, f"epochs-{checkpoint_every}.txt")
-        extra = ("--epoch-trace", epochs_file)
+        extra = ("--epoch-trace", epochs_file, *worker_args)
         c.start_worker("steady", epoch_ms=60, extra=extra)
         c.start_worker("spot", epoch_ms=60, extra=extra)
         search = c.submit("--preset", "fashion_mnist_mlp", "--strategy", "steady_state",
@@ -363,6 +363,29 @@ class DistributedTest(unittest.TestCase):
         self.assertGreaterEqual(sum(trained.values()), int(status["epochsTrained"]) - 4)
         # The master keeps no checkpoint of a finished search.
         self.assertEqual(os.listdir(c_dir := self.cluster.db + ".checkpoints"), [], c_dir)
+
+    def test_preempted_workers_resume_through_a_shared_checkpoint_directory(self):
+        """--checkpoint-dir on the master and the workers: the workers write and read the
+        checkpoints there (the master moves them into place), with the same result as
+        streaming: no epoch trained twice, none lost."""
+        shared = tempfile.mkdtemp(prefix="deepevolve-shared-")
+        self.addCleanup(shutil.rmtree, shared, True)
+        self.cluster.close()
+        self.cluster = Cluster(self, master_args=("--checkpoint-dir", shared))
+        status, trained = self.preempt("1", kills=4, seed=31,
+                                       worker_args=("--checkpoint-dir", shared))
+        self.assertEqual({k: n for k, n in trained.items() if n > 1}, {}, "epochs trained twice")
+        self.assertGreaterEqual(int(status.get("resumes", 0)), 3)
+        self.assertEqual(int(status.get("epochsLost", 0)), 0)
+        _, metrics = self.cluster.http("/metrics")
+        saved = [l for l in metrics.splitlines() if l.startswith("deepevolve_checkpoints_saved_total")]
+        self.assertGreater(float(saved[0].split()[-1]), 10)
+        # Every checkpoint went through the directory: no worker fell back to streaming,
+        # and nothing is left there once the search ended.
+        for name in ("steady", "spot"):
+            with open(os.path.join(self.cluster.dir, f"{name}.log")) as f:
+                self.assertNotIn("does not share", f.read())
+        self.assertEqual(os.listdir(shared), [])
 
     def test_without_checkpoints_a_preempted_worker_s_epochs_are_trained_again(self):
         status, trained = self.preempt("none", kills=4, seed=31)

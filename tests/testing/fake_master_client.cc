@@ -1,5 +1,10 @@
 #include "tests/testing/fake_master_client.h"
 
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
 namespace deepevolve::testing {
 namespace {
 
@@ -110,7 +115,14 @@ absl::StatusOr<v1::ReportResponse> FakeMasterClient::Report(const v1::ReportRequ
 absl::StatusOr<v1::SaveCheckpointResponse> FakeMasterClient::SaveCheckpoint(
     const v1::CheckpointChunk& header, const std::string& data) {
   absl::MutexLock lock(&mu_);
-  saves_.emplace_back(header.progress(), data);
+  if (!header.shared_file().empty()) {
+    std::ifstream in(shared_dir_ + "/" + header.shared_file(), std::ios::binary);
+    std::ostringstream contents;
+    contents << in.rdbuf();
+    saves_.emplace_back(header.progress(), absl::StrCat("shared ", contents.str()));
+  } else {
+    saves_.emplace_back(header.progress(), data);
+  }
   v1::SaveCheckpointResponse accepted;
   accepted.set_accepted(true);
   return Next(save_answers_, accepted);

@@ -34,6 +34,9 @@ class FakeMasterClient : public worker::MasterClient {
   std::vector<v1::AcquireRequest> acquires() const;
   std::vector<v1::HeartbeatRequest> heartbeats() const;
   std::vector<v1::ReportRequest> reports() const;
+  // A checkpoint sent as a file in this shared directory (CheckpointChunk.shared_file)
+  // is recorded as "shared " and the file's contents.
+  void ShareCheckpointDir(std::string dir) { shared_dir_ = std::move(dir); }
   // Each SaveCheckpoint's progress and data.
   std::vector<std::pair<v1::HeartbeatRequest, std::string>> saved_checkpoints() const;
   std::vector<v1::GetCheckpointRequest> checkpoint_fetches() const;
@@ -53,6 +56,7 @@ class FakeMasterClient : public worker::MasterClient {
   std::deque<absl::StatusOr<v1::HeartbeatResponse>> heartbeat_answers_ ABSL_GUARDED_BY(mu_);
   std::deque<absl::StatusOr<v1::ReportResponse>> report_answers_ ABSL_GUARDED_BY(mu_);
   std::deque<absl::StatusOr<v1::SaveCheckpointResponse>> save_answers_ ABSL_GUARDED_BY(mu_);
+  std::string shared_dir_;
   std::deque<absl::StatusOr<Checkpoint>> get_answers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<v1::HeartbeatRequest, std::string>> saves_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::GetCheckpointRequest> fetches_ ABSL_GUARDED_BY(mu_);

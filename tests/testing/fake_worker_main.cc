@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
   app.add_option("--epoch-trace", epoch_trace_path,
                  "append 'epoch <hash> <epoch> <worker>' to this file once the master has an "
                  "epoch's progress");
+  std::string checkpoint_dir;
+  app.add_option("--checkpoint-dir", checkpoint_dir,
+                 "the master's --checkpoint-dir, shared: checkpoints are written and read there");
   app.add_option("--freeze-after", freeze_after,
                  "SIGSTOP itself after training this many genomes, before reporting the last");
   deepevolve::ClientSecurity security;
@@ -152,6 +155,7 @@ int main(int argc, char** argv) {
   options.worker_id = worker_id;
   options.incarnation = getpid();
   options.max_trials = max_trials;
+  options.checkpoint_dir = checkpoint_dir;
   options.acquire_wait = absl::Seconds(2);
   options.max_backoff = absl::Milliseconds(500);
   deepevolve::worker::WorkerLoop loop(client.get(), train, options);

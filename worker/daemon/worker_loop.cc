@@ -1,6 +1,14 @@
 #include "worker/daemon/worker_loop.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +25,46 @@ void WorkerLoop::Backoff(int attempt) {
   const absl::Duration wait =
       std::min(options_.max_backoff, absl::Milliseconds(100) * (1 << std::min(attempt, 10)));
   absl::SleepFor(wait);
+}
+
+absl::StatusOr<std::string> WorkerLoop::StageShared(const std::string& data) {
+  static std::atomic<int64_t> staged{0};
+  // [A-Za-z0-9._-] only, as the master checks: worker ids are plain names.
+  const std::string name =
+      absl::StrCat("staged-w-", options_.worker_id, "-", getpid(), "-", staged.fetch_add(1));
+  const std::string path = absl::StrCat(options_.checkpoint_dir, "/", name);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", strerror(errno)));
+  }
+  bool ok = true;
+  for (size_t done = 0; ok && done < data.size();) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ok && fdatasync(fd) == 0;
+  const int error = errno;
+  close(fd);
+  if (!ok) {
+    unlink(path.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", strerror(error)));
+  }
+  return name;
+}
+
+absl::StatusOr<std::string> WorkerLoop::ReadShared(const std::string& name) const {
+  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "' is not a file name"));
+  }
+  const std::string path = absl::StrCat(options_.checkpoint_dir, "/", name);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in.good() && !in.eof()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
+  return bytes.str();
 }
 
 absl::Status WorkerLoop::RegisterWithBackoff() {
@@ -116,7 +164,22 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
       checkpoints.every_epochs = 1;
     }
     checkpoints.stop_epoch = assignment.stop_epoch();
-    if (assignment.resume_epoch() > 0) {
+    std::string shared_error;
+    if (assignment.resume_epoch() > 0 && !options_.checkpoint_dir.empty() &&
+        !assignment.checkpoint_file().empty()) {
+      // The master keeps it in the directory this worker shares: read it there.
+      absl::StatusOr<std::string> read = ReadShared(assignment.checkpoint_file());
+      if (read.ok() && !read->empty()) {
+        checkpoints.resume = *std::move(read);
+        spdlog::info("lease {}: resuming after epoch {} from the shared directory", lease_id,
+                     assignment.resume_epoch());
+      } else {
+        shared_error = read.ok() ? "the file is empty" : std::string(read.status().message());
+        spdlog::warn("lease {}: the shared checkpoint cannot be read ({}); fetching it", lease_id,
+                     shared_error);
+      }
+    }
+    if (assignment.resume_epoch() > 0 && checkpoints.resume.empty()) {
       v1::GetCheckpointRequest request;
       request.set_lease_id(lease_id);
       request.set_worker_id(options_.worker_id);
@@ -176,11 +239,36 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
     absl::StatusOr<v1::HeartbeatResponse> response = absl::UnknownError("not sent");
     bool sent = false;
     if (epoch != nullptr && !epoch->checkpoint.empty()) {
-      // The epoch's progress and the state after it, recorded together.
+      // The epoch's progress and the state after it, recorded together: written in the
+      // shared directory (where there is one) or streamed.
       v1::CheckpointChunk header;
       *header.mutable_progress() = request;
-      absl::StatusOr<v1::SaveCheckpointResponse> saved =
-          retried([&] { return master_->SaveCheckpoint(header, epoch->checkpoint); });
+      absl::StatusOr<v1::SaveCheckpointResponse> saved = absl::UnknownError("not sent");
+      if (!options_.checkpoint_dir.empty() && shared_checkpoints_) {
+        absl::StatusOr<std::string> staged = StageShared(epoch->checkpoint);
+        if (staged.ok()) {
+          header.set_shared_file(*staged);
+          saved = retried([&] { return master_->SaveCheckpoint(header, ""); });
+          // Kept (moved into place) or refused (removed) by the master; otherwise ours.
+          unlink(absl::StrCat(options_.checkpoint_dir, "/", *staged).c_str());
+          if (absl::IsFailedPrecondition(saved.status()) || absl::IsNotFound(saved.status()) ||
+              absl::IsInvalidArgument(saved.status())) {
+            // No shared directory there, or not this one.
+            spdlog::warn(
+                "the master does not share --checkpoint-dir {} ({}): checkpoints are "
+                "sent to it instead",
+                options_.checkpoint_dir, std::string(saved.status().message()));
+            shared_checkpoints_ = false;
+          }
+        } else {
+          spdlog::warn("lease {}: {}; sending the checkpoint instead", lease_id,
+                       std::string(staged.status().message()));
+        }
+        header.clear_shared_file();
+      }
+      if (!saved.ok()) {
+        saved = retried([&] { return master_->SaveCheckpoint(header, epoch->checkpoint); });
+      }
       if (saved.ok() && saved->accepted()) {
         response = std::move(*saved->mutable_heartbeat());
         sent = true;

@@ -49,6 +49,10 @@ struct WorkerOptions {
   absl::Duration max_backoff = absl::Seconds(5);
   // Stop after this many trials (0: never), for tests and one-shot runs.
   int max_trials = 0;
+  // --checkpoint-dir: the directory the master keeps checkpoints in, shared with this
+  // worker (a ReadWriteMany volume, NFS). Checkpoints are written there and the one to
+  // resume from read there, instead of streamed; empty: streamed.
+  std::string checkpoint_dir;
 };
 
 class WorkerLoop {
@@ -77,6 +81,10 @@ class WorkerLoop {
 
  private:
   absl::Status RegisterWithBackoff();
+  // A checkpoint written in the shared directory under a new staging name: that name.
+  absl::StatusOr<std::string> StageShared(const std::string& data);
+  // The checkpoint `name` in the shared directory, if it can be read.
+  absl::StatusOr<std::string> ReadShared(const std::string& name) const;
   // Trains and reports; the report asks for the next genome unless this worker is
   // stopping or at max_trials, and `*next` receives it when the master had one.
   absl::Status RunTrial(const v1::Assignment& assignment, std::optional<v1::Assignment>* next);
@@ -88,6 +96,9 @@ class WorkerLoop {
   std::atomic<bool> stop_{false};
   std::atomic<bool> abort_{false};
   std::atomic<bool> drain_{false};
+  // Whether the master takes checkpoints written in the shared directory (until it
+  // says it does not).
+  std::atomic<bool> shared_checkpoints_{true};
   int trials_done_ = 0;
   int64_t lease_ms_ = 30'000;
 };

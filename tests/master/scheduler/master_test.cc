@@ -638,6 +638,62 @@ TEST_F(MasterTest, ACheckpointOutlivesAMasterRestartAndStrayFilesDoNot) {
   EXPECT_EQ(got->data, "durable state");
 }
 
+// --checkpoint-dir shared with the workers: a worker writes its checkpoint there and
+// sends the staging name; the master checks it, moves it into place or removes it, and
+// names the file to resume from in the next worker's assignment.
+TEST_F(MasterTest, InASharedDirectoryWorkersWriteAndReadTheCheckpointsThemselves) {
+  MasterOptions options = TestOptions();
+  options.checkpoint_dir = dir_.File("shared");
+  Open(store::Durability::kProcess, options);
+  ASSERT_TRUE(master_->Submit(SmallSpec()).ok());
+  RegisterWorker("w1");
+  RegisterWorker("w2");
+  const auto a = Acquire("w1");
+  ASSERT_TRUE(master_->Heartbeat(testing::EpochHeartbeat(*a, "w1", 1, 1, 0.6)).ok());
+  auto staged = [&](const std::string& name, const std::string& data) {
+    std::ofstream(dir_.File("shared/" + name)) << data;
+    return name;
+  };
+  auto saved = master_->SaveCheckpoint(CheckpointOf(*a, "w1", 2), "",
+                                       staged("staged-w-w1-1-0", "state after 2"));
+  ASSERT_THAT(saved, IsOk());
+  EXPECT_TRUE(saved->accepted()) << saved->reason();
+  const std::string name = absl::StrCat("search-1-genome-", a->genome().id(), "-epoch-2.ckpt");
+  EXPECT_TRUE(fs::exists(dir_.File("shared/" + name)));
+  EXPECT_FALSE(fs::exists(dir_.File("shared/staged-w-w1-1-0")));
+  EXPECT_EQ(master_->Stats().checkpoint_bytes, 13);
+  // Refused (not newer): the staged file is removed. Names that are not staging names,
+  // and files that are not regular, are not taken.
+  saved = master_->SaveCheckpoint(CheckpointOf(*a, "w1", 2), "", staged("staged-w-w1-1-1", "x"));
+  EXPECT_FALSE(saved->accepted());
+  EXPECT_FALSE(fs::exists(dir_.File("shared/staged-w-w1-1-1")));
+  for (const std::string& bad : {std::string("../m.db"), std::string("staged-/../../m.db"),
+                                 std::string("search-1-genome-1-epoch-2.ckpt")}) {
+    EXPECT_THAT(master_->SaveCheckpoint(CheckpointOf(*a, "w1", 3), "", bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a staging name")))
+        << bad;
+  }
+  fs::create_symlink(dir_.File("m.db"), dir_.File("shared/staged-link"));
+  EXPECT_THAT(master_->SaveCheckpoint(CheckpointOf(*a, "w1", 3), "", "staged-link"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a regular file")));
+  EXPECT_THAT(master_->SaveCheckpoint(CheckpointOf(*a, "w1", 3), "", "staged-gone"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no file")));
+  // The next worker is told where the checkpoint is.
+  clock_.AdvanceMs(1500);
+  ASSERT_TRUE(master_->Tick().ok());
+  const auto b = Acquire("w2");
+  ASSERT_EQ(b->resume_epoch(), 2);
+  EXPECT_EQ(b->checkpoint_file(), name);
+  // Streaming still works against it, for workers that do not share the directory.
+  ASSERT_THAT(master_->GetCheckpoint(CheckpointFor(*b, "w2")), IsOk());
+  EXPECT_TRUE(master_->SaveCheckpoint(CheckpointOf(*b, "w2", 3, 2), "streamed 3")->accepted());
+
+  // A master that keeps its checkpoints to itself says so.
+  Open();
+  EXPECT_THAT(master_->SaveCheckpoint(CheckpointOf(*b, "w2", 3, 2), "", "staged-w-w2-1-0"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("send the checkpoint")));
+}
+
 TEST_F(MasterTest, ASearchWithoutCheckpointsTakesNoneAndTheSizeIsCapped) {
   v1::SearchSpec spec = SmallSpec();
   spec.mutable_checkpoint()->set_disabled(true);

@@ -1,9 +1,13 @@
 #include "worker/daemon/worker_loop.h"
 
+#include <filesystem>
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_master_client.h"
+#include "tests/testing/temp_dir.h"
 
 namespace deepevolve::worker {
 namespace {
@@ -146,6 +150,58 @@ TEST_F(WorkerLoopTest, AResumeFetchesTheCheckpointOrSaysWhyNot) {
   EXPECT_EQ(saves[3].first.epoch(), 1);
   EXPECT_THAT(saves[3].first.resume_error(),
               HasSubstr("could not be fetched: the checkpoint file is gone"));
+}
+
+// --checkpoint-dir shared with the master: checkpoints are written there (the master
+// gets the staging name, no bytes) and the one to resume from read there.
+TEST_F(WorkerLoopTest, WithASharedDirectoryCheckpointsAreWrittenAndReadThere) {
+  deepevolve::testing::TempDir shared;
+  master_.ShareCheckpointDir(shared.path().string());
+  std::ofstream(shared.File("search-1-genome-6-epoch-1.ckpt")) << "after 1";
+  master_.QueueAcquire(CheckpointedWork(5, 2));
+  v1::AcquireResponse resume = CheckpointedWork(6, 2, 1);
+  resume.mutable_assignment()->set_checkpoint_file("search-1-genome-6-epoch-1.ckpt");
+  master_.QueueAcquire(resume);
+  WorkerOptions options = Options();
+  options.checkpoint_dir = shared.path().string();
+  std::vector<std::string> resumed_from;
+  std::string resumed;
+  ASSERT_TRUE(Run(
+                  [&](const v1::Assignment& a, const ProgressFn& progress, std::string* model,
+                      const genome::Checkpoints* c) {
+                    auto r = CheckpointingTrainer(&resumed)(a, progress, model, c);
+                    resumed_from.push_back(resumed);
+                    return r;
+                  },
+                  options)
+                  .ok());
+  EXPECT_THAT(resumed_from, ::testing::ElementsAre("", "after 1"));
+  EXPECT_TRUE(master_.checkpoint_fetches().empty());  // read from the directory
+  std::vector<std::string> sent;
+  for (const auto& [progress, data] : master_.saved_checkpoints()) sent.push_back(data);
+  EXPECT_THAT(sent, ::testing::ElementsAre("shared after 1", "shared after 2", "shared after 2"));
+  // No staging file is left behind (the fake master moves none into place).
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(shared.path())) {
+    left.push_back(entry.path().filename().string());
+  }
+  EXPECT_THAT(left, ::testing::ElementsAre("search-1-genome-6-epoch-1.ckpt"));
+}
+
+TEST_F(WorkerLoopTest, AMasterWithoutTheSharedDirectoryGetsTheBytes) {
+  deepevolve::testing::TempDir shared;
+  master_.ShareCheckpointDir(shared.path().string());
+  master_.QueueAcquire(CheckpointedWork(5, 2));
+  master_.QueueSaveCheckpoint(absl::FailedPreconditionError("no --checkpoint-dir"));
+  WorkerOptions options = Options();
+  options.checkpoint_dir = shared.path().string();
+  std::string resumed;
+  ASSERT_TRUE(Run(CheckpointingTrainer(&resumed), options).ok());
+  std::vector<std::string> sent;
+  for (const auto& [progress, data] : master_.saved_checkpoints()) sent.push_back(data);
+  // Tried in the directory once, then sent, and sent from then on.
+  EXPECT_THAT(sent, ::testing::ElementsAre("shared after 1", "after 1", "after 2"));
+  EXPECT_TRUE(std::filesystem::is_empty(shared.path()));
 }
 
 TEST_F(WorkerLoopTest, DrainHandsTheLeaseBackAfterTheEpochInHandWithItsCheckpoint) {
