@@ -40,14 +40,16 @@ def wait_for(condition, what, timeout=600.0):
 class Run:
     """A master on 127.0.0.1:0 and workers of the built-in trainer, in `directory`."""
 
-    def __init__(self, build, directory):
+    def __init__(self, build, directory, shared=False):
         self.build, self.dir = build, directory
+        # The shared storage mode: master and workers given one --checkpoint-dir.
+        self.shared = ["--checkpoint-dir", os.path.join(directory, "shared")] if shared else []
         port_file = os.path.join(directory, "port")
         self.log = open(os.path.join(directory, "master.log"), "a")
         self.master = subprocess.Popen(
             [os.path.join(build, "master", "deepevolve-master"), "--db",
              os.path.join(directory, "m.db"), "--listen", "127.0.0.1:0", "--port-file",
-             port_file, "--insecure", "--lease-seconds", "10"],
+             port_file, "--insecure", "--lease-seconds", "10", *self.shared],
             stdout=self.log, stderr=self.log)
         wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(),
                  "the master")
@@ -58,7 +60,7 @@ class Run:
         self.workers[name] = subprocess.Popen(
             [os.path.join(self.build, "worker", "deepevolve-worker"), "--master", self.address,
              "--insecure", "--id", name, "--threads", "1",
-             "--slots-dir", os.path.join(self.dir, "slots")],
+             "--slots-dir", os.path.join(self.dir, "slots"), *self.shared],
             stdout=self.log, stderr=self.log)
 
     def cli(self, *args):
@@ -77,9 +79,9 @@ class Run:
         self.log.close()
 
 
-def one(args, checkpoint_every, kill_every):
+def one(args, checkpoint_every, kill_every, storage="stream"):
     with tempfile.TemporaryDirectory(prefix="deepevolve-preempt-") as d:
-        run = Run(args.build, d)
+        run = Run(args.build, d, shared=storage == "shared")
         try:
             run.start_worker("steady")
             run.start_worker("spot")
@@ -103,7 +105,8 @@ def one(args, checkpoint_every, kill_every):
             seconds = time.monotonic() - start
             s = run.status(search)
             assert s["state"] == "SUCCEEDED", s
-            return {"checkpoints": checkpoint_every, "kill_every": kill_every, "seconds": seconds,
+            return {"checkpoints": checkpoint_every, "storage": storage,
+                    "kill_every": kill_every, "seconds": seconds,
                     "kills": kills, "preempted": int(s.get("preempted", 0)),
                     "resumes": int(s.get("resumes", 0)),
                     "epochs_lost": int(s.get("epochsLost", 0)),
@@ -126,35 +129,44 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-kills", action="store_true",
                    help="only the runs without kills: checkpointing's cost, in repeats")
+    p.add_argument("--modes", default="stream,none",
+                   help="what to run, comma-separated: stream (checkpoints after every epoch, "
+                        "streamed to the master), shared (the same in a --checkpoint-dir that "
+                        "the master and the workers share), none (no checkpoints)")
     args = p.parse_args()
+    configs = [{"stream": ("1", "stream"), "shared": ("1", "shared"), "none": ("none", "-")}[m]
+               for m in args.modes.split(",")]
     rows = []
     for repeat in range(args.repeats):
-        for checkpoint_every in ("1", "none"):
+        for checkpoint_every, storage in configs:
             for kill_every in (0,) if args.no_kills else (0, args.kill_every):
-                r = one(args, checkpoint_every, kill_every)
+                r = one(args, checkpoint_every, kill_every, storage)
                 r["repeat"] = repeat
                 print(json.dumps(r), flush=True)
                 rows.append(r)
-    print("\n| checkpoints | kills | wall-clock (median s) | kills per run | leases lost | "
-          "resumes | epochs lost | epochs lost per kill | best test |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for checkpoint_every in ("1", "none"):
+    print("\n| checkpoints | storage | kills | wall-clock (median s) | kills per run | "
+          "leases lost | resumes | epochs lost | epochs lost per kill | best test |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for checkpoint_every, storage in configs:
         for kill_every in (0,) if args.no_kills else (0, args.kill_every):
             rs = [r for r in rows if r["checkpoints"] == checkpoint_every
-                  and r["kill_every"] == kill_every]
+                  and r["storage"] == storage and r["kill_every"] == kill_every]
             med = lambda k: statistics.median(r[k] for r in rs)  # noqa: E731
             kills = med("kills")
-            print(f"| {'every epoch' if checkpoint_every == '1' else 'none'} | "
+            print(f"| {'every epoch' if checkpoint_every == '1' else 'none'} | {storage} | "
                   f"{'every %g s' % kill_every if kill_every else 'none'} | {med('seconds'):.0f} | "
                   f"{kills:g} | {med('preempted'):g} | {med('resumes'):g} | "
                   f"{med('epochs_lost'):g} | "
                   f"{(med('epochs_lost') / kills) if kills else 0:.2f} | "
                   f"{100 * med('best_test'):.2f} % |")
     plain = [r["seconds"] for r in rows if r["checkpoints"] == "none" and not r["kill_every"]]
-    saved = [r["seconds"] for r in rows if r["checkpoints"] == "1" and not r["kill_every"]]
-    print(f"\ncheckpointing's cost without kills: {statistics.median(saved):.1f} s against "
-          f"{statistics.median(plain):.1f} s "
-          f"({100 * (statistics.median(saved) / statistics.median(plain) - 1):+.1f} %)")
+    for storage in ("stream", "shared"):
+        saved = [r["seconds"] for r in rows
+                 if r["storage"] == storage and not r["kill_every"]]
+        if plain and saved:
+            print(f"\ncheckpointing's cost without kills ({storage}): "
+                  f"{statistics.median(saved):.1f} s against {statistics.median(plain):.1f} s "
+                  f"({100 * (statistics.median(saved) / statistics.median(plain) - 1):+.1f} %)")
 
 
 if __name__ == "__main__":

@@ -73,13 +73,27 @@ const char* StateName(v1::SearchState s) {
 }
 
 void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
-  out << absl::StrFormat("search %d \"%s\": %s, %s on %s, generation %d\n", s.search_id(), s.name(),
-                         StateName(s.state()), ga::StrategyName(s.spec()),
-                         s.spec().task().dataset(), s.generation());
+  // Population-based training counts rounds of its members, not genomes.
+  const v1::PbtParams* pbt = s.spec().has_pbt() ? &s.spec().pbt() : nullptr;
+  const int population = pbt != nullptr ? std::max(1, pbt->population()) : 1;
   out << absl::StrFormat(
-      "  genomes: %d done of ~%d planned, %d running, %d ledger hits, %d failed%s\n",
-      s.trials_done(), s.trials_planned(), s.trials_running(), s.ledger_hits(), s.failed(),
-      s.spec().has_pruner() ? absl::StrFormat(", %d pruned", s.pruned()) : "");
+      "search %d \"%s\": %s, %s on %s, %s\n", s.search_id(), s.name(), StateName(s.state()),
+      ga::StrategyName(s.spec()), s.spec().task().dataset(),
+      pbt != nullptr
+          ? absl::StrFormat("round %d of %d", s.generation(), s.trials_planned() / population)
+          : absl::StrFormat("generation %d", s.generation()));
+  if (pbt != nullptr) {
+    out << absl::StrFormat(
+        "  rounds: %d done of %d planned (%d members, %d epochs a round), %d running, %d "
+        "failed\n",
+        s.trials_done(), s.trials_planned(), population, pbt->ready_epochs(), s.trials_running(),
+        s.failed());
+  } else {
+    out << absl::StrFormat(
+        "  genomes: %d done of ~%d planned, %d running, %d ledger hits, %d failed%s\n",
+        s.trials_done(), s.trials_planned(), s.trials_running(), s.ledger_hits(), s.failed(),
+        s.spec().has_pruner() ? absl::StrFormat(", %d pruned", s.pruned()) : "");
+  }
   out << absl::StrFormat("  epochs: %d trained%s\n", s.epochs_trained(),
                          s.spec().has_pruner()
                              ? absl::StrFormat(", %d saved by the %s pruner", s.epochs_saved(),
@@ -119,6 +133,10 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
                            100 * s.best().accuracy(), 100 * s.best().test_accuracy(),
                            s.best().description(), s.best().genome().id(),
                            s.best().genome().hash());
+    if (!s.best().schedule().empty()) {
+      out << absl::StrFormat("    member %d, schedule %s\n", s.best().member(),
+                             s.best().schedule());
+    }
   }
   if (!s.spec().task().trainer().empty()) out << "  trainer: " << s.spec().task().trainer() << "\n";
   if (!s.waiting().empty()) out << "  waiting: " << s.waiting() << "\n";

@@ -407,7 +407,8 @@ absl::Status Master::Requeue(const Lease& lease, bool released) {
   if (t.state() != v1::TRIAL_FAILED) return absl::OkStatus();
   if (run.pruner() != nullptr) run.pruner()->Finished(t.genome().id(), /*completed=*/false);
   RETURN_IF_ERROR(ReportToStrategy(run, t, false, 0, /*pruned=*/false));
-  return Refill(run);
+  RETURN_IF_ERROR(Refill(run));
+  return ReleaseRoundCheckpoints(run);
 }
 
 absl::Status Master::ExpireLeases() {

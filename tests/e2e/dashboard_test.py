@@ -181,6 +181,30 @@ class DashboardTest(unittest.TestCase):
         self.assertIn(f"{pruned} pruned (", dom)
         self.assertIn(f'{status["epochsSaved"]} saved)', dom)
 
+    def test_population_based_training_shows_members_and_schedules(self):
+        """PBT's rounds: the leaderboard names each round's member and the schedule its
+        checkpoint went through, and the lineage links each round to the one it went on
+        from (its exploit lineage)."""
+        c = self.cluster
+        c.start_worker("w0", epoch_ms=1)
+        search = c.submit("--preset", "fashion_mnist_mlp_full", "--strategy", "pbt",
+                          "--population", "4", "--epochs", "4", "--ready-epochs", "2",
+                          "--seed", "3", "--name", "pbt")
+        self.assertEqual(c.wait_done(search)["state"], "SUCCEEDED")
+        dom = self.browse(search, "dashboard-pbt.png")
+        head = re.search(r"<thead>(.*?)</thead>", dom, re.S).group(1)
+        self.assertIn(">member<", head)
+        self.assertIn(">schedule<", head)
+        schedules = re.findall(r'<td class="col-schedule">([^<]*)</td>', dom)
+        self.assertEqual(len(schedules), 8, dom[-2000:])  # 4 members x 2 rounds
+        for text in schedules:
+            self.assertTrue(text.startswith("1-"), text)
+            self.assertIn("learning_rate=", text)
+        members = re.findall(r'<td class="col-member">(\d+)</td>', dom)
+        self.assertEqual(sorted(set(members)), ["1", "2", "3", "4"])
+        self.assertEqual(self.rendered(dom)["lineage"], 8)
+        self.assertIn("pbt: succeeded", dom)
+
     def test_the_dashboard_needs_the_token(self):
         url = f"http://127.0.0.1:{self.cluster.http_port}/dashboard/"
         dom = subprocess.run([chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",

@@ -484,6 +484,10 @@ class DistributedTest(unittest.TestCase):
                 self.assertEqual(t["curve"][:2 * (rnd - 1)], parent["curve"][:2 * (rnd - 1)])
         self.assertEqual(len(hashes), 18, "a schedule was trained twice")
         self.assertEqual(os.listdir(d := c.db + ".checkpoints"), [], d)
+        said = c.cli("status", str(search)).stdout
+        self.assertIn("pbt on fashion_mnist, round 3 of 3", said)
+        self.assertIn("rounds: 18 done of 18 planned (6 members, 2 epochs a round)", said)
+        self.assertRegex(said, r"member \d, schedule 1-")
         said = c.cli("top", str(search), "-n", "3").stdout
         self.assertIn("schedule 1-", said)
         self.assertRegex(said, r"\(member \d, epochs 5-6\)")
