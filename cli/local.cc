@@ -163,9 +163,13 @@ class LocalCluster {
     fs::remove(socket, ignored);
     const bool unix_socket = !ignored && socket.size() < kMaxUnixSocketPath;
     const std::string listen = unix_socket ? absl::StrCat("unix:", socket) : "127.0.0.1:0";
+    // The master and its workers share one machine: checkpoints are written and read in
+    // the directory the master keeps them in, never streamed.
+    const std::string checkpoints = fs::absolute(dir / "ledger.db.checkpoints").string();
     ASSIGN_OR_RETURN(Subprocess master,
                      Subprocess::Start({master_program, "--db", (dir / "ledger.db").string(),
-                                        "--listen", listen, "--port-file", port_file, "--insecure"},
+                                        "--listen", listen, "--port-file", port_file, "--insecure",
+                                        "--checkpoint-dir", checkpoints},
                                        (dir / "master.log").string()));
     master_.emplace(std::move(master));
     ASSIGN_OR_RETURN(std::string port, WaitForLine(port_file, *master_, absl::Minutes(1)));
@@ -182,7 +186,9 @@ class LocalCluster {
                                        options.device,
                                        "--insecure",
                                        "--slots-dir",
-                                       (dir / ".slots").string()};
+                                       (dir / ".slots").string(),
+                                       "--checkpoint-dir",
+                                       checkpoints};
       for (const std::string& d : options.data_dirs) {
         argv.push_back("--data-dir");
         argv.push_back(fs::absolute(d).string());
