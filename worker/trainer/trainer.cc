@@ -80,7 +80,7 @@ namespace {
 struct LoopState {
   int epoch = 0;            // epochs trained
   double seconds = 0;       // training time so far, at the checkpoint
-  double epochs_start = 0;  // when the first epoch began, on that clock
+  double epochs_start = 0;  // when this run's first epoch began (resumed: when it resumed)
   double best_val_loss = std::numeric_limits<double>::infinity();
   int64_t wait = 0;
   Evaluation val;
@@ -337,6 +337,8 @@ absl::StatusOr<genome::TrialResult> Trainer::Train(const genome::NamedGenome& ge
       if (restored.ok() && resumed.epoch >= 1 && resumed.epoch <= task.epochs()) {
         loop = std::move(resumed);
         before = loop.seconds;
+        // epoch_seconds is the mean over the epochs this run trains.
+        loop.epochs_start = elapsed();
       } else {
         resume_error = restored.ok() ? absl::StrCat("the checkpoint's epoch ", resumed.epoch,
                                                     " is not one of the task's")
