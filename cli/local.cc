@@ -166,11 +166,11 @@ class LocalCluster {
     // The master and its workers share one machine: checkpoints are written and read in
     // the directory the master keeps them in, never streamed.
     const std::string checkpoints = fs::absolute(dir / "ledger.db.checkpoints").string();
-    ASSIGN_OR_RETURN(Subprocess master,
-                     Subprocess::Start({master_program, "--db", (dir / "ledger.db").string(),
-                                        "--listen", listen, "--port-file", port_file, "--insecure",
-                                        "--checkpoint-dir", checkpoints},
-                                       (dir / "master.log").string()));
+    ASSIGN_OR_RETURN(
+        Subprocess master,
+        Subprocess::Start({master_program, "--db", (dir / "ledger.db").string(), "--listen", listen,
+                           "--port-file", port_file, "--insecure", "--checkpoint-dir", checkpoints},
+                          (dir / "master.log").string()));
     master_.emplace(std::move(master));
     ASSIGN_OR_RETURN(std::string port, WaitForLine(port_file, *master_, absl::Minutes(1)));
     address_ = unix_socket ? listen : absl::StrCat("127.0.0.1:", port);
