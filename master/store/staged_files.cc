@@ -13,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 
 namespace deepevolve::store {
@@ -20,21 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kStagedPrefix[] = "staged-";
-
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(absl::StrCat("cannot ", what, " ", path, ": ", strerror(errno)));
-}
-
-absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("write", path);
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -59,15 +47,7 @@ absl::StatusOr<StagedFiles> StagedFiles::Open(const std::string& dir, const std:
 absl::StatusOr<std::string> StagedFiles::Stage(const std::string& data) {
   const std::string path =
       absl::StrCat(dir_, "/", kStagedPrefix, getpid(), "-", staged_.fetch_add(1));
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("create", path);
-  absl::Status written = WriteAll(fd, data, path);
-  if (written.ok() && sync_ && fdatasync(fd) != 0) written = Errno("sync", path);
-  close(fd);
-  if (!written.ok()) {
-    Discard(path);
-    return written;
-  }
+  RETURN_IF_ERROR(WriteNewFile(path, data, sync_));
   return path;
 }
 
@@ -131,24 +111,7 @@ absl::Status StagedFiles::Remove(const std::string& name) {
 }
 
 absl::StatusOr<std::optional<std::string>> StagedFiles::Read(const std::string& name) const {
-  const std::string path = PathOf(name);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) return std::optional<std::string>();
-  if (fd < 0) return Errno("open", path);
-  std::string data;
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      return Errno("read", path);
-    }
-    if (n == 0) break;
-    data.append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
-  return std::make_optional(std::move(data));
+  return ReadWholeFile(PathOf(name));
 }
 
 std::vector<std::pair<std::string, int64_t>> StagedFiles::List() const {

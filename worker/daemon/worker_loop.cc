@@ -1,18 +1,14 @@
 #include "worker/daemon/worker_loop.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/files.h"
 #include "genome/metrics.h"
 #include "spdlog/spdlog.h"
 
@@ -30,26 +26,12 @@ void WorkerLoop::Backoff(int attempt) {
 absl::StatusOr<std::string> WorkerLoop::StageShared(const std::string& data) {
   static std::atomic<int64_t> staged{0};
   // [A-Za-z0-9._-] only, as the master checks: worker ids are plain names.
-  const std::string name =
-      absl::StrCat("staged-w-", options_.worker_id, "-", getpid(), "-", staged.fetch_add(1));
-  const std::string path = absl::StrCat(options_.checkpoint_dir, "/", name);
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", strerror(errno)));
-  }
-  bool ok = true;
-  for (size_t done = 0; ok && done < data.size();) {
-    const ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  ok = ok && fdatasync(fd) == 0;
-  const int error = errno;
-  close(fd);
-  if (!ok) {
-    unlink(path.c_str());
-    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", strerror(error)));
+  const std::string name = absl::StrCat(kStagedPrefix, "w-", options_.worker_id, "-", getpid(), "-",
+                                        staged.fetch_add(1));
+  if (absl::Status s = WriteNewFile(absl::StrCat(options_.checkpoint_dir, "/", name), data,
+                                    /*sync=*/true);
+      !s.ok()) {
+    return s;
   }
   return name;
 }
@@ -59,12 +41,10 @@ absl::StatusOr<std::string> WorkerLoop::ReadShared(const std::string& name) cons
     return absl::InvalidArgumentError(absl::StrCat("'", name, "' is not a file name"));
   }
   const std::string path = absl::StrCat(options_.checkpoint_dir, "/", name);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (!in.good() && !in.eof()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  return bytes.str();
+  absl::StatusOr<std::optional<std::string>> read = ReadWholeFile(path);
+  if (!read.ok()) return read.status();
+  if (!read->has_value()) return absl::NotFoundError(absl::StrCat("no file ", path));
+  return **std::move(read);
 }
 
 absl::Status WorkerLoop::RegisterWithBackoff() {
@@ -164,7 +144,6 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
       checkpoints.every_epochs = 1;
     }
     checkpoints.stop_epoch = assignment.stop_epoch();
-    std::string shared_error;
     if (assignment.resume_epoch() > 0 && !options_.checkpoint_dir.empty() &&
         !assignment.checkpoint_file().empty()) {
       // The master keeps it in the directory this worker shares: read it there.
@@ -174,9 +153,8 @@ absl::Status WorkerLoop::RunTrial(const v1::Assignment& assignment,
         spdlog::info("lease {}: resuming after epoch {} from the shared directory", lease_id,
                      assignment.resume_epoch());
       } else {
-        shared_error = read.ok() ? "the file is empty" : std::string(read.status().message());
         spdlog::warn("lease {}: the shared checkpoint cannot be read ({}); fetching it", lease_id,
-                     shared_error);
+                     read.ok() ? "the file is empty" : std::string(read.status().message()));
       }
     }
     if (assignment.resume_epoch() > 0 && checkpoints.resume.empty()) {
