@@ -393,7 +393,21 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
     err << "deepevolve local: cannot read the results back: " << s.error_message() << "\n";
     return 1;
   }
-  WriteResults(*space, trials, options.out_dir);
+  std::vector<v1::Trial> ranked;
+  {
+    grpc::ClientContext context;
+    PrepareCall(context, remote, absl::Seconds(60));
+    v1::LeaderboardRequest request;
+    request.set_search_id(search_id);
+    request.set_limit(10000);
+    v1::LeaderboardResponse response;
+    if (grpc::Status s = stub->Leaderboard(&context, request, &response); !s.ok()) {
+      err << "deepevolve local: cannot read the leaderboard: " << s.error_message() << "\n";
+      return 1;
+    }
+    ranked.assign(response.trials().begin(), response.trials().end());
+  }
+  WriteResults(*space, trials, ranked, options.out_dir);
   // A trainer program's model file is in its own format.
   const fs::path model_path =
       fs::path(options.out_dir) / (spec.task().trainer().empty() ? "best_model.pt" : "best_model");
@@ -415,27 +429,14 @@ int RunLocal(const LocalOptions& options, std::ostream& out, std::ostream& err) 
       model_note = absl::StrCat("no best model (", got.error_message(), ")");
     }
   }
-  std::vector<v1::Trial> top;
-  {
-    grpc::ClientContext context;
-    PrepareCall(context, remote, absl::Seconds(60));
-    v1::LeaderboardRequest request;
-    request.set_search_id(search_id);
-    request.set_limit(5);
-    v1::LeaderboardResponse response;
-    if (grpc::Status s = stub->Leaderboard(&context, request, &response); !s.ok()) {
-      err << "deepevolve local: cannot read the leaderboard: " << s.error_message() << "\n";
-      return 1;
-    }
-    top.assign(response.trials().begin(), response.trials().end());
-  }
   cluster.Stop();
   if (watched != 0) {
     err << "deepevolve local: the search did not succeed (" << trials.size()
         << " genomes recorded in " << options.out_dir << ")\n";
     return 1;
   }
-  PrintTop(trials, top, spec, out);
+  PrintTop(trials, {ranked.begin(), ranked.begin() + std::min<size_t>(5, ranked.size())}, spec,
+           out);
   out << "\nAll genomes: " << (fs::path(options.out_dir) / "genomes.csv").string() << " and "
       << "genomes.json; " << model_note
       << "; ledger: " << (fs::path(options.out_dir) / "ledger.db").string() << "\n";

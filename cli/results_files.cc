@@ -55,7 +55,9 @@ const char* TrialStatus(const v1::Trial& t) {
 }  // namespace
 
 void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>& trials,
-                  const std::string& dir) {
+                  const std::vector<v1::Trial>& ranked, const std::string& dir) {
+  absl::flat_hash_map<int64_t, int> rank;
+  for (const v1::Trial& t : ranked) rank.try_emplace(t.genome().id(), rank.size() + 1);
   std::ofstream csv(fs::path(dir) / "genomes.csv");
   std::vector<std::string> header;
   for (const genome::Gene& g : space.genes()) header.push_back(g.name);
@@ -139,6 +141,7 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
       j["stop_epoch"] = t.stop_epoch();
       j["schedule"] = t.schedule();
     }
+    if (auto r = rank.find(g.id()); r != rank.end()) j["rank"] = r->second;
     if (ok) {
       j["accuracy"] = t.accuracy();
       j["test_accuracy"] = t.test_accuracy();

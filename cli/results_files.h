@@ -15,9 +15,11 @@
 
 namespace deepevolve::cli {
 
-// Every trial of the search, in the order given (creation order), to both files.
+// Every trial of the search, in the order given (creation order), to both files. `ranked`
+// is the master's leaderboard (best first): genomes.json gives each genome on it its
+// "rank" (1 for the best), so that a reader need not rank results again.
 void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>& trials,
-                  const std::string& dir);
+                  const std::vector<v1::Trial>& ranked, const std::string& dir);
 
 // genomes.json's array. NOT_FOUND when DIR has none; INVALID_ARGUMENT when it is not an
 // array.

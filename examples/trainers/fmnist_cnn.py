@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """A deepevolve trainer program: a CNN on Fashion-MNIST in PyTorch (Debian's python3-torch).
 
-The worker runs it once per trial (README, "Your own training program"): the trial comes
-as one JSON object on stdin; one JSON line goes to stdout after each epoch, and a final
-one with the accuracies. Genes (each optional, defaults below): conv_layers, filters,
+The worker runs it once per trial (README, "Your own training program"); deepevolve.trainer
+reads the trial and writes its epochs and result in the protocol's JSON lines. Genes (each optional, defaults below): conv_layers, filters,
 kernel_size, dense_units, dropout, learning_rate, optimizer (adam, sgd, rmsprop),
 batch_size. The dataset text is "fashion_mnist" or "fashion_mnist:N" to train on the first
 N training images; a tenth of them is held out for validation, the fitness.
@@ -12,16 +11,20 @@ Checkpoints: offered a checkpoint_path, it saves its whole training state there 
 every checkpoint_every-th epoch (weights, optimizer, the data order's generator and
 torch's generator) and says so with {"checkpoint": N}; given resume_from (a lost worker's
 last checkpoint), it goes on after that epoch, on the CPU to the same result as an
-uninterrupted training.
+uninterrupted training. It refuses another trial's state.
 """
 import gzip
-import json
 import os
 import sys
-import time
 
 import torch
 from torch import nn
+
+try:
+    from deepevolve.trainer import Trial
+except ImportError:  # run from this repository, the package not installed
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    from deepevolve.trainer import Trial
 
 DEFAULTS = {"conv_layers": 2, "filters": 32, "kernel_size": 3, "dense_units": 128,
             "dropout": 0.25, "learning_rate": 1e-3, "optimizer": "adam", "batch_size": 128}
@@ -74,23 +77,17 @@ def accuracy(model, x, y, device):
     return correct / len(x)
 
 
-def main():
-    trial = json.load(sys.stdin)
-    g = {**DEFAULTS, **trial["genes"]}
-    torch.manual_seed(trial["seed"])
-    torch.set_num_threads(max(1, trial["threads"]))
-    device = torch.device(trial["device"] if torch.cuda.is_available() else "cpu")
-    name, _, limit = (trial["dataset"] or "fashion_mnist").partition(":")
+def main(trial):
+    g = {**DEFAULTS, **trial.genes}
+    torch.manual_seed(trial.seed)
+    torch.set_num_threads(max(1, trial.threads))
+    device = torch.device(trial.device if torch.cuda.is_available() else "cpu")
+    name, _, limit = (trial.dataset or "fashion_mnist").partition(":")
     if name != "fashion_mnist":
-        print(json.dumps({"error": f"unknown dataset {name!r} (this program trains on "
-                                   "fashion_mnist or fashion_mnist:N)", "kind": "setup"}))
-        return
-    try:
-        x, y = load("train", trial["data_dirs"])
-        test_x, test_y = load("t10k", trial["data_dirs"])
-    except FileNotFoundError as e:
-        print(json.dumps({"error": str(e), "kind": "setup"}))
-        return
+        return trial.fail(f"unknown dataset {name!r} (this program trains on fashion_mnist "
+                          "or fashion_mnist:N)", kind="setup")
+    x, y = load("train", trial.data_dirs)  # a missing file fails the set-up, not the genome
+    test_x, test_y = load("t10k", trial.data_dirs)
     if limit:
         x, y = x[:int(limit)], y[:int(limit)]
     held = len(x) // 10
@@ -99,22 +96,21 @@ def main():
     optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
     optimizer = optimizers[g["optimizer"]](model.parameters(), lr=float(g["learning_rate"]))
     loss_fn = nn.CrossEntropyLoss()
-    generator = torch.Generator().manual_seed(trial["seed"])
-    start, batch = time.time(), int(g["batch_size"])
-    first, val = 1, 0.0
-    identity = [trial["genome_hash"], trial["seed"]]
-    if trial.get("resume_from"):
-        state = torch.load(trial["resume_from"])
+    generator = torch.Generator().manual_seed(trial.seed)
+    batch = int(g["batch_size"])
+    val = 0.0
+    identity = [trial.genome_hash, trial.seed]
+    if trial.resume_from:
+        state = torch.load(trial.resume_from)
         if state.get("trial") == identity:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             generator.set_state(state["order"])
             torch.set_rng_state(state["torch"])
-            first, val = state["epoch"] + 1, state["val"]
-        else:  # the worker sees epoch 1 come and records that it did not resume
-            print("the checkpoint is another trial's: training from epoch 1", file=sys.stderr)
-    every = max(1, trial.get("checkpoint_every") or 1)
-    for epoch in range(first, trial["epochs"] + 1):
+            val = state["val"]
+        else:  # trains from epoch 1; the worker records that it did not resume
+            trial.discard_checkpoint("the checkpoint is another trial's")
+    for epoch in trial.epoch_range():
         model.train()
         order, total = torch.randperm(len(train_x), generator=generator), 0.0
         for i in range(0, len(order), batch):
@@ -125,19 +121,17 @@ def main():
             optimizer.step()
             total += loss.item() * len(idx_)
         val = accuracy(model, val_x, val_y, device)
-        print(json.dumps({"epoch": epoch, "val_accuracy": val, "loss": total / len(order),
-                          "seconds": round(time.time() - start, 3)}), flush=True)
-        if trial.get("checkpoint_path") and epoch % every == 0:
-            path = trial["checkpoint_path"]
-            torch.save({"trial": identity, "epoch": epoch, "val": val,
-                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "order": generator.get_state(), "torch": torch.get_rng_state()},
-                       path + ".new")
-            os.replace(path + ".new", path)  # whole, or not at all
-            print(json.dumps({"checkpoint": epoch}), flush=True)
-    torch.save(model.state_dict(), trial["model_path"])
-    print(json.dumps({"accuracy": val, "test_accuracy": accuracy(model, test_x, test_y, device)}))
+        trial.report(epoch, val, loss=total / len(order))
+        if trial.checkpoint_due(epoch):
+            with trial.checkpoint(epoch) as f:
+                torch.save({"trial": identity, "epoch": epoch, "val": val,
+                            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "order": generator.get_state(), "torch": torch.get_rng_state()}, f)
+        trial.check()
+    torch.save(model.state_dict(), trial.model_path)
+    trial.finish(val, test_accuracy=accuracy(model, test_x, test_y, device))
 
 
 if __name__ == "__main__":
-    main()
+    with Trial() as t:
+        main(t)

@@ -33,6 +33,7 @@ class RpcMetrics {
     kReport,
     kSaveCheckpoint,
     kGetCheckpoint,
+    kReadSpec,
     kNumMethods
   };
   static const char* Name(Method m);

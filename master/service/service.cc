@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "master/ga/spec_file.h"
 
 namespace deepevolve::master {
 namespace {
@@ -128,6 +129,22 @@ grpc::Status SearchServiceImpl::GetModel(grpc::ServerContext* context,
   Master* master = slot_->Get();
   if (master == nullptr) return Recovering();
   return Answer(master->GetModel(request->search_id(), request->genome_id()), response);
+}
+
+grpc::Status SearchServiceImpl::ReadSpec(grpc::ServerContext* context,
+                                         const v1::ReadSpecRequest* request,
+                                         v1::SearchSpec* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kReadSpec);
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
+  constexpr size_t kMaxSpecText = 1 << 20;
+  if (request->text().size() > kMaxSpecText) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("text: a spec of ", request->text().size(), " bytes; at most ", kMaxSpecText));
+  }
+  std::string source = request->source().empty() ? "spec" : request->source();
+  if (source.size() > 256) source.resize(256);
+  return Answer(ParseSearchSpec(request->text(), source), response);
 }
 
 grpc::Status WorkerServiceImpl::Admit(const grpc::ServerContext* context,

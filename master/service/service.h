@@ -36,6 +36,7 @@ class SearchServiceImpl final : public v1::SearchService::Service {
   grpc::Status ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest*,
                           v1::ListTrialsResponse*) override;
   grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest*, v1::Model*) override;
+  grpc::Status ReadSpec(grpc::ServerContext*, const v1::ReadSpecRequest*, v1::SearchSpec*) override;
 
  private:
   MasterSlot own_;

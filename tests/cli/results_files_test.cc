@@ -52,7 +52,7 @@ TEST(ResultsFilesTest, WhatIsWrittenReadsBackByName) {
   trials[2].set_state(v1::TRIAL_FAILED);
   trials[2].set_error("loss, is NaN");  // a comma: quoted in the CSV
   ::deepevolve::testing::TempDir dir;
-  WriteResults(space, trials, dir.path().string());
+  WriteResults(space, trials, {trials[1], trials[0]}, dir.path().string());
 
   std::ifstream csv(dir.File("genomes.csv"));
   std::stringstream text;
@@ -73,6 +73,10 @@ TEST(ResultsFilesTest, WhatIsWrittenReadsBackByName) {
   EXPECT_EQ((*json)[1]["status"], "pruned");
   EXPECT_EQ((*json)[1]["pruned_at_epoch"], 1);
   EXPECT_EQ((*json)[2]["error"], "loss, is NaN");
+  // The leaderboard's order, as given; a genome not on it has no rank.
+  EXPECT_EQ((*json)[1]["rank"], 1);
+  EXPECT_EQ((*json)[0]["rank"], 2);
+  EXPECT_FALSE((*json)[2].contains("rank"));
   EXPECT_EQ((*json)[0]["metrics"], (nlohmann::json{{"latency_ms", 0.25}, {"params", 1000}}));
   EXPECT_EQ((*json)[2]["metrics"]["params"], 3000);
   for (size_t i = 0; i < 3; ++i) {
