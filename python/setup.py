@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 from setuptools import setup
-from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO = os.path.join(HERE, "..", "proto")
@@ -34,10 +33,6 @@ def generate():
     subprocess.run(command + [f"--proto_path={PROTO}", "--python_out", HERE] + FILES, check=True)
 
 
-class BuildWithStubs(build_py):
-    def run(self):
-        generate()
-        super().run()
-
-
-setup(cmdclass={"build_py": BuildWithStubs})
+# Before setup(): every step (the metadata's included) lists deepevolve.v1's files.
+generate()
+setup()

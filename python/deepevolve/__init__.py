@@ -14,8 +14,8 @@ _HOMES = {
     "to_dataframe": "deepevolve.client",
     "Trial": "deepevolve.trainer",
     "Pruned": "deepevolve.trainer",
-    "tune": "deepevolve.tune",
-    "TuneResult": "deepevolve.tune",
+    "tune": "deepevolve.tuning",
+    "TuneResult": "deepevolve.tuning",
 }
 
 

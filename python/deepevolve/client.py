@@ -132,11 +132,11 @@ class Client:
         """The search's SearchSummary (state, progress, best trial so far)."""
         return self._call("Get", service_pb2.GetRequest(search_id=int(search_id)))
 
-    def list(self, limit=None):
+    def list(self, limit=None, page_size=1000):
         """Searches, newest first: every page, or the newest `limit`."""
         out, before = [], 0
         while limit is None or len(out) < limit:
-            page = self._call("List", service_pb2.ListRequest(before_search_id=before, page_size=1000))
+            page = self._call("List", service_pb2.ListRequest(before_search_id=before, page_size=page_size))
             out.extend(page.searches)
             before = page.next_before_search_id
             if before == 0:
@@ -151,11 +151,11 @@ class Client:
         request = service_pb2.LeaderboardRequest(search_id=int(search_id), limit=int(n))
         return list(self._call("Leaderboard", request).trials)
 
-    def trials(self, search_id):
+    def trials(self, search_id, page_size=10000):
         """Every genome of the search in creation order, whatever its state (all pages)."""
         out, after = [], 0
         while True:
-            request = service_pb2.ListTrialsRequest(search_id=int(search_id), after_genome_id=after, page_size=10000)
+            request = service_pb2.ListTrialsRequest(search_id=int(search_id), after_genome_id=after, page_size=page_size)
             page = self._call("ListTrials", request)
             out.extend(page.trials)
             after = page.next_after_genome_id
@@ -201,20 +201,58 @@ class Client:
             finally:
                 stream.cancel()
 
-    def wait(self, search_id, progress=None):
+    def wait(self, search_id, progress=None, bar=False):
         """Watches the search to its end and returns its final SearchSummary. `progress`,
-        when given, is called with each event."""
-        for event in self.watch(search_id):
-            if progress is not None:
-                progress(event)
-            if event.kind == service_pb2.Event.SEARCH_DONE:
-                return event.search
-        return self.get(search_id)
+        when given, is called with each event; `bar` shows a progress bar (tqdm)."""
+        shown = ProgressBar(self.get(search_id)) if bar else None
+        try:
+            for event in self.watch(search_id):
+                if progress is not None:
+                    progress(event)
+                if shown is not None:
+                    shown(event)
+                if event.kind == service_pb2.Event.SEARCH_DONE:
+                    return event.search
+            return self.get(search_id)
+        finally:
+            if shown is not None:
+                shown.close()
 
     def dataframe(self, search_id):
         """Every trial of the search as a pandas DataFrame (to_dataframe)."""
         space = self.get(search_id).spec.space
         return to_dataframe(self.trials(search_id), space)
+
+
+class ProgressBar:
+    """A search's genomes done out of those planned, and the best accuracy so far, as a
+    tqdm bar (a widget in a notebook where ipywidgets is installed, text elsewhere)."""
+
+    _COUNTED = (service_pb2.Event.GENOME_FINISHED, service_pb2.Event.GENOME_CACHED,
+                service_pb2.Event.GENOME_PRUNED, service_pb2.Event.GENOME_FAILED)
+
+    def __init__(self, summary):
+        try:
+            import ipywidgets  # noqa: F401  (a notebook's widget bar needs it)
+            from tqdm.auto import tqdm
+        except ImportError:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                raise ImportError("a progress bar needs tqdm (apt-get install python3-tqdm)") from None
+        self.bar = tqdm(total=summary.trials_planned or None, desc=f"search {summary.search_id}", unit="genome")
+        self.best = None
+
+    def __call__(self, event):
+        if event.kind not in self._COUNTED:
+            return
+        if event.kind != service_pb2.Event.GENOME_FAILED and (self.best is None or event.trial.accuracy > self.best):
+            self.best = event.trial.accuracy
+            self.bar.set_postfix(best=f"{self.best:.4f}")
+        self.bar.update(1)
+
+    def close(self):
+        self.bar.close()
 
 
 def _is_spec_path(spec):
@@ -272,4 +310,10 @@ def to_json(message):
 
 
 def search_done(summary):
+    """Whether the search has ended (succeeded, cancelled or failed)."""
     return summary.state in _DONE_STATES
+
+
+def state_name(state):
+    """A SearchState's name: "RUNNING", "SUCCEEDED", ..."""
+    return service_pb2.SearchState.Name(state)

@@ -275,9 +275,8 @@ class Trial:
 
 
 def _read_trial():
-    if sys.stdin is not None and not sys.stdin.isatty():
-        text = sys.stdin.read()
-    else:
+    text = sys.stdin.read() if sys.stdin is not None and not sys.stdin.isatty() else ""
+    if not text.strip():
         text = os.environ.get("DEEPEVOLVE_TRIAL", "")
     if not text.strip():
         raise ProtocolError(

@@ -23,6 +23,7 @@ module:function").
 
 import dataclasses
 import hashlib
+import importlib.util
 import inspect
 import json
 import os
@@ -185,12 +186,8 @@ def _local(objective, spec, keywords, trainer, workers, threads, out, verbose, t
 def _remote(client, spec, keywords, verbose):
     from deepevolve.client import genes_of
 
-    summary = client.submit(spec, **keywords)
-    search_id = summary.search_id
-    bar = _progress(summary, verbose)
-    final = client.wait(search_id, progress=bar)
-    if bar is not None:
-        bar.close()
+    search_id = client.submit(spec, **keywords).search_id
+    final = client.wait(search_id, bar=verbose and importlib.util.find_spec("tqdm") is not None)
     space = final.spec.space
     ranked = client.leaderboard(search_id, n=10000)
     rank = {t.genome.id: i + 1 for i, t in enumerate(ranked)}
@@ -226,36 +223,6 @@ def _entry(trial, genes, rank):
     elif trial.error:
         entry["error"] = trial.error
     return entry
-
-
-def _progress(summary, verbose):
-    """A progress bar over the planned genomes (tqdm, where installed), or None."""
-    if not verbose:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    from deepevolve._stubs import service_pb2
-
-    class Bar:
-        def __init__(self):
-            self.bar = tqdm(total=summary.trials_planned or None, desc=f"search {summary.search_id}", unit="genome")
-            self.best = 0.0
-
-        def __call__(self, event):
-            kinds = service_pb2.Event
-            if event.kind in (kinds.GENOME_FINISHED, kinds.GENOME_CACHED, kinds.GENOME_PRUNED):
-                if event.trial.accuracy > self.best:
-                    self.best = event.trial.accuracy
-                    self.bar.set_postfix(best=f"{self.best:.4f}")
-            if event.kind in (kinds.GENOME_FINISHED, kinds.GENOME_CACHED, kinds.GENOME_PRUNED, kinds.GENOME_FAILED):
-                self.bar.update(1)
-
-        def close(self):
-            self.bar.close()
-
-    return Bar()
 
 
 def _as_list(value):
