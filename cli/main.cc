@@ -46,6 +46,8 @@ void AddSpecFlags(CLI::App* app, deepevolve::cli::SpecFlags& f) {
                   "METRIC:max or METRIC:min, repeatable (default accuracy:max; see README)");
   app->add_option("--constraint", f.constraints,
                   "METRIC<=X or METRIC>=X, repeatable: genomes outside rank last");
+  app->add_option("--warm-start", f.warm_start,
+                  "SEARCH[:N]: begin with the best N (default 8) genomes of that earlier search");
 }
 
 // The spec the flags describe; nullopt after telling stderr what is wrong.
@@ -240,6 +242,19 @@ int main(int argc, char** argv) {
                          "this genome's model (its id, or the start of its hash) instead of the "
                          "best's: any member of a front of several objectives");
   add_remote(export_cmd);
+  deepevolve::cli::SpecFlags import_flags;
+  std::vector<std::string> import_files;
+  std::string import_source;
+  CLI::App* import_cmd = app.add_subcommand(
+      "import", "Record another run's finished trials in a master's ledger (a warm start)");
+  import_cmd->add_option("files", import_files, "genomes.json or genomes.csv files")->required();
+  AddSpecFlags(import_cmd, import_flags);
+  import_cmd->add_option("--trainer", import_flags.trainer,
+                         "NAME[@VERSION]: the trainer program the trials were trained with");
+  import_cmd->add_option("--source", import_source,
+                         "where they come from, shown with each trial answered from them "
+                         "(default: the files' names)");
+  add_remote(import_cmd);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -278,6 +293,12 @@ int main(int argc, char** argv) {
   if (*list) return deepevolve::cli::RunList(remote, std::cout, std::cerr);
   if (*top) return deepevolve::cli::RunTop(remote, search_id, top_limit, std::cout, std::cerr);
   if (*cancel) return deepevolve::cli::RunCancel(remote, search_id, std::cout, std::cerr);
+  if (*import_cmd) {
+    auto spec = BuildSpec(import_flags, "import");
+    if (!spec.has_value()) return 2;
+    return deepevolve::cli::RunImport(remote, *spec, import_files, import_source, std::cout,
+                                      std::cerr);
+  }
   if (*export_cmd) {
     return deepevolve::cli::RunExport(remote, search_id, export_genome, export_path, std::cout,
                                       std::cerr);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "cli/results_files.h"
 #include "cli/watch_progress.h"
 #include "deepevolve/v1/service.grpc.pb.h"
 #include "genome/pareto.h"
@@ -148,6 +149,9 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
 }  // namespace
 
 std::string TrialNote(const v1::Trial& t) {
+  if (t.state() == v1::CACHED && !t.imported_from().empty()) {
+    return absl::StrCat("(imported: ", t.imported_from(), ")");
+  }
   if (t.state() == v1::CACHED) return "(ledger)";
   if (t.state() == v1::PRUNED) return absl::StrCat("(pruned at epoch ", t.pruned_at_epoch(), ")");
   if (t.member() > 0) {
@@ -456,6 +460,53 @@ int RunExport(const RemoteOptions& options, int64_t search_id, const std::string
                          model.data().size(), model.trial().genome().id(),
                          model.trial().description(), 100 * model.trial().accuracy(),
                          100 * model.trial().test_accuracy());
+  return 0;
+}
+
+int RunImport(const RemoteOptions& options, const v1::SearchSpec& spec,
+              const std::vector<std::string>& files, const std::string& source, std::ostream& out,
+              std::ostream& err) {
+  // The space checks each file's genes as the master will; the master checks again.
+  absl::StatusOr<v1::SearchSpec> resolved = ga::ResolveSearchSpec(spec);
+  if (!resolved.ok()) {
+    err << "deepevolve import: bad search spec: " << resolved.status().message() << "\n";
+    return 1;
+  }
+  auto space =
+      genome::SearchSpace::FromProto(resolved->space(), ga::GeneNamesFor(resolved->task()));
+  if (!space.ok()) {
+    err << "deepevolve import: bad search spec: " << space.status().message() << "\n";
+    return 1;
+  }
+  v1::ImportTrialsRequest request;
+  *request.mutable_spec() = spec;
+  int skipped = 0;
+  for (const std::string& file : files) {
+    absl::StatusOr<FinishedTrials> read = ReadFinishedTrials(file, *space);
+    if (!read.ok()) {
+      err << "deepevolve import: " << read.status().message() << "\n";
+      return 1;
+    }
+    skipped += read->skipped;
+    for (v1::ImportedTrial& t : read->trials) *request.add_trials() = std::move(t);
+  }
+  request.set_source(source.empty() ? absl::StrJoin(files, ", ").substr(0, 256) : source);
+  auto stub = ConnectSearchService(options, err);
+  if (stub == nullptr) return 1;
+  grpc::ClientContext context;
+  PrepareCall(context, options, absl::Seconds(120));
+  v1::ImportTrialsResponse response;
+  if (grpc::Status s = stub->ImportTrials(&context, request, &response); !s.ok()) {
+    return Fail(options, "import", s, err);
+  }
+  if (options.json) {
+    out << Json(response) << "\n";
+    return 0;
+  }
+  out << "imported " << response.imported() << " trial" << (response.imported() == 1 ? "" : "s")
+      << " into the ledger (" << response.already_recorded() << " already recorded, " << skipped
+      << " not finished in the file" << (skipped == 1 ? "" : "s")
+      << "): searches of this task answer them without training\n";
   return 0;
 }
 

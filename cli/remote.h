@@ -55,6 +55,12 @@ int RunCancel(const RemoteOptions& options, int64_t search_id, std::ostream& out
 grpc::Status ReadAllTrials(v1::SearchService::Stub& stub, const RemoteOptions& options,
                            int64_t search_id, std::vector<v1::Trial>* trials);
 
+// Imports the finished trials of results files (genomes.json or genomes.csv of another
+// run) into the master's ledger under `spec`'s task: `deepevolve import`.
+int RunImport(const RemoteOptions& options, const v1::SearchSpec& spec,
+              const std::vector<std::string>& files, const std::string& source, std::ostream& out,
+              std::ostream& err);
+
 // Writes the model of search `search_id`'s genome `genome` — its id, or a prefix of its
 // hash of at least 6 characters — to `path`; its best genome's when `genome` is empty.
 int RunExport(const RemoteOptions& options, int64_t search_id, const std::string& genome,

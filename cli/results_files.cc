@@ -4,14 +4,18 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/csv_record.h"
+#include "common/status_macros.h"
 #include "genome/gene_json.h"
 #include "genome/trial_rank.h"
 #include "master/ga/sim.h"
@@ -151,6 +155,142 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
     json.push_back(std::move(j));
   }
   std::ofstream(fs::path(dir) / "genomes.json") << json.dump(2) << "\n";
+}
+
+namespace {
+
+// A results file's whole text.
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, " cannot be read"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A cell of gene `gene`'s column as that gene's value: the space's value written so, else
+// the number or name it reads as (which the master then refuses, naming it).
+v1::GeneValue CellValue(const genome::SearchSpace& space, int gene, const std::string& cell) {
+  for (int v = 0; v < space.num_values(gene); ++v) {
+    if (genome::GeneValueToString(space.value(gene, v)) == cell) {
+      return genome::GeneValueToProto(space.value(gene, v));
+    }
+  }
+  v1::GeneValue out;
+  int64_t i = 0;
+  double d = 0;
+  if (absl::SimpleAtoi(cell, &i)) {
+    out.set_int_value(i);
+  } else if (absl::SimpleAtod(cell, &d)) {
+    out.set_float_value(d);
+  } else {
+    out.set_string_value(cell);
+  }
+  return out;
+}
+
+absl::StatusOr<FinishedTrials> FinishedFromJson(const std::string& path, const std::string& text) {
+  nlohmann::json genomes = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!genomes.is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a genomes.json (expected an array of genomes)"));
+  }
+  FinishedTrials out;
+  for (size_t i = 0; i < genomes.size(); ++i) {
+    const nlohmann::json& g = genomes[i];
+    auto bad = [&](absl::string_view what) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": genome ", i + 1, ": ", what));
+    };
+    if (!g.is_object()) return bad("not an object");
+    if (g.value("status", "") != "ok" || !g.contains("accuracy")) {
+      ++out.skipped;
+      continue;
+    }
+    absl::StatusOr<genome::NamedGenome> named =
+        genome::NamedGenomeFromJson(g.value("genes", nlohmann::json()));
+    if (!named.ok()) return bad(named.status().message());
+    v1::ImportedTrial t;
+    for (const auto& [name, value] : *named) {
+      (*t.mutable_genome()->mutable_genes())[name] = genome::GeneValueToProto(value);
+    }
+    auto number = [&](const char* field) {
+      const nlohmann::json& v = g.value(field, nlohmann::json());
+      return v.is_number() ? v.get<double>() : 0.0;
+    };
+    t.set_accuracy(number("accuracy"));
+    t.set_test_accuracy(number("test_accuracy"));
+    t.set_train_seconds(number("train_seconds"));
+    t.set_epochs_run(static_cast<int>(number("epochs_run")));
+    if (const nlohmann::json& m = g.value("metrics", nlohmann::json()); m.is_object()) {
+      for (const auto& [name, value] : m.items()) {
+        if (value.is_number()) (*t.mutable_metrics())[name] = value.get<double>();
+      }
+    }
+    out.trials.push_back(std::move(t));
+  }
+  return out;
+}
+
+absl::StatusOr<FinishedTrials> FinishedFromCsv(const std::string& path, const std::string& text,
+                                               const genome::SearchSpace& space) {
+  ASSIGN_OR_RETURN(const std::vector<std::vector<std::string>> rows, ga::ReadCsv(text, path));
+  if (rows.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no header row"));
+  const std::vector<std::string>& header = rows[0];
+  absl::flat_hash_map<std::string, int> column;
+  for (size_t c = 0; c < header.size(); ++c) column.try_emplace(header[c], c);
+  std::vector<int> gene_column(space.num_genes(), -1);
+  for (int g = 0; g < space.num_genes(); ++g) {
+    if (auto it = column.find(space.gene(g).name); it != column.end()) gene_column[g] = it->second;
+  }
+  if (!column.contains("accuracy")) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no accuracy column"));
+  }
+  FinishedTrials out;
+  for (size_t r = 1; r < rows.size(); ++r) {
+    const std::vector<std::string>& row = rows[r];
+    auto cell = [&](const std::string& name) -> std::string {
+      auto it = column.find(name);
+      return it != column.end() && it->second < static_cast<int>(row.size()) ? row[it->second] : "";
+    };
+    double accuracy = 0;
+    if ((column.contains("status") && cell("status") != "ok") ||
+        !absl::SimpleAtod(cell("accuracy"), &accuracy)) {
+      ++out.skipped;
+      continue;
+    }
+    v1::ImportedTrial t;
+    for (int g = 0; g < space.num_genes(); ++g) {
+      const int c = gene_column[g];
+      if (c < 0 || c >= static_cast<int>(row.size()) || row[c].empty()) continue;  // inactive
+      (*t.mutable_genome()->mutable_genes())[space.gene(g).name] = CellValue(space, g, row[c]);
+    }
+    t.set_accuracy(accuracy);
+    double number = 0;
+    if (absl::SimpleAtod(cell("test_accuracy"), &number)) t.set_test_accuracy(number);
+    if (absl::SimpleAtod(cell("train_seconds"), &number)) t.set_train_seconds(number);
+    if (absl::SimpleAtod(cell("epochs_run"), &number)) t.set_epochs_run(static_cast<int>(number));
+    for (size_t c = 0; c < header.size() && c < row.size(); ++c) {
+      const bool gene = std::find(gene_column.begin(), gene_column.end(), static_cast<int>(c)) !=
+                        gene_column.end();
+      const std::vector<std::string>& results = ga::ResultColumns();
+      const bool result = std::find(results.begin(), results.end(), header[c]) != results.end() ||
+                          header[c] == "member" || header[c] == "epochs" || header[c] == "schedule";
+      // Every other numeric column is a metric (the built-in trainer's included).
+      if (gene || result || !absl::SimpleAtod(row[c], &number)) continue;
+      (*t.mutable_metrics())[header[c]] = number;
+    }
+    out.trials.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<FinishedTrials> ReadFinishedTrials(const std::string& path,
+                                                  const genome::SearchSpace& space) {
+  ASSIGN_OR_RETURN(const std::string text, ReadText(path));
+  if (absl::EndsWith(path, ".csv")) return FinishedFromCsv(path, text, space);
+  return FinishedFromJson(path, text);
 }
 
 absl::StatusOr<nlohmann::json> ReadGenomesJson(const std::string& dir) {

@@ -25,6 +25,19 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
 // array.
 absl::StatusOr<nlohmann::json> ReadGenomesJson(const std::string& dir);
 
+// The finished trials of a results file, genomes.json or genomes.csv (by its name's
+// end), to import into the ledger of a search over `space`: genes by name (a CSV's gene
+// columns are the space's genes; a cell is the value of the gene whose text it is),
+// accuracies, epochs, seconds and metrics (a CSV's other numeric columns). Rows that did
+// not finish (pruned, failed, unfinished) are counted in `skipped`. NOT_FOUND when the
+// file cannot be read; INVALID_ARGUMENT naming the file and the row that cannot be read.
+struct FinishedTrials {
+  std::vector<v1::ImportedTrial> trials;
+  int skipped = 0;
+};
+absl::StatusOr<FinishedTrials> ReadFinishedTrials(const std::string& path,
+                                                  const genome::SearchSpace& space);
+
 }  // namespace deepevolve::cli
 
 #endif  // DEEPEVOLVE_CLI_RESULTS_FILES_H_

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "master/ga/spec.h"
@@ -97,6 +98,19 @@ absl::StatusOr<v1::SearchSpec> SpecFromFlags(const SpecFlags& f) {
           absl::StrCat("--checkpoint-every '", f.checkpoint_every,
                        "': N (every N epochs), Ns (every N seconds) or none"));
     }
+  }
+  if (!f.warm_start.empty()) {
+    int64_t search = 0;
+    int best = 0;
+    const std::vector<std::string> parts = absl::StrSplit(f.warm_start, ':');
+    if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &search) || search <= 0 ||
+        (parts.size() == 2 && (!absl::SimpleAtoi(parts[1], &best) || best <= 0))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--warm-start '", f.warm_start, "': SEARCH or SEARCH:N (a search id, N genomes)"));
+    }
+    spec.clear_warm_start();
+    spec.mutable_warm_start()->set_search_id(search);
+    spec.mutable_warm_start()->set_best(best);
   }
   if (!f.objectives.empty()) spec.clear_objectives();
   for (const std::string& flag : f.objectives) {

@@ -26,6 +26,8 @@ struct SpecFlags {
   // --objective METRIC:max|min, --constraint 'METRIC<=X' or 'METRIC>=X', each
   // repeatable; given, they replace the spec file's.
   std::vector<std::string> objectives, constraints;
+  // --warm-start SEARCH[:N]: begin with the best N (default 8) genomes of search SEARCH.
+  std::string warm_start;
 };
 
 // The spec file (when given) with the flags over it. INVALID_ARGUMENT, naming the flag,

@@ -30,6 +30,9 @@ struct TrialResult {
   bool pruned = false;
   // What else it measured, by name (genome/metrics.h).
   Metrics metrics;
+  // Empty for a training of this ledger's; for an imported result (ImportTrials), where
+  // it came from.
+  std::string source;
 };
 
 // Whether `result` may take the place of `held` under the same key: only a full result

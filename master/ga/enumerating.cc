@@ -8,11 +8,13 @@
 
 namespace deepevolve::ga {
 
-EnumeratingStrategy::EnumeratingStrategy(genome::SearchSpace space, Order order, int64_t trials)
+EnumeratingStrategy::EnumeratingStrategy(genome::SearchSpace space, Order order, int64_t trials,
+                                         std::vector<genome::Genome> first)
     : space_(std::move(space)),
       order_(order),
       planned_(
-          static_cast<int64_t>(std::min<uint64_t>(static_cast<uint64_t>(trials), space_.size()))) {}
+          static_cast<int64_t>(std::min<uint64_t>(static_cast<uint64_t>(trials), space_.size()))),
+      first_(std::move(first)) {}
 
 std::vector<Member> EnumeratingStrategy::Population() const { return members_; }
 
@@ -26,7 +28,7 @@ absl::StatusOr<std::vector<Candidate>> EnumeratingStrategy::Next(int max_count,
     } else {
       // Redraw while the draw was seen; a nearly used-up space falls back to MakeNovel,
       // which picks among the unseen genomes.
-      genome::Genome genome = RandomGenome(space_, rng);
+      genome::Genome genome = FirstOrRandom(space_, first_, next_id_ - 1, rng);
       for (int i = 0; i < 64 && seen_.contains(genome); ++i) genome = RandomGenome(space_, rng);
       ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, std::move(genome), seen_, rng));
       seen_.insert(c.genome);

@@ -18,7 +18,9 @@ class EnumeratingStrategy : public Strategy {
     kRandom,  // uniform draws without replacement
     kGrid,    // GridGenome(0), GridGenome(1), ...: DeepEvolve's brute.py order
   };
-  EnumeratingStrategy(genome::SearchSpace space, Order order, int64_t trials);
+  // `first`: random order's first genomes, before any draw (SearchSpec.warm_start).
+  EnumeratingStrategy(genome::SearchSpace space, Order order, int64_t trials,
+                      std::vector<genome::Genome> first = {});
 
   absl::StatusOr<std::vector<Candidate>> Next(int max_count, absl::BitGenRef rng) override;
   absl::Status Report(int64_t id, const Fitness& fitness) override;
@@ -31,6 +33,7 @@ class EnumeratingStrategy : public Strategy {
   const genome::SearchSpace space_;
   const Order order_;
   const int64_t planned_;
+  const std::vector<genome::Genome> first_;
   int64_t next_id_ = 1;
   int64_t reported_ = 0;
   std::vector<Member> members_;  // by id - 1

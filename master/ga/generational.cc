@@ -44,7 +44,7 @@ absl::Status GenerationalStrategy::CreateInitialPopulation(absl::BitGenRef rng) 
   generation_ = 1;
   for (int i = 0; i < options_.population; ++i) {
     Member m;
-    ASSIGN_OR_RETURN(m.candidate.genome, Admit(RandomGenome(space_, rng), rng));
+    ASSIGN_OR_RETURN(m.candidate.genome, Admit(FirstOrRandom(space_, options_.first, i, rng), rng));
     m.candidate.id = next_id_++;
     m.candidate.uid = next_uid_++;
     m.candidate.generation = 1;

@@ -20,6 +20,8 @@ struct GenerationalOptions {
   bool deepevolve_compat = false;
   // How a mutation picks the new value (operators.h); kUniform under compat.
   MutationStyle mutation = MutationStyle::kNear;
+  // The first genomes, before any random draw (SearchSpec.warm_start).
+  std::vector<genome::Genome> first;
 };
 
 // Each generation is trained in full before the next is bred from it. The first

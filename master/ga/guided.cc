@@ -34,7 +34,7 @@ absl::StatusOr<std::optional<Candidate>> GuidedStrategy::Evolve(absl::BitGenRef 
   Candidate c;
   genome::Genome genome;
   if (next_id_ <= options_.population) {
-    genome = RandomGenome(space_, rng);
+    genome = FirstOrRandom(space_, options_.first, next_id_ - 1, rng);
   } else {
     if (population_.empty()) return std::nullopt;  // nothing trained to breed from yet
     c = TournamentChild(space_, population_, options_.tournament_size, options_.mutate_chance,

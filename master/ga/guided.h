@@ -21,6 +21,8 @@ struct GuidedOptions {
   int candidates = 64;
   int warmup = 10;
   double explore = 0.1;
+  // The first genomes, before any random draw (SearchSpec.warm_start).
+  std::vector<genome::Genome> first;
 };
 
 // Until `warmup` results exist, or while the model cannot be fitted (every result of

@@ -87,6 +87,13 @@ genome::Genome RandomGenome(const genome::SearchSpace& space, absl::BitGenRef rn
   return genome::Canonical(space, std::move(genome));
 }
 
+genome::Genome FirstOrRandom(const genome::SearchSpace& space,
+                             const std::vector<genome::Genome>& first, int64_t index,
+                             absl::BitGenRef rng) {
+  if (index >= 0 && index < static_cast<int64_t>(first.size())) return first[index];
+  return RandomGenome(space, rng);
+}
+
 genome::Genome Mutate(const genome::SearchSpace& space, const genome::Genome& genome,
                       absl::BitGenRef rng, MutationStyle style) {
   genome::Genome child = genome;

@@ -3,7 +3,9 @@
 #ifndef DEEPEVOLVE_MASTER_GA_OPERATORS_H_
 #define DEEPEVOLVE_MASTER_GA_OPERATORS_H_
 
+#include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/bit_gen_ref.h"
@@ -17,6 +19,13 @@ using GenomeSet = absl::flat_hash_set<genome::Genome>;
 
 // Each gene drawn uniformly from its values; the canonical genome (genome.h) of the draw.
 genome::Genome RandomGenome(const genome::SearchSpace& space, absl::BitGenRef rng);
+
+// The `index`-th (0-based) genome of a search's first population: `first[index]` (its
+// warm start, SearchSpec.warm_start) while there is one, else a random draw. A warm-start
+// genome draws nothing from `rng`.
+genome::Genome FirstOrRandom(const genome::SearchSpace& space,
+                             const std::vector<genome::Genome>& first, int64_t index,
+                             absl::BitGenRef rng);
 
 enum class MutationStyle {
   // Any other value, uniformly: DeepEvolve's mutate_one_gene.

@@ -126,7 +126,8 @@ absl::StatusOr<Candidate> PbtStrategy::MakeRound(int m, absl::BitGenRef rng) {
   if (round_ == 1) {
     GenomeSet seen;
     for (int k = 1; k < m; ++k) seen.insert(members_[k - 1].current.genome);
-    ASSIGN_OR_RETURN(c.genome, MakeNovel(space_, RandomGenome(space_, rng), seen, rng));
+    ASSIGN_OR_RETURN(
+        c.genome, MakeNovel(space_, FirstOrRandom(space_, options_.first, m - 1, rng), seen, rng));
     schedules_.insert({0, c.genome.choice});
     return c;
   }

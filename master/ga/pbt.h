@@ -21,6 +21,8 @@ struct PbtOptions {
   int epochs = 4;        // the task's: the last round ends there
   double quantile = 0.25;
   double resample_probability = 0.25;
+  // The first genomes, before any random draw (SearchSpec.warm_start).
+  std::vector<genome::Genome> first;
 };
 
 // The genes PbtStrategy changes when a member exploits another: the training genes,

@@ -54,9 +54,6 @@ bool IsResultColumn(absl::string_view column) {
   return genome::IsBuiltinMetric(column);
 }
 
-namespace {
-
-// Every record of `csv`, by libcsv (quoted cells may hold commas and line breaks).
 absl::StatusOr<std::vector<std::vector<std::string>>> ReadCsv(absl::string_view csv,
                                                               absl::string_view source) {
   struct Reader {
@@ -85,8 +82,6 @@ absl::StatusOr<std::vector<std::vector<std::string>>> ReadCsv(absl::string_view 
   }
   return reader.records;
 }
-
-}  // namespace
 
 absl::StatusOr<FitnessTable> ParseFitnessTable(absl::string_view csv, absl::string_view source,
                                                const std::vector<std::string>& metric_columns) {

@@ -42,6 +42,11 @@ const std::vector<std::string>& ResultColumns();
 // tables made by hand use (val_accuracy, uid, parents, search).
 bool IsResultColumn(absl::string_view column);
 
+// Every record of `csv` (RFC 4180, by libcsv: quoted cells may hold commas and line
+// breaks). INVALID_ARGUMENT naming `source` and the line that is not CSV.
+absl::StatusOr<std::vector<std::vector<std::string>>> ReadCsv(absl::string_view csv,
+                                                              absl::string_view source);
+
 // Parses a CSV (RFC 4180, by libcsv) with a header row: one column per gene, an
 // `accuracy` column (empty, "nan" or a `status` other than "ok" marks a failed genome),
 // optionally `curve` ("0.81;0.84;0.85", as `deepevolve local` writes it) and

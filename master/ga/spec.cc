@@ -385,6 +385,37 @@ absl::Status CheckGenomeMemory(const genome::SearchSpace& space, const v1::TaskS
                       largest_batch, genome::ParameterCount(*largest), kMaxGenomeBytes >> 30));
 }
 
+namespace {
+
+// A warm start's bounds and the strategies it applies to; its genomes, when given, must
+// fit the space (some of them).
+absl::Status ResolveWarmStart(v1::SearchSpec* spec, const genome::SearchSpace& space) {
+  if (!spec->has_warm_start()) return absl::OkStatus();
+  constexpr int kMaxWarmStart = 1000;
+  v1::WarmStart& w = *spec->mutable_warm_start();
+  if (spec->has_grid()) {
+    return Invalid("warm_start",
+                   "grid enumerates the whole space in its own order: nothing to "
+                   "begin with (use random, steady_state, guided, generational or pbt)");
+  }
+  if (spec->deepevolve_compat()) return Invalid("warm_start", "not with deepevolve_compat");
+  if (w.search_id() < 0) return Invalid("warm_start.search_id", "must be a search's id");
+  if (w.search_id() > 0 && w.best() == 0) w.set_best(8);
+  if (w.best() < 0 || w.best() > kMaxWarmStart) {
+    return Invalid("warm_start.best", absl::StrCat("1 to ", kMaxWarmStart, ", got ", w.best()));
+  }
+  if (w.genomes_size() > kMaxWarmStart) {
+    return Invalid("warm_start.genomes",
+                   absl::StrCat("at most ", kMaxWarmStart, ", got ", w.genomes_size()));
+  }
+  if (w.search_id() == 0 && w.genomes_size() == 0) {
+    return Invalid("warm_start", "give the search to begin from (search_id) or its genomes");
+  }
+  return WarmStartGenomes(space, *spec).status();
+}
+
+}  // namespace
+
 absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
                                                  genome::GeneNames names) {
   if (input.ByteSizeLong() > kMaxSpecBytes) {
@@ -427,6 +458,7 @@ absl::StatusOr<v1::SearchSpec> ResolveSearchSpec(const v1::SearchSpec& input,
   // Metrics are the built-in trainer's, or any a program (or a fitness table) has.
   RETURN_IF_ERROR(ResolveObjectives(&spec, names == genome::GeneNames::kAny));
   RETURN_IF_ERROR(CheckPbt(spec, space));
+  RETURN_IF_ERROR(ResolveWarmStart(&spec, space));
   return spec;
 }
 

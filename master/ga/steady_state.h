@@ -18,6 +18,8 @@ struct SteadyStateOptions {
   double mutate_chance = 0.3;
   // How a mutation picks the new value (operators.h).
   MutationStyle mutation = MutationStyle::kNear;
+  // The first genomes, before any random draw (SearchSpec.warm_start).
+  std::vector<genome::Genome> first;
 };
 
 // The first `population` genomes are distinct random draws. After that, whenever a

@@ -139,7 +139,8 @@ absl::Status ResolveGrid(v1::SearchSpec* spec, uint64_t space_size) {
 }
 
 std::unique_ptr<Strategy> MakeGenerational(const genome::SearchSpace& space,
-                                           const v1::SearchSpec& spec) {
+                                           const v1::SearchSpec& spec,
+                                           std::vector<genome::Genome> first) {
   const auto& p = spec.generational();
   GenerationalOptions o;
   o.population = p.population();
@@ -149,11 +150,13 @@ std::unique_ptr<Strategy> MakeGenerational(const genome::SearchSpace& space,
   o.mutate_chance = p.mutate_chance();
   o.deepevolve_compat = spec.deepevolve_compat();
   o.mutation = MutationFrom(p.mutation());
+  o.first = std::move(first);
   return std::make_unique<GenerationalStrategy>(space, o);
 }
 
 std::unique_ptr<Strategy> MakeSteadyState(const genome::SearchSpace& space,
-                                          const v1::SearchSpec& spec) {
+                                          const v1::SearchSpec& spec,
+                                          std::vector<genome::Genome> first) {
   const auto& p = spec.steady_state();
   SteadyStateOptions o;
   o.population = p.population();
@@ -161,10 +164,12 @@ std::unique_ptr<Strategy> MakeSteadyState(const genome::SearchSpace& space,
   o.trials = p.trials();
   o.mutate_chance = p.mutate_chance();
   o.mutation = MutationFrom(p.mutation());
+  o.first = std::move(first);
   return std::make_unique<SteadyStateStrategy>(space, o);
 }
 
-std::unique_ptr<Strategy> MakeGuided(const genome::SearchSpace& space, const v1::SearchSpec& spec) {
+std::unique_ptr<Strategy> MakeGuided(const genome::SearchSpace& space, const v1::SearchSpec& spec,
+                                     std::vector<genome::Genome> first) {
   const auto& p = spec.guided();
   GuidedOptions o;
   o.population = p.population();
@@ -175,10 +180,12 @@ std::unique_ptr<Strategy> MakeGuided(const genome::SearchSpace& space, const v1:
   o.candidates = p.candidates();
   o.warmup = p.warmup();
   o.explore = p.explore();
+  o.first = std::move(first);
   return std::make_unique<GuidedStrategy>(space, o);
 }
 
-std::unique_ptr<Strategy> MakePbt(const genome::SearchSpace& space, const v1::SearchSpec& spec) {
+std::unique_ptr<Strategy> MakePbt(const genome::SearchSpace& space, const v1::SearchSpec& spec,
+                                  std::vector<genome::Genome> first) {
   const auto& p = spec.pbt();
   PbtOptions o;
   o.population = p.population();
@@ -186,18 +193,51 @@ std::unique_ptr<Strategy> MakePbt(const genome::SearchSpace& space, const v1::Se
   o.epochs = spec.task().epochs();
   o.quantile = p.quantile();
   o.resample_probability = p.resample_probability();
+  o.first = std::move(first);
   return std::make_unique<PbtStrategy>(space, o);
 }
 
-std::unique_ptr<Strategy> MakeRandom(const genome::SearchSpace& space, const v1::SearchSpec& spec) {
+std::unique_ptr<Strategy> MakeRandom(const genome::SearchSpace& space, const v1::SearchSpec& spec,
+                                     std::vector<genome::Genome> first) {
   return std::make_unique<EnumeratingStrategy>(space, EnumeratingStrategy::Order::kRandom,
-                                               spec.random().trials());
+                                               spec.random().trials(), std::move(first));
 }
 
-std::unique_ptr<Strategy> MakeGrid(const genome::SearchSpace& space, const v1::SearchSpec& spec) {
+std::unique_ptr<Strategy> MakeGrid(const genome::SearchSpace& space, const v1::SearchSpec& spec,
+                                   std::vector<genome::Genome> first) {
   return std::make_unique<EnumeratingStrategy>(space, EnumeratingStrategy::Order::kGrid,
-                                               spec.grid().trials());
+                                               spec.grid().trials());  // warm starts are refused
 }
+
+}  // namespace
+
+absl::StatusOr<std::vector<genome::Genome>> WarmStartGenomes(const genome::SearchSpace& space,
+                                                             const v1::SearchSpec& spec) {
+  std::vector<genome::Genome> out;
+  GenomeSet distinct;
+  std::string passed_over;
+  for (int i = 0; i < spec.warm_start().genomes_size(); ++i) {
+    genome::NamedGenome named;
+    for (const auto& [name, value] : spec.warm_start().genomes(i).genes()) {
+      named.emplace_back(name, genome::GeneValueFromProto(value));
+    }
+    absl::StatusOr<genome::Genome> g = genome::FromNamedGenome(space, named);
+    if (!g.ok()) {
+      if (passed_over.empty())
+        passed_over = absl::StrCat("genome ", i + 1, ": ", g.status().message());
+      continue;
+    }
+    if (distinct.insert(*g).second) out.push_back(*std::move(g));
+  }
+  if (out.empty() && spec.warm_start().genomes_size() > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("warm_start: none of its ", spec.warm_start().genomes_size(),
+                     " genomes is in this search's space (", passed_over, ")"));
+  }
+  return out;
+}
+
+namespace {
 
 // The field of `spec`'s oneof that holds the strategy of `spec_case`.
 const google::protobuf::FieldDescriptor* StrategyField(v1::SearchSpec::StrategyCase spec_case) {
@@ -306,7 +346,8 @@ absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const genome::SearchSpace
   if (spec.strategy_case() == v1::SearchSpec::STRATEGY_NOT_SET) {
     return absl::InvalidArgumentError("strategy: not set (resolve the spec first)");
   }
-  return StrategyOf(spec).make(space, spec);
+  ASSIGN_OR_RETURN(std::vector<genome::Genome> first, WarmStartGenomes(space, spec));
+  return StrategyOf(spec).make(space, spec, std::move(first));
 }
 
 }  // namespace deepevolve::ga

@@ -29,9 +29,9 @@ struct StrategyRow {
   // Fills in the unset settings of the spec's strategy and checks them, naming the
   // field ("guided.trials: ..."); `space_size` bounds what depends on the space.
   absl::Status (*resolve)(v1::SearchSpec* spec, uint64_t space_size) = nullptr;
-  // The strategy of a resolved spec.
-  std::unique_ptr<Strategy> (*make)(const genome::SearchSpace& space,
-                                    const v1::SearchSpec& spec) = nullptr;
+  // The strategy of a resolved spec, beginning with the genomes `first` (its warm start).
+  std::unique_ptr<Strategy> (*make)(const genome::SearchSpace& space, const v1::SearchSpec& spec,
+                                    std::vector<genome::Genome> first) = nullptr;
 };
 
 // Every row, in the order help and errors list them.

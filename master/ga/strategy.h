@@ -116,6 +116,12 @@ class Strategy {
   virtual std::vector<Member> Population() const = 0;
 };
 
+// The warm start's genomes (spec.warm_start.genomes) in `space`, in order, each once;
+// those the space does not hold are passed over. INVALID_ARGUMENT when it has genomes
+// and the space holds none of them, naming why the first did not fit.
+absl::StatusOr<std::vector<genome::Genome>> WarmStartGenomes(const genome::SearchSpace& space,
+                                                             const v1::SearchSpec& spec);
+
 // Builds the strategy that `spec` (resolved: defaults filled, see spec.h) selects.
 absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const genome::SearchSpace& space,
                                                        const v1::SearchSpec& spec);

@@ -264,6 +264,7 @@ absl::Status Master::AnswerFromLedger(SearchRun& run, Trial& t, const genome::Tr
   t.set_epochs_run(hit.epochs_run);
   t.set_error(hit.error);
   genome::CopyMetrics(hit.metrics, t.mutable_metrics());
+  t.set_imported_from(hit.source);
   t.set_finished_unix_ms(clock_->NowMs());
   run.SetState(t, v1::CACHED);  // ranked by the accuracy it has now
   RETURN_IF_ERROR(CountIn("ledger_hits", &stats_.ledger_hits));

@@ -134,6 +134,12 @@ class Master {
   static constexpr int kMaxPage = 10'000;
   absl::StatusOr<v1::ListTrialsResponse> ListTrials(const v1::ListTrialsRequest& request);
   absl::StatusOr<v1::Model> GetModel(int64_t search_id, int64_t genome_id);
+  // Finished trainings from elsewhere into the ledger under the spec's task (see
+  // SearchService.ImportTrials): all checked first, then all recorded in one durable
+  // step, or none. At most kMaxImported.
+  static constexpr int kMaxImported = 100'000;
+  absl::StatusOr<v1::ImportTrialsResponse> ImportTrials(const v1::ImportTrialsRequest& request)
+      ABSL_LOCKS_EXCLUDED(mu());
   // Events of a search after `after_sequence`, waiting up to `timeout` for one when
   // there are none yet. `*finished` is set once the search has ended and every event
   // has been returned.
@@ -202,6 +208,9 @@ class Master {
   // Leaderboard's trials: the live ranking, or a finished search's stored one.
   absl::StatusOr<std::vector<v1::Trial>> RankedTrials(int64_t search_id, int limit)
       ABSL_LOCKS_EXCLUDED(mu());
+  // A warm start naming an earlier search, with that search's best genomes written in
+  // (by gene name); one that names none, or already lists genomes, as it is.
+  absl::StatusOr<v1::WarmStart> WarmStartFrom(const v1::WarmStart& asked) ABSL_LOCKS_EXCLUDED(mu());
   absl::Status Retire(SearchRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());
   // The run's summary with, while it runs, why no worker can train it (if none can).
   v1::SearchSummary Summarize(const SearchRun& run) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu());

@@ -3,6 +3,7 @@
 // for /metrics, health, workers).
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/md5.h"
 #include "common/status_macros.h"
@@ -15,7 +16,40 @@ namespace deepevolve::master {
 using v1::Event;
 using v1::Trial;
 
-absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted) {
+absl::StatusOr<v1::WarmStart> Master::WarmStartFrom(const v1::WarmStart& asked) {
+  v1::WarmStart out = asked;
+  if (asked.search_id() <= 0 || asked.genomes_size() > 0) return out;
+  absl::StatusOr<std::vector<Trial>> ranked =
+      RankedTrials(asked.search_id(), asked.best() > 0 ? asked.best() : 8);
+  if (!ranked.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("warm_start.search_id: ", ranked.status().message()));
+  }
+  v1::GeneSpace space;
+  {
+    absl::MutexLock lock(mu());
+    ASSIGN_OR_RETURN(const v1::SearchSummary earlier, Summary(asked.search_id()));
+    space = earlier.spec().space();
+  }
+  for (const Trial& t : *ranked) {
+    v1::NamedGenes* named = out.add_genomes();
+    for (int i = 0; i < t.genome().values_size() && i < space.genes_size(); ++i) {
+      if (t.genome().values(i).value_case() == v1::GeneValue::VALUE_NOT_SET) continue;
+      (*named->mutable_genes())[space.genes(i).name()] = t.genome().values(i);
+    }
+  }
+  if (out.genomes_size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("warm_start.search_id: search ", asked.search_id(), " has no result yet"));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& asked) {
+  v1::SearchSpec submitted = asked;
+  if (asked.has_warm_start()) {
+    ASSIGN_OR_RETURN(*submitted.mutable_warm_start(), WarmStartFrom(asked.warm_start()));
+  }
   ASSIGN_OR_RETURN(v1::SearchSpec spec, ga::ResolveSearchSpec(submitted));
   absl::MutexLock lock(mu());
   const auto running =
@@ -53,6 +87,91 @@ absl::StatusOr<v1::SearchSummary> Master::Submit(const v1::SearchSpec& submitted
   }));
   RETURN_IF_ERROR(commit_.AwaitDurable());
   work_cv_.SignalAll();
+  return out;
+}
+
+namespace {
+
+// An imported trial's result, checked as a worker's report is. INVALID_ARGUMENT names it.
+absl::StatusOr<genome::TrialResult> ImportedResult(const v1::ImportedTrial& t, int index,
+                                                   const v1::TaskSpec& task,
+                                                   const std::string& source) {
+  auto bad = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("trials[", index, "]: ", what));
+  };
+  for (const double a : {t.accuracy(), t.test_accuracy()}) {
+    if (!(a >= 0 && a <= 1)) return bad(absl::StrCat("accuracy ", a, " is not in [0, 1]"));
+  }
+  if (t.epochs_run() < 0 || t.epochs_run() > task.epochs()) {
+    return bad(absl::StrCat("epochs_run ", t.epochs_run(), " is not in [0, ", task.epochs(), "]"));
+  }
+  if (!(t.train_seconds() >= 0 && t.train_seconds() < 1e9)) {
+    return bad(absl::StrCat("train_seconds ", t.train_seconds(), " is not a duration"));
+  }
+  genome::TrialResult r;
+  r.metrics = genome::MetricsFrom(t.metrics());
+  if (absl::Status s = genome::CheckMetrics(r.metrics); !s.ok()) return bad(s.message());
+  r.accuracy = t.accuracy();
+  r.test_accuracy = t.test_accuracy();
+  r.epochs_run = t.epochs_run() > 0 ? t.epochs_run() : task.epochs();
+  r.train_seconds = t.train_seconds();
+  r.source = source;
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ImportTrialsResponse> Master::ImportTrials(
+    const v1::ImportTrialsRequest& request) {
+  if (request.trials_size() > kMaxImported) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trials: ", request.trials_size(), " in one request; at most ", kMaxImported));
+  }
+  const std::string& source = request.source();
+  if (source.size() > 256 || !std::all_of(source.begin(), source.end(), [](char c) {
+        return absl::ascii_isprint(static_cast<unsigned char>(c));
+      })) {
+    return absl::InvalidArgumentError("source: printable text of at most 256 characters");
+  }
+  ASSIGN_OR_RETURN(v1::SearchSpec spec, ga::ResolveSearchSpec(request.spec()));
+  ASSIGN_OR_RETURN(const genome::SearchSpace space,
+                   genome::SearchSpace::FromProto(spec.space(), ga::GeneNamesFor(spec.task())));
+  std::vector<std::pair<genome::LedgerKey, genome::TrialResult>> entries;
+  entries.reserve(request.trials_size());
+  absl::MutexLock lock(mu());
+  // The task as a search submitted now would key it: a trainer named without a version
+  // is the newest one offered.
+  spec.mutable_task()->set_trainer(
+      workers_.Pin(spec.task().trainer(), clock_->NowMs(), ActiveWorkerMs()));
+  const std::string task_hash = Md5Hex(genome::TaskIdentity(spec.task()));
+  for (int i = 0; i < request.trials_size(); ++i) {
+    const v1::ImportedTrial& t = request.trials(i);
+    genome::NamedGenome named;
+    for (const auto& [name, value] : t.genome().genes()) {
+      named.emplace_back(name, genome::GeneValueFromProto(value));
+    }
+    absl::StatusOr<genome::Genome> g = genome::FromNamedGenome(space, named);
+    if (!g.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("trials[", i, "]: ", g.status().message()));
+    }
+    ASSIGN_OR_RETURN(genome::TrialResult result,
+                     ImportedResult(t, i, spec.task(), source.empty() ? "imported" : source));
+    entries.push_back({{genome::GenomeHash(space, *g), task_hash}, std::move(result)});
+  }
+  v1::ImportTrialsResponse out;
+  RETURN_IF_ERROR(Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu()) -> absl::Status {
+    for (const auto& [key, result] : entries) {
+      ASSIGN_OR_RETURN(const std::optional<genome::TrialResult> held, ledger_->Lookup(key));
+      if (held.has_value()) {
+        out.set_already_recorded(out.already_recorded() + 1);
+        continue;
+      }
+      RETURN_IF_ERROR(ledger_->Insert(key, result));
+      out.set_imported(out.imported() + 1);
+    }
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(commit_.AwaitDurable());
   return out;
 }
 

@@ -7,9 +7,9 @@ namespace deepevolve::master {
 
 const char* RpcMetrics::Name(Method m) {
   static constexpr const char* kNames[] = {
-      "Submit",      "Get",        "List",           "Watch",         "Cancel",
-      "Leaderboard", "ListTrials", "GetModel",       "Register",      "Acquire",
-      "Heartbeat",   "Report",     "SaveCheckpoint", "GetCheckpoint", "ReadSpec"};
+      "Submit",         "Get",           "List",     "Watch",       "Cancel",    "Leaderboard",
+      "ListTrials",     "GetModel",      "Register", "Acquire",     "Heartbeat", "Report",
+      "SaveCheckpoint", "GetCheckpoint", "ReadSpec", "ImportTrials"};
   return kNames[m];
 }
 

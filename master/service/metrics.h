@@ -34,6 +34,7 @@ class RpcMetrics {
     kSaveCheckpoint,
     kGetCheckpoint,
     kReadSpec,
+    kImportTrials,
     kNumMethods
   };
   static const char* Name(Method m);

@@ -147,6 +147,16 @@ grpc::Status SearchServiceImpl::ReadSpec(grpc::ServerContext* context,
   return Answer(ParseSearchSpec(request->text(), source), response);
 }
 
+grpc::Status SearchServiceImpl::ImportTrials(grpc::ServerContext* context,
+                                             const v1::ImportTrialsRequest* request,
+                                             v1::ImportTrialsResponse* response) {
+  ScopedRpcTimer timer(metrics_, RpcMetrics::kImportTrials);
+  if (grpc::Status s = Check(auth_, &Authorizer::CheckClient, context); !s.ok()) return s;
+  Master* master = slot_->Get();
+  if (master == nullptr) return Recovering();
+  return Answer(master->ImportTrials(*request), response);
+}
+
 grpc::Status WorkerServiceImpl::Admit(const grpc::ServerContext* context,
                                       const std::string& worker_id) {
   if (auth_ == nullptr) return grpc::Status::OK;

@@ -37,6 +37,8 @@ class SearchServiceImpl final : public v1::SearchService::Service {
                           v1::ListTrialsResponse*) override;
   grpc::Status GetModel(grpc::ServerContext*, const v1::GetModelRequest*, v1::Model*) override;
   grpc::Status ReadSpec(grpc::ServerContext*, const v1::ReadSpecRequest*, v1::SearchSpec*) override;
+  grpc::Status ImportTrials(grpc::ServerContext*, const v1::ImportTrialsRequest*,
+                            v1::ImportTrialsResponse*) override;
 
  private:
   MasterSlot own_;

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   error TEXT NOT NULL,
   pruned INTEGER NOT NULL DEFAULT 0,  -- added later: 0 in rows written before
   metrics BLOB NOT NULL DEFAULT x'',  -- added later (a MetricValues): none before
+  source TEXT NOT NULL DEFAULT '',  -- added later: where an imported entry came from
   PRIMARY KEY (genome_hash, task_hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY,  -- assigned by the master, never reused
@@ -121,6 +122,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Dura
   RETURN_IF_ERROR(AddColumnIfMissing(*db, "strategy_ops", "pruned"));
   RETURN_IF_ERROR(AddColumnIfMissing(*db, "ledger", "metrics", "BLOB NOT NULL DEFAULT x''"));
   RETURN_IF_ERROR(AddColumnIfMissing(*db, "ledger", "pruned"));
+  RETURN_IF_ERROR(AddColumnIfMissing(*db, "ledger", "source", "TEXT NOT NULL DEFAULT ''"));
   return std::unique_ptr<Store>(new Store(std::move(db)));
 }
 
@@ -396,7 +398,8 @@ absl::StatusOr<std::optional<genome::TrialResult>> SqliteLedger::Lookup(
     const genome::LedgerKey& key) const {
   ASSIGN_OR_RETURN(ScopedStatement s,
                    store_->db().Cached("SELECT ok, accuracy, test_accuracy, train_seconds, "
-                                       "epochs_run, error, pruned, metrics FROM ledger WHERE "
+                                       "epochs_run, error, pruned, metrics, source FROM ledger "
+                                       "WHERE "
                                        "genome_hash = ? AND task_hash = ?"));
   s->Bind(1, key.genome_hash).Bind(2, key.task_hash);
   ASSIGN_OR_RETURN(bool row, s->Step());
@@ -414,6 +417,7 @@ absl::StatusOr<std::optional<genome::TrialResult>> SqliteLedger::Lookup(
       Parse<v1::MetricValues>(s->Text(7), absl::StrCat("ledger metrics of ", key.ToString()),
                               store_->db()));
   r.metrics = genome::MetricsFrom(metrics.values());
+  r.source = s->Text(8);
   return std::optional<genome::TrialResult>(std::move(r));
 }
 absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::TrialResult& r) {
@@ -422,10 +426,11 @@ absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::Tr
     return absl::AlreadyExistsError(
         absl::StrCat("ledger already holds a result for ", key.ToString()));
   }
-  ASSIGN_OR_RETURN(ScopedStatement s,
-                   store_->db().Cached("INSERT OR REPLACE INTO ledger (genome_hash, task_hash, ok, "
-                                       "accuracy, test_accuracy, train_seconds, epochs_run, error, "
-                                       "pruned, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(
+      ScopedStatement s,
+      store_->db().Cached("INSERT OR REPLACE INTO ledger (genome_hash, task_hash, ok, "
+                          "accuracy, test_accuracy, train_seconds, epochs_run, error, "
+                          "pruned, metrics, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   v1::MetricValues metrics;
   genome::CopyMetrics(r.metrics, metrics.mutable_values());
   RETURN_IF_ERROR(s->Bind(1, key.genome_hash)
@@ -438,6 +443,7 @@ absl::Status SqliteLedger::Insert(const genome::LedgerKey& key, const genome::Tr
                       .Bind(8, r.error)
                       .Bind(9, static_cast<int64_t>(r.pruned))
                       .BindBlob(10, metrics.SerializeAsString())
+                      .Bind(11, r.source)
                       .Run());
   if (!held.has_value()) ++count_;
   return absl::OkStatus();

@@ -128,6 +128,26 @@ class Client:
         message = self.spec(spec, **keywords)
         return self._call("Submit", service_pb2.SubmitRequest(spec=message)).search
 
+    def import_trials(self, spec, trials, source="", **keywords):
+        """Records finished trainings from elsewhere in the master's ledger under the task
+        of `spec` (as submit takes it), so that its searches answer those genomes without
+        training them. `trials`: dicts as genomes.json's entries ({"genes": {...},
+        "accuracy": 0.87, "test_accuracy": ..., "metrics": {...}, "epochs_run": ...,
+        "train_seconds": ...}): deepevolve.imports reads them from a results file or an
+        Optuna study. Returns (imported, already_recorded); one trial the space or the
+        checks refuse refuses all, naming it."""
+        request = service_pb2.ImportTrialsRequest(spec=self.spec(spec, **keywords), source=source)
+        for t in trials:
+            imported = request.trials.add(
+                accuracy=float(t["accuracy"]), test_accuracy=float(t.get("test_accuracy") or 0.0),
+                epochs_run=int(t.get("epochs_run") or 0), train_seconds=float(t.get("train_seconds") or 0.0))
+            for name, value in t["genes"].items():
+                imported.genome.genes[name].CopyFrom(gene_value_proto(value))
+            for name, value in (t.get("metrics") or {}).items():
+                imported.metrics[name] = float(value)
+        response = self._call("ImportTrials", request, timeout=max(self.timeout, 120))
+        return response.imported, response.already_recorded
+
     def get(self, search_id):
         """The search's SearchSummary (state, progress, best trial so far)."""
         return self._call("Get", service_pb2.GetRequest(search_id=int(search_id)))
@@ -258,6 +278,20 @@ class ProgressBar:
 def _is_spec_path(spec):
     text = os.fspath(spec)
     return text.endswith((".yaml", ".yml", ".json")) or os.sep in text or os.path.exists(text)
+
+
+def gene_value_proto(value):
+    """A Python value as a GeneValue: an int, a float, or a name (YAML's booleans are the
+    names "true" and "false", as in spec files)."""
+    from deepevolve._stubs import genome_pb2
+
+    if isinstance(value, bool):
+        return genome_pb2.GeneValue(string_value="true" if value else "false")
+    if isinstance(value, int):
+        return genome_pb2.GeneValue(int_value=value)
+    if isinstance(value, float):
+        return genome_pb2.GeneValue(float_value=value)
+    return genome_pb2.GeneValue(string_value=str(value))
 
 
 def gene_value(value):

@@ -12,7 +12,7 @@ STRATEGIES = tuple(f.name for f in _STRATEGY_ONEOF.fields)
 _KNOBS = ("population", "generations", "trials", "ready_epochs", "tournament_size", "candidates", "warmup", "explore")
 _TASK = ("epochs", "train_limit", "test_limit", "trainer", "dataset")
 KEYWORDS = frozenset(
-    _KNOBS + _TASK + ("strategy", "seed", "name", "pruner", "checkpoint_every", "objectives", "constraints", "retrain", "compat", "preset")
+    _KNOBS + _TASK + ("strategy", "seed", "name", "pruner", "checkpoint_every", "objectives", "constraints", "retrain", "compat", "preset", "warm_start")
 )
 
 
@@ -53,6 +53,16 @@ def _checkpoint(spec, every):
         spec.checkpoint.every_seconds = float(text[:-1])
     else:
         raise ValueError(f"checkpoint_every {every!r}: N (every N epochs), 'Ns' (every N seconds) or 'none'")
+
+
+def _warm_start(spec, value):
+    """warm_start=SEARCH, "SEARCH" or "SEARCH:N": begin with search SEARCH's best N."""
+    search, _, best = str(value).partition(":")
+    if not search.isdigit() or int(search) <= 0 or (best and (not best.isdigit() or int(best) <= 0)):
+        raise ValueError(f"warm_start {value!r}: SEARCH or 'SEARCH:N' (a search id, N genomes)")
+    spec.ClearField("warm_start")
+    spec.warm_start.search_id = int(search)
+    spec.warm_start.best = int(best or 0)
 
 
 def _positive(text):
@@ -110,6 +120,8 @@ def apply_keywords(spec, **keywords):
             getattr(spec.pruner, pruner).SetInParent()
     elif pruner is not None:
         raise ValueError(f"unknown pruner {pruner!r} (known: none, median, asha)")
+    if "warm_start" in given:
+        _warm_start(spec, given["warm_start"])
     if "checkpoint_every" in given:
         _checkpoint(spec, given["checkpoint_every"])
     if "objectives" in given:

@@ -124,6 +124,7 @@ _FLAGS = {
     "strategy": "--strategy", "population": "--population", "generations": "--generations",
     "trials": "--trials", "ready_epochs": "--ready-epochs", "pruner": "--pruner", "seed": "--seed",
     "name": "--name", "checkpoint_every": "--checkpoint-every", "retrain": "--retrain",
+    "warm_start": "--warm-start",
 }
 
 

@@ -93,6 +93,57 @@ TEST(ResultsFilesTest, WhatIsWrittenReadsBackByName) {
   EXPECT_EQ(ReadGenomesJson(dir.File("nowhere")).status().code(), absl::StatusCode::kNotFound);
 }
 
+// `deepevolve import` reads the finished trials of either file alike: the pruned and
+// failed rows are skipped, the genes come by name, the metrics with them.
+TEST(ResultsFilesTest, FinishedTrialsReadAlikeFromBothFiles) {
+  const genome::SearchSpace space = ga::testing::PresetSpace("fashion_mnist_mlp");
+  std::vector<v1::Trial> trials(3);
+  for (int i = 0; i < 3; ++i) {
+    v1::Trial& t = trials[i];
+    t.mutable_genome()->set_id(i + 1);
+    for (int k = 0; k < space.num_genes(); ++k) {
+      *t.mutable_genome()->add_values() =
+          genome::GeneValueToProto(space.value(k, (i + 1) % space.num_values(k)));
+    }
+    t.set_accuracy(0.8 + 0.01 * i);
+    t.set_test_accuracy(0.7);
+    t.set_epochs_run(3);
+    t.set_train_seconds(2.5);
+    (*t.mutable_metrics())["params"] = 1234;
+  }
+  trials[0].set_state(v1::DONE);
+  trials[1].set_state(v1::PRUNED);
+  trials[2].set_state(v1::TRIAL_FAILED);
+  trials[2].set_error("nan");
+  ::deepevolve::testing::TempDir dir;
+  WriteResults(space, trials, {}, dir.path().string());
+  for (const char* file : {"genomes.json", "genomes.csv"}) {
+    SCOPED_TRACE(file);
+    absl::StatusOr<FinishedTrials> read = ReadFinishedTrials(dir.File(file), space);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->skipped, 2);
+    ASSERT_EQ(read->trials.size(), 1u);
+    const v1::ImportedTrial& t = read->trials[0];
+    EXPECT_DOUBLE_EQ(t.accuracy(), 0.8);
+    EXPECT_DOUBLE_EQ(t.test_accuracy(), 0.7);
+    EXPECT_EQ(t.epochs_run(), 3);
+    EXPECT_DOUBLE_EQ(t.train_seconds(), 2.5);
+    EXPECT_EQ(t.metrics().at("params"), 1234);
+    ASSERT_EQ(t.genome().genes_size(), space.num_genes());
+    for (int k = 0; k < space.num_genes(); ++k) {
+      EXPECT_EQ(
+          t.genome().genes().at(space.gene(k).name).SerializeAsString(),
+          genome::GeneValueToProto(space.value(k, 1 % space.num_values(k))).SerializeAsString())
+          << space.gene(k).name;
+    }
+  }
+  EXPECT_EQ(ReadFinishedTrials(dir.File("none.json"), space).status().code(),
+            absl::StatusCode::kNotFound);
+  std::ofstream(dir.File("bad.csv")) << "nb_neurons,accuracy\n\"64,0.5\n";
+  EXPECT_EQ(ReadFinishedTrials(dir.File("bad.csv"), space).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(GeneJsonTest, ValuesRoundTripAndOthersAreRefusedByName) {
   const genome::NamedGenome named = {{"a", int64_t{3}}, {"b", 0.001}, {"c", std::string("relu")}};
   const nlohmann::json j = genome::NamedGenomeToJson(named);

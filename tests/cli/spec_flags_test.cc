@@ -103,6 +103,23 @@ TEST(SpecFlagsTest, CheckpointEverySaysEpochsSecondsOrNone) {
   EXPECT_EQ(SpecFromFlags(f)->checkpoint().every_epochs(), 2);
 }
 
+TEST(SpecFlagsTest, WarmStartNamesASearchAndHowMany) {
+  SpecFlags f;
+  f.warm_start = "12:5";
+  auto spec = SpecFromFlags(f);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->warm_start().search_id(), 12);
+  EXPECT_EQ(spec->warm_start().best(), 5);
+  f.warm_start = "12";
+  EXPECT_EQ(SpecFromFlags(f)->warm_start().best(), 0);  // the master's default
+  for (const char* bad : {"x", "12:", "0", "12:0", "1:2:3", "-4"}) {
+    f.warm_start = bad;
+    auto refused = SpecFromFlags(f);
+    EXPECT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("--warm-start"), std::string::npos) << bad;
+  }
+}
+
 TEST(SpecFlagsTest, PrunerFlagOverTheSpecFile) {
   SpecFlags f;
   f.pruner = "asha";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,7 +10,9 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
+#include "master/ga/operators.h"
 #include "master/ga/strategies.h"
+#include "master/ga/strategy.h"
 
 namespace deepevolve::ga {
 namespace {
@@ -416,6 +419,89 @@ TEST(StrategiesTest, EveryStrategyIsOneRowThatSelectsResolvesAndMakes) {
   }
   EXPECT_EQ(StrategyList(),
             "generational, generational_compat, steady_state, guided, pbt, random or grid");
+}
+
+// A warm start's genomes, by name, drawn from the full MLP space.
+v1::WarmStart WarmGenomes(const genome::SearchSpace& space, int count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  v1::WarmStart w;
+  for (int i = 0; i < count; ++i) {
+    v1::NamedGenes* named = w.add_genomes();
+    for (const auto& [name, value] : genome::ToNamedGenome(space, RandomGenome(space, rng))) {
+      (*named->mutable_genes())[name] = genome::GeneValueToProto(value);
+    }
+  }
+  return w;
+}
+
+TEST(WarmStartTest, EveryStrategyBeginsWithItsGenomesInOrder) {
+  for (const char* strategy : {"generational", "steady_state", "guided", "pbt", "random"}) {
+    SCOPED_TRACE(strategy);
+    v1::SearchSpec spec = Preset("fashion_mnist_mlp_full");
+    ASSERT_TRUE(SetStrategy(strategy, &spec).ok());
+    spec.set_seed(7);
+    auto plain = ResolveSearchSpec(spec);
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    auto space = genome::SearchSpace::FromProto(plain->space());
+    ASSERT_TRUE(space.ok());
+    *spec.mutable_warm_start() = WarmGenomes(*space, 3, 11);
+    // One genome no value of this space makes: passed over.
+    (*spec.mutable_warm_start()->add_genomes()->mutable_genes())["nb_layers"].set_int_value(9);
+    std::swap(*spec.mutable_warm_start()->mutable_genomes(1),
+              *spec.mutable_warm_start()->mutable_genomes(3));
+    auto resolved = ResolveSearchSpec(spec);
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    auto first = WarmStartGenomes(*space, *resolved);
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_EQ(first->size(), 3u);
+    auto made = MakeStrategy(*space, *resolved);
+    ASSERT_TRUE(made.ok()) << made.status();
+    std::mt19937_64 rng(1);
+    auto next = (*made)->Next(100, rng);
+    ASSERT_TRUE(next.ok()) << next.status();
+    ASSERT_GE(next->size(), 3u);
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*next)[i].genome, (*first)[i]) << i;
+    // The warm genomes draw nothing: the fourth genome is the plain search's first draw
+    // (pbt makes each member novel among the others, which may redraw).
+    auto plain_made = MakeStrategy(*space, *plain);
+    ASSERT_TRUE(plain_made.ok());
+    std::mt19937_64 plain_rng(1);
+    auto plain_next = (*plain_made)->Next(100, plain_rng);
+    ASSERT_TRUE(plain_next.ok());
+    if (next->size() > 3 && std::string(strategy) != "pbt") {
+      EXPECT_EQ((*next)[3].genome, (*plain_next)[0].genome);
+    }
+  }
+}
+
+TEST(WarmStartTest, RefusalsNameTheField) {
+  v1::SearchSpec spec = Preset("fashion_mnist_mlp");
+  auto space = genome::SearchSpace::FromProto(ResolveSearchSpec(spec)->space());
+  ASSERT_TRUE(space.ok());
+  spec.mutable_warm_start()->set_search_id(3);
+  auto resolved = ResolveSearchSpec(spec);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->warm_start().best(), 8);  // the default, filled in
+
+  v1::SearchSpec grid = spec;
+  grid.mutable_grid();
+  ExpectInvalid(grid, "warm_start", "grid enumerates the whole space");
+  v1::SearchSpec compat = spec;
+  compat.set_deepevolve_compat(true);
+  ExpectInvalid(compat, "warm_start", "deepevolve_compat");
+  v1::SearchSpec many = spec;
+  many.mutable_warm_start()->set_best(1001);
+  ExpectInvalid(many, "warm_start.best", "1 to 1000");
+  v1::SearchSpec nothing = spec;
+  nothing.mutable_warm_start()->clear_search_id();
+  ExpectInvalid(nothing, "warm_start", "search_id");
+  v1::SearchSpec foreign = spec;
+  foreign.mutable_warm_start()->clear_search_id();
+  (*foreign.mutable_warm_start()->add_genomes()->mutable_genes())["filters"].set_int_value(32);
+  ExpectInvalid(foreign, "warm_start", "none of its 1 genomes is in this search's space");
+  v1::SearchSpec negative = spec;
+  negative.mutable_warm_start()->set_search_id(-1);
+  ExpectInvalid(negative, "warm_start.search_id");
 }
 
 }  // namespace

@@ -105,6 +105,27 @@ TEST_F(StoreTest, AFullResultReplacesAPrunedOneAndOldLedgersGainTheColumn) {
   ASSERT_TRUE(old.Lookup({"g", "t"})->has_value());
   EXPECT_FALSE(old.Lookup({"g", "t"}).value()->pruned);
   EXPECT_DOUBLE_EQ(old.Lookup({"g", "t"}).value()->accuracy, 0.7);
+  EXPECT_EQ(old.Lookup({"g", "t"}).value()->source, "");  // trained here
+}
+
+// An imported entry keeps where it came from, through a reopening.
+TEST_F(StoreTest, AnImportedEntryKeepsItsSource) {
+  Open();
+  {
+    SqliteLedger ledger(store_.get());
+    ASSERT_TRUE(ledger.Load().ok());
+    genome::TrialResult imported;
+    imported.accuracy = 0.85;
+    imported.source = "optuna study mlp";
+    ASSERT_TRUE(ledger.Insert(Key(1), imported).ok());
+    genome::TrialResult trained;
+    trained.accuracy = 0.8;
+    ASSERT_TRUE(ledger.Insert(Key(2), trained).ok());
+  }
+  Open();
+  SqliteLedger reopened(store_.get());
+  EXPECT_EQ(reopened.Lookup(Key(1)).value()->source, "optuna study mlp");
+  EXPECT_EQ(reopened.Lookup(Key(2)).value()->source, "");
 }
 
 // The master restarts the WAL between transactions when it asks for it: the WAL file
