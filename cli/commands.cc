@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -264,11 +265,61 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
 
   out << absl::StrFormat("table %s: %d genomes, best %.4f, target %.4f (%d genomes reach it)\n",
                          o.table_path, table->fitness.size(), table->best, target, hits);
-  std::vector<double> evaluations, epochs;
+  std::optional<ga::FitnessTable> warm_table;
+  v1::SearchSpec warm_spec;
+  if (!o.warm_table.empty()) {
+    std::ifstream warm_file(o.warm_table);
+    std::stringstream warm_text;
+    warm_text << warm_file.rdbuf();
+    auto parsed = ga::ParseFitnessTable(warm_text.str(), o.warm_table, metric_columns);
+    if (!warm_file || !parsed.ok()) {
+      err << "deepevolve sim: --warm-table: "
+          << (warm_file ? parsed.status().message() : "cannot open " + o.warm_table) << "\n";
+      return 1;
+    }
+    warm_table = *std::move(parsed);
+    warm_spec = *resolved;
+    *warm_spec.mutable_space() = warm_table->space.ToProto();
+    warm_spec.mutable_task()->set_epochs(std::max(1, warm_table->epochs));
+    ga::StrategyKnobs warm_knobs;
+    warm_knobs.trials = o.warm_trials;
+    if (absl::Status applied = ga::ApplyStrategyKnobs(warm_knobs, &warm_spec); !applied.ok()) {
+      err << "deepevolve sim: --warm-trials: " << applied.message() << "\n";
+      return 2;
+    }
+    if (o.warm_best < 1 || o.warm_best > 1000) {
+      err << "deepevolve sim: --warm-best must be in [1, 1000]\n";
+      return 2;
+    }
+    out << absl::StrFormat("warm start: the best %d of %d genomes on %s (best %.4f) first\n",
+                           o.warm_best, o.warm_trials, o.warm_table, warm_table->best);
+  }
+  std::vector<double> evaluations, epochs, warm_epochs;
   int reached = 0;
   for (int s = 0; s < o.seeds; ++s) {
     const uint64_t seed = o.first_seed + s;
-    auto run = ga::Simulate(*table, *resolved, target, seed, o.workers);
+    v1::SearchSpec seeded = *resolved;
+    int64_t warm_cost = 0;
+    if (warm_table.has_value()) {
+      // Its own seed stream: the warm-up search is another search.
+      auto warm =
+          ga::Simulate(*warm_table, warm_spec, /*target=*/2.0, seed ^ 0x5bd1e995u, o.workers);
+      if (!warm.ok()) {
+        err << "deepevolve sim: seed " << seed << ": warm-up: " << warm.status().message() << "\n";
+        return 1;
+      }
+      std::stable_sort(warm->trained.begin(), warm->trained.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      for (int k = 0; k < o.warm_best && k < static_cast<int>(warm->trained.size()); ++k) {
+        v1::NamedGenes* named = seeded.mutable_warm_start()->add_genomes();
+        for (const auto& [name, value] :
+             genome::ToNamedGenome(warm_table->space, warm->trained[k].first)) {
+          (*named->mutable_genes())[name] = genome::GeneValueToProto(value);
+        }
+      }
+      warm_cost = warm->epochs;
+    }
+    auto run = ga::Simulate(*table, seeded, target, seed, o.workers);
     if (!run.ok()) {
       err << "deepevolve sim: seed " << seed << ": " << run.status().message() << "\n";
       return 1;
@@ -276,13 +327,16 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     constexpr double kNever = std::numeric_limits<double>::infinity();
     evaluations.push_back(run->reached ? static_cast<double>(run->evaluations) : kNever);
     epochs.push_back(run->reached ? static_cast<double>(run->epochs) : kNever);
+    warm_epochs.push_back(run->reached ? static_cast<double>(run->epochs + warm_cost) : kNever);
     reached += run->reached;
     if (o.per_seed) {
       const std::string pruned =
           spec.has_pruner() ? absl::StrFormat(", %d pruned", run->pruned) : "";
+      const std::string warm =
+          warm_table.has_value() ? absl::StrFormat(" (+ %d epochs warming up)", warm_cost) : "";
       if (run->reached) {
-        out << absl::StrFormat("seed %d: %d evaluations, %d epochs%s\n", seed, run->evaluations,
-                               run->epochs, pruned);
+        out << absl::StrFormat("seed %d: %d evaluations, %d epochs%s%s\n", seed, run->evaluations,
+                               run->epochs, pruned, warm);
       } else {
         out << absl::StrFormat(
             "seed %d: not reached after %d evaluations, %d epochs%s (best %.4f)\n", seed,
@@ -300,6 +354,12 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       "median %s, p90 %s epochs\n",
       o.strategy, o.pruner, reached, o.seeds, Evaluations(median), Evaluations(p90),
       Evaluations(Percentile(epochs, 50)), Evaluations(Percentile(epochs, 90)));
+  if (warm_table.has_value()) {
+    std::sort(warm_epochs.begin(), warm_epochs.end());
+    out << absl::StrFormat("with the warm-up search's epochs: median %s, p90 %s epochs\n",
+                           Evaluations(Percentile(warm_epochs, 50)),
+                           Evaluations(Percentile(warm_epochs, 90)));
+  }
   out << absl::StrFormat("brute force: %s in grid order, %.1f expected in random order",
                          grid_cost > 0 ? absl::StrCat(grid_cost) : "never", brute);
   if (!std::isinf(median)) out << absl::StrFormat("; median speed-up %.2fx", brute / median);

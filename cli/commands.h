@@ -43,6 +43,12 @@ struct SimOptions {
   // --objective METRIC:max|min, repeatable: a search of several objectives over the
   // table's columns of those names, measured by hypervolume instead of a target.
   std::vector<std::string> objectives;
+  // --warm-table: each seed first runs the same strategy for warm_trials genomes on this
+  // table (a neighbouring task's: the same genes, e.g. fewer epochs), then the search on
+  // --table begins with that run's best warm_best genomes (SearchSpec.warm_start). Its
+  // evaluations and epochs are reported beside the search's.
+  std::string warm_table;
+  int warm_trials = 30, warm_best = 8;
 };
 
 // `deepevolve sim`: evaluations to target per seed, the median and 90th percentile,

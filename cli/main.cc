@@ -120,6 +120,13 @@ int main(int argc, char** argv) {
   sim->add_option("--reduction-factor", sim_options.reduction_factor,
                   "asha: reduction factor (0: default)");
   bool quiet = false;
+  sim->add_option("--warm-table", sim_options.warm_table,
+                  "first search this table (a neighbouring task: same genes, e.g. fewer epochs) "
+                  "and begin with its best genomes");
+  sim->add_option("--warm-trials", sim_options.warm_trials, "genomes of the warm-up search")
+      ->capture_default_str();
+  sim->add_option("--warm-best", sim_options.warm_best, "its best genomes to begin with")
+      ->capture_default_str();
   sim->add_flag("-q,--quiet", quiet, "print only the summary");
 
   // deepevolve local: a whole search on this machine.

@@ -452,6 +452,8 @@ absl::StatusOr<SimRun> Simulate(const FitnessTable& table, const v1::SearchSpec&
         if (run.evaluations == at) run.hypervolume.push_back(objectives->Share());
       }
     }
+    if (fitness.ok && !fitness.pruned)
+      run.trained.push_back({t.candidate.genome, fitness.accuracy});
     training.erase(training.begin() + static_cast<std::ptrdiff_t>(i));
     RETURN_IF_ERROR(strategy->Report(id, fitness));
     if (fitness.ok && !fitness.pruned) {

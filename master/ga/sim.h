@@ -106,6 +106,9 @@ struct SimRun {
   int64_t pruned = 0;       // of them, stopped by the pruner
   bool reached = false;
   double best = 0;  // best accuracy seen (of genomes that trained fully)
+  // The genomes that trained fully, with their accuracy, in the order they reported:
+  // what a search that goes on from this one takes its best from (a warm start).
+  std::vector<std::pair<genome::Genome, double>> trained;
   // With several objectives: the share of the table's hypervolume reached after each
   // of kHypervolumeAt evaluations (the last share when the search ended before).
   std::vector<double> hypervolume;
