@@ -9,29 +9,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("DEEPEVOLVE_BUILD", os.path.join(SOURCE, "build")))
 sys.path.insert(0, os.path.join(SOURCE, "python"))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "e2e"))
+import distributed_test  # noqa: E402  (the end-to-end tests' binary() and wait_for())
+
+distributed_test.BUILD = BUILD
+from distributed_test import binary, wait_for  # noqa: E402,F401
 MINIMAL = os.path.join(SOURCE, "examples", "trainers", "minimal.py")
 TOKEN = "s3cret-token"
-
-
-def binary(*parts):
-    return os.path.join(BUILD, *parts)
-
-
-def wait_for(condition, what, timeout=60.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Master:
