@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -57,7 +58,11 @@ absl::StatusOr<Genome> FromNamedGenome(const SearchSpace& space, const NamedGeno
   for (const auto& [name, value] : assignment) {
     const std::optional<int> g = space.FindGene(name);
     if (!g) return absl::InvalidArgumentError(absl::StrCat("unknown gene '", name, "'"));
-    const std::optional<int> v = space.FindValue(*g, value);
+    std::optional<int> v = space.FindValue(*g, value);
+    // An integer given for a number gene is that number, as in a spec file ([0, 0.5]).
+    if (!v && std::holds_alternative<int64_t>(value)) {
+      v = space.FindValue(*g, GeneValue(static_cast<double>(std::get<int64_t>(value))));
+    }
     if (!v) {
       return absl::InvalidArgumentError(absl::StrCat(
           "gene '", name, "': value '", GeneValueToString(value), "' is not in its list"));

@@ -47,7 +47,8 @@ NamedGenome ToNamedGenome(const SearchSpace& space, const Genome& genome);
 // the same way whichever worker gets it and in whatever order.
 uint64_t TrialSeed(uint64_t search_seed, const std::string& genome_hash);
 
-// Looks each gene of `space` up in `assignment`; an inactive gene may be missing.
+// Looks each gene of `space` up in `assignment` (an integer given for a number gene is
+// that number); an inactive gene may be missing.
 // Returns the canonical genome. INVALID_ARGUMENT names the gene that is missing,
 // unknown to the space, or holds a value outside its list.
 absl::StatusOr<Genome> FromNamedGenome(const SearchSpace& space, const NamedGenome& assignment);

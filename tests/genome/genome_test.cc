@@ -79,6 +79,25 @@ TEST(GenomeTest, AssignmentRoundTripAndErrors) {
             std::string::npos);
 }
 
+// An integer for a number gene is that number, as a spec file reads [0, 0.5]; a number
+// for an integer gene is not its integer.
+TEST(GenomeTest, AnIntegerForANumberGeneIsThatNumber) {
+  SearchSpace space = ga::testing::PresetSpace("fashion_mnist_mlp_full");
+  NamedGenome named =
+      ToNamedGenome(space, Canonical(space, Genome{std::vector<int>(space.num_genes(), 0)}));
+  for (auto& [name, value] : named) {
+    if (name == "weight_decay") value = int64_t{0};  // the space's 0.0
+  }
+  auto genome = FromNamedGenome(space, named);
+  ASSERT_TRUE(genome.ok()) << genome.status();
+  EXPECT_EQ(ToNamedGenome(space, *genome),
+            ToNamedGenome(space, Canonical(space, Genome{std::vector<int>(space.num_genes(), 0)})));
+  for (auto& [name, value] : named) {
+    if (name == "nb_layers") value = 1.0;
+  }
+  EXPECT_FALSE(FromNamedGenome(space, named).ok());
+}
+
 TEST(LedgerKeyTest, SameGenomeOnAnotherTaskIsAnotherEntry) {
   SearchSpace space = ga::testing::PresetSpace("fashion_mnist_mlp");
   Genome g = *FromNamedGenome(space, DeepEvolveGenome(64, "relu", 2, "adam"));
