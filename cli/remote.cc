@@ -140,6 +140,13 @@ void PrintSummary(const v1::SearchSummary& s, std::ostream& out) {
     }
   }
   if (!s.spec().task().trainer().empty()) out << "  trainer: " << s.spec().task().trainer() << "\n";
+  if (const v1::WarmStart& w = s.spec().warm_start(); w.genomes_size() > 0) {
+    out << absl::StrFormat("  warm start: began with %d genome%s%s\n", w.genomes_size(),
+                           w.genomes_size() == 1 ? "" : "s",
+                           w.search_id() > 0
+                               ? absl::StrFormat(", the best of search %d", w.search_id())
+                               : " given in its spec");
+  }
   if (!s.waiting().empty()) out << "  waiting: " << s.waiting() << "\n";
   if (!s.error().empty()) out << "  error: " << s.error() << "\n";
 }

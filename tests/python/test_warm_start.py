@@ -132,6 +132,8 @@ def test_a_search_begins_with_an_earlier_search_s_best(master, client):
     trials = client.trials(third.search_id)
     assert [t.genome.hash for t in trials[:2]] == [t.genome.hash for t in best[:2]]
     assert all(t.state == service_pb2.DONE and t.epochs_run == 4 for t in trials[:2])
+    status = cli(master, "status", str(third.search_id)).stdout
+    assert f"warm start: began with 2 genomes, the best of search {first.search_id}" in status
     # Refusals name the field.
     with pytest.raises(DeepevolveError, match="warm_start.search_id: no search with id 99"):
         client.submit(spec(random={"trials": 4}), warm_start="99")
