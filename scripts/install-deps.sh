@@ -44,10 +44,11 @@ if [[ "$mode" == "--test" ]]; then
   packages+=(python3-grpcio grpc-proto)
   # the Python package's tests (tests/python): pytest, the client's protocol, tune()'s
   # functions pickled by value, pandas and matplotlib for dataframes and plots, the
-  # notebook executed by nbclient on an ipykernel, a virtual environment for pip
+  # notebook executed by nbclient on an ipykernel, a virtual environment for pip, Optuna
+  # studies to import
   packages+=(python3-pytest python3-protobuf python3-cloudpickle python3-pandas
     python3-matplotlib python3-tqdm python3-nbclient python3-nbformat python3-ipykernel
-    python3-venv python3-setuptools)
+    python3-venv python3-setuptools python3-optuna)
   # network namespaces, partitions and loss between real processes
   # (tests/e2e/network_faults_test.py)
   packages+=(iproute2 iptables)

@@ -89,7 +89,8 @@ def test_a_trial_outside_the_space_refuses_the_import_and_stores_nothing(master,
 
 
 def test_an_optuna_study_imports(master, client):
-    optuna = pytest.importorskip("optuna")
+    import optuna  # install-deps.sh --test installs Debian's python3-optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def objective(trial):
