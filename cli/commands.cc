@@ -157,6 +157,17 @@ int RunMultiObjectiveSim(const SimOptions& o, const ga::FitnessTable& table,
   return 0;
 }
 
+// A fitness table from its file: NOT_FOUND "cannot open table 'PATH'", or the parser's
+// error naming the file and line.
+absl::StatusOr<ga::FitnessTable> LoadTable(const std::string& path,
+                                           const std::vector<std::string>& metric_columns) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot open table '", path, "'"));
+  std::stringstream text;
+  text << file.rdbuf();
+  return ga::ParseFitnessTable(text.str(), path, metric_columns);
+}
+
 }  // namespace
 
 int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
@@ -171,14 +182,7 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     if (objective->metric() != "accuracy") metric_columns.push_back(objective->metric());
     objectives.push_back(*std::move(objective));
   }
-  std::ifstream file(o.table_path);
-  if (!file) {
-    err << "deepevolve sim: cannot open table '" << o.table_path << "'\n";
-    return 1;
-  }
-  std::stringstream text;
-  text << file.rdbuf();
-  auto table = ga::ParseFitnessTable(text.str(), o.table_path, metric_columns);
+  auto table = LoadTable(o.table_path, metric_columns);
   if (!table.ok()) {
     err << "deepevolve sim: " << table.status().message() << "\n";
     return 1;
@@ -268,13 +272,9 @@ int RunSim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   std::optional<ga::FitnessTable> warm_table;
   v1::SearchSpec warm_spec;
   if (!o.warm_table.empty()) {
-    std::ifstream warm_file(o.warm_table);
-    std::stringstream warm_text;
-    warm_text << warm_file.rdbuf();
-    auto parsed = ga::ParseFitnessTable(warm_text.str(), o.warm_table, metric_columns);
-    if (!warm_file || !parsed.ok()) {
-      err << "deepevolve sim: --warm-table: "
-          << (warm_file ? parsed.status().message() : "cannot open " + o.warm_table) << "\n";
+    auto parsed = LoadTable(o.warm_table, metric_columns);
+    if (!parsed.ok()) {
+      err << "deepevolve sim: --warm-table: " << parsed.status().message() << "\n";
       return 1;
     }
     warm_table = *std::move(parsed);

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/csv_record.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "genome/gene_json.h"
 #include "genome/trial_rank.h"
@@ -24,6 +24,9 @@ namespace deepevolve::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The columns of a round of population-based training, after the metrics.
+constexpr const char* kRoundColumns[] = {"member", "epochs", "schedule"};
 
 // "" for an inactive gene, which has no value.
 std::string GeneText(const v1::GeneValue& v) {
@@ -76,7 +79,7 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
   const bool rounds =
       std::any_of(trials.begin(), trials.end(), [](const v1::Trial& t) { return t.member() > 0; });
   if (rounds) {
-    for (const char* column : {"member", "epochs", "schedule"}) header.push_back(column);
+    for (const char* column : kRoundColumns) header.push_back(column);
   }
   csv << CsvRecord(header) << "\n";
   nlohmann::json json = nlohmann::json::array();
@@ -158,15 +161,6 @@ void WriteResults(const genome::SearchSpace& space, const std::vector<v1::Trial>
 }
 
 namespace {
-
-// A results file's whole text.
-absl::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, " cannot be read"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // A cell of gene `gene`'s column as that gene's value: the space's value written so, else
 // the number or name it reads as (which the master then refuses, naming it).
@@ -274,7 +268,8 @@ absl::StatusOr<FinishedTrials> FinishedFromCsv(const std::string& path, const st
                         gene_column.end();
       const std::vector<std::string>& results = ga::ResultColumns();
       const bool result = std::find(results.begin(), results.end(), header[c]) != results.end() ||
-                          header[c] == "member" || header[c] == "epochs" || header[c] == "schedule";
+                          std::find(std::begin(kRoundColumns), std::end(kRoundColumns),
+                                    header[c]) != std::end(kRoundColumns);
       // Every other numeric column is a metric (the built-in trainer's included).
       if (gene || result || !absl::SimpleAtod(row[c], &number)) continue;
       (*t.mutable_metrics())[header[c]] = number;
@@ -288,9 +283,10 @@ absl::StatusOr<FinishedTrials> FinishedFromCsv(const std::string& path, const st
 
 absl::StatusOr<FinishedTrials> ReadFinishedTrials(const std::string& path,
                                                   const genome::SearchSpace& space) {
-  ASSIGN_OR_RETURN(const std::string text, ReadText(path));
-  if (absl::EndsWith(path, ".csv")) return FinishedFromCsv(path, text, space);
-  return FinishedFromJson(path, text);
+  ASSIGN_OR_RETURN(const std::optional<std::string> text, ReadWholeFile(path));
+  if (!text.has_value()) return absl::NotFoundError(absl::StrCat(path, " cannot be read"));
+  if (absl::EndsWith(path, ".csv")) return FinishedFromCsv(path, *text, space);
+  return FinishedFromJson(path, *text);
 }
 
 absl::StatusOr<nlohmann::json> ReadGenomesJson(const std::string& dir) {

@@ -10,6 +10,7 @@
 #include "genome/genome.h"
 #include "master/ga/spec.h"
 #include "master/scheduler/master.h"
+#include "master/scheduler/requests.h"
 
 namespace deepevolve::master {
 
@@ -99,18 +100,19 @@ absl::StatusOr<genome::TrialResult> ImportedResult(const v1::ImportedTrial& t, i
   auto bad = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat("trials[", index, "]: ", what));
   };
-  for (const double a : {t.accuracy(), t.test_accuracy()}) {
-    if (!(a >= 0 && a <= 1)) return bad(absl::StrCat("accuracy ", a, " is not in [0, 1]"));
-  }
-  if (t.epochs_run() < 0 || t.epochs_run() > task.epochs()) {
-    return bad(absl::StrCat("epochs_run ", t.epochs_run(), " is not in [0, ", task.epochs(), "]"));
-  }
-  if (!(t.train_seconds() >= 0 && t.train_seconds() < 1e9)) {
-    return bad(absl::StrCat("train_seconds ", t.train_seconds(), " is not a duration"));
+  // The checks of a worker's report, on the same fields.
+  v1::ReportRequest report;
+  report.set_accuracy(t.accuracy());
+  report.set_test_accuracy(t.test_accuracy());
+  report.set_train_seconds(t.train_seconds());
+  report.set_epochs_run(t.epochs_run());
+  *report.mutable_metrics() = t.metrics();
+  if (absl::Status s = ValidateReport(report); !s.ok()) return bad(s.message());
+  if (t.epochs_run() > task.epochs()) {
+    return bad(absl::StrCat("epochs_run: ", t.epochs_run(), " is over the task's ", task.epochs()));
   }
   genome::TrialResult r;
   r.metrics = genome::MetricsFrom(t.metrics());
-  if (absl::Status s = genome::CheckMetrics(r.metrics); !s.ok()) return bad(s.message());
   r.accuracy = t.accuracy();
   r.test_accuracy = t.test_accuracy();
   r.epochs_run = t.epochs_run() > 0 ? t.epochs_run() : task.epochs();

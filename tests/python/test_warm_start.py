@@ -79,7 +79,7 @@ def test_a_trial_outside_the_space_refuses_the_import_and_stores_nothing(master,
         client.import_trials(spec(), trials, source="bad")
     assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "trials[3]" in refused.value.details and "lr" in refused.value.details
-    with pytest.raises(DeepevolveError, match=r"trials\[0\]: accuracy 87"):
+    with pytest.raises(DeepevolveError, match=r"trials\[0\]: accuracy: 87"):
         client.import_trials(spec(), [dict(trials[0], accuracy=87.0)])
     with pytest.raises(DeepevolveError, match="source"):
         client.import_trials(spec(), trials[:1], source="x" * 300)
