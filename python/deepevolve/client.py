@@ -11,7 +11,6 @@ import os
 import time
 
 import grpc
-from google.protobuf import json_format
 
 from deepevolve._stubs import search_pb2, service_pb2, service_pb2_grpc
 from deepevolve.spec import apply_keywords
@@ -19,7 +18,6 @@ from deepevolve.spec import apply_keywords
 DEFAULT_MASTER = "127.0.0.1:50051"
 # Trained models ride in one message (the master allows 256 MiB).
 _MAX_MESSAGE = 256 << 20
-_DONE_STATES = (service_pb2.SUCCEEDED, service_pb2.CANCELLED, service_pb2.FAILED)
 
 
 class DeepevolveError(Exception):
@@ -336,16 +334,6 @@ def to_dataframe(trials, space):
     except ImportError:
         raise ImportError("to_dataframe needs pandas (apt-get install python3-pandas)") from None
     return pandas.DataFrame([trial_record(t, space) for t in trials])
-
-
-def to_json(message):
-    """A protocol message as protobuf's JSON mapping (a dict)."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-
-
-def search_done(summary):
-    """Whether the search has ended (succeeded, cancelled or failed)."""
-    return summary.state in _DONE_STATES
 
 
 def state_name(state):
